@@ -1,0 +1,36 @@
+# The two commands a newcomer needs are `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install dev run test lint typecheck pytest bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet .
+
+dev: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+
+run: install
+	$(BIN)/apikey-bot serve
+
+lint: dev
+	$(BIN)/ruff check bot tests
+
+typecheck: dev
+	$(BIN)/mypy bot
+
+pytest: dev
+	$(BIN)/pytest -q
+
+test: dev
+	$(BIN)/ruff check bot tests
+	$(BIN)/mypy bot
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,191 @@
+"""Settings, read once at start-up from the environment or a `.env` file.
+
+A missing or malformed setting must stop the program with one line that names the variable and says
+what it expects: `load_settings` turns pydantic's validation errors into exactly that.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.domain.durations import parse_duration_hours
+
+_SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+#: What each variable expects, in words: used in start-up errors and kept in step with the README.
+EXPECTS: dict[str, str] = {
+    "SLACK_BOT_TOKEN": "a Slack bot token starting with xoxb-",
+    "SLACK_SIGNING_SECRET": "the Slack app's signing secret (Basic Information page)",
+    "SLACK_APP_TOKEN": "a Slack app-level token starting with xapp- (Socket Mode only)",
+    "SLACK_API_URL": "the Slack Web API base URL, e.g. https://slack.com/api/",
+    "HEIMDALL_URL": "the Heimdall base URL, e.g. https://dataos.example.com/heimdall",
+    "DATAOS_APIKEY": "the bot's DataOS operator API key (or set DATAOS_RUN_AS_APIKEY)",
+    "DATABASE_URL": "a SQLAlchemy async URL (sqlite+aiosqlite:///… or postgresql+asyncpg://…)",
+    "PORT": "a TCP port number between 1 and 65535",
+    "ADMIN_SLACK_USER_IDS": "comma-separated Slack user ids such as U0123ABC,U0456DEF",
+    "LOG_FORMAT": "console or json",
+    "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
+    "VALIDITY_PRESETS": "comma-separated durations such as 1d,7d,30d,90d (h, d or w units)",
+    "DEFAULT_VALIDITY": "a duration such as 30d, at most MAX_VALIDITY",
+    "MAX_VALIDITY": "a duration such as 365d",
+    "DATAOS_TIMEOUT_SECONDS": "a number of seconds greater than 0",
+    "DIRECTORY_TTL_SECONDS": "a number of seconds greater than 0",
+    "SLACK_PROFILE_TTL_SECONDS": "a number of seconds greater than 0",
+}
+
+
+def _csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    slack_bot_token: SecretStr
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    heimdall_url: str
+    dataos_apikey: SecretStr = Field(validation_alias=AliasChoices("DATAOS_APIKEY", "DATAOS_RUN_AS_APIKEY"))
+    database_url: str = "sqlite+aiosqlite:///./data/apikey-bot.db"
+    port: int = Field(default=3000, ge=1, le=65535)
+    admin_slack_user_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    log_format: Literal["console", "json"] = "console"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    validity_presets: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["1d", "7d", "30d", "90d"]
+    )
+    default_validity: str = "30d"
+    max_validity: str = "365d"
+    dataos_timeout_seconds: float = Field(default=10.0, gt=0)
+    directory_ttl_seconds: float = Field(default=600.0, gt=0)
+    slack_profile_ttl_seconds: float = Field(default=900.0, gt=0)
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, v: SecretStr) -> SecretStr:
+        if not v.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must start with xoxb-")
+        return v
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value().startswith("xapp-"):
+            raise ValueError("must start with xapp-")
+        return v
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _slack_url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError("must be an http(s) URL")
+        return v if v.endswith("/") else v + "/"
+
+    @field_validator("heimdall_url")
+    @classmethod
+    def _heimdall(cls, v: str) -> str:
+        return normalise_heimdall_url(v)
+
+    @field_validator("database_url")
+    @classmethod
+    def _db(cls, v: str) -> str:
+        if not v.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return v
+
+    @field_validator("admin_slack_user_ids", mode="before")
+    @classmethod
+    def _admins(cls, v: object) -> object:
+        ids = _csv(v)
+        if isinstance(ids, list):
+            bad = [i for i in ids if not _SLACK_ID.match(str(i))]
+            if bad:
+                raise ValueError(f"not Slack user ids: {', '.join(map(str, bad))}")
+        return ids
+
+    @field_validator("validity_presets", mode="before")
+    @classmethod
+    def _presets(cls, v: object) -> object:
+        items = _csv(v)
+        if isinstance(items, list):
+            if not items:
+                raise ValueError("at least one preset is needed")
+            for item in items:
+                parse_duration_hours(str(item))
+        return items
+
+    @field_validator("default_validity", "max_validity")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        parse_duration_hours(v)
+        return v
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, v: object) -> object:
+        return v.upper() if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _policy(self) -> Settings:
+        if self.default_validity_hours > self.max_validity_hours:
+            raise ValueError("DEFAULT_VALIDITY is longer than MAX_VALIDITY")
+        return self
+
+    @property
+    def default_validity_hours(self) -> int:
+        return parse_duration_hours(self.default_validity)
+
+    @property
+    def max_validity_hours(self) -> int:
+        return parse_duration_hours(self.max_validity)
+
+    @property
+    def preset_hours(self) -> list[int]:
+        """Presets allowed by policy, shortest first (longer than the maximum are dropped)."""
+        hours = {parse_duration_hours(p) for p in self.validity_presets}
+        return sorted(h for h in hours if h <= self.max_validity_hours)
+
+
+def normalise_heimdall_url(url: str) -> str:
+    """Accept the base with or without a trailing `/api/v1` (and slashes); return it without."""
+    url = url.strip()
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise ValueError("must be an http(s) URL")
+    url = url.rstrip("/")
+    if url.endswith("/api/v1"):
+        url = url[: -len("/api/v1")]
+    return url.rstrip("/")
+
+
+class ConfigError(Exception):
+    """Start-up configuration problem; its message is one line fit for an operator."""
+
+
+def _variable_name(loc: tuple[int | str, ...]) -> str:
+    if not loc:
+        return "configuration"
+    return str(loc[0]).upper()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, or raise ConfigError naming the first bad variable and what it expects."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors(include_url=False, include_input=False)[0]
+        name = _variable_name(err["loc"])
+        if name == "configuration":
+            raise ConfigError(f"configuration error: {err['msg'].removeprefix('Value error, ')}") from None
+        if name == "DATAOS_APIKEY" or name == "DATAOS_RUN_AS_APIKEY":
+            name = "DATAOS_APIKEY"
+        expects = EXPECTS.get(name, "a valid value")
+        what = "is missing" if err["type"] == "missing" else "is invalid"
+        detail = "" if err["type"] == "missing" else f" ({err['msg'].removeprefix('Value error, ')})"
+        raise ConfigError(f"configuration error: {name} {what}{detail}; expected {expects}") from None

@@ -1,0 +1,256 @@
+"""Async Heimdall client: one pooled httpx client, typed results, typed errors, safe retries.
+
+Retries follow the official SDKs (500/502/503/504 and transport errors, with backoff) but only for
+idempotent calls (GET, DELETE, and `/authorize`, which changes nothing). A create is never repeated
+blindly: when its outcome is unknown it is retried with `use_existing: true`, which returns the key
+the first attempt made instead of making a second one. That needs a name, so callers that want safe
+retries pass one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import SecretStr, TypeAdapter, ValidationError
+
+from bot.dataos.errors import DataOSError, DataOSNotFound, DataOSUnavailable, error_for_status
+from bot.dataos.models import AuthorizeResult, CreateTokenRequest, Token, User
+from bot.domain.durations import go_duration
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_USERS = TypeAdapter(list[User])
+_TOKENS = TypeAdapter(list[Token])
+#: Never wait longer than this for a Retry-After from DataOS: the user is waiting.
+_MAX_RETRY_AFTER = 5.0
+
+Sleep = Callable[[float], Awaitable[None]]
+CallObserver = Callable[[str, str, int | None, float], None]
+
+
+class _Outcome(Exception):
+    """Internal: a response or failure that may be retried."""
+
+    def __init__(self, error: DataOSError, *, sent: bool, retry_after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.sent = sent
+        self.retry_after = retry_after
+
+
+class HeimdallClient:
+    def __init__(
+        self,
+        base_url: str,
+        apikey: SecretStr | str,
+        *,
+        timeout: float = 10.0,
+        retries: int = 3,
+        backoff: float = 0.25,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+        max_connections: int = 100,
+        observer: CallObserver | None = None,
+    ) -> None:
+        key = apikey.get_secret_value() if isinstance(apikey, SecretStr) else apikey
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/") + "/api/v1",
+            headers={"apikey": key, "accept": "application/json", "user-agent": "dataos-apikey-bot"},
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            transport=transport,
+        )
+        self._retries = retries
+        self._backoff = backoff
+        self._sleep = sleep
+        self._observer = observer
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> HeimdallClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ---- operations -------------------------------------------------------------------------
+
+    async def authorize(self, token: SecretStr | str) -> AuthorizeResult:
+        """Who owns `token`? A bad or expired key gives `user_id is None`, not an error."""
+        value = token.get_secret_value() if isinstance(token, SecretStr) else token
+        data = await self._call("POST", "/authorize", json={"token": value}, idempotent=True)
+        return self._parse(AuthorizeResult.model_validate, data)
+
+    async def list_users(self) -> list[User]:
+        return self._parse(_USERS.validate_python, await self._call("GET", "/users"))
+
+    async def get_user(self, user_id: str) -> User:
+        return self._parse(User.model_validate, await self._call("GET", f"/users/{_seg(user_id)}"))
+
+    async def list_tokens(self, user_id: str) -> list[Token]:
+        data = await self._call("GET", f"/users/{_seg(user_id)}/tokens")
+        tokens = self._parse(_TOKENS.validate_python, data)
+        return [t for t in tokens if t.type == "apikey"]
+
+    async def get_token(self, user_id: str, name: str) -> Token:
+        data = await self._call("GET", f"/users/{_seg(user_id)}/tokens/{_seg(name)}")
+        return self._parse(Token.model_validate, data)
+
+    async def delete_token(self, user_id: str, name: str) -> None:
+        await self._call("DELETE", f"/users/{_seg(user_id)}/tokens/{_seg(name)}")
+
+    async def create_token(
+        self,
+        user_id: str,
+        *,
+        name: str | None,
+        hours: int,
+        description: str | None = None,
+    ) -> Token:
+        """Create a key. Retried with `use_existing` (named keys only) when the outcome is unknown."""
+        path = f"/users/{_seg(user_id)}/tokens"
+        request = CreateTokenRequest(name=name, duration=go_duration(hours), description=description)
+        attempt = 0
+        while True:
+            correlation_id = str(uuid.uuid4())
+            try:
+                data = await self._once("POST", path, request.model_dump(exclude_none=True), correlation_id)
+                return self._parse(Token.model_validate, data)
+            except _Outcome as outcome:
+                attempt += 1
+                if outcome.sent and name is None:
+                    # Without a name there is no safe way to ask "did it happen?": say so.
+                    outcome.error.changed = None
+                    raise outcome.error from None
+                if attempt > self._retries:
+                    outcome.error.changed = None if outcome.sent else False
+                    raise outcome.error from None
+                if outcome.sent:
+                    request = request.model_copy(update={"use_existing": True})
+                await self._sleep(self._delay(attempt, outcome.retry_after))
+
+    # ---- plumbing -----------------------------------------------------------------------------
+
+    async def _call(
+        self, method: str, path: str, *, json: dict[str, Any] | None = None, idempotent: bool | None = None
+    ) -> Any:
+        retry = idempotent if idempotent is not None else method in ("GET", "DELETE")
+        attempt = 0
+        while True:
+            correlation_id = str(uuid.uuid4())
+            try:
+                return await self._once(method, path, json, correlation_id)
+            except _Outcome as outcome:
+                attempt += 1
+                if not retry or attempt > self._retries:
+                    raise outcome.error from None
+                await self._sleep(self._delay(attempt, outcome.retry_after))
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, _MAX_RETRY_AFTER)
+        return float(self._backoff * (2 ** (attempt - 1)))
+
+    async def _once(self, method: str, path: str, json: dict[str, Any] | None, correlation_id: str) -> Any:
+        started = time.perf_counter()
+        status: int | None = None
+        try:
+            response = await self._http.request(
+                method, path, json=json, headers={"dataos-correlation-id": correlation_id}
+            )
+            status = response.status_code
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            self._log(method, path, None, started, correlation_id, type(exc).__name__)
+            raise _Outcome(
+                DataOSUnavailable("Could not connect to DataOS.", correlation_id=correlation_id), sent=False
+            ) from None
+        except httpx.TimeoutException as exc:
+            self._log(method, path, None, started, correlation_id, type(exc).__name__)
+            raise _Outcome(
+                DataOSUnavailable("DataOS did not answer in time.", correlation_id=correlation_id, changed=None),
+                sent=True,
+            ) from None
+        except httpx.TransportError as exc:
+            self._log(method, path, None, started, correlation_id, type(exc).__name__)
+            raise _Outcome(
+                DataOSUnavailable("The connection to DataOS failed.", correlation_id=correlation_id, changed=None),
+                sent=True,
+            ) from None
+        self._log(method, path, status, started, correlation_id, None)
+        if status in (200, 201):
+            try:
+                return response.json()
+            except ValueError:
+                raise DataOSError(
+                    "DataOS sent an answer the bot could not read.", status=status, correlation_id=correlation_id
+                ) from None
+        if status == 204:
+            return None
+        if status in _RETRY_STATUSES:
+            raise _Outcome(
+                error_for_status(status, correlation_id, changed=None if method == "POST" else False),
+                sent=status != 429,
+                retry_after=_retry_after(response),
+            )
+        raise error_for_status(status, correlation_id)
+
+    def _log(
+        self, method: str, path: str, status: int | None, started: float, correlation_id: str, error: str | None
+    ) -> None:
+        elapsed = time.perf_counter() - started
+        if self._observer is not None:
+            self._observer(method, _route(path), status, elapsed)
+        level = logging.DEBUG if status is not None and status < 400 else logging.WARNING
+        log.log(
+            level,
+            "dataos %s %s -> %s in %.0f ms",
+            method,
+            path,
+            status if status is not None else error,
+            elapsed * 1000,
+            extra={"correlation_id": correlation_id},
+        )
+
+    @staticmethod
+    def _parse(parser: Callable[[Any], T], data: Any) -> T:
+        try:
+            return parser(data)
+        except ValidationError:
+            raise DataOSError("DataOS sent an answer the bot could not read.") from None
+
+
+def _seg(value: str) -> str:
+    if not value:
+        raise DataOSNotFound("An empty user id or key name cannot name anything in DataOS.")
+    return quote(value, safe="")
+
+
+def _route(path: str) -> str:
+    """`/users/alice/tokens/x` -> `/users/{id}/tokens/{name}`: bounded labels for metrics."""
+    parts = path.strip("/").split("/")
+    shape = [parts[0]] if parts else []
+    if len(parts) > 1:
+        shape.append("{id}")
+    if len(parts) > 2:
+        shape.append(parts[2])
+    if len(parts) > 3:
+        shape.append("{name}")
+    return "/" + "/".join(shape)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None

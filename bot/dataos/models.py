@@ -1,0 +1,85 @@
+"""Wire models for Heimdall. Tolerant on input (unknown fields ignored), strict where we depend on it.
+
+A key's value is held as `SecretStr` from the moment it is parsed, so a stray `repr`, log line or
+exception never shows it; only delivery code calls `get_secret_value()`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class User(_Wire):
+    id: str
+    name: str | None = None
+    email: str | None = None
+    type: str = "person"
+    tags: list[str] = Field(default_factory=list)
+
+    @property
+    def is_person(self) -> bool:
+        return self.type == "person"
+
+    @property
+    def is_operator(self) -> bool:
+        return "roles:id:operator" in self.tags
+
+
+class TokenData(_Wire):
+    apikey: SecretStr | None = None
+
+
+class Token(_Wire):
+    name: str
+    type: str = "apikey"
+    expiration: datetime
+    data: TokenData = Field(default_factory=TokenData)
+    user_id: str | None = None
+    description: str | None = None
+
+    @field_validator("expiration")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        # RFC 3339 with any offset; a naive value is taken as UTC.
+        return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _data(cls, v: Any) -> Any:
+        return {} if v is None else v
+
+    @property
+    def secret(self) -> SecretStr | None:
+        return self.data.apikey
+
+
+class AuthorizeResultInner(_Wire):
+    id: str | None = None
+    tags: list[str] = Field(default_factory=list)
+
+
+class AuthorizeResult(_Wire):
+    allow: bool = False
+    valid: bool = False
+    result: AuthorizeResultInner | None = None
+
+    @property
+    def user_id(self) -> str | None:
+        if self.allow and self.valid and self.result is not None:
+            return self.result.id
+        return None
+
+
+class CreateTokenRequest(_Wire):
+    type: str = "apikey"
+    name: str | None = None
+    duration: str | None = None
+    description: str | None = None
+    use_existing: bool = False

@@ -1,0 +1,43 @@
+"""Validity durations: what people type (`30d`, `2w`, `36h`) and what DataOS accepts (whole hours).
+
+DataOS parses durations with Go's parser, which has no day unit: always send `<hours>h`.
+"""
+
+from __future__ import annotations
+
+import re
+
+_UNITS = {"h": 1, "d": 24, "w": 24 * 7}
+_DURATION = re.compile(r"^\s*([0-9]{1,6})\s*(h|hours?|d|days?|w|weeks?)?\s*$", re.IGNORECASE)
+
+
+class InvalidDuration(ValueError):
+    """The text is not a duration we understand; the message is fit for a user."""
+
+
+def parse_duration_hours(text: str) -> int:
+    """Parse `36h`, `30d`, `2w` or a bare number of days into whole hours (> 0)."""
+    match = _DURATION.match(text or "")
+    if not match:
+        raise InvalidDuration(f"“{text[:40]}” is not a validity; use hours, days or weeks, e.g. 36h, 30d or 2w")
+    amount = int(match.group(1))
+    unit = (match.group(2) or "d")[0].lower()
+    hours = amount * _UNITS[unit]
+    if hours <= 0:
+        raise InvalidDuration("A validity must be longer than zero.")
+    return hours
+
+
+def go_duration(hours: int) -> str:
+    """The wire form DataOS expects: whole hours, Go style."""
+    if hours <= 0:
+        raise ValueError("duration must be positive")
+    return f"{hours}h"
+
+
+def humanize_hours(hours: int) -> str:
+    """`720` -> `30 days`, `36` -> `36 hours`, `168` -> `7 days`, `8760` -> `365 days`."""
+    if hours % 24 == 0:
+        days = hours // 24
+        return "1 day" if days == 1 else f"{days} days"
+    return "1 hour" if hours == 1 else f"{hours} hours"

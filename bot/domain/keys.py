@@ -1,0 +1,76 @@
+"""API keys as the bot sees them: names, status, masking, relative times."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+#: DataOS's UI allows letters, digits and underscore; the limit keeps names readable in Slack.
+NAME_MAX_LENGTH = 64
+_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+EXPIRING_SOON = timedelta(days=7)
+
+
+class InvalidKeyName(ValueError):
+    """The name breaks DataOS's rules; the message is fit for a user."""
+
+
+def validate_key_name(name: str | None) -> str | None:
+    """Return the stripped name, None for empty (DataOS then picks one), or raise InvalidKeyName."""
+    if name is None:
+        return None
+    name = name.strip()
+    if not name:
+        return None
+    if len(name) > NAME_MAX_LENGTH:
+        raise InvalidKeyName(f"A key name can be at most {NAME_MAX_LENGTH} characters long.")
+    if not _NAME.match(name) or not name.isascii():
+        raise InvalidKeyName("A key name may contain only letters, digits and underscores (no spaces).")
+    return name
+
+
+class KeyStatus(StrEnum):
+    ACTIVE = "active"
+    EXPIRING_SOON = "expiring soon"
+    EXPIRED = "expired"
+
+
+def key_status(expiration: datetime, now: datetime) -> KeyStatus:
+    if expiration <= now:
+        return KeyStatus.EXPIRED
+    if expiration - now <= EXPIRING_SOON:
+        return KeyStatus.EXPIRING_SOON
+    return KeyStatus.ACTIVE
+
+
+def mask_secret(secret: str) -> str:
+    """`dG9r…YQ==`: enough to tell keys apart, never enough to use one."""
+    if len(secret) < 12:
+        return "…"
+    return f"{secret[:4]}…{secret[-4:]}"
+
+
+def relative(expiration: datetime, now: datetime) -> str:
+    """`in 3 days`, `in 5 hours`, `2 days ago`: coarse on purpose."""
+    delta = expiration - now
+    seconds = abs(delta.total_seconds())
+    if seconds < 3600:
+        amount, unit = max(1, round(seconds / 60)), "minute"
+    elif seconds < 48 * 3600:
+        amount, unit = round(seconds / 3600), "hour"
+    else:
+        amount, unit = round(seconds / 86400), "day"
+    text = f"{amount} {unit}{'' if amount == 1 else 's'}"
+    return f"in {text}" if delta.total_seconds() >= 0 else f"{text} ago"
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """A key without its secret: what lists, reminders and the audit log work with."""
+
+    name: str
+    expiration: datetime
+    masked: str
+    description: str | None = None

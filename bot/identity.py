@@ -1,0 +1,235 @@
+"""Who is this Slack user in DataOS?
+
+Order: an explicit link (admin or `/apikey link`), then e-mail (Slack profile e-mail equals a DataOS
+*person*'s e-mail, case-insensitively, and exactly one person has it). Anything else is denied with
+a sentence that says how to get linked. The decision is a pure function; the lookups around it are
+cached: the DataOS directory with a TTL, refreshed in the background so requests never wait for it
+after the first load; Slack profiles (e-mail, time zone) with a TTL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.dataos import DataOSError, HeimdallClient, User
+from bot.store import Link, Store
+
+log = logging.getLogger(__name__)
+Monotonic = Callable[[], float]
+
+HOW_TO_LINK = (
+    "Run `/apikey link` and paste one of your DataOS API keys to prove who you are "
+    "(the key is checked, never stored), or ask a platform admin to link you."
+)
+
+
+@dataclass(frozen=True)
+class SlackProfile:
+    user_id: str
+    email: str | None
+    tz: str | None
+    tz_offset: int
+    deleted: bool = False
+    is_bot: bool = False
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    slack_user_id: str
+    dataos_user_id: str
+    how: Literal["admin link", "self link", "e-mail"]
+    email: str | None = None
+
+
+DenialReason = Literal["no_email", "no_match", "ambiguous", "deactivated", "bot", "unavailable"]
+
+
+@dataclass(frozen=True)
+class Denied:
+    slack_user_id: str
+    reason: DenialReason
+    message: str
+
+
+def decide(slack_user_id: str, link: Link | None, profile: SlackProfile | None,
+           candidates: Iterable[User]) -> Identity | Denied:
+    """Pure: the mapping rule of design.md, given what the lookups found."""
+    if profile is not None and profile.deleted:
+        return Denied(slack_user_id, "deactivated",
+                      "Your Slack account is deactivated, so the bot will not act for it.")
+    if profile is not None and profile.is_bot:
+        return Denied(slack_user_id, "bot", "Bots and apps cannot manage DataOS keys through this bot.")
+    if link is not None:
+        how: Literal["admin link", "self link"] = "admin link" if link.method == "admin" else "self link"
+        return Identity(slack_user_id, link.dataos_user_id, how, profile.email if profile else None)
+    email = (profile.email or "").strip() if profile else ""
+    if not email:
+        return Denied(slack_user_id, "no_email",
+                      "Your Slack profile shows no e-mail address to match with DataOS. " + HOW_TO_LINK)
+    persons = [u for u in candidates if u.is_person and (u.email or "").strip().lower() == email.lower()]
+    if len(persons) == 1:
+        return Identity(slack_user_id, persons[0].id, "e-mail", email)
+    if not persons:
+        return Denied(slack_user_id, "no_match",
+                      f"No DataOS user has the e-mail address {email}. " + HOW_TO_LINK)
+    return Denied(slack_user_id, "ambiguous",
+                  f"Several DataOS users share the e-mail address {email}, so the bot cannot tell which "
+                  "one is you. " + HOW_TO_LINK)
+
+
+class DataOSDirectory:
+    """DataOS persons by e-mail, loaded once and then refreshed in the background when stale."""
+
+    def __init__(self, client: HeimdallClient, ttl: float, clock: Monotonic = time.monotonic) -> None:
+        self._client = client
+        self._ttl = ttl
+        self._clock = clock
+        self._by_email: dict[str, list[User]] = {}
+        self._by_id: dict[str, User] = {}
+        self._loaded_at: float | None = None
+        self._load_lock = asyncio.Lock()
+        self._refreshing: asyncio.Task[None] | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded_at is not None
+
+    @property
+    def size(self) -> int:
+        return len(self._by_id)
+
+    async def refresh(self) -> None:
+        users = await self._client.list_users()
+        by_email: dict[str, list[User]] = {}
+        for user in users:
+            if user.is_person and user.email:
+                by_email.setdefault(user.email.strip().lower(), []).append(user)
+        self._by_email = by_email
+        self._by_id = {u.id: u for u in users}
+        self._loaded_at = self._clock()
+        log.info("dataos directory loaded: %d users, %d with e-mail", len(users), len(by_email))
+
+    async def ensure_loaded(self) -> None:
+        if self._loaded_at is not None:
+            self._maybe_refresh_in_background()
+            return
+        async with self._load_lock:
+            if self._loaded_at is None:
+                await self.refresh()
+
+    def _maybe_refresh_in_background(self) -> None:
+        assert self._loaded_at is not None
+        if self._clock() - self._loaded_at < self._ttl:
+            return
+        if self._refreshing is not None and not self._refreshing.done():
+            return
+        self._refreshing = asyncio.create_task(self._background_refresh())
+
+    async def _background_refresh(self) -> None:
+        try:
+            await self.refresh()
+        except DataOSError as exc:
+            # Keep serving the stale directory: a mapping that was right an hour ago still is.
+            log.warning("dataos directory refresh failed, keeping the cached one: %s", exc)
+
+    async def by_email(self, email: str) -> list[User]:
+        await self.ensure_loaded()
+        return list(self._by_email.get(email.strip().lower(), []))
+
+    async def get(self, user_id: str) -> User | None:
+        await self.ensure_loaded()
+        return self._by_id.get(user_id)
+
+    def persons(self) -> list[User]:
+        return [u for u in self._by_id.values() if u.is_person]
+
+    async def aclose(self) -> None:
+        if self._refreshing is not None and not self._refreshing.done():
+            self._refreshing.cancel()
+
+
+def profile_from_user(user: dict[str, Any]) -> SlackProfile:
+    profile = user.get("profile") or {}
+    return SlackProfile(
+        user_id=str(user.get("id")),
+        email=profile.get("email") or None,
+        tz=user.get("tz") or None,
+        tz_offset=int(user.get("tz_offset") or 0),
+        deleted=bool(user.get("deleted")),
+        is_bot=bool(user.get("is_bot")) or user.get("id") == "USLACKBOT",
+        name=profile.get("real_name") or user.get("real_name") or user.get("name"),
+    )
+
+
+class SlackProfiles:
+    """`users.info` answers (e-mail, time zone), cached per user for a while."""
+
+    def __init__(self, client: AsyncWebClient, ttl: float, clock: Monotonic = time.monotonic) -> None:
+        self._client = client
+        self._ttl = ttl
+        self._clock = clock
+        self._cache: dict[str, tuple[float, SlackProfile]] = {}
+
+    def remember(self, profile: SlackProfile) -> None:
+        self._cache[profile.user_id] = (self._clock(), profile)
+
+    async def get(self, user_id: str) -> SlackProfile | None:
+        hit = self._cache.get(user_id)
+        if hit is not None and self._clock() - hit[0] < self._ttl:
+            return hit[1]
+        try:
+            response = await self._client.users_info(user=user_id)
+        except SlackApiError as exc:
+            if slack_error(exc) == "user_not_found":
+                return None
+            raise
+        profile = profile_from_user(response["user"])
+        self.remember(profile)
+        return profile
+
+
+class IdentityResolver:
+    def __init__(self, store: Store, directory: DataOSDirectory, profiles: SlackProfiles) -> None:
+        self.store = store
+        self.directory = directory
+        self.profiles = profiles
+
+    async def resolve(self, slack_user_id: str) -> Identity | Denied:
+        link = await self.store.get_link(slack_user_id)
+        try:
+            profile = await self.profiles.get(slack_user_id)
+        except SlackApiError as exc:
+            if link is not None:
+                profile = None  # an explicit link does not need the profile
+            else:
+                log.warning("users.info failed for %s: %s", slack_user_id, slack_error(exc))
+                return Denied(slack_user_id, "unavailable",
+                              "Slack did not tell the bot who you are just now, so nothing was done. "
+                              "Please try again in a minute.")
+        candidates: list[User] = []
+        if link is None and profile is not None and profile.email:
+            try:
+                candidates = await self.directory.by_email(profile.email)
+            except DataOSError:
+                return Denied(slack_user_id, "unavailable",
+                              "DataOS's user directory is unavailable, so the bot cannot tell which DataOS "
+                              "user you are. Nothing was changed; please try again in a few minutes.")
+        return decide(slack_user_id, link, profile, candidates)
+
+
+def slack_error(exc: SlackApiError) -> str:
+    """The `error` code of a failed Web API call, whatever shape the response body had."""
+    data = getattr(exc.response, "data", None)
+    if isinstance(data, dict):
+        return str(data.get("error") or "unknown_error")
+    status = getattr(exc.response, "status_code", None)
+    return f"http_{status}" if status else "unknown_error"

@@ -1,0 +1,127 @@
+"""Logging set-up: console or JSON, always through a redaction filter.
+
+Redaction is the last line of defence, not the plan: the code never logs secrets on purpose. Anything
+shaped like a DataOS key (base64 of `<name>.<uuid>`) or a Slack token is masked in the message, its
+arguments and any formatted traceback before a handler writes it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextvars
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+_B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")
+_HEX = rb"[0-9a-fA-F]"
+_DECODED_KEY = re.compile(rb"^[A-Za-z0-9_]+\." + _HEX + rb"{8}-(?:" + _HEX + rb"{4}-){3}" + _HEX + rb"{12}$")
+_SLACK_TOKEN = re.compile(r"\b(xox[abposre]|xapp)-[A-Za-z0-9-]{6,}")
+REDACTED_KEY = "[REDACTED-DATAOS-KEY]"
+REDACTED_TOKEN = "[REDACTED-SLACK-TOKEN]"  # noqa: S105 (a placeholder, not a password)
+
+#: Per-request context (Slack request id, DataOS correlation id) added to every record.
+request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+
+def _looks_like_dataos_key(candidate: str) -> bool:
+    raw = candidate.rstrip("=")
+    for alphabet in (None, b"-_"):
+        padded = raw + "=" * (-len(raw) % 4)
+        try:
+            decoded = base64.b64decode(padded, altchars=alphabet, validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        if _DECODED_KEY.match(decoded):
+            return True
+    return False
+
+
+def redact(text: str) -> str:
+    """Mask DataOS keys and Slack tokens in `text`."""
+    text = _SLACK_TOKEN.sub(REDACTED_TOKEN, text)
+    return _B64_RUN.sub(lambda m: REDACTED_KEY if _looks_like_dataos_key(m.group(0)) else m.group(0), text)
+
+
+class RedactingFilter(logging.Filter):
+    """Freezes the message with its arguments, redacted, so no handler can see the raw values."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string must not break logging
+            message = str(record.msg)
+        record.msg = redact(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        record.exc_info = None
+        for attr in ("correlation_id", "request_id"):
+            value = getattr(record, attr, None)
+            if isinstance(value, str):
+                setattr(record, attr, redact(value))
+        rid = request_id.get()
+        if rid and not hasattr(record, "request_id"):
+            record.request_id = rid
+        return True
+
+
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                payload[key] = value if isinstance(value, str | int | float | bool | None) else str(value)
+        if record.exc_text:
+            payload["exc"] = record.exc_text
+        return redact(json.dumps(payload, ensure_ascii=False))
+
+
+class ConsoleFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        extras = [
+            f"{k}={v}" for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")
+        ]
+        if extras:
+            text += " [" + " ".join(extras) + "]"
+        return redact(text)
+
+
+def make_handler(fmt: str, stream: TextIO | None = None) -> logging.Handler:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else ConsoleFormatter())
+    handler.addFilter(RedactingFilter())
+    return handler
+
+
+def configure_logging(fmt: str = "console", level: str = "INFO", stream: TextIO | None = None) -> None:
+    """Install one redacting handler on the root logger (replacing any earlier one of ours)."""
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if getattr(existing, "_apikey_bot", False):
+            root.removeHandler(existing)
+    handler = make_handler(fmt, stream)
+    handler._apikey_bot = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)
+    # httpx logs full request lines at INFO; ours already carry what matters, with correlation ids.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("httpcore").setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,121 @@
+"""Tables. Nothing here may ever hold a key's value: names, expiries and outcomes only.
+
+Changing a table means a new migration in `migrations/versions/`; the models below are what the
+migrations produce, kept side by side so queries are typed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Boolean, DateTime, Dialect, Index, Integer, MetaData, String, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both SQLite (which drops the offset) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class IdentityLink(Base):
+    """An explicit Slack user -> DataOS user mapping (made by an admin or by `/apikey link`)."""
+
+    __tablename__ = "identity_links"
+    slack_user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    dataos_user_id: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(16))  # "admin" | "self"
+    linked_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor_slack_id: Mapped[str] = mapped_column(String(32))
+    dataos_user_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    key_name: Mapped[str | None] = mapped_column(String(255))
+    key_expiration: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(String(500))
+
+
+class IdempotencyKey(Base):
+    """One row per create request (e.g. one modal submission): a second submit finds it here."""
+
+    __tablename__ = "idempotency_keys"
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(16))  # pending | done | failed
+    dataos_user_id: Mapped[str] = mapped_column(String(255))
+    key_name: Mapped[str | None] = mapped_column(String(255))
+    key_expiration: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ReminderLedger(Base):
+    """Each (user, key, expiration, step) is claimed here before its DM is sent: at most once."""
+
+    __tablename__ = "reminder_ledger"
+    dataos_user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    key_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    expiration: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    step: Mapped[str] = mapped_column(String(32), primary_key=True)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(String(16))  # claimed | sent | failed | skipped
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    slack_user_id: Mapped[str | None] = mapped_column(String(32))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    ts: Mapped[str | None] = mapped_column(String(32))
+
+
+class KeySighting(Base):
+    """When the bot first saw a key (or made it): gives a lifetime to keys made elsewhere."""
+
+    __tablename__ = "key_sightings"
+    dataos_user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    key_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    expiration: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    muted: Mapped[bool] = mapped_column(Boolean, default=False)
+    snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class UserPrefs(Base):
+    __tablename__ = "user_prefs"
+    slack_user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    reminders_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    first_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+Index("ix_audit_actor_at", AuditEntry.actor_slack_id, AuditEntry.at)

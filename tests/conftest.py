@@ -1,0 +1,149 @@
+"""Shared fixtures: the two fakes as real servers, an injectable clock, and both databases."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.store import Store, create_engine, migrate
+from tests.fakes.heimdall import HeimdallEmulator, seed_people
+from tests.fakes.slack import SlackFake
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
+
+
+class FakeClock:
+    """Wall-clock and monotonic time that only move when a test says so."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
+        self._mono = 1000.0
+
+    def now(self) -> datetime:
+        return self._now
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    def advance(self, **delta: float) -> None:
+        step = timedelta(**delta)
+        self._now += step
+        self._mono += step.total_seconds()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def heimdall(clock: FakeClock) -> Iterator[HeimdallEmulator]:
+    emu = HeimdallEmulator(clock=clock.now)
+    emu.operator_key = emu.add_operator()  # type: ignore[attr-defined]
+    seed_people(emu, 3)
+    emu.start()
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackFake]:
+    fake = SlackFake()
+    fake.add_user("U0ALICE", "Alice@Example.com", tz="Europe/Berlin", tz_offset=3600, name="Alice")
+    fake.add_user("U0BOB", "bob@example.com", tz="America/New_York", tz_offset=-18000, name="Bob")
+    fake.add_user("U0CAROL", "carol@example.com", tz="Asia/Tokyo", tz_offset=32400, name="Carol")
+    fake.add_user("U0DAVE", "dave@elsewhere.org", name="Dave")
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+def _postgres_reachable(url: str) -> str | None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(host=u.host, port=u.port or 5432, user=u.username,
+                                     password=u.password, database=u.database, timeout=3)
+        await conn.close()
+
+    try:
+        asyncio.run(probe())
+    except Exception as exc:  # any failure means "not reachable here"
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+_pg_problem: list[str | None] = []
+
+
+def postgres_problem() -> str | None:
+    if not _pg_problem:
+        _pg_problem.append(_postgres_reachable(TEST_DATABASE_URL))
+    return _pg_problem[0]
+
+
+def require_postgres() -> None:
+    problem = postgres_problem()
+    if problem is None:
+        return
+    message = f"PostgreSQL at {TEST_DATABASE_URL} is not reachable ({problem})"
+    if REQUIRE_POSTGRES:
+        pytest.fail(message + " and REQUIRE_POSTGRES=1", pytrace=False)
+    pytest.skip(message)
+
+
+async def _pg_schema_engine(schema: str) -> Store:
+    """An engine whose every connection works inside its own PostgreSQL schema: tests do not collide."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(TEST_DATABASE_URL)
+    conn = await asyncpg.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password,
+                                 database=u.database)
+    await conn.execute(f'CREATE SCHEMA "{schema}"')
+    await conn.close()
+    engine = create_engine(TEST_DATABASE_URL, connect_args={"server_settings": {"search_path": schema}})
+    return Store(engine)
+
+
+async def _drop_schema(schema: str) -> None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(TEST_DATABASE_URL)
+    conn = await asyncpg.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password,
+                                 database=u.database)
+    await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_kind(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres":
+        require_postgres()
+    return str(request.param)
+
+
+@pytest.fixture
+async def store(db_kind: str, tmp_path: object) -> AsyncIterator[Store]:
+    if db_kind == "sqlite":
+        s = Store(create_engine(f"sqlite+aiosqlite:///{tmp_path}/bot.db"))
+        await migrate(s.engine)
+        yield s
+        await s.engine.dispose()
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    s = await _pg_schema_engine(schema)
+    await migrate(s.engine)
+    yield s
+    await s.engine.dispose()
+    await _drop_schema(schema)

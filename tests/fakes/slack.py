@@ -1,0 +1,226 @@
+"""A fake of the Slack Web API (and of `response_url`s) that records every call.
+
+Serves `POST /api/<method>` the way slack.com does (see ../shared/slack-payloads.md): `{"ok": true,…}`,
+`{"ok": false, "error": …}` with HTTP 200 on failure, and HTTP 429 with `Retry-After` when asked to.
+`POST /respond/<anything>` stands in for the `response_url`s of commands and buttons.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from tests.fakes._server import ServerThread
+
+BOT_USER_ID = "UBOT0001"
+TEAM_ID = "T0123"
+DEFAULT_SCOPES = "commands,chat:write,im:write,users:read,users:read.email"
+
+
+@dataclass
+class SlackCall:
+    method: str
+    params: dict[str, Any]
+    headers: dict[str, str]
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Failure:
+    error: str | None = None
+    status: int = 200
+    retry_after: int | None = None
+
+
+class SlackFake:
+    def __init__(self, token: str = "xoxb-test-token", scopes: str = DEFAULT_SCOPES) -> None:
+        self.token = token
+        self.scopes = scopes
+        self.calls: list[SlackCall] = []
+        self.users: dict[str, dict[str, Any]] = {}
+        self.views: dict[str, dict[str, Any]] = {}
+        self.failures: dict[str, list[Failure]] = {}
+        self.used_triggers: set[str] = set()
+        self.page_size = 200
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._server: ServerThread | None = None
+        self.url = ""
+
+    # ---- state ------------------------------------------------------------------------------
+
+    def add_user(
+        self, user_id: str, email: str | None, *, tz: str = "Europe/Berlin", tz_offset: int = 3600,
+        deleted: bool = False, is_bot: bool = False, name: str | None = None,
+    ) -> dict[str, Any]:
+        user = {
+            "id": user_id, "team_id": TEAM_ID, "name": name or user_id.lower(), "deleted": deleted,
+            "is_bot": is_bot, "tz": tz, "tz_offset": tz_offset,
+            "profile": {"email": email, "real_name": name or user_id} if email else {"real_name": name or user_id},
+        }
+        self.users[user_id] = user
+        return user
+
+    def fail(self, method: str, error: str | None = "internal_error", *, status: int = 200,
+             retry_after: int | None = None, times: int = 1) -> None:
+        """The next `times` calls of `method` fail: an `ok: false` error, or an HTTP status (429, 5xx)."""
+        with self._lock:
+            self.failures.setdefault(method, []).extend(
+                Failure(error, status, retry_after) for _ in range(times)
+            )
+
+    def calls_to(self, method: str) -> list[SlackCall]:
+        return [c for c in self.calls if c.method == method]
+
+    def responses(self) -> list[dict[str, Any]]:
+        """Bodies posted to response_urls."""
+        return [c.params for c in self.calls if c.method == "response_url"]
+
+    def response_url(self, name: str = "cmd") -> str:
+        return f"{self.url}/respond/{name}-{next(self._ids)}"
+
+    # ---- serving ----------------------------------------------------------------------------
+
+    def start(self) -> str:
+        self._server = ServerThread(self.app)
+        self.url = self._server.start()
+        return self.url
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "/api/"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/respond/{rest}", self._respond)
+        return app
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        with self._lock:
+            self.calls.append(SlackCall("response_url", body, dict(request.headers)))
+        return web.Response(text="ok")
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await _params(request)
+        with self._lock:
+            self.calls.append(SlackCall(method, params, dict(request.headers)))
+            pending = self.failures.get(method)
+            failure = pending.pop(0) if pending else None
+        if failure is not None:
+            if failure.status != 200:
+                headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
+                return web.json_response({"ok": False, "error": failure.error or "ratelimited"},
+                                         status=failure.status, headers=headers)
+            return _fail(failure.error or "internal_error")
+        auth = request.headers.get("Authorization", "")
+        if auth != f"Bearer {self.token}" and params.get("token") != self.token:
+            return _fail("invalid_auth")
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        if handler is None:
+            return web.json_response({"ok": True})
+        result: dict[str, Any] = handler(params)
+        headers = {"x-oauth-scopes": self.scopes} if method == "auth.test" else {}
+        return web.json_response(result, headers=headers)
+
+    # ---- methods ----------------------------------------------------------------------------
+
+    def _m_auth_test(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": "https://acme.slack.com/", "team": "Acme", "user": "apikey-bot",
+                "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": "B0BOT"}
+
+    def _m_users_info(self, p: dict[str, Any]) -> dict[str, Any]:
+        user = self.users.get(str(p.get("user")))
+        return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+
+    def _m_users_list(self, p: dict[str, Any]) -> dict[str, Any]:
+        members = list(self.users.values())
+        start = int(p.get("cursor") or 0)
+        limit = min(int(p.get("limit") or self.page_size), self.page_size)
+        page = members[start:start + limit]
+        nxt = str(start + limit) if start + limit < len(members) else ""
+        return {"ok": True, "members": page, "response_metadata": {"next_cursor": nxt}}
+
+    def _m_conversations_open(self, p: dict[str, Any]) -> dict[str, Any]:
+        user = str(p.get("users", ""))
+        if user not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "channel": {"id": "D" + user[1:]}}
+
+    def _m_chat_postEphemeral(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "message_ts": f"{time.time():.6f}"}
+
+    def _m_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel = str(p.get("channel", ""))
+        if channel.startswith(("U", "W")):
+            channel = "D" + channel[1:]
+        ts = f"{1700000000 + next(self._ids)}.000100"
+        return {"ok": True, "channel": channel, "ts": ts,
+                "message": {"text": p.get("text"), "blocks": p.get("blocks"), "ts": ts}}
+
+    def _m_chat_update(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel = str(p.get("channel", ""))
+        if not channel.startswith(("D", "C", "G")):
+            return {"ok": False, "error": "channel_not_found"}
+        return {"ok": True, "channel": channel, "ts": p.get("ts")}
+
+    def _store_view(self, view: dict[str, Any], view_id: str | None = None) -> dict[str, Any]:
+        view_id = view_id or f"V{next(self._ids):06d}"
+        stored = dict(view, id=view_id, hash=f"{time.time():.0f}.{next(self._ids):08x}")
+        self.views[view_id] = stored
+        return stored
+
+    def _m_views_open(self, p: dict[str, Any]) -> dict[str, Any]:
+        trigger = str(p.get("trigger_id", ""))
+        if not trigger or trigger in self.used_triggers or trigger.startswith("expired"):
+            return {"ok": False, "error": "expired_trigger_id"}
+        self.used_triggers.add(trigger)
+        return {"ok": True, "view": self._store_view(p["view"])}
+
+    def _m_views_push(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self._m_views_open(p)
+
+    def _m_views_update(self, p: dict[str, Any]) -> dict[str, Any]:
+        view_id = str(p.get("view_id") or "")
+        if view_id not in self.views:
+            return {"ok": False, "error": "not_found"}
+        if p.get("hash") and p["hash"] != self.views[view_id]["hash"]:
+            return {"ok": False, "error": "hash_conflict"}
+        return {"ok": True, "view": self._store_view(p["view"], view_id)}
+
+    def _m_views_publish(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "view": self._store_view(p["view"], f"VHOME{p.get('user_id')}")}
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    data: dict[str, Any] = dict(request.query)
+    if request.content_type == "application/json":
+        data.update(json.loads(raw or b"{}"))
+    else:
+        data.update(parse_qsl(raw.decode()))
+    for key in ("view", "blocks", "attachments"):
+        if isinstance(data.get(key), str):
+            try:
+                data[key] = json.loads(data[key])
+            except ValueError:
+                pass
+    return dict(data)
+
+
+def _fail(error: str) -> web.Response:
+    return web.json_response({"ok": False, "error": error})

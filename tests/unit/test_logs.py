@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+from bot.logs import configure_logging, redact
+from tests.fakes.heimdall import make_key_value
+
+KEY = make_key_value("ci_loader")
+
+
+def test_redact_dataos_key_and_slack_tokens() -> None:
+    text = f"created {KEY} for bot xoxb-123-456-abcdef and app xapp-1-A0-xyz123"
+    out = redact(text)
+    assert KEY not in out and "xoxb-123" not in out and "xapp-1-A0" not in out
+    assert "[REDACTED-DATAOS-KEY]" in out and "[REDACTED-SLACK-TOKEN]" in out
+
+
+def test_redact_urlsafe_and_unpadded_key() -> None:
+    urlsafe = KEY.replace("+", "-").replace("/", "_").rstrip("=")
+    assert "[REDACTED-DATAOS-KEY]" in redact(f"k={urlsafe}")
+
+
+def test_redact_leaves_ordinary_text() -> None:
+    text = "view V0AAA hash 1700000000.abcd correlation 2b1f0b7e-8a5c-4b55-9e39-3c2d1a0f9e11 sha " + "a" * 64
+    assert redact(text) == text
+
+
+def test_logging_redacts_args_extras_and_tracebacks() -> None:
+    stream = io.StringIO()
+    configure_logging("json", "DEBUG", stream=stream)
+    log = logging.getLogger("test.redaction")
+    log.debug("value %s", KEY)
+    log.info("extra", extra={"payload": {"token": KEY}})
+    try:
+        raise RuntimeError(f"failed with {KEY}")
+    except RuntimeError:
+        log.exception("boom")
+    output = stream.getvalue()
+    assert KEY not in output
+    lines = [json.loads(line) for line in output.splitlines()]
+    assert lines[0]["msg"] == "value [REDACTED-DATAOS-KEY]"
+    assert "RuntimeError" in lines[2]["exc"]
+    configure_logging("console", "INFO", stream=io.StringIO())
+
+
+def test_console_format_redacts() -> None:
+    stream = io.StringIO()
+    configure_logging("console", "INFO", stream=stream)
+    logging.getLogger("x").warning("token %s", "xoxb-999-888-secret")
+    assert "xoxb-999" not in stream.getvalue()
+    assert "WARNING" in stream.getvalue()
