@@ -1,8 +1,9 @@
-"""`apikey-bot` (also `python -m bot`): serve, sweep, doctor, manifest."""
+"""`apikey-bot` (also `python -m bot`): serve, manifest."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -13,10 +14,20 @@ from bot.config import ConfigError, Settings, load_settings
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="apikey-bot",
-        description="Slack bot for DataOS API keys: list and create keys from Slack, with expiry reminders.",
+        description="Slack bot for DataOS API keys: list and create keys from Slack, delivered privately.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the bot (HTTP mode, or --socket-mode)")
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")  # noqa: S104
+    serve.add_argument("--port", type=int, default=None, help="port (default: PORT or 3000)")
+    serve.add_argument("--socket-mode", action="store_true", help="connect to Slack over Socket Mode")
+
+    manifest = sub.add_parser("manifest", help="print the Slack app manifest for this configuration")
+    where = manifest.add_mutually_exclusive_group()
+    where.add_argument("--url", help="public base URL of the bot, e.g. https://bot.example.com")
+    where.add_argument("--socket-mode", action="store_true", help="a manifest for Socket Mode (no URLs)")
     return parser
 
 
@@ -28,13 +39,48 @@ def settings_or_exit() -> Settings:
         raise SystemExit(2) from None
 
 
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.app import Runtime
+    from bot.logs import configure_logging
+    from bot.web import create_web_app
+
+    settings = settings_or_exit()
+    if args.socket_mode and settings.slack_app_token is None:
+        print("configuration error: SLACK_APP_TOKEN is missing; expected an xapp- token for --socket-mode",
+              file=sys.stderr)
+        return 2
+    if not args.socket_mode and settings.slack_signing_secret is None:
+        print("configuration error: SLACK_SIGNING_SECRET is missing; expected the Slack app's signing secret "
+              "(or run with --socket-mode)", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_format, settings.log_level)
+    port = args.port if args.port is not None else settings.port
+    app = create_web_app(Runtime(settings), socket_mode=args.socket_mode)
+    config = uvicorn.Config(app, host=args.host, port=port, log_config=None, access_log=False,
+                            proxy_headers=True, lifespan="on", timeout_graceful_shutdown=20)
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 1
+
+
+def manifest(args: argparse.Namespace) -> int:
+    from bot.manifest import render
+
+    print(render(args.url, socket_mode=args.socket_mode), end="")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
-    return 0
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    commands = {"serve": serve, "manifest": manifest}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

@@ -123,5 +123,9 @@ def configure_logging(fmt: str = "console", level: str = "INFO", stream: TextIO 
     root.addHandler(handler)
     root.setLevel(level)
     # httpx logs full request lines at INFO; ours already carry what matters, with correlation ids.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
-    logging.getLogger("httpcore").setLevel(max(logging.WARNING, root.level))
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    # Slack's SDK and Bolt log whole request and response bodies at DEBUG: those carry keys (a delivery,
+    # a pasted key in /apikey link). Redaction would mask them; not logging them at all is safer.
+    for name in ("slack_sdk", "slack_bolt", "bot.bolt"):
+        logging.getLogger(name).setLevel(max(logging.INFO, root.level))

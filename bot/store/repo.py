@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.store.schema import AuditEntry, IdempotencyKey, IdentityLink, UserPrefs
+from bot.store.schema import AuditEntry, IdempotencyKey, IdentityLink, KeySighting, UserPrefs
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,17 @@ class Store:
         async with self.session() as s, s.begin():
             result = await s.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < older_than))
             return int(getattr(result, "rowcount", 0))
+
+    # ---- key sightings -----------------------------------------------------------------------
+
+    async def note_key_created(self, dataos_user_id: str, key_name: str, expiration: datetime, now: datetime) -> None:
+        """The bot made this key now: its lifetime is known exactly."""
+        stmt = self._insert(KeySighting).values(
+            dataos_user_id=dataos_user_id, key_name=key_name, expiration=expiration, first_seen=now,
+            created_at=now, muted=False,
+        ).on_conflict_do_nothing()
+        async with self.session() as s, s.begin():
+            await s.execute(stmt)
 
     # ---- user preferences -------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -30,6 +31,7 @@ class SlackCall:
     params: dict[str, Any]
     headers: dict[str, str]
     at: float = field(default_factory=time.monotonic)
+    result: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -50,7 +52,7 @@ class SlackFake:
         self.used_triggers: set[str] = set()
         self.page_size = 200
         self._ids = itertools.count(1)
-        self._lock = threading.Lock()
+        self._lock = threading.Condition(threading.RLock())
         self._server: ServerThread | None = None
         self.url = ""
 
@@ -78,6 +80,21 @@ class SlackFake:
 
     def calls_to(self, method: str) -> list[SlackCall]:
         return [c for c in self.calls if c.method == method]
+
+    def wait_for(self, method: str, count: int = 1, *, timeout: float = 10.0,
+                 where: Callable[[SlackCall], bool] | None = None) -> list[SlackCall]:
+        """Block until `count` matching calls were recorded (event-driven, not a sleep)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                calls = [c for c in self.calls if c.method == method and (where is None or where(c))]
+                if len(calls) >= count:
+                    return calls
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    seen = [c.method for c in self.calls]
+                    raise AssertionError(f"timed out waiting for {count} {method} call(s); saw {seen}")
+                self._lock.wait(remaining)
 
     def responses(self) -> list[dict[str, Any]]:
         """Bodies posted to response_urls."""
@@ -112,15 +129,25 @@ class SlackFake:
         body = await request.json()
         with self._lock:
             self.calls.append(SlackCall("response_url", body, dict(request.headers)))
+            self._lock.notify_all()
         return web.Response(text="ok")
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await _params(request)
+        call = SlackCall(method, params, dict(request.headers))
         with self._lock:
-            self.calls.append(SlackCall(method, params, dict(request.headers)))
             pending = self.failures.get(method)
             failure = pending.pop(0) if pending else None
+        response = self._answer(method, params, request, failure)
+        call.result = json.loads(response.text or "{}")
+        with self._lock:
+            self.calls.append(call)
+            self._lock.notify_all()
+        return response
+
+    def _answer(self, method: str, params: dict[str, Any], request: web.Request,
+                failure: Failure | None) -> web.Response:
         if failure is not None:
             if failure.status != 200:
                 headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}

@@ -1,0 +1,122 @@
+"""The runtime: one object that owns the HTTP clients, the database engine and the services.
+
+Created at start-up, closed at shutdown. Listeners receive it and never build clients of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Settings
+from bot.dataos import HeimdallClient
+from bot.domain.policy import ValidityPolicy
+from bot.identity import DataOSDirectory, IdentityResolver, SlackProfiles
+from bot.service import KeyService
+from bot.store import Store, create_engine, migrate
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+Sleep = Callable[[float], Any]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock = utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
+        dataos_sleep: Sleep | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.policy = ValidityPolicy(
+            presets=tuple(settings.preset_hours), default=settings.default_validity_hours,
+            maximum=settings.max_validity_hours,
+        )
+        kwargs: dict[str, Any] = {"sleep": dataos_sleep} if dataos_sleep is not None else {}
+        self.dataos = HeimdallClient(settings.heimdall_url, settings.dataos_apikey,
+                                     timeout=settings.dataos_timeout_seconds, **kwargs)
+        self.slack = AsyncWebClient(
+            token=settings.slack_bot_token.get_secret_value(),
+            base_url=settings.slack_api_url,
+            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
+        )
+        self.engine = create_engine(settings.database_url)
+        self.store = Store(self.engine)
+        self.directory = DataOSDirectory(self.dataos, settings.directory_ttl_seconds, clock=monotonic)
+        self.profiles = SlackProfiles(self.slack, settings.slack_profile_ttl_seconds, clock=monotonic)
+        self.resolver = IdentityResolver(self.store, self.directory, self.profiles)
+        self.keys = KeyService(self.dataos, self.store, self.resolver, clock)
+        self.admins = frozenset(settings.admin_slack_user_ids)
+        self._warmup: asyncio.Task[None] | None = None
+        self._migrated = False
+
+    async def start(self) -> None:
+        """Migrate the schema, then load the DataOS directory in the background (readyz waits for it)."""
+        await migrate(self.engine)
+        self._migrated = True
+        self._warmup = asyncio.create_task(self._warm_directory())
+
+    async def _warm_directory(self) -> None:
+        delay = 1.0
+        while not self.directory.loaded:
+            try:
+                await self.directory.refresh()
+            except Exception as exc:
+                log.warning("could not load the DataOS directory (%s); retrying in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
+
+    async def readiness(self) -> dict[str, str]:
+        """Each check's state; ready when all are "ok"."""
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(self.store.ping(), timeout=2)
+            checks["database"] = "ok" if self._migrated else "not migrated"
+        except Exception as exc:
+            checks["database"] = f"unreachable ({type(exc).__name__})"
+        checks["dataos_directory"] = "ok" if self.directory.loaded else "not loaded yet"
+        return checks
+
+    async def aclose(self) -> None:
+        if self._warmup is not None:
+            self._warmup.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._warmup
+        await self.directory.aclose()
+        await self.dataos.aclose()
+        await self.engine.dispose()
+        session = getattr(self.slack, "session", None)
+        if session is not None:
+            await session.close()
+
+
+def build_bolt_app(runtime: Runtime, *, socket_mode: bool = False) -> AsyncApp:
+    from bot.slack import register_all
+
+    settings = runtime.settings
+    signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    app = AsyncApp(
+        client=runtime.slack,
+        signing_secret=signing_secret,
+        request_verification_enabled=not socket_mode,
+        raise_error_for_unhandled_request=False,
+        logger=logging.getLogger("bot.bolt"),
+    )
+    register_all(app, runtime)
+    return app

@@ -1,0 +1,131 @@
+"""Buttons: list, create, reveal, revoke, paging, "Show the key here".
+
+A button's value is only a hint of which key: every action resolves the clicking user again and
+looks the key up under *their* DataOS user, so an altered value can never reach someone else's key.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.app import Runtime
+from bot.dataos import DataOSError
+from bot.identity import Denied
+from bot.slack import blocks
+from bot.slack.commands import open_create_form, send_key_list
+from bot.slack.common import action_value, open_view, update_view, user_id
+from bot.slack.errors import explain, explain_slack
+
+log = logging.getLogger(__name__)
+
+
+async def _say(respond: AsyncRespond, body: dict[str, Any], text: str) -> None:
+    """A short ephemeral answer where the click happened (if it came from a message)."""
+    if body.get("response_url"):
+        await respond(response_type="ephemeral", replace_original=False, **blocks.text_message(text).kwargs())
+
+
+async def on_list(rt: Runtime, body: dict[str, Any], respond: AsyncRespond) -> None:
+    await send_key_list(rt, user_id(body), respond)
+
+
+async def on_page(rt: Runtime, body: dict[str, Any], respond: AsyncRespond) -> None:
+    value = action_value(body)
+    page = int(value) if value.isdigit() and len(value) < 5 else 0
+    await send_key_list(rt, user_id(body), respond, page=page, replace=True)
+
+
+async def on_open_create(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
+    channel = str(((body.get("channel") or {}).get("id")) or "")
+    try:
+        await open_create_form(rt, client, str(body.get("trigger_id") or ""), channel, {})
+    except SlackApiError as exc:
+        await _say(respond, body, ":x: " + explain_slack(exc, doing="opening the create form"))
+
+
+async def _show_secret(rt: Runtime, client: AsyncWebClient, slack_user: str, view_id: str, name: str) -> None:
+    title = "Your DataOS key"
+    identity = await rt.keys.identify(slack_user)
+    if isinstance(identity, Denied):
+        await update_view(client, view_id, blocks.info_modal(title, f":no_entry: {identity.message}"))
+        return
+    try:
+        token = await rt.keys.reveal_key(identity, name)
+    except DataOSError as exc:
+        await update_view(client, view_id, blocks.info_modal(
+            title, ":x: " + explain(exc, doing="fetching your key", key_name=name)))
+        return
+    await update_view(client, view_id, blocks.secret_modal(token, rt.clock()))
+
+
+async def on_reveal(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
+    """From a list message: open a modal first (the trigger expires), then fill in the key."""
+    name = action_value(body)
+    try:
+        view_id = await open_view(client, str(body.get("trigger_id") or ""),
+                                  blocks.working_modal("Your DataOS key", f"Fetching *{blocks.escape(name)}*…"))
+    except SlackApiError as exc:
+        await _say(respond, body, ":x: " + explain_slack(exc, doing="opening the key window"))
+        return
+    await _show_secret(rt, client, user_id(body), view_id, name)
+
+
+async def on_show_here(rt: Runtime, body: dict[str, Any], client: AsyncWebClient) -> None:
+    """From the "Key created" modal: show the key in that same modal."""
+    view_id = str((body.get("view") or {}).get("id") or "")
+    await _show_secret(rt, client, user_id(body), view_id, action_value(body))
+
+
+async def on_revoke(rt: Runtime, body: dict[str, Any], respond: AsyncRespond) -> None:
+    """From a list message, after Slack's confirm dialog: revoke, then refresh the list in place."""
+    name = action_value(body)
+    slack_user = user_id(body)
+    identity = await rt.keys.identify(slack_user)
+    if isinstance(identity, Denied):
+        await _say(respond, body, f":no_entry: {identity.message}")
+        return
+    try:
+        await rt.keys.revoke_key(identity, name)
+    except DataOSError as exc:
+        await _say(respond, body, ":x: " + explain(exc, doing="revoking your key", key_name=name))
+        return
+    await send_key_list(rt, slack_user, respond, replace=True,
+                        notice=f":wastebasket: Key *{blocks.escape(name)}* revoked.")
+
+
+def register(app: AsyncApp, rt: Runtime) -> None:
+    @app.action(blocks.LIST_ACTION)
+    async def list_keys(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        await on_list(rt, body, respond)
+
+    @app.action(re.compile(f"^{blocks.PAGE_ACTION}"))
+    async def page(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        await on_page(rt, body, respond)
+
+    @app.action(blocks.CREATE_ACTION)
+    async def open_create(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
+        await ack()
+        await on_open_create(rt, body, client, respond)
+
+    @app.action(blocks.REVEAL_ACTION)
+    async def reveal(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
+        await ack()
+        await on_reveal(rt, body, client, respond)
+
+    @app.action(blocks.SHOW_HERE_ACTION)
+    async def show_here(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await on_show_here(rt, body, client)
+
+    @app.action(blocks.REVOKE_ACTION)
+    async def revoke(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        await on_revoke(rt, body, respond)

@@ -1,0 +1,358 @@
+"""Block Kit builders: pure functions from data to messages and views.
+
+Everything is built with `slack_sdk.models`, whose `to_dict()` checks Slack's limits; messages are
+also kept within 50 blocks (which slack_sdk does not check). Secrets appear in exactly two builders,
+`secret_message` (ephemeral, in the owner's DM with the bot) and `secret_modal` (a modal only the
+owner sees); nothing else receives a key's value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.dataos import Token, User
+from bot.domain.durations import humanize_hours
+from bot.domain.keys import NAME_MAX_LENGTH, KeyStatus, key_status, mask_secret, relative
+from bot.domain.policy import ValidityPolicy
+from bot.identity import Denied, Identity
+
+MAX_MESSAGE_BLOCKS = 50
+KEYS_PER_PAGE = 20  # 2 blocks per key + header, context and paging stay well under 50
+
+# callback ids (views) and action ids (buttons); the listeners register exactly these
+CREATE_VIEW = "create_key"
+REVOKE_VIEW = "revoke_key"
+LINK_VIEW = "link_identity"
+INFO_VIEW = "apikey_info"
+LIST_ACTION = "list_keys"
+CREATE_ACTION = "open_create"
+REVEAL_ACTION = "reveal_key"
+REVOKE_ACTION = "revoke_key"
+PAGE_ACTION = "keys_page"
+SHOW_HERE_ACTION = "show_key_here"
+
+NAME_BLOCK, NAME_INPUT = "name_block", "name"
+VALIDITY_BLOCK, VALIDITY_INPUT = "validity_block", "validity"
+CUSTOM_BLOCK, CUSTOM_INPUT = "custom_block", "custom"
+REVOKE_PICK_BLOCK, REVOKE_PICK_INPUT = "revoke_pick_block", "revoke_pick"
+LINK_BLOCK, LINK_INPUT = "link_block", "pasted_key"
+CUSTOM_VALUE = "custom"
+
+STATUS_EMOJI = {KeyStatus.ACTIVE: ":large_green_circle:", KeyStatus.EXPIRING_SOON: ":large_yellow_circle:",
+                KeyStatus.EXPIRED: ":red_circle:"}
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+    def kwargs(self) -> dict[str, Any]:
+        return {"text": self.text, "blocks": self.blocks}
+
+
+def _message(text: str, blocks: Sequence[Block]) -> Message:
+    built = [b.to_dict() for b in blocks]
+    if len(built) > MAX_MESSAGE_BLOCKS:
+        raise ValueError(f"message has {len(built)} blocks; Slack allows {MAX_MESSAGE_BLOCKS}")
+    return Message(text, built)
+
+
+def _md(text: str) -> MarkdownTextObject:
+    return MarkdownTextObject(text=text)
+
+
+def slack_date(moment: datetime) -> str:
+    """A date Slack renders in each viewer's own time zone, with a UTC fallback."""
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn control characters in text we did not write (key names, descriptions)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# ---- messages --------------------------------------------------------------------------------
+
+HELP_LINES = [
+    "`/apikey list` — your DataOS API keys, with Reveal and Revoke",
+    "`/apikey create [name] [validity]` — a new key, e.g. `/apikey create ci_loader 30d`",
+    "`/apikey revoke <name>` — delete a key (asks first)",
+    "`/apikey whoami` — which DataOS user you are, and why",
+    "`/apikey link` — prove your DataOS identity with one of your keys",
+]
+
+
+def help_message(*, unknown: str | None = None, suggestion: str | None = None) -> Message:
+    blocks: list[Block] = []
+    if unknown is not None:
+        hint = f" Did you mean `/apikey {suggestion}`?" if suggestion else ""
+        blocks.append(SectionBlock(text=_md(f"I don't know `{escape(unknown[:40])}`.{hint}")))
+    blocks += [
+        SectionBlock(text=_md("*Your DataOS API keys, from Slack.* Keys reach you privately, "
+                              "in your direct messages with me.")),
+        SectionBlock(text=_md("\n".join(HELP_LINES))),
+        ActionsBlock(elements=[
+            ButtonElement(text="List my keys", action_id=LIST_ACTION, value="list"),
+            ButtonElement(text="Create a key", action_id=CREATE_ACTION, value="create", style="primary"),
+        ]),
+    ]
+    return _message("DataOS API keys: /apikey list, create, revoke, whoami, link", blocks)
+
+
+def text_message(text: str) -> Message:
+    return _message(text, [SectionBlock(text=_md(text))])
+
+
+def denied_message(denied: Denied) -> Message:
+    return text_message(f":no_entry: {denied.message}")
+
+
+def _key_blocks(token: Token, now: datetime) -> list[Block]:
+    status = key_status(token.expiration, now)
+    when = "Expired" if status is KeyStatus.EXPIRED else "Expires"
+    masked = mask_secret(token.secret.get_secret_value()) if token.secret else "…"
+    lines = [
+        f"*{escape(token.name)}*  {STATUS_EMOJI[status]} {status.value}",
+        f"{when} {slack_date(token.expiration)} ({relative(token.expiration, now)})  ·  `{masked}`",
+    ]
+    if token.description:
+        lines.append(f"_{escape(token.description[:200])}_")
+    return [
+        SectionBlock(text=_md("\n".join(lines))),
+        ActionsBlock(block_id=f"key:{token.name}"[:255], elements=[
+            ButtonElement(text="Reveal", action_id=REVEAL_ACTION, value=token.name),
+            ButtonElement(
+                text="Revoke", action_id=REVOKE_ACTION, value=token.name, style="danger",
+                confirm=ConfirmObject(
+                    title="Revoke this key?",
+                    text=f"*{escape(token.name)}* stops working at once, everywhere it is used. "
+                         "This cannot be undone.",
+                    confirm="Revoke", deny="Keep it", style="danger",
+                ),
+            ),
+        ]),
+    ]
+
+
+def keys_message(identity: Identity, tokens: Sequence[Token], now: datetime, *, page: int = 0,
+                 notice: str | None = None) -> Message:
+    blocks: list[Block] = []
+    if notice:
+        blocks.append(SectionBlock(text=_md(notice)))
+    if not tokens:
+        blocks += [
+            SectionBlock(text=_md(f"You have no DataOS API keys (DataOS user `{escape(identity.dataos_user_id)}`).")),
+            ActionsBlock(elements=[ButtonElement(text="Create a key", action_id=CREATE_ACTION, value="create",
+                                                 style="primary")]),
+        ]
+        return _message("You have no DataOS API keys.", blocks)
+    pages = max(1, -(-len(tokens) // KEYS_PER_PAGE))
+    page = min(max(page, 0), pages - 1)
+    shown = tokens[page * KEYS_PER_PAGE:(page + 1) * KEYS_PER_PAGE]
+    count = f"{len(tokens)} key{'s' if len(tokens) != 1 else ''}"
+    where = f" — page {page + 1} of {pages}" if pages > 1 else ""
+    blocks.append(SectionBlock(text=_md(
+        f"*Your DataOS API keys* ({count}{where}) as DataOS user `{escape(identity.dataos_user_id)}`")))
+    for token in shown:
+        blocks += _key_blocks(token, now)
+    nav: list[ButtonElement] = []
+    if page > 0:
+        nav.append(ButtonElement(text="Previous", action_id=f"{PAGE_ACTION}:prev", value=str(page - 1)))
+    if page < pages - 1:
+        nav.append(ButtonElement(text="Next", action_id=f"{PAGE_ACTION}:next", value=str(page + 1)))
+    nav.append(ButtonElement(text="Create a key", action_id=CREATE_ACTION, value="create", style="primary"))
+    blocks.append(ActionsBlock(elements=nav))
+    blocks.append(ContextBlock(elements=[_md("Dates are shown in your time zone. Values are masked; "
+                                             "Reveal shows one only to you.")]))
+    return _message(f"Your DataOS API keys ({count})", blocks)
+
+
+def whoami_message(identity: Identity, user: User | None) -> Message:
+    who = f"`{escape(identity.dataos_user_id)}`"
+    if user is not None and (user.name or user.email):
+        who += f" ({escape(' · '.join(x for x in (user.name, user.email) if x))})"
+    how = {
+        "e-mail": f"because your Slack e-mail {escape(identity.email or '')} matches that DataOS user",
+        "self link": "because you linked yourself with `/apikey link`",
+        "admin link": "because a platform admin linked you",
+    }[identity.how]
+    return text_message(f"You are DataOS user {who}, {how}.")
+
+
+def secret_message(token: Token, now: datetime) -> Message:
+    """The ephemeral DM that carries a new key. Only for `chat.postEphemeral` in the owner's DM."""
+    assert token.secret is not None
+    value = token.secret.get_secret_value()
+    lines = (f":key: Your new DataOS API key *{escape(token.name)}*, valid until "
+             f"{slack_date(token.expiration)} ({relative(token.expiration, now)}):")
+    return _message(
+        f"Your new DataOS API key {token.name}",
+        [
+            SectionBlock(text=_md(lines)),
+            SectionBlock(text=_md(f"```{value}```")),
+            ContextBlock(elements=[_md(
+                "Use it as the `apikey` header or `dataos-ctl login --apikey <key>`. Only you can see this "
+                "message and it disappears when Slack reloads: copy it now. `/apikey list` can reveal it again."
+            )]),
+        ],
+    )
+
+
+# ---- modals ----------------------------------------------------------------------------------
+
+
+def _meta(**values: str) -> str:
+    text = json.dumps(values, separators=(",", ":"))
+    if len(text) > 3000:
+        raise ValueError("private_metadata too long")
+    return text
+
+
+def _preset_option(hours: int) -> Option:
+    return Option(text=humanize_hours(hours), value=f"{hours}h")
+
+
+def create_modal(policy: ValidityPolicy, *, name: str | None = None, validity_hours: int | None = None,
+                 validity_text: str | None = None, error: str | None = None, channel_id: str = "") -> dict[str, Any]:
+    """The create form. `validity_text` prefills the custom field when it is not a preset."""
+    options = [_preset_option(h) for h in policy.presets]
+    custom = Option(text="Custom…", value=CUSTOM_VALUE)
+    options.append(custom)
+    chosen = validity_hours if validity_hours is not None else policy.default
+    initial: Option | None = next((o for o in options if o.value == f"{chosen}h"), None)
+    if validity_text and initial is None:
+        initial = custom
+    blocks: list[Block] = []
+    if error:
+        blocks.append(SectionBlock(text=_md(f":warning: {error}")))
+    blocks += [
+        InputBlock(
+            block_id=NAME_BLOCK, optional=True, label="Name",
+            element=PlainTextInputElement(action_id=NAME_INPUT, initial_value=name or None, max_length=NAME_MAX_LENGTH,
+                                          placeholder="e.g. ci_loader"),
+            hint="Letters, digits and underscores. Leave empty and a name is made up for you.",
+        ),
+        InputBlock(
+            block_id=VALIDITY_BLOCK, label="Valid for",
+            element=StaticSelectElement(action_id=VALIDITY_INPUT, options=options, initial_option=initial),
+            hint=f"At most {humanize_hours(policy.maximum)}.",
+        ),
+        InputBlock(
+            block_id=CUSTOM_BLOCK, optional=True, label="Custom validity",
+            element=PlainTextInputElement(action_id=CUSTOM_INPUT, max_length=16, placeholder="e.g. 36h, 45d or 2w",
+                                          initial_value=validity_text if initial is custom else None),
+            hint="Only used with “Custom…”: hours (h), days (d) or weeks (w).",
+        ),
+    ]
+    return View(type="modal", callback_id=CREATE_VIEW, title="Create a DataOS key", submit="Create",
+                close="Cancel", blocks=blocks, private_metadata=_meta(channel_id=channel_id)).to_dict()
+
+
+def info_modal(title: str, text: str, *, buttons: Sequence[ButtonElement] = (), context: str | None = None,
+               close: str = "Close") -> dict[str, Any]:
+    """A modal that only shows something (progress, a result, an error)."""
+    blocks: list[Block] = [SectionBlock(text=_md(text))]
+    if buttons:
+        blocks.append(ActionsBlock(elements=list(buttons)))
+    if context:
+        blocks.append(ContextBlock(elements=[_md(context)]))
+    return View(type="modal", callback_id=INFO_VIEW, title=title[:24], close=close, blocks=blocks).to_dict()
+
+
+def working_modal(title: str, text: str) -> dict[str, Any]:
+    return info_modal(title, f":hourglass_flowing_sand: {text}")
+
+
+def created_modal(name: str, expiration: datetime, now: datetime, *, delivered: bool | None) -> dict[str, Any]:
+    """The result of a create. `delivered` None: a repeated submit of a form that already made its key."""
+    if delivered is None:
+        where = "This form was submitted twice; only one key was made."
+    elif delivered:
+        where = "I sent it to you privately in your direct messages with me."
+    else:
+        where = "I could not deliver it to your direct messages with me, so use the button below to see it here."
+    text = (f":white_check_mark: Key *{escape(name)}* created, valid until "
+            f"{slack_date(expiration)} ({relative(expiration, now)}).\n{where}")
+    button = ButtonElement(text="Show the key here", action_id=SHOW_HERE_ACTION, value=name,
+                           style="primary" if delivered is False else None)
+    return info_modal("Key created", text, buttons=[button],
+                      context="Did the message not arrive? “Show the key here” shows it in this window, to you only.")
+
+
+def secret_modal(token: Token, now: datetime) -> dict[str, Any]:
+    """A key's value inside a modal that only its owner sees."""
+    assert token.secret is not None
+    return View(
+        type="modal", callback_id=INFO_VIEW, title="Your DataOS key", close="Done",
+        blocks=[
+            SectionBlock(text=_md(f":key: *{escape(token.name)}*, valid until {slack_date(token.expiration)} "
+                                  f"({relative(token.expiration, now)})")),
+            SectionBlock(text=_md(f"```{token.secret.get_secret_value()}```")),
+            ContextBlock(elements=[_md("Only you can see this window. Copy the key, then close it.")]),
+        ],
+    ).to_dict()
+
+
+def revoke_modal(token: Token, now: datetime) -> dict[str, Any]:
+    masked = mask_secret(token.secret.get_secret_value()) if token.secret else "…"
+    text = (f"Revoke *{escape(token.name)}* (`{masked}`, expires {slack_date(token.expiration)})?\n"
+            "It stops working at once, everywhere it is used. This cannot be undone.")
+    return View(type="modal", callback_id=REVOKE_VIEW, title="Revoke a key", submit="Revoke", close="Keep it",
+                blocks=[SectionBlock(text=_md(text))], private_metadata=_meta(name=token.name)).to_dict()
+
+
+def revoke_picker_modal(tokens: Sequence[Token]) -> dict[str, Any]:
+    options = [Option(text=t.name[:75], value=t.name) for t in tokens[:100]]
+    return View(
+        type="modal", callback_id=REVOKE_VIEW, title="Revoke a key", submit="Revoke", close="Keep it",
+        blocks=[
+            InputBlock(block_id=REVOKE_PICK_BLOCK, label="Which key?",
+                       element=StaticSelectElement(action_id=REVOKE_PICK_INPUT, options=options,
+                                                   placeholder="Choose a key")),
+            ContextBlock(elements=[_md("The key stops working at once, everywhere it is used.")]),
+        ],
+        private_metadata=_meta(name=""),
+    ).to_dict()
+
+
+def link_modal() -> dict[str, Any]:
+    return View(
+        type="modal", callback_id=LINK_VIEW, title="Link your DataOS user", submit="Link", close="Cancel",
+        blocks=[
+            SectionBlock(text=_md("Paste one of your DataOS API keys. I ask DataOS who owns it and link you to "
+                                  "that user. The key is checked once and never stored.")),
+            InputBlock(block_id=LINK_BLOCK, label="A DataOS API key of yours",
+                       element=PlainTextInputElement(action_id=LINK_INPUT, max_length=512,
+                                                     placeholder="Paste the key")),
+        ],
+    ).to_dict()
+
+
+def page_value(action_id: str) -> bool:
+    return action_id.startswith(PAGE_ACTION)
+
+
+def text_object(text: str) -> PlainTextObject:
+    return PlainTextObject(text=text)

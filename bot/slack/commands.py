@@ -1,0 +1,211 @@
+"""`/apikey <subcommand>`: one slash command, one dispatcher, one small function per subcommand.
+
+Each handler acknowledges first (Slack's 3-second deadline) and opens any modal before the first
+database or DataOS call (a trigger_id lives 3 seconds and works once); slow work follows.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.app import Runtime
+from bot.dataos import DataOSError
+from bot.domain.durations import InvalidDuration, parse_duration_hours
+from bot.domain.keys import InvalidKeyName, validate_key_name
+from bot.identity import Denied
+from bot.slack import blocks
+from bot.slack.common import open_view, update_view, user_id
+from bot.slack.errors import explain, explain_slack
+
+log = logging.getLogger(__name__)
+COMMAND = "/apikey"
+
+Handler = Callable[[Runtime, "Call"], Awaitable[None]]
+
+
+class Call:
+    """One invocation: the parsed arguments and the ways to answer."""
+
+    def __init__(self, body: dict[str, Any], ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClient,
+                 args: list[str]) -> None:
+        self.body = body
+        self.ack = ack
+        self.respond = respond
+        self.client = client
+        self.args = args
+        self.user_id = user_id(body)
+        self.trigger_id = str(body.get("trigger_id") or "")
+        self.channel_id = str(body.get("channel_id") or "")
+
+    async def reply(self, message: blocks.Message) -> None:
+        await self.respond(response_type="ephemeral", **message.kwargs())
+
+
+async def cmd_help(rt: Runtime, call: Call) -> None:
+    await call.ack(**blocks.help_message().kwargs())
+
+
+async def cmd_list(rt: Runtime, call: Call) -> None:
+    await call.ack()
+    await send_key_list(rt, call.user_id, call.respond)
+
+
+async def send_key_list(rt: Runtime, slack_user_id: str, respond: AsyncRespond, *, page: int = 0,
+                        notice: str | None = None, replace: bool = False) -> None:
+    identity = await rt.keys.identify(slack_user_id)
+    if isinstance(identity, Denied):
+        await respond(response_type="ephemeral", **blocks.denied_message(identity).kwargs())
+        return
+    try:
+        tokens = await rt.keys.list_keys(identity)
+    except DataOSError as exc:
+        await respond(response_type="ephemeral", **blocks.text_message(
+            ":x: " + explain(exc, doing="listing your keys")).kwargs())
+        return
+    message = blocks.keys_message(identity, tokens, rt.clock(), page=page, notice=notice)
+    await respond(response_type="ephemeral", replace_original=replace, **message.kwargs())
+
+
+def create_prefill(rt: Runtime, args: list[str]) -> dict[str, Any]:
+    """`/apikey create [name] [validity]` -> create_modal arguments; problems shown in the form."""
+    name, validity = [*args, None, None][:2]
+    if name is not None and validity is None and _looks_like_duration(name):
+        name, validity = None, name  # `/apikey create 30d`
+    problems: list[str] = []
+    try:
+        validate_key_name(name)
+    except InvalidKeyName as exc:
+        problems.append(str(exc))
+    hours: int | None = None
+    if validity is not None:
+        try:
+            hours = rt.policy.parse(validity)
+        except InvalidDuration as exc:
+            problems.append(str(exc))
+    extra = args[2:]
+    if extra:
+        problems.append(f"I ignored the extra words: {' '.join(extra)[:60]}")
+    text = validity if validity is not None and (hours is None or hours not in rt.policy.presets) else None
+    return {"name": name, "validity_hours": hours, "validity_text": text,
+            "error": " ".join(problems) or None}
+
+
+def _looks_like_duration(text: str) -> bool:
+    try:
+        parse_duration_hours(text)
+    except InvalidDuration:
+        return False
+    return True
+
+
+async def open_create_form(rt: Runtime, client: AsyncWebClient, trigger_id: str, channel_id: str,
+                           prefill: dict[str, Any]) -> str:
+    view = blocks.create_modal(rt.policy, channel_id=channel_id, **prefill)
+    return await open_view(client, trigger_id, view)
+
+
+async def cmd_create(rt: Runtime, call: Call) -> None:
+    await call.ack()
+    try:
+        view_id = await open_create_form(rt, call.client, call.trigger_id, call.channel_id,
+                                         create_prefill(rt, call.args))
+    except SlackApiError as exc:
+        await call.reply(blocks.text_message(":x: " + explain_slack(exc, doing="opening the create form")))
+        return
+    # The form is open; now the slower check. A person who cannot be mapped learns it before typing.
+    identity = await rt.keys.identify(call.user_id)
+    if isinstance(identity, Denied):
+        denial = blocks.info_modal("Create a DataOS key", f":no_entry: {identity.message}")
+        await update_view(call.client, view_id, denial)
+
+
+async def cmd_revoke(rt: Runtime, call: Call) -> None:
+    await call.ack()
+    name = call.args[0] if call.args else None
+    title = "Revoke a key"
+    try:
+        view_id = await open_view(call.client, call.trigger_id, blocks.working_modal(
+            title, f"Looking up {'*' + blocks.escape(name) + '*' if name else 'your keys'}…"))
+    except SlackApiError as exc:
+        await call.reply(blocks.text_message(":x: " + explain_slack(exc, doing="opening the revoke dialog")))
+        return
+    identity = await rt.keys.identify(call.user_id)
+    if isinstance(identity, Denied):
+        await update_view(call.client, view_id, blocks.info_modal(title, f":no_entry: {identity.message}"))
+        return
+    try:
+        if name:
+            token = await rt.keys.get_key(identity, name)
+            view = blocks.revoke_modal(token, rt.clock())
+        else:
+            tokens = await rt.keys.list_keys(identity)
+            view = (blocks.revoke_picker_modal(tokens) if tokens else
+                    blocks.info_modal(title, "You have no DataOS API keys to revoke."))
+    except DataOSError as exc:
+        view = blocks.info_modal(title, ":x: " + explain(exc, doing="looking up your key", key_name=name))
+    await update_view(call.client, view_id, view)
+
+
+async def cmd_whoami(rt: Runtime, call: Call) -> None:
+    await call.ack()
+    identity = await rt.keys.identify(call.user_id)
+    if isinstance(identity, Denied):
+        await call.reply(blocks.denied_message(identity))
+        return
+    try:
+        user = await rt.directory.get(identity.dataos_user_id)
+    except DataOSError:
+        user = None
+    await call.reply(blocks.whoami_message(identity, user))
+
+
+async def cmd_link(rt: Runtime, call: Call) -> None:
+    await call.ack()
+    try:
+        await open_view(call.client, call.trigger_id, blocks.link_modal())
+    except SlackApiError as exc:
+        await call.reply(blocks.text_message(":x: " + explain_slack(exc, doing="opening the link form")))
+
+
+SUBCOMMANDS: dict[str, Handler] = {
+    "help": cmd_help,
+    "list": cmd_list,
+    "create": cmd_create,
+    "revoke": cmd_revoke,
+    "whoami": cmd_whoami,
+    "link": cmd_link,
+}
+ALIASES = {"ls": "list", "new": "create", "delete": "revoke", "rm": "revoke", "?": "help"}
+
+
+def parse(text: str) -> tuple[str, list[str]]:
+    words = (text or "").split()
+    if not words:
+        return "help", []
+    sub = words[0].lower()
+    return ALIASES.get(sub, sub), words[1:]
+
+
+async def dispatch(rt: Runtime, body: dict[str, Any], ack: AsyncAck, respond: AsyncRespond,
+                   client: AsyncWebClient) -> None:
+    sub, args = parse(str(body.get("text") or ""))
+    call = Call(body, ack, respond, client, args)
+    handler = SUBCOMMANDS.get(sub)
+    if handler is None:
+        close = difflib.get_close_matches(sub, list(SUBCOMMANDS), n=1, cutoff=0.5)
+        await ack(**blocks.help_message(unknown=sub, suggestion=close[0] if close else None).kwargs())
+        return
+    await handler(rt, call)
+
+
+def register(app: AsyncApp, rt: Runtime) -> None:
+    @app.command(COMMAND)
+    async def on_apikey(body: dict[str, Any], ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClient) -> None:
+        await dispatch(rt, body, ack, respond, client)

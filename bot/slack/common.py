@@ -1,0 +1,81 @@
+"""Helpers shared by the listeners: payload access, safe Slack calls, secret delivery."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.dataos import Token
+from bot.identity import slack_error
+from bot.slack.blocks import secret_message
+
+log = logging.getLogger(__name__)
+
+
+def user_id(body: dict[str, Any]) -> str:
+    """The acting user, from a command (`user_id`) or an interaction (`user.id`)."""
+    user = body.get("user")
+    if isinstance(user, dict) and isinstance(user.get("id"), str):
+        return str(user["id"])
+    return str(body.get("user_id") or "")
+
+
+def state_value(view: dict[str, Any], block_id: str, action_id: str) -> dict[str, Any]:
+    """One input's state, `{}` when missing (a tampered or partial submission)."""
+    values = ((view.get("state") or {}).get("values") or {})
+    block = values.get(block_id)
+    entry = block.get(action_id) if isinstance(block, dict) else None
+    return entry if isinstance(entry, dict) else {}
+
+
+def metadata(view: dict[str, Any]) -> dict[str, str]:
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def action_value(body: dict[str, Any]) -> str:
+    actions = body.get("actions") or []
+    if actions and isinstance(actions[0], dict):
+        if "selected_option" in actions[0] and isinstance(actions[0]["selected_option"], dict):
+            return str(actions[0]["selected_option"].get("value") or "")
+        return str(actions[0].get("value") or "")
+    return ""
+
+
+async def update_view(client: AsyncWebClient, view_id: str, view: dict[str, Any]) -> bool:
+    """Replace a modal's content; False (logged) if Slack refused, e.g. the user closed it."""
+    try:
+        await client.views_update(view_id=view_id, view=view)
+        return True
+    except SlackApiError as exc:
+        log.warning("views.update of %s failed: %s", view_id, slack_error(exc))
+        return False
+
+
+async def open_view(client: AsyncWebClient, trigger_id: str, view: dict[str, Any]) -> str:
+    """Open a modal and return its id; raises SlackApiError (e.g. expired_trigger_id)."""
+    response = await client.views_open(trigger_id=trigger_id, view=view)
+    return str(response["view"]["id"])
+
+
+async def deliver_secret(client: AsyncWebClient, slack_user_id: str, token: Token, now: datetime) -> bool:
+    """Send the key as an ephemeral message in the owner's DM with the bot. True if Slack took it.
+
+    Ephemeral: not in history, search or exports, and visible to the owner only.
+    """
+    try:
+        opened = await client.conversations_open(users=slack_user_id)
+        channel = str(opened["channel"]["id"])
+        await client.chat_postEphemeral(channel=channel, user=slack_user_id, **secret_message(token, now).kwargs())
+    except SlackApiError as exc:
+        log.warning("could not deliver key %s to %s privately: %s", token.name, slack_user_id, slack_error(exc))
+        return False
+    return True

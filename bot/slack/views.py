@@ -1,0 +1,168 @@
+"""Modal submissions: create, revoke, link.
+
+Validation errors go back inline (`response_action: errors`, keyed by the input block). Otherwise the
+modal switches to a "working" view in the acknowledgement and the result follows with views.update:
+the only valid answers to a submission are acks, and a new modal cannot be opened from one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import SecretStr
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.app import Runtime
+from bot.dataos import DataOSConflict, DataOSError, Token
+from bot.domain.durations import InvalidDuration
+from bot.domain.keys import InvalidKeyName, validate_key_name
+from bot.identity import Denied
+from bot.service import Duplicate, LinkRefused
+from bot.slack import blocks
+from bot.slack.common import deliver_secret, metadata, state_value, update_view, user_id
+from bot.slack.errors import explain
+
+log = logging.getLogger(__name__)
+
+
+def read_create_form(rt: Runtime, view: dict[str, Any]) -> tuple[str | None, int | None, dict[str, str]]:
+    """(name, hours, errors by block_id) from a create form's state. Pure apart from the policy."""
+    errors: dict[str, str] = {}
+    name: str | None = None
+    raw_name = state_value(view, blocks.NAME_BLOCK, blocks.NAME_INPUT).get("value")
+    try:
+        name = validate_key_name(raw_name if isinstance(raw_name, str) else None)
+    except InvalidKeyName as exc:
+        errors[blocks.NAME_BLOCK] = str(exc)
+    selected = state_value(view, blocks.VALIDITY_BLOCK, blocks.VALIDITY_INPUT).get("selected_option") or {}
+    choice = str(selected.get("value") or "") if isinstance(selected, dict) else ""
+    custom = state_value(view, blocks.CUSTOM_BLOCK, blocks.CUSTOM_INPUT).get("value")
+    custom = custom.strip() if isinstance(custom, str) else ""
+    hours: int | None = None
+    if choice == blocks.CUSTOM_VALUE or not choice:
+        if not custom:
+            target = blocks.CUSTOM_BLOCK if choice else blocks.VALIDITY_BLOCK
+            errors[target] = "Type a validity such as 36h, 45d or 2w, or choose one of the presets."
+        else:
+            try:
+                hours = rt.policy.parse(custom)
+            except InvalidDuration as exc:
+                errors[blocks.CUSTOM_BLOCK] = str(exc)
+    else:
+        preset = int(choice[:-1]) if choice.endswith("h") and choice[:-1].isdigit() else None
+        if preset is None or preset not in rt.policy.presets:
+            errors[blocks.VALIDITY_BLOCK] = "That validity is not offered any more; choose another."
+        else:
+            hours = preset
+    return name, hours, errors
+
+
+async def submit_create(rt: Runtime, body: dict[str, Any], view: dict[str, Any], ack: AsyncAck,
+                        client: AsyncWebClient) -> None:
+    name, hours, errors = read_create_form(rt, view)
+    if errors or hours is None:
+        await ack(response_action="errors", errors=errors)
+        return
+    title = "Create a DataOS key"
+    await ack(response_action="update", view=blocks.working_modal(title, "Creating your key…"))
+    view_id = str(view.get("id") or "")
+    slack_user = user_id(body)
+    identity = await rt.keys.identify(slack_user)
+    if isinstance(identity, Denied):
+        await update_view(client, view_id, blocks.info_modal(title, f":no_entry: {identity.message}"))
+        return
+    # Same view id and hash = the same submission (a double click): the store lets one through.
+    request_id = f"{view_id}:{view.get('hash') or ''}"
+    try:
+        result = await rt.keys.create_key(identity, name=name, hours=hours, request_id=request_id)
+    except DataOSConflict as exc:
+        form = blocks.create_modal(rt.policy, name=name, validity_hours=hours,
+                                   error=explain(exc, doing="creating your key", key_name=name),
+                                   channel_id=metadata(view).get("channel_id", ""))
+        await update_view(client, view_id, form)
+        return
+    except DataOSError as exc:
+        await update_view(client, view_id, blocks.info_modal(
+            title, ":x: " + explain(exc, doing="creating your key", key_name=name)))
+        return
+    if isinstance(result, Duplicate):
+        previous = result.previous
+        if previous.state == "done" and previous.key_name and previous.key_expiration:
+            await update_view(client, view_id, blocks.created_modal(
+                previous.key_name, previous.key_expiration, rt.clock(), delivered=None))
+        return  # still pending: the first submission will show its result in this same modal
+    await _deliver_and_confirm(rt, client, slack_user, view_id, result)
+
+
+async def _deliver_and_confirm(rt: Runtime, client: AsyncWebClient, slack_user: str, view_id: str,
+                               token: Token) -> None:
+    delivered = await deliver_secret(client, slack_user, token, rt.clock())
+    await update_view(client, view_id, blocks.created_modal(token.name, token.expiration, rt.clock(),
+                                                            delivered=delivered))
+
+
+async def submit_revoke(rt: Runtime, body: dict[str, Any], view: dict[str, Any], ack: AsyncAck,
+                        client: AsyncWebClient) -> None:
+    name = metadata(view).get("name") or ""
+    if not name:
+        picked = state_value(view, blocks.REVOKE_PICK_BLOCK, blocks.REVOKE_PICK_INPUT).get("selected_option")
+        name = str(picked.get("value") or "") if isinstance(picked, dict) else ""
+    if not name:
+        await ack(response_action="errors", errors={blocks.REVOKE_PICK_BLOCK: "Choose the key to revoke."})
+        return
+    title = "Revoke a key"
+    await ack(response_action="update", view=blocks.working_modal(title, f"Revoking *{blocks.escape(name)}*…"))
+    view_id = str(view.get("id") or "")
+    identity = await rt.keys.identify(user_id(body))
+    if isinstance(identity, Denied):
+        await update_view(client, view_id, blocks.info_modal(title, f":no_entry: {identity.message}"))
+        return
+    try:
+        # Looked up under the caller's own DataOS user: a tampered name can only miss, never reach another user.
+        await rt.keys.revoke_key(identity, name)
+    except DataOSError as exc:
+        await update_view(client, view_id, blocks.info_modal(
+            title, ":x: " + explain(exc, doing="revoking your key", key_name=name)))
+        return
+    await update_view(client, view_id, blocks.info_modal(
+        title, f":wastebasket: Key *{blocks.escape(name)}* revoked. Anything still using it is now refused by DataOS."))
+
+
+async def submit_link(rt: Runtime, body: dict[str, Any], view: dict[str, Any], ack: AsyncAck,
+                      client: AsyncWebClient) -> None:
+    raw = state_value(view, blocks.LINK_BLOCK, blocks.LINK_INPUT).get("value")
+    pasted = raw.strip() if isinstance(raw, str) else ""
+    if not pasted or len(pasted) < 16 or any(c.isspace() for c in pasted):
+        await ack(response_action="errors",
+                  errors={blocks.LINK_BLOCK: "That does not look like a DataOS API key; paste the whole key."})
+        return
+    title = "Link your DataOS user"
+    await ack(response_action="update", view=blocks.working_modal(title, "Checking the key with DataOS…"))
+    view_id = str(view.get("id") or "")
+    try:
+        dataos_user = await rt.keys.link(user_id(body), SecretStr(pasted))
+    except LinkRefused as exc:
+        await update_view(client, view_id, blocks.info_modal(title, f":x: {exc}"))
+        return
+    except DataOSError as exc:
+        await update_view(client, view_id, blocks.info_modal(title, ":x: " + explain(exc, doing="checking the key")))
+        return
+    await update_view(client, view_id, blocks.info_modal(
+        title, f":link: You are now linked to DataOS user `{blocks.escape(dataos_user)}`. "
+               "`/apikey list` shows your keys. The key you pasted was not stored."))
+
+
+def register(app: AsyncApp, rt: Runtime) -> None:
+    @app.view(blocks.CREATE_VIEW)
+    async def on_create(body: dict[str, Any], view: dict[str, Any], ack: AsyncAck, client: AsyncWebClient) -> None:
+        await submit_create(rt, body, view, ack, client)
+
+    @app.view(blocks.REVOKE_VIEW)
+    async def on_revoke(body: dict[str, Any], view: dict[str, Any], ack: AsyncAck, client: AsyncWebClient) -> None:
+        await submit_revoke(rt, body, view, ack, client)
+
+    @app.view(blocks.LINK_VIEW)
+    async def on_link(body: dict[str, Any], view: dict[str, Any], ack: AsyncAck, client: AsyncWebClient) -> None:
+        await submit_link(rt, body, view, ack, client)

@@ -1,0 +1,84 @@
+"""ASGI routes: `POST /slack/events` (commands, interactivity, events), health, readiness, metrics."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.app import Runtime, build_bolt_app
+
+log = logging.getLogger(__name__)
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+READY_PATH = "/readyz"
+METRICS_PATH = "/metrics"
+#: Slack's payloads are a few kB; anything far larger is not from Slack.
+MAX_BODY = 256 * 1024
+
+
+def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
+                   on_started: Callable[[], None] | None = None) -> Starlette:
+    bolt = build_bolt_app(runtime, socket_mode=socket_mode)
+    handler = AsyncSlackRequestHandler(bolt)
+
+    async def events(request: Request) -> Response:
+        if socket_mode:
+            return PlainTextResponse("This bot runs in Socket Mode; it takes no HTTP events.", status_code=404)
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            return PlainTextResponse("Request body too large.", status_code=413)
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return PlainTextResponse("Request body too large.", status_code=413)
+        return await handler.handle(request)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        checks = await runtime.readiness()
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await runtime.start()
+        socket_handler = None
+        if socket_mode:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            token = runtime.settings.slack_app_token
+            assert token is not None
+            socket_handler = AsyncSocketModeHandler(bolt, token.get_secret_value())
+            await socket_handler.connect_async()  # type: ignore[no-untyped-call]
+        log.info("apikey-bot started (%s mode)", "Socket" if socket_mode else "HTTP")
+        if on_started is not None:
+            on_started()
+        try:
+            yield
+        finally:
+            if socket_handler is not None:
+                await socket_handler.close_async()  # type: ignore[no-untyped-call]
+            await runtime.aclose()
+            log.info("apikey-bot stopped")
+
+    return Starlette(
+        routes=[
+            Route(EVENTS_PATH, events, methods=["POST"]),
+            Route(HEALTH_PATH, healthz, methods=["GET"]),
+            Route(READY_PATH, readyz, methods=["GET"]),
+            Route(METRICS_PATH, metrics, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,209 @@
+"""Runs the real bot under uvicorn on a free port, and plays Slack's part: signed requests in, fakes out."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import uvicorn
+from slack_sdk.signature import SignatureVerifier
+
+from bot.app import Runtime
+from bot.config import Settings
+from bot.web import create_web_app
+from tests.conftest import FakeClock
+from tests.fakes.heimdall import HeimdallEmulator
+from tests.fakes.slack import SlackCall, SlackFake
+
+SIGNING_SECRET = "test-signing-secret"
+
+
+def make_settings(slack: SlackFake, heimdall: HeimdallEmulator, db_path: str, **extra: Any) -> Settings:
+    values: dict[str, Any] = {
+        "slack_bot_token": slack.token,
+        "slack_signing_secret": SIGNING_SECRET,
+        "slack_api_url": slack.api_url,
+        "heimdall_url": heimdall.url,
+        "DATAOS_APIKEY": heimdall.operator_key,  # type: ignore[attr-defined]
+        "database_url": f"sqlite+aiosqlite:///{db_path}",
+        "dataos_timeout_seconds": 0.5,
+    }
+    values.update(extra)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+async def _no_wait(_: float) -> None:
+    return None
+
+
+class BotServer:
+    def __init__(self, settings: Settings, clock: FakeClock) -> None:
+        self.runtime = Runtime(settings, clock=clock.now, monotonic=clock.monotonic, dataos_sleep=_no_wait)
+        self._started = threading.Event()
+        app = create_web_app(self.runtime, on_started=self._started.set)
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(1024)
+        self.port = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        if not self._started.wait(timeout=20):
+            raise RuntimeError("the bot did not start")
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=20)
+        self._sock.close()
+
+
+class SlackUser:
+    """Sends what Slack would send on a person's behalf, signed, over real HTTP."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, server: BotServer, slack: SlackFake) -> None:
+        self.server = server
+        self.slack = slack
+        self.http = httpx.Client(base_url=server.url, timeout=10)
+        self.verifier = SignatureVerifier(SIGNING_SECRET)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def post(self, body: str, content_type: str, *, timestamp: str | None = None,
+             signature: str | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
+        ts = timestamp or str(int(time.time()))
+        sig = signature or self.verifier.generate_signature(timestamp=ts, body=body)
+        all_headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig}
+        all_headers.update(headers or {})
+        return self.http.post("/slack/events", content=body.encode(), headers=all_headers)
+
+    def command(self, text: str, user: str = "U0ALICE", channel: str = "C0456",
+                trigger_id: str | None = None) -> httpx.Response:
+        n = next(self._ids)
+        form = {
+            "token": "legacy", "team_id": "T0123", "team_domain": "acme", "channel_id": channel,
+            "channel_name": "general", "user_id": user, "user_name": user.lower(), "command": "/apikey",
+            "text": text, "api_app_id": "A0ABC", "is_enterprise_install": "false",
+            "response_url": self.slack.response_url("cmd"), "trigger_id": trigger_id or f"{n}.{n}.trigger{n}",
+        }
+        return self.post(urlencode(form), "application/x-www-form-urlencoded")
+
+    def interact(self, payload: dict[str, Any]) -> httpx.Response:
+        return self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+    def submit(self, view_id: str, values: dict[str, dict[str, dict[str, Any]]], user: str = "U0ALICE",
+               *, view_hash: str | None = None, metadata: str | None = None,
+               as_view: dict[str, Any] | None = None) -> httpx.Response:
+        """Submit the modal `view_id` as Slack shows it now (or as `as_view`, e.g. a stale copy)."""
+        view = dict(as_view if as_view is not None else self.slack.views[view_id])
+        view["state"] = {"values": values}
+        if view_hash is not None:
+            view["hash"] = view_hash
+        if metadata is not None:
+            view["private_metadata"] = metadata
+        payload = {
+            "type": "view_submission", "team": {"id": "T0123", "domain": "acme"},
+            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0123"},
+            "api_app_id": "A0ABC", "trigger_id": f"sub.{next(self._ids)}", "view": view,
+            "response_urls": [], "is_enterprise_install": False, "enterprise": None,
+        }
+        return self.interact(payload)
+
+    def click(self, action_id: str, value: str, user: str = "U0ALICE", *, view_id: str | None = None,
+              block_id: str = "b") -> httpx.Response:
+        n = next(self._ids)
+        payload: dict[str, Any] = {
+            "type": "block_actions", "user": {"id": user, "username": user.lower(), "team_id": "T0123"},
+            "team": {"id": "T0123", "domain": "acme"}, "api_app_id": "A0ABC", "trigger_id": f"{n}.{n}.click{n}",
+            "actions": [{"type": "button", "action_id": action_id, "block_id": block_id, "value": value,
+                         "action_ts": "1700000001.000200"}],
+        }
+        if view_id is not None:
+            payload["container"] = {"type": "view", "view_id": view_id}
+            payload["view"] = dict(self.slack.views[view_id], state={"values": {}})
+        else:
+            payload["container"] = {"type": "message", "message_ts": "1700000000.000100", "channel_id": "C0456",
+                                    "is_ephemeral": True}
+            payload["channel"] = {"id": "C0456", "name": "general"}
+            payload["response_url"] = self.slack.response_url("action")
+        return self.interact(payload)
+
+
+def create_values(name: str | None = None, preset: str | None = "720h", custom: str | None = None,
+                  ) -> dict[str, dict[str, dict[str, Any]]]:
+    selected = None
+    if preset is not None:
+        selected = {"text": {"type": "plain_text", "text": preset}, "value": preset}
+    return {
+        "name_block": {"name": {"type": "plain_text_input", "value": name}},
+        "validity_block": {"validity": {"type": "static_select", "selected_option": selected}},
+        "custom_block": {"custom": {"type": "plain_text_input", "value": custom}},
+    }
+
+
+def text_of(call: SlackCall) -> str:
+    """Everything a person could read in a recorded call (text, blocks, view), as one string."""
+    return json.dumps(call.params, ensure_ascii=False)
+
+
+@contextmanager
+def running_bot(settings: Settings, clock: FakeClock, slack: SlackFake) -> Iterator[tuple[BotServer, SlackUser]]:
+    server = BotServer(settings, clock)
+    server.start()
+    user = SlackUser(server, slack)
+    try:
+        yield server, user
+    finally:
+        user.close()
+        server.stop()
+
+
+def view_id_of(call: SlackCall) -> str:
+    """The id Slack gave the view opened or updated by `call`."""
+    return str(call.result["view"]["id"])
+
+
+def table_rows(bot: Any, table: Any) -> list[dict[str, Any]]:
+    """Every row of a table, read through a separate engine (as an operator's SQL client would)."""
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    path = make_url(bot.runtime.settings.database_url).database
+    with sqlite3.connect(path) as conn:
+        conn.row_factory = sqlite3.Row
+        rows = conn.execute(f"SELECT * FROM {table.__tablename__}").fetchall()
+    return [_typed(dict(r)) for r in rows]
+
+
+def _typed(row: dict[str, Any]) -> dict[str, Any]:
+    from datetime import datetime
+
+    for key, value in row.items():
+        if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] in " T":
+            try:
+                row[key] = datetime.fromisoformat(value).replace(tzinfo=None)
+            except ValueError:
+                pass
+    return row
+
+
+def audit_actions(bot: Any) -> list[tuple[Any, ...]]:
+    from bot.store.schema import AuditEntry
+
+    return [(r["action"], r["outcome"], r["key_name"]) for r in table_rows(bot, AuditEntry)]
