@@ -240,7 +240,7 @@ def create_modal(policy: ValidityPolicy, *, name: str | None = None, validity_ho
     options = [_preset_option(h) for h in policy.presets]
     custom = Option(text="Custom…", value=CUSTOM_VALUE)
     options.append(custom)
-    chosen = validity_hours if validity_hours is not None else policy.default
+    chosen = validity_hours if validity_hours is not None else (None if validity_text else policy.default)
     initial: Option | None = next((o for o in options if o.value == f"{chosen}h"), None)
     if validity_text and initial is None:
         initial = custom

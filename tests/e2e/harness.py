@@ -103,6 +103,12 @@ class SlackUser:
         }
         return self.post(urlencode(form), "application/x-www-form-urlencoded")
 
+    def command_modal(self, text: str, user: str = "U0ALICE") -> SlackCall:
+        """Run a command that opens a modal; return the views.open call it made."""
+        trigger = f"modal.{next(self._ids)}.{user}"
+        assert self.command(text, user=user, trigger_id=trigger).status_code == 200
+        return self.slack.wait_for("views.open", where=lambda c: c.params.get("trigger_id") == trigger)[0]
+
     def interact(self, payload: dict[str, Any]) -> httpx.Response:
         return self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
 

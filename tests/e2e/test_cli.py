@@ -1,0 +1,98 @@
+"""The `apikey-bot` command as a person runs it: a real process, real HTTP, real signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+from slack_sdk.signature import SignatureVerifier
+
+from tests.fakes.heimdall import HeimdallEmulator
+from tests.fakes.slack import SlackFake
+
+BASE_ENV = {"PATH": os.environ.get("PATH", "/usr/bin"), "PYTHONUNBUFFERED": "1"}
+
+
+def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=60,
+                          env={**BASE_ENV, **(env or {})}, cwd=cwd)
+
+
+def test_help_lists_commands() -> None:
+    out = run("--help").stdout
+    assert "serve" in out and "manifest" in out
+
+
+def test_missing_setting_is_one_line_without_traceback(tmp_path: Path) -> None:
+    result = run("serve", env={"SLACK_BOT_TOKEN": "xoxb-1", "DATAOS_APIKEY": "a2V5"}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "configuration error: HEIMDALL_URL is missing; expected the Heimdall base URL, "
+        "e.g. https://dataos.example.com/heimdall"
+    )
+
+
+def test_malformed_setting_names_it(tmp_path: Path) -> None:
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "DATAOS_APIKEY": "a2V5", "HEIMDALL_URL": "https://d.example/heimdall",
+           "PORT": "eighty"}
+    result = run("serve", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "PORT is invalid" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_http_mode_needs_signing_secret_and_socket_mode_needs_app_token(tmp_path: Path) -> None:
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "DATAOS_APIKEY": "a2V5", "HEIMDALL_URL": "https://d.example/heimdall"}
+    result = run("serve", env=env, cwd=tmp_path)
+    assert result.returncode == 2 and "SLACK_SIGNING_SECRET is missing" in result.stderr
+    result = run("serve", "--socket-mode", env=env, cwd=tmp_path)
+    assert result.returncode == 2 and "SLACK_APP_TOKEN is missing" in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_answers_slack_and_stops_on_sigterm(tmp_path: Path, slack: SlackFake,
+                                                  heimdall: HeimdallEmulator) -> None:
+    port = _free_port()
+    env = {
+        **BASE_ENV, "SLACK_BOT_TOKEN": slack.token, "SLACK_SIGNING_SECRET": "cli-secret",
+        "SLACK_API_URL": slack.api_url, "HEIMDALL_URL": heimdall.url,
+        "DATAOS_APIKEY": heimdall.operator_key,  # type: ignore[attr-defined]
+        "LOG_FORMAT": "json",
+    }
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                            env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # blocks until the bot says it started
+            if "apikey-bot started" in line:
+                break
+        else:
+            raise AssertionError("the bot exited before it started")
+        assert (tmp_path / "data" / "apikey-bot.db").exists()  # the embedded SQLite default
+        body = urlencode({"command": "/apikey", "text": "help", "user_id": "U0ALICE", "team_id": "T0123",
+                          "channel_id": "C1", "response_url": slack.response_url(), "trigger_id": "1.2.3"})
+        ts = str(int(time.time()))
+        sig = SignatureVerifier("cli-secret").generate_signature(timestamp=ts, body=body)
+        r = httpx.post(f"http://127.0.0.1:{port}/slack/events", content=body, headers={
+            "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": sig})
+        assert r.status_code == 200 and "/apikey create" in r.text
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.communicate(timeout=30)[1]
+    # uvicorn re-raises the signal after a clean shutdown, so the exit status says "terminated"
+    assert proc.returncode in (0, -signal.SIGTERM)
+    assert "apikey-bot stopped" in rest
