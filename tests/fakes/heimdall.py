@@ -391,7 +391,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"DATAOS_APIKEY={operator_key}")
     for user_id, user in list(emu.users.items())[:10]:
         print(f"  user {user_id:<12} {user['email'] or '(application)'}")
-    print("Try: curl -H 'apikey: <DATAOS_APIKEY>' " + url + "/api/v1/users/alice/tokens")
+    print(f"Try: curl -H \"apikey: $DATAOS_APIKEY\" {url}/api/v1/users/alice/tokens")
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
