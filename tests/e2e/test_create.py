@@ -240,3 +240,18 @@ def test_list_button_from_help(bot: Bot) -> None:
     bot.heimdall.add_token("alice", "from_button", hours=72)
     bot.user.click("list_keys", "list")
     assert "from_button" in text_of(bot.slack.wait_for("response_url")[0])
+
+
+def test_slack_rate_limit_on_views_open_is_waited_out(bot: Bot) -> None:
+    bot.slack.fail("views.open", "ratelimited", status=429, retry_after=1)
+    bot.user.command("create")
+    opened = bot.slack.wait_for("views.open", where=lambda c: c.result.get("ok") is True)[0]
+    assert opened.params["view"]["callback_id"] == "create_key"
+    assert [c.result.get("ok") for c in bot.slack.calls_to("views.open")] == [False, True]
+
+
+def test_slack_error_opening_the_form_is_a_sentence(bot: Bot) -> None:
+    bot.slack.fail("views.open", "internal_error")
+    bot.user.command("create")
+    text = text_of(bot.slack.wait_for("response_url")[0])
+    assert "Slack answered `internal_error`" in text and "Nothing was changed" in text

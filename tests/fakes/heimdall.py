@@ -82,6 +82,7 @@ class Fault:
     delay: float = 0.0
     after_effect: bool = False
     match: str | None = None  # only calls whose "METHOD /path" contains this
+    retry_after: int | None = None  # sent as a Retry-After header
 
 
 @dataclass
@@ -164,11 +165,11 @@ class HeimdallEmulator:
 
     def fail_next(
         self, count: int = 1, status: int | None = 503, *, delay: float = 0.0, after_effect: bool = False,
-        match: str | None = None,
+        match: str | None = None, retry_after: int | None = None,
     ) -> None:
         """The next `count` matching calls fail with `status` (None: answer normally after `delay`)."""
         with self._lock:
-            self.faults.extend(Fault(status, delay, after_effect, match) for _ in range(count))
+            self.faults.extend(Fault(status, delay, after_effect, match, retry_after) for _ in range(count))
 
     def calls_to(self, method: str, path_contains: str = "") -> list[Call]:
         return [c for c in self.calls if c.method == method and path_contains in c.path]
@@ -230,7 +231,7 @@ class HeimdallEmulator:
                     await asyncio.sleep(fault.delay)
                 if fault.status is not None:
                     call.status = fault.status
-                    return _error(fault.status, "injected failure")
+                    return _error(fault.status, "injected failure", fault.retry_after)
             caller = self._caller(request)
             if isinstance(caller, web.Response):
                 call.status = caller.status
@@ -355,8 +356,9 @@ async def _json_body(request: web.Request) -> Any:
         return None
 
 
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"status": status, "message": message}, status=status)
+def _error(status: int, message: str, retry_after: int | None = None) -> web.Response:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return web.json_response({"status": status, "message": message}, status=status, headers=headers)
 
 
 def seed_people(emu: HeimdallEmulator, count: int, domain: str = "example.com") -> list[str]:

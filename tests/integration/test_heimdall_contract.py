@@ -188,11 +188,13 @@ async def test_transient_gives_up_after_retries(client: HeimdallClient, heimdall
     assert len(heimdall.calls) == 4
 
 
-async def test_retry_after_is_honoured(client: HeimdallClient, heimdall: HeimdallEmulator, waits: Waits) -> None:
-    heimdall.fail_next(1, 429)
-    # the emulator sends no Retry-After: backoff applies; a Retry-After header is covered in unit code
+async def test_retry_after_is_honoured_and_capped(client: HeimdallClient, heimdall: HeimdallEmulator,
+                                                  waits: Waits) -> None:
+    heimdall.fail_next(1, 429, retry_after=2)
+    heimdall.fail_next(1, 429)  # no header: exponential backoff
+    heimdall.fail_next(1, 503, retry_after=3600)  # never wait longer than a person would
     await client.list_users()
-    assert waits.delays == [0.25]
+    assert waits.delays == [2.0, 0.5, 5.0]
 
 
 async def test_get_timeout_is_retried_then_fails(client: HeimdallClient, heimdall: HeimdallEmulator) -> None:
