@@ -16,11 +16,14 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
 from bot.dataos import HeimdallClient
+from bot.domain.durations import parse_duration_hours
 from bot.domain.policy import ValidityPolicy
 from bot.identity import DataOSDirectory, IdentityResolver, SlackProfiles
+from bot.reminders.audience import SlackDirectory
 from bot.service import KeyService
 from bot.store import Store, create_engine, migrate
 
@@ -41,6 +44,7 @@ class Runtime:
         clock: Clock = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
         dataos_sleep: Sleep | None = None,
+        engine: AsyncEngine | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -56,21 +60,30 @@ class Runtime:
             base_url=settings.slack_api_url,
             retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
         )
-        self.engine = create_engine(settings.database_url)
+        self.engine = engine if engine is not None else create_engine(settings.database_url)
         self.store = Store(self.engine)
         self.directory = DataOSDirectory(self.dataos, settings.directory_ttl_seconds, clock=monotonic)
         self.profiles = SlackProfiles(self.slack, settings.slack_profile_ttl_seconds, clock=monotonic)
+        self.slack_directory = SlackDirectory(self.slack, settings.directory_ttl_seconds, clock=monotonic)
+        self.snooze_hours = parse_duration_hours(settings.snooze)
+        self.renew_grace_hours = parse_duration_hours(settings.renew_grace)
         self.resolver = IdentityResolver(self.store, self.directory, self.profiles)
         self.keys = KeyService(self.dataos, self.store, self.resolver, clock)
         self.admins = frozenset(settings.admin_slack_user_ids)
         self._warmup: asyncio.Task[None] | None = None
         self._migrated = False
+        self.scheduler: Any = None
 
-    async def start(self) -> None:
-        """Migrate the schema, then load the DataOS directory in the background (readyz waits for it)."""
+    async def start(self, *, schedule: bool = False) -> None:
+        """Migrate the schema, load the DataOS directory in the background (readyz waits for it), and
+        with `schedule`, start the reminder sweep (once now, to catch up, then on its interval)."""
         await migrate(self.engine)
         self._migrated = True
         self._warmup = asyncio.create_task(self._warm_directory())
+        if schedule and self.settings.reminders_enabled:
+            from bot.reminders.scheduler import start_scheduler
+
+            self.scheduler = start_scheduler(self)
 
     async def _warm_directory(self) -> None:
         delay = 1.0
@@ -94,6 +107,8 @@ class Runtime:
         return checks
 
     async def aclose(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
         if self._warmup is not None:
             self._warmup.cancel()
             with contextlib.suppress(asyncio.CancelledError):

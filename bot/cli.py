@@ -1,4 +1,4 @@
-"""`apikey-bot` (also `python -m bot`): serve, manifest."""
+"""`apikey-bot` (also `python -m bot`): serve, sweep, manifest."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")  # noqa: S104
     serve.add_argument("--port", type=int, default=None, help="port (default: PORT or 3000)")
     serve.add_argument("--socket-mode", action="store_true", help="connect to Slack over Socket Mode")
+
+    sub.add_parser("sweep", help="run one reminder pass now and print a summary (for cron)")
 
     manifest = sub.add_parser("manifest", help="print the Slack app manifest for this configuration")
     where = manifest.add_mutually_exclusive_group()
@@ -65,6 +67,32 @@ def serve(args: argparse.Namespace) -> int:
     return 0 if server.started else 1
 
 
+def sweep(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.app import Runtime
+    from bot.logs import configure_logging
+    from bot.reminders.sweep import Sweeper, SweepFailed
+
+    settings = settings_or_exit()
+    configure_logging(settings.log_format, settings.log_level)
+
+    async def run() -> int:
+        rt = Runtime(settings)
+        try:
+            await rt.start()
+            summary = await Sweeper(rt).run()
+        except SweepFailed as exc:
+            print(f"sweep failed: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            await rt.aclose()
+        print("\n".join(summary.lines()))
+        return 1 if summary.failures else 0
+
+    return asyncio.run(run())
+
+
 def manifest(args: argparse.Namespace) -> int:
     from bot.manifest import render
 
@@ -79,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    commands = {"serve": serve, "manifest": manifest}
+    commands = {"serve": serve, "sweep": sweep, "manifest": manifest}
     return commands[args.command](args)
 
 

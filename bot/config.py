@@ -13,6 +13,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.domain.durations import parse_duration_hours
+from bot.domain.reminders import parse_working_days, parse_working_hours
 
 _SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
@@ -35,6 +36,15 @@ EXPECTS: dict[str, str] = {
     "DATAOS_TIMEOUT_SECONDS": "a number of seconds greater than 0",
     "DIRECTORY_TTL_SECONDS": "a number of seconds greater than 0",
     "SLACK_PROFILE_TTL_SECONDS": "a number of seconds greater than 0",
+    "REMINDER_LADDER": "comma-separated durations before expiry, such as 30d,7d,1d",
+    "WORKING_HOURS": "a local time range such as 09:00-18:00",
+    "WORKING_DAYS": "days such as mon-fri or mon,tue,thu",
+    "SWEEP_INTERVAL_MINUTES": "a whole number of minutes, at least 1",
+    "SWEEP_CONCURRENCY": "a whole number of DataOS calls in flight, 1 to 200",
+    "SNOOZE": "a duration such as 1d",
+    "RENEW_GRACE": "a duration such as 24h (how long a renewed key's predecessor may live on)",
+    "REMINDER_AUDIENCE": "all or active",
+    "REMINDERS_ENABLED": "true or false",
 }
 
 
@@ -66,6 +76,15 @@ class Settings(BaseSettings):
     dataos_timeout_seconds: float = Field(default=10.0, gt=0)
     directory_ttl_seconds: float = Field(default=600.0, gt=0)
     slack_profile_ttl_seconds: float = Field(default=900.0, gt=0)
+    reminder_ladder: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["30d", "7d", "1d"])
+    working_hours: str = "09:00-18:00"
+    working_days: str = "mon-fri"
+    sweep_interval_minutes: int = Field(default=30, ge=1)
+    sweep_concurrency: int = Field(default=20, ge=1, le=200)
+    snooze: str = "1d"
+    renew_grace: str = "24h"
+    reminder_audience: Literal["all", "active"] = "all"
+    reminders_enabled: bool = True
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -121,7 +140,28 @@ class Settings(BaseSettings):
                 parse_duration_hours(str(item))
         return items
 
-    @field_validator("default_validity", "max_validity")
+    @field_validator("reminder_ladder", mode="before")
+    @classmethod
+    def _ladder(cls, v: object) -> object:
+        items = _csv(v)
+        if isinstance(items, list):
+            for item in items:
+                parse_duration_hours(str(item))
+        return items
+
+    @field_validator("working_hours")
+    @classmethod
+    def _hours(cls, v: str) -> str:
+        parse_working_hours(v)
+        return v
+
+    @field_validator("working_days")
+    @classmethod
+    def _days(cls, v: str) -> str:
+        parse_working_days(v)
+        return v
+
+    @field_validator("default_validity", "max_validity", "snooze", "renew_grace")
     @classmethod
     def _duration(cls, v: str) -> str:
         parse_duration_hours(v)
@@ -145,6 +185,10 @@ class Settings(BaseSettings):
     @property
     def max_validity_hours(self) -> int:
         return parse_duration_hours(self.max_validity)
+
+    @property
+    def ladder_hours(self) -> list[int]:
+        return sorted({parse_duration_hours(s) for s in self.reminder_ladder}, reverse=True)
 
     @property
     def preset_hours(self) -> list[int]:

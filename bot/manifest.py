@@ -21,7 +21,10 @@ METHOD_SCOPES: dict[str, str] = {
     "views.update": "",
     "conversations.open": "im:write",
     "chat.postEphemeral": "chat:write",
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
     "users.info": "users:read",
+    "users.list": "users:read",
     "auth.test": "",
 }
 #: Scopes that follow from features rather than from one method.

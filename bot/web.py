@@ -53,7 +53,7 @@ def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await runtime.start()
+        await runtime.start(schedule=True)
         socket_handler = None
         if socket_mode:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -76,7 +77,9 @@ def _postgres_reachable(url: str) -> str | None:
         await conn.close()
 
     try:
-        asyncio.run(probe())
+        # in a thread of its own: this may be asked from inside a running event loop (an async fixture)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, probe()).result(timeout=10)
     except Exception as exc:  # any failure means "not reachable here"
         return f"{type(exc).__name__}: {exc}"
     return None

@@ -14,11 +14,12 @@ log = logging.getLogger(__name__)
 
 
 def register_all(app: AsyncApp, rt: Runtime) -> None:
-    from bot.slack import actions, commands, views
+    from bot.slack import actions, commands, reminder_buttons, views
 
     commands.register(app, rt)
     views.register(app, rt)
     actions.register(app, rt)
+    reminder_buttons.register(app, rt)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -34,6 +34,7 @@ from bot.dataos import Token, User
 from bot.domain.durations import humanize_hours
 from bot.domain.keys import NAME_MAX_LENGTH, KeyStatus, key_status, mask_secret, relative
 from bot.domain.policy import ValidityPolicy
+from bot.domain.reminders import step_words
 from bot.identity import Denied, Identity
 
 MAX_MESSAGE_BLOCKS = 50
@@ -50,6 +51,12 @@ REVEAL_ACTION = "reveal_key"
 REVOKE_ACTION = "revoke_key"
 PAGE_ACTION = "keys_page"
 SHOW_HERE_ACTION = "show_key_here"
+RENEW_VIEW = "renew_key"
+RENEW_ACTION = "reminder_renew"
+REMINDER_REVOKE_ACTION = "reminder_revoke"
+SNOOZE_ACTION = "reminder_snooze"
+MUTE_ACTION = "reminder_mute"
+OLD_BLOCK, OLD_INPUT = "old_key_block", "old_key"
 
 NAME_BLOCK, NAME_INPUT = "name_block", "name"
 VALIDITY_BLOCK, VALIDITY_INPUT = "validity_block", "validity"
@@ -101,6 +108,7 @@ HELP_LINES = [
     "`/apikey revoke <name>` — delete a key (asks first)",
     "`/apikey whoami` — which DataOS user you are, and why",
     "`/apikey link` — prove your DataOS identity with one of your keys",
+    "`/apikey reminders on|off` — expiry reminders in your DMs (on by default)",
 ]
 
 
@@ -234,9 +242,9 @@ def _preset_option(hours: int) -> Option:
     return Option(text=humanize_hours(hours), value=f"{hours}h")
 
 
-def create_modal(policy: ValidityPolicy, *, name: str | None = None, validity_hours: int | None = None,
-                 validity_text: str | None = None, error: str | None = None, channel_id: str = "") -> dict[str, Any]:
-    """The create form. `validity_text` prefills the custom field when it is not a preset."""
+def _key_inputs(policy: ValidityPolicy, *, name: str | None, validity_hours: int | None,
+                validity_text: str | None, error: str | None) -> list[Block]:
+    """Name and validity inputs, shared by the create and renew forms."""
     options = [_preset_option(h) for h in policy.presets]
     custom = Option(text="Custom…", value=CUSTOM_VALUE)
     options.append(custom)
@@ -266,8 +274,98 @@ def create_modal(policy: ValidityPolicy, *, name: str | None = None, validity_ho
             hint="Only used with “Custom…”: hours (h), days (d) or weeks (w).",
         ),
     ]
+    return blocks
+
+
+def create_modal(policy: ValidityPolicy, *, name: str | None = None, validity_hours: int | None = None,
+                 validity_text: str | None = None, error: str | None = None, channel_id: str = "") -> dict[str, Any]:
+    """The create form. `validity_text` prefills the custom field when it is not a preset."""
+    blocks = _key_inputs(policy, name=name, validity_hours=validity_hours, validity_text=validity_text, error=error)
     return View(type="modal", callback_id=CREATE_VIEW, title="Create a DataOS key", submit="Create",
                 close="Cancel", blocks=blocks, private_metadata=_meta(channel_id=channel_id)).to_dict()
+
+
+def validity_prefill(policy: ValidityPolicy, hours: int | None) -> dict[str, Any]:
+    """Form arguments that select `hours` (a preset, or the custom field), capped by policy."""
+    if not hours:
+        return {"validity_hours": None, "validity_text": None}
+    hours = min(hours, policy.maximum)
+    if hours in policy.presets:
+        return {"validity_hours": hours, "validity_text": None}
+    text = f"{hours // 24}d" if hours % 24 == 0 else f"{hours}h"
+    return {"validity_hours": None, "validity_text": text}
+
+
+# ---- reminders -------------------------------------------------------------------------------
+
+
+def reminder_value(name: str, expiration: datetime, lifetime_hours: int | None) -> str:
+    """A reminder button's value: which key (never its secret)."""
+    return json.dumps({"k": name, "e": int(expiration.timestamp()), "h": lifetime_hours or 0},
+                      separators=(",", ":"))
+
+
+def reminder_message(name: str, expiration: datetime, now: datetime, step: str, *, lifetime_hours: int | None,
+                     snooze_words: str) -> Message:
+    value = reminder_value(name, expiration, lifetime_hours)
+    when = f"{slack_date(expiration)} ({relative(expiration, now)})"
+    return _message(
+        f"Your DataOS API key {name} expires {relative(expiration, now)}",
+        [
+            SectionBlock(text=_md(f":hourglass_flowing_sand: Your DataOS API key *{escape(name)}* expires {when}. "
+                                  "After that, anything using it is refused by DataOS.")),
+            ActionsBlock(block_id="reminder", elements=[
+                ButtonElement(text="Renew", action_id=RENEW_ACTION, value=value, style="primary"),
+                ButtonElement(text="Revoke", action_id=REMINDER_REVOKE_ACTION, value=value, style="danger",
+                              confirm=ConfirmObject(title="Revoke this key?",
+                                                    text=f"*{escape(name)}* stops working at once, everywhere.",
+                                                    confirm="Revoke", deny="Keep it", style="danger")),
+                ButtonElement(text=f"Remind me in {snooze_words}", action_id=SNOOZE_ACTION, value=value),
+                ButtonElement(text="Mute", action_id=MUTE_ACTION, value=value),
+            ]),
+            ContextBlock(elements=[_md(f"Reminder {step_words(step)} before expiry. Mute stops reminders for this "
+                                       "key; `/apikey reminders off` stops them all.")]),
+        ],
+    )
+
+
+def bot_key_reminder_message(name: str, expiration: datetime, now: datetime, dataos_user: str) -> Message:
+    return _message(
+        f"The bot's own DataOS key expires {relative(expiration, now)}",
+        [
+            SectionBlock(text=_md(
+                f":rotating_light: The bot's own DataOS API key *{escape(name)}* (user `{escape(dataos_user)}`) "
+                f"expires {slack_date(expiration)} ({relative(expiration, now)}). When it does, the bot stops "
+                "working for everyone.")),
+            SectionBlock(text=_md("To rotate it: create a new key for that application user, put it in "
+                                  "`DATAOS_APIKEY` (or the DataOS Secret), restart the bot, then revoke the old "
+                                  "one. `apikey-bot doctor` shows the key in use.")),
+        ],
+    )
+
+
+def reminder_done_message(name: str, expiration: datetime, outcome: str) -> Message:
+    """What a reminder DM turns into once a button was used: no buttons left to press twice."""
+    return _message(f"{name}: {outcome}", [
+        SectionBlock(text=_md(f"Your DataOS API key *{escape(name)}* (expires {slack_date(expiration)}): {outcome}")),
+    ])
+
+
+def renew_modal(policy: ValidityPolicy, *, old_name: str, old_expiration: datetime, now: datetime,
+                suggested_name: str, lifetime_hours: int | None, grace_hours: int, meta: dict[str, str],
+                error: str | None = None) -> dict[str, Any]:
+    intro = SectionBlock(text=_md(
+        f"Renew *{escape(old_name)}* (expires {slack_date(old_expiration)}, {relative(old_expiration, now)}): "
+        "a new key is made and sent to you privately."))
+    inputs = _key_inputs(policy, name=suggested_name, error=error, **validity_prefill(policy, lifetime_hours))
+    keep = Option(text="Leave it until it expires", value="keep")
+    choices = [Option(text="Revoke it now", value="now"),
+               Option(text=f"Revoke it in {humanize_hours(grace_hours)}", value=f"in:{grace_hours}"), keep]
+    old = InputBlock(block_id=OLD_BLOCK, label="And the old key?",
+                     element=StaticSelectElement(action_id=OLD_INPUT, options=choices, initial_option=choices[1]),
+                     hint="Revoking later gives you time to switch everything to the new key.")
+    return View(type="modal", callback_id=RENEW_VIEW, title="Renew a DataOS key", submit="Renew", close="Cancel",
+                blocks=[intro, *inputs, old], private_metadata=_meta(**meta)).to_dict()
 
 
 def info_modal(title: str, text: str, *, buttons: Sequence[ButtonElement] = (), context: str | None = None,
@@ -285,7 +383,8 @@ def working_modal(title: str, text: str) -> dict[str, Any]:
     return info_modal(title, f":hourglass_flowing_sand: {text}")
 
 
-def created_modal(name: str, expiration: datetime, now: datetime, *, delivered: bool | None) -> dict[str, Any]:
+def created_modal(name: str, expiration: datetime, now: datetime, *, delivered: bool | None,
+                  note: str | None = None) -> dict[str, Any]:
     """The result of a create. `delivered` None: a repeated submit of a form that already made its key."""
     if delivered is None:
         where = "This form was submitted twice; only one key was made."
@@ -295,6 +394,8 @@ def created_modal(name: str, expiration: datetime, now: datetime, *, delivered: 
         where = "I could not deliver it to your direct messages with me, so use the button below to see it here."
     text = (f":white_check_mark: Key *{escape(name)}* created, valid until "
             f"{slack_date(expiration)} ({relative(expiration, now)}).\n{where}")
+    if note:
+        text += f"\n{note}"
     button = ButtonElement(text="Show the key here", action_id=SHOW_HERE_ACTION, value=name,
                            style="primary" if delivered is False else None)
     return info_modal("Key created", text, buttons=[button],

@@ -174,6 +174,24 @@ async def cmd_link(rt: Runtime, call: Call) -> None:
         await call.reply(blocks.text_message(":x: " + explain_slack(exc, doing="opening the link form")))
 
 
+async def cmd_reminders(rt: Runtime, call: Call) -> None:
+    await call.ack()
+    choice = call.args[0].lower() if call.args else ""
+    now = rt.clock()
+    if choice in ("on", "off"):
+        await rt.store.set_reminders_enabled(call.user_id, choice == "on", now)
+        text = (":bell: Expiry reminders are *on*: I will DM you before your keys expire."
+                if choice == "on" else
+                ":no_bell: Expiry reminders are *off* for all your keys. `/apikey reminders on` turns them back on.")
+    else:
+        enabled = await rt.store.reminders_enabled(call.user_id)
+        state = "on" if enabled else "off"
+        text = (f"Expiry reminders are *{state}* for you. `/apikey reminders {'off' if enabled else 'on'}` "
+                f"turns them {'off' if enabled else 'on'}. Reminders come {', '.join(rt.settings.reminder_ladder)} "
+                "before a key expires, in your working hours.")
+    await call.reply(blocks.text_message(text))
+
+
 SUBCOMMANDS: dict[str, Handler] = {
     "help": cmd_help,
     "list": cmd_list,
@@ -181,6 +199,7 @@ SUBCOMMANDS: dict[str, Handler] = {
     "revoke": cmd_revoke,
     "whoami": cmd_whoami,
     "link": cmd_link,
+    "reminders": cmd_reminders,
 }
 ALIASES = {"ls": "list", "new": "create", "delete": "revoke", "rm": "revoke", "?": "help"}
 
@@ -203,6 +222,10 @@ async def dispatch(rt: Runtime, body: dict[str, Any], ack: AsyncAck, respond: As
         await ack(**blocks.help_message(unknown=sub, suggestion=close[0] if close else None).kwargs())
         return
     await handler(rt, call)
+    if call.user_id:
+        # After the handler, which has acknowledged: "has used the bot" (REMINDER_AUDIENCE=active)
+        # must not slow down Slack's 3-second acknowledgement.
+        await rt.store.touch_user(call.user_id, rt.clock())
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:

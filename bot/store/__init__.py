@@ -1,7 +1,9 @@
 """Storage: SQLAlchemy 2 async over SQLite (default) or PostgreSQL, with Alembic migrations."""
 
 from bot.store.db import create_engine, current_revision, head_revision, migrate
-from bot.store.repo import Audit, Idempotency, Link, Store
+from bot.store.repo import Audit, Idempotency, KeyId, Link, ReminderState, Revocation, Sighting, Store
 
-__all__ = ["Audit", "Idempotency", "Link", "Store", "create_engine", "current_revision", "head_revision",
-           "migrate"]
+__all__ = [
+    "Audit", "Idempotency", "KeyId", "Link", "ReminderState", "Revocation", "Sighting", "Store",
+    "create_engine", "current_revision", "head_revision", "migrate",
+]

@@ -7,14 +7,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.store.schema import AuditEntry, IdempotencyKey, IdentityLink, KeySighting, UserPrefs
+from bot.store.schema import (
+    AuditEntry,
+    IdempotencyKey,
+    IdentityLink,
+    KeySighting,
+    ReminderLedger,
+    ScheduledRevocation,
+    SweptUser,
+    UserPrefs,
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,45 @@ class Idempotency:
     key_name: str | None
     key_expiration: datetime | None
     created_at: datetime
+
+
+KeyId = tuple[str, str, datetime]  # (DataOS user, key name, expiration): one key, as reminders see it
+
+
+@dataclass(frozen=True)
+class Sighting:
+    dataos_user_id: str
+    key_name: str
+    expiration: datetime
+    first_seen: datetime
+    created_at: datetime | None = None
+    muted: bool = False
+    snoozed_until: datetime | None = None
+    preexisting: bool = False
+
+    @property
+    def key(self) -> KeyId:
+        return (self.dataos_user_id, self.key_name, self.expiration)
+
+
+@dataclass
+class ReminderState:
+    """What a sweep needs from the database, read once at its start."""
+
+    sightings: dict[KeyId, Sighting]
+    sent: dict[KeyId, set[str]]
+    swept: set[str]
+    disabled: set[str]  # Slack users who turned reminders off
+    active: set[str]  # Slack users who have used the bot
+
+
+@dataclass(frozen=True)
+class Revocation:
+    id: int
+    dataos_user_id: str
+    key_name: str
+    revoke_at: datetime
+    requested_by: str
 
 
 class Store:
@@ -177,6 +225,154 @@ class Store:
         async with self.session() as s, s.begin():
             await s.execute(stmt)
 
+    # ---- reminders ----------------------------------------------------------------------------
+
+    async def load_reminder_state(self, since: datetime) -> ReminderState:
+        """Sightings and sent steps of keys expiring after `since`, swept users, and preferences."""
+        async with self.session() as s:
+            sightings = {
+                (r.dataos_user_id, r.key_name, r.expiration): _sighting(r)
+                for r in (await s.scalars(select(KeySighting).where(KeySighting.expiration > since))).all()
+            }
+            sent: dict[KeyId, set[str]] = {}
+            rows = await s.execute(
+                select(ReminderLedger.dataos_user_id, ReminderLedger.key_name, ReminderLedger.expiration,
+                       ReminderLedger.step).where(ReminderLedger.expiration > since, ReminderLedger.state == "sent")
+            )
+            for uid, name, exp, step in rows:
+                sent.setdefault((uid, name, exp), set()).add(step)
+            swept = set((await s.scalars(select(SweptUser.dataos_user_id))).all())
+            prefs = (await s.execute(select(UserPrefs.slack_user_id, UserPrefs.reminders_enabled))).all()
+        return ReminderState(sightings, sent, swept, {u for u, on in prefs if not on}, {u for u, _ in prefs})
+
+    async def save_sightings(self, sightings: Sequence[Sighting]) -> None:
+        if not sightings:
+            return
+        stmt = self._insert(KeySighting).values([
+            {"dataos_user_id": x.dataos_user_id, "key_name": x.key_name, "expiration": x.expiration,
+             "first_seen": x.first_seen, "created_at": x.created_at, "muted": x.muted,
+             "snoozed_until": x.snoozed_until, "preexisting": x.preexisting}
+            for x in sightings
+        ]).on_conflict_do_nothing()
+        async with self.session() as s, s.begin():
+            await s.execute(stmt)
+
+    async def mark_swept(self, dataos_user_ids: Sequence[str], now: datetime) -> None:
+        if not dataos_user_ids:
+            return
+        stmt = self._insert(SweptUser).values(
+            [{"dataos_user_id": u, "first_swept_at": now} for u in dataos_user_ids]
+        ).on_conflict_do_nothing()
+        async with self.session() as s, s.begin():
+            await s.execute(stmt)
+
+    async def claim_reminder(
+        self, key: KeyId, step: str, *, now: datetime, worker: str, lease: timedelta, slack_user_id: str
+    ) -> bool:
+        """Claim one reminder before sending it. True for exactly one caller, across replicas.
+
+        A claim that was never confirmed as sent (the sender died, or Slack refused) can be taken
+        again once its lease has passed, or at once if the send was recorded as failed.
+        """
+        uid, name, exp = key
+        insert = self._insert(ReminderLedger).values(
+            dataos_user_id=uid, key_name=name, expiration=exp, step=step, claimed_at=now, claimed_by=worker,
+            attempts=1, state="claimed", slack_user_id=slack_user_id,
+        ).on_conflict_do_nothing()
+        async with self.session() as s, s.begin():
+            if getattr(await s.execute(insert), "rowcount", 0):
+                return True
+            retake = (
+                update(ReminderLedger)
+                .where(ReminderLedger.dataos_user_id == uid, ReminderLedger.key_name == name,
+                       ReminderLedger.expiration == exp, ReminderLedger.step == step,
+                       or_(ReminderLedger.state == "failed",
+                           and_(ReminderLedger.state == "claimed", ReminderLedger.claimed_at < now - lease)))
+                .values(state="claimed", claimed_at=now, claimed_by=worker, attempts=ReminderLedger.attempts + 1,
+                        slack_user_id=slack_user_id)
+            )
+            return bool(getattr(await s.execute(retake), "rowcount", 0))
+
+    async def finish_reminder(self, key: KeyId, step: str, *, state: str, now: datetime,
+                              channel: str | None = None, ts: str | None = None) -> None:
+        uid, name, exp = key
+        values: dict[str, Any] = {"state": state}
+        if state == "sent":
+            values.update(sent_at=now, channel=channel, ts=ts)
+        async with self.session() as s, s.begin():
+            await s.execute(update(ReminderLedger).where(
+                ReminderLedger.dataos_user_id == uid, ReminderLedger.key_name == name,
+                ReminderLedger.expiration == exp, ReminderLedger.step == step).values(**values))
+
+    async def ledger(self) -> list[dict[str, Any]]:
+        """Every ledger row (for admins and tests)."""
+        async with self.session() as s:
+            rows = (await s.scalars(select(ReminderLedger))).all()
+        return [{c: getattr(r, c) for c in ("dataos_user_id", "key_name", "expiration", "step", "state",
+                                            "attempts", "channel", "ts", "slack_user_id", "sent_at")}
+                for r in rows]
+
+    async def update_sighting(self, key: KeyId, *, now: datetime, muted: bool | None = None,
+                              snoozed_until: datetime | None = None) -> None:
+        """Mute or snooze one key (creating its sighting if the sweep has not seen it)."""
+        uid, name, exp = key
+        changes: dict[str, Any] = {}
+        if muted is not None:
+            changes["muted"] = muted
+        if snoozed_until is not None:
+            changes["snoozed_until"] = snoozed_until
+        stmt = self._insert(KeySighting).values(
+            dataos_user_id=uid, key_name=name, expiration=exp, first_seen=now, muted=bool(muted),
+            snoozed_until=snoozed_until, preexisting=True,
+        ).on_conflict_do_update(
+            index_elements=[KeySighting.dataos_user_id, KeySighting.key_name, KeySighting.expiration], set_=changes)
+        async with self.session() as s, s.begin():
+            await s.execute(stmt)
+
+    async def get_sighting(self, key: KeyId) -> Sighting | None:
+        async with self.session() as s:
+            row = await s.get(KeySighting, key)
+            return _sighting(row) if row else None
+
+    async def set_reminders_enabled(self, slack_user_id: str, enabled: bool, now: datetime) -> None:
+        stmt = self._insert(UserPrefs).values(
+            slack_user_id=slack_user_id, reminders_enabled=enabled, first_used_at=now
+        ).on_conflict_do_update(index_elements=[UserPrefs.slack_user_id], set_={"reminders_enabled": enabled})
+        async with self.session() as s, s.begin():
+            await s.execute(stmt)
+
+    async def reminders_enabled(self, slack_user_id: str) -> bool:
+        async with self.session() as s:
+            row = await s.get(UserPrefs, slack_user_id)
+            return row is None or row.reminders_enabled
+
+    async def schedule_revocation(self, dataos_user_id: str, key_name: str, *, revoke_at: datetime,
+                                  requested_by: str, now: datetime) -> None:
+        async with self.session() as s, s.begin():
+            s.add(ScheduledRevocation(dataos_user_id=dataos_user_id, key_name=key_name, revoke_at=revoke_at,
+                                      requested_by=requested_by, state="pending", created_at=now))
+
+    async def due_revocations(self, now: datetime) -> list[Revocation]:
+        async with self.session() as s:
+            rows = (await s.scalars(select(ScheduledRevocation).where(
+                ScheduledRevocation.state == "pending", ScheduledRevocation.revoke_at <= now))).all()
+        return [Revocation(r.id, r.dataos_user_id, r.key_name, r.revoke_at, r.requested_by) for r in rows]
+
+    async def take_revocation(self, revocation_id: int) -> bool:
+        """Mark a due revocation as being carried out; True for exactly one caller."""
+        async with self.session() as s, s.begin():
+            result = await s.execute(
+                update(ScheduledRevocation)
+                .where(ScheduledRevocation.id == revocation_id, ScheduledRevocation.state == "pending")
+                .values(state="running")
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    async def finish_revocation(self, revocation_id: int, state: str) -> None:
+        async with self.session() as s, s.begin():
+            await s.execute(update(ScheduledRevocation).where(ScheduledRevocation.id == revocation_id)
+                            .values(state=state))
+
     # ---- user preferences -------------------------------------------------------------------
 
     async def touch_user(self, slack_user_id: str, now: datetime) -> None:
@@ -190,6 +386,11 @@ class Store:
     async def count(self, table: Any) -> int:
         async with self.session() as s:
             return int(await s.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def _sighting(r: KeySighting) -> Sighting:
+    return Sighting(r.dataos_user_id, r.key_name, r.expiration, r.first_seen, r.created_at, r.muted,
+                    r.snoozed_until, r.preexisting)
 
 
 def _link(row: IdentityLink) -> Link:

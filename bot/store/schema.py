@@ -109,6 +109,28 @@ class KeySighting(Base):
     created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     muted: Mapped[bool] = mapped_column(Boolean, default=False)
     snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    preexisting: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SweptUser(Base):
+    """A DataOS user the reminder sweep has seen before: keys new to them since have a known lifetime."""
+
+    __tablename__ = "swept_users"
+    dataos_user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    first_swept_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ScheduledRevocation(Base):
+    """"Revoke the old key in N hours" from a renewal; carried out by the sweep."""
+
+    __tablename__ = "scheduled_revocations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataos_user_id: Mapped[str] = mapped_column(String(255))
+    key_name: Mapped[str] = mapped_column(String(255))
+    revoke_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    requested_by: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))  # pending | done | failed
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class UserPrefs(Base):

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx
@@ -24,6 +25,7 @@ from tests.fakes.heimdall import HeimdallEmulator
 from tests.fakes.slack import SlackCall, SlackFake
 
 SIGNING_SECRET = "test-signing-secret"
+T = TypeVar("T")
 
 
 def make_settings(slack: SlackFake, heimdall: HeimdallEmulator, db_path: str, **extra: Any) -> Settings:
@@ -35,6 +37,7 @@ def make_settings(slack: SlackFake, heimdall: HeimdallEmulator, db_path: str, **
         "DATAOS_APIKEY": heimdall.operator_key,  # type: ignore[attr-defined]
         "database_url": f"sqlite+aiosqlite:///{db_path}",
         "dataos_timeout_seconds": 0.5,
+        "reminders_enabled": False,  # tests run sweeps themselves, with the injected clock
     }
     values.update(extra)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -48,7 +51,8 @@ class BotServer:
     def __init__(self, settings: Settings, clock: FakeClock) -> None:
         self.runtime = Runtime(settings, clock=clock.now, monotonic=clock.monotonic, dataos_sleep=_no_wait)
         self._started = threading.Event()
-        app = create_web_app(self.runtime, on_started=self._started.set)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        app = create_web_app(self.runtime, on_started=self._on_started)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
@@ -58,6 +62,14 @@ class BotServer:
         config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
+
+    def _on_started(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._started.set()
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the bot's own event loop (where its clients and engine live)."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
 
     def start(self) -> None:
         self._thread.start()

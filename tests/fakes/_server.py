@@ -26,7 +26,7 @@ class ServerThread:
         return self.url
 
     async def _start(self) -> None:
-        self._runner = web.AppRunner(self._make_app(), access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(self._make_app(), access_log=None, handle_signals=False, handler_cancellation=True)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port, backlog=1024)
         await site.start()

@@ -7,6 +7,7 @@ Serves `POST /api/<method>` the way slack.com does (see ../shared/slack-payloads
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import threading
@@ -50,6 +51,8 @@ class SlackFake:
         self.views: dict[str, dict[str, Any]] = {}
         self.failures: dict[str, list[Failure]] = {}
         self.used_triggers: set[str] = set()
+        self.held: dict[str, tuple[int, int]] = {}  # method -> (calls to let through first, calls to hold)
+        self._release: asyncio.Event | None = None
         self.page_size = 200
         self._ids = itertools.count(1)
         self._lock = threading.Condition(threading.RLock())
@@ -77,6 +80,19 @@ class SlackFake:
             self.failures.setdefault(method, []).extend(
                 Failure(error, status, retry_after) for _ in range(times)
             )
+
+    def hold(self, method: str, times: int = 1, *, after: int = 0) -> None:
+        """After `after` more calls, the next `times` calls of `method` get no answer, as if Slack hung.
+
+        If the caller gives up (its task is cancelled, its connection closes), the call is recorded
+        with `result == {"ok": False, "error": "caller_went_away"}`: it was never delivered.
+        """
+        with self._lock:
+            self.held[method] = (after, times)
+
+    def delivered(self, method: str) -> list[SlackCall]:
+        """Calls of `method` that Slack answered with ok: what people actually received."""
+        return [c for c in self.calls if c.method == method and c.result.get("ok") is True]
 
     def calls_to(self, method: str) -> list[SlackCall]:
         return [c for c in self.calls if c.method == method]
@@ -139,6 +155,24 @@ class SlackFake:
         with self._lock:
             pending = self.failures.get(method)
             failure = pending.pop(0) if pending else None
+            let_through, to_hold = self.held.get(method, (0, 0))
+            held = to_hold > 0 and let_through == 0
+            if to_hold > 0:
+                self.held[method] = (let_through - 1, to_hold) if let_through else (0, to_hold - 1)
+        if held:
+            if self._release is None:
+                self._release = asyncio.Event()
+            with self._lock:
+                self.calls.append(SlackCall("held:" + method, params, dict(request.headers)))
+                self._lock.notify_all()
+            try:
+                await self._release.wait()
+            except asyncio.CancelledError:
+                call.result = {"ok": False, "error": "caller_went_away"}
+                with self._lock:
+                    self.calls.append(call)
+                    self._lock.notify_all()
+                raise
         response = self._answer(method, params, request, failure)
         call.result = json.loads(response.text or "{}")
         with self._lock:

@@ -1,0 +1,1 @@
+"""Expiry reminders: the audience, the sweep (pure decisions + a runner), scheduling."""

@@ -1,0 +1,43 @@
+"""APScheduler 3 wiring: the sweep runs inside `apikey-bot serve`, once at start-up and then on an interval.
+
+One sweep at a time per process (`max_instances=1`); missed runs are coalesced into one, which is
+enough because a sweep decides from the ledger what is due, so a late run catches up, never skips.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.reminders.sweep import Sweeper, SweepFailed
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
+
+log = logging.getLogger(__name__)
+
+
+async def scheduled_sweep(rt: Runtime) -> None:
+    try:
+        summary = await Sweeper(rt).run()
+    except SweepFailed as exc:
+        log.error("reminder sweep could not run: %s", exc)
+        return
+    except Exception:
+        log.exception("reminder sweep failed")
+        return
+    log.info("reminder sweep: %s", "; ".join(summary.lines()))
+
+
+def start_scheduler(rt: Runtime) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    scheduler.add_job(
+        scheduled_sweep, IntervalTrigger(minutes=rt.settings.sweep_interval_minutes), args=[rt], id="sweep",
+        next_run_time=datetime.now(UTC), max_instances=1, coalesce=True, misfire_grace_time=None,
+    )
+    scheduler.start()
+    return scheduler

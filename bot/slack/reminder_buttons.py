@@ -1,0 +1,247 @@
+"""The buttons on a reminder DM (Renew, Revoke, Snooze, Mute) and the renew form's submission.
+
+Each button updates the DM it sits on (`chat.update` on the DM's channel and ts) to say what was done,
+so it cannot be pressed twice by mistake. The key a button names is looked up under the clicking
+person's own DataOS user: a changed value can never reach someone else's key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.app import Runtime
+from bot.dataos import DataOSConflict, DataOSError, DataOSNotFound
+from bot.domain.durations import humanize_hours
+from bot.domain.keys import NAME_MAX_LENGTH
+from bot.identity import Denied, Identity, slack_error
+from bot.service import Duplicate
+from bot.slack import blocks
+from bot.slack.common import deliver_secret, metadata, open_view, state_value, update_view, user_id
+from bot.slack.errors import explain
+from bot.slack.views import read_create_form
+from bot.store import Audit
+
+log = logging.getLogger(__name__)
+_DATE_SUFFIX = re.compile(r"_\d{8}$")
+
+
+@dataclass(frozen=True)
+class KeyRef:
+    name: str
+    expiration: datetime
+    lifetime_hours: int | None
+
+
+def parse_value(value: str) -> KeyRef | None:
+    try:
+        data = json.loads(value)
+        name, stamp = str(data["k"]), int(data["e"])
+        hours = int(data.get("h") or 0) or None
+        expiration = datetime.fromtimestamp(stamp, UTC)
+    except (ValueError, KeyError, TypeError, OverflowError, OSError):
+        return None
+    if not name or len(name) > 255:
+        return None
+    return KeyRef(name, expiration, hours)
+
+
+def suggest_name(old: str, today: datetime) -> str:
+    """`ci_loader` -> `ci_loader_20261127`; an old date suffix is replaced, not stacked."""
+    base = _DATE_SUFFIX.sub("", old)
+    suffix = today.strftime("_%Y%m%d")
+    return base[: NAME_MAX_LENGTH - len(suffix)] + suffix
+
+
+def _dm(body: dict[str, Any]) -> tuple[str, str]:
+    container = body.get("container") or {}
+    return str(container.get("channel_id") or ""), str(container.get("message_ts") or "")
+
+
+async def _update_dm(client: AsyncWebClient, channel: str, ts: str, message: blocks.Message) -> None:
+    if not channel or not ts:
+        return
+    try:
+        await client.chat_update(channel=channel, ts=ts, **message.kwargs())
+    except SlackApiError as exc:
+        log.warning("could not update reminder message %s/%s: %s", channel, ts, slack_error(exc))
+
+
+async def _identity_or_say(rt: Runtime, client: AsyncWebClient, body: dict[str, Any]) -> Identity | None:
+    identity = await rt.keys.identify(user_id(body))
+    if isinstance(identity, Denied):
+        channel, _ = _dm(body)
+        await _ephemeral(client, channel, user_id(body), f":no_entry: {identity.message}")
+        return None
+    return identity
+
+
+async def _ephemeral(client: AsyncWebClient, channel: str, slack_user: str, text: str) -> None:
+    try:
+        await client.chat_postEphemeral(channel=channel, user=slack_user, **blocks.text_message(text).kwargs())
+    except SlackApiError as exc:
+        log.warning("could not answer %s: %s", slack_user, slack_error(exc))
+
+
+async def on_snooze(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref: KeyRef) -> None:
+    identity = await _identity_or_say(rt, client, body)
+    if identity is None:
+        return
+    now = rt.clock()
+    until = min(now + timedelta(hours=rt.snooze_hours), ref.expiration - timedelta(minutes=1))
+    channel, ts = _dm(body)
+    if until <= now:
+        await _update_dm(client, channel, ts, blocks.reminder_done_message(
+            ref.name, ref.expiration, "it expires before a snooze would end, so there is nothing to snooze."))
+        return
+    await rt.store.update_sighting((identity.dataos_user_id, ref.name, ref.expiration), now=now, snoozed_until=until)
+    await _update_dm(client, channel, ts, blocks.reminder_done_message(
+        ref.name, ref.expiration, f":zzz: snoozed; I will remind you again {blocks.slack_date(until)}."))
+
+
+async def on_mute(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref: KeyRef) -> None:
+    identity = await _identity_or_say(rt, client, body)
+    if identity is None:
+        return
+    await rt.store.update_sighting((identity.dataos_user_id, ref.name, ref.expiration), now=rt.clock(), muted=True)
+    channel, ts = _dm(body)
+    await _update_dm(client, channel, ts, blocks.reminder_done_message(
+        ref.name, ref.expiration, ":no_bell: muted; no more reminders for this key."))
+
+
+async def on_revoke(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref: KeyRef) -> None:
+    identity = await _identity_or_say(rt, client, body)
+    if identity is None:
+        return
+    channel, ts = _dm(body)
+    try:
+        await rt.keys.revoke_key(identity, ref.name)
+    except DataOSNotFound:
+        await _update_dm(client, channel, ts, blocks.reminder_done_message(
+            ref.name, ref.expiration, "already gone from DataOS; nothing was changed."))
+        return
+    except DataOSError as exc:
+        await _ephemeral(client, channel, identity.slack_user_id,
+                         ":x: " + explain(exc, doing="revoking your key", key_name=ref.name))
+        return
+    await _update_dm(client, channel, ts, blocks.reminder_done_message(
+        ref.name, ref.expiration, ":wastebasket: revoked. Anything still using it is now refused by DataOS."))
+
+
+async def on_renew(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref: KeyRef) -> None:
+    """Open the renew form at once (the trigger expires), prefilled from the old key."""
+    channel, ts = _dm(body)
+    now = rt.clock()
+    view = blocks.renew_modal(
+        rt.policy, old_name=ref.name, old_expiration=ref.expiration, now=now,
+        suggested_name=suggest_name(ref.name, now), lifetime_hours=ref.lifetime_hours,
+        grace_hours=rt.renew_grace_hours,
+        meta={"old": ref.name, "exp": str(int(ref.expiration.timestamp())), "ch": channel, "ts": ts},
+    )
+    try:
+        await open_view(client, str(body.get("trigger_id") or ""), view)
+    except SlackApiError as exc:
+        await _ephemeral(client, channel, user_id(body),
+                         f":x: Slack did not open the renew form ({slack_error(exc)}). Nothing was changed; "
+                         "press Renew again.")
+
+
+async def submit_renew(rt: Runtime, body: dict[str, Any], view: dict[str, Any], ack: AsyncAck,
+                       client: AsyncWebClient) -> None:
+    name, hours, errors = read_create_form(rt, view)
+    meta = metadata(view)
+    old_name = meta.get("old", "")
+    choice = (state_value(view, blocks.OLD_BLOCK, blocks.OLD_INPUT).get("selected_option") or {}).get("value", "")
+    if choice not in ("now", "keep") and not re.fullmatch(r"in:\d{1,5}", str(choice)):
+        errors[blocks.OLD_BLOCK] = "Choose what happens to the old key."
+    if name is not None and name == old_name:
+        errors[blocks.NAME_BLOCK] = "The new key needs a name of its own; the old one still exists."
+    if errors or hours is None or not old_name:
+        await ack(response_action="errors", errors=errors or {blocks.NAME_BLOCK: "This form is incomplete."})
+        return
+    title = "Renew a DataOS key"
+    await ack(response_action="update", view=blocks.working_modal(title, "Creating the new key…"))
+    view_id = str(view.get("id") or "")
+    identity = await rt.keys.identify(user_id(body))
+    if isinstance(identity, Denied):
+        await update_view(client, view_id, blocks.info_modal(title, f":no_entry: {identity.message}"))
+        return
+    try:
+        result = await rt.keys.create_key(identity, name=name, hours=hours, request_id=f"{view_id}:{view.get('hash')}")
+    except DataOSConflict as exc:
+        await update_view(client, view_id, blocks.info_modal(
+            title, ":x: " + explain(exc, doing="renewing your key", key_name=name) + " Press Renew again."))
+        return
+    except DataOSError as exc:
+        await update_view(client, view_id, blocks.info_modal(
+            title, ":x: " + explain(exc, doing="renewing your key", key_name=name) + " The old key was not touched."))
+        return
+    if isinstance(result, Duplicate):
+        return
+    now = rt.clock()
+    delivered = await deliver_secret(client, identity.slack_user_id, result, now)
+    old_outcome = await _handle_old_key(rt, identity, old_name, str(choice), now)
+    await rt.store.audit(Audit(at=now, actor_slack_id=identity.slack_user_id, action="renew", outcome="ok",
+                               dataos_user_id=identity.dataos_user_id, key_name=old_name,
+                               detail=f"new key {result.name}; old key {old_outcome}"))
+    created = blocks.created_modal(result.name, result.expiration, now, delivered=delivered,
+                                   note=f"The old key *{blocks.escape(old_name)}* {old_outcome}.")
+    await update_view(client, view_id, created)
+    try:
+        old_expiration = datetime.fromtimestamp(int(meta.get("exp", "0")), UTC)
+    except (ValueError, OverflowError, OSError):
+        old_expiration = now
+    await _update_dm(client, meta.get("ch", ""), meta.get("ts", ""), blocks.reminder_done_message(
+        old_name, old_expiration, f":recycle: renewed as *{blocks.escape(result.name)}*; this key {old_outcome}."))
+
+
+async def _handle_old_key(rt: Runtime, identity: Identity, old_name: str, choice: str, now: datetime) -> str:
+    if choice == "keep":
+        return "is left to expire"
+    if choice == "now":
+        try:
+            await rt.keys.revoke_key(identity, old_name)
+        except DataOSNotFound:
+            return "was already gone"
+        except DataOSError as exc:
+            return "could not be revoked: " + explain(exc, doing="revoking the old key", key_name=old_name)
+        return "was revoked"
+    hours = int(choice.split(":", 1)[1])
+    revoke_at = now + timedelta(hours=hours)
+    await rt.store.schedule_revocation(identity.dataos_user_id, old_name, revoke_at=revoke_at,
+                                       requested_by=identity.slack_user_id, now=now)
+    return f"will be revoked {blocks.slack_date(revoke_at)} (in {humanize_hours(hours)})"
+
+
+def register(app: AsyncApp, rt: Runtime) -> None:
+    handlers = {
+        blocks.RENEW_ACTION: on_renew,
+        blocks.REMINDER_REVOKE_ACTION: on_revoke,
+        blocks.SNOOZE_ACTION: on_snooze,
+        blocks.MUTE_ACTION: on_mute,
+    }
+
+    @app.action(re.compile("^(" + "|".join(map(re.escape, handlers)) + ")$"))
+    async def on_reminder_button(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        action = (body.get("actions") or [{}])[0]
+        ref = parse_value(str(action.get("value") or ""))
+        if ref is None:
+            channel, _ = _dm(body)
+            await _ephemeral(client, channel, user_id(body), "That button is damaged; nothing was changed. "
+                             "Use `/apikey list` to manage your keys.")
+            return
+        await handlers[str(action.get("action_id"))](rt, body, client, ref)
+
+    @app.view(blocks.RENEW_VIEW)
+    async def on_renew_submit(body: dict[str, Any], view: dict[str, Any], ack: AsyncAck,
+                              client: AsyncWebClient) -> None:
+        await submit_renew(rt, body, view, ack, client)
