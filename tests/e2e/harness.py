@@ -143,7 +143,8 @@ class SlackUser:
         return self.interact(payload)
 
     def click(self, action_id: str, value: str, user: str = "U0ALICE", *, view_id: str | None = None,
-              block_id: str = "b") -> httpx.Response:
+              block_id: str = "b", channel: str = "C0456", message_ts: str = "1700000000.000100",
+              ephemeral: bool = True) -> httpx.Response:
         n = next(self._ids)
         payload: dict[str, Any] = {
             "type": "block_actions", "user": {"id": user, "username": user.lower(), "team_id": "T0123"},
@@ -155,9 +156,9 @@ class SlackUser:
             payload["container"] = {"type": "view", "view_id": view_id}
             payload["view"] = dict(self.slack.views[view_id], state={"values": {}})
         else:
-            payload["container"] = {"type": "message", "message_ts": "1700000000.000100", "channel_id": "C0456",
-                                    "is_ephemeral": True}
-            payload["channel"] = {"id": "C0456", "name": "general"}
+            payload["container"] = {"type": "message", "message_ts": message_ts, "channel_id": channel,
+                                    "is_ephemeral": ephemeral}
+            payload["channel"] = {"id": channel, "name": "directmessage" if channel.startswith("D") else "general"}
             payload["response_url"] = self.slack.response_url("action")
         return self.interact(payload)
 
