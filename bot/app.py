@@ -9,12 +9,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,6 +22,7 @@ from bot.dataos import HeimdallClient
 from bot.domain.durations import parse_duration_hours
 from bot.domain.policy import ValidityPolicy
 from bot.identity import DataOSDirectory, IdentityResolver, SlackProfiles
+from bot.metrics import CountingRateLimitHandler, dataos_observer
 from bot.reminders.audience import SlackDirectory
 from bot.service import KeyService
 from bot.store import Store, create_engine, migrate
@@ -54,11 +54,13 @@ class Runtime:
         )
         kwargs: dict[str, Any] = {"sleep": dataos_sleep} if dataos_sleep is not None else {}
         self.dataos = HeimdallClient(settings.heimdall_url, settings.dataos_apikey,
-                                     timeout=settings.dataos_timeout_seconds, **kwargs)
+                                     timeout=settings.dataos_timeout_seconds, observer=dataos_observer,
+                                     max_connections=max(20, settings.sweep_concurrency * 2), **kwargs)
+        # Only 429s are retried: a connection error after sending could repeat a chat.postMessage.
         self.slack = AsyncWebClient(
             token=settings.slack_bot_token.get_secret_value(),
             base_url=settings.slack_api_url,
-            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
+            retry_handlers=[CountingRateLimitHandler(max_retry_count=2)],
         )
         self.engine = engine if engine is not None else create_engine(settings.database_url)
         self.store = Store(self.engine)
@@ -72,6 +74,9 @@ class Runtime:
         self.admins = frozenset(settings.admin_slack_user_ids)
         self._warmup: asyncio.Task[None] | None = None
         self._migrated = False
+        self._inflight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.scheduler: Any = None
 
     async def start(self, *, schedule: bool = False) -> None:
@@ -94,6 +99,27 @@ class Runtime:
                 log.warning("could not load the DataOS directory (%s); retrying in %.0f s", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60.0)
+
+    @contextlib.asynccontextmanager
+    async def work(self) -> AsyncIterator[None]:
+        """Marks listener work in progress (it goes on after Slack's ack), so shutdown can wait for it."""
+        self._inflight += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._inflight -= 1
+            if self._inflight == 0:
+                self._idle.set()
+
+    async def drain(self, seconds: float) -> bool:
+        """Wait up to `seconds` for work in progress; True if none is left."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), seconds)
+        except TimeoutError:
+            log.warning("shutting down with %d requests still being worked on", self._inflight)
+            return False
+        return True
 
     async def readiness(self) -> dict[str, str]:
         """Each check's state; ready when all are "ok"."""

@@ -1,4 +1,4 @@
-"""`apikey-bot` (also `python -m bot`): serve, sweep, manifest."""
+"""`apikey-bot` (also `python -m bot`): serve, sweep, doctor, manifest."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--socket-mode", action="store_true", help="connect to Slack over Socket Mode")
 
     sub.add_parser("sweep", help="run one reminder pass now and print a summary (for cron)")
+    sub.add_parser("doctor", help="check configuration, Slack, the bot's DataOS key and the database")
 
     manifest = sub.add_parser("manifest", help="print the Slack app manifest for this configuration")
     where = manifest.add_mutually_exclusive_group()
@@ -93,6 +94,24 @@ def sweep(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def doctor(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.doctor import run_doctor
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"✘ {exc}")
+        return 2
+    checks = asyncio.run(run_doctor(settings))
+    for check in checks:
+        print(check.line())
+    failed = [c for c in checks if c.status == "fail"]
+    print(f"{len(failed)} problem{'s' if len(failed) != 1 else ''} found." if failed else "All good.")
+    return 1 if failed else 0
+
+
 def manifest(args: argparse.Namespace) -> int:
     from bot.manifest import render
 
@@ -107,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    commands = {"serve": serve, "sweep": sweep, "manifest": manifest}
+    commands = {"serve": serve, "sweep": sweep, "doctor": doctor, "manifest": manifest}
     return commands[args.command](args)
 
 

@@ -22,6 +22,8 @@ READY_PATH = "/readyz"
 METRICS_PATH = "/metrics"
 #: Slack's payloads are a few kB; anything far larger is not from Slack.
 MAX_BODY = 256 * 1024
+#: How long a shutdown waits for work still running after Slack was answered.
+SHUTDOWN_GRACE = 20.0
 
 
 def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
@@ -68,8 +70,14 @@ def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
         try:
             yield
         finally:
+            # uvicorn has stopped taking requests and finished answering them; Slack work that goes on
+            # after an ack (a create, a delivery) gets a bounded time to finish before clients close.
             if socket_handler is not None:
                 await socket_handler.close_async()  # type: ignore[no-untyped-call]
+            if runtime.scheduler is not None:
+                runtime.scheduler.shutdown(wait=False)
+                runtime.scheduler = None
+            await runtime.drain(seconds=SHUTDOWN_GRACE)
             await runtime.aclose()
             log.info("apikey-bot stopped")
 

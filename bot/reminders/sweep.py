@@ -26,6 +26,7 @@ from bot.dataos import DataOSError, DataOSNotFound, Token
 from bot.domain.durations import humanize_hours
 from bot.domain.reminders import KeyFacts, WorkingTime, due_step, may_send_now, zone_for
 from bot.identity import SlackProfile, slack_error
+from bot.metrics import REMINDERS, SWEEP_SECONDS
 from bot.reminders.audience import Recipient, build_audience
 from bot.slack import blocks
 from bot.store import Audit, KeyId, ReminderState, Sighting
@@ -113,6 +114,10 @@ class Sweeper:
                 task.cancel()
         await self._watch_bot_key(now, state, members, summary)
         summary.seconds = time.perf_counter() - started
+        SWEEP_SECONDS.observe(summary.seconds)
+        REMINDERS.labels("sent").inc(summary.sent)
+        REMINDERS.labels("skipped").inc(sum(summary.skipped.values()))
+        REMINDERS.labels("failed").inc(len(summary.failures))
         return summary
 
     async def _worker(self, queue: asyncio.Queue[Recipient], state: ReminderState, now: datetime,

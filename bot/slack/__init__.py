@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import TYPE_CHECKING, Any
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from bot.logs import request_id
+from bot.metrics import count_request
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -11,6 +17,27 @@ if TYPE_CHECKING:
     from bot.app import Runtime
 
 log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Awaitable[None]])
+
+
+def tracked(rt: Runtime, kind: str, name: str | Callable[[dict[str, Any]], str]) -> Callable[[F], F]:
+    """Wrap a listener: counted in metrics by outcome, and awaited by a graceful shutdown."""
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        async def wrapper(**kwargs: Any) -> None:
+            label = name(kwargs.get("body") or {}) if callable(name) else name
+            async with rt.work():
+                try:
+                    await fn(**kwargs)
+                except Exception:
+                    count_request(kind, label, "error")
+                    raise
+                count_request(kind, label, "ok")
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 def register_all(app: AsyncApp, rt: Runtime) -> None:
@@ -20,6 +47,12 @@ def register_all(app: AsyncApp, rt: Runtime) -> None:
     views.register(app, rt)
     actions.register(app, rt)
     reminder_buttons.register(app, rt)
+
+    @app.middleware
+    async def request_context(next: Callable[[], Awaitable[None]]) -> None:
+        # Every log line of this request, including its listener's work after the ack, carries this id.
+        request_id.set(uuid.uuid4().hex[:12])
+        await next()
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:

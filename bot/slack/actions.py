@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.app import Runtime
 from bot.dataos import DataOSError
 from bot.identity import Denied
-from bot.slack import blocks
+from bot.slack import blocks, tracked
 from bot.slack.commands import open_create_form, send_key_list
 from bot.slack.common import action_value, open_view, update_view, user_id
 from bot.slack.errors import explain, explain_slack
@@ -101,31 +101,37 @@ async def on_revoke(rt: Runtime, body: dict[str, Any], respond: AsyncRespond) ->
 
 def register(app: AsyncApp, rt: Runtime) -> None:
     @app.action(blocks.LIST_ACTION)
+    @tracked(rt, "action", "list")
     async def list_keys(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         await on_list(rt, body, respond)
 
     @app.action(re.compile(f"^{blocks.PAGE_ACTION}"))
+    @tracked(rt, "action", "page")
     async def page(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         await on_page(rt, body, respond)
 
     @app.action(blocks.CREATE_ACTION)
+    @tracked(rt, "action", "create")
     async def open_create(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
         await ack()
         await on_open_create(rt, body, client, respond)
 
     @app.action(blocks.REVEAL_ACTION)
+    @tracked(rt, "action", "reveal")
     async def reveal(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
         await ack()
         await on_reveal(rt, body, client, respond)
 
     @app.action(blocks.SHOW_HERE_ACTION)
+    @tracked(rt, "action", "show_here")
     async def show_here(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         await on_show_here(rt, body, client)
 
     @app.action(blocks.REVOKE_ACTION)
+    @tracked(rt, "action", "revoke")
     async def revoke(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         await on_revoke(rt, body, respond)

@@ -20,7 +20,7 @@ from bot.dataos import DataOSError
 from bot.domain.durations import InvalidDuration, parse_duration_hours
 from bot.domain.keys import InvalidKeyName, validate_key_name
 from bot.identity import Denied
-from bot.slack import blocks
+from bot.slack import blocks, tracked
 from bot.slack.common import open_view, update_view, user_id
 from bot.slack.errors import explain, explain_slack
 
@@ -230,5 +230,6 @@ async def dispatch(rt: Runtime, body: dict[str, Any], ack: AsyncAck, respond: As
 
 def register(app: AsyncApp, rt: Runtime) -> None:
     @app.command(COMMAND)
+    @tracked(rt, "command", lambda body: parse(str(body.get("text") or ""))[0])
     async def on_apikey(body: dict[str, Any], ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClient) -> None:
         await dispatch(rt, body, ack, respond, client)

@@ -24,7 +24,7 @@ from bot.domain.durations import humanize_hours
 from bot.domain.keys import NAME_MAX_LENGTH
 from bot.identity import Denied, Identity, slack_error
 from bot.service import Duplicate
-from bot.slack import blocks
+from bot.slack import blocks, tracked
 from bot.slack.common import deliver_secret, metadata, open_view, state_value, update_view, user_id
 from bot.slack.errors import explain
 from bot.slack.views import read_create_form
@@ -230,6 +230,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     }
 
     @app.action(re.compile("^(" + "|".join(map(re.escape, handlers)) + ")$"))
+    @tracked(rt, "action", lambda body: str((body.get("actions") or [{}])[0].get("action_id") or "reminder"))
     async def on_reminder_button(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         action = (body.get("actions") or [{}])[0]
@@ -242,6 +243,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         await handlers[str(action.get("action_id"))](rt, body, client, ref)
 
     @app.view(blocks.RENEW_VIEW)
+    @tracked(rt, "view", "renew")
     async def on_renew_submit(body: dict[str, Any], view: dict[str, Any], ack: AsyncAck,
                               client: AsyncWebClient) -> None:
         await submit_renew(rt, body, view, ack, client)

@@ -20,7 +20,7 @@ from bot.domain.durations import InvalidDuration
 from bot.domain.keys import InvalidKeyName, validate_key_name
 from bot.identity import Denied
 from bot.service import Duplicate, LinkRefused
-from bot.slack import blocks
+from bot.slack import blocks, tracked
 from bot.slack.common import deliver_secret, metadata, state_value, update_view, user_id
 from bot.slack.errors import explain
 
@@ -156,13 +156,16 @@ async def submit_link(rt: Runtime, body: dict[str, Any], view: dict[str, Any], a
 
 def register(app: AsyncApp, rt: Runtime) -> None:
     @app.view(blocks.CREATE_VIEW)
+    @tracked(rt, "view", "create")
     async def on_create(body: dict[str, Any], view: dict[str, Any], ack: AsyncAck, client: AsyncWebClient) -> None:
         await submit_create(rt, body, view, ack, client)
 
     @app.view(blocks.REVOKE_VIEW)
+    @tracked(rt, "view", "revoke")
     async def on_revoke(body: dict[str, Any], view: dict[str, Any], ack: AsyncAck, client: AsyncWebClient) -> None:
         await submit_revoke(rt, body, view, ack, client)
 
     @app.view(blocks.LINK_VIEW)
+    @tracked(rt, "view", "link")
     async def on_link(body: dict[str, Any], view: dict[str, Any], ack: AsyncAck, client: AsyncWebClient) -> None:
         await submit_link(rt, body, view, ack, client)

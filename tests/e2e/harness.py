@@ -119,7 +119,8 @@ class SlackUser:
         """Run a command that opens a modal; return the views.open call it made."""
         trigger = f"modal.{next(self._ids)}.{user}"
         assert self.command(text, user=user, trigger_id=trigger).status_code == 200
-        return self.slack.wait_for("views.open", where=lambda c: c.params.get("trigger_id") == trigger)[0]
+        return self.slack.wait_for(
+            "views.open", where=lambda c: c.params.get("trigger_id") == trigger and c.result.get("ok") is True)[0]
 
     def interact(self, payload: dict[str, Any]) -> httpx.Response:
         return self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")

@@ -1,0 +1,160 @@
+"""`apikey-bot doctor`: is this configuration going to work? A checklist, each item with what to do.
+
+It only reads: no migration, no key created, and a SQLite file that does not exist is not created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.engine import make_url
+
+from bot.config import Settings
+from bot.dataos import DataOSError, DataOSForbidden, HeimdallClient
+from bot.identity import slack_error
+from bot.manifest import bot_scopes
+from bot.store import create_engine, current_revision, head_revision
+
+Status = Literal["ok", "warn", "fail"]
+MARK = {"ok": "✔", "warn": "!", "fail": "✘"}
+#: The bot's own key expiring sooner than this is worth a warning.
+WARN_DAYS = 14
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+
+    def line(self) -> str:
+        return f"{MARK[self.status]} {self.name}: {self.detail}"
+
+
+def safe_database_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+async def check_slack(settings: Settings) -> list[Check]:
+    client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
+    try:
+        response = await client.auth_test()
+    except SlackApiError as exc:
+        return [Check("Slack auth.test", "fail", f"Slack answered `{slack_error(exc)}`; check SLACK_BOT_TOKEN "
+                      "(Install App page, Bot User OAuth Token)")]
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return [Check("Slack auth.test", "fail", f"cannot reach {settings.slack_api_url} ({type(exc).__name__})")]
+    finally:
+        session = getattr(client, "session", None)
+        if session is not None:
+            await session.close()
+    checks = [Check("Slack auth.test", "ok", f"bot user {response.get('user')} in workspace {response.get('team')}")]
+    granted = {s.strip() for s in str(_header(response.headers, "x-oauth-scopes")).split(",") if s.strip()}
+    missing = sorted(set(bot_scopes()) - granted)
+    if missing:
+        checks.append(Check("Slack scopes", "fail", f"missing {', '.join(missing)}; add them (or recreate the app "
+                            "from `apikey-bot manifest`) and reinstall the app"))
+    else:
+        checks.append(Check("Slack scopes", "ok", "has " + ", ".join(bot_scopes())))
+    return checks
+
+
+def _header(headers: object, name: str) -> str:
+    if isinstance(headers, Mapping):  # a CIMultiDictProxy from aiohttp, or a dict
+        for key, value in headers.items():
+            if str(key).lower() == name:
+                return ",".join(value) if isinstance(value, list) else str(value)
+    return ""
+
+
+async def check_dataos(settings: Settings, now: datetime) -> list[Check]:
+    client = HeimdallClient(settings.heimdall_url, settings.dataos_apikey, timeout=settings.dataos_timeout_seconds,
+                            retries=1)
+    try:
+        return await _dataos_checks(client, settings, now)
+    finally:
+        await client.aclose()
+
+
+async def _dataos_checks(client: HeimdallClient, settings: Settings, now: datetime) -> list[Check]:
+    try:
+        owner = (await client.authorize(settings.dataos_apikey)).user_id
+    except DataOSError as exc:
+        return [Check("DataOS key", "fail", f"{exc} (HEIMDALL_URL={settings.heimdall_url})")]
+    if owner is None:
+        return [Check("DataOS key", "fail", "DATAOS_APIKEY is not valid: unknown, revoked or expired")]
+    checks = [Check("DataOS key", "ok", f"valid, belongs to `{owner}`")]
+    try:
+        users = await client.list_users()
+        other = next((u for u in users if u.is_person and u.id != owner), None)
+        if other is not None:
+            await client.list_tokens(other.id)
+        checks.append(Check("DataOS operator rights", "ok",
+                            f"can manage other users' keys ({len(users)} users visible)" if other else
+                            "no other person to test with; rights unverified"))
+    except DataOSForbidden:
+        checks.append(Check("DataOS operator rights", "fail", f"`{owner}` may not manage other users' keys; give "
+                            "it the operator role or a role with the manage-user-tokens use-case"))
+    except DataOSError as exc:
+        checks.append(Check("DataOS operator rights", "fail", str(exc)))
+    try:
+        own = settings.dataos_apikey.get_secret_value()
+        token = next((t for t in await client.list_tokens(owner)
+                      if t.secret is not None and t.secret.get_secret_value() == own), None)
+    except DataOSError as exc:
+        checks.append(Check("DataOS key expiry", "warn", f"could not list the bot's own keys ({exc})"))
+        return checks
+    if token is None:
+        checks.append(Check("DataOS key expiry", "warn", "the key is not in its owner's list; expiry unknown"))
+        return checks
+    days = (token.expiration - now).total_seconds() / 86400
+    detail = f"`{token.name}` expires {token.expiration:%Y-%m-%d %H:%M} UTC, in {days:.0f} days"
+    status: Status = "warn" if days < WARN_DAYS else "ok"
+    checks.append(Check("DataOS key expiry", status, detail + ("; rotate it soon" if status == "warn" else "")))
+    return checks
+
+
+async def check_database(settings: Settings) -> list[Check]:
+    url = settings.database_url
+    shown = safe_database_url(url)
+    if url.startswith("sqlite"):
+        path = make_url(url).database or ""
+        if path and path != ":memory:" and not os.path.exists(path):  # noqa: ASYNC240 (one stat, at start)
+            return [Check("database", "fail", f"{shown}: the file does not exist yet; `apikey-bot serve` creates "
+                          "it at first start")]
+    engine = create_engine(url)
+    try:
+        revision = await asyncio.wait_for(current_revision(engine), timeout=10)
+    except Exception as exc:
+        return [Check("database", "fail", f"{shown} is unreachable ({type(exc).__name__})")]
+    finally:
+        await engine.dispose()
+    checks = [Check("database", "ok", f"{shown} reachable")]
+    head = head_revision()
+    if revision == head:
+        checks.append(Check("database schema", "ok", f"migrated (revision {head})"))
+    else:
+        checks.append(Check("database schema", "fail", f"at revision {revision or 'none'}, this version needs "
+                            f"{head}; `apikey-bot serve` migrates at start-up"))
+    return checks
+
+
+async def run_doctor(settings: Settings, *, now: datetime | None = None) -> list[Check]:
+    now = now or datetime.now(UTC)
+    mode = "Socket Mode and HTTP" if settings.slack_app_token else "HTTP mode"
+    where = safe_database_url(settings.database_url)
+    config = [Check("configuration", "ok", f"{mode}; port {settings.port}; database {where}")]
+    if settings.slack_signing_secret is None and settings.slack_app_token is None:
+        config.append(Check("configuration", "fail", "neither SLACK_SIGNING_SECRET (HTTP mode) nor SLACK_APP_TOKEN "
+                            "(Socket Mode) is set"))
+    slack, dataos, database = await asyncio.gather(check_slack(settings), check_dataos(settings, now),
+                                                   check_database(settings))
+    return config + slack + dataos + database

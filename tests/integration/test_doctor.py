@@ -1,0 +1,134 @@
+"""`apikey-bot doctor` against the fakes: a healthy set-up, then each item failing on its own."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.doctor import Check, run_doctor
+from bot.store import create_engine, migrate
+from tests.conftest import FakeClock
+from tests.e2e.harness import make_settings
+from tests.fakes.heimdall import HeimdallEmulator
+from tests.fakes.slack import SlackFake
+
+
+@pytest.fixture
+async def db_path(tmp_path: Path) -> str:
+    path = tmp_path / "bot.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    await migrate(engine)
+    await engine.dispose()
+    return str(path)
+
+
+def by_name(checks: list[Check]) -> dict[str, Check]:
+    return {c.name: c for c in checks}
+
+
+async def test_healthy(slack: SlackFake, heimdall: HeimdallEmulator, clock: FakeClock, db_path: str) -> None:
+    checks = by_name(await run_doctor(make_settings(slack, heimdall, db_path), now=clock.now()))
+    assert {n: c.status for n, c in checks.items()} == {
+        "configuration": "ok", "Slack auth.test": "ok", "Slack scopes": "ok", "DataOS key": "ok",
+        "DataOS operator rights": "ok", "DataOS key expiry": "ok", "database": "ok", "database schema": "ok"}
+    assert "in 365 days" in checks["DataOS key expiry"].detail
+    assert "apikey-bot" in checks["DataOS key"].detail
+
+
+async def test_bad_slack_token(slack: SlackFake, heimdall: HeimdallEmulator, clock: FakeClock, db_path: str) -> None:
+    settings = make_settings(slack, heimdall, db_path, slack_bot_token="xoxb-wrong")
+    check = by_name(await run_doctor(settings, now=clock.now()))["Slack auth.test"]
+    assert check.status == "fail" and "invalid_auth" in check.detail and "xoxb-wrong" not in check.detail
+
+
+async def test_missing_scopes(heimdall: HeimdallEmulator, clock: FakeClock, db_path: str) -> None:
+    slack = SlackFake(scopes="commands,chat:write")
+    slack.start()
+    try:
+        check = by_name(await run_doctor(make_settings(slack, heimdall, db_path), now=clock.now()))["Slack scopes"]
+    finally:
+        slack.stop()
+    assert check.status == "fail" and "missing im:write, users:read, users:read.email" in check.detail
+
+
+async def test_slack_unreachable(heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock,
+                                 db_path: str) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = make_settings(slack, heimdall, db_path, slack_api_url=f"http://127.0.0.1:{port}/api/")
+    check = by_name(await run_doctor(settings, now=clock.now()))["Slack auth.test"]
+    assert check.status == "fail" and "cannot reach" in check.detail
+
+
+async def test_invalid_dataos_key(slack: SlackFake, heimdall: HeimdallEmulator, clock: FakeClock,
+                                  db_path: str) -> None:
+    settings = make_settings(slack, heimdall, db_path, DATAOS_APIKEY="bm90LWEta2V5")
+    check = by_name(await run_doctor(settings, now=clock.now()))["DataOS key"]
+    assert check.status == "fail"
+
+
+async def test_key_without_operator_rights(slack: SlackFake, heimdall: HeimdallEmulator, clock: FakeClock,
+                                           db_path: str) -> None:
+    personal = heimdall.add_token("alice", "personal", hours=24 * 60).apikey
+    checks = by_name(await run_doctor(make_settings(slack, heimdall, db_path, DATAOS_APIKEY=personal),
+                                      now=clock.now()))
+    assert checks["DataOS key"].status == "ok" and "`alice`" in checks["DataOS key"].detail
+    assert checks["DataOS operator rights"].status == "fail"
+    assert "operator role" in checks["DataOS operator rights"].detail
+
+
+async def test_key_expiring_soon_is_a_warning(slack: SlackFake, heimdall: HeimdallEmulator, clock: FakeClock,
+                                              db_path: str) -> None:
+    key = heimdall.add_operator("short-bot", hours=24 * 5)
+    checks = by_name(await run_doctor(make_settings(slack, heimdall, db_path, DATAOS_APIKEY=key), now=clock.now()))
+    assert checks["DataOS key expiry"].status == "warn" and "rotate it soon" in checks["DataOS key expiry"].detail
+
+
+async def test_dataos_unreachable(slack: SlackFake, heimdall: HeimdallEmulator, clock: FakeClock,
+                                  db_path: str) -> None:
+    heimdall.fail_next(100, 503)
+    check = by_name(await run_doctor(make_settings(slack, heimdall, db_path), now=clock.now()))["DataOS key"]
+    assert check.status == "fail" and "HEIMDALL_URL" in check.detail
+
+
+async def test_database_missing_unmigrated_and_unreachable(slack: SlackFake, heimdall: HeimdallEmulator,
+                                                           clock: FakeClock, tmp_path: Path) -> None:
+    missing = tmp_path / "nope" / "bot.db"
+    check = by_name(await run_doctor(make_settings(slack, heimdall, str(missing)), now=clock.now()))["database"]
+    assert check.status == "fail" and "does not exist yet" in check.detail
+    assert not missing.exists()  # doctor only looks
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    checks = by_name(await run_doctor(make_settings(slack, heimdall, str(empty)), now=clock.now()))
+    assert checks["database"].status == "ok" and checks["database schema"].status == "fail"
+    assert "at revision none" in checks["database schema"].detail
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = make_settings(slack, heimdall, str(empty),
+                             database_url=f"postgresql+asyncpg://u:hunter2@127.0.0.1:{port}/x")
+    check = by_name(await run_doctor(settings, now=clock.now()))["database"]
+    assert check.status == "fail" and "unreachable" in check.detail and "hunter2" not in check.detail
+
+
+def test_cli_exit_codes(slack: SlackFake, heimdall: HeimdallEmulator, db_path: str, tmp_path: Path) -> None:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin"), "SLACK_BOT_TOKEN": slack.token,
+           "SLACK_SIGNING_SECRET": "x", "SLACK_API_URL": slack.api_url, "HEIMDALL_URL": heimdall.url,
+           "DATAOS_APIKEY": heimdall.operator_key,  # type: ignore[attr-defined]
+           "DATABASE_URL": f"sqlite+aiosqlite:///{db_path}"}
+    ok = subprocess.run([sys.executable, "-m", "bot", "doctor"], capture_output=True, text=True, env=env,
+                        cwd=tmp_path, timeout=60)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "✔ DataOS key:" in ok.stdout and ok.stdout.strip().endswith("All good.")
+    bad = subprocess.run([sys.executable, "-m", "bot", "doctor"], capture_output=True, text=True,
+                         env={**env, "DATAOS_APIKEY": "bm9wZQ=="}, cwd=tmp_path, timeout=60)
+    assert bad.returncode == 1 and "✘ DataOS key" in bad.stdout and "1 problem found." in bad.stdout
+    broken = subprocess.run([sys.executable, "-m", "bot", "doctor"], capture_output=True, text=True,
+                            env={**env, "PORT": "x"}, cwd=tmp_path, timeout=60)
+    assert broken.returncode == 2 and "✘ configuration error: PORT is invalid" in broken.stdout
