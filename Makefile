@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install dev run test lint typecheck pytest bench clean
+.PHONY: install dev run test lint typecheck pytest wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,11 @@ pytest: dev
 test: dev
 	$(BIN)/ruff check bot tests
 	$(BIN)/mypy bot
-	$(BIN)/pytest -q
+	rm -rf build/wheel && $(BIN)/pip wheel --quiet --no-deps --wheel-dir build/wheel .
+	BOT_WHEEL_DIR=build/wheel $(BIN)/pytest -q
+
+wheel: $(BIN)/python
+	$(BIN)/pip wheel --no-deps --wheel-dir dist .
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
