@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -69,7 +70,7 @@ class Runtime:
         self.slack_directory = SlackDirectory(self.slack, settings.directory_ttl_seconds, clock=monotonic)
         self.snooze_hours = parse_duration_hours(settings.snooze)
         self.renew_grace_hours = parse_duration_hours(settings.renew_grace)
-        self.resolver = IdentityResolver(self.store, self.directory, self.profiles)
+        self.resolver = IdentityResolver(self.store, self.directory, self.profiles, clock=monotonic)
         self.keys = KeyService(self.dataos, self.store, self.resolver, clock)
         self.admins = frozenset(settings.admin_slack_user_ids)
         self._warmup: asyncio.Task[None] | None = None
@@ -82,6 +83,10 @@ class Runtime:
     async def start(self, *, schedule: bool = False) -> None:
         """Migrate the schema, load the DataOS directory in the background (readyz waits for it), and
         with `schedule`, start the reminder sweep (once now, to catch up, then on its interval)."""
+        # One pooled aiohttp session for every Slack call (the SDK would open one per call otherwise).
+        if self.slack.session is None:
+            self.slack.session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=100, limit_per_host=100, keepalive_timeout=30))
         await migrate(self.engine)
         self._migrated = True
         self._warmup = asyncio.create_task(self._warm_directory())
@@ -155,7 +160,8 @@ def build_bolt_app(runtime: Runtime, *, socket_mode: bool = False) -> AsyncApp:
     app = AsyncApp(
         client=runtime.slack,
         signing_secret=signing_secret,
-        request_verification_enabled=not socket_mode,
+        # bot.web checks the signature before anything else reads the body; once is enough.
+        request_verification_enabled=False,
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("bot.bolt"),
     )

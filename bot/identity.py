@@ -198,13 +198,39 @@ class SlackProfiles:
 
 
 class IdentityResolver:
-    def __init__(self, store: Store, directory: DataOSDirectory, profiles: SlackProfiles) -> None:
+    """Resolves and remembers mappings briefly: one person's create is a command and a submission
+    seconds apart, and a burst of requests should not mean a database read each. A link made or
+    removed here is seen at once; one made on another replica within `ttl` seconds."""
+
+    def __init__(self, store: Store, directory: DataOSDirectory, profiles: SlackProfiles, *, ttl: float = 30.0,
+                 clock: Monotonic = time.monotonic) -> None:
         self.store = store
         self.directory = directory
         self.profiles = profiles
+        self._ttl = ttl
+        self._clock = clock
+        self._known: dict[str, tuple[float, Identity]] = {}
+
+    def forget(self, slack_user_id: str) -> None:
+        self._known.pop(slack_user_id, None)
 
     async def resolve(self, slack_user_id: str) -> Identity | Denied:
-        link = await self.store.get_link(slack_user_id)
+        hit = self._known.get(slack_user_id)
+        if hit is not None and self._clock() - hit[0] < self._ttl:
+            return hit[1]
+        result = await self._resolve(slack_user_id)
+        if isinstance(result, Identity):
+            self._known[slack_user_id] = (self._clock(), result)
+        return result
+
+    async def _resolve(self, slack_user_id: str) -> Identity | Denied:
+        try:
+            link = await self.store.get_link(slack_user_id)
+        except Exception as exc:  # the database is down or unreachable
+            log.warning("identity links unavailable: %s", type(exc).__name__)
+            return Denied(slack_user_id, "unavailable",
+                          "The bot's database is not answering right now, so nothing was done. "
+                          "Please try again in a minute.")
         try:
             profile = await self.profiles.get(slack_user_id)
         except SlackApiError as exc:

@@ -30,6 +30,14 @@ class Duplicate:
     previous: Idempotency
 
 
+class StoreUnavailable(Exception):
+    """The bot's own database did not answer; nothing was done."""
+
+    def __init__(self) -> None:
+        super().__init__("The bot's database is not answering right now. Nothing was changed. "
+                         "Please try again in a minute.")
+
+
 class LinkRefused(Exception):
     """`/apikey link` could not link; the message is fit for the user."""
 
@@ -71,7 +79,12 @@ class KeyService:
     ) -> Token | Duplicate:
         """Create once per `request_id` (e.g. one modal submission): a double submit gets `Duplicate`."""
         now = self.clock()
-        if not await self.store.claim_idempotency(request_id, identity.dataos_user_id, now):
+        try:
+            claimed = await self.store.claim_idempotency(request_id, identity.dataos_user_id, now)
+        except Exception as exc:
+            log.warning("could not claim %s: %s", request_id, type(exc).__name__)
+            raise StoreUnavailable from None
+        if not claimed:
             previous = await self.store.get_idempotency(request_id)
             assert previous is not None
             return Duplicate(previous)
@@ -90,10 +103,14 @@ class KeyService:
             await self._audit(identity, "create", _outcome(exc), key_name=key_name,
                               detail=f"correlation {exc.correlation_id}")
             raise
-        await self.store.finish_idempotency(request_id, state="done", now=self.clock(), key_name=token.name,
-                                            key_expiration=token.expiration)
-        await self.store.note_key_created(identity.dataos_user_id, token.name, token.expiration, now)
-        await self._audit(identity, "create", "ok", key_name=token.name, expiration=token.expiration)
+        # The key exists now: what follows is bookkeeping, and must not keep the key from its owner.
+        try:
+            await self.store.record_created(request_id, Audit(
+                at=self.clock(), actor_slack_id=identity.slack_user_id, dataos_user_id=identity.dataos_user_id,
+                action="create", outcome="ok", key_name=token.name, key_expiration=token.expiration,
+            ), now=now)
+        except Exception:
+            log.exception("could not record the creation of %s", token.name)
         return token
 
     async def revoke_key(self, identity: Identity, name: str) -> Token:
@@ -134,6 +151,7 @@ class KeyService:
             raise LinkRefused(f"That key belongs to the application user `{user_id}`, not to a person. "
                               "Nothing was linked. Paste a key of your own DataOS user.")
         await self.store.set_link(slack_user_id, user_id, method="self", linked_by=slack_user_id, now=self.clock())
+        self.resolver.forget(slack_user_id)
         await self.store.audit(Audit(at=self.clock(), actor_slack_id=slack_user_id, action="link",
                                      dataos_user_id=user_id, outcome="ok"))
         return user_id

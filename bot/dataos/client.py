@@ -153,6 +153,8 @@ class HeimdallClient:
             except _Outcome as outcome:
                 attempt += 1
                 if not retry or attempt > self._retries:
+                    if method == "GET" or path == "/authorize":
+                        outcome.error.changed = False  # a read changes nothing, however it failed
                     raise outcome.error from None
                 await self._sleep(self._delay(attempt, outcome.retry_after))
 

@@ -21,18 +21,27 @@ F = TypeVar("F", bound=Callable[..., Awaitable[None]])
 
 
 def tracked(rt: Runtime, kind: str, name: str | Callable[[dict[str, Any]], str]) -> Callable[[F], F]:
-    """Wrap a listener: counted in metrics by outcome, and awaited by a graceful shutdown."""
+    """Wrap a listener: counted in metrics by outcome, awaited by a graceful shutdown, and a failure
+    nobody foresaw (the database down, a bug) still ends in a sentence to the person, not silence."""
 
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
         async def wrapper(**kwargs: Any) -> None:
-            label = name(kwargs.get("body") or {}) if callable(name) else name
+            from bot.slack.common import apologise
+
+            body = kwargs.get("body") or {}
+            label = name(body) if callable(name) else name
+            ack = kwargs.get("ack")
             async with rt.work():
                 try:
                     await fn(**kwargs)
                 except Exception:
                     count_request(kind, label, "error")
-                    raise
+                    log.exception("%s %s failed", kind, label)
+                    if ack is not None and getattr(ack, "response", None) is None:
+                        await ack()  # never leave Slack waiting for its 3 seconds
+                    await apologise(rt.slack, body, kwargs.get("respond"))
+                    return
                 count_request(kind, label, "ok")
 
         return wrapper  # type: ignore[return-value]

@@ -8,6 +8,7 @@ owner sees); nothing else receives a key's value.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -112,6 +113,7 @@ HELP_LINES = [
 ]
 
 
+@functools.lru_cache(maxsize=64)
 def help_message(*, unknown: str | None = None, suggestion: str | None = None) -> Message:
     blocks: list[Block] = []
     if unknown is not None:
@@ -277,6 +279,7 @@ def _key_inputs(policy: ValidityPolicy, *, name: str | None, validity_hours: int
     return blocks
 
 
+@functools.lru_cache(maxsize=256)  # the same few forms are built over and over; callers never mutate them
 def create_modal(policy: ValidityPolicy, *, name: str | None = None, validity_hours: int | None = None,
                  validity_text: str | None = None, error: str | None = None, channel_id: str = "") -> dict[str, Any]:
     """The create form. `validity_text` prefills the custom field when it is not a preset."""
@@ -379,6 +382,7 @@ def info_modal(title: str, text: str, *, buttons: Sequence[ButtonElement] = (), 
     return View(type="modal", callback_id=INFO_VIEW, title=title[:24], close=close, blocks=blocks).to_dict()
 
 
+@functools.lru_cache(maxsize=64)
 def working_modal(title: str, text: str) -> dict[str, Any]:
     return info_modal(title, f":hourglass_flowing_sand: {text}")
 

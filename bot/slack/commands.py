@@ -224,8 +224,11 @@ async def dispatch(rt: Runtime, body: dict[str, Any], ack: AsyncAck, respond: As
     await handler(rt, call)
     if call.user_id:
         # After the handler, which has acknowledged: "has used the bot" (REMINDER_AUDIENCE=active)
-        # must not slow down Slack's 3-second acknowledgement.
-        await rt.store.touch_user(call.user_id, rt.clock())
+        # must not slow down Slack's 3-second acknowledgement, nor turn an answer into an error.
+        try:
+            await rt.store.touch_user(call.user_id, rt.clock())
+        except Exception as exc:
+            log.warning("could not record that %s used the bot: %s", call.user_id, type(exc).__name__)
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:

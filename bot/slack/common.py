@@ -12,7 +12,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dataos import Token
 from bot.identity import slack_error
-from bot.slack.blocks import secret_message
+from bot.logs import request_id
+from bot.slack.blocks import info_modal, secret_message, text_message
 
 log = logging.getLogger(__name__)
 
@@ -78,4 +79,29 @@ async def deliver_secret(client: AsyncWebClient, slack_user_id: str, token: Toke
     except SlackApiError as exc:
         log.warning("could not deliver key %s to %s privately: %s", token.name, slack_user_id, slack_error(exc))
         return False
+    except Exception as exc:  # Slack unreachable: the modal's "Show the key here" is the way out
+        log.warning("could not deliver key %s to %s privately: %s", token.name, slack_user_id, type(exc).__name__)
+        return False
     return True
+
+
+def oops_text() -> str:
+    """For failures nobody foresaw: still a sentence, with a reference to find the log lines."""
+    ref = request_id.get() or "unknown"
+    return (f":x: Something went wrong on the bot's side (reference `{ref}`). Nothing was changed. "
+            "Please try again in a minute; if it keeps happening, tell a platform admin.")
+
+
+async def apologise(client: AsyncWebClient, body: dict[str, Any], respond: Any = None) -> None:
+    """Tell the person something failed, wherever the request came from (a modal or a message)."""
+    view_id = str((body.get("view") or {}).get("id") or "")
+    channel = str((body.get("container") or {}).get("channel_id") or "")
+    try:
+        if view_id:
+            await client.views_update(view_id=view_id, view=info_modal("Something went wrong", oops_text()))
+        elif respond is not None and (body.get("response_url") or body.get("command")):
+            await respond(response_type="ephemeral", replace_original=False, **text_message(oops_text()).kwargs())
+        elif channel:
+            await client.chat_postEphemeral(channel=channel, user=user_id(body), **text_message(oops_text()).kwargs())
+    except Exception as exc:
+        log.warning("could not tell %s about a failure: %s", user_id(body), type(exc).__name__)

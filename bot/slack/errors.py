@@ -44,7 +44,7 @@ def explain(exc: DataOSError, *, doing: str, key_name: str | None = None) -> str
                 f"{TELL_ADMIN}")
     if isinstance(exc, DataOSUnavailable):
         if exc.changed is None:
-            return (f"DataOS did not answer in time while {doing}{ref}, so I cannot tell whether it was done. "
+            return (f"{str(exc).rstrip('.')} while {doing}{ref}, so I cannot tell whether it was done. "
                     "Run `/apikey list` in a minute to check before trying again.")
         return (f"DataOS is not answering right now{ref}. {_nothing_changed(exc)} "
                 "Please try again in a few minutes.")

@@ -23,7 +23,7 @@ from bot.dataos import DataOSConflict, DataOSError, DataOSNotFound
 from bot.domain.durations import humanize_hours
 from bot.domain.keys import NAME_MAX_LENGTH
 from bot.identity import Denied, Identity, slack_error
-from bot.service import Duplicate
+from bot.service import Duplicate, StoreUnavailable
 from bot.slack import blocks, tracked
 from bot.slack.common import deliver_secret, metadata, open_view, state_value, update_view, user_id
 from bot.slack.errors import explain
@@ -183,6 +183,9 @@ async def submit_renew(rt: Runtime, body: dict[str, Any], view: dict[str, Any], 
     except DataOSError as exc:
         await update_view(client, view_id, blocks.info_modal(
             title, ":x: " + explain(exc, doing="renewing your key", key_name=name) + " The old key was not touched."))
+        return
+    except StoreUnavailable as exc:
+        await update_view(client, view_id, blocks.info_modal(title, f":x: {exc}"))
         return
     if isinstance(result, Duplicate):
         return

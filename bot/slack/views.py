@@ -19,7 +19,7 @@ from bot.dataos import DataOSConflict, DataOSError, Token
 from bot.domain.durations import InvalidDuration
 from bot.domain.keys import InvalidKeyName, validate_key_name
 from bot.identity import Denied
-from bot.service import Duplicate, LinkRefused
+from bot.service import Duplicate, LinkRefused, StoreUnavailable
 from bot.slack import blocks, tracked
 from bot.slack.common import deliver_secret, metadata, state_value, update_view, user_id
 from bot.slack.errors import explain
@@ -31,15 +31,20 @@ def read_create_form(rt: Runtime, view: dict[str, Any]) -> tuple[str | None, int
     """(name, hours, errors by block_id) from a create form's state. Pure apart from the policy."""
     errors: dict[str, str] = {}
     name: str | None = None
+    # Anything not shaped as Slack sends it is refused, not guessed at: a form is not a place for surprises.
     raw_name = state_value(view, blocks.NAME_BLOCK, blocks.NAME_INPUT).get("value")
     try:
-        name = validate_key_name(raw_name if isinstance(raw_name, str) else None)
+        if raw_name is not None and not isinstance(raw_name, str):
+            raise InvalidKeyName("That name could not be read; type it again.")
+        name = validate_key_name(raw_name)
     except InvalidKeyName as exc:
         errors[blocks.NAME_BLOCK] = str(exc)
     selected = state_value(view, blocks.VALIDITY_BLOCK, blocks.VALIDITY_INPUT).get("selected_option") or {}
     choice = str(selected.get("value") or "") if isinstance(selected, dict) else ""
-    custom = state_value(view, blocks.CUSTOM_BLOCK, blocks.CUSTOM_INPUT).get("value")
-    custom = custom.strip() if isinstance(custom, str) else ""
+    raw_custom = state_value(view, blocks.CUSTOM_BLOCK, blocks.CUSTOM_INPUT).get("value")
+    custom = raw_custom.strip() if isinstance(raw_custom, str) else ""
+    if raw_custom is not None and not isinstance(raw_custom, str):
+        errors[blocks.CUSTOM_BLOCK] = "That validity could not be read; type it again."
     hours: int | None = None
     if choice == blocks.CUSTOM_VALUE or not choice:
         if not custom:
@@ -86,6 +91,9 @@ async def submit_create(rt: Runtime, body: dict[str, Any], view: dict[str, Any],
     except DataOSError as exc:
         await update_view(client, view_id, blocks.info_modal(
             title, ":x: " + explain(exc, doing="creating your key", key_name=name)))
+        return
+    except StoreUnavailable as exc:
+        await update_view(client, view_id, blocks.info_modal(title, f":x: {exc}"))
         return
     if isinstance(result, Duplicate):
         previous = result.previous

@@ -149,11 +149,7 @@ class Store:
 
     async def audit(self, entry: Audit) -> None:
         async with self.session() as s, s.begin():
-            s.add(AuditEntry(
-                at=entry.at, actor_slack_id=entry.actor_slack_id, dataos_user_id=entry.dataos_user_id,
-                action=entry.action, key_name=entry.key_name, key_expiration=entry.key_expiration,
-                outcome=entry.outcome, detail=(entry.detail or None) and entry.detail[:500],
-            ))
+            s.add(_audit_row(entry))
 
     async def recent_audit(
         self, *, since: datetime, actor_slack_id: str | None = None, dataos_user_id: str | None = None,
@@ -214,16 +210,27 @@ class Store:
             result = await s.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < older_than))
             return int(getattr(result, "rowcount", 0))
 
+    async def record_created(self, request_id: str, entry: Audit, *, now: datetime) -> None:
+        """After DataOS made a key: close its idempotency claim, remember its lifetime, audit it; one commit."""
+        assert entry.dataos_user_id and entry.key_name and entry.key_expiration
+        async with self.session() as s, s.begin():
+            await s.execute(update(IdempotencyKey).where(IdempotencyKey.key == request_id).values(
+                state="done", updated_at=now, key_name=entry.key_name, key_expiration=entry.key_expiration))
+            await s.execute(self._made_now(entry.dataos_user_id, entry.key_name, entry.key_expiration, now))
+            s.add(_audit_row(entry))
+
     # ---- key sightings -----------------------------------------------------------------------
 
     async def note_key_created(self, dataos_user_id: str, key_name: str, expiration: datetime, now: datetime) -> None:
         """The bot made this key now: its lifetime is known exactly."""
-        stmt = self._insert(KeySighting).values(
+        async with self.session() as s, s.begin():
+            await s.execute(self._made_now(dataos_user_id, key_name, expiration, now))
+
+    def _made_now(self, dataos_user_id: str, key_name: str, expiration: datetime, now: datetime) -> Any:
+        return self._insert(KeySighting).values(
             dataos_user_id=dataos_user_id, key_name=key_name, expiration=expiration, first_seen=now,
             created_at=now, muted=False,
         ).on_conflict_do_nothing()
-        async with self.session() as s, s.begin():
-            await s.execute(stmt)
 
     # ---- reminders ----------------------------------------------------------------------------
 
@@ -386,6 +393,14 @@ class Store:
     async def count(self, table: Any) -> int:
         async with self.session() as s:
             return int(await s.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def _audit_row(entry: Audit) -> AuditEntry:
+    return AuditEntry(
+        at=entry.at, actor_slack_id=entry.actor_slack_id, dataos_user_id=entry.dataos_user_id,
+        action=entry.action, key_name=entry.key_name, key_expiration=entry.key_expiration,
+        outcome=entry.outcome, detail=(entry.detail or None) and entry.detail[:500],
+    )
 
 
 def _sighting(r: KeySighting) -> Sighting:

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 import httpx
 import uvicorn
 from slack_sdk.signature import SignatureVerifier
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import Runtime
 from bot.config import Settings
@@ -48,8 +49,9 @@ async def _no_wait(_: float) -> None:
 
 
 class BotServer:
-    def __init__(self, settings: Settings, clock: FakeClock) -> None:
-        self.runtime = Runtime(settings, clock=clock.now, monotonic=clock.monotonic, dataos_sleep=_no_wait)
+    def __init__(self, settings: Settings, clock: FakeClock, engine: AsyncEngine | None = None) -> None:
+        self.runtime = Runtime(settings, clock=clock.now, monotonic=clock.monotonic, dataos_sleep=_no_wait,
+                               engine=engine)
         self._started = threading.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
         app = create_web_app(self.runtime, on_started=self._on_started)
@@ -182,8 +184,9 @@ def text_of(call: SlackCall) -> str:
 
 
 @contextmanager
-def running_bot(settings: Settings, clock: FakeClock, slack: SlackFake) -> Iterator[tuple[BotServer, SlackUser]]:
-    server = BotServer(settings, clock)
+def running_bot(settings: Settings, clock: FakeClock, slack: SlackFake,
+                engine: AsyncEngine | None = None) -> Iterator[tuple[BotServer, SlackUser]]:
+    server = BotServer(settings, clock, engine)
     server.start()
     user = SlackUser(server, slack)
     try:

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.logs import configure_logging
+from bot.reminders.sweep import Sweeper
 from tests.e2e.conftest import Bot
 from tests.e2e.harness import create_values, text_of, view_id_of
 
@@ -130,7 +131,23 @@ def test_secrets_reach_only_private_channels(bot: Bot, debug_logs: tuple[RawReco
                                                                          "value": pasted}}}, user="U0DAVE")
     bot.slack.wait_for("views.update", where=lambda c: "linked to DataOS user" in text_of(c))
 
-    secrets = [secret_a, secret_b, secret_c, pasted]
+    # 7. a renewal from a reminder DM (the old key revoked at once)
+    old = bot.heimdall.add_token("alice", "leak_old", hours=20).apikey
+    bot.server.call(Sweeper(bot.runtime).run())
+    dm = next(c for c in bot.slack.delivered("chat.postMessage") if "leak_old" in text_of(c))
+    renew = next(e for b in dm.params["blocks"] if b["type"] == "actions" for e in b["elements"]
+                 if e["action_id"] == "reminder_renew")
+    bot.user.click("reminder_renew", renew["value"], channel=dm.result["channel"], message_ts=dm.result["ts"],
+                   ephemeral=False)
+    opened_r = bot.slack.wait_for("views.open", where=lambda c: c.params["view"]["callback_id"] == "renew_key")[0]
+    values = create_values(name="leak_new", preset="720h")
+    values["old_key_block"] = {"old_key": {"type": "static_select", "selected_option": {"value": "now"}}}
+    bot.user.submit(view_id_of(opened_r), values)
+    bot.slack.wait_for("views.update", where=lambda c: "Key *leak_new* created" in text_of(c))
+    renewed = bot.heimdall.tokens["alice"]["leak_new"].apikey
+    assert "leak_old" not in bot.heimdall.tokens["alice"]
+
+    secrets = [secret_a, secret_b, secret_c, pasted, old, renewed]
     # logs: neither the raw records nor the written output
     assert raw.texts, "the flows logged nothing at DEBUG: the capture is broken"
     for secret in secrets:

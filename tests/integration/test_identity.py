@@ -61,7 +61,7 @@ async def resolver(
     client = HeimdallClient(heimdall.url, heimdall.operator_key, sleep=nowait)  # type: ignore[attr-defined]
     web = AsyncWebClient(token=slack.token, base_url=slack.api_url)
     directory = DataOSDirectory(client, ttl=600, clock=clock.monotonic)
-    yield IdentityResolver(store, directory, SlackProfiles(web, ttl=900, clock=clock.monotonic))
+    yield IdentityResolver(store, directory, SlackProfiles(web, ttl=900, clock=clock.monotonic), clock=clock.monotonic)
     await directory.aclose()
     await client.aclose()
 
@@ -123,3 +123,15 @@ async def test_slack_failure_is_a_polite_denial(resolver: IdentityResolver, slac
     slack.fail("users.info", "internal_error")
     result = await resolver.resolve("U0BOB")
     assert isinstance(result, Denied) and result.reason == "unavailable"
+
+
+async def test_resolutions_are_remembered_briefly(resolver: IdentityResolver, store: Store,
+                                                  clock: FakeClock) -> None:
+    assert await resolver.resolve("U0BOB") == Identity("U0BOB", "bob", "e-mail", "bob@example.com")
+    await store.set_link("U0BOB", "carol", method="admin", linked_by="UADMIN", now=NOW)
+    assert (await resolver.resolve("U0BOB")).dataos_user_id == "bob"  # type: ignore[union-attr]
+    clock.advance(seconds=31)
+    assert (await resolver.resolve("U0BOB")).dataos_user_id == "carol"  # type: ignore[union-attr]
+    await store.delete_link("U0BOB")
+    resolver.forget("U0BOB")  # what a link or unlink made by this bot does
+    assert (await resolver.resolve("U0BOB")).dataos_user_id == "bob"  # type: ignore[union-attr]
