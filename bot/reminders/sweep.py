@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 #: A claim not confirmed as sent within this time is taken over by a later sweep.
 CLAIM_LEASE = timedelta(minutes=10)
+FLUSH_EVERY = 1000
 
 
 class SweepFailed(Exception):
@@ -85,6 +86,14 @@ class Sweeper:
         self.ladder = rt.settings.ladder_hours
         self.working = WorkingTime.parse(rt.settings.working_hours, rt.settings.working_days)
         self.snooze_words = humanize_hours(rt.snooze_hours)
+        # New sightings and first-swept users are written in batches: one commit per thousand, not per user.
+        self._pending_sightings: list[Sighting] = []
+        self._pending_swept: list[str] = []
+
+    async def _flush(self, now: datetime) -> None:
+        sightings, swept = self._pending_sightings, self._pending_swept
+        self._pending_sightings, self._pending_swept = [], []
+        await self.rt.store.save_sweep_progress(sightings, swept, now)
 
     async def run(self) -> SweepSummary:
         started = time.perf_counter()
@@ -112,6 +121,7 @@ class Sweeper:
         finally:
             for task in workers:
                 task.cancel()
+        await self._flush(now)
         await self._watch_bot_key(now, state, members, summary)
         summary.seconds = time.perf_counter() - started
         SWEEP_SECONDS.observe(summary.seconds)
@@ -161,9 +171,11 @@ class Sweeper:
                 summary.skipped["muted" if sighting.muted else "not due"] += 1
                 continue
             due.append((token, key, step, lifetime))
-        await self.rt.store.save_sightings(new)
+        self._pending_sightings += new
         if first_sweep:
-            await self.rt.store.mark_swept([uid], now)
+            self._pending_swept.append(uid)
+        if len(self._pending_sightings) + len(self._pending_swept) >= FLUSH_EVERY:
+            await self._flush(now)
         for token, key, step, lifetime in due:
             zone = zone_for(recipient.slack.tz, recipient.slack.tz_offset)
             if not may_send_now(now, zone, self.working, token.expiration):

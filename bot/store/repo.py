@@ -253,25 +253,25 @@ class Store:
         return ReminderState(sightings, sent, swept, {u for u, on in prefs if not on}, {u for u, _ in prefs})
 
     async def save_sightings(self, sightings: Sequence[Sighting]) -> None:
-        if not sightings:
-            return
-        stmt = self._insert(KeySighting).values([
-            {"dataos_user_id": x.dataos_user_id, "key_name": x.key_name, "expiration": x.expiration,
-             "first_seen": x.first_seen, "created_at": x.created_at, "muted": x.muted,
-             "snoozed_until": x.snoozed_until, "preexisting": x.preexisting}
-            for x in sightings
-        ]).on_conflict_do_nothing()
-        async with self.session() as s, s.begin():
-            await s.execute(stmt)
+        await self.save_sweep_progress(sightings, [], None)
 
-    async def mark_swept(self, dataos_user_ids: Sequence[str], now: datetime) -> None:
-        if not dataos_user_ids:
+    async def save_sweep_progress(self, sightings: Sequence[Sighting], swept: Sequence[str],
+                                  now: datetime | None) -> None:
+        """Keys seen for the first time, and users swept for the first time, in one transaction."""
+        if not sightings and not swept:
             return
-        stmt = self._insert(SweptUser).values(
-            [{"dataos_user_id": u, "first_swept_at": now} for u in dataos_user_ids]
-        ).on_conflict_do_nothing()
         async with self.session() as s, s.begin():
-            await s.execute(stmt)
+            for chunk in _chunks(list(sightings), 500):  # bound the statement size (parameter limits)
+                await s.execute(self._insert(KeySighting).values([
+                    {"dataos_user_id": x.dataos_user_id, "key_name": x.key_name, "expiration": x.expiration,
+                     "first_seen": x.first_seen, "created_at": x.created_at, "muted": x.muted,
+                     "snoozed_until": x.snoozed_until, "preexisting": x.preexisting}
+                    for x in chunk
+                ]).on_conflict_do_nothing())
+            for ids in _chunks(list(swept), 500):
+                assert now is not None
+                await s.execute(self._insert(SweptUser).values(
+                    [{"dataos_user_id": u, "first_swept_at": now} for u in ids]).on_conflict_do_nothing())
 
     async def claim_reminder(
         self, key: KeyId, step: str, *, now: datetime, worker: str, lease: timedelta, slack_user_id: str
@@ -393,6 +393,10 @@ class Store:
     async def count(self, table: Any) -> int:
         async with self.session() as s:
             return int(await s.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def _audit_row(entry: Audit) -> AuditEntry:
