@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install dev run test lint typecheck pytest wheel clean
+.PHONY: install dev run test lint typecheck pytest bench wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,10 +28,13 @@ pytest: dev
 	$(BIN)/pytest -q
 
 test: dev
-	$(BIN)/ruff check bot tests
+	$(BIN)/ruff check bot tests bench
 	$(BIN)/mypy bot
 	rm -rf build/wheel && $(BIN)/pip wheel --quiet --no-deps --wheel-dir build/wheel .
 	BOT_WHEEL_DIR=build/wheel $(BIN)/pytest -q
+
+bench: dev
+	$(BIN)/python -m bench.run_all
 
 wheel: $(BIN)/python
 	$(BIN)/pip wheel --no-deps --wheel-dir dist .

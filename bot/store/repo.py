@@ -261,8 +261,9 @@ class Store:
         if not sightings and not swept:
             return
         async with self.session() as s, s.begin():
+            # Core tables, not ORM entities: thousands of rows, none of the ORM's bookkeeping needed.
             for chunk in _chunks(list(sightings), 500):  # bound the statement size (parameter limits)
-                await s.execute(self._insert(KeySighting).values([
+                await s.execute(self._insert(KeySighting.__table__).values([
                     {"dataos_user_id": x.dataos_user_id, "key_name": x.key_name, "expiration": x.expiration,
                      "first_seen": x.first_seen, "created_at": x.created_at, "muted": x.muted,
                      "snoozed_until": x.snoozed_until, "preexisting": x.preexisting}
@@ -270,7 +271,7 @@ class Store:
                 ]).on_conflict_do_nothing())
             for ids in _chunks(list(swept), 500):
                 assert now is not None
-                await s.execute(self._insert(SweptUser).values(
+                await s.execute(self._insert(SweptUser.__table__).values(
                     [{"dataos_user_id": u, "first_swept_at": now} for u in ids]).on_conflict_do_nothing())
 
     async def claim_reminder(

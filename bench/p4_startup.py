@@ -1,0 +1,51 @@
+"""P4: idle RSS and start-up time to a ready `/readyz`, next to a minimal Bolt app measured the same way.
+
+Targets (design.md): idle RSS <= 120 MB; start-up to ready <= 2 s.
+
+    python -m bench.p4_startup [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import ROOT, bot_env, fakes, free_port, median, process, report, rss_mb, serve_bot
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args(argv)
+    emu, slack = fakes(50)
+    starts, rss, bare_starts, bare_rss = [], [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        env = bot_env(emu, slack)
+        for _ in range(args.runs):
+            port = free_port()
+            with serve_bot(env, Path(tmp), port) as (proc, took):
+                time.sleep(1.0)  # idle: let start-up work (the directory load) settle
+                starts.append(took)
+                rss.append(rss_mb(proc.pid))
+            port = free_port()
+            with process([sys.executable, "-m", "bench.bare_bolt", "--port", str(port)], env, ROOT,
+                         ready_url=f"http://127.0.0.1:{port}/readyz") as (proc, took):
+                time.sleep(1.0)
+                bare_starts.append(took)
+                bare_rss.append(rss_mb(proc.pid))
+    emu.stop()
+    slack.stop()
+    ok = report(f"P4 start-up and idle memory, median of {args.runs} runs", [
+        ("bot: start to /readyz 200", f"{median(starts):.2f} s", "<= 2 s", median(starts) <= 2),
+        ("bot: idle RSS", f"{median(rss):.0f} MB", "<= 120 MB", median(rss) <= 120),
+        ("minimal Bolt app: start to ready", f"{median(bare_starts):.2f} s", "(reference)", None),
+        ("minimal Bolt app: idle RSS", f"{median(bare_rss):.0f} MB", "(reference)", None),
+    ])
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
