@@ -46,7 +46,7 @@ def build_manifest(url: str | None = None, *, socket_mode: bool = False) -> dict
         "command": COMMAND,
         "description": "List and create your DataOS API keys",
         "usage_hint": "[list | create [name] [validity] | revoke <name> | whoami | link | help]",
-        "should_escape": False,
+        "should_escape": True,  # mentions arrive as <@U123|name>, which admin commands need
     }
     interactivity: dict[str, Any] = {"is_enabled": True}
     if not socket_mode:

@@ -30,7 +30,7 @@ SWEEP_SECONDS = Histogram("apikey_bot_sweep_seconds", "Duration of a whole remin
 SLACK_RATE_LIMIT_WAITS = Counter("apikey_bot_slack_rate_limit_waits_total",
                                  "Slack 429 answers waited out (Retry-After), by Web API method", ["method"])
 
-SUBCOMMANDS = frozenset({"help", "list", "create", "revoke", "whoami", "link", "reminders"})
+SUBCOMMANDS = frozenset({"help", "list", "create", "revoke", "whoami", "link", "reminders", "admin"})
 
 
 def dataos_observer(method: str, route: str, status: int | None, seconds: float) -> None:

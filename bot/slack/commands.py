@@ -192,6 +192,13 @@ async def cmd_reminders(rt: Runtime, call: Call) -> None:
     await call.reply(blocks.text_message(text))
 
 
+async def cmd_admin(rt: Runtime, call: Call) -> None:
+    from bot.slack.admin import admin_command
+
+    await call.ack()
+    await admin_command(rt, call.user_id, call.args, call.respond)
+
+
 SUBCOMMANDS: dict[str, Handler] = {
     "help": cmd_help,
     "list": cmd_list,
@@ -200,6 +207,7 @@ SUBCOMMANDS: dict[str, Handler] = {
     "whoami": cmd_whoami,
     "link": cmd_link,
     "reminders": cmd_reminders,
+    "admin": cmd_admin,
 }
 ALIASES = {"ls": "list", "new": "create", "delete": "revoke", "rm": "revoke", "?": "help"}
 

@@ -1,0 +1,209 @@
+"""`/apikey admin …`: for the Slack users in ADMIN_SLACK_USER_IDS only, and every action audited.
+
+People are named by mention (`<@U123|alice>`, which Slack sends for `@alice` because the command
+escapes its text) or by a bare Slack user id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, ConfirmObject, SectionBlock
+
+from bot.app import Runtime
+from bot.dataos import DataOSError, DataOSNotFound
+from bot.domain.keys import mask_secret
+from bot.identity import Denied
+from bot.reminders.sweep import Sweeper, SweepFailed
+from bot.slack import blocks, tracked
+from bot.slack.common import user_id
+from bot.slack.errors import explain
+from bot.store import Audit
+
+log = logging.getLogger(__name__)
+ADMIN_REVOKE_ACTION = "admin_revoke"
+_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^([UW][A-Z0-9]{2,})$")
+USAGE = ("Admin commands: `/apikey admin link @user <dataos-user-id>`, `unlink @user`, `keys @user`, "
+         "`audit [@user] [--days N]`, `sweep`, `stats`.")
+
+
+def slack_user(token: str) -> str | None:
+    match = _MENTION.match(token.strip())
+    return (match.group(1) or match.group(2)) if match else None
+
+
+async def _audit(rt: Runtime, actor: str, action: str, outcome: str, *, dataos_user: str | None = None,
+                 key_name: str | None = None, detail: str | None = None) -> None:
+    await rt.store.audit(Audit(at=rt.clock(), actor_slack_id=actor, action=f"admin {action}", outcome=outcome,
+                               dataos_user_id=dataos_user, key_name=key_name, detail=detail))
+
+
+async def admin_command(rt: Runtime, actor: str, args: list[str], respond: AsyncRespond) -> None:
+    async def say(text: str, extra: list[Block] | None = None) -> None:
+        message = blocks.text_message(text)
+        payload = message.blocks + [b.to_dict() for b in (extra or [])]
+        await respond(response_type="ephemeral", text=message.text, blocks=payload)
+
+    if actor not in rt.admins:
+        await say(":no_entry: `/apikey admin` is for platform admins. Nothing was done. "
+                  "Ask one of them if you need help with someone's keys.")
+        return
+    sub = args[0].lower() if args else ""
+    rest = args[1:]
+    if sub == "link" and len(rest) == 2 and slack_user(rest[0]):
+        target, dataos_id = slack_user(rest[0]) or "", rest[1]
+        try:
+            user = await rt.dataos.get_user(dataos_id)
+        except DataOSNotFound:
+            await say(f"DataOS has no user `{blocks.escape(dataos_id)}`. Nothing was linked.")
+            return
+        await rt.store.set_link(target, user.id, method="admin", linked_by=actor, now=rt.clock())
+        rt.resolver.forget(target)
+        await _audit(rt, actor, "link", "ok", dataos_user=user.id, detail=f"slack user {target}")
+        await say(f":link: <@{target}> is now linked to DataOS user `{blocks.escape(user.id)}`.")
+    elif sub == "unlink" and len(rest) == 1 and slack_user(rest[0]):
+        target = slack_user(rest[0]) or ""
+        removed = await rt.store.delete_link(target)
+        rt.resolver.forget(target)
+        await _audit(rt, actor, "unlink", "ok" if removed else "no-link", detail=f"slack user {target}")
+        await say(f"<@{target}> is no longer linked; they are mapped by e-mail again, if it matches."
+                  if removed else f"<@{target}> had no explicit link. Nothing was changed.")
+    elif sub == "keys" and len(rest) == 1 and slack_user(rest[0]):
+        await _keys(rt, actor, slack_user(rest[0]) or "", say)
+    elif sub == "audit":
+        await _audit_report(rt, actor, rest, say)
+    elif sub == "sweep":
+        try:
+            summary = await Sweeper(rt).run()
+        except SweepFailed as exc:
+            await _audit(rt, actor, "sweep", "failed")
+            await say(f":x: The sweep could not run: {exc}")
+            return
+        await _audit(rt, actor, "sweep", "ok", detail=f"sent {summary.sent}")
+        await say("Reminder sweep done:\n" + "\n".join(summary.lines()))
+    elif sub == "stats":
+        await _stats(rt, actor, say)
+    else:
+        await say(USAGE)
+
+
+async def _keys(rt: Runtime, actor: str, target: str, say: Any) -> None:
+    identity = await rt.keys.identify(target)
+    if isinstance(identity, Denied):
+        await say(f"<@{target}> is not mapped to a DataOS user: {identity.message}")
+        return
+    try:
+        tokens = await rt.keys.list_keys(identity)
+    except DataOSError as exc:
+        await say(":x: " + explain(exc, doing="listing their keys"))
+        return
+    await _audit(rt, actor, "keys", "ok", dataos_user=identity.dataos_user_id, detail=f"slack user {target}")
+    if not tokens:
+        await say(f"<@{target}> (DataOS user `{identity.dataos_user_id}`) has no keys.")
+        return
+    extra: list[Block] = []
+    for token in tokens[:blocks.KEYS_PER_PAGE]:
+        masked = mask_secret(token.secret.get_secret_value()) if token.secret else "…"
+        value = json.dumps({"u": identity.dataos_user_id, "k": token.name}, separators=(",", ":"))
+        extra += [
+            SectionBlock(text=f"*{blocks.escape(token.name)}* · expires {blocks.slack_date(token.expiration)} · "
+                              f"`{masked}`"),
+            ActionsBlock(elements=[ButtonElement(
+                text="Revoke", action_id=ADMIN_REVOKE_ACTION, value=value, style="danger",
+                confirm=ConfirmObject(title="Revoke this key?", text=f"*{blocks.escape(token.name)}* of "
+                                      f"`{identity.dataos_user_id}` stops working at once.", confirm="Revoke",
+                                      deny="Keep it", style="danger"))]),
+        ]
+    more = f" (the first {blocks.KEYS_PER_PAGE} of {len(tokens)})" if len(tokens) > blocks.KEYS_PER_PAGE else ""
+    await say(f"Keys of <@{target}> (DataOS user `{identity.dataos_user_id}`, {identity.how}){more}:", extra)
+
+
+async def _audit_report(rt: Runtime, actor: str, args: list[str], say: Any) -> None:
+    days, target = 7, None
+    for i, word in enumerate(args):
+        if word == "--days" and i + 1 < len(args) and args[i + 1].isdigit():
+            days = max(1, min(int(args[i + 1]), 365))
+        elif slack_user(word):
+            target = slack_user(word)
+    entries = await rt.store.recent_audit(since=rt.clock() - timedelta(days=days), actor_slack_id=target, limit=40)
+    await _audit(rt, actor, "audit", "ok", detail=f"slack user {target or 'all'}, {days} days")
+    if not entries:
+        await say(f"No audit entries in the last {days} days" + (f" for <@{target}>." if target else "."))
+        return
+    lines = [f"{blocks.slack_date(e.at)} <@{e.actor_slack_id}> {e.action} "
+             f"{'`' + blocks.escape(e.key_name) + '`' if e.key_name else ''} "
+             f"{'of `' + e.dataos_user_id + '`' if e.dataos_user_id else ''} → {e.outcome}" for e in entries]
+    await say(f"Audit, last {days} days{' for <@' + target + '>' if target else ''} (newest first):\n"
+              + "\n".join(lines)[:2800])
+
+
+async def _stats(rt: Runtime, actor: str, say: Any) -> None:
+    from bot.reminders.audience import build_audience
+
+    now = rt.clock()
+    await rt.directory.ensure_loaded()
+    members = await rt.slack_directory.members()
+    state = await rt.store.load_reminder_state(since=now)
+    audience = build_audience(rt.directory.persons(), members, await rt.store.links(), disabled=set())
+    gate = asyncio.Semaphore(rt.settings.sweep_concurrency)
+    keys = soon = failed = 0
+
+    async def count(uid: str) -> None:
+        nonlocal keys, soon, failed
+        async with gate:
+            try:
+                tokens = await rt.dataos.list_tokens(uid)
+            except DataOSError:
+                failed += 1
+                return
+        live = [t for t in tokens if t.expiration > now]
+        keys += len(live)
+        soon += sum(1 for t in live if t.expiration - now <= timedelta(days=7))
+
+    await asyncio.gather(*(count(r.dataos_user_id) for r in audience))
+    ledger = await rt.store.ledger()
+    week = now - timedelta(days=7)
+    sent_week = sum(1 for r in ledger if r["state"] == "sent" and r["sent_at"] and r["sent_at"] >= week)
+    await _audit(rt, actor, "stats", "ok")
+    note = f" ({failed} users could not be read from DataOS)" if failed else ""
+    await say(f"*Mapped users:* {len(audience)} ({len(state.disabled)} with reminders off)\n*Keys:* {keys}{note}\n"
+              f"*Expiring in 7 days:* {soon}\n*Reminders sent in 7 days:* {sent_week}")
+
+
+async def admin_revoke(rt: Runtime, body: dict[str, Any], respond: AsyncRespond) -> None:
+    actor = user_id(body)
+    if actor not in rt.admins:  # the button could be replayed by anyone who saw it
+        await respond(response_type="ephemeral", replace_original=False,
+                      **blocks.text_message(":no_entry: Only platform admins can do that. Nothing was done.").kwargs())
+        return
+    try:
+        data = json.loads(str((body.get("actions") or [{}])[0].get("value") or ""))
+        dataos_user, name = str(data["u"]), str(data["k"])
+    except (ValueError, KeyError, TypeError):
+        await respond(response_type="ephemeral", replace_original=False,
+                      **blocks.text_message("That button is damaged; nothing was changed.").kwargs())
+        return
+    try:
+        await rt.dataos.delete_token(dataos_user, name)
+    except DataOSError as exc:
+        await _audit(rt, actor, "revoke", f"error:{exc.status}", dataos_user=dataos_user, key_name=name)
+        await respond(response_type="ephemeral", replace_original=False,
+                      **blocks.text_message(":x: " + explain(exc, doing="revoking the key", key_name=name)).kwargs())
+        return
+    await _audit(rt, actor, "revoke", "ok", dataos_user=dataos_user, key_name=name)
+    await respond(response_type="ephemeral", replace_original=False, **blocks.text_message(
+        f":wastebasket: Revoked *{blocks.escape(name)}* of DataOS user `{blocks.escape(dataos_user)}`.").kwargs())
+
+
+def register(app: AsyncApp, rt: Runtime) -> None:
+    @app.action(ADMIN_REVOKE_ACTION)
+    @tracked(rt, "action", "admin_revoke")
+    async def on_admin_revoke(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        await admin_revoke(rt, body, respond)
