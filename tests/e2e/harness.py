@@ -230,3 +230,29 @@ def audit_actions(bot: Any) -> list[tuple[Any, ...]]:
     from bot.store.schema import AuditEntry
 
     return [(r["action"], r["outcome"], r["key_name"]) for r in table_rows(bot, AuditEntry)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def process_env(slack: SlackFake, heimdall: HeimdallEmulator, secret: str, **extra: str) -> dict[str, str]:
+    """The environment of an `apikey-bot` process pointed at the fakes."""
+    import os
+
+    return {"PATH": os.environ.get("PATH", "/usr/bin"), "PYTHONUNBUFFERED": "1", "SLACK_BOT_TOKEN": slack.token,
+            "SLACK_SIGNING_SECRET": secret, "SLACK_API_URL": slack.api_url, "HEIMDALL_URL": heimdall.url,
+            "DATAOS_APIKEY": heimdall.operator_key,  # type: ignore[attr-defined]
+            "REMINDERS_ENABLED": "false", **extra}
+
+
+def signed_command(port: int, secret: str, **fields: str) -> httpx.Response:
+    """POST a signed `/apikey` command to a bot process on `port`."""
+    body = urlencode({"command": "/apikey", "team_id": "T0123", "channel_id": "C1", "trigger_id": "1.2.3",
+                      **fields})
+    ts = str(int(time.time()))
+    return httpx.post(f"http://127.0.0.1:{port}/slack/events", content=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)})

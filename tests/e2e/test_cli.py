@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
-from urllib.parse import urlencode
 
 import httpx
-from slack_sdk.signature import SignatureVerifier
 
+from tests.e2e.harness import free_port, process_env, signed_command
 from tests.fakes.heimdall import HeimdallEmulator
 from tests.fakes.slack import SlackFake
 
@@ -56,21 +53,10 @@ def test_http_mode_needs_signing_secret_and_socket_mode_needs_app_token(tmp_path
     assert result.returncode == 2 and "SLACK_APP_TOKEN is missing" in result.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_serve_answers_slack_and_stops_on_sigterm(tmp_path: Path, slack: SlackFake,
                                                   heimdall: HeimdallEmulator) -> None:
-    port = _free_port()
-    env = {
-        **BASE_ENV, "SLACK_BOT_TOKEN": slack.token, "SLACK_SIGNING_SECRET": "cli-secret",
-        "SLACK_API_URL": slack.api_url, "HEIMDALL_URL": heimdall.url,
-        "DATAOS_APIKEY": heimdall.operator_key,  # type: ignore[attr-defined]
-        "LOG_FORMAT": "json",
-    }
+    port = free_port()
+    env = process_env(slack, heimdall, "cli-secret", LOG_FORMAT="json")
     proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
                             env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
     try:
@@ -81,13 +67,7 @@ def test_serve_answers_slack_and_stops_on_sigterm(tmp_path: Path, slack: SlackFa
         else:
             raise AssertionError("the bot exited before it started")
         assert (tmp_path / "data" / "apikey-bot.db").exists()  # the embedded SQLite default
-        body = urlencode({"command": "/apikey", "text": "help", "user_id": "U0ALICE", "team_id": "T0123",
-                          "channel_id": "C1", "response_url": slack.response_url(), "trigger_id": "1.2.3"})
-        ts = str(int(time.time()))
-        sig = SignatureVerifier("cli-secret").generate_signature(timestamp=ts, body=body)
-        r = httpx.post(f"http://127.0.0.1:{port}/slack/events", content=body, headers={
-            "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts,
-            "X-Slack-Signature": sig})
+        r = signed_command(port, "cli-secret", text="help", user_id="U0ALICE", response_url=slack.response_url())
         assert r.status_code == 200 and "/apikey create" in r.text
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
     finally:

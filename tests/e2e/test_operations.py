@@ -5,25 +5,19 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlencode
 
-import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from slack_sdk.signature import SignatureVerifier
 
 from bot.logs import configure_logging
 from bot.reminders.sweep import Sweeper
 from tests.e2e.conftest import Bot
-from tests.e2e.harness import create_values, text_of, view_id_of
+from tests.e2e.harness import create_values, free_port, process_env, signed_command, text_of, view_id_of
 from tests.fakes.heimdall import HeimdallEmulator
 from tests.fakes.slack import SlackFake
 
@@ -97,19 +91,10 @@ def test_json_logs_carry_request_and_correlation_ids(bot: Bot, json_logs: io.Str
     assert failed["correlation_id"] == bot.heimdall.calls_to("GET", "/tokens")[0].headers["dataos-correlation-id"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_sigterm_finishes_work_in_flight_then_stops(tmp_path: Path, slack: SlackFake,
                                                     heimdall: HeimdallEmulator) -> None:
-    port = _free_port()
-    env = {"PATH": os.environ.get("PATH", "/usr/bin"), "SLACK_BOT_TOKEN": slack.token,
-           "SLACK_SIGNING_SECRET": "op-secret", "SLACK_API_URL": slack.api_url, "HEIMDALL_URL": heimdall.url,
-           "DATAOS_APIKEY": heimdall.operator_key,  # type: ignore[attr-defined]
-           "REMINDERS_ENABLED": "false", "LOG_FORMAT": "json"}
+    port = free_port()
+    env = process_env(slack, heimdall, "op-secret", LOG_FORMAT="json")
     heimdall.add_token("alice", "slow_to_list", hours=48)
     proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
                             env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
@@ -120,13 +105,7 @@ def test_sigterm_finishes_work_in_flight_then_stops(tmp_path: Path, slack: Slack
                 break
         # DataOS takes 1.5 s to list keys: the command is acknowledged at once, the work is still running
         heimdall.fail_next(1, None, delay=1.5, match="/users/alice/tokens")
-        body = urlencode({"command": "/apikey", "text": "list", "user_id": "U0ALICE", "team_id": "T0123",
-                          "channel_id": "C1", "response_url": slack.response_url(), "trigger_id": "1.2.3"})
-        ts = str(int(time.time()))
-        sig = SignatureVerifier("op-secret").generate_signature(timestamp=ts, body=body)
-        r = httpx.post(f"http://127.0.0.1:{port}/slack/events", content=body, headers={
-            "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts,
-            "X-Slack-Signature": sig})
+        r = signed_command(port, "op-secret", text="list", user_id="U0ALICE", response_url=slack.response_url())
         assert r.status_code == 200
         heimdall_calls = lambda: [c for c in heimdall.calls if "/users/alice/tokens" in c.path]  # noqa: E731
         slack.wait_for("users.info")  # the listener is at work
