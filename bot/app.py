@@ -18,6 +18,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.audit import AuditTrail
 from bot.config import Settings
 from bot.dataos import HeimdallClient
 from bot.domain.durations import parse_duration_hours
@@ -71,7 +72,8 @@ class Runtime:
         self.snooze_hours = parse_duration_hours(settings.snooze)
         self.renew_grace_hours = parse_duration_hours(settings.renew_grace)
         self.resolver = IdentityResolver(self.store, self.directory, self.profiles, clock=monotonic)
-        self.keys = KeyService(self.dataos, self.store, self.resolver, clock)
+        self.keys = KeyService(self.dataos, self.store, self.resolver, clock,
+                               AuditTrail(self.store, self.slack, settings.audit_channel))
         self.admins = frozenset(settings.admin_slack_user_ids)
         self._warmup: asyncio.Task[None] | None = None
         self._migrated = False

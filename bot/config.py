@@ -45,6 +45,8 @@ EXPECTS: dict[str, str] = {
     "RENEW_GRACE": "a duration such as 24h (how long a renewed key's predecessor may live on)",
     "REMINDER_AUDIENCE": "all or active",
     "REMINDERS_ENABLED": "true or false",
+    "AUDIT_CHANNEL": "a Slack channel id such as C0123ABCD (the bot must be a member), or empty",
+    "HOME_TAB": "true or false",
 }
 
 
@@ -85,6 +87,8 @@ class Settings(BaseSettings):
     renew_grace: str = "24h"
     reminder_audience: Literal["all", "active"] = "all"
     reminders_enabled: bool = True
+    audit_channel: str | None = None
+    home_tab: bool = True
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -106,6 +110,15 @@ class Settings(BaseSettings):
         if not re.match(r"^https?://[^/\s]+", v):
             raise ValueError("must be an http(s) URL")
         return v if v.endswith("/") else v + "/"
+
+    @field_validator("audit_channel", mode="before")
+    @classmethod
+    def _channel(cls, v: object) -> object:
+        if v in ("", None):
+            return None
+        if not isinstance(v, str) or not re.match(r"^[CG][A-Z0-9]{2,}$", v):
+            raise ValueError("must be a Slack channel id such as C0123ABCD")
+        return v
 
     @field_validator("heimdall_url")
     @classmethod

@@ -26,7 +26,10 @@ METHOD_SCOPES: dict[str, str] = {
     "users.info": "users:read",
     "users.list": "users:read",
     "auth.test": "",
+    "views.publish": "",
 }
+#: Events the bot subscribes to (the Home tab, and deactivated members for admins).
+BOT_EVENTS = ("app_home_opened", "user_change")
 #: Scopes that follow from features rather than from one method.
 FEATURE_SCOPES = {
     "commands": "the /apikey slash command",
@@ -49,9 +52,11 @@ def build_manifest(url: str | None = None, *, socket_mode: bool = False) -> dict
         "should_escape": True,  # mentions arrive as <@U123|name>, which admin commands need
     }
     interactivity: dict[str, Any] = {"is_enabled": True}
+    events: dict[str, Any] = {"bot_events": list(BOT_EVENTS)}
     if not socket_mode:
         command["url"] = request_url
         interactivity["request_url"] = request_url
+        events = {"request_url": request_url, **events}
     return {
         "display_information": {
             "name": "DataOS API keys",
@@ -66,7 +71,7 @@ def build_manifest(url: str | None = None, *, socket_mode: bool = False) -> dict
         },
         "features": {
             "app_home": {
-                "home_tab_enabled": False,
+                "home_tab_enabled": True,
                 "messages_tab_enabled": True,
                 "messages_tab_read_only_enabled": True,
             },
@@ -75,6 +80,7 @@ def build_manifest(url: str | None = None, *, socket_mode: bool = False) -> dict
         },
         "oauth_config": {"scopes": {"bot": bot_scopes()}},
         "settings": {
+            "event_subscriptions": events,
             "interactivity": interactivity,
             "org_deploy_enabled": False,
             "socket_mode_enabled": socket_mode,

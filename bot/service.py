@@ -14,6 +14,7 @@ from datetime import datetime
 
 from pydantic import SecretStr
 
+from bot.audit import AuditTrail
 from bot.dataos import DataOSError, DataOSNotFound, HeimdallClient, Token
 from bot.domain.names import generate_key_name
 from bot.identity import Denied, Identity, IdentityResolver
@@ -47,25 +48,23 @@ def _outcome(exc: DataOSError) -> str:
 
 
 class KeyService:
-    def __init__(self, dataos: HeimdallClient, store: Store, resolver: IdentityResolver, clock: Clock) -> None:
+    def __init__(self, dataos: HeimdallClient, store: Store, resolver: IdentityResolver, clock: Clock,
+                 trail: AuditTrail) -> None:
         self.dataos = dataos
         self.store = store
         self.resolver = resolver
         self.clock = clock
+        self.trail = trail
 
     async def identify(self, slack_user_id: str) -> Identity | Denied:
         return await self.resolver.resolve(slack_user_id)
 
     async def _audit(self, identity: Identity, action: str, outcome: str, *, key_name: str | None = None,
                      expiration: datetime | None = None, detail: str | None = None) -> None:
-        try:
-            await self.store.audit(Audit(
-                at=self.clock(), actor_slack_id=identity.slack_user_id, dataos_user_id=identity.dataos_user_id,
-                action=action, outcome=outcome, key_name=key_name, key_expiration=expiration, detail=detail,
-            ))
-        except Exception:
-            # The user's action already happened; losing an audit row must not turn it into an error.
-            log.exception("could not write the audit entry for %s %s", action, key_name)
+        await self.trail.record(Audit(
+            at=self.clock(), actor_slack_id=identity.slack_user_id, dataos_user_id=identity.dataos_user_id,
+            action=action, outcome=outcome, key_name=key_name, key_expiration=expiration, detail=detail,
+        ))
 
     async def list_keys(self, identity: Identity) -> list[Token]:
         tokens = await self.dataos.list_tokens(identity.dataos_user_id)
@@ -104,13 +103,13 @@ class KeyService:
                               detail=f"correlation {exc.correlation_id}")
             raise
         # The key exists now: what follows is bookkeeping, and must not keep the key from its owner.
+        entry = Audit(at=self.clock(), actor_slack_id=identity.slack_user_id, dataos_user_id=identity.dataos_user_id,
+                      action="create", outcome="ok", key_name=token.name, key_expiration=token.expiration)
         try:
-            await self.store.record_created(request_id, Audit(
-                at=self.clock(), actor_slack_id=identity.slack_user_id, dataos_user_id=identity.dataos_user_id,
-                action="create", outcome="ok", key_name=token.name, key_expiration=token.expiration,
-            ), now=now)
+            await self.store.record_created(request_id, entry, now=now)
         except Exception:
             log.exception("could not record the creation of %s", token.name)
+        await self.trail.announce(entry)
         return token
 
     async def revoke_key(self, identity: Identity, name: str) -> Token:
@@ -140,18 +139,18 @@ class KeyService:
         result = await self.dataos.authorize(pasted_key)
         user_id = result.user_id
         if user_id is None:
-            await self.store.audit(Audit(at=self.clock(), actor_slack_id=slack_user_id, action="link",
+            await self.trail.record(Audit(at=self.clock(), actor_slack_id=slack_user_id, action="link",
                                          outcome="refused:invalid-key"))
             raise LinkRefused("DataOS did not accept that key (it is wrong, revoked or expired). "
                               "Nothing was linked. Paste a current key of yours and try again.")
         user = await self.resolver.directory.get(user_id)
         if user is not None and not user.is_person:
-            await self.store.audit(Audit(at=self.clock(), actor_slack_id=slack_user_id, action="link",
+            await self.trail.record(Audit(at=self.clock(), actor_slack_id=slack_user_id, action="link",
                                          dataos_user_id=user_id, outcome="refused:application"))
             raise LinkRefused(f"That key belongs to the application user `{user_id}`, not to a person. "
                               "Nothing was linked. Paste a key of your own DataOS user.")
         await self.store.set_link(slack_user_id, user_id, method="self", linked_by=slack_user_id, now=self.clock())
         self.resolver.forget(slack_user_id)
-        await self.store.audit(Audit(at=self.clock(), actor_slack_id=slack_user_id, action="link",
+        await self.trail.record(Audit(at=self.clock(), actor_slack_id=slack_user_id, action="link",
                                      dataos_user_id=user_id, outcome="ok"))
         return user_id

@@ -59,6 +59,12 @@ def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
         except Rejection as exc:
             log.warning("rejected a signed request: %s", exc)
             return PlainTextResponse(str(exc), status_code=exc.status)
+        if request.headers.get("x-slack-retry-num"):
+            # Slack re-sends an event it thinks we missed (often only because the first answer was slow);
+            # the first delivery is being handled already, so a retry must not do the work twice.
+            log.info("ignored Events API retry %s (%s)", request.headers.get("x-slack-retry-num"),
+                     request.headers.get("x-slack-retry-reason", "?"))
+            return PlainTextResponse("", status_code=200)
         return await handler.handle(request)
 
     async def healthz(request: Request) -> Response:

@@ -220,7 +220,7 @@ class Sweeper:
                 summary.failures.append(f"{item.dataos_user_id}/{item.key_name}: scheduled revoke failed ({exc})")
                 continue
             await self.rt.store.finish_revocation(item.id, "done")
-            await self.rt.store.audit(Audit(at=now, actor_slack_id=item.requested_by, action="revoke",
+            await self.rt.keys.trail.record(Audit(at=now, actor_slack_id=item.requested_by, action="revoke",
                                             outcome="ok", dataos_user_id=item.dataos_user_id,
                                             key_name=item.key_name, detail="scheduled at renewal"))
             summary.revoked_later += 1

@@ -50,13 +50,15 @@ def tracked(rt: Runtime, kind: str, name: str | Callable[[dict[str, Any]], str])
 
 
 def register_all(app: AsyncApp, rt: Runtime) -> None:
-    from bot.slack import actions, admin, commands, reminder_buttons, views
+    from bot.slack import actions, admin, commands, home, offboarding, reminder_buttons, views
 
     commands.register(app, rt)
     views.register(app, rt)
     actions.register(app, rt)
     reminder_buttons.register(app, rt)
     admin.register(app, rt)
+    home.register(app, rt)
+    offboarding.register(app, rt)
 
     @app.middleware
     async def request_context(next: Callable[[], Awaitable[None]]) -> None:

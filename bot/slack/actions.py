@@ -21,6 +21,7 @@ from bot.slack import blocks, tracked
 from bot.slack.commands import open_create_form, send_key_list
 from bot.slack.common import action_value, open_view, update_view, user_id
 from bot.slack.errors import explain, explain_slack
+from bot.slack.home import from_home, publish_home
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +94,18 @@ async def on_revoke(rt: Runtime, body: dict[str, Any], respond: AsyncRespond) ->
     try:
         await rt.keys.revoke_key(identity, name)
     except DataOSError as exc:
-        await _say(respond, body, ":x: " + explain(exc, doing="revoking your key", key_name=name))
+        text = ":x: " + explain(exc, doing="revoking your key", key_name=name)
+        if from_home(body):
+            await publish_home(rt, slack_user, notice=text)
+        else:
+            await _say(respond, body, text)
         return
-    await send_key_list(rt, slack_user, respond, replace=True,
-                        notice=f":wastebasket: Key *{blocks.escape(name)}* revoked.")
+    notice = f":wastebasket: Key *{blocks.escape(name)}* revoked."
+    if from_home(body):
+        await publish_home(rt, slack_user, notice=notice)
+    else:
+        await send_key_list(rt, slack_user, respond, replace=True, notice=notice)
+        await publish_home(rt, slack_user)
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:

@@ -40,7 +40,7 @@ def slack_user(token: str) -> str | None:
 
 async def _audit(rt: Runtime, actor: str, action: str, outcome: str, *, dataos_user: str | None = None,
                  key_name: str | None = None, detail: str | None = None) -> None:
-    await rt.store.audit(Audit(at=rt.clock(), actor_slack_id=actor, action=f"admin {action}", outcome=outcome,
+    await rt.keys.trail.record(Audit(at=rt.clock(), actor_slack_id=actor, action=f"admin {action}", outcome=outcome,
                                dataos_user_id=dataos_user, key_name=key_name, detail=detail))
 
 

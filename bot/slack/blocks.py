@@ -21,6 +21,8 @@ from slack_sdk.models.blocks import (
     ButtonElement,
     ConfirmObject,
     ContextBlock,
+    DividerBlock,
+    HeaderBlock,
     InputBlock,
     MarkdownTextObject,
     Option,
@@ -297,6 +299,48 @@ def validity_prefill(policy: ValidityPolicy, hours: int | None) -> dict[str, Any
         return {"validity_hours": hours, "validity_text": None}
     text = f"{hours // 24}d" if hours % 24 == 0 else f"{hours}h"
     return {"validity_hours": None, "validity_text": text}
+
+
+# ---- Home tab ---------------------------------------------------------------------------------
+
+HOME_REMINDERS_ACTION = "home_reminders"
+
+
+def home_view(identity: Identity | Denied, tokens: Sequence[Token], now: datetime, *, reminders_on: bool,
+              notice: str | None = None, problem: str | None = None) -> dict[str, Any]:
+    """The Home tab: how the person is mapped, their keys with actions, their reminder setting."""
+    home_blocks: list[Block] = [HeaderBlock(text="Your DataOS API keys")]
+    if notice:
+        home_blocks.append(SectionBlock(text=_md(notice)))
+    if isinstance(identity, Denied):
+        home_blocks.append(SectionBlock(text=_md(f":no_entry: {identity.message}")))
+        return View(type="home", blocks=home_blocks).to_dict()
+    how = {"e-mail": "by your Slack e-mail", "self link": "because you linked yourself",
+           "admin link": "by a platform admin"}[identity.how]
+    home_blocks.append(ContextBlock(elements=[_md(f"You are DataOS user `{escape(identity.dataos_user_id)}`, "
+                                                  f"mapped {how}. Dates are in your time zone.")]))
+    home_blocks.append(ActionsBlock(elements=[
+        ButtonElement(text="Create a key", action_id=CREATE_ACTION, value="create", style="primary"),
+        ButtonElement(text="Turn reminders off" if reminders_on else "Turn reminders on",
+                      action_id=HOME_REMINDERS_ACTION, value="off" if reminders_on else "on"),
+    ]))
+    home_blocks.append(SectionBlock(text=_md(
+        f"Expiry reminders are *{'on' if reminders_on else 'off'}*.")))
+    home_blocks.append(DividerBlock())
+    if problem:
+        home_blocks.append(SectionBlock(text=_md(f":x: {problem}")))
+    elif not tokens:
+        home_blocks.append(SectionBlock(text=_md("You have no DataOS API keys.")))
+    for token in tokens[:40]:  # 2 blocks each: within Home's 100
+        key_blocks = _key_blocks(token, now)
+        actions = key_blocks[1]
+        assert isinstance(actions, ActionsBlock)
+        actions.elements.append(ButtonElement(text="Renew", action_id=RENEW_ACTION,
+                                              value=reminder_value(token.name, token.expiration, None)))
+        home_blocks += key_blocks
+    if len(tokens) > 40:
+        home_blocks.append(ContextBlock(elements=[_md(f"And {len(tokens) - 40} more: `/apikey list` pages them.")]))
+    return View(type="home", blocks=home_blocks).to_dict()
 
 
 # ---- reminders -------------------------------------------------------------------------------

@@ -190,6 +190,10 @@ async def cmd_reminders(rt: Runtime, call: Call) -> None:
                 f"turns them {'off' if enabled else 'on'}. Reminders come {', '.join(rt.settings.reminder_ladder)} "
                 "before a key expires, in your working hours.")
     await call.reply(blocks.text_message(text))
+    if choice in ("on", "off"):
+        from bot.slack.home import publish_home
+
+        await publish_home(rt, call.user_id)
 
 
 async def cmd_admin(rt: Runtime, call: Call) -> None:

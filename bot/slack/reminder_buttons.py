@@ -27,6 +27,7 @@ from bot.service import Duplicate, StoreUnavailable
 from bot.slack import blocks, tracked
 from bot.slack.common import deliver_secret, metadata, open_view, state_value, update_view, user_id
 from bot.slack.errors import explain
+from bot.slack.home import publish_home
 from bot.slack.views import read_create_form
 from bot.store import Audit
 
@@ -192,7 +193,7 @@ async def submit_renew(rt: Runtime, body: dict[str, Any], view: dict[str, Any], 
     now = rt.clock()
     delivered = await deliver_secret(client, identity.slack_user_id, result, now)
     old_outcome = await _handle_old_key(rt, identity, old_name, str(choice), now)
-    await rt.store.audit(Audit(at=now, actor_slack_id=identity.slack_user_id, action="renew", outcome="ok",
+    await rt.keys.trail.record(Audit(at=now, actor_slack_id=identity.slack_user_id, action="renew", outcome="ok",
                                dataos_user_id=identity.dataos_user_id, key_name=old_name,
                                detail=f"new key {result.name}; old key {old_outcome}"))
     created = blocks.created_modal(result.name, result.expiration, now, delivered=delivered,
@@ -204,6 +205,7 @@ async def submit_renew(rt: Runtime, body: dict[str, Any], view: dict[str, Any], 
         old_expiration = now
     await _update_dm(client, meta.get("ch", ""), meta.get("ts", ""), blocks.reminder_done_message(
         old_name, old_expiration, f":recycle: renewed as *{blocks.escape(result.name)}*; this key {old_outcome}."))
+    await publish_home(rt, identity.slack_user_id)
 
 
 async def _handle_old_key(rt: Runtime, identity: Identity, old_name: str, choice: str, now: datetime) -> str:

@@ -23,6 +23,7 @@ from bot.service import Duplicate, LinkRefused, StoreUnavailable
 from bot.slack import blocks, tracked
 from bot.slack.common import deliver_secret, metadata, state_value, update_view, user_id
 from bot.slack.errors import explain
+from bot.slack.home import publish_home
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,7 @@ async def _deliver_and_confirm(rt: Runtime, client: AsyncWebClient, slack_user: 
     delivered = await deliver_secret(client, slack_user, token, rt.clock())
     await update_view(client, view_id, blocks.created_modal(token.name, token.expiration, rt.clock(),
                                                             delivered=delivered))
+    await publish_home(rt, slack_user)
 
 
 async def submit_revoke(rt: Runtime, body: dict[str, Any], view: dict[str, Any], ack: AsyncAck,
@@ -136,6 +138,7 @@ async def submit_revoke(rt: Runtime, body: dict[str, Any], view: dict[str, Any],
         return
     await update_view(client, view_id, blocks.info_modal(
         title, f":wastebasket: Key *{blocks.escape(name)}* revoked. Anything still using it is now refused by DataOS."))
+    await publish_home(rt, identity.slack_user_id)
 
 
 async def submit_link(rt: Runtime, body: dict[str, Any], view: dict[str, Any], ack: AsyncAck,
@@ -160,6 +163,7 @@ async def submit_link(rt: Runtime, body: dict[str, Any], view: dict[str, Any], a
     await update_view(client, view_id, blocks.info_modal(
         title, f":link: You are now linked to DataOS user `{blocks.escape(dataos_user)}`. "
                "`/apikey list` shows your keys. The key you pasted was not stored."))
+    await publish_home(rt, user_id(body))
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:

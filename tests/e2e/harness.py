@@ -124,6 +124,13 @@ class SlackUser:
         return self.slack.wait_for(
             "views.open", where=lambda c: c.params.get("trigger_id") == trigger and c.result.get("ok") is True)[0]
 
+    def event(self, event: dict[str, Any], *, event_id: str = "Ev0001", retry: int | None = None) -> httpx.Response:
+        """An Events API delivery (JSON), optionally marked as Slack's retry number `retry`."""
+        body = json.dumps({"token": "legacy", "team_id": "T0123", "api_app_id": "A0ABC", "type": "event_callback",
+                           "event_id": event_id, "event_time": 1700000000, "event": event})
+        headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
+        return self.post(body, "application/json", headers=headers)
+
     def interact(self, payload: dict[str, Any]) -> httpx.Response:
         return self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
 
