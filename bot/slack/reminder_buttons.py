@@ -28,7 +28,7 @@ from bot.slack import blocks, tracked
 from bot.slack.common import deliver_secret, metadata, open_view, state_value, update_view, user_id
 from bot.slack.errors import explain
 from bot.slack.home import publish_home
-from bot.slack.views import read_create_form
+from bot.slack.views import begin, read_create_form
 from bot.store import Audit
 
 log = logging.getLogger(__name__)
@@ -169,11 +169,8 @@ async def submit_renew(rt: Runtime, body: dict[str, Any], view: dict[str, Any], 
         await ack(response_action="errors", errors=errors or {blocks.NAME_BLOCK: "This form is incomplete."})
         return
     title = "Renew a DataOS key"
-    await ack(response_action="update", view=blocks.working_modal(title, "Creating the new key…"))
-    view_id = str(view.get("id") or "")
-    identity = await rt.keys.identify(user_id(body))
-    if isinstance(identity, Denied):
-        await update_view(client, view_id, blocks.info_modal(title, f":no_entry: {identity.message}"))
+    view_id, identity = await begin(rt, body, view, ack, client, title, "Creating the new key…")
+    if identity is None:
         return
     try:
         result = await rt.keys.create_key(identity, name=name, hours=hours, request_id=f"{view_id}:{view.get('hash')}")

@@ -18,7 +18,7 @@ from bot.app import Runtime
 from bot.dataos import DataOSConflict, DataOSError, Token
 from bot.domain.durations import InvalidDuration
 from bot.domain.keys import InvalidKeyName, validate_key_name
-from bot.identity import Denied
+from bot.identity import Denied, Identity
 from bot.service import Duplicate, LinkRefused, StoreUnavailable
 from bot.slack import blocks, tracked
 from bot.slack.common import deliver_secret, metadata, state_value, update_view, user_id
@@ -65,6 +65,21 @@ def read_create_form(rt: Runtime, view: dict[str, Any]) -> tuple[str | None, int
     return name, hours, errors
 
 
+async def begin(rt: Runtime, body: dict[str, Any], view: dict[str, Any], ack: AsyncAck, client: AsyncWebClient,
+                title: str, working: str) -> tuple[str, Identity | None]:
+    """Switch a valid submission to its "working" view (the ack), then find out who submitted it.
+
+    Returns the view id and the identity; None (after saying why in the modal) if they are not mapped.
+    """
+    await ack(response_action="update", view=blocks.working_modal(title, working))
+    view_id = str(view.get("id") or "")
+    identity = await rt.keys.identify(user_id(body))
+    if isinstance(identity, Denied):
+        await update_view(client, view_id, blocks.info_modal(title, f":no_entry: {identity.message}"))
+        return view_id, None
+    return view_id, identity
+
+
 async def submit_create(rt: Runtime, body: dict[str, Any], view: dict[str, Any], ack: AsyncAck,
                         client: AsyncWebClient) -> None:
     name, hours, errors = read_create_form(rt, view)
@@ -72,13 +87,10 @@ async def submit_create(rt: Runtime, body: dict[str, Any], view: dict[str, Any],
         await ack(response_action="errors", errors=errors)
         return
     title = "Create a DataOS key"
-    await ack(response_action="update", view=blocks.working_modal(title, "Creating your key…"))
-    view_id = str(view.get("id") or "")
-    slack_user = user_id(body)
-    identity = await rt.keys.identify(slack_user)
-    if isinstance(identity, Denied):
-        await update_view(client, view_id, blocks.info_modal(title, f":no_entry: {identity.message}"))
+    view_id, identity = await begin(rt, body, view, ack, client, title, "Creating your key…")
+    if identity is None:
         return
+    slack_user = identity.slack_user_id
     # Same view id and hash = the same submission (a double click): the store lets one through.
     request_id = f"{view_id}:{view.get('hash') or ''}"
     try:
@@ -123,11 +135,8 @@ async def submit_revoke(rt: Runtime, body: dict[str, Any], view: dict[str, Any],
         await ack(response_action="errors", errors={blocks.REVOKE_PICK_BLOCK: "Choose the key to revoke."})
         return
     title = "Revoke a key"
-    await ack(response_action="update", view=blocks.working_modal(title, f"Revoking *{blocks.escape(name)}*…"))
-    view_id = str(view.get("id") or "")
-    identity = await rt.keys.identify(user_id(body))
-    if isinstance(identity, Denied):
-        await update_view(client, view_id, blocks.info_modal(title, f":no_entry: {identity.message}"))
+    view_id, identity = await begin(rt, body, view, ack, client, title, f"Revoking *{blocks.escape(name)}*…")
+    if identity is None:
         return
     try:
         # Looked up under the caller's own DataOS user: a tampered name can only miss, never reach another user.
