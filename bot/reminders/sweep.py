@@ -74,6 +74,15 @@ class SweepSummary:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    key: KeyId
+    step: str
+    slack_user_id: str
+    message: blocks.Message
+    now: datetime
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
 
@@ -114,12 +123,20 @@ class Sweeper:
         queue: asyncio.Queue[Recipient] = asyncio.Queue()
         for recipient in audience:
             queue.put_nowait(recipient)
-        workers = [asyncio.create_task(self._worker(queue, state, now, summary))
-                   for _ in range(min(self.settings.sweep_concurrency, max(1, len(audience))))]
+        listers = min(self.settings.sweep_concurrency, max(1, len(audience)))
+        # DMs go out from their own tasks, so a lister goes back to DataOS at once instead of waiting
+        # for a claim, a Slack call and a ledger write; the bounded queue holds the listers back
+        # when Slack is slower than DataOS.
+        outbox: asyncio.Queue[_Outgoing | None] = asyncio.Queue(maxsize=4 * listers)
+        senders = [asyncio.create_task(self._sender(outbox, summary)) for _ in range(listers)]
+        workers = [asyncio.create_task(self._worker(queue, outbox, state, now, summary)) for _ in range(listers)]
         try:
             await asyncio.gather(*workers)
+            for _ in senders:
+                await outbox.put(None)
+            await asyncio.gather(*senders)
         finally:
-            for task in workers:
+            for task in workers + senders:
                 task.cancel()
         await self._flush(now)
         await self._watch_bot_key(now, state, members, summary)
@@ -130,8 +147,8 @@ class Sweeper:
         REMINDERS.labels("failed").inc(len(summary.failures))
         return summary
 
-    async def _worker(self, queue: asyncio.Queue[Recipient], state: ReminderState, now: datetime,
-                      summary: SweepSummary) -> None:
+    async def _worker(self, queue: asyncio.Queue[Recipient], outbox: asyncio.Queue[_Outgoing | None],
+                      state: ReminderState, now: datetime, summary: SweepSummary) -> None:
         while True:
             try:
                 recipient = queue.get_nowait()
@@ -144,13 +161,13 @@ class Sweeper:
                 continue
             summary.users_checked += 1
             try:
-                await self._user(recipient, tokens, state, now, summary)
+                await self._user(recipient, tokens, outbox, state, now, summary)
             except Exception as exc:  # one person's problem must not stop everyone else's reminders
                 log.exception("sweep failed for %s", recipient.dataos_user_id)
                 summary.failures.append(f"{recipient.dataos_user_id}: {type(exc).__name__}")
 
-    async def _user(self, recipient: Recipient, tokens: list[Token], state: ReminderState, now: datetime,
-                    summary: SweepSummary) -> None:
+    async def _user(self, recipient: Recipient, tokens: list[Token], outbox: asyncio.Queue[_Outgoing | None],
+                    state: ReminderState, now: datetime, summary: SweepSummary) -> None:
         uid = recipient.dataos_user_id
         first_sweep = uid not in state.swept
         new: list[Sighting] = []
@@ -184,7 +201,15 @@ class Sweeper:
             hours = int(lifetime.total_seconds() // 3600) if lifetime else None
             message = blocks.reminder_message(token.name, token.expiration, now, step, lifetime_hours=hours,
                                               snooze_words=self.snooze_words)
-            await self._send(key, step, recipient.slack.user_id, message, now, summary)
+            await outbox.put(_Outgoing(key, step, recipient.slack.user_id, message, now))
+
+    async def _sender(self, outbox: asyncio.Queue[_Outgoing | None], summary: SweepSummary) -> None:
+        while (item := await outbox.get()) is not None:
+            try:
+                await self._send(item.key, item.step, item.slack_user_id, item.message, item.now, summary)
+            except Exception as exc:  # as in _worker: one failed DM must not stop the others
+                log.exception("sending a reminder failed for %s", item.key[0])
+                summary.failures.append(f"{item.key[0]}/{item.key[1]}: {type(exc).__name__}")
 
     async def _send(self, key: KeyId, step: str, slack_user_id: str, message: blocks.Message, now: datetime,
                     summary: SweepSummary) -> None:
