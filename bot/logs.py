@@ -122,9 +122,6 @@ def configure_logging(fmt: str = "console", level: str = "INFO", stream: TextIO 
     handler._apikey_bot = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
-    # httpx logs full request lines at INFO; ours already carry what matters, with correlation ids.
-    for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     # Slack's SDK and Bolt log whole request and response bodies at DEBUG: those carry keys (a delivery,
     # a pasted key in /apikey link). Redaction would mask them; not logging them at all is safer.
     for name in ("slack_sdk", "slack_bolt", "bot.bolt"):

@@ -1,4 +1,8 @@
-"""Async Heimdall client: one pooled httpx client, typed results, typed errors, safe retries.
+"""Async Heimdall client: one pooled aiohttp session, typed results, typed errors, safe retries.
+
+aiohttp rather than httpx (design.md's first choice): a reminder sweep makes one call per employee,
+and httpx's request and response layers (URL merging, cookies, auth and redirect hooks, streaming)
+cost the sweep more CPU than everything else it does; see the README's Performance section.
 
 Retries follow the official SDKs (500/502/503/504 and transport errors, with backoff) but only for
 idempotent calls (GET, DELETE, and `/authorize`, which changes nothing). A create is never repeated
@@ -14,12 +18,14 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from json import loads as json_loads
 from typing import Any, TypeVar
 from urllib.parse import quote
+from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
-import httpx
-from httpx_aiohttp import AiohttpTransport
+import yarl
+from multidict import CIMultiDictProxy
 from pydantic import SecretStr, TypeAdapter, ValidationError
 
 from bot.dataos.errors import DataOSError, DataOSNotFound, DataOSUnavailable, error_for_status
@@ -58,31 +64,38 @@ class HeimdallClient:
         timeout: float = 10.0,
         retries: int = 3,
         backoff: float = 0.25,
-        transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
         max_connections: int = 100,
         observer: CallObserver | None = None,
     ) -> None:
         key = apikey.get_secret_value() if isinstance(apikey, SecretStr) else apikey
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        if transport is None:
-            # httpx's own pool costs milliseconds of CPU per request under concurrency (a sweep makes
-            # thousands); aiohttp's pool does not. Same httpx API, timeouts and errors above it.
-            transport = AiohttpTransport(limits=limits)
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + "/api/v1",
-            headers={"apikey": key, "accept": "application/json", "user-agent": "dataos-apikey-bot"},
-            timeout=httpx.Timeout(timeout),
-            limits=limits,
-            transport=transport,
-        )
+        self._base = base_url.rstrip("/") + "/api/v1"
+        self._headers = {"apikey": key, "accept": "application/json", "user-agent": "dataos-apikey-bot"}
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._max_connections = max_connections
+        self._proxy = _env_proxy(self._base)
+        self._session: aiohttp.ClientSession | None = None
         self._retries = retries
         self._backoff = backoff
         self._sleep = sleep
         self._observer = observer
 
+    def _http(self) -> aiohttp.ClientSession:
+        # Made on first use: an aiohttp session belongs to the event loop it was made in.
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                headers=self._headers,
+                timeout=self._timeout,
+                connector=aiohttp.TCPConnector(limit=self._max_connections),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                trust_env=False,  # re-reads the environment on every request: _env_proxy reads it once
+            )
+        return self._session
+
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def __aenter__(self) -> HeimdallClient:
         return self
@@ -172,28 +185,29 @@ class HeimdallClient:
 
     async def _once(self, method: str, path: str, json: dict[str, Any] | None, correlation_id: str) -> Any:
         started = time.perf_counter()
-        status: int | None = None
+        url = yarl.URL(self._base + path, encoded=True)  # path segments are already quoted by _seg
         try:
-            response = await self._http.request(
-                method, path, json=json, headers={"dataos-correlation-id": correlation_id}
-            )
-            status = response.status_code
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            if not _never_sent(exc):
-                self._log(method, path, None, started, correlation_id, "disconnected")
-                raise _Outcome(DataOSUnavailable("The connection to DataOS failed.", correlation_id=correlation_id,
-                                                 changed=None), sent=True) from None
+            async with self._http().request(
+                method, url, json=json, headers={"dataos-correlation-id": correlation_id},
+                allow_redirects=False,  # a redirect would carry the operator key somewhere else
+                proxy=self._proxy,
+            ) as response:
+                status = response.status
+                headers = response.headers
+                body = await response.read()
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            # No connection was made: the request never left.
             self._log(method, path, None, started, correlation_id, type(exc).__name__)
             raise _Outcome(
                 DataOSUnavailable("Could not connect to DataOS.", correlation_id=correlation_id), sent=False
             ) from None
-        except httpx.TimeoutException as exc:
+        except TimeoutError as exc:
             self._log(method, path, None, started, correlation_id, type(exc).__name__)
             raise _Outcome(
                 DataOSUnavailable("DataOS did not answer in time.", correlation_id=correlation_id, changed=None),
                 sent=True,
             ) from None
-        except httpx.TransportError as exc:
+        except aiohttp.ClientError as exc:  # hung up, reset, unreadable: it may have arrived
             self._log(method, path, None, started, correlation_id, type(exc).__name__)
             raise _Outcome(
                 DataOSUnavailable("The connection to DataOS failed.", correlation_id=correlation_id, changed=None),
@@ -202,7 +216,7 @@ class HeimdallClient:
         self._log(method, path, status, started, correlation_id, None)
         if status in (200, 201):
             try:
-                return response.json()
+                return json_loads(body)
             except ValueError:
                 raise DataOSError(
                     "DataOS sent an answer the bot could not read.", status=status, correlation_id=correlation_id
@@ -213,7 +227,7 @@ class HeimdallClient:
             raise _Outcome(
                 error_for_status(status, correlation_id, changed=None if method == "POST" else False),
                 sent=status != 429,
-                retry_after=_retry_after(response),
+                retry_after=_retry_after(headers),
             )
         raise error_for_status(status, correlation_id)
 
@@ -242,12 +256,12 @@ class HeimdallClient:
             raise DataOSError("DataOS sent an answer the bot could not read.") from None
 
 
-def _never_sent(exc: Exception) -> bool:
-    """A connect failure means the request never left; the aiohttp transport also reports a server
-    that hung up mid-exchange as a connect error, and then the request may well have arrived."""
-    cause = exc.__cause__
-    return cause is None or (isinstance(cause, aiohttp.ClientConnectorError | OSError) and not isinstance(
-        cause, aiohttp.ServerDisconnectedError))
+def _env_proxy(url: str) -> str | None:
+    """HTTPS_PROXY / HTTP_PROXY, unless NO_PROXY exempts DataOS's host: as the Slack SDK does."""
+    target = yarl.URL(url)
+    if target.host is None or proxy_bypass(target.host):
+        return None
+    return getproxies().get(target.scheme)
 
 
 def _seg(value: str) -> str:
@@ -269,8 +283,8 @@ def _route(path: str) -> str:
     return "/" + "/".join(shape)
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
+def _retry_after(headers: CIMultiDictProxy[str]) -> float | None:
+    value = headers.get("retry-after")
     try:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:

@@ -83,6 +83,8 @@ class Fault:
     after_effect: bool = False
     match: str | None = None  # only calls whose "METHOD /path" contains this
     retry_after: int | None = None  # sent as a Retry-After header
+    body: bytes | None = None  # sent as-is instead of an error document (a garbled or foreign answer)
+    headers: dict[str, str] | None = None  # with `body`: extra response headers (a Location, say)
 
 
 @dataclass
@@ -165,11 +167,13 @@ class HeimdallEmulator:
 
     def fail_next(
         self, count: int = 1, status: int | None = 503, *, delay: float = 0.0, after_effect: bool = False,
-        match: str | None = None, retry_after: int | None = None,
+        match: str | None = None, retry_after: int | None = None, body: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        """The next `count` matching calls fail with `status` (None: answer normally after `delay`)."""
+        """The next `count` matching calls fail with `status` (None: answer normally after `delay`);
+        with `body`, the answer is that body under that status."""
         with self._lock:
-            self.faults.extend(Fault(status, delay, after_effect, match, retry_after) for _ in range(count))
+            self.faults.extend(Fault(status, delay, after_effect, match, retry_after, body, headers) for _ in range(count))
 
     def calls_to(self, method: str, path_contains: str = "") -> list[Call]:
         return [c for c in self.calls if c.method == method and path_contains in c.path]
@@ -231,6 +235,9 @@ class HeimdallEmulator:
                     await asyncio.sleep(fault.delay)
                 if fault.status is not None:
                     call.status = fault.status
+                    if fault.body is not None:
+                        return web.Response(body=fault.body, status=fault.status, headers=fault.headers,
+                                            content_type="application/json")
                     return _error(fault.status, "injected failure", fault.retry_after)
             caller = self._caller(request)
             if isinstance(caller, web.Response):

@@ -270,16 +270,23 @@ async def test_expired_keys_listing_switch(client: HeimdallClient, heimdall: Hei
     assert {t.name for t in await client.list_tokens("bob")} == {"new"}
 
 
-async def test_unreadable_answer_is_an_error_without_body(heimdall: HeimdallEmulator) -> None:
-    import httpx
+@pytest.mark.parametrize("body", [b'[{"no": "name"}]', b'{"tokens": [', b"<html>gateway</html>"])
+async def test_unreadable_answer_is_an_error_without_body(client: HeimdallClient, heimdall: HeimdallEmulator,
+                                                          body: bytes) -> None:
+    heimdall.fail_next(1, 200, body=body, match="GET")
+    with pytest.raises(DataOSError) as err:
+        await client.list_tokens("alice")
+    assert "could not read" in str(err.value)
+    assert "name" not in str(err.value) and "gateway" not in str(err.value)  # the answer is not echoed
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json=[{"no": "name"}])
 
-    async with HeimdallClient(heimdall.url, "a2V5", transport=httpx.MockTransport(handler)) as c:
-        with pytest.raises(DataOSError) as err:
-            await c.list_tokens("alice")
-    assert "could not read" in str(err.value) and "no" not in str(err.value).split("read")[1]
+async def test_redirects_are_not_followed(client: HeimdallClient, heimdall: HeimdallEmulator) -> None:
+    """A 3xx would carry the operator key to wherever it points: it is an error, not a hop."""
+    heimdall.fail_next(1, 307, body=b"{}", match="GET", headers={"Location": heimdall.url + "/api/v1/users"})
+    with pytest.raises(DataOSError) as err:
+        await client.list_users()
+    assert err.value.status == 307
+    assert len(heimdall.calls_to("GET")) == 1  # the Location was not visited
 
 
 async def test_operation_changes_are_visible_on_emulator_state(
@@ -289,3 +296,24 @@ async def test_operation_changes_are_visible_on_emulator_state(
     await client.delete_token("carol", "a")
     assert heimdall.tokens["carol"] == {}
     assert heimdall.calls[-1].method == "DELETE"
+
+
+@pytest.mark.parametrize("no_proxy", [None, "dataos.invalid"])
+async def test_proxy_from_the_environment(heimdall: HeimdallEmulator, monkeypatch: pytest.MonkeyPatch,
+                                          waits: Waits, no_proxy: str | None) -> None:
+    """HTTP(S)_PROXY and NO_PROXY are honoured, as the Slack SDK does. DataOS's host here cannot be
+    resolved, so only a request that went through the proxy (the emulator, which serves absolute-form
+    requests too) gets an answer."""
+    proxy = heimdall.url.removesuffix("/heimdall")
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    if no_proxy is not None:
+        monkeypatch.setenv("NO_PROXY", no_proxy)
+    async with HeimdallClient("http://dataos.invalid/heimdall", heimdall.operator_key,  # type: ignore[attr-defined]
+                              sleep=waits) as c:
+        if no_proxy is None:
+            assert {u.id for u in await c.list_users()} >= {"alice", "bob"}
+        else:
+            with pytest.raises(DataOSUnavailable, match="Could not connect"):
+                await c.list_users()
