@@ -12,7 +12,7 @@ from bot.logs import request_id
 from bot.metrics import count_request
 
 if TYPE_CHECKING:
-    from slack_bolt.async_app import AsyncApp
+    from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
     from bot.app import Runtime
 
@@ -51,6 +51,7 @@ def tracked(rt: Runtime, kind: str, name: str | Callable[[dict[str, Any]], str])
 
 def register_all(app: AsyncApp, rt: Runtime) -> None:
     from bot.slack import actions, admin, commands, home, offboarding, reminder_buttons, views
+    from bot.slack.common import PooledRespond
 
     commands.register(app, rt)
     views.register(app, rt)
@@ -61,9 +62,12 @@ def register_all(app: AsyncApp, rt: Runtime) -> None:
     offboarding.register(app, rt)
 
     @app.middleware
-    async def request_context(next: Callable[[], Awaitable[None]]) -> None:
+    async def request_context(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
         # Every log line of this request, including its listener's work after the ack, carries this id.
         request_id.set(uuid.uuid4().hex[:12])
+        if context.response_url is not None and rt.slack.session is not None:
+            context["respond"] = PooledRespond(response_url=context.response_url, session=rt.slack.session,
+                                               client=rt.slack)
         await next()
 
     @app.error

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import aiohttp
+from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
+from slack_sdk.models.attachments import Attachment
+from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook import WebhookResponse
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.dataos import Token
 from bot.identity import slack_error
@@ -16,6 +23,33 @@ from bot.logs import request_id
 from bot.slack.blocks import info_modal, secret_message, text_message
 
 log = logging.getLogger(__name__)
+
+
+class PooledRespond(AsyncRespond):
+    """Bolt's `respond()` over the bot's pooled HTTP session: Bolt's own opens a new session, and so a
+    new (TLS) connection to Slack, for every call."""
+
+    def __init__(self, *, response_url: str | None, session: aiohttp.ClientSession, client: AsyncWebClient):
+        super().__init__(response_url=response_url, proxy=client.proxy, ssl=client.ssl)
+        self.session = session
+
+    async def __call__(  # the same parameters as Bolt's
+        self, text: str | dict[str, Any] = "", blocks: Sequence[dict[str, Any] | Block] | None = None,
+        attachments: Sequence[dict[str, Any] | Attachment] | None = None, response_type: str | None = None,
+        replace_original: bool | None = None, delete_original: bool | None = None,
+        unfurl_links: bool | None = None, unfurl_media: bool | None = None, thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> WebhookResponse:
+        if self.response_url is None:
+            raise ValueError("respond is unsupported here as there is no response_url")
+        message = dict(text) if isinstance(text, dict) else {
+            "text": text, "blocks": blocks or None, "attachments": attachments or None,
+            "response_type": response_type, "replace_original": replace_original,
+            "delete_original": delete_original, "unfurl_links": unfurl_links, "unfurl_media": unfurl_media,
+            "thread_ts": thread_ts, "metadata": metadata,
+        }
+        client = AsyncWebhookClient(url=self.response_url, session=self.session, proxy=self.proxy, ssl=self.ssl)
+        return await client.send_dict({k: v for k, v in message.items() if v is not None})
 
 
 def user_id(body: dict[str, Any]) -> str:
