@@ -397,12 +397,16 @@ class Store:
         """
         if slack_user_id in self._users_seen:
             return
+        self._users_seen.add(slack_user_id)  # before the write, or a burst from one person writes many times
         stmt = self._insert(UserPrefs).values(
             slack_user_id=slack_user_id, reminders_enabled=True, first_used_at=now
         ).on_conflict_do_nothing(index_elements=[UserPrefs.slack_user_id])
-        async with self.engine.begin() as conn:
-            await conn.execute(stmt)
-        self._users_seen.add(slack_user_id)
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(stmt)
+        except BaseException:
+            self._users_seen.discard(slack_user_id)  # the next command tries again
+            raise
 
     async def count(self, table: Any) -> int:
         async with self.session() as s:
