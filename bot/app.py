@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +30,8 @@ from bot.service import KeyService
 from bot.store import Store, create_engine, migrate
 
 log = logging.getLogger(__name__)
+#: The longest a listener's follow-up work waits for other requests' acknowledgements.
+ACK_PRIORITY_SECONDS = 0.1
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Any]
 
@@ -80,6 +82,9 @@ class Runtime:
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._acking = 0
+        self._acks_sent = asyncio.Event()
+        self._acks_sent.set()
         self.scheduler: Any = None
 
     async def start(self, *, schedule: bool = False) -> None:
@@ -118,6 +123,30 @@ class Runtime:
             self._inflight -= 1
             if self._inflight == 0:
                 self._idle.set()
+
+    @contextlib.contextmanager
+    def acknowledging(self) -> Iterator[None]:
+        """Marks a request whose acknowledgement has not been sent yet (see `after_acks`)."""
+        self._acking += 1
+        self._acks_sent.clear()
+        try:
+            yield
+        finally:
+            self._acking -= 1
+            if self._acking == 0:
+                self._acks_sent.set()
+
+    async def after_acks(self) -> None:
+        """Let pending acknowledgements go first, for at most ACK_PRIORITY_SECONDS.
+
+        Slack's 3 seconds are a hard limit and the work after an ack has none, so in a burst each
+        listener steps aside until the burst has been acknowledged; the wait is bounded so that a
+        steady stream of requests cannot starve the work.
+        """
+        await asyncio.sleep(0)  # requests that arrived meanwhile get to start (and be counted) first
+        if self._acking:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._acks_sent.wait(), ACK_PRIORITY_SECONDS)
 
     async def drain(self, seconds: float) -> bool:
         """Wait up to `seconds` for work in progress; True if none is left."""

@@ -12,7 +12,8 @@ from bot.logs import request_id
 from bot.metrics import count_request
 
 if TYPE_CHECKING:
-    from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+    from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+    from slack_bolt.response import BoltResponse
 
     from bot.app import Runtime
 
@@ -32,6 +33,8 @@ def tracked(rt: Runtime, kind: str, name: str | Callable[[dict[str, Any]], str])
             body = kwargs.get("body") or {}
             label = name(body) if callable(name) else name
             ack = kwargs.get("ack")
+            if ack is not None:
+                kwargs["ack"] = ack = AckFirst(ack, rt)
             async with rt.work():
                 try:
                     await fn(**kwargs)
@@ -47,6 +50,24 @@ def tracked(rt: Runtime, kind: str, name: str | Callable[[dict[str, Any]], str])
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+class AckFirst:
+    """Bolt's `ack`, after which the listener lets other pending acknowledgements go first
+    (`Runtime.after_acks`): in a burst, every request is acknowledged before anyone's follow-up work."""
+
+    def __init__(self, ack: AsyncAck, rt: Runtime) -> None:
+        self._ack = ack
+        self._rt = rt
+
+    @property
+    def response(self) -> BoltResponse | None:
+        return self._ack.response
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> BoltResponse:
+        response = await self._ack(*args, **kwargs)
+        await self._rt.after_acks()
+        return response
 
 
 def register_all(app: AsyncApp, rt: Runtime) -> None:
