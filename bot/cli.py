@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Coroutine, Sequence
@@ -96,6 +97,7 @@ def sweep(args: argparse.Namespace) -> int:
         rt = Runtime(settings)
         try:
             await rt.start()
+            gc.freeze()  # start-up objects live to the end: keep the collector's full passes off them
             summary = await Sweeper(rt).run()
         except SweepFailed as exc:
             print(f"sweep failed: {exc}", file=sys.stderr)
