@@ -173,7 +173,8 @@ class HeimdallEmulator:
         """The next `count` matching calls fail with `status` (None: answer normally after `delay`);
         with `body`, the answer is that body under that status."""
         with self._lock:
-            self.faults.extend(Fault(status, delay, after_effect, match, retry_after, body, headers) for _ in range(count))
+            fault = Fault(status, delay, after_effect, match, retry_after, body, headers)
+            self.faults.extend(Fault(**vars(fault)) for _ in range(count))
 
     def calls_to(self, method: str, path_contains: str = "") -> list[Call]:
         return [c for c in self.calls if c.method == method and path_contains in c.path]
