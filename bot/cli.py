@@ -39,8 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_async(main: Coroutine[Any, Any, T]) -> T:
-    """Run a one-shot command on uvloop where it is installed, as `serve` does through uvicorn: the
-    sweep's thousands of DataOS calls cost a third less CPU on it than on asyncio's own loop."""
+    """Run a one-shot command on uvloop where it is installed, as `serve` does through uvicorn, so a
+    sweep behaves the same from cron as inside the server."""
     import asyncio
 
     try:
