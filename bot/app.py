@@ -40,6 +40,26 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class InProgress:
+    """How many of something are in progress, and an event that is set whenever none is."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.none = asyncio.Event()
+        self.none.set()
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        self.count += 1
+        self.none.clear()
+        try:
+            yield
+        finally:
+            self.count -= 1
+            if self.count == 0:
+                self.none.set()
+
+
 class Runtime:
     def __init__(
         self,
@@ -79,12 +99,8 @@ class Runtime:
         self.admins = frozenset(settings.admin_slack_user_ids)
         self._warmup: asyncio.Task[None] | None = None
         self._migrated = False
-        self._inflight = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._acking = 0
-        self._acks_sent = asyncio.Event()
-        self._acks_sent.set()
+        self._working = InProgress()  # listener work, which goes on after Slack's ack
+        self._acking = InProgress()  # requests whose acknowledgement has not been sent yet
         self.scheduler: Any = None
 
     async def start(self, *, schedule: bool = False) -> None:
@@ -115,26 +131,12 @@ class Runtime:
     @contextlib.asynccontextmanager
     async def work(self) -> AsyncIterator[None]:
         """Marks listener work in progress (it goes on after Slack's ack), so shutdown can wait for it."""
-        self._inflight += 1
-        self._idle.clear()
-        try:
+        with self._working.hold():
             yield
-        finally:
-            self._inflight -= 1
-            if self._inflight == 0:
-                self._idle.set()
 
-    @contextlib.contextmanager
-    def acknowledging(self) -> Iterator[None]:
+    def acknowledging(self) -> contextlib.AbstractContextManager[None]:
         """Marks a request whose acknowledgement has not been sent yet (see `after_acks`)."""
-        self._acking += 1
-        self._acks_sent.clear()
-        try:
-            yield
-        finally:
-            self._acking -= 1
-            if self._acking == 0:
-                self._acks_sent.set()
+        return self._acking.hold()
 
     async def after_acks(self) -> None:
         """Let pending acknowledgements go first, for at most ACK_PRIORITY_SECONDS.
@@ -144,16 +146,16 @@ class Runtime:
         steady stream of requests cannot starve the work.
         """
         await asyncio.sleep(0)  # requests that arrived meanwhile get to start (and be counted) first
-        if self._acking:
+        if self._acking.count:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._acks_sent.wait(), ACK_PRIORITY_SECONDS)
+                await asyncio.wait_for(self._acking.none.wait(), ACK_PRIORITY_SECONDS)
 
     async def drain(self, seconds: float) -> bool:
         """Wait up to `seconds` for work in progress; True if none is left."""
         try:
-            await asyncio.wait_for(self._idle.wait(), seconds)
+            await asyncio.wait_for(self._working.none.wait(), seconds)
         except TimeoutError:
-            log.warning("shutting down with %d requests still being worked on", self._inflight)
+            log.warning("shutting down with %d requests still being worked on", self._working.count)
             return False
         return True
 
