@@ -95,7 +95,8 @@ class Runtime:
         self.renew_grace_hours = parse_duration_hours(settings.renew_grace)
         self.resolver = IdentityResolver(self.store, self.directory, self.profiles, clock=monotonic)
         self.keys = KeyService(self.dataos, self.store, self.resolver, clock,
-                               AuditTrail(self.store, self.slack, settings.audit_channel))
+                               AuditTrail(self.store, self.slack, settings.audit_channel),
+                               operator_key=settings.dataos_apikey)
         self.admins = frozenset(settings.admin_slack_user_ids)
         self._warmup: asyncio.Task[None] | None = None
         self._migrated = False

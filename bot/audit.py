@@ -8,24 +8,29 @@ import logging
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.store import Audit, Store
+from bot.text import shown
 
 log = logging.getLogger(__name__)
-ANNOUNCED = frozenset({"create", "revoke", "renew", "reveal", "link", "admin link", "admin unlink", "admin revoke"})
-ICONS = {"create": ":key:", "revoke": ":wastebasket:", "renew": ":recycle:", "reveal": ":eyes:", "link": ":link:"}
+ANNOUNCED = frozenset({"create", "revoke", "renew", "reveal", "link", "admin link", "admin unlink", "admin revoke",
+                       "link takeover"})
+ICONS = {"create": ":key:", "revoke": ":wastebasket:", "renew": ":recycle:", "reveal": ":eyes:", "link": ":link:",
+         "link takeover": ":warning:"}
 
 
 def audit_line(entry: Audit) -> str:
     """`:key: <@U1> create `ci_loader` of `alice` (expires …) → ok`: who, whose key, which, expiry, outcome."""
     icon = ICONS.get(entry.action.removeprefix("admin "), ":memo:")
-    parts = [icon, f"<@{entry.actor_slack_id}>", entry.action]
+    parts = [icon, f"<@{shown(entry.actor_slack_id, 32)}>", shown(entry.action, 32)]
     if entry.key_name:
-        parts.append(f"`{entry.key_name}`")
+        parts.append(f"`{shown(entry.key_name)}`")
     if entry.dataos_user_id:
-        parts.append(f"of `{entry.dataos_user_id}`")
+        parts.append(f"of `{shown(entry.dataos_user_id)}`")
     if entry.key_expiration:
         stamp = int(entry.key_expiration.timestamp())
         parts.append(f"(expires <!date^{stamp}^{{date_short}}|{entry.key_expiration:%Y-%m-%d}>)")
-    parts.append(f"→ {entry.outcome}")
+    if entry.action == "link takeover" and entry.detail:
+        parts.append(f"({shown(entry.detail, 200)})")
+    parts.append(f"→ {shown(entry.outcome, 32)}")
     return " ".join(parts)
 
 

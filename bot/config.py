@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.domain.durations import parse_duration_hours
 from bot.domain.reminders import parse_working_days, parse_working_hours
 
+#: A Slack select holds 100 options; the create form adds "Custom…".
+MAX_PRESETS = 99
 _SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 #: What each variable expects, in words: used in start-up errors and kept in step with the README.
@@ -149,6 +151,9 @@ class Settings(BaseSettings):
         if isinstance(items, list):
             if not items:
                 raise ValueError("at least one preset is needed")
+            if len(items) > MAX_PRESETS:
+                # the form's select holds 100 options, one of which is "Custom…"
+                raise ValueError(f"at most {MAX_PRESETS} presets fit in the create form")
             for item in items:
                 parse_duration_hours(str(item))
         return items

@@ -122,14 +122,26 @@ async def _dataos_checks(client: HeimdallClient, settings: Settings, now: dateti
     return checks
 
 
+def _fresh_sqlite(shown: str, path: str) -> Check:
+    """A fresh install has no SQLite file yet: fine, if the bot will be able to create it."""
+    folder = os.path.dirname(os.path.abspath(path))
+    existing = folder
+    while not os.path.exists(existing):  # the folder is created too: the nearest existing parent must be writable
+        existing = os.path.dirname(existing)
+    if os.path.isdir(existing) and os.access(existing, os.W_OK | os.X_OK):
+        return Check("database", "ok", f"{shown}: not created yet; `apikey-bot serve` creates {path} at first "
+                     "start (its folder is writable)")
+    return Check("database", "fail", f"{shown}: {existing} is not a writable folder, so the database file cannot "
+                 "be created")
+
+
 async def check_database(settings: Settings) -> list[Check]:
     url = settings.database_url
     shown = safe_database_url(url)
     if url.startswith("sqlite"):
         path = make_url(url).database or ""
         if path and path != ":memory:" and not os.path.exists(path):  # noqa: ASYNC240 (one stat, at start)
-            return [Check("database", "fail", f"{shown}: the file does not exist yet; `apikey-bot serve` creates "
-                          "it at first start")]
+            return [_fresh_sqlite(shown, path)]
     engine = create_engine(url)
     try:
         revision = await asyncio.wait_for(current_revision(engine), timeout=10)

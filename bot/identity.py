@@ -21,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dataos import DataOSError, HeimdallClient, User
 from bot.store import Link, Store
+from bot.text import shown
 
 log = logging.getLogger(__name__)
 Monotonic = Callable[[], float]
@@ -60,6 +61,17 @@ class Denied:
     message: str
 
 
+def email_key(email: str) -> str:
+    """How e-mails are compared: ASCII letters case-insensitively, anything else exactly.
+
+    `str.lower()` folds look-alikes such as the Kelvin sign (U+212A) into `k`, so a Slack address
+    `\u212aarl@example.com` would match DataOS user `karl@example.com`; an address with any non-ASCII
+    character therefore matches only itself.
+    """
+    email = email.strip()
+    return email.lower() if email.isascii() else email
+
+
 def decide(slack_user_id: str, link: Link | None, profile: SlackProfile | None,
            candidates: Iterable[User]) -> Identity | Denied:
     """Pure: the mapping rule of design.md, given what the lookups found."""
@@ -75,14 +87,14 @@ def decide(slack_user_id: str, link: Link | None, profile: SlackProfile | None,
     if not email:
         return Denied(slack_user_id, "no_email",
                       "Your Slack profile shows no e-mail address to match with DataOS. " + HOW_TO_LINK)
-    persons = [u for u in candidates if u.is_person and (u.email or "").strip().lower() == email.lower()]
+    persons = [u for u in candidates if u.is_person and u.email and email_key(u.email) == email_key(email)]
     if len(persons) == 1:
         return Identity(slack_user_id, persons[0].id, "e-mail", email)
     if not persons:
         return Denied(slack_user_id, "no_match",
-                      f"No DataOS user has the e-mail address {email}. " + HOW_TO_LINK)
+                      f"No DataOS user has the e-mail address {shown(email)}. " + HOW_TO_LINK)
     return Denied(slack_user_id, "ambiguous",
-                  f"Several DataOS users share the e-mail address {email}, so the bot cannot tell which "
+                  f"Several DataOS users share the e-mail address {shown(email)}, so the bot cannot tell which "
                   "one is you. " + HOW_TO_LINK)
 
 
@@ -112,7 +124,7 @@ class DataOSDirectory:
         by_email: dict[str, list[User]] = {}
         for user in users:
             if user.is_person and user.email:
-                by_email.setdefault(user.email.strip().lower(), []).append(user)
+                by_email.setdefault(email_key(user.email), []).append(user)
         self._by_email = by_email
         self._by_id = {u.id: u for u in users}
         self._loaded_at = self._clock()
@@ -143,7 +155,7 @@ class DataOSDirectory:
 
     async def by_email(self, email: str) -> list[User]:
         await self.ensure_loaded()
-        return list(self._by_email.get(email.strip().lower(), []))
+        return list(self._by_email.get(email_key(email), []))
 
     async def get(self, user_id: str) -> User | None:
         await self.ensure_loaded()
@@ -197,6 +209,24 @@ class SlackProfiles:
         return profile
 
 
+    async def by_email(self, email: str) -> SlackProfile | None:
+        """The active human member whose e-mail is `email` by the bot's rule (`email_key`), if any."""
+        try:
+            response = await self._client.users_lookupByEmail(email=email.strip())
+        except SlackApiError as exc:
+            if slack_error(exc) != "users_not_found":
+                log.warning("users.lookupByEmail failed: %s", slack_error(exc))
+            return None
+        profile = profile_from_user(response["user"])
+        if profile.deleted or profile.is_bot or not profile.email or email_key(profile.email) != email_key(email):
+            return None
+        self.remember(profile)
+        return profile
+
+
+Mapped = tuple[str, Literal["admin link", "self link", "e-mail"]]
+
+
 class IdentityResolver:
     """Resolves and remembers mappings briefly: one person's create is a command and a submission
     seconds apart, and a burst of requests should not mean a database read each. A link made or
@@ -213,6 +243,18 @@ class IdentityResolver:
 
     def forget(self, slack_user_id: str) -> None:
         self._known.pop(slack_user_id, None)
+
+    async def others_mapped(self, user: User, *, exclude: str) -> list[Mapped]:
+        """Slack users other than `exclude` who act as DataOS user `user`: by an explicit link, or by
+        e-mail (a member whose e-mail matches and who has no explicit link of their own)."""
+        found: list[Mapped] = [(link.slack_user_id, "admin link" if link.method == "admin" else "self link")
+                               for link in await self.store.links_to(user.id) if link.slack_user_id != exclude]
+        if user.is_person and user.email:
+            member = await self.profiles.by_email(user.email)
+            if (member is not None and member.user_id != exclude and all(m[0] != member.user_id for m in found)
+                    and await self.store.get_link(member.user_id) is None):
+                found.append((member.user_id, "e-mail"))
+        return found
 
     async def resolve(self, slack_user_id: str) -> Identity | Denied:
         hit = self._known.get(slack_user_id)

@@ -25,6 +25,7 @@ METHOD_SCOPES: dict[str, str] = {
     "chat.update": "chat:write",
     "users.info": "users:read",
     "users.list": "users:read",
+    "users.lookupByEmail": "users:read.email",  # who else a link affects: the person matched by e-mail
     "auth.test": "",
     "views.publish": "",
 }
@@ -33,7 +34,7 @@ BOT_EVENTS = ("app_home_opened", "user_change")
 #: Scopes that follow from features rather than from one method.
 FEATURE_SCOPES = {
     "commands": "the /apikey slash command",
-    "users:read.email": "e-mail in users.info, to match Slack people with DataOS users",
+    "users:read.email": "e-mail in users.info and users.lookupByEmail, to match Slack people with DataOS users",
 }
 
 

@@ -11,14 +11,17 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from pydantic import SecretStr
 
 from bot.audit import AuditTrail
-from bot.dataos import DataOSError, DataOSNotFound, HeimdallClient, Token
+from bot.dataos import DataOSError, DataOSNotFound, HeimdallClient, Token, User
+from bot.domain.keys import is_ref, key_ref
 from bot.domain.names import generate_key_name
-from bot.identity import Denied, Identity, IdentityResolver
+from bot.identity import Denied, Identity, IdentityResolver, Mapped
 from bot.store import Audit, Idempotency, Store
+from bot.text import escape
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -40,7 +43,20 @@ class StoreUnavailable(Exception):
 
 
 class LinkRefused(Exception):
-    """`/apikey link` could not link; the message is fit for the user."""
+    """A link was refused; the message is a sentence fit for mrkdwn (anything from outside escaped)."""
+
+    def __init__(self, message: str, reason: str = "invalid-key") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    dataos_user_id: str
+    slack_user_id: str
+    actor: str
+    #: Slack users who were acting as that DataOS user until now (they are told).
+    others: tuple[Mapped, ...] = ()
 
 
 def _outcome(exc: DataOSError) -> str:
@@ -49,7 +65,9 @@ def _outcome(exc: DataOSError) -> str:
 
 class KeyService:
     def __init__(self, dataos: HeimdallClient, store: Store, resolver: IdentityResolver, clock: Clock,
-                 trail: AuditTrail) -> None:
+                 trail: AuditTrail, *, operator_key: SecretStr | None = None) -> None:
+        self._operator_key = operator_key
+        self._operator_user: str | None = None
         self.dataos = dataos
         self.store = store
         self.resolver = resolver
@@ -70,8 +88,17 @@ class KeyService:
         tokens = await self.dataos.list_tokens(identity.dataos_user_id)
         return sorted(tokens, key=lambda t: (t.expiration, t.name))
 
+    async def resolve(self, dataos_user_id: str, name: str) -> str:
+        """The key name a button or form carried (`key_ref`): names too long for Slack come as a digest."""
+        if not is_ref(name):
+            return name
+        for token in await self.dataos.list_tokens(dataos_user_id):
+            if key_ref(token.name) == name:
+                return token.name
+        raise DataOSNotFound("DataOS has no such key any more.", status=404)
+
     async def get_key(self, identity: Identity, name: str) -> Token:
-        return await self.dataos.get_token(identity.dataos_user_id, name)
+        return await self.dataos.get_token(identity.dataos_user_id, await self.resolve(identity.dataos_user_id, name))
 
     async def create_key(
         self, identity: Identity, *, name: str | None, hours: int, request_id: str
@@ -114,6 +141,7 @@ class KeyService:
 
     async def revoke_key(self, identity: Identity, name: str) -> Token:
         try:
+            name = await self.resolve(identity.dataos_user_id, name)
             token = await self.dataos.get_token(identity.dataos_user_id, name)
             await self.dataos.delete_token(identity.dataos_user_id, name)
         except DataOSError as exc:
@@ -122,8 +150,32 @@ class KeyService:
         await self._audit(identity, "revoke", "ok", key_name=name, expiration=token.expiration)
         return token
 
+    async def revoke_exact(self, dataos_user_id: str, name: str, expiration: datetime | None, *, actor: str,
+                           detail: str) -> Literal["revoked", "gone", "changed"]:
+        """Revoke the key `name` only if it is still the one that expires at `expiration`: a key revoked
+        meanwhile and made again under the same name is another key, and is left alone (audited)."""
+        try:
+            name = await self.resolve(dataos_user_id, name)
+            token = await self.dataos.get_token(dataos_user_id, name)
+        except DataOSNotFound:
+            return "gone"
+        if expiration is None or token.expiration != expiration:
+            await self.trail.record(Audit(at=self.clock(), actor_slack_id=actor, action="revoke",
+                                          outcome="skipped: key changed", dataos_user_id=dataos_user_id,
+                                          key_name=name, key_expiration=token.expiration, detail=detail))
+            return "changed"
+        try:
+            await self.dataos.delete_token(dataos_user_id, name)
+        except DataOSNotFound:
+            return "gone"
+        await self.trail.record(Audit(at=self.clock(), actor_slack_id=actor, action="revoke", outcome="ok",
+                                      dataos_user_id=dataos_user_id, key_name=name, key_expiration=expiration,
+                                      detail=detail))
+        return "revoked"
+
     async def reveal_key(self, identity: Identity, name: str) -> Token:
         try:
+            name = await self.resolve(identity.dataos_user_id, name)
             token = await self.dataos.get_token(identity.dataos_user_id, name)
         except DataOSError as exc:
             await self._audit(identity, "reveal", _outcome(exc), key_name=name)
@@ -134,7 +186,37 @@ class KeyService:
         await self._audit(identity, "reveal", "ok", key_name=name, expiration=token.expiration)
         return token
 
-    async def link(self, slack_user_id: str, pasted_key: SecretStr) -> str:
+    async def operator_user_id(self) -> str | None:
+        """The bot's own DataOS user (who owns DATAOS_APIKEY); None while DataOS cannot say."""
+        if self._operator_user is None and self._operator_key is not None:
+            try:
+                self._operator_user = (await self.dataos.authorize(self._operator_key)).user_id
+            except DataOSError as exc:
+                log.warning("could not tell which DataOS user the bot is: %s", exc)
+        return self._operator_user
+
+    async def linkable(self, dataos_user_id: str) -> User:
+        """The rule for every link, self or admin: an existing DataOS person, never the bot's own user.
+
+        The directory may not know a user yet (it is refreshed in the background): then DataOS is asked,
+        so an unknown user is never taken for a person.
+        """
+        shown = escape(dataos_user_id[:80])
+        if dataos_user_id == await self.operator_user_id():
+            raise LinkRefused(f"`{shown}` is the bot's own DataOS user: linking a person to it would hand them "
+                              "the bot's operator key. Nothing was linked.", "operator")
+        user = await self.resolver.directory.get(dataos_user_id)
+        if user is None:
+            try:
+                user = await self.dataos.get_user(dataos_user_id)
+            except DataOSNotFound:
+                raise LinkRefused(f"DataOS has no user `{shown}`. Nothing was linked.", "unknown-user") from None
+        if not user.is_person:
+            raise LinkRefused(f"`{shown}` is an application user, not a person: people are only ever linked to "
+                              "their own DataOS user. Nothing was linked.", "application")
+        return user
+
+    async def link(self, slack_user_id: str, pasted_key: SecretStr) -> LinkResult:
         """Link the caller to the DataOS user who owns `pasted_key`; the key is checked, never kept."""
         result = await self.dataos.authorize(pasted_key)
         user_id = result.user_id
@@ -143,14 +225,29 @@ class KeyService:
                                          outcome="refused:invalid-key"))
             raise LinkRefused("DataOS did not accept that key (it is wrong, revoked or expired). "
                               "Nothing was linked. Paste a current key of yours and try again.")
-        user = await self.resolver.directory.get(user_id)
-        if user is not None and not user.is_person:
+        try:
+            user = await self.linkable(user_id)
+        except LinkRefused as exc:
             await self.trail.record(Audit(at=self.clock(), actor_slack_id=slack_user_id, action="link",
-                                         dataos_user_id=user_id, outcome="refused:application"))
-            raise LinkRefused(f"That key belongs to the application user `{user_id}`, not to a person. "
-                              "Nothing was linked. Paste a key of your own DataOS user.")
-        await self.store.set_link(slack_user_id, user_id, method="self", linked_by=slack_user_id, now=self.clock())
-        self.resolver.forget(slack_user_id)
-        await self.trail.record(Audit(at=self.clock(), actor_slack_id=slack_user_id, action="link",
-                                     dataos_user_id=user_id, outcome="ok"))
-        return user_id
+                                         dataos_user_id=user_id, outcome=f"refused:{exc.reason}"))
+            raise
+        return await self._link(slack_user_id, user, method="self", actor=slack_user_id)
+
+    async def admin_link(self, actor: str, target: str, dataos_user_id: str) -> LinkResult:
+        try:
+            user = await self.linkable(dataos_user_id)
+        except LinkRefused as exc:
+            await self.trail.record(Audit(at=self.clock(), actor_slack_id=actor, action="admin link",
+                                         dataos_user_id=dataos_user_id[:255], outcome=f"refused:{exc.reason}",
+                                         detail=f"slack user {target}"))
+            raise
+        return await self._link(target, user, method="admin", actor=actor)
+
+    async def _link(self, target: str, user: User, *, method: str, actor: str) -> LinkResult:
+        displaced = await self.resolver.others_mapped(user, exclude=target)
+        await self.store.set_link(target, user.id, method=method, linked_by=actor, now=self.clock())
+        self.resolver.forget(target)
+        await self.trail.record(Audit(at=self.clock(), actor_slack_id=actor, dataos_user_id=user.id, outcome="ok",
+                                     action="link" if method == "self" else "admin link",
+                                     detail=None if method == "self" else f"slack user {target}"))
+        return LinkResult(user.id, target, actor, tuple(displaced))

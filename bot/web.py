@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.app import Runtime, build_bolt_app
-from bot.slack.guard import Rejection, check_body
+from bot.slack.front_door import FrontDoor
+from bot.slack.guard import Rejection, is_ssl_check, parse_body
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
@@ -25,49 +26,79 @@ READY_PATH = "/readyz"
 METRICS_PATH = "/metrics"
 #: Slack's payloads are a few kB; anything far larger is not from Slack.
 MAX_BODY = 256 * 1024
+#: A request body must have arrived within this time (Slack sends a few kB at once).
+BODY_SECONDS = 5.0
 #: How long a shutdown waits for work still running after Slack was answered.
 SHUTDOWN_GRACE = 20.0
 
 
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(request: Request, *, limit: int = MAX_BODY, seconds: float = BODY_SECONDS) -> bytes:
+    """The body, read in pieces and never past `limit` (BodyTooLarge), within `seconds` (TimeoutError).
+
+    A declared Content-Length over the limit is refused before anything is read; a chunked upload is
+    refused as soon as it passes the limit, so no request can make the process hold more than that.
+    """
+    length = request.headers.get("content-length")
+    if length is not None and (not (length.isascii() and length.isdigit()) or int(length) > limit):
+        raise BodyTooLarge
+    body = bytearray()
+    async with asyncio.timeout(seconds):
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise BodyTooLarge
+    return bytes(body)
+
+
+def _signed(verifier: SignatureVerifier | None, request: Request, body: bytes) -> bool:
+    timestamp = request.headers.get("x-slack-request-timestamp", "")
+    # isascii: str.isdigit() also accepts digits such as "²", which int() then refuses.
+    return (verifier is not None and timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12
+            and verifier.is_valid(body=body, timestamp=timestamp,
+                                  signature=request.headers.get("x-slack-signature", "")))
+
+
 def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
-                   on_started: Callable[[], None] | None = None) -> Starlette:
+                   on_started: Callable[[], None] | None = None, body_seconds: float = BODY_SECONDS) -> Starlette:
     bolt = build_bolt_app(runtime, socket_mode=socket_mode)
-    handler = AsyncSlackRequestHandler(bolt)
+    door = FrontDoor(runtime, bolt)
     secret = runtime.settings.slack_signing_secret
     verifier = SignatureVerifier(secret.get_secret_value()) if secret is not None else None
 
     async def events(request: Request) -> Response:
         if socket_mode:
             return PlainTextResponse("This bot runs in Socket Mode; it takes no HTTP events.", status_code=404)
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-            return PlainTextResponse("Request body too large.", status_code=413)
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return PlainTextResponse("Request body too large.", status_code=413)
+        try:
+            body = await read_body(request, seconds=body_seconds)
+        except BodyTooLarge:
+            return PlainTextResponse("Request body too large.", status_code=413, headers={"Connection": "close"})
+        except TimeoutError:
+            return PlainTextResponse("The request body took too long to arrive.", status_code=408,
+                                     headers={"Connection": "close"})
+        except ClientDisconnect:
+            return PlainTextResponse("", status_code=400)
         try:
             body.decode("utf-8")
         except UnicodeDecodeError:
             return PlainTextResponse("The request body is not UTF-8.", status_code=400)
         # The signature first (as Bolt would), so an unsigned request learns nothing about shapes.
-        timestamp = request.headers.get("x-slack-request-timestamp", "")
-        if verifier is None or not timestamp.isdigit() or len(timestamp) > 12 or not verifier.is_valid(
-            body=body, timestamp=timestamp, signature=request.headers.get("x-slack-signature", "")
-        ):
+        if not _signed(verifier, request, body):
+            if is_ssl_check(body):
+                return PlainTextResponse("", status_code=200)
             return PlainTextResponse("Invalid or stale Slack signature.", status_code=401)
         try:
-            check_body(body, request.headers.get("content-type", ""))
+            inbound = parse_body(body, request.headers.get("content-type", ""))
         except Rejection as exc:
             log.warning("rejected a signed request: %s", exc)
             return PlainTextResponse(str(exc), status_code=exc.status)
-        if request.headers.get("x-slack-retry-num"):
-            # Slack re-sends an event it thinks we missed (often only because the first answer was slow);
-            # the first delivery is being handled already, so a retry must not do the work twice.
-            log.info("ignored Events API retry %s (%s)", request.headers.get("x-slack-retry-num"),
-                     request.headers.get("x-slack-retry-reason", "?"))
-            return PlainTextResponse("", status_code=200)
         with runtime.acknowledging():
-            return await handler.handle(request)
+            answer = await door.handle(inbound, dict(request.headers))
+        return Response(status_code=answer.status, content=answer.body,
+                        headers=answer.first_headers_without_set_cookie())
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -85,11 +116,11 @@ def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
         await runtime.start(schedule=True)
         socket_handler = None
         if socket_mode:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+            from bot.slack.socket_mode import CheckedSocketModeHandler
 
             token = runtime.settings.slack_app_token
             assert token is not None
-            socket_handler = AsyncSocketModeHandler(bolt, token.get_secret_value())
+            socket_handler = CheckedSocketModeHandler(door, token.get_secret_value())
             await socket_handler.connect_async()  # type: ignore[no-untyped-call]
         # Everything loaded so far (modules, the app, the clients) lives as long as the process: kept
         # out of the collector's full passes, which otherwise stall every request for tens of ms.

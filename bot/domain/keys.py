@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +30,23 @@ def validate_key_name(name: str | None) -> str | None:
     if not _NAME.match(name) or not name.isascii():
         raise InvalidKeyName("A key name may contain only letters, digits and underscores (no spaces).")
     return name
+
+
+#: Longest key name a button value, option value or metadata field carries as is (Slack: 150 for options).
+REF_MAX_NAME = 150
+REF_PREFIX = "#"
+
+
+def key_ref(name: str) -> str:
+    """How a button, option or form names a key: the name itself, or for a name too long for Slack's
+    value limits a digest of it, which the listener resolves by listing the owner's keys."""
+    if len(name) <= REF_MAX_NAME and not name.startswith(REF_PREFIX):
+        return name
+    return REF_PREFIX + hashlib.sha256(name.encode()).hexdigest()[:40]
+
+
+def is_ref(value: str) -> bool:
+    return value.startswith(REF_PREFIX)
 
 
 class KeyStatus(StrEnum):

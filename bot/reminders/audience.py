@@ -15,7 +15,7 @@ from typing import Literal
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dataos import User
-from bot.identity import SlackProfile, profile_from_user
+from bot.identity import SlackProfile, email_key, profile_from_user
 from bot.store import Link
 
 log = logging.getLogger(__name__)
@@ -73,8 +73,8 @@ def build_audience(
     by_email: dict[str, list[SlackProfile]] = {}
     for member in members.values():
         if member.email:
-            by_email.setdefault(member.email.strip().lower(), []).append(member)
-    emails = {p.id: (p.email or "").strip().lower() for p in persons if p.is_person and p.email}
+            by_email.setdefault(email_key(member.email), []).append(member)
+    emails = {p.id: email_key(p.email) for p in persons if p.is_person and p.email}
     shared: dict[str, int] = {}
     for email in emails.values():
         shared[email] = shared.get(email, 0) + 1

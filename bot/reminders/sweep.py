@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
 
-from bot.dataos import DataOSError, DataOSNotFound, Token
+from bot.dataos import DataOSError, Token
 from bot.domain.durations import humanize_hours
 from bot.domain.reminders import KeyFacts, WorkingTime, due_step, may_send_now, zone_for
 from bot.identity import SlackProfile, slack_error
 from bot.metrics import REMINDERS, SWEEP_SECONDS
 from bot.reminders.audience import Recipient, build_audience
 from bot.slack import blocks
-from bot.store import Audit, KeyId, ReminderState, Sighting
+from bot.store import KeyId, ReminderState, Sighting
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 #: A claim not confirmed as sent within this time is taken over by a later sweep.
 CLAIM_LEASE = timedelta(minutes=10)
 FLUSH_EVERY = 1000
+#: Slack retries an event within minutes; its id is remembered for hours (de-duplication, shared by replicas).
+EVENT_MEMORY = timedelta(hours=6)
 
 
 class SweepFailed(Exception):
@@ -109,6 +111,10 @@ class Sweeper:
         summary = SweepSummary()
         now = self.rt.clock()
         await self._scheduled_revocations(now, summary)
+        try:
+            await self.rt.store.prune_events(older_than=now - EVENT_MEMORY)
+        except Exception as exc:  # housekeeping: never a reason to skip reminders
+            log.warning("could not prune the Events API record: %s", type(exc).__name__)
         try:
             await self.rt.directory.refresh()
             members = await self.rt.slack_directory.members()
@@ -237,18 +243,17 @@ class Sweeper:
             if not await self.rt.store.take_revocation(item.id):
                 continue
             try:
-                await self.rt.dataos.delete_token(item.dataos_user_id, item.key_name)
-            except DataOSNotFound:
-                pass  # already gone: the goal is met
+                outcome = await self.rt.keys.revoke_exact(item.dataos_user_id, item.key_name, item.key_expiration,
+                                                          actor=item.requested_by, detail="scheduled at renewal")
             except DataOSError as exc:
                 await self.rt.store.finish_revocation(item.id, "pending")  # try again next sweep
                 summary.failures.append(f"{item.dataos_user_id}/{item.key_name}: scheduled revoke failed ({exc})")
                 continue
-            await self.rt.store.finish_revocation(item.id, "done")
-            await self.rt.keys.trail.record(Audit(at=now, actor_slack_id=item.requested_by, action="revoke",
-                                            outcome="ok", dataos_user_id=item.dataos_user_id,
-                                            key_name=item.key_name, detail="scheduled at renewal"))
-            summary.revoked_later += 1
+            await self.rt.store.finish_revocation(item.id, "skipped" if outcome == "changed" else "done")
+            if outcome == "revoked":
+                summary.revoked_later += 1
+            elif outcome == "changed":
+                summary.skipped["scheduled revoke: key changed"] += 1
 
     async def _watch_bot_key(self, now: datetime, state: ReminderState, members: dict[str, SlackProfile],
                              summary: SweepSummary) -> None:

@@ -22,6 +22,7 @@ from bot.slack.commands import open_create_form, send_key_list
 from bot.slack.common import action_value, open_view, update_view, user_id
 from bot.slack.errors import explain, explain_slack
 from bot.slack.home import from_home, publish_home
+from bot.text import shown
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,8 @@ async def on_list(rt: Runtime, body: dict[str, Any], respond: AsyncRespond) -> N
 
 async def on_page(rt: Runtime, body: dict[str, Any], respond: AsyncRespond) -> None:
     value = action_value(body)
-    page = int(value) if value.isdigit() and len(value) < 5 else 0
+    # isascii: str.isdigit() accepts "²", which int() refuses
+    page = int(value) if value.isascii() and value.isdigit() and len(value) < 5 else 0
     await send_key_list(rt, user_id(body), respond, page=page, replace=True)
 
 
@@ -70,7 +72,7 @@ async def on_reveal(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, r
     name = action_value(body)
     try:
         view_id = await open_view(client, str(body.get("trigger_id") or ""),
-                                  blocks.working_modal("Your DataOS key", f"Fetching *{blocks.escape(name)}*…"))
+                                  blocks.working_modal("Your DataOS key", f"Fetching *{shown(name)}*…"))
     except SlackApiError as exc:
         await _say(respond, body, ":x: " + explain_slack(exc, doing="opening the key window"))
         return
@@ -100,7 +102,7 @@ async def on_revoke(rt: Runtime, body: dict[str, Any], respond: AsyncRespond) ->
         else:
             await _say(respond, body, text)
         return
-    notice = f":wastebasket: Key *{blocks.escape(name)}* revoked."
+    notice = f":wastebasket: Key *{shown(name)}* revoked."
     if from_home(body):
         await publish_home(rt, slack_user, notice=notice)
     else:

@@ -17,14 +17,17 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, ConfirmObject, SectionBlock
 
 from bot.app import Runtime
-from bot.dataos import DataOSError, DataOSNotFound
-from bot.domain.keys import mask_secret
+from bot.dataos import DataOSError
+from bot.domain.keys import key_ref, mask_secret
 from bot.identity import Denied
 from bot.reminders.sweep import Sweeper, SweepFailed
+from bot.service import LinkRefused
 from bot.slack import blocks, tracked
 from bot.slack.common import user_id
 from bot.slack.errors import explain
+from bot.slack.links import tell_others
 from bot.store import Audit
+from bot.text import shown
 
 log = logging.getLogger(__name__)
 ADMIN_REVOKE_ACTION = "admin_revoke"
@@ -59,14 +62,15 @@ async def admin_command(rt: Runtime, actor: str, args: list[str], respond: Async
     if sub == "link" and len(rest) == 2 and slack_user(rest[0]):
         target, dataos_id = slack_user(rest[0]) or "", rest[1]
         try:
-            user = await rt.dataos.get_user(dataos_id)
-        except DataOSNotFound:
-            await say(f"DataOS has no user `{blocks.escape(dataos_id)}`. Nothing was linked.")
+            result = await rt.keys.admin_link(actor, target, dataos_id)
+        except LinkRefused as exc:
+            await say(f":no_entry: {exc}")
             return
-        await rt.store.set_link(target, user.id, method="admin", linked_by=actor, now=rt.clock())
-        rt.resolver.forget(target)
-        await _audit(rt, actor, "link", "ok", dataos_user=user.id, detail=f"slack user {target}")
-        await say(f":link: <@{target}> is now linked to DataOS user `{blocks.escape(user.id)}`.")
+        except DataOSError as exc:
+            await say(":x: " + explain(exc, doing="looking up that DataOS user"))
+            return
+        await say(f":link: <@{target}> is now linked to DataOS user `{shown(result.dataos_user_id)}`.")
+        await tell_others(rt, result)
     elif sub == "unlink" and len(rest) == 1 and slack_user(rest[0]):
         target = slack_user(rest[0]) or ""
         removed = await rt.store.delete_link(target)
@@ -83,10 +87,10 @@ async def admin_command(rt: Runtime, actor: str, args: list[str], respond: Async
             summary = await Sweeper(rt).run()
         except SweepFailed as exc:
             await _audit(rt, actor, "sweep", "failed")
-            await say(f":x: The sweep could not run: {exc}")
+            await say(f":x: The sweep could not run: {shown(str(exc), 300)}")
             return
         await _audit(rt, actor, "sweep", "ok", detail=f"sent {summary.sent}")
-        await say("Reminder sweep done:\n" + "\n".join(summary.lines()))
+        await say("Reminder sweep done:\n" + "\n".join(shown(line, 300) for line in summary.lines()))
     elif sub == "stats":
         await _stats(rt, actor, say)
     else:
@@ -105,29 +109,29 @@ async def _keys(rt: Runtime, actor: str, target: str, say: Any) -> None:
         return
     await _audit(rt, actor, "keys", "ok", dataos_user=identity.dataos_user_id, detail=f"slack user {target}")
     if not tokens:
-        await say(f"<@{target}> (DataOS user `{identity.dataos_user_id}`) has no keys.")
+        await say(f"<@{target}> (DataOS user `{shown(identity.dataos_user_id)}`) has no keys.")
         return
     extra: list[Block] = []
     for token in tokens[:blocks.KEYS_PER_PAGE]:
         masked = mask_secret(token.secret.get_secret_value()) if token.secret else "…"
-        value = json.dumps({"u": identity.dataos_user_id, "k": token.name}, separators=(",", ":"))
+        value = json.dumps({"u": identity.dataos_user_id, "k": key_ref(token.name)}, separators=(",", ":"))
         extra += [
-            SectionBlock(text=f"*{blocks.escape(token.name)}* · expires {blocks.slack_date(token.expiration)} · "
+            SectionBlock(text=f"*{shown(token.name)}* · expires {blocks.slack_date(token.expiration)} · "
                               f"`{masked}`"),
             ActionsBlock(elements=[ButtonElement(
                 text="Revoke", action_id=ADMIN_REVOKE_ACTION, value=value, style="danger",
-                confirm=ConfirmObject(title="Revoke this key?", text=f"*{blocks.escape(token.name)}* of "
-                                      f"`{identity.dataos_user_id}` stops working at once.", confirm="Revoke",
-                                      deny="Keep it", style="danger"))]),
+                confirm=ConfirmObject(title="Revoke this key?", text=f"*{shown(token.name, 80)}* of "
+                                      f"`{shown(identity.dataos_user_id, 80)}` stops working at once.",
+                                      confirm="Revoke", deny="Keep it", style="danger"))]),
         ]
     more = f" (the first {blocks.KEYS_PER_PAGE} of {len(tokens)})" if len(tokens) > blocks.KEYS_PER_PAGE else ""
-    await say(f"Keys of <@{target}> (DataOS user `{identity.dataos_user_id}`, {identity.how}){more}:", extra)
+    await say(f"Keys of <@{target}> (DataOS user `{shown(identity.dataos_user_id)}`, {identity.how}){more}:", extra)
 
 
 async def _audit_report(rt: Runtime, actor: str, args: list[str], say: Any) -> None:
     days, target = 7, None
     for i, word in enumerate(args):
-        if word == "--days" and i + 1 < len(args) and args[i + 1].isdigit():
+        if word == "--days" and i + 1 < len(args) and args[i + 1].isascii() and args[i + 1].isdigit():
             days = max(1, min(int(args[i + 1]), 365))
         elif slack_user(word):
             target = slack_user(word)
@@ -136,9 +140,10 @@ async def _audit_report(rt: Runtime, actor: str, args: list[str], say: Any) -> N
     if not entries:
         await say(f"No audit entries in the last {days} days" + (f" for <@{target}>." if target else "."))
         return
-    lines = [f"{blocks.slack_date(e.at)} <@{e.actor_slack_id}> {e.action} "
-             f"{'`' + blocks.escape(e.key_name) + '`' if e.key_name else ''} "
-             f"{'of `' + e.dataos_user_id + '`' if e.dataos_user_id else ''} → {e.outcome}" for e in entries]
+    lines = [f"{blocks.slack_date(e.at)} <@{shown(e.actor_slack_id, 32)}> {shown(e.action, 32)} "
+             f"{'`' + shown(e.key_name, 60) + '`' if e.key_name else ''} "
+             f"{'of `' + shown(e.dataos_user_id, 60) + '`' if e.dataos_user_id else ''} → {shown(e.outcome, 32)}"
+             for e in entries]
     await say(f"Audit, last {days} days{' for <@' + target + '>' if target else ''} (newest first):\n"
               + "\n".join(lines)[:2800])
 
@@ -190,6 +195,7 @@ async def admin_revoke(rt: Runtime, body: dict[str, Any], respond: AsyncRespond)
                       **blocks.text_message("That button is damaged; nothing was changed.").kwargs())
         return
     try:
+        name = await rt.keys.resolve(dataos_user, name)
         await rt.dataos.delete_token(dataos_user, name)
     except DataOSError as exc:
         await _audit(rt, actor, "revoke", f"error:{exc.status}", dataos_user=dataos_user, key_name=name)
@@ -198,7 +204,7 @@ async def admin_revoke(rt: Runtime, body: dict[str, Any], respond: AsyncRespond)
         return
     await _audit(rt, actor, "revoke", "ok", dataos_user=dataos_user, key_name=name)
     await respond(response_type="ephemeral", replace_original=False, **blocks.text_message(
-        f":wastebasket: Revoked *{blocks.escape(name)}* of DataOS user `{blocks.escape(dataos_user)}`.").kwargs())
+        f":wastebasket: Revoked *{shown(name)}* of DataOS user `{shown(dataos_user)}`.").kwargs())
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:

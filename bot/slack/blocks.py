@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,10 +36,11 @@ from slack_sdk.models.views import View
 
 from bot.dataos import Token, User
 from bot.domain.durations import humanize_hours
-from bot.domain.keys import NAME_MAX_LENGTH, KeyStatus, key_status, mask_secret, relative
+from bot.domain.keys import NAME_MAX_LENGTH, KeyStatus, key_ref, key_status, mask_secret, relative
 from bot.domain.policy import ValidityPolicy
 from bot.domain.reminders import step_words
-from bot.identity import Denied, Identity
+from bot.identity import Denied, Identity, Mapped
+from bot.text import clip, shown
 
 MAX_MESSAGE_BLOCKS = 50
 KEYS_PER_PAGE = 20  # 2 blocks per key + header, context and paging stay well under 50
@@ -98,9 +100,6 @@ def slack_date(moment: datetime) -> str:
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
 
 
-def escape(text: str) -> str:
-    """Slack mrkdwn control characters in text we did not write (key names, descriptions)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 # ---- messages --------------------------------------------------------------------------------
@@ -120,7 +119,7 @@ def help_message(*, unknown: str | None = None, suggestion: str | None = None) -
     blocks: list[Block] = []
     if unknown is not None:
         hint = f" Did you mean `/apikey {suggestion}`?" if suggestion else ""
-        blocks.append(SectionBlock(text=_md(f"I don't know `{escape(unknown[:40])}`.{hint}")))
+        blocks.append(SectionBlock(text=_md(f"I don't know `{shown(unknown[:40])}`.{hint}")))
     blocks += [
         SectionBlock(text=_md("*Your DataOS API keys, from Slack.* Keys reach you privately, "
                               "in your direct messages with me.")),
@@ -141,25 +140,31 @@ def denied_message(denied: Denied) -> Message:
     return text_message(f":no_entry: {denied.message}")
 
 
-def _key_blocks(token: Token, now: datetime) -> list[Block]:
+def render_id() -> str:
+    """A fresh suffix for the block ids of a message or view that is drawn again in place: Slack asks
+    for new block ids per iteration, or it may keep the previous iteration's state."""
+    return uuid.uuid4().hex[:8]
+
+
+def _key_blocks(token: Token, now: datetime, render: str) -> list[Block]:
     status = key_status(token.expiration, now)
     when = "Expired" if status is KeyStatus.EXPIRED else "Expires"
     masked = mask_secret(token.secret.get_secret_value()) if token.secret else "…"
     lines = [
-        f"*{escape(token.name)}*  {STATUS_EMOJI[status]} {status.value}",
+        f"*{shown(token.name)}*  {STATUS_EMOJI[status]} {status.value}",
         f"{when} {slack_date(token.expiration)} ({relative(token.expiration, now)})  ·  `{masked}`",
     ]
     if token.description:
-        lines.append(f"_{escape(token.description[:200])}_")
+        lines.append(f"_{shown(token.description[:200])}_")
     return [
         SectionBlock(text=_md("\n".join(lines))),
-        ActionsBlock(block_id=f"key:{token.name}"[:255], elements=[
-            ButtonElement(text="Reveal", action_id=REVEAL_ACTION, value=token.name),
+        ActionsBlock(block_id=f"key:{render}:{key_ref(token.name)}", elements=[
+            ButtonElement(text="Reveal", action_id=REVEAL_ACTION, value=key_ref(token.name)),
             ButtonElement(
-                text="Revoke", action_id=REVOKE_ACTION, value=token.name, style="danger",
+                text="Revoke", action_id=REVOKE_ACTION, value=key_ref(token.name), style="danger",
                 confirm=ConfirmObject(
                     title="Revoke this key?",
-                    text=f"*{escape(token.name)}* stops working at once, everywhere it is used. "
+                    text=f"*{shown(token.name, 80)}* stops working at once, everywhere it is used. "
                          "This cannot be undone.",
                     confirm="Revoke", deny="Keep it", style="danger",
                 ),
@@ -175,20 +180,21 @@ def keys_message(identity: Identity, tokens: Sequence[Token], now: datetime, *, 
         blocks.append(SectionBlock(text=_md(notice)))
     if not tokens:
         blocks += [
-            SectionBlock(text=_md(f"You have no DataOS API keys (DataOS user `{escape(identity.dataos_user_id)}`).")),
+            SectionBlock(text=_md(f"You have no DataOS API keys (DataOS user `{shown(identity.dataos_user_id)}`).")),
             ActionsBlock(elements=[ButtonElement(text="Create a key", action_id=CREATE_ACTION, value="create",
                                                  style="primary")]),
         ]
         return _message("You have no DataOS API keys.", blocks)
     pages = max(1, -(-len(tokens) // KEYS_PER_PAGE))
     page = min(max(page, 0), pages - 1)
-    shown = tokens[page * KEYS_PER_PAGE:(page + 1) * KEYS_PER_PAGE]
+    on_page = tokens[page * KEYS_PER_PAGE:(page + 1) * KEYS_PER_PAGE]
     count = f"{len(tokens)} key{'s' if len(tokens) != 1 else ''}"
     where = f" — page {page + 1} of {pages}" if pages > 1 else ""
     blocks.append(SectionBlock(text=_md(
-        f"*Your DataOS API keys* ({count}{where}) as DataOS user `{escape(identity.dataos_user_id)}`")))
-    for token in shown:
-        blocks += _key_blocks(token, now)
+        f"*Your DataOS API keys* ({count}{where}) as DataOS user `{shown(identity.dataos_user_id)}`")))
+    render = render_id()
+    for token in on_page:
+        blocks += _key_blocks(token, now, render)
     nav: list[ButtonElement] = []
     if page > 0:
         nav.append(ButtonElement(text="Previous", action_id=f"{PAGE_ACTION}:prev", value=str(page - 1)))
@@ -201,26 +207,34 @@ def keys_message(identity: Identity, tokens: Sequence[Token], now: datetime, *, 
     return _message(f"Your DataOS API keys ({count})", blocks)
 
 
-def whoami_message(identity: Identity, user: User | None) -> Message:
-    who = f"`{escape(identity.dataos_user_id)}`"
+MAPPED_HOW = {"e-mail": "by e-mail", "self link": "linked themselves", "admin link": "linked by an admin"}
+
+
+def whoami_message(identity: Identity, user: User | None, others: Sequence[Mapped] = ()) -> Message:
+    who = f"`{shown(identity.dataos_user_id)}`"
     if user is not None and (user.name or user.email):
-        who += f" ({escape(' · '.join(x for x in (user.name, user.email) if x))})"
+        who += f" ({shown(' · '.join(x for x in (user.name, user.email) if x), 240)})"
     how = {
-        "e-mail": f"because your Slack e-mail {escape(identity.email or '')} matches that DataOS user",
+        "e-mail": f"because your Slack e-mail {shown(identity.email)} matches that DataOS user",
         "self link": "because you linked yourself with `/apikey link`",
         "admin link": "because a platform admin linked you",
     }[identity.how]
-    return text_message(f"You are DataOS user {who}, {how}.")
+    text = f"You are DataOS user {who}, {how}."
+    if others:
+        listed = ", ".join(f"<@{slack_id}> ({MAPPED_HOW[kind]})" for slack_id, kind in others[:10])
+        text += (f"\n:warning: Also acting as this DataOS user: {listed}. If that is not right, "
+                 "tell a platform admin.")
+    return text_message(text)
 
 
 def secret_message(token: Token, now: datetime) -> Message:
     """The ephemeral DM that carries a new key. Only for `chat.postEphemeral` in the owner's DM."""
     assert token.secret is not None
     value = token.secret.get_secret_value()
-    lines = (f":key: Your new DataOS API key *{escape(token.name)}*, valid until "
+    lines = (f":key: Your new DataOS API key *{shown(token.name)}*, valid until "
              f"{slack_date(token.expiration)} ({relative(token.expiration, now)}):")
     return _message(
-        f"Your new DataOS API key {token.name}",
+        f"Your new DataOS API key {shown(token.name)}",
         [
             SectionBlock(text=_md(lines)),
             SectionBlock(text=_md(f"```{value}```")),
@@ -247,8 +261,10 @@ def _preset_option(hours: int) -> Option:
 
 
 def _key_inputs(policy: ValidityPolicy, *, name: str | None, validity_hours: int | None,
-                validity_text: str | None, error: str | None) -> list[Block]:
-    """Name and validity inputs, shared by the create and renew forms."""
+                validity_text: str | None, error: str | None, render: str = "") -> list[Block]:
+    """Name and validity inputs, shared by the create and renew forms. `render` suffixes the block ids
+    of a form drawn again, so Slack shows the new initial values instead of keeping the old input."""
+    suffix = f"~{render}" if render else ""
     options = [_preset_option(h) for h in policy.presets]
     custom = Option(text="Custom…", value=CUSTOM_VALUE)
     options.append(custom)
@@ -261,20 +277,22 @@ def _key_inputs(policy: ValidityPolicy, *, name: str | None, validity_hours: int
         blocks.append(SectionBlock(text=_md(f":warning: {error}")))
     blocks += [
         InputBlock(
-            block_id=NAME_BLOCK, optional=True, label="Name",
-            element=PlainTextInputElement(action_id=NAME_INPUT, initial_value=name or None, max_length=NAME_MAX_LENGTH,
+            block_id=NAME_BLOCK + suffix, optional=True, label="Name",
+            element=PlainTextInputElement(action_id=NAME_INPUT, initial_value=(name or "")[:NAME_MAX_LENGTH] or None,
+                                          max_length=NAME_MAX_LENGTH,
                                           placeholder="e.g. ci_loader"),
             hint="Letters, digits and underscores. Leave empty and a name is made up for you.",
         ),
         InputBlock(
-            block_id=VALIDITY_BLOCK, label="Valid for",
+            block_id=VALIDITY_BLOCK + suffix, label="Valid for",
             element=StaticSelectElement(action_id=VALIDITY_INPUT, options=options, initial_option=initial),
             hint=f"At most {humanize_hours(policy.maximum)}.",
         ),
         InputBlock(
-            block_id=CUSTOM_BLOCK, optional=True, label="Custom validity",
+            block_id=CUSTOM_BLOCK + suffix, optional=True, label="Custom validity",
             element=PlainTextInputElement(action_id=CUSTOM_INPUT, max_length=16, placeholder="e.g. 36h, 45d or 2w",
-                                          initial_value=validity_text if initial is custom else None),
+                                          initial_value=validity_text[:16] if validity_text and initial is custom
+                                          else None),
             hint="Only used with “Custom…”: hours (h), days (d) or weeks (w).",
         ),
     ]
@@ -283,9 +301,11 @@ def _key_inputs(policy: ValidityPolicy, *, name: str | None, validity_hours: int
 
 @functools.lru_cache(maxsize=256)  # the same few forms are built over and over; callers never mutate them
 def create_modal(policy: ValidityPolicy, *, name: str | None = None, validity_hours: int | None = None,
-                 validity_text: str | None = None, error: str | None = None, channel_id: str = "") -> dict[str, Any]:
+                 validity_text: str | None = None, error: str | None = None, channel_id: str = "",
+                 render: str = "") -> dict[str, Any]:
     """The create form. `validity_text` prefills the custom field when it is not a preset."""
-    blocks = _key_inputs(policy, name=name, validity_hours=validity_hours, validity_text=validity_text, error=error)
+    blocks = _key_inputs(policy, name=name, validity_hours=validity_hours, validity_text=validity_text, error=error,
+                         render=render)
     return View(type="modal", callback_id=CREATE_VIEW, title="Create a DataOS key", submit="Create",
                 close="Cancel", blocks=blocks, private_metadata=_meta(channel_id=channel_id)).to_dict()
 
@@ -317,7 +337,7 @@ def home_view(identity: Identity | Denied, tokens: Sequence[Token], now: datetim
         return View(type="home", blocks=home_blocks).to_dict()
     how = {"e-mail": "by your Slack e-mail", "self link": "because you linked yourself",
            "admin link": "by a platform admin"}[identity.how]
-    home_blocks.append(ContextBlock(elements=[_md(f"You are DataOS user `{escape(identity.dataos_user_id)}`, "
+    home_blocks.append(ContextBlock(elements=[_md(f"You are DataOS user `{shown(identity.dataos_user_id)}`, "
                                                   f"mapped {how}. Dates are in your time zone.")]))
     home_blocks.append(ActionsBlock(elements=[
         ButtonElement(text="Create a key", action_id=CREATE_ACTION, value="create", style="primary"),
@@ -331,8 +351,9 @@ def home_view(identity: Identity | Denied, tokens: Sequence[Token], now: datetim
         home_blocks.append(SectionBlock(text=_md(f":x: {problem}")))
     elif not tokens:
         home_blocks.append(SectionBlock(text=_md("You have no DataOS API keys.")))
+    render = render_id()
     for token in tokens[:40]:  # 2 blocks each: within Home's 100
-        key_blocks = _key_blocks(token, now)
+        key_blocks = _key_blocks(token, now, render)
         actions = key_blocks[1]
         assert isinstance(actions, ActionsBlock)
         actions.elements.append(ButtonElement(text="Renew", action_id=RENEW_ACTION,
@@ -348,7 +369,7 @@ def home_view(identity: Identity | Denied, tokens: Sequence[Token], now: datetim
 
 def reminder_value(name: str, expiration: datetime, lifetime_hours: int | None) -> str:
     """A reminder button's value: which key (never its secret)."""
-    return json.dumps({"k": name, "e": int(expiration.timestamp()), "h": lifetime_hours or 0},
+    return json.dumps({"k": key_ref(name), "e": int(expiration.timestamp()), "h": lifetime_hours or 0},
                       separators=(",", ":"))
 
 
@@ -357,15 +378,15 @@ def reminder_message(name: str, expiration: datetime, now: datetime, step: str, 
     value = reminder_value(name, expiration, lifetime_hours)
     when = f"{slack_date(expiration)} ({relative(expiration, now)})"
     return _message(
-        f"Your DataOS API key {name} expires {relative(expiration, now)}",
+        f"Your DataOS API key {shown(name)} expires {relative(expiration, now)}",
         [
-            SectionBlock(text=_md(f":hourglass_flowing_sand: Your DataOS API key *{escape(name)}* expires {when}. "
+            SectionBlock(text=_md(f":hourglass_flowing_sand: Your DataOS API key *{shown(name)}* expires {when}. "
                                   "After that, anything using it is refused by DataOS.")),
             ActionsBlock(block_id="reminder", elements=[
                 ButtonElement(text="Renew", action_id=RENEW_ACTION, value=value, style="primary"),
                 ButtonElement(text="Revoke", action_id=REMINDER_REVOKE_ACTION, value=value, style="danger",
                               confirm=ConfirmObject(title="Revoke this key?",
-                                                    text=f"*{escape(name)}* stops working at once, everywhere.",
+                                                    text=f"*{shown(name, 80)}* stops working at once, everywhere.",
                                                     confirm="Revoke", deny="Keep it", style="danger")),
                 ButtonElement(text=f"Remind me in {snooze_words}", action_id=SNOOZE_ACTION, value=value),
                 ButtonElement(text="Mute", action_id=MUTE_ACTION, value=value),
@@ -381,7 +402,7 @@ def bot_key_reminder_message(name: str, expiration: datetime, now: datetime, dat
         f"The bot's own DataOS key expires {relative(expiration, now)}",
         [
             SectionBlock(text=_md(
-                f":rotating_light: The bot's own DataOS API key *{escape(name)}* (user `{escape(dataos_user)}`) "
+                f":rotating_light: The bot's own DataOS API key *{shown(name)}* (user `{shown(dataos_user)}`) "
                 f"expires {slack_date(expiration)} ({relative(expiration, now)}). When it does, the bot stops "
                 "working for everyone.")),
             SectionBlock(text=_md("To rotate it: create a new key for that application user, put it in "
@@ -393,8 +414,8 @@ def bot_key_reminder_message(name: str, expiration: datetime, now: datetime, dat
 
 def reminder_done_message(name: str, expiration: datetime, outcome: str) -> Message:
     """What a reminder DM turns into once a button was used: no buttons left to press twice."""
-    return _message(f"{name}: {outcome}", [
-        SectionBlock(text=_md(f"Your DataOS API key *{escape(name)}* (expires {slack_date(expiration)}): {outcome}")),
+    return _message(f"{shown(name)}: {outcome}", [
+        SectionBlock(text=_md(f"Your DataOS API key *{shown(name)}* (expires {slack_date(expiration)}): {outcome}")),
     ])
 
 
@@ -402,7 +423,7 @@ def renew_modal(policy: ValidityPolicy, *, old_name: str, old_expiration: dateti
                 suggested_name: str, lifetime_hours: int | None, grace_hours: int, meta: dict[str, str],
                 error: str | None = None) -> dict[str, Any]:
     intro = SectionBlock(text=_md(
-        f"Renew *{escape(old_name)}* (expires {slack_date(old_expiration)}, {relative(old_expiration, now)}): "
+        f"Renew *{shown(old_name)}* (expires {slack_date(old_expiration)}, {relative(old_expiration, now)}): "
         "a new key is made and sent to you privately."))
     inputs = _key_inputs(policy, name=suggested_name, error=error, **validity_prefill(policy, lifetime_hours))
     keep = Option(text="Leave it until it expires", value="keep")
@@ -440,11 +461,11 @@ def created_modal(name: str, expiration: datetime, now: datetime, *, delivered: 
         where = "I sent it to you privately in your direct messages with me."
     else:
         where = "I could not deliver it to your direct messages with me, so use the button below to see it here."
-    text = (f":white_check_mark: Key *{escape(name)}* created, valid until "
+    text = (f":white_check_mark: Key *{shown(name)}* created, valid until "
             f"{slack_date(expiration)} ({relative(expiration, now)}).\n{where}")
     if note:
         text += f"\n{note}"
-    button = ButtonElement(text="Show the key here", action_id=SHOW_HERE_ACTION, value=name,
+    button = ButtonElement(text="Show the key here", action_id=SHOW_HERE_ACTION, value=key_ref(name),
                            style="primary" if delivered is False else None)
     return info_modal("Key created", text, buttons=[button],
                       context="Did the message not arrive? “Show the key here” shows it in this window, to you only.")
@@ -456,7 +477,7 @@ def secret_modal(token: Token, now: datetime) -> dict[str, Any]:
     return View(
         type="modal", callback_id=INFO_VIEW, title="Your DataOS key", close="Done",
         blocks=[
-            SectionBlock(text=_md(f":key: *{escape(token.name)}*, valid until {slack_date(token.expiration)} "
+            SectionBlock(text=_md(f":key: *{shown(token.name)}*, valid until {slack_date(token.expiration)} "
                                   f"({relative(token.expiration, now)})")),
             SectionBlock(text=_md(f"```{token.secret.get_secret_value()}```")),
             ContextBlock(elements=[_md("Only you can see this window. Copy the key, then close it.")]),
@@ -466,14 +487,14 @@ def secret_modal(token: Token, now: datetime) -> dict[str, Any]:
 
 def revoke_modal(token: Token, now: datetime) -> dict[str, Any]:
     masked = mask_secret(token.secret.get_secret_value()) if token.secret else "…"
-    text = (f"Revoke *{escape(token.name)}* (`{masked}`, expires {slack_date(token.expiration)})?\n"
+    text = (f"Revoke *{shown(token.name)}* (`{masked}`, expires {slack_date(token.expiration)})?\n"
             "It stops working at once, everywhere it is used. This cannot be undone.")
     return View(type="modal", callback_id=REVOKE_VIEW, title="Revoke a key", submit="Revoke", close="Keep it",
-                blocks=[SectionBlock(text=_md(text))], private_metadata=_meta(name=token.name)).to_dict()
+                blocks=[SectionBlock(text=_md(text))], private_metadata=_meta(name=key_ref(token.name))).to_dict()
 
 
 def revoke_picker_modal(tokens: Sequence[Token]) -> dict[str, Any]:
-    options = [Option(text=t.name[:75], value=t.name) for t in tokens[:100]]
+    options = [Option(text=clip(t.name, 75), value=key_ref(t.name)) for t in tokens[:100]]
     return View(
         type="modal", callback_id=REVOKE_VIEW, title="Revoke a key", submit="Revoke", close="Keep it",
         blocks=[

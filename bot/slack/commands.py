@@ -19,10 +19,11 @@ from bot.app import Runtime
 from bot.dataos import DataOSError
 from bot.domain.durations import InvalidDuration, parse_duration_hours
 from bot.domain.keys import InvalidKeyName, validate_key_name
-from bot.identity import Denied
+from bot.identity import Denied, Mapped
 from bot.slack import blocks, tracked
 from bot.slack.common import open_view, update_view, user_id
 from bot.slack.errors import explain, explain_slack
+from bot.text import shown
 
 log = logging.getLogger(__name__)
 COMMAND = "/apikey"
@@ -82,16 +83,16 @@ def create_prefill(rt: Runtime, args: list[str]) -> dict[str, Any]:
     try:
         validate_key_name(name)
     except InvalidKeyName as exc:
-        problems.append(str(exc))
+        problems.append(shown(str(exc), 200))
     hours: int | None = None
     if validity is not None:
         try:
             hours = rt.policy.parse(validity)
         except InvalidDuration as exc:
-            problems.append(str(exc))
+            problems.append(shown(str(exc), 200))
     extra = args[2:]
     if extra:
-        problems.append(f"I ignored the extra words: {' '.join(extra)[:60]}")
+        problems.append(f"I ignored the extra words: {shown(' '.join(extra), 60)}")
     text = validity if validity is not None and (hours is None or hours not in rt.policy.presets) else None
     return {"name": name, "validity_hours": hours, "validity_text": text,
             "error": " ".join(problems) or None}
@@ -132,7 +133,7 @@ async def cmd_revoke(rt: Runtime, call: Call) -> None:
     title = "Revoke a key"
     try:
         view_id = await open_view(call.client, call.trigger_id, blocks.working_modal(
-            title, f"Looking up {'*' + blocks.escape(name) + '*' if name else 'your keys'}…"))
+            title, f"Looking up {'*' + shown(name) + '*' if name else 'your keys'}…"))
     except SlackApiError as exc:
         await call.reply(blocks.text_message(":x: " + explain_slack(exc, doing="opening the revoke dialog")))
         return
@@ -159,11 +160,14 @@ async def cmd_whoami(rt: Runtime, call: Call) -> None:
     if isinstance(identity, Denied):
         await call.reply(blocks.denied_message(identity))
         return
+    others: list[Mapped] = []
     try:
         user = await rt.directory.get(identity.dataos_user_id)
     except DataOSError:
         user = None
-    await call.reply(blocks.whoami_message(identity, user))
+    if user is not None:
+        others = await rt.resolver.others_mapped(user, exclude=call.user_id)
+    await call.reply(blocks.whoami_message(identity, user, others))
 
 
 async def cmd_link(rt: Runtime, call: Call) -> None:

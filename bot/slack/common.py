@@ -60,10 +60,17 @@ def user_id(body: dict[str, Any]) -> str:
     return str(body.get("user_id") or "")
 
 
+def state_block_id(view: dict[str, Any], base: str) -> str:
+    """The id an input block has in this rendering of a form: `base`, or `base~<render>` when the form
+    was drawn again (a new id per rendering, so Slack does not keep the previous rendering's input)."""
+    values = ((view.get("state") or {}).get("values") or {})
+    return next((k for k in values if k == base or k.startswith(base + "~")), base)
+
+
 def state_value(view: dict[str, Any], block_id: str, action_id: str) -> dict[str, Any]:
     """One input's state, `{}` when missing (a tampered or partial submission)."""
     values = ((view.get("state") or {}).get("values") or {})
-    block = values.get(block_id)
+    block = values.get(state_block_id(view, block_id))
     entry = block.get(action_id) if isinstance(block, dict) else None
     return entry if isinstance(entry, dict) else {}
 

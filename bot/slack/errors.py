@@ -14,6 +14,7 @@ from bot.dataos import (
     DataOSUnavailable,
 )
 from bot.identity import slack_error
+from bot.text import shown
 
 TELL_ADMIN = "Please tell a platform admin (`apikey-bot doctor` shows the cause)."
 
@@ -26,8 +27,8 @@ def _nothing_changed(exc: DataOSError) -> str:
 
 def explain(exc: DataOSError, *, doing: str, key_name: str | None = None) -> str:
     """`doing` completes "while …", e.g. "creating your key"."""
-    ref = f" (reference `{exc.correlation_id}`)" if exc.correlation_id else ""
-    key = f"*{key_name}*" if key_name else "that key"
+    ref = f" (reference `{shown(exc.correlation_id, 64)}`)" if exc.correlation_id else ""
+    key = f"*{shown(key_name)}*" if key_name else "that key"
     if isinstance(exc, DataOSConflict):
         return f"You already have a key named {key}. Nothing was changed. Choose another name."
     if isinstance(exc, DataOSNotFound):
@@ -44,7 +45,7 @@ def explain(exc: DataOSError, *, doing: str, key_name: str | None = None) -> str
                 f"{TELL_ADMIN}")
     if isinstance(exc, DataOSUnavailable):
         if exc.changed is None:
-            return (f"{str(exc).rstrip('.')} while {doing}{ref}, so I cannot tell whether it was done. "
+            return (f"{shown(str(exc), 200).rstrip('.')} while {doing}{ref}, so I cannot tell whether it was done. "
                     "Run `/apikey list` in a minute to check before trying again.")
         return (f"DataOS is not answering right now{ref}. {_nothing_changed(exc)} "
                 "Please try again in a few minutes.")
@@ -52,7 +53,7 @@ def explain(exc: DataOSError, *, doing: str, key_name: str | None = None) -> str
 
 
 def explain_slack(exc: SlackApiError, *, doing: str) -> str:
-    code = slack_error(exc)
+    code = shown(slack_error(exc), 64)
     if code == "expired_trigger_id":
         return (f"Slack closed the window before it could open while {doing} (it took too long). "
                 "Nothing was changed. Please run the command again.")

@@ -17,6 +17,7 @@ from bot.identity import profile_from_user, slack_error
 from bot.slack import blocks, tracked
 from bot.slack.common import user_id
 from bot.store import Audit
+from bot.text import shown
 
 log = logging.getLogger(__name__)
 REVOKE_ALL_ACTION = "admin_revoke_all"
@@ -50,9 +51,9 @@ async def on_deactivated(rt: Runtime, slack_user: dict[str, Any]) -> None:
         return
     if not tokens:
         return
-    names = ", ".join(f"`{blocks.escape(t.name)}`" for t in tokens[:30]) + (" …" if len(tokens) > 30 else "")
+    names = ", ".join(f"`{shown(t.name, 60)}`" for t in tokens[:30]) + (" …" if len(tokens) > 30 else "")
     text = (f":bust_in_silhouette: <@{who}> was deactivated in Slack and still has {len(tokens)} DataOS API "
-            f"key{'s' if len(tokens) != 1 else ''} (DataOS user `{blocks.escape(dataos_user)}`): {names}.")
+            f"key{'s' if len(tokens) != 1 else ''} (DataOS user `{shown(dataos_user)}`): {names}.")
     value = json.dumps({"u": dataos_user, "s": who}, separators=(",", ":"))
     message_blocks = [
         SectionBlock(text=text).to_dict(),
@@ -90,7 +91,8 @@ async def revoke_all(rt: Runtime, body: dict[str, Any]) -> None:
         await update("That button is damaged; nothing was changed.")
         return
     except DataOSError as exc:
-        await update(f":x: Could not list the keys ({exc}). Nothing was changed; press the button again later.")
+        await update(f":x: Could not list the keys ({shown(str(exc), 200)}). Nothing was changed; press the button "
+                     "again later.")
         return
     revoked, failed = 0, 0
     for token in tokens:
@@ -107,7 +109,7 @@ async def revoke_all(rt: Runtime, body: dict[str, Any]) -> None:
                                          key_expiration=token.expiration, detail=f"offboarding {who}"))
     tail = f" {failed} could not be revoked; press again later." if failed else ""
     await update(f":wastebasket: <@{actor}> revoked {revoked} key{'s' if revoked != 1 else ''} of <@{who}> "
-                 f"(DataOS user `{blocks.escape(dataos_user)}`).{tail}")
+                 f"(DataOS user `{shown(dataos_user)}`).{tail}")
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:

@@ -21,15 +21,24 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.app import Runtime
 from bot.dataos import DataOSConflict, DataOSError, DataOSNotFound
 from bot.domain.durations import humanize_hours
-from bot.domain.keys import NAME_MAX_LENGTH
+from bot.domain.keys import NAME_MAX_LENGTH, is_ref
 from bot.identity import Denied, Identity, slack_error
 from bot.service import Duplicate, StoreUnavailable
 from bot.slack import blocks, tracked
-from bot.slack.common import deliver_secret, metadata, open_view, state_value, update_view, user_id
+from bot.slack.common import (
+    deliver_secret,
+    metadata,
+    open_view,
+    state_block_id,
+    state_value,
+    update_view,
+    user_id,
+)
 from bot.slack.errors import explain
 from bot.slack.home import publish_home
 from bot.slack.views import begin, read_create_form
 from bot.store import Audit
+from bot.text import shown
 
 log = logging.getLogger(__name__)
 _DATE_SUFFIX = re.compile(r"_\d{8}$")
@@ -92,10 +101,24 @@ async def _ephemeral(client: AsyncWebClient, channel: str, slack_user: str, text
         log.warning("could not answer %s: %s", slack_user, slack_error(exc))
 
 
+async def _real_name(rt: Runtime, client: AsyncWebClient, body: dict[str, Any], identity: Identity,
+                     ref: KeyRef) -> KeyRef | None:
+    """A button names a key too long for Slack by a digest (`key_ref`); its records need the name."""
+    if not is_ref(ref.name):
+        return ref
+    try:
+        return KeyRef(await rt.keys.resolve(identity.dataos_user_id, ref.name), ref.expiration, ref.lifetime_hours)
+    except DataOSError as exc:
+        await _ephemeral(client, _dm(body)[0], identity.slack_user_id,
+                         ":x: " + explain(exc, doing="looking up your key"))
+        return None
+
+
 async def on_snooze(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref: KeyRef) -> None:
     identity = await _identity_or_say(rt, client, body)
-    if identity is None:
+    if identity is None or (found := await _real_name(rt, client, body, identity, ref)) is None:
         return
+    ref = found
     now = rt.clock()
     until = min(now + timedelta(hours=rt.snooze_hours), ref.expiration - timedelta(minutes=1))
     channel, ts = _dm(body)
@@ -110,8 +133,9 @@ async def on_snooze(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, r
 
 async def on_mute(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref: KeyRef) -> None:
     identity = await _identity_or_say(rt, client, body)
-    if identity is None:
+    if identity is None or (found := await _real_name(rt, client, body, identity, ref)) is None:
         return
+    ref = found
     await rt.store.update_sighting((identity.dataos_user_id, ref.name, ref.expiration), now=rt.clock(), muted=True)
     channel, ts = _dm(body)
     await _update_dm(client, channel, ts, blocks.reminder_done_message(
@@ -143,7 +167,7 @@ async def on_renew(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, re
     now = rt.clock()
     view = blocks.renew_modal(
         rt.policy, old_name=ref.name, old_expiration=ref.expiration, now=now,
-        suggested_name=suggest_name(ref.name, now), lifetime_hours=ref.lifetime_hours,
+        suggested_name="" if is_ref(ref.name) else suggest_name(ref.name, now), lifetime_hours=ref.lifetime_hours,
         grace_hours=rt.renew_grace_hours,
         meta={"old": ref.name, "exp": str(int(ref.expiration.timestamp())), "ch": channel, "ts": ts},
     )
@@ -166,6 +190,7 @@ async def submit_renew(rt: Runtime, body: dict[str, Any], view: dict[str, Any], 
     if name is not None and name == old_name:
         errors[blocks.NAME_BLOCK] = "The new key needs a name of its own; the old one still exists."
     if errors or hours is None or not old_name:
+        errors = {state_block_id(view, block): text for block, text in errors.items()}
         await ack(response_action="errors", errors=errors or {blocks.NAME_BLOCK: "This form is incomplete."})
         return
     title = "Renew a DataOS key"
@@ -188,38 +213,46 @@ async def submit_renew(rt: Runtime, body: dict[str, Any], view: dict[str, Any], 
     if isinstance(result, Duplicate):
         return
     now = rt.clock()
+    old_expiration = _stamp(meta.get("exp", ""))
     delivered = await deliver_secret(client, identity.slack_user_id, result, now)
-    old_outcome = await _handle_old_key(rt, identity, old_name, str(choice), now)
+    old_outcome = await _handle_old_key(rt, identity, old_name, old_expiration, str(choice), now)
     await rt.keys.trail.record(Audit(at=now, actor_slack_id=identity.slack_user_id, action="renew", outcome="ok",
                                dataos_user_id=identity.dataos_user_id, key_name=old_name,
                                detail=f"new key {result.name}; old key {old_outcome}"))
     created = blocks.created_modal(result.name, result.expiration, now, delivered=delivered,
-                                   note=f"The old key *{blocks.escape(old_name)}* {old_outcome}.")
+                                   note=f"The old key *{shown(old_name)}* {old_outcome}.")
     await update_view(client, view_id, created)
-    try:
-        old_expiration = datetime.fromtimestamp(int(meta.get("exp", "0")), UTC)
-    except (ValueError, OverflowError, OSError):
-        old_expiration = now
     await _update_dm(client, meta.get("ch", ""), meta.get("ts", ""), blocks.reminder_done_message(
-        old_name, old_expiration, f":recycle: renewed as *{blocks.escape(result.name)}*; this key {old_outcome}."))
+        old_name, old_expiration or now,
+        f":recycle: renewed as *{shown(result.name)}*; this key {old_outcome}."))
     await publish_home(rt, identity.slack_user_id)
 
 
-async def _handle_old_key(rt: Runtime, identity: Identity, old_name: str, choice: str, now: datetime) -> str:
+def _stamp(text: str) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(text), UTC) if text.isascii() and text.isdigit() else None
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+async def _handle_old_key(rt: Runtime, identity: Identity, old_name: str, old_expiration: datetime | None,
+                          choice: str, now: datetime) -> str:
     if choice == "keep":
         return "is left to expire"
+    if old_expiration is None:  # the form lost which key it was: never guess, a later key may share the name
+        return "was left alone (I could not tell exactly which key it was); revoke it with `/apikey revoke`"
     if choice == "now":
         try:
-            await rt.keys.revoke_key(identity, old_name)
-        except DataOSNotFound:
-            return "was already gone"
+            outcome = await rt.keys.revoke_exact(identity.dataos_user_id, old_name, old_expiration,
+                                                 actor=identity.slack_user_id, detail="at renewal")
         except DataOSError as exc:
             return "could not be revoked: " + explain(exc, doing="revoking the old key", key_name=old_name)
-        return "was revoked"
+        return {"revoked": "was revoked", "gone": "was already gone",
+                "changed": "was left alone: a different key has that name now"}[outcome]
     hours = int(choice.split(":", 1)[1])
     revoke_at = now + timedelta(hours=hours)
-    await rt.store.schedule_revocation(identity.dataos_user_id, old_name, revoke_at=revoke_at,
-                                       requested_by=identity.slack_user_id, now=now)
+    await rt.store.schedule_revocation(identity.dataos_user_id, old_name, key_expiration=old_expiration,
+                                       revoke_at=revoke_at, requested_by=identity.slack_user_id, now=now)
     return f"will be revoked {blocks.slack_date(revoke_at)} (in {humanize_hours(hours)})"
 
 

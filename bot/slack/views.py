@@ -21,9 +21,11 @@ from bot.domain.keys import InvalidKeyName, validate_key_name
 from bot.identity import Denied, Identity
 from bot.service import Duplicate, LinkRefused, StoreUnavailable
 from bot.slack import blocks, tracked
-from bot.slack.common import deliver_secret, metadata, state_value, update_view, user_id
+from bot.slack.common import deliver_secret, metadata, state_block_id, state_value, update_view, user_id
 from bot.slack.errors import explain
 from bot.slack.home import publish_home
+from bot.slack.links import tell_others
+from bot.text import shown
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +59,13 @@ def read_create_form(rt: Runtime, view: dict[str, Any]) -> tuple[str | None, int
             except InvalidDuration as exc:
                 errors[blocks.CUSTOM_BLOCK] = str(exc)
     else:
-        preset = int(choice[:-1]) if choice.endswith("h") and choice[:-1].isdigit() else None
+        digits = choice[:-1]
+        preset = int(digits) if choice.endswith("h") and digits.isascii() and digits.isdigit() else None
         if preset is None or preset not in rt.policy.presets:
             errors[blocks.VALIDITY_BLOCK] = "That validity is not offered any more; choose another."
         else:
             hours = preset
-    return name, hours, errors
+    return name, hours, {state_block_id(view, block): text for block, text in errors.items()}
 
 
 async def begin(rt: Runtime, body: dict[str, Any], view: dict[str, Any], ack: AsyncAck, client: AsyncWebClient,
@@ -98,7 +101,7 @@ async def submit_create(rt: Runtime, body: dict[str, Any], view: dict[str, Any],
     except DataOSConflict as exc:
         form = blocks.create_modal(rt.policy, name=name, validity_hours=hours,
                                    error=explain(exc, doing="creating your key", key_name=name),
-                                   channel_id=metadata(view).get("channel_id", ""))
+                                   channel_id=metadata(view).get("channel_id", ""), render=blocks.render_id())
         await update_view(client, view_id, form)
         return
     except DataOSError as exc:
@@ -135,7 +138,7 @@ async def submit_revoke(rt: Runtime, body: dict[str, Any], view: dict[str, Any],
         await ack(response_action="errors", errors={blocks.REVOKE_PICK_BLOCK: "Choose the key to revoke."})
         return
     title = "Revoke a key"
-    view_id, identity = await begin(rt, body, view, ack, client, title, f"Revoking *{blocks.escape(name)}*…")
+    view_id, identity = await begin(rt, body, view, ack, client, title, f"Revoking *{shown(name)}*…")
     if identity is None:
         return
     try:
@@ -146,7 +149,7 @@ async def submit_revoke(rt: Runtime, body: dict[str, Any], view: dict[str, Any],
             title, ":x: " + explain(exc, doing="revoking your key", key_name=name)))
         return
     await update_view(client, view_id, blocks.info_modal(
-        title, f":wastebasket: Key *{blocks.escape(name)}* revoked. Anything still using it is now refused by DataOS."))
+        title, f":wastebasket: Key *{shown(name)}* revoked. Anything still using it is now refused by DataOS."))
     await publish_home(rt, identity.slack_user_id)
 
 
@@ -162,7 +165,7 @@ async def submit_link(rt: Runtime, body: dict[str, Any], view: dict[str, Any], a
     await ack(response_action="update", view=blocks.working_modal(title, "Checking the key with DataOS…"))
     view_id = str(view.get("id") or "")
     try:
-        dataos_user = await rt.keys.link(user_id(body), SecretStr(pasted))
+        result = await rt.keys.link(user_id(body), SecretStr(pasted))
     except LinkRefused as exc:
         await update_view(client, view_id, blocks.info_modal(title, f":x: {exc}"))
         return
@@ -170,8 +173,9 @@ async def submit_link(rt: Runtime, body: dict[str, Any], view: dict[str, Any], a
         await update_view(client, view_id, blocks.info_modal(title, ":x: " + explain(exc, doing="checking the key")))
         return
     await update_view(client, view_id, blocks.info_modal(
-        title, f":link: You are now linked to DataOS user `{blocks.escape(dataos_user)}`. "
+        title, f":link: You are now linked to DataOS user `{shown(result.dataos_user_id)}`. "
                "`/apikey list` shows your keys. The key you pasted was not stored."))
+    await tell_others(rt, result)
     await publish_home(rt, user_id(body))
 
 

@@ -21,6 +21,7 @@ from bot.store.schema import (
     KeySighting,
     ReminderLedger,
     ScheduledRevocation,
+    SlackEvent,
     SweptUser,
     UserPrefs,
 )
@@ -94,6 +95,7 @@ class Revocation:
     key_name: str
     revoke_at: datetime
     requested_by: str
+    key_expiration: datetime | None = None
 
 
 class Store:
@@ -144,6 +146,12 @@ class Store:
     async def links(self) -> list[Link]:
         async with self.session() as s:
             rows = (await s.scalars(select(IdentityLink))).all()
+            return [_link(r) for r in rows]
+
+    async def links_to(self, dataos_user_id: str) -> list[Link]:
+        """Every explicit link to one DataOS user."""
+        async with self.session() as s:
+            rows = (await s.scalars(select(IdentityLink).where(IdentityLink.dataos_user_id == dataos_user_id))).all()
             return [_link(r) for r in rows]
 
     # ---- audit ------------------------------------------------------------------------------
@@ -360,17 +368,19 @@ class Store:
             row = await s.get(UserPrefs, slack_user_id)
             return row is None or row.reminders_enabled
 
-    async def schedule_revocation(self, dataos_user_id: str, key_name: str, *, revoke_at: datetime,
-                                  requested_by: str, now: datetime) -> None:
+    async def schedule_revocation(self, dataos_user_id: str, key_name: str, *, key_expiration: datetime,
+                                  revoke_at: datetime, requested_by: str, now: datetime) -> None:
         async with self.session() as s, s.begin():
-            s.add(ScheduledRevocation(dataos_user_id=dataos_user_id, key_name=key_name, revoke_at=revoke_at,
-                                      requested_by=requested_by, state="pending", created_at=now))
+            s.add(ScheduledRevocation(dataos_user_id=dataos_user_id, key_name=key_name, key_expiration=key_expiration,
+                                      revoke_at=revoke_at, requested_by=requested_by, state="pending",
+                                      created_at=now))
 
     async def due_revocations(self, now: datetime) -> list[Revocation]:
         async with self.session() as s:
             rows = (await s.scalars(select(ScheduledRevocation).where(
                 ScheduledRevocation.state == "pending", ScheduledRevocation.revoke_at <= now))).all()
-        return [Revocation(r.id, r.dataos_user_id, r.key_name, r.revoke_at, r.requested_by) for r in rows]
+        return [Revocation(r.id, r.dataos_user_id, r.key_name, r.revoke_at, r.requested_by, r.key_expiration)
+                for r in rows]
 
     async def take_revocation(self, revocation_id: int) -> bool:
         """Mark a due revocation as being carried out; True for exactly one caller."""
@@ -386,6 +396,26 @@ class Store:
         async with self.session() as s, s.begin():
             await s.execute(update(ScheduledRevocation).where(ScheduledRevocation.id == revocation_id)
                             .values(state=state))
+
+    # ---- Events API deliveries -------------------------------------------------------------
+
+    async def claim_event(self, event_id: str, now: datetime) -> bool:
+        """True for the first delivery of `event_id` across replicas; False for a repeat."""
+        stmt = self._insert(SlackEvent).values(event_id=event_id, received_at=now).on_conflict_do_nothing(
+            index_elements=[SlackEvent.event_id])
+        async with self.engine.begin() as conn:
+            result = await conn.execute(stmt)
+            return bool(getattr(result, "rowcount", 0))
+
+    async def release_event(self, event_id: str) -> None:
+        """The delivery failed before it was handled: Slack's retry of it must be processed."""
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(SlackEvent).where(SlackEvent.event_id == event_id))
+
+    async def prune_events(self, older_than: datetime) -> int:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(delete(SlackEvent).where(SlackEvent.received_at < older_than))
+            return int(getattr(result, "rowcount", 0))
 
     # ---- user preferences -------------------------------------------------------------------
 

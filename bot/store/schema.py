@@ -129,8 +129,18 @@ class ScheduledRevocation(Base):
     key_name: Mapped[str] = mapped_column(String(255))
     revoke_at: Mapped[datetime] = mapped_column(UTCDateTime())
     requested_by: Mapped[str] = mapped_column(String(32))
-    state: Mapped[str] = mapped_column(String(16))  # pending | done | failed
+    state: Mapped[str] = mapped_column(String(16))  # pending | running | done | skipped
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Which key exactly: a later key may reuse the name. Empty only for rows from before 0003.
+    key_expiration: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SlackEvent(Base):
+    """An Events API delivery already taken by a replica: a retry of it is answered and skipped."""
+
+    __tablename__ = "slack_events"
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class UserPrefs(Base):

@@ -49,12 +49,13 @@ async def _no_wait(_: float) -> None:
 
 
 class BotServer:
-    def __init__(self, settings: Settings, clock: FakeClock, engine: AsyncEngine | None = None) -> None:
+    def __init__(self, settings: Settings, clock: FakeClock, engine: AsyncEngine | None = None,
+                 **web: Any) -> None:
         self.runtime = Runtime(settings, clock=clock.now, monotonic=clock.monotonic, dataos_sleep=_no_wait,
                                engine=engine)
         self._started = threading.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
-        app = create_web_app(self.runtime, on_started=self._on_started)
+        app = create_web_app(self.runtime, on_started=self._on_started, **web)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))

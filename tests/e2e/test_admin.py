@@ -54,7 +54,7 @@ def test_link_and_unlink(bot: Bot) -> None:
     assert table_rows(bot, IdentityLink) == []
     bot.user.command("whoami", user="U0DAVE")
     assert "No DataOS user has the e-mail address" in reply(bot, 5)
-    assert admin_actions(bot) == [("admin link", "ok"), ("admin unlink", "ok")]
+    assert admin_actions(bot) == [("admin link", "ok"), ("admin link", "refused:unknown-user"), ("admin unlink", "ok")]
 
 
 def test_keys_masked_with_revoke(bot: Bot) -> None:

@@ -244,7 +244,7 @@ def test_link_refuses_invalid_application_and_empty_keys(bot: Bot) -> None:
     bot.user.command("link", user="U0DAVE")
     bot.user.submit(view_id_of(bot.slack.wait_for("views.open", 2)[1]), operator, user="U0DAVE")
     app = bot.slack.wait_for("views.update", 2)[1]
-    assert "application user" in text_of(app)
+    assert "the bot's own DataOS user" in text_of(app) and "Nothing was linked" in text_of(app)
     assert table_rows(bot, IdentityLink) == []
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from aiohttp import web
+
+T = TypeVar("T")
 
 
 class ServerThread:
@@ -34,6 +37,10 @@ class ServerThread:
         assert server is not None
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://{self._host}:{self.port}"
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the server's own loop (where its connections live)."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=10)
 
     def stop(self) -> None:
         if self._runner is not None:

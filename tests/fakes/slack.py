@@ -43,8 +43,14 @@ class Failure:
 
 
 class SlackFake:
-    def __init__(self, token: str = "xoxb-test-token", scopes: str = DEFAULT_SCOPES) -> None:
+    def __init__(self, token: str = "xoxb-test-token", scopes: str = DEFAULT_SCOPES,
+                 app_token: str = "xapp-1-test-app-token") -> None:
         self.token = token
+        self.app_token = app_token
+        # Socket Mode: the open WebSockets (newest last), and the acknowledgements received, by envelope id
+        self.sockets: list[web.WebSocketResponse] = []
+        self.acks: dict[str, tuple[float, dict[str, Any]]] = {}
+        self.sent_at: dict[str, float] = {}
         self.scopes = scopes
         self.calls: list[SlackCall] = []
         self.users: dict[str, dict[str, Any]] = {}
@@ -139,7 +145,67 @@ class SlackFake:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/respond/{rest}", self._respond)
+        app.router.add_get("/link", self._socket)
         return app
+
+    # ---- Socket Mode ------------------------------------------------------------------------
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        """The WebSocket `apps.connections.open` hands out: sends envelopes, records their acks."""
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        await ws.send_str(json.dumps({"type": "hello", "num_connections": len(self.sockets) + 1,
+                                      "connection_info": {"app_id": "A0ABC"}}))
+        with self._lock:
+            self.sockets.append(ws)
+            self._lock.notify_all()
+        async for msg in ws:
+            if msg.type != web.WSMsgType.TEXT:
+                continue
+            data = json.loads(msg.data)
+            with self._lock:
+                self.acks[str(data.get("envelope_id"))] = (time.monotonic(), data.get("payload") or {})
+                self._lock.notify_all()
+        return ws
+
+    def wait_for_socket(self, count: int = 1, timeout: float = 10.0) -> web.WebSocketResponse:
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while len([s for s in self.sockets if not s.closed]) < 1 or len(self.sockets) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"no WebSocket #{count} was opened")
+                self._lock.wait(remaining)
+            return self.sockets[-1]
+
+    def send_envelope(self, kind: str, payload: dict[str, Any] | None = None, **extra: Any) -> str:
+        """Send a Socket Mode envelope on the newest WebSocket; returns its envelope id."""
+        assert self._server is not None
+        ws = self.wait_for_socket()
+        envelope_id = f"env-{next(self._ids)}"
+        message = {"envelope_id": envelope_id, "type": kind, "accepts_response_payload": kind != "events_api",
+                   "payload": payload, **extra}
+        self.sent_at[envelope_id] = time.monotonic()
+        self._server.run(ws.send_str(json.dumps(message)))
+        return envelope_id
+
+    def disconnect_socket(self) -> None:
+        """Slack's `disconnect` envelope: the client must open a new connection and carry on."""
+        assert self._server is not None
+        ws = self.wait_for_socket()
+        self._server.run(ws.send_str(json.dumps({"type": "disconnect", "reason": "refresh_requested"})))
+
+    def wait_for_ack(self, envelope_id: str, timeout: float = 10.0) -> tuple[float, dict[str, Any]]:
+        """(seconds from sending to the ack, the ack's payload)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while envelope_id not in self.acks:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"envelope {envelope_id} was not acknowledged")
+                self._lock.wait(remaining)
+            at, payload = self.acks[envelope_id]
+            return at - self.sent_at[envelope_id], payload
 
     async def _respond(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -189,6 +255,10 @@ class SlackFake:
                                          status=failure.status, headers=headers)
             return _fail(failure.error or "internal_error")
         auth = request.headers.get("Authorization", "")
+        if method == "apps.connections.open":
+            if auth != f"Bearer {self.app_token}":
+                return _fail("invalid_auth")
+            return web.json_response({"ok": True, "url": self.url.replace("http://", "ws://") + "/link"})
         if auth != f"Bearer {self.token}" and params.get("token") != self.token:
             return _fail("invalid_auth")
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
@@ -215,6 +285,13 @@ class SlackFake:
         page = members[start:start + limit]
         nxt = str(start + limit) if start + limit < len(members) else ""
         return {"ok": True, "members": page, "response_metadata": {"next_cursor": nxt}}
+
+    def _m_users_lookupByEmail(self, p: dict[str, Any]) -> dict[str, Any]:
+        email = str(p.get("email") or "").lower()
+        for user in self.users.values():
+            if email and str((user.get("profile") or {}).get("email") or "").lower() == email:
+                return {"ok": True, "user": user}
+        return {"ok": False, "error": "users_not_found"}
 
     def _m_conversations_open(self, p: dict[str, Any]) -> dict[str, Any]:
         user = str(p.get("users", ""))

@@ -101,8 +101,14 @@ async def test_database_missing_unmigrated_and_unreachable(slack: SlackFake, hei
                                                            clock: FakeClock, tmp_path: Path) -> None:
     missing = tmp_path / "nope" / "bot.db"
     check = by_name(await run_doctor(make_settings(slack, heimdall, str(missing)), now=clock.now()))["database"]
-    assert check.status == "fail" and "does not exist yet" in check.detail
+    # a fresh install: not a problem, the file is made at first start
+    assert check.status == "ok" and "not created yet" in check.detail and str(missing) in check.detail
     assert not missing.exists()  # doctor only looks
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    check = by_name(await run_doctor(make_settings(slack, heimdall, str(blocker / "sub" / "bot.db")),
+                                     now=clock.now()))["database"]
+    assert check.status == "fail" and "not a writable folder" in check.detail
     empty = tmp_path / "empty.db"
     empty.touch()
     checks = by_name(await run_doctor(make_settings(slack, heimdall, str(empty)), now=clock.now()))

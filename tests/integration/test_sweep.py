@@ -202,9 +202,9 @@ async def test_bot_key_watch_warns_admins(store: Store, heimdall: HeimdallEmulat
 
 async def test_scheduled_revocation_is_carried_out_once(rt: Runtime, store: Store, heimdall: HeimdallEmulator,
                                                         clock: FakeClock) -> None:
-    heimdall.add_token("alice", "old", hours=24 * 30)
-    await store.schedule_revocation("alice", "old", revoke_at=clock.now() + 24 * H, requested_by="U0ALICE",
-                                    now=clock.now())
+    old = heimdall.add_token("alice", "old", hours=24 * 30)
+    await store.schedule_revocation("alice", "old", key_expiration=old.expiration, revoke_at=clock.now() + 24 * H,
+                                    requested_by="U0ALICE", now=clock.now())
     await sweep(rt)
     assert "old" in heimdall.tokens["alice"]
     clock.advance(hours=24)

@@ -38,7 +38,7 @@ def check_message(message: blocks.Message) -> None:
 def check_view(view: dict[str, Any]) -> None:
     View(**view).to_dict()
     assert len(view["blocks"]) <= 100
-    assert len(view["title"]["text"]) <= 24
+    assert len((view.get("title") or {"text": ""})["text"]) <= 24
     assert len(view.get("private_metadata") or "") <= 3000
     for raw in view["blocks"]:
         _check_lengths(raw)

@@ -131,3 +131,11 @@ def test_secrets_not_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     _env(monkeypatch)
     text = repr(load_settings())
     assert "xoxb-1-2-abc" not in text and "b3BlcmF0b3I=" not in text and "s3cr3t" not in text
+
+
+def test_more_presets_than_the_form_can_show_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    _env(monkeypatch, VALIDITY_PRESETS=",".join(f"{h}h" for h in range(1, 101)))
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "VALIDITY_PRESETS" in str(err.value) and "at most 99" in str(err.value)
+    assert "\n" not in str(err.value)

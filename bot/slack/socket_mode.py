@@ -1,0 +1,43 @@
+"""Socket Mode through the same front door as HTTP: each envelope's payload is shape-checked and
+de-duplicated exactly like a request body before Bolt sees it, and every envelope is acknowledged
+(an envelope left unacknowledged is re-sent by Slack)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.adapter.socket_mode.async_internals import send_async_response
+from slack_bolt.adapter.socket_mode.internals import build_headers
+from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+
+from bot.slack.front_door import FrontDoor
+from bot.slack.guard import MAX_DEPTH, Inbound, Kind, too_deep
+
+log = logging.getLogger(__name__)
+KINDS: dict[str, Kind] = {"slash_commands": "command", "interactive": "interaction", "events_api": "event"}
+
+
+class CheckedSocketModeHandler(AsyncSocketModeHandler):
+    def __init__(self, door: FrontDoor, app_token: str) -> None:
+        super().__init__(door.bolt, app_token)
+        self.door = door
+
+    async def handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
+        started = time.time()
+        kind = KINDS.get(str(req.type))
+        payload: Any = req.payload
+        if kind is None or not isinstance(payload, dict) or too_deep(payload, MAX_DEPTH):
+            log.warning("acknowledged and dropped a Socket Mode envelope of type %s", str(req.type)[:32])
+            await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+            return
+        with self.door.rt.acknowledging():
+            response = await self.door.handle(Inbound(kind, payload), dict(build_headers(req) or {}))
+        if response.status != 200:
+            await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+            return
+        await send_async_response(client, req, response, started)
