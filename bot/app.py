@@ -88,7 +88,8 @@ class Runtime:
         )
         self.engine = engine if engine is not None else create_engine(settings.database_url)
         self.store = Store(self.engine)
-        self.directory = DataOSDirectory(self.dataos, settings.directory_ttl_seconds, clock=monotonic)
+        self.directory = DataOSDirectory(self.dataos, settings.directory_ttl_seconds, clock=monotonic,
+                                         limit=settings.dataos_users_limit)
         self.profiles = SlackProfiles(self.slack, settings.slack_profile_ttl_seconds, clock=monotonic)
         self.slack_directory = SlackDirectory(self.slack, settings.directory_ttl_seconds, clock=monotonic)
         self.snooze_hours = parse_duration_hours(settings.snooze)

@@ -49,6 +49,8 @@ EXPECTS: dict[str, str] = {
     "REMINDERS_ENABLED": "true or false",
     "AUDIT_CHANNEL": "a Slack channel id such as C0123ABCD (the bot must be a member), or empty",
     "HOME_TAB": "true or false",
+    "DISCOVERY_INTERVAL": "a duration such as 6h (how often every audience member's keys are listed)",
+    "DATAOS_USERS_LIMIT": "a whole number of DataOS users asked for in one directory listing, at least 1",
 }
 
 
@@ -91,6 +93,8 @@ class Settings(BaseSettings):
     reminders_enabled: bool = True
     audit_channel: str | None = None
     home_tab: bool = True
+    discovery_interval: str = "6h"
+    dataos_users_limit: int = Field(default=100_000, ge=1)
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -179,7 +183,7 @@ class Settings(BaseSettings):
         parse_working_days(v)
         return v
 
-    @field_validator("default_validity", "max_validity", "snooze", "renew_grace")
+    @field_validator("default_validity", "max_validity", "snooze", "renew_grace", "discovery_interval")
     @classmethod
     def _duration(cls, v: str) -> str:
         parse_duration_hours(v)

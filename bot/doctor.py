@@ -93,7 +93,14 @@ async def _dataos_checks(client: HeimdallClient, settings: Settings, now: dateti
         return [Check("DataOS key", "fail", "DATAOS_APIKEY is not valid: unknown, revoked or expired")]
     checks = [Check("DataOS key", "ok", f"valid, belongs to `{owner}`")]
     try:
-        users = await client.list_users()
+        users = await client.list_users(limit=settings.dataos_users_limit)
+        if len(users) >= settings.dataos_users_limit:
+            checks.append(Check("DataOS user directory", "fail", f"DataOS answered exactly DATAOS_USERS_LIMIT="
+                                f"{settings.dataos_users_limit} users, so people past them are never matched by "
+                                "e-mail and get no reminders; raise DATAOS_USERS_LIMIT"))
+        else:
+            checks.append(Check("DataOS user directory", "ok", f"{len(users)} users, below DATAOS_USERS_LIMIT="
+                                f"{settings.dataos_users_limit}"))
         other = next((u for u in users if u.is_person and u.id != owner), None)
         if other is not None:
             await client.list_tokens(other.id)

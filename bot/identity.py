@@ -101,9 +101,13 @@ def decide(slack_user_id: str, link: Link | None, profile: SlackProfile | None,
 class DataOSDirectory:
     """DataOS persons by e-mail, loaded once and then refreshed in the background when stale."""
 
-    def __init__(self, client: HeimdallClient, ttl: float, clock: Monotonic = time.monotonic) -> None:
+    def __init__(self, client: HeimdallClient, ttl: float, clock: Monotonic = time.monotonic, *,
+                 limit: int = 100_000) -> None:
         self._client = client
         self._ttl = ttl
+        self.limit = limit
+        #: True when the last answer was exactly as long as the limit: people past it are missing.
+        self.truncated = False
         self._clock = clock
         self._by_email: dict[str, list[User]] = {}
         self._by_id: dict[str, User] = {}
@@ -120,7 +124,11 @@ class DataOSDirectory:
         return len(self._by_id)
 
     async def refresh(self) -> None:
-        users = await self._client.list_users()
+        users = await self._client.list_users(limit=self.limit)
+        self.truncated = len(users) >= self.limit
+        if self.truncated:
+            log.warning("the DataOS user directory answered exactly DATAOS_USERS_LIMIT=%d users: people past it "
+                        "cannot be matched by e-mail and get no reminders; raise DATAOS_USERS_LIMIT", self.limit)
         by_email: dict[str, list[User]] = {}
         for user in users:
             if user.is_person and user.email:

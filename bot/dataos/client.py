@@ -1,8 +1,7 @@
-"""Async Heimdall client: one pooled aiohttp session, typed results, typed errors, safe retries.
+"""Async Heimdall client: one pooled `httpx.AsyncClient`, typed results, typed errors, safe retries.
 
-aiohttp rather than httpx (design.md's first choice): a reminder sweep makes one call per employee,
-and httpx's request and response layers (URL merging, cookies, auth and redirect hooks, streaming)
-cost the sweep more CPU than everything else it does; see the README's Performance section.
+Redirects are never followed (they would carry the operator key somewhere else), and proxies come from
+HTTPS_PROXY / HTTP_PROXY / NO_PROXY read once, when the client is made.
 
 Retries follow the official SDKs (500/502/503/504 and transport errors, with backoff) but only for
 idempotent calls (GET, DELETE, and `/authorize`, which changes nothing). A create is never repeated
@@ -20,12 +19,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from json import loads as json_loads
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
-import aiohttp
-import yarl
-from multidict import CIMultiDictProxy
+import httpx
 from pydantic import SecretStr, TypeAdapter, ValidationError
 
 from bot.dataos.errors import DataOSError, DataOSNotFound, DataOSUnavailable, error_for_status
@@ -71,31 +68,33 @@ class HeimdallClient:
         key = apikey.get_secret_value() if isinstance(apikey, SecretStr) else apikey
         self._base = base_url.rstrip("/") + "/api/v1"
         self._headers = {"apikey": key, "accept": "application/json", "user-agent": "dataos-apikey-bot"}
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout = timeout
         self._max_connections = max_connections
         self._proxy = _env_proxy(self._base)
-        self._session: aiohttp.ClientSession | None = None
+        self._client: httpx.AsyncClient | None = None
         self._retries = retries
         self._backoff = backoff
         self._sleep = sleep
         self._observer = observer
 
-    def _http(self) -> aiohttp.ClientSession:
-        # Made on first use: an aiohttp session belongs to the event loop it was made in.
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
+    def _http(self) -> httpx.AsyncClient:
+        # Made on first use: its connection pool belongs to the event loop it was made in.
+        if self._client is None:
+            self._client = httpx.AsyncClient(
                 headers=self._headers,
-                timeout=self._timeout,
-                connector=aiohttp.TCPConnector(limit=self._max_connections),
-                cookie_jar=aiohttp.DummyCookieJar(),
-                trust_env=False,  # re-reads the environment on every request: _env_proxy reads it once
+                timeout=httpx.Timeout(self._timeout),
+                limits=httpx.Limits(max_connections=self._max_connections,
+                                    max_keepalive_connections=self._max_connections),
+                follow_redirects=False,  # a redirect would carry the operator key somewhere else
+                trust_env=False,  # the proxy was read from the environment once (_env_proxy); no .netrc
+                proxy=self._proxy,
             )
-        return self._session
+        return self._client
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
     async def __aenter__(self) -> HeimdallClient:
         return self
@@ -111,8 +110,10 @@ class HeimdallClient:
         data = await self._call("POST", "/authorize", json={"token": value}, idempotent=True)
         return self._parse(AuthorizeResult.model_validate, data)
 
-    async def list_users(self) -> list[User]:
-        return self._parse(_USERS.validate_python, await self._call("GET", "/users"))
+    async def list_users(self, limit: int = 100_000) -> list[User]:
+        """Every user, in one page of at most `limit` (DataOS's SDKs send 1,000 unless told otherwise, and
+        a server given no limit may apply its own: the bot always sends one)."""
+        return self._parse(_USERS.validate_python, await self._call("GET", f"/users?limit={int(limit)}"))
 
     async def get_user(self, user_id: str) -> User:
         return self._parse(User.model_validate, await self._call("GET", f"/users/{_seg(user_id)}"))
@@ -185,29 +186,25 @@ class HeimdallClient:
 
     async def _once(self, method: str, path: str, json: dict[str, Any] | None, correlation_id: str) -> Any:
         started = time.perf_counter()
-        url = yarl.URL(self._base + path, encoded=True)  # path segments are already quoted by _seg
         try:
-            async with self._http().request(
-                method, url, json=json, headers={"dataos-correlation-id": correlation_id},
-                allow_redirects=False,  # a redirect would carry the operator key somewhere else
-                proxy=self._proxy,
-            ) as response:
-                status = response.status
-                headers = response.headers
-                body = await response.read()
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            response = await self._http().request(
+                method, self._base + path, json=json, headers={"dataos-correlation-id": correlation_id})
+            status = response.status_code
+            headers = response.headers
+            body = response.content
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError) as exc:
             # No connection was made: the request never left.
             self._log(method, path, None, started, correlation_id, type(exc).__name__)
             raise _Outcome(
                 DataOSUnavailable("Could not connect to DataOS.", correlation_id=correlation_id), sent=False
             ) from None
-        except TimeoutError as exc:
+        except httpx.TimeoutException as exc:
             self._log(method, path, None, started, correlation_id, type(exc).__name__)
             raise _Outcome(
                 DataOSUnavailable("DataOS did not answer in time.", correlation_id=correlation_id, changed=None),
                 sent=True,
             ) from None
-        except aiohttp.ClientError as exc:  # hung up, reset, unreadable: it may have arrived
+        except httpx.TransportError as exc:  # hung up, reset, unreadable: it may have arrived
             self._log(method, path, None, started, correlation_id, type(exc).__name__)
             raise _Outcome(
                 DataOSUnavailable("The connection to DataOS failed.", correlation_id=correlation_id, changed=None),
@@ -258,8 +255,8 @@ class HeimdallClient:
 
 def _env_proxy(url: str) -> str | None:
     """HTTPS_PROXY / HTTP_PROXY, unless NO_PROXY exempts DataOS's host: as the Slack SDK does."""
-    target = yarl.URL(url)
-    if target.host is None or proxy_bypass(target.host):
+    target = urlsplit(url)
+    if not target.hostname or proxy_bypass(target.hostname):
         return None
     return getproxies().get(target.scheme)
 
@@ -272,7 +269,7 @@ def _seg(value: str) -> str:
 
 def _route(path: str) -> str:
     """`/users/alice/tokens/x` -> `/users/{id}/tokens/{name}`: bounded labels for metrics."""
-    parts = path.strip("/").split("/")
+    parts = path.split("?", 1)[0].strip("/").split("/")
     shape = [parts[0]] if parts else []
     if len(parts) > 1:
         shape.append("{id}")
@@ -283,7 +280,7 @@ def _route(path: str) -> str:
     return "/" + "/".join(shape)
 
 
-def _retry_after(headers: CIMultiDictProxy[str]) -> float | None:
+def _retry_after(headers: httpx.Headers) -> float | None:
     value = headers.get("retry-after")
     try:
         return max(0.0, float(value)) if value is not None else None

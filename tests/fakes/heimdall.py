@@ -221,7 +221,7 @@ class HeimdallEmulator:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode("utf-8", "replace")
-        call = Call(request.method, request.path, dict(request.headers), body)
+        call = Call(request.method, request.path_qs, dict(request.headers), body)
         if self.record_calls:
             with self._lock:
                 self.calls.append(call)
@@ -285,7 +285,10 @@ class HeimdallEmulator:
         return web.json_response({"allow": True, "valid": True, "result": {"id": user["id"], "tags": user["tags"]}})
 
     async def _list_users(self, request: web.Request) -> web.Response:
-        return web.json_response(list(self.users.values()))
+        # DataOS answers one page of at most `limit` users; its SDKs assume 1,000 when none is sent.
+        raw = request.query.get("limit", "")
+        limit = int(raw) if raw.isascii() and raw.isdigit() else 1000
+        return web.json_response(list(self.users.values())[:limit])
 
     async def _get_user(self, request: web.Request) -> web.Response:
         user = self.users.get(request.match_info["user_id"])

@@ -35,7 +35,8 @@ async def test_healthy(slack: SlackFake, heimdall: HeimdallEmulator, clock: Fake
     checks = by_name(await run_doctor(make_settings(slack, heimdall, db_path), now=clock.now()))
     assert {n: c.status for n, c in checks.items()} == {
         "configuration": "ok", "Slack auth.test": "ok", "Slack scopes": "ok", "DataOS key": "ok",
-        "DataOS operator rights": "ok", "DataOS key expiry": "ok", "database": "ok", "database schema": "ok"}
+        "DataOS operator rights": "ok", "DataOS key expiry": "ok", "database": "ok", "database schema": "ok",
+        "DataOS user directory": "ok"}
     assert "in 365 days" in checks["DataOS key expiry"].detail
     assert "apikey-bot" in checks["DataOS key"].detail
 

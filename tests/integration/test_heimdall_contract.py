@@ -52,7 +52,7 @@ async def test_list_users(client: HeimdallClient, heimdall: HeimdallEmulator) ->
     assert by_id["alice"].email == "alice@example.com" and by_id["alice"].is_person
     assert by_id["apikey-bot"].is_operator and not by_id["apikey-bot"].is_person
     call = heimdall.calls[-1]
-    assert call.path == "/heimdall/api/v1/users"
+    assert call.path == "/heimdall/api/v1/users?limit=100000"
     assert call.headers["apikey"] == heimdall.operator_key  # type: ignore[attr-defined]
     assert re.fullmatch(r"[0-9a-f-]{36}", call.headers["dataos-correlation-id"])
 
