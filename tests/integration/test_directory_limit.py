@@ -28,7 +28,8 @@ def big(heimdall: HeimdallEmulator) -> HeimdallEmulator:
 
 async def test_the_emulator_cuts_at_1000_without_a_limit_and_the_client_always_sends_one(
         big: HeimdallEmulator) -> None:
-    raw = httpx.get(f"{big.url}/api/v1/users", headers={"apikey": big.operator_key})  # type: ignore[attr-defined]
+    async with httpx.AsyncClient() as plain:
+        raw = await plain.get(f"{big.url}/api/v1/users", headers={"apikey": big.operator_key})  # type: ignore[attr-defined]
     assert len(raw.json()) == 1000  # what a client that sends no limit gets
     async with HeimdallClient(big.url, big.operator_key) as client:  # type: ignore[attr-defined]
         users = await client.list_users()
