@@ -1,6 +1,8 @@
 """P4: idle RSS and start-up time to a ready `/readyz`, next to a minimal Bolt app measured the same way.
 
-Targets (design.md): idle RSS <= 120 MB; start-up to ready <= 2 s.
+Targets (design.md, #13): idle RSS <= 100 MB; start-up to ready <= 1.5 x a bare Bolt app's start to its
+first 200, measured side by side in the same run. The database is created by the first run; later runs
+find it up to date (the common case: a restart), which needs no Alembic at all.
 
     python -m bench.p4_startup [--runs 5]
 """
@@ -38,10 +40,12 @@ def main(argv: list[str] | None = None) -> int:
                 bare_rss.append(rss_mb(proc.pid))
     emu.stop()
     slack.stop()
+    ratio = median(starts) / median(bare_starts)
     ok = report(f"P4 start-up and idle memory, median of {args.runs} runs", [
-        ("bot: start to /readyz 200", f"{median(starts):.2f} s", "<= 2 s", median(starts) <= 2),
-        ("bot: idle RSS", f"{median(rss):.0f} MB", "<= 120 MB", median(rss) <= 120),
+        ("bot: start to /readyz 200", f"{median(starts):.2f} s", "-", None),
         ("minimal Bolt app: start to ready", f"{median(bare_starts):.2f} s", "(reference)", None),
+        ("bot / minimal Bolt app", f"{ratio:.2f}x", "<= 1.5x", ratio <= 1.5),
+        ("bot: idle RSS", f"{median(rss):.0f} MB", "<= 100 MB", median(rss) <= 100),
         ("minimal Bolt app: idle RSS", f"{median(bare_rss):.0f} MB", "(reference)", None),
     ])
     return 0 if ok else 1

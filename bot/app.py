@@ -68,6 +68,7 @@ class Runtime:
         clock: Clock = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
         dataos_sleep: Sleep | None = None,
+        slack_sleep: Sleep | None = None,
         engine: AsyncEngine | None = None,
     ) -> None:
         self.settings = settings
@@ -91,7 +92,11 @@ class Runtime:
         self.directory = DataOSDirectory(self.dataos, settings.directory_ttl_seconds, clock=monotonic,
                                          limit=settings.dataos_users_limit)
         self.profiles = SlackProfiles(self.slack, settings.slack_profile_ttl_seconds, clock=monotonic)
-        self.slack_directory = SlackDirectory(self.slack, settings.directory_ttl_seconds, clock=monotonic)
+        # The directory walk waits out users.list's 429s itself (and goes on from the same cursor), so its
+        # client has no retry handler: the stock one gives up after two waits.
+        self._walk_client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
+                                           base_url=settings.slack_api_url, retry_handlers=[])
+        self.slack_directory = SlackDirectory(self._walk_client, self.store, sleep=slack_sleep or asyncio.sleep)
         self.snooze_hours = parse_duration_hours(settings.snooze)
         self.renew_grace_hours = parse_duration_hours(settings.renew_grace)
         self.resolver = IdentityResolver(self.store, self.directory, self.profiles, clock=monotonic)
@@ -112,6 +117,7 @@ class Runtime:
         if self.slack.session is None:
             self.slack.session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=100, limit_per_host=100, keepalive_timeout=30))
+            self._walk_client.session = self.slack.session
         await migrate(self.engine)
         self._migrated = True
         self._warmup = asyncio.create_task(self._warm_directory())
@@ -124,7 +130,7 @@ class Runtime:
         delay = 1.0
         while not self.directory.loaded:
             try:
-                await self.directory.refresh()
+                await self.directory.ensure_loaded()  # under its lock: a sweep starting now waits for this load
             except Exception as exc:
                 log.warning("could not load the DataOS directory (%s); retrying in %.0f s", exc, delay)
                 await asyncio.sleep(delay)

@@ -28,7 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="port (default: PORT or 3000)")
     serve.add_argument("--socket-mode", action="store_true", help="connect to Slack over Socket Mode")
 
-    sub.add_parser("sweep", help="run one reminder pass now and print a summary (for cron)")
+    sweep = sub.add_parser("sweep", help="run one reminder tick now (a discovery when one is due) and print a "
+                                         "summary (for cron)")
+    sweep.add_argument("--discover", action="store_true",
+                       help="list every audience member's keys now (a full discovery), whenever the last was")
     sub.add_parser("doctor", help="check configuration, Slack, the bot's DataOS key and the database")
 
     manifest = sub.add_parser("manifest", help="print the Slack app manifest for this configuration")
@@ -81,7 +84,11 @@ def serve(args: argparse.Namespace) -> int:
     config = uvicorn.Config(app, host=args.host, port=port, log_config=None, access_log=False,
                             proxy_headers=True, lifespan="on", timeout_graceful_shutdown=20)
     server = uvicorn.Server(config)
-    server.run()
+    # Bound and listening before start-up runs (uvicorn would bind after it): a request that arrives
+    # while the bot starts waits in the backlog for a moment instead of being refused.
+    sock = config.bind_socket()  # exits with uvicorn's message when the port is taken
+    sock.listen(config.backlog)
+    server.run(sockets=[sock])
     return 0 if server.started else 1
 
 
@@ -98,7 +105,7 @@ def sweep(args: argparse.Namespace) -> int:
         try:
             await rt.start()
             gc.freeze()  # start-up objects live to the end: keep the collector's full passes off them
-            summary = await Sweeper(rt).run()
+            summary = await Sweeper(rt).run("discovery" if args.discover else "auto")
         except SweepFailed as exc:
             print(f"sweep failed: {exc}", file=sys.stderr)
             return 1

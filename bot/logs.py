@@ -126,3 +126,6 @@ def configure_logging(fmt: str = "console", level: str = "INFO", stream: TextIO 
     # a pasted key in /apikey link). Redaction would mask them; not logging them at all is safer.
     for name in ("slack_sdk", "slack_bolt", "bot.bolt"):
         logging.getLogger(name).setLevel(max(logging.INFO, root.level))
+    # httpx logs every request line at INFO; the DataOS client logs its own (with correlation ids).
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

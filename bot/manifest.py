@@ -29,8 +29,9 @@ METHOD_SCOPES: dict[str, str] = {
     "auth.test": "",
     "views.publish": "",
 }
-#: Events the bot subscribes to (the Home tab, and deactivated members for admins).
-BOT_EVENTS = ("app_home_opened", "user_change")
+#: Events the bot subscribes to (the Home tab; members changing, leaving or joining, which keep the reminder
+#: audience current between directory walks and tell admins about deactivations).
+BOT_EVENTS = ("app_home_opened", "user_change", "team_join")
 #: Scopes that follow from features rather than from one method.
 FEATURE_SCOPES = {
     "commands": "the /apikey slash command",

@@ -6,9 +6,10 @@ placeholders, HTTP statuses. Never a user, key name or anything that could hold 
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 
 REQUESTS = Counter(
@@ -30,11 +31,23 @@ SWEEP_SECONDS = Histogram("apikey_bot_sweep_seconds", "Duration of a whole remin
 SLACK_RATE_LIMIT_WAITS = Counter("apikey_bot_slack_rate_limit_waits_total",
                                  "Slack 429 answers waited out (Retry-After), by Web API method", ["method"])
 
+SLACK_DIRECTORY_PAGES = Counter("apikey_bot_slack_users_list_pages_total",
+                                "users.list pages read (the Slack directory walk, at discovery and start-up)")
+DATAOS_CALLS = Counter("apikey_bot_dataos_calls_total",
+                       "DataOS calls by purpose: tick (confirming due keys), discovery, user action, directory",
+                       ["purpose"])
+RECORD_AGE = Gauge("apikey_bot_key_record_oldest_seconds",
+                   "Age of the oldest entry in the bot's record of keys: how long ago the least recently "
+                   "listed person's keys were listed")
+#: Why DataOS is being called right now; the sweep sets it for its own calls.
+DATAOS_PURPOSE: ContextVar[str] = ContextVar("dataos_purpose", default="user action")
+
 SUBCOMMANDS = frozenset({"help", "list", "create", "revoke", "whoami", "link", "reminders", "admin"})
 
 
 def dataos_observer(method: str, route: str, status: int | None, seconds: float) -> None:
     DATAOS_LATENCY.labels(method, route).observe(seconds)
+    DATAOS_CALLS.labels("directory" if route == "/users" else DATAOS_PURPOSE.get()).inc()
     if status is None or status >= 400:
         DATAOS_ERRORS.labels(method, route, str(status) if status is not None else "transport").inc()
 

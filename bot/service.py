@@ -8,9 +8,9 @@ reveal and link is audited (never with the secret).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import SecretStr
@@ -24,6 +24,8 @@ from bot.store import Audit, Idempotency, Store
 from bot.text import escape
 
 log = logging.getLogger(__name__)
+#: A person's listings update the reminder record at most this often.
+RECORD_EVERY = timedelta(minutes=1)
 Clock = Callable[[], datetime]
 
 
@@ -68,6 +70,7 @@ class KeyService:
                  trail: AuditTrail, *, operator_key: SecretStr | None = None) -> None:
         self._operator_key = operator_key
         self._operator_user: str | None = None
+        self._recorded: dict[str, datetime] = {}  # when each person's listing last updated the record
         self.dataos = dataos
         self.store = store
         self.resolver = resolver
@@ -86,7 +89,28 @@ class KeyService:
 
     async def list_keys(self, identity: Identity) -> list[Token]:
         tokens = await self.dataos.list_tokens(identity.dataos_user_id)
+        await self._remember_listing(identity.dataos_user_id, tokens)
         return sorted(tokens, key=lambda t: (t.expiration, t.name))
+
+    async def _remember_listing(self, dataos_user_id: str, tokens: list[Token]) -> None:
+        """The reminder record follows what DataOS just answered (no extra call), at most once a minute
+        per person: a burst of lists is one write."""
+        now = self.clock()
+        last = self._recorded.get(dataos_user_id)
+        if last is not None and now - last < RECORD_EVERY:
+            return
+        self._recorded[dataos_user_id] = now
+        try:
+            await self.store.record_listing(dataos_user_id, [(t.name, t.expiration) for t in tokens], now)
+        except Exception as exc:  # bookkeeping: the person still gets their list
+            self._recorded.pop(dataos_user_id, None)
+            log.warning("could not update the key record of %s: %s", dataos_user_id, type(exc).__name__)
+
+    async def _bookkeeping(self, what: str, write: Awaitable[None]) -> None:
+        try:
+            await write
+        except Exception as exc:
+            log.warning("could not update the key record (%s): %s", what, type(exc).__name__)
 
     async def resolve(self, dataos_user_id: str, name: str) -> str:
         """The key name a button or form carried (`key_ref`): names too long for Slack come as a digest."""
@@ -148,6 +172,7 @@ class KeyService:
             await self._audit(identity, "revoke", _outcome(exc), key_name=name)
             raise
         await self._audit(identity, "revoke", "ok", key_name=name, expiration=token.expiration)
+        await self._bookkeeping("revoke", self.store.forget_sighting((identity.dataos_user_id, name, token.expiration)))
         return token
 
     async def revoke_exact(self, dataos_user_id: str, name: str, expiration: datetime | None, *, actor: str,
@@ -171,6 +196,7 @@ class KeyService:
         await self.trail.record(Audit(at=self.clock(), actor_slack_id=actor, action="revoke", outcome="ok",
                                       dataos_user_id=dataos_user_id, key_name=name, key_expiration=expiration,
                                       detail=detail))
+        await self._bookkeeping("revoke", self.store.forget_sighting((dataos_user_id, name, expiration)))
         return "revoked"
 
     async def reveal_key(self, identity: Identity, name: str) -> Token:
@@ -184,6 +210,8 @@ class KeyService:
             await self._audit(identity, "reveal", "error:no-value", key_name=name)
             raise DataOSNotFound("DataOS did not return the value of this key.", status=None)
         await self._audit(identity, "reveal", "ok", key_name=name, expiration=token.expiration)
+        await self._bookkeeping("reveal", self.store.record_key(identity.dataos_user_id, name, token.expiration,
+                                                                self.clock()))
         return token
 
     async def operator_user_id(self) -> str | None:

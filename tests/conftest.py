@@ -54,8 +54,8 @@ def heimdall(clock: FakeClock) -> Iterator[HeimdallEmulator]:
 
 
 @pytest.fixture
-def slack() -> Iterator[SlackFake]:
-    fake = SlackFake()
+def slack(clock: FakeClock) -> Iterator[SlackFake]:
+    fake = SlackFake(clock=clock.monotonic)
     fake.add_user("U0ALICE", "Alice@Example.com", tz="Europe/Berlin", tz_offset=3600, name="Alice")
     fake.add_user("U0BOB", "bob@example.com", tz="America/New_York", tz_offset=-18000, name="Bob")
     fake.add_user("U0CAROL", "carol@example.com", tz="Asia/Tokyo", tz_offset=32400, name="Carol")
@@ -149,4 +149,18 @@ async def store(db_kind: str, tmp_path: object) -> AsyncIterator[Store]:
     await migrate(s.engine)
     yield s
     await s.engine.dispose()
+    await _drop_schema(schema)
+
+
+@pytest.fixture
+async def pg_engines() -> AsyncIterator[tuple[Store, Store]]:
+    """Two separate engines (as two replicas would have) on one fresh PostgreSQL schema."""
+    require_postgres()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    first = await _pg_schema_engine(schema)
+    await migrate(first.engine)
+    second = Store(create_engine(TEST_DATABASE_URL, connect_args={"server_settings": {"search_path": schema}}))
+    yield first, second
+    await first.engine.dispose()
+    await second.engine.dispose()
     await _drop_schema(schema)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -86,6 +87,7 @@ class HeimdallClient:
                 limits=httpx.Limits(max_connections=self._max_connections,
                                     max_keepalive_connections=self._max_connections),
                 follow_redirects=False,  # a redirect would carry the operator key somewhere else
+                verify=_ssl_context(self._base, self._proxy),
                 trust_env=False,  # the proxy was read from the environment once (_env_proxy); no .netrc
                 proxy=self._proxy,
             )
@@ -251,6 +253,15 @@ class HeimdallClient:
             return parser(data)
         except ValidationError:
             raise DataOSError("DataOS sent an answer the bot could not read.") from None
+
+
+def _ssl_context(url: str, proxy: str | None) -> ssl.SSLContext:
+    """The system's trust store (as aiohttp and most tools use; it honours SSL_CERT_FILE and a company CA
+    installed on the host). Loading it costs tens of ms, so plain-HTTP set-ups (a sidecar, the tests)
+    get a context that is never used."""
+    if url.startswith("https:") or (proxy or "").startswith("https:"):
+        return ssl.create_default_context()
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def _env_proxy(url: str) -> str | None:

@@ -1,24 +1,27 @@
 """Who gets reminders: DataOS persons matched to Slack members by e-mail, plus explicit links.
 
-The Slack directory comes from `users.list` (paginated, Tier 2): fetched by the sweep, cached, never
-per request. Deleted members and bots are skipped.
+The Slack directory comes from `users.list` (paginated, Tier 2): walked at discovery, kept current by
+events in between, never per request. Deleted members and bots are skipped.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dataos import User
 from bot.identity import SlackProfile, email_key, profile_from_user
-from bot.store import Link
+from bot.metrics import SLACK_DIRECTORY_PAGES, SLACK_RATE_LIMIT_WAITS
+from bot.store import Link, Member, Store
 
 log = logging.getLogger(__name__)
+Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -29,24 +32,74 @@ class Recipient:
 
 
 class SlackDirectory:
-    def __init__(self, client: AsyncWebClient, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+    """Active human members by Slack id: walked with `users.list` at discovery (and at start-up), and kept
+    current between walks by the `user_change` and `team_join` events (`apply`).
+
+    `users.list` is a Tier 2 method (about 20 calls a minute): a walk of a large workspace meets 429s.
+    Each one is waited out (Retry-After) and the walk goes on from the same cursor, as often as needed.
+    The client given here has no retry handler of its own, so those waits are this class's (and its
+    injected `sleep`'s) to make. What a walk found is kept in the database (`slack_members`), so a
+    replica or a cron `apikey-bot sweep` starts from it instead of walking again.
+    """
+
+    def __init__(self, client: AsyncWebClient, store: Store, *, sleep: Sleep = asyncio.sleep,
+                 page_size: int = 200) -> None:
         self._client = client
-        self._ttl = ttl
-        self._clock = clock
+        self._store = store
+        self._sleep = sleep
+        self._page_size = page_size
         self._members: dict[str, SlackProfile] = {}
-        self._loaded_at: float | None = None
+        self._loaded = False
+        self._walk_lock = asyncio.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
 
     async def members(self) -> dict[str, SlackProfile]:
-        """Active human members by Slack id; refreshed when older than the TTL."""
-        if self._loaded_at is None or self._clock() - self._loaded_at >= self._ttl:
-            await self.refresh()
+        """The members as last walked and updated by events (from the database in a fresh process);
+        walked first if no walk was ever stored."""
+        if not self._loaded:
+            async with self._walk_lock:
+                if not self._loaded:
+                    stored = await self._store.load_members()
+                    if stored:
+                        self._members = {m.slack_user_id: SlackProfile(m.slack_user_id, m.email, m.tz, m.tz_offset,
+                                                                       name=m.name) for m in stored}
+                        self._loaded = True
+                    else:
+                        await self._walk()
         return self._members
 
     async def refresh(self) -> None:
+        async with self._walk_lock:
+            await self._walk()
+
+    async def apply(self, profile: SlackProfile) -> None:
+        """A member changed or joined (an event): keep the directory current without a walk."""
+        gone = profile.deleted or profile.is_bot
+        if gone:
+            self._members.pop(profile.user_id, None)
+        elif self._loaded:
+            self._members[profile.user_id] = profile
+        await self._store.put_member(None if gone else _member(profile), profile.user_id)
+
+    async def _walk(self) -> None:
         members: dict[str, SlackProfile] = {}
         cursor = ""
+        waits = 0
         while True:
-            page = await self._client.users_list(limit=200, cursor=cursor or None)
+            try:
+                page = await self._client.users_list(limit=self._page_size, cursor=cursor or None)
+            except SlackApiError as exc:
+                delay = _retry_after(exc)
+                if delay is None:
+                    raise
+                waits += 1
+                SLACK_RATE_LIMIT_WAITS.labels("users.list").inc()
+                await self._sleep(delay)
+                continue  # the same cursor again: nothing read so far is lost
+            SLACK_DIRECTORY_PAGES.inc()
             for raw in page.get("members") or []:
                 profile = profile_from_user(raw)
                 if not profile.deleted and not profile.is_bot:
@@ -54,9 +107,29 @@ class SlackDirectory:
             cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
             if not cursor:
                 break
+        await self._store.replace_members([_member(p) for p in members.values()])
         self._members = members
-        self._loaded_at = self._clock()
-        log.info("slack directory loaded: %d active members", len(members))
+        self._loaded = True
+        log.info("slack directory walked: %d active members (%d rate-limit waits)", len(members), waits)
+
+
+def _member(profile: SlackProfile) -> Member:
+    return Member(profile.user_id, profile.email, profile.tz, profile.tz_offset, profile.name)
+
+
+def _retry_after(exc: SlackApiError) -> float | None:
+    """Seconds to wait for a 429 answer, None for any other failure."""
+    response = exc.response
+    if getattr(response, "status_code", None) != 429:
+        return None
+    headers = getattr(response, "headers", None) or {}
+    value = headers.get("retry-after") or headers.get("Retry-After")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    try:
+        return max(1.0, float(value)) if value is not None else 30.0
+    except ValueError:
+        return 30.0
 
 
 def build_audience(

@@ -1,11 +1,16 @@
-"""One reminder pass: list every audience member's keys, decide, claim, send.
+"""Reminder passes: a cheap **tick** decided from the bot's record of keys, and a **discovery** that lists
+everyone's keys.
 
-Decisions are pure (`bot.domain.reminders`); this module does the I/O around them. DataOS is called
-with bounded concurrency (a pool of workers, `SWEEP_CONCURRENCY`), never one user at a time. Each
-reminder is claimed in the database before its DM is sent, so replicas sweeping together send it
-once, and a sweep that dies between claim and send leaves a claim the next sweep takes over once its
-lease has passed. The database is read once at the start and written only for new sightings, claims
-and outcomes, so a sweep over thousands of users costs little besides the DataOS calls.
+The record is `key_sightings` (each key the bot has seen: owner, name, expiration, first seen) plus
+`swept_users.listed_at` (when each person's keys were last listed). A tick (every
+SWEEP_INTERVAL_MINUTES) decides from the record alone which keys have a reminder step due that may be
+sent now (the owner's working hours), and calls DataOS only for the owners of those keys, to confirm
+each key still exists with the same expiration before the DM goes out; a key revoked or renewed
+elsewhere meanwhile gets no reminder. A discovery (every DISCOVERY_INTERVAL, and at start-up when the
+record is empty or older) lists every audience member's keys and walks the Slack directory, so keys
+made outside the bot become known. Both share one pipeline: DataOS is called with bounded concurrency,
+decisions are pure (`bot.domain.reminders`), and each reminder is claimed in the database before its
+DM is sent, so replicas send it once whatever mix of ticks and discoveries they run.
 """
 
 from __future__ import annotations
@@ -18,18 +23,18 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from slack_sdk.errors import SlackApiError
 
 from bot.dataos import DataOSError, Token
-from bot.domain.durations import humanize_hours
+from bot.domain.durations import humanize_hours, parse_duration_hours
 from bot.domain.reminders import KeyFacts, WorkingTime, due_step, may_send_now, zone_for
 from bot.identity import SlackProfile, slack_error
-from bot.metrics import REMINDERS, SWEEP_SECONDS
+from bot.metrics import DATAOS_PURPOSE, RECORD_AGE, REMINDERS, SWEEP_SECONDS
 from bot.reminders.audience import Recipient, build_audience
 from bot.slack import blocks
-from bot.store import KeyId, ReminderState, Sighting
+from bot.store import KeyId, Link, ReminderState, Sighting
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -42,12 +47,18 @@ FLUSH_EVERY = 1000
 EVENT_MEMORY = timedelta(hours=6)
 
 
+Mode = Literal["auto", "tick", "discovery"]
+DISCOVERY_MARK = "discovery"
+
+
 class SweepFailed(Exception):
     """The sweep could not start (directory or database unavailable); the message says why."""
 
 
 @dataclass
 class SweepSummary:
+    kind: str = "tick"
+    due_owners: int = 0
     users_checked: int = 0
     keys_seen: int = 0
     sent: int = 0
@@ -58,6 +69,7 @@ class SweepSummary:
 
     def lines(self) -> list[str]:
         out = [
+            f"kind: {self.kind}" + (f" ({self.due_owners} owners with a key due)" if self.kind == "tick" else ""),
             f"users checked: {self.users_checked}",
             f"keys seen: {self.keys_seen}",
             f"reminders sent: {self.sent}",
@@ -100,23 +112,67 @@ class Sweeper:
         # New sightings and first-swept users are written in batches: one commit per thousand, not per user.
         self._pending_sightings: list[Sighting] = []
         self._pending_swept: list[str] = []
+        self._pending_listed: list[str] = []
+        self._pending_gone: list[KeyId] = []
+        self._known: dict[str, list[KeyId]] = {}  # the record, by owner
 
     async def _flush(self, now: datetime) -> None:
-        sightings, swept = self._pending_sightings, self._pending_swept
-        self._pending_sightings, self._pending_swept = [], []
-        await self.rt.store.save_sweep_progress(sightings, swept, now)
+        sightings, swept, listed, gone = (self._pending_sightings, self._pending_swept, self._pending_listed,
+                                          self._pending_gone)
+        self._pending_sightings, self._pending_swept, self._pending_listed, self._pending_gone = [], [], [], []
+        await self.rt.store.save_sweep_progress(sightings, swept, now, listed=listed, gone=gone)
 
-    async def run(self) -> SweepSummary:
+    async def run(self, mode: Mode = "auto") -> SweepSummary:
+        """One pass. "auto" (the scheduler's and `apikey-bot sweep`'s) is a tick, or a discovery when the
+        last one began more than DISCOVERY_INTERVAL ago or never; replicas agree through the database
+        which of them runs it. "discovery" forces one now."""
         started = time.perf_counter()
-        summary = SweepSummary()
         now = self.rt.clock()
+        summary = SweepSummary()
         await self._scheduled_revocations(now, summary)
         try:
             await self.rt.store.prune_events(older_than=now - EVENT_MEMORY)
         except Exception as exc:  # housekeeping: never a reason to skip reminders
             log.warning("could not prune the Events API record: %s", type(exc).__name__)
+        interval = timedelta(hours=parse_duration_hours(self.settings.discovery_interval))
+        discover = False
+        if mode != "tick":
+            older_than = now - interval if mode == "auto" else now + interval
+            discover = await self.rt.store.claim_mark(DISCOVERY_MARK, now=now, older_than=older_than) is not None
+            discover = discover or mode == "discovery"
+        summary.kind = "discovery" if discover else "tick"
+        purpose = DATAOS_PURPOSE.set(summary.kind)
+        try:
+            if discover:
+                await self._discover(now, summary)
+            else:
+                await self._tick(now, summary)
+        except BaseException:
+            if discover:  # not done (failed, or cancelled by a shutdown): the next pass tries again
+                await asyncio.shield(self.rt.store.set_mark(DISCOVERY_MARK, now - interval))
+            raise
+        finally:
+            DATAOS_PURPOSE.reset(purpose)
+        oldest = await self.rt.store.oldest_listing()
+        RECORD_AGE.set((now - oldest).total_seconds() if oldest is not None else 0)
+        summary.seconds = time.perf_counter() - started
+        SWEEP_SECONDS.observe(summary.seconds)
+        REMINDERS.labels("sent").inc(summary.sent)
+        REMINDERS.labels("skipped").inc(sum(summary.skipped.values()))
+        REMINDERS.labels("failed").inc(len(summary.failures))
+        return summary
+
+    async def _discover(self, now: datetime, summary: SweepSummary) -> None:
+        """Every audience member's keys, listed; the Slack directory walked again."""
         try:
             await self.rt.directory.refresh()
+            try:
+                await self.rt.slack_directory.refresh()
+            except SlackApiError as exc:
+                if not self.rt.slack_directory.loaded:
+                    raise
+                summary.failures.append(f"Slack's users.list failed ({slack_error(exc)}); "
+                                        "the directory from the last walk was used")
             members = await self.rt.slack_directory.members()
             state = await self.rt.store.load_reminder_state(since=now)
             links = await self.rt.store.links()
@@ -124,12 +180,56 @@ class Sweeper:
             raise SweepFailed(f"the DataOS user directory is unavailable: {exc}") from None
         except SlackApiError as exc:
             raise SweepFailed(f"Slack's users.list failed: {slack_error(exc)}") from None
+        self._index(state)
+        audience = self._audience(members, state, links)
+        await self._process(audience, state, now, summary)
+        await self._watch_bot_key(now, state, members, summary)
+
+    def _index(self, state: ReminderState) -> None:
+        self._known = {}
+        for key in state.sightings:
+            self._known.setdefault(key[0], []).append(key)
+
+    async def _tick(self, now: datetime, summary: SweepSummary) -> None:
+        """Decide from the record; call DataOS only for the owners of keys with a reminder due now."""
+        try:
+            await self.rt.directory.ensure_loaded()
+            members = await self.rt.slack_directory.members()  # walked only if this process never did
+            state = await self.rt.store.load_reminder_state(since=now)
+            links = await self.rt.store.links()
+        except DataOSError as exc:
+            raise SweepFailed(f"the DataOS user directory is unavailable: {exc}") from None
+        except SlackApiError as exc:
+            raise SweepFailed(f"Slack's users.list failed: {slack_error(exc)}") from None
+        self._index(state)
+        due = [r for r in self._audience(members, state, links) if self._has_due_key(r, state, now)]
+        summary.due_owners = len(due)
+        await self._process(due, state, now, summary)
+        if await self._bot_key_due(state, members, now):
+            await self._watch_bot_key(now, state, members, summary)
+
+    def _audience(self, members: dict[str, SlackProfile], state: ReminderState,
+                  links: list[Link]) -> list[Recipient]:
         only = state.active if self.settings.reminder_audience == "active" else None
-        audience = build_audience(self.rt.directory.persons(), members, links, disabled=state.disabled, only=only)
+        return build_audience(self.rt.directory.persons(), members, links, disabled=state.disabled, only=only)
+
+    def _has_due_key(self, recipient: Recipient, state: ReminderState, now: datetime) -> bool:
+        zone = zone_for(recipient.slack.tz, recipient.slack.tz_offset)
+        for key in self._known.get(recipient.dataos_user_id, ()):
+            sighting = state.sightings[key]
+            facts = KeyFacts(sighting.expiration, _lifetime(sighting), sighting.muted, sighting.snoozed_until)
+            if (due_step(facts, now, self.ladder, state.sent.get(key, ())) is not None
+                    and may_send_now(now, zone, self.working, sighting.expiration)):
+                return True
+        return False
+
+    async def _process(self, recipients: list[Recipient], state: ReminderState, now: datetime,
+                       summary: SweepSummary) -> None:
+        """List each recipient's keys, refresh the record from the answer, decide, claim and send."""
         queue: asyncio.Queue[Recipient] = asyncio.Queue()
-        for recipient in audience:
+        for recipient in recipients:
             queue.put_nowait(recipient)
-        listers = min(self.settings.sweep_concurrency, max(1, len(audience)))
+        listers = min(self.settings.sweep_concurrency, max(1, len(recipients)))
         # DMs go out from their own tasks, so a lister goes back to DataOS at once instead of waiting
         # for a claim, a Slack call and a ledger write; the bounded queue holds the listers back
         # when Slack is slower than DataOS.
@@ -145,13 +245,6 @@ class Sweeper:
             for task in workers + senders:
                 task.cancel()
         await self._flush(now)
-        await self._watch_bot_key(now, state, members, summary)
-        summary.seconds = time.perf_counter() - started
-        SWEEP_SECONDS.observe(summary.seconds)
-        REMINDERS.labels("sent").inc(summary.sent)
-        REMINDERS.labels("skipped").inc(sum(summary.skipped.values()))
-        REMINDERS.labels("failed").inc(len(summary.failures))
-        return summary
 
     async def _worker(self, queue: asyncio.Queue[Recipient], outbox: asyncio.Queue[_Outgoing | None],
                       state: ReminderState, now: datetime, summary: SweepSummary) -> None:
@@ -176,6 +269,11 @@ class Sweeper:
                     state: ReminderState, now: datetime, summary: SweepSummary) -> None:
         uid = recipient.dataos_user_id
         first_sweep = uid not in state.swept
+        listed = {(uid, t.name, t.expiration) for t in tokens}
+        # Keys in the record that this complete listing no longer shows were revoked or renewed elsewhere.
+        self._pending_gone += [key for key in self._known.get(uid, ()) if key not in listed]
+        if not first_sweep:
+            self._pending_listed.append(uid)
         new: list[Sighting] = []
         due: list[tuple[Token, KeyId, str, timedelta | None]] = []
         for token in tokens:
@@ -197,7 +295,7 @@ class Sweeper:
         self._pending_sightings += new
         if first_sweep:
             self._pending_swept.append(uid)
-        if len(self._pending_sightings) + len(self._pending_swept) >= FLUSH_EVERY:
+        if len(self._pending_sightings) + len(self._pending_swept) + len(self._pending_listed) >= FLUSH_EVERY:
             await self._flush(now)
         for token, key, step, lifetime in due:
             zone = zone_for(recipient.slack.tz, recipient.slack.tz_offset)
@@ -277,10 +375,27 @@ class Sweeper:
         key: KeyId = (owner, token.name, token.expiration)
         sighting = state.sightings.get(key)
         if sighting is None:
-            await self.rt.store.save_sightings([Sighting(owner, token.name, token.expiration, now, preexisting=True)])
-        facts = KeyFacts(token.expiration, _lifetime(sighting) if sighting else None,
-                         sighting.muted if sighting else False, sighting.snoozed_until if sighting else None)
+            sighting = Sighting(owner, token.name, token.expiration, now, preexisting=True)
+            await self.rt.store.save_sightings([sighting])
+        for admin, step in self._admin_steps(key, sighting, state, members, now, summary):
+            message = blocks.bot_key_reminder_message(token.name, token.expiration, now, owner)
+            await self._send(key, f"admin:{admin}:{step}", admin, message, now, summary)
+
+    async def _bot_key_due(self, state: ReminderState, members: dict[str, SlackProfile], now: datetime) -> bool:
+        """From the record: is a reminder about the bot's own key due for an admin now? (Then a tick checks
+        the key with DataOS; otherwise it costs no call.)"""
+        if not self.rt.admins:
+            return False
+        owner = await self.rt.keys.operator_user_id()
+        return owner is not None and any(self._admin_steps(key, state.sightings[key], state, members, now, None)
+                                         for key in self._known.get(owner, ()))
+
+    def _admin_steps(self, key: KeyId, sighting: Sighting, state: ReminderState, members: dict[str, SlackProfile],
+                     now: datetime, summary: SweepSummary | None) -> list[tuple[str, str]]:
+        """(admin, step) pairs to send now for the bot's own key: each admin has a ladder of their own."""
+        facts = KeyFacts(sighting.expiration, _lifetime(sighting), sighting.muted, sighting.snoozed_until)
         sent = state.sent.get(key, set())
+        out: list[tuple[str, str]] = []
         for admin in sorted(self.rt.admins):
             prefix = f"admin:{admin}:"
             step = due_step(facts, now, self.ladder, {s[len(prefix):] for s in sent if s.startswith(prefix)})
@@ -288,11 +403,12 @@ class Sweeper:
                 continue
             profile = members.get(admin)
             zone = zone_for(profile.tz if profile else None, profile.tz_offset if profile else 0)
-            if not may_send_now(now, zone, self.working, token.expiration):
-                summary.skipped["outside working hours"] += 1
+            if not may_send_now(now, zone, self.working, sighting.expiration):
+                if summary is not None:
+                    summary.skipped["outside working hours"] += 1
                 continue
-            message = blocks.bot_key_reminder_message(token.name, token.expiration, now, owner)
-            await self._send(key, prefix + step, admin, message, now, summary)
+            out.append((admin, step))
+        return out
 
 
 def _lifetime(sighting: Sighting) -> timedelta | None:

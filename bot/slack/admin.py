@@ -6,7 +6,6 @@ escapes its text) or by a bare Slack user id.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -33,7 +32,7 @@ log = logging.getLogger(__name__)
 ADMIN_REVOKE_ACTION = "admin_revoke"
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^([UW][A-Z0-9]{2,})$")
 USAGE = ("Admin commands: `/apikey admin link @user <dataos-user-id>`, `unlink @user`, `keys @user`, "
-         "`audit [@user] [--days N]`, `sweep`, `stats`.")
+         "`audit [@user] [--days N]`, `sweep [--discover]`, `stats`.")
 
 
 def slack_user(token: str) -> str | None:
@@ -84,7 +83,7 @@ async def admin_command(rt: Runtime, actor: str, args: list[str], respond: Async
         await _audit_report(rt, actor, rest, say)
     elif sub == "sweep":
         try:
-            summary = await Sweeper(rt).run()
+            summary = await Sweeper(rt).run("discovery" if rest[:1] == ["--discover"] else "auto")
         except SweepFailed as exc:
             await _audit(rt, actor, "sweep", "failed")
             await say(f":x: The sweep could not run: {shown(str(exc), 300)}")
@@ -156,28 +155,18 @@ async def _stats(rt: Runtime, actor: str, say: Any) -> None:
     members = await rt.slack_directory.members()
     state = await rt.store.load_reminder_state(since=now)
     audience = build_audience(rt.directory.persons(), members, await rt.store.links(), disabled=set())
-    gate = asyncio.Semaphore(rt.settings.sweep_concurrency)
-    keys = soon = failed = 0
-
-    async def count(uid: str) -> None:
-        nonlocal keys, soon, failed
-        async with gate:
-            try:
-                tokens = await rt.dataos.list_tokens(uid)
-            except DataOSError:
-                failed += 1
-                return
-        live = [t for t in tokens if t.expiration > now]
-        keys += len(live)
-        soon += sum(1 for t in live if t.expiration - now <= timedelta(days=7))
-
-    await asyncio.gather(*(count(r.dataos_user_id) for r in audience))
+    # From the bot's record of keys (kept by discoveries, ticks and people's own actions), not from a
+    # DataOS call per person: stats must not cost what a discovery costs.
+    mapped = {r.dataos_user_id for r in audience}
+    live = [k for k in state.sightings if k[0] in mapped]
+    soon = sum(1 for _, _, expiration in live if expiration - now <= timedelta(days=7))
+    oldest = await rt.store.oldest_listing()
     ledger = await rt.store.ledger()
     week = now - timedelta(days=7)
     sent_week = sum(1 for r in ledger if r["state"] == "sent" and r["sent_at"] and r["sent_at"] >= week)
     await _audit(rt, actor, "stats", "ok")
-    note = f" ({failed} users could not be read from DataOS)" if failed else ""
-    await say(f"*Mapped users:* {len(audience)} ({len(state.disabled)} with reminders off)\n*Keys:* {keys}{note}\n"
+    age = f" (record as of {blocks.slack_date(oldest)} at the oldest)" if oldest is not None else " (no record yet)"
+    await say(f"*Mapped users:* {len(audience)} ({len(state.disabled)} with reminders off)\n*Keys:* {len(live)}{age}\n"
               f"*Expiring in 7 days:* {soon}\n*Reminders sent in 7 days:* {sent_week}")
 
 

@@ -46,7 +46,8 @@ class Inbound:
 
 
 class _Loose(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # Built on first use: a few dozen ms of start-up otherwise, for requests that come later.
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 class _Ref(_Loose):

@@ -112,10 +112,31 @@ async def revoke_all(rt: Runtime, body: dict[str, Any]) -> None:
                  f"(DataOS user `{shown(dataos_user)}`).{tail}")
 
 
+async def remember_member(rt: Runtime, user: dict[str, Any]) -> None:
+    """Keep the Slack directory (reminder audience) and the profile cache current between walks."""
+    profile = profile_from_user(user)
+    rt.profiles.remember(profile)
+    rt.resolver.forget(profile.user_id)
+    try:
+        await rt.slack_directory.apply(profile)
+    except Exception as exc:  # the next discovery's walk puts it right
+        log.warning("could not record a change of Slack member %s: %s", profile.user_id, type(exc).__name__)
+
+
 def register(app: AsyncApp, rt: Runtime) -> None:
+    @app.event("team_join")
+    async def on_team_join(event: dict[str, Any]) -> None:
+        user = event.get("user")
+        if isinstance(user, dict):
+            async with rt.work():
+                await remember_member(rt, user)
+
     @app.event("user_change")
     async def on_user_change(event: dict[str, Any]) -> None:
         user = event.get("user")
+        if isinstance(user, dict):
+            async with rt.work():
+                await remember_member(rt, user)
         if isinstance(user, dict) and user.get("deleted") is True:
             async with rt.work():
                 try:

@@ -1,9 +1,19 @@
 """Storage: SQLAlchemy 2 async over SQLite (default) or PostgreSQL, with Alembic migrations."""
 
 from bot.store.db import create_engine, current_revision, head_revision, migrate
-from bot.store.repo import Audit, Idempotency, KeyId, Link, ReminderState, Revocation, Sighting, Store
+from bot.store.repo import (
+    Audit,
+    Idempotency,
+    KeyId,
+    Link,
+    Member,
+    ReminderState,
+    Revocation,
+    Sighting,
+    Store,
+)
 
 __all__ = [
-    "Audit", "Idempotency", "KeyId", "Link", "ReminderState", "Revocation", "Sighting", "Store",
+    "Audit", "Idempotency", "KeyId", "Link", "Member", "ReminderState", "Revocation", "Sighting", "Store",
     "create_engine", "current_revision", "head_revision", "migrate",
 ]

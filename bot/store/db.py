@@ -11,15 +11,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: The newest migration. A start whose database is already there skips Alembic altogether (its import
+#: and its checks are a good part of start-up); a test keeps this in step with `migrations/versions`.
+SCHEMA_HEAD = "0004"
 _LOCK_ID = 0x41504B42  # "APKB": the advisory lock that serialises migrations on PostgreSQL
 
 
@@ -55,7 +54,9 @@ def create_engine(url: str, *, pool_size: int = 10, connect_args: dict[str, Any]
     )
 
 
-def _alembic_config(connection: Connection) -> Config:
+def _alembic_config(connection: Connection) -> Any:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
@@ -63,23 +64,41 @@ def _alembic_config(connection: Connection) -> Config:
 
 
 def _upgrade(connection: Connection) -> None:
+    from alembic import command
+
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
     command.upgrade(_alembic_config(connection), "head")
 
 
 async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest version (idempotent)."""
+    """Bring the schema to the newest version (idempotent; without Alembic when it is there already)."""
+    if await _stored_revision(engine) == SCHEMA_HEAD:
+        return
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade)
 
 
+async def _stored_revision(engine: AsyncEngine) -> str | None:
+    """Alembic's own record of the schema version, read with plain SQL; None when there is none."""
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
+    except Exception:  # no such table yet (a new database): Alembic creates it
+        return None
+    return str(rows[0]) if len(rows) == 1 else None
+
+
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
     assert head is not None
     return head
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     async with engine.connect() as conn:
         return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())

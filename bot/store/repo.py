@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, or_, select, text, update
+from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -22,6 +22,8 @@ from bot.store.schema import (
     ReminderLedger,
     ScheduledRevocation,
     SlackEvent,
+    SlackMember,
+    SweepMark,
     SweptUser,
     UserPrefs,
 )
@@ -86,6 +88,22 @@ class ReminderState:
     swept: set[str]
     disabled: set[str]  # Slack users who turned reminders off
     active: set[str]  # Slack users who have used the bot
+
+
+@dataclass(frozen=True)
+class Member:
+    """What reminders need of a Slack member: who, their e-mail (for matching) and time zone."""
+
+    slack_user_id: str
+    email: str | None
+    tz: str | None
+    tz_offset: int
+    name: str | None
+
+    def row(self) -> dict[str, Any]:
+        return {"slack_user_id": self.slack_user_id, "email": (self.email or None) and self.email[:320],
+                "tz": (self.tz or None) and self.tz[:64], "tz_offset": self.tz_offset,
+                "name": (self.name or None) and self.name[:255]}
 
 
 @dataclass(frozen=True)
@@ -265,9 +283,11 @@ class Store:
         await self.save_sweep_progress(sightings, [], None)
 
     async def save_sweep_progress(self, sightings: Sequence[Sighting], swept: Sequence[str],
-                                  now: datetime | None) -> None:
-        """Keys seen for the first time, and users swept for the first time, in one transaction."""
-        if not sightings and not swept:
+                                  now: datetime | None, *, listed: Sequence[str] = (),
+                                  gone: Sequence[KeyId] = ()) -> None:
+        """One transaction: keys seen for the first time, users swept for the first time, users whose keys
+        were just listed (`listed_at`), and keys that a listing showed are gone."""
+        if not sightings and not swept and not listed and not gone:
             return
         async with self.session() as s, s.begin():
             # Core executemany, not ORM entities nor one multi-row VALUES: the statement is compiled
@@ -284,7 +304,67 @@ class Store:
             if swept:
                 assert now is not None
                 await conn.execute(self._insert(SweptUser.__table__).on_conflict_do_nothing(),
-                                   [{"dataos_user_id": u, "first_swept_at": now} for u in swept])
+                                   [{"dataos_user_id": u, "first_swept_at": now, "listed_at": now} for u in swept])
+            if listed:
+                assert now is not None
+                table = cast(Table, SweptUser.__table__)
+                await conn.execute(update(table).where(table.c.dataos_user_id == bindparam("uid"))
+                                   .values(listed_at=now), [{"uid": u} for u in listed])
+            if gone:
+                table = cast(Table, KeySighting.__table__)
+                await conn.execute(delete(table).where(
+                    table.c.dataos_user_id == bindparam("uid"), table.c.key_name == bindparam("name"),
+                    table.c.expiration == bindparam("exp")), [{"uid": u, "name": n, "exp": e} for u, n, e in gone])
+
+    async def record_listing(self, dataos_user_id: str, keys: Sequence[tuple[str, datetime]], now: datetime) -> None:
+        """A complete listing of one person's keys, from a user action: the record follows it (new keys
+        added, keys no longer listed forgotten, `listed_at` moved) without an extra DataOS call."""
+        async with self.session() as s:
+            known = set((await s.execute(select(KeySighting.key_name, KeySighting.expiration).where(
+                KeySighting.dataos_user_id == dataos_user_id, KeySighting.expiration > now))).tuples().all())
+            swept = await s.get(SweptUser, dataos_user_id) is not None
+        live = {(name, exp) for name, exp in keys if exp > now}
+        new = [Sighting(dataos_user_id, name, exp, first_seen=now, preexisting=not swept)
+               for name, exp in live - known]
+        gone = [(dataos_user_id, name, exp) for name, exp in known - live]
+        await self.save_sweep_progress(new, [] if swept else [dataos_user_id], now,
+                                       listed=[dataos_user_id] if swept else [], gone=gone)
+
+    async def record_key(self, dataos_user_id: str, name: str, expiration: datetime, now: datetime) -> None:
+        """One key seen by a user action (a reveal): recorded if the record did not know it."""
+        async with self.session() as s:
+            swept = await s.get(SweptUser, dataos_user_id) is not None
+        await self.save_sightings([Sighting(dataos_user_id, name, expiration, first_seen=now, preexisting=not swept)])
+
+    async def forget_sighting(self, key: KeyId) -> None:
+        """A key the bot revoked: no reminder can be due for it any more."""
+        await self.save_sweep_progress([], [], None, gone=[key])
+
+    async def oldest_listing(self) -> datetime | None:
+        """When the least recently listed person's keys were listed: the age of the record."""
+        async with self.session() as s:
+            return await s.scalar(select(func.min(SweptUser.listed_at)))
+
+    async def claim_mark(self, name: str, *, now: datetime, older_than: datetime) -> datetime | None:
+        """Move mark `name` to `now` if it is missing or older than `older_than`; returns the previous
+        value (or `now` if there was none) to the one caller that moved it, None to everyone else."""
+        async with self.engine.begin() as conn:
+            previous = await conn.scalar(select(SweepMark.at).where(SweepMark.name == name))
+            if previous is None:
+                inserted = await conn.execute(self._insert(SweepMark).values(name=name, at=now)
+                                              .on_conflict_do_nothing())
+                return now if getattr(inserted, "rowcount", 0) else None
+            moved = await conn.execute(update(SweepMark).where(SweepMark.name == name, SweepMark.at == previous,
+                                                               SweepMark.at < older_than).values(at=now))
+            return previous if getattr(moved, "rowcount", 0) else None
+
+    async def set_mark(self, name: str, at: datetime) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(update(SweepMark).where(SweepMark.name == name).values(at=at))
+
+    async def get_mark(self, name: str) -> datetime | None:
+        async with self.engine.connect() as conn:
+            return await conn.scalar(select(SweepMark.at).where(SweepMark.name == name))
 
     async def claim_reminder(
         self, key: KeyId, step: str, *, now: datetime, worker: str, lease: timedelta, slack_user_id: str
@@ -396,6 +476,29 @@ class Store:
         async with self.session() as s, s.begin():
             await s.execute(update(ScheduledRevocation).where(ScheduledRevocation.id == revocation_id)
                             .values(state=state))
+
+    # ---- the Slack directory -----------------------------------------------------------------
+
+    async def load_members(self) -> list[Member]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(SlackMember.slack_user_id, SlackMember.email, SlackMember.tz,
+                                             SlackMember.tz_offset, SlackMember.name))
+            return [Member(*row) for row in rows]
+
+    async def replace_members(self, members: Sequence[Member]) -> None:
+        """A complete walk: the table becomes exactly `members`."""
+        table = cast(Table, SlackMember.__table__)
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(table))
+            if members:
+                await conn.execute(self._insert(table), [m.row() for m in members])
+
+    async def put_member(self, member: Member | None, slack_user_id: str) -> None:
+        """One member changed (an event): stored, or removed when `member` is None (deactivated, a bot)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(SlackMember).where(SlackMember.slack_user_id == slack_user_id))
+            if member is not None:
+                await conn.execute(self._insert(SlackMember).values(**member.row()))
 
     # ---- Events API deliveries -------------------------------------------------------------
 

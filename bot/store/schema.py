@@ -118,6 +118,27 @@ class SweptUser(Base):
     __tablename__ = "swept_users"
     dataos_user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     first_swept_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: When this person's keys were last listed (by a sweep or a user action): the record's age.
+    listed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SlackMember(Base):
+    """An active human Slack member as the directory walk or an event last saw them (reminder audience)."""
+
+    __tablename__ = "slack_members"
+    slack_user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    tz: Mapped[str | None] = mapped_column(String(64))
+    tz_offset: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str | None] = mapped_column(String(255))
+
+
+class SweepMark(Base):
+    """When something shared by replicas last happened (`discovery`): claimed with a conditional update."""
+
+    __tablename__ = "sweep_marks"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class ScheduledRevocation(Base):

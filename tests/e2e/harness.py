@@ -51,8 +51,11 @@ async def _no_wait(_: float) -> None:
 class BotServer:
     def __init__(self, settings: Settings, clock: FakeClock, engine: AsyncEngine | None = None,
                  **web: Any) -> None:
+        async def wait_out(seconds: float) -> None:  # a rate limit's wait passes on the test's clock
+            clock.advance(seconds=seconds)
+
         self.runtime = Runtime(settings, clock=clock.now, monotonic=clock.monotonic, dataos_sleep=_no_wait,
-                               engine=engine)
+                               slack_sleep=wait_out, engine=engine)
         self._started = threading.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
         app = create_web_app(self.runtime, on_started=self._on_started, **web)

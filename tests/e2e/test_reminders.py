@@ -197,9 +197,20 @@ def test_sweep_command_prints_a_summary(slack: SlackFake, heimdall: HeimdallEmul
     result = subprocess.run([sys.executable, "-m", "bot", "sweep"], capture_output=True, text=True, timeout=60,
                             env=_env(slack, heimdall), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+    assert "kind: discovery" in result.stdout  # the first pass: the record is empty
     assert "users checked: 3" in result.stdout and "reminders sent: 1" in result.stdout
     assert "failures: 0" in result.stdout
     assert len(slack.delivered("chat.postMessage")) == 1
+    # the record is fresh now: a plain `sweep` is a tick (nothing due, no DataOS call for keys)...
+    heimdall.calls.clear()
+    tick = subprocess.run([sys.executable, "-m", "bot", "sweep"], capture_output=True, text=True, timeout=60,
+                          env=_env(slack, heimdall), cwd=tmp_path)
+    assert tick.returncode == 0 and "kind: tick (0 owners with a key due)" in tick.stdout
+    assert [c for c in heimdall.calls if "/tokens" in c.path and "apikey-bot" not in c.path] == []
+    # ...and --discover lists everyone's keys now
+    forced = subprocess.run([sys.executable, "-m", "bot", "sweep", "--discover"], capture_output=True, text=True,
+                            timeout=60, env=_env(slack, heimdall), cwd=tmp_path)
+    assert forced.returncode == 0 and "kind: discovery" in forced.stdout and "users checked: 3" in forced.stdout
 
 
 def test_sweep_command_fails_loudly(slack: SlackFake, heimdall: HeimdallEmulator, tmp_path: Path) -> None:

@@ -93,6 +93,9 @@ def debug_logs() -> Iterator[tuple[RawRecords, io.StringIO]]:
 def test_secrets_reach_only_private_channels(bot: Bot, debug_logs: tuple[RawRecords, io.StringIO],
                                              tmp_path: Path) -> None:
     raw, stream = debug_logs
+    # (a key made elsewhere, already there when the bot first lists alice's keys: its lifetime is unknown,
+    # so its 1-day reminder is due in step 7)
+    old = bot.heimdall.add_token("alice", "leak_old", hours=20).apikey
     # 1. a create whose DM delivery fails, then the "Show the key here" fallback
     bot.slack.fail("chat.postEphemeral", "channel_not_found")
     opened = bot.user.command_modal("create leak_a 7d")
@@ -132,7 +135,6 @@ def test_secrets_reach_only_private_channels(bot: Bot, debug_logs: tuple[RawReco
     bot.slack.wait_for("views.update", where=lambda c: "linked to DataOS user" in text_of(c))
 
     # 7. a renewal from a reminder DM (the old key revoked at once)
-    old = bot.heimdall.add_token("alice", "leak_old", hours=20).apikey
     bot.server.call(Sweeper(bot.runtime).run())
     dm = next(c for c in bot.slack.delivered("chat.postMessage") if "leak_old" in text_of(c))
     renew = next(e for b in dm.params["blocks"] if b["type"] == "actions" for e in b["elements"]

@@ -108,6 +108,7 @@ class HeimdallEmulator:
         self.faults: list[Fault] = []
         self.in_flight = 0
         self.max_in_flight = 0
+        self.served = 0  # requests answered, counted even when calls are not recorded
         self._rng = random.Random(self.seed)
         self._lock = threading.RLock()
         self._server: ServerThread | None = None
@@ -225,12 +226,13 @@ class HeimdallEmulator:
         if self.record_calls:
             with self._lock:
                 self.calls.append(call)
+        self.served += 1
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             if self.latency:
                 await asyncio.sleep(self.latency)
-            fault = self._take_fault(f"{request.method} {request.path}")
+            fault = self._take_fault(f"{request.method} {request.path_qs}")
             if fault is not None and not fault.after_effect:
                 if fault.delay:
                     await asyncio.sleep(fault.delay)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -44,8 +45,12 @@ class Failure:
 
 class SlackFake:
     def __init__(self, token: str = "xoxb-test-token", scopes: str = DEFAULT_SCOPES,
-                 app_token: str = "xapp-1-test-app-token") -> None:
+                 app_token: str = "xapp-1-test-app-token", clock: Callable[[], float] = time.monotonic) -> None:
         self.token = token
+        # Tier 2, as Slack rates users.list: about 20 calls a minute, then 429 with Retry-After.
+        self.rate_limits: dict[str, tuple[int, float]] = {"users.list": (20, 60.0)}
+        self.clock = clock
+        self._recent: dict[str, list[float]] = {}
         self.app_token = app_token
         # Socket Mode: the open WebSockets (newest last), and the acknowledgements received, by envelope id
         self.sockets: list[web.WebSocketResponse] = []
@@ -254,6 +259,10 @@ class SlackFake:
                 return web.json_response({"ok": False, "error": failure.error or "ratelimited"},
                                          status=failure.status, headers=headers)
             return _fail(failure.error or "internal_error")
+        limited = self._rate_limited(method)
+        if limited is not None:
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                     headers={"Retry-After": str(limited)})
         auth = request.headers.get("Authorization", "")
         if method == "apps.connections.open":
             if auth != f"Bearer {self.app_token}":
@@ -267,6 +276,21 @@ class SlackFake:
         result: dict[str, Any] = handler(params)
         headers = {"x-oauth-scopes": self.scopes} if method == "auth.test" else {}
         return web.json_response(result, headers=headers)
+
+    def _rate_limited(self, method: str) -> int | None:
+        """Seconds to wait if `method` is over its rate limit now (the call is refused), else None."""
+        if method not in self.rate_limits:
+            return None
+        calls, per = self.rate_limits[method]
+        now = self.clock()
+        with self._lock:
+            recent = [t for t in self._recent.get(method, []) if t > now - per]
+            if len(recent) >= calls:
+                self._recent[method] = recent
+                return max(1, math.ceil(recent[0] + per - now))
+            recent.append(now)
+            self._recent[method] = recent
+        return None
 
     # ---- methods ----------------------------------------------------------------------------
 

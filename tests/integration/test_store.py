@@ -9,15 +9,33 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.store import Audit, Store, create_engine, current_revision, head_revision, migrate
+from bot.store.db import SCHEMA_HEAD
 from bot.store.schema import AuditEntry
 
 NOW = datetime(2026, 11, 27, 10, tzinfo=UTC)
 
 
 async def test_migrations_reach_head_and_are_idempotent(store: Store) -> None:
-    assert await current_revision(store.engine) == head_revision()
+    assert await current_revision(store.engine) == head_revision() == SCHEMA_HEAD
     await migrate(store.engine)  # second run: nothing to do, no error
     assert await current_revision(store.engine) == head_revision()
+
+
+async def test_an_older_schema_is_migrated_and_an_up_to_date_one_skips_alembic(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/old.db")
+    await migrate(engine)
+    async with engine.begin() as conn:  # as if this database were left at the previous version
+        await conn.execute(text("DROP TABLE sweep_marks"))
+        await conn.execute(text("DROP TABLE slack_members"))
+        await conn.execute(text("ALTER TABLE swept_users DROP COLUMN listed_at"))
+        await conn.execute(text("UPDATE alembic_version SET version_num = '0003'"))
+    await migrate(engine)
+    assert await current_revision(engine) == SCHEMA_HEAD
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM sweep_marks"))).scalar() == 0
+    await engine.dispose()
 
 
 async def test_links_roundtrip_and_upsert(store: Store) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -14,8 +13,8 @@ import pytest
 
 from bot.app import Runtime
 from bot.reminders.sweep import Sweeper, SweepSummary
-from bot.store import Store, create_engine, migrate
-from tests.conftest import TEST_DATABASE_URL, FakeClock, _drop_schema, _pg_schema_engine, require_postgres
+from bot.store import Store
+from tests.conftest import FakeClock
 from tests.e2e.harness import make_settings
 from tests.fakes.heimdall import HeimdallEmulator
 from tests.fakes.slack import SlackFake
@@ -32,7 +31,8 @@ async def _no_wait(_: float) -> None:
 def runtime(store: Store, heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock, tmp: Path,
             **settings: object) -> Runtime:
     s = make_settings(slack, heimdall, str(tmp / "unused.db"), **settings)
-    return Runtime(s, clock=clock.now, monotonic=clock.monotonic, dataos_sleep=_no_wait, engine=store.engine)
+    return Runtime(s, clock=clock.now, monotonic=clock.monotonic, dataos_sleep=_no_wait, slack_sleep=_no_wait,
+                   engine=store.engine)
 
 
 @pytest.fixture
@@ -45,7 +45,8 @@ async def rt(store: Store, heimdall: HeimdallEmulator, slack: SlackFake, clock: 
 
 
 async def sweep(rt: Runtime) -> SweepSummary:
-    return await Sweeper(rt).run()
+    """A discovery: these tests are about the reminder rules over every key (ticks: test_incremental_sweep)."""
+    return await Sweeper(rt).run("discovery")
 
 
 def dms(slack: SlackFake) -> list[tuple[str, str]]:
@@ -179,7 +180,8 @@ async def test_dataos_failure_for_one_user_spares_the_others(rt: Runtime, heimda
 async def test_summary_lines() -> None:
     s = SweepSummary(users_checked=2, keys_seen=5, sent=1, skipped=Counter({"not due": 4}),
                      failures=["x: boom"], seconds=1.25)
-    assert s.lines() == ["users checked: 2", "keys seen: 5", "reminders sent: 1", "skipped: 4 not due",
+    assert s.lines() == ["kind: tick (0 owners with a key due)",
+                         "users checked: 2", "keys seen: 5", "reminders sent: 1", "skipped: 4 not due",
                          "failures: 1", "  - x: boom", "took 1.2 s"]
 
 
@@ -216,20 +218,6 @@ async def test_scheduled_revocation_is_carried_out_once(rt: Runtime, store: Stor
 # ---- exactly once on PostgreSQL -----------------------------------------------------------------
 
 
-@pytest.fixture
-async def pg_engines() -> AsyncIterator[tuple[Store, Store]]:
-    """Two separate engines (as two replicas would have) on one fresh PostgreSQL schema."""
-    require_postgres()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    first = await _pg_schema_engine(schema)
-    await migrate(first.engine)
-    second = Store(create_engine(TEST_DATABASE_URL, connect_args={"server_settings": {"search_path": schema}}))
-    yield first, second
-    await first.engine.dispose()
-    await second.engine.dispose()
-    await _drop_schema(schema)
-
-
 def _many_people(heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock, count: int) -> None:
     for i in range(count):
         heimdall.add_user(f"p{i:03d}", f"p{i:03d}@example.com")
@@ -247,7 +235,8 @@ async def test_two_replicas_sweeping_at_once_send_each_reminder_once(
     heimdall.latency = 0.005  # interleave the two sweeps
     one = runtime(pg_engines[0], heimdall, slack, clock, tmp_path)
     two = runtime(pg_engines[1], heimdall, slack, clock, tmp_path)
-    a, b = await asyncio.gather(Sweeper(one, worker="replica-1").run(), Sweeper(two, worker="replica-2").run())
+    a, b = await asyncio.gather(Sweeper(one, worker="replica-1").run("discovery"),
+                                Sweeper(two, worker="replica-2").run("discovery"))
     received = dms(slack)
     assert len(received) == 80 and len(set(received)) == 80
     assert a.sent + b.sent == 80
@@ -268,7 +257,7 @@ async def test_interrupted_sweep_is_finished_by_the_next_without_duplicates(
     # Slack delivers 10 DMs, then hangs; once every worker is stuck on a DM, the process dies.
     # (A worker only starts a DM after recording the previous one, so the 10 are recorded by then.)
     slack.hold("chat.postMessage", times=20, after=10)
-    task = asyncio.create_task(Sweeper(rt, worker="doomed").run())
+    task = asyncio.create_task(Sweeper(rt, worker="doomed").run("discovery"))
     await asyncio.to_thread(slack.wait_for, "held:chat.postMessage", 20)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -281,11 +270,11 @@ async def test_interrupted_sweep_is_finished_by_the_next_without_duplicates(
     # a sweep (another replica) inside the claims' lease sends the rest and leaves the claims alone...
     rt2 = runtime(pg_engines[1], heimdall, slack, clock, tmp_path)
     clock.advance(minutes=5)
-    second = await Sweeper(rt2, worker="next").run()
+    second = await Sweeper(rt2, worker="next").run("discovery")
     assert second.sent == 30 and second.skipped["claimed by another sweep"] == 20
     # ...and one after the lease takes them over
     clock.advance(minutes=6)
-    third = await Sweeper(rt2, worker="after-lease").run()
+    third = await Sweeper(rt2, worker="after-lease").run("discovery")
     assert third.sent == 20
     received = dms(slack)
     assert len(received) == 60 and len(set(received)) == 60, sorted(received)
