@@ -112,7 +112,8 @@ def processes(users: int, tmp: Path) -> list[tuple[str, str, str, bool | None]]:
         ("P3b discovery", f"{t_b:.2f} s", f"<= {1.5 * ideal:.2f} s (1.5 x ideal)", t_b <= 1.5 * ideal),
         ("P3b CPU per employee", f"{cpu_b * 1000 / users:.2f} ms", "-", None),
         ("P3b DataOS calls", f"{calls_b}", f"{users} lists + directory", None),
-        ("P3b peak RSS of the sweep process", f"{rss_b:.0f} MB", "<= 150 MB", rss_b <= 150),
+        ("P3a/b peak RSS of the sweep processes", f"{max(rss_a, rss_b):.0f} MB", "<= 150 MB",
+         max(rss_a, rss_b) <= 150),
         ("P3a owners with a due key", f"{due_owners}", "-", None),
         ("P3a tick DataOS calls", f"{calls_a}", f"<= {due_owners + 1}", calls_a <= due_owners + 1),
         ("P3a tick users.list calls", f"{walks_a}", "0", walks_a == 0),
@@ -120,7 +121,6 @@ def processes(users: int, tmp: Path) -> list[tuple[str, str, str, bool | None]]:
         ("P3a reminders sent", f"{sent}", f"{due_owners}", sent == due_owners),
         ("P3a/b most DataOS calls in flight", f"{in_flight}", f"<= {IN_FLIGHT}", in_flight <= IN_FLIGHT),
         ("P3a/b duplicate DMs", f"{dups}", "0", dups == 0),
-        ("P3a peak RSS", f"{rss_a:.0f} MB", "<= 150 MB", rss_a <= 150),
     ]
 
 
@@ -204,16 +204,19 @@ async def cold_walk(members: int, tmp: Path) -> tuple[int, float, float, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--quick", action="store_true", help="P3a and P3b only (the simulated day takes minutes)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         rows = processes(args.users, Path(tmp))
+        if args.quick:
+            return 0 if report(f"P3a/b at {args.users} employees", rows) else 1
         started = time.perf_counter()
         per_day, kinds = asyncio.run(simulated_day(args.users, Path(tmp)))
         day_seconds = time.perf_counter() - started
         found, walked, minimum, limited = asyncio.run(cold_walk(args.users, Path(tmp)))
     rows += [
         ("P3c DataOS calls in a simulated day", f"{per_day}", "<= 50,000", per_day <= 50_000),
-        ("P3c passes that day", ", ".join(f"{n} {k}s" for k, n in sorted(kinds.items())),
+        ("P3c passes that day", ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())),
          f"(simulated in {day_seconds:.0f} s)", None),
         ("P3d cold walk: members found", f"{found}", f"{args.users}", found == args.users),
         ("P3d cold walk: time (injected clock)", f"{walked:.0f} s",

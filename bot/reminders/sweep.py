@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 #: A claim not confirmed as sent within this time is taken over by a later sweep.
 CLAIM_LEASE = timedelta(minutes=10)
 FLUSH_EVERY = 1000
+#: Reminders claimed, sent and recorded together (two commits per batch instead of two per DM).
+SEND_BATCH = 50
 #: Slack retries an event within minutes; its id is remembered for hours (de-duplication, shared by replicas).
 EVENT_MEMORY = timedelta(hours=6)
 
@@ -195,7 +197,8 @@ class Sweeper:
         try:
             await self.rt.directory.ensure_loaded()
             members = await self.rt.slack_directory.members()  # walked only if this process never did
-            state = await self.rt.store.load_reminder_state(since=now)
+            horizon = now + timedelta(hours=max(self.ladder, default=0)) + timedelta(days=1)
+            state = await self.rt.store.load_reminder_state(since=now, until=horizon)
             links = await self.rt.store.links()
         except DataOSError as exc:
             raise SweepFailed(f"the DataOS user directory is unavailable: {exc}") from None
@@ -214,12 +217,14 @@ class Sweeper:
         return build_audience(self.rt.directory.persons(), members, links, disabled=state.disabled, only=only)
 
     def _has_due_key(self, recipient: Recipient, state: ReminderState, now: datetime) -> bool:
-        zone = zone_for(recipient.slack.tz, recipient.slack.tz_offset)
+        zone = None  # looked up only for someone with a due key: most people have none
         for key in self._known.get(recipient.dataos_user_id, ()):
             sighting = state.sightings[key]
             facts = KeyFacts(sighting.expiration, _lifetime(sighting), sighting.muted, sighting.snoozed_until)
-            if (due_step(facts, now, self.ladder, state.sent.get(key, ())) is not None
-                    and may_send_now(now, zone, self.working, sighting.expiration)):
+            if due_step(facts, now, self.ladder, state.sent.get(key, ())) is None:
+                continue
+            zone = zone or zone_for(recipient.slack.tz, recipient.slack.tz_offset)
+            if may_send_now(now, zone, self.working, sighting.expiration):
                 return True
         return False
 
@@ -230,19 +235,18 @@ class Sweeper:
         for recipient in recipients:
             queue.put_nowait(recipient)
         listers = min(self.settings.sweep_concurrency, max(1, len(recipients)))
-        # DMs go out from their own tasks, so a lister goes back to DataOS at once instead of waiting
-        # for a claim, a Slack call and a ledger write; the bounded queue holds the listers back
-        # when Slack is slower than DataOS.
-        outbox: asyncio.Queue[_Outgoing | None] = asyncio.Queue(maxsize=4 * listers)
-        senders = [asyncio.create_task(self._sender(outbox, summary)) for _ in range(listers)]
+        # DMs go out from their own task, so a lister goes back to DataOS at once instead of waiting
+        # for claims, Slack and the ledger; the bounded queue holds the listers back when Slack is
+        # slower than DataOS.
+        outbox: asyncio.Queue[_Outgoing | None] = asyncio.Queue(maxsize=2 * SEND_BATCH)
+        sender = asyncio.create_task(self._sender(outbox, summary, listers))
         workers = [asyncio.create_task(self._worker(queue, outbox, state, now, summary)) for _ in range(listers)]
         try:
             await asyncio.gather(*workers)
-            for _ in senders:
-                await outbox.put(None)
-            await asyncio.gather(*senders)
+            await outbox.put(None)
+            await sender
         finally:
-            for task in workers + senders:
+            for task in [*workers, sender]:
                 task.cancel()
         await self._flush(now)
 
@@ -307,33 +311,60 @@ class Sweeper:
                                               snooze_words=self.snooze_words)
             await outbox.put(_Outgoing(key, step, recipient.slack.user_id, message, now))
 
-    async def _sender(self, outbox: asyncio.Queue[_Outgoing | None], summary: SweepSummary) -> None:
-        while (item := await outbox.get()) is not None:
-            try:
-                await self._send(item.key, item.step, item.slack_user_id, item.message, item.now, summary)
-            except Exception as exc:  # as in _worker: one failed DM must not stop the others
-                log.exception("sending a reminder failed for %s", item.key[0])
-                summary.failures.append(f"{item.key[0]}/{item.key[1]}: {type(exc).__name__}")
+    async def _sender(self, outbox: asyncio.Queue[_Outgoing | None], summary: SweepSummary, parallel: int) -> None:
+        """Send in batches: claim a batch in one transaction, post its DMs (`parallel` at a time), record
+        the outcomes in one transaction."""
+        done = False
+        while not done:
+            batch: list[_Outgoing] = []
+            item = await outbox.get()
+            while item is not None:
+                batch.append(item)
+                if len(batch) >= SEND_BATCH or outbox.empty():
+                    break
+                item = outbox.get_nowait()
+            done = item is None
+            if batch:
+                try:
+                    await self._send_batch(batch, summary, parallel)
+                except Exception as exc:  # as in _worker: one failed batch must not stop the others
+                    log.exception("sending %d reminders failed", len(batch))
+                    summary.failures += [f"{i.key[0]}/{i.key[1]}: {type(exc).__name__}" for i in batch]
 
     async def _send(self, key: KeyId, step: str, slack_user_id: str, message: blocks.Message, now: datetime,
                     summary: SweepSummary) -> None:
-        claimed = await self.rt.store.claim_reminder(key, step, now=now, worker=self.worker, lease=CLAIM_LEASE,
-                                                     slack_user_id=slack_user_id)
-        if not claimed:
-            summary.skipped["claimed by another sweep"] += 1
-            return
+        await self._send_batch([_Outgoing(key, step, slack_user_id, message, now)], summary, 1)
+
+    async def _send_batch(self, batch: list[_Outgoing], summary: SweepSummary, parallel: int) -> None:
+        now = batch[0].now
+        claimed = await self.rt.store.claim_reminders([(i.key, i.step, i.slack_user_id) for i in batch], now=now,
+                                                      worker=self.worker, lease=CLAIM_LEASE)
+        mine = [i for i in batch if (i.key, i.step) in claimed]
+        if len(mine) < len(batch):
+            summary.skipped["claimed by another sweep"] += len(batch) - len(mine)
+        gate = asyncio.Semaphore(parallel)
+        outcomes: list[tuple[KeyId, str, str, str | None, str | None]] = []
+
+        async def post(item: _Outgoing) -> None:
+            async with gate:
+                try:
+                    # Rate limits (429) are waited out by the client's retry handler; a 429 means "not posted".
+                    response = await self.rt.slack.chat_postMessage(channel=item.slack_user_id,
+                                                                    **item.message.kwargs())
+                except SlackApiError as exc:
+                    outcomes.append((item.key, item.step, "failed", None, None))
+                    summary.failures.append(f"{item.key[0]}/{item.key[1]}: Slack refused the DM "
+                                            f"({slack_error(exc)})")
+                    return
+                outcomes.append((item.key, item.step, "sent", str(response.get("channel")), str(response.get("ts"))))
+                summary.sent += 1
+
         try:
-            # Rate limits (429) are waited out by the client's retry handler; a 429 means "not posted".
-            response = await self.rt.slack.chat_postMessage(channel=slack_user_id, **message.kwargs())
-        except SlackApiError as exc:
-            await self.rt.store.finish_reminder(key, step, state="failed", now=now)
-            summary.failures.append(f"{key[0]}/{key[1]}: Slack refused the DM ({slack_error(exc)})")
-            return
-        # Slack has it: record that even if this sweep is being cancelled (shutdown), or the next sweep
-        # would send it again once the claim's lease ran out.
-        await asyncio.shield(self.rt.store.finish_reminder(
-            key, step, state="sent", now=now, channel=str(response.get("channel")), ts=str(response.get("ts"))))
-        summary.sent += 1
+            await asyncio.gather(*(post(item) for item in mine))
+        finally:
+            # What Slack has is recorded even if this pass is being cancelled (a shutdown), or a later pass
+            # would send it again once the claims' lease ran out.
+            await asyncio.shield(self.rt.store.finish_reminders(outcomes, now))
 
     async def _scheduled_revocations(self, now: datetime, summary: SweepSummary) -> None:
         """"Revoke the old key in N hours" (from a renewal), once its time has come."""

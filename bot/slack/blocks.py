@@ -375,6 +375,45 @@ def reminder_value(name: str, expiration: datetime, lifetime_hours: int | None) 
 
 def reminder_message(name: str, expiration: datetime, now: datetime, step: str, *, lifetime_hours: int | None,
                      snooze_words: str) -> Message:
+    """The reminder DM. Plain dicts rather than `slack_sdk.models`, unlike the other builders: a tick or a
+    discovery builds hundreds at once, and the models' validation cost 1.6 ms each. A unit test checks
+    that this is exactly what the models build, and that it validates."""
+    value = reminder_value(name, expiration, lifetime_hours)
+    when = f"{slack_date(expiration)} ({relative(expiration, now)})"
+
+    def plain(text: str) -> dict[str, Any]:
+        return {"emoji": True, "text": text, "type": "plain_text"}
+
+    def button(text: str, action_id: str, style: str | None = None, **extra: Any) -> dict[str, Any]:
+        element: dict[str, Any] = {"action_id": action_id}
+        element.update(extra)
+        if style:
+            element["style"] = style
+        element.update({"text": plain(text), "type": "button", "value": value})
+        return element
+
+    confirm = {"title": plain("Revoke this key?"),
+               "text": {"text": f"*{shown(name, 80)}* stops working at once, everywhere.", "type": "mrkdwn"},
+               "confirm": plain("Revoke"), "deny": plain("Keep it"), "style": "danger"}
+    section = (f":hourglass_flowing_sand: Your DataOS API key *{shown(name)}* expires {when}. "
+               "After that, anything using it is refused by DataOS.")
+    context = (f"Reminder {step_words(step)} before expiry. Mute stops reminders for this key; "
+               "`/apikey reminders off` stops them all.")
+    return Message(f"Your DataOS API key {shown(name)} expires {relative(expiration, now)}", [
+        {"text": {"text": section, "type": "mrkdwn"}, "type": "section"},
+        {"block_id": "reminder", "elements": [
+            button("Renew", RENEW_ACTION, "primary"),
+            button("Revoke", REMINDER_REVOKE_ACTION, "danger", confirm=confirm),
+            button(f"Remind me in {snooze_words}", SNOOZE_ACTION),
+            button("Mute", MUTE_ACTION),
+        ], "type": "actions"},
+        {"elements": [{"text": context, "type": "mrkdwn"}], "type": "context"},
+    ])
+
+
+def reminder_message_from_models(name: str, expiration: datetime, now: datetime, step: str, *,
+                                 lifetime_hours: int | None, snooze_words: str) -> Message:
+    """`reminder_message` as `slack_sdk.models` build it: the reference the fast builder is tested against."""
     value = reminder_value(name, expiration, lifetime_hours)
     when = f"{slack_date(expiration)} ({relative(expiration, now)})"
     return _message(

@@ -63,7 +63,7 @@ class Idempotency:
 KeyId = tuple[str, str, datetime]  # (DataOS user, key name, expiration): one key, as reminders see it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a tick holds one per known key: tens of thousands
 class Sighting:
     dataos_user_id: str
     key_name: str
@@ -261,17 +261,22 @@ class Store:
 
     # ---- reminders ----------------------------------------------------------------------------
 
-    async def load_reminder_state(self, since: datetime) -> ReminderState:
-        """Sightings and sent steps of keys expiring after `since`, swept users, and preferences."""
+    async def load_reminder_state(self, since: datetime, until: datetime | None = None) -> ReminderState:
+        """Sightings and sent steps of keys expiring after `since` (and, for a tick, by `until`: a key further
+        from expiry than the ladder's first step cannot be due), swept users, and preferences."""
+        window = [KeySighting.expiration > since] + ([KeySighting.expiration <= until] if until else [])
+        sent_window = [ReminderLedger.expiration > since] + ([ReminderLedger.expiration <= until] if until else [])
         async with self.session() as s:
-            sightings = {
-                (r.dataos_user_id, r.key_name, r.expiration): _sighting(r)
-                for r in (await s.scalars(select(KeySighting).where(KeySighting.expiration > since))).all()
-            }
+            # Core rows, not ORM entities: a tick reads every known key, and entity loading cost seconds.
+            columns = (KeySighting.dataos_user_id, KeySighting.key_name, KeySighting.expiration,
+                       KeySighting.first_seen, KeySighting.created_at, KeySighting.muted, KeySighting.snoozed_until,
+                       KeySighting.preexisting)
+            sightings = {(row[0], row[1], row[2]): Sighting(*row)
+                         for row in await s.execute(select(*columns).where(*window))}
             sent: dict[KeyId, set[str]] = {}
             rows = await s.execute(
                 select(ReminderLedger.dataos_user_id, ReminderLedger.key_name, ReminderLedger.expiration,
-                       ReminderLedger.step).where(ReminderLedger.expiration > since, ReminderLedger.state == "sent")
+                       ReminderLedger.step).where(*sent_window, ReminderLedger.state == "sent")
             )
             for uid, name, exp, step in rows:
                 sent.setdefault((uid, name, exp), set()).add(step)
@@ -320,8 +325,9 @@ class Store:
         """A complete listing of one person's keys, from a user action: the record follows it (new keys
         added, keys no longer listed forgotten, `listed_at` moved) without an extra DataOS call."""
         async with self.session() as s:
-            known = set((await s.execute(select(KeySighting.key_name, KeySighting.expiration).where(
-                KeySighting.dataos_user_id == dataos_user_id, KeySighting.expiration > now))).tuples().all())
+            rows = await s.execute(select(KeySighting.key_name, KeySighting.expiration).where(
+                KeySighting.dataos_user_id == dataos_user_id, KeySighting.expiration > now))
+            known = {(name, exp) for name, exp in rows}
             swept = await s.get(SweptUser, dataos_user_id) is not None
         live = {(name, exp) for name, exp in keys if exp > now}
         new = [Sighting(dataos_user_id, name, exp, first_seen=now, preexisting=not swept)
@@ -394,6 +400,55 @@ class Store:
                         slack_user_id=slack_user_id)
             )
             return bool(getattr(await s.execute(retake), "rowcount", 0))
+
+    async def claim_reminders(self, wanted: Sequence[tuple[KeyId, str, str]], *, now: datetime, worker: str,
+                              lease: timedelta) -> set[tuple[KeyId, str]]:
+        """Claim many reminders, (key, step, Slack user) each, in one transaction: the (key, step) pairs
+        this caller got, exactly as `claim_reminder` would decide each. One commit instead of one per
+        DM: on SQLite, twenty senders committing one by one spent most of a tick waiting for the lock."""
+        if not wanted:
+            return set()
+        table = cast(Table, ReminderLedger.__table__)
+        rows = [{"dataos_user_id": k[0], "key_name": k[1], "expiration": k[2], "step": step, "claimed_at": now,
+                 "claimed_by": worker, "attempts": 1, "state": "claimed", "slack_user_id": user}
+                for k, step, user in wanted]
+        insert = self._insert(table).on_conflict_do_nothing().returning(
+            table.c.dataos_user_id, table.c.key_name, table.c.expiration, table.c.step)
+        async with self.engine.begin() as conn:
+            got = {((u, n, e), s) for u, n, e, s in await conn.execute(insert, rows)}
+            for key, step, user in wanted:
+                if (key, step) in got:
+                    continue
+                uid, name, exp = key
+                retake = (
+                    update(ReminderLedger)
+                    .where(ReminderLedger.dataos_user_id == uid, ReminderLedger.key_name == name,
+                           ReminderLedger.expiration == exp, ReminderLedger.step == step,
+                           or_(ReminderLedger.state == "failed",
+                               and_(ReminderLedger.state == "claimed", ReminderLedger.claimed_at < now - lease)))
+                    .values(state="claimed", claimed_at=now, claimed_by=worker,
+                            attempts=ReminderLedger.attempts + 1, slack_user_id=user)
+                )
+                if getattr(await conn.execute(retake), "rowcount", 0):
+                    got.add((key, step))
+        return got
+
+    async def finish_reminders(self, done: Sequence[tuple[KeyId, str, str, str | None, str | None]],
+                               now: datetime) -> None:
+        """Record many outcomes, (key, step, state, channel, ts) each, in one transaction."""
+        if not done:
+            return
+        table = cast(Table, ReminderLedger.__table__)
+        stmt = update(table).where(
+            table.c.dataos_user_id == bindparam("uid"), table.c.key_name == bindparam("name"),
+            table.c.expiration == bindparam("exp"), table.c.step == bindparam("st"),
+        ).values(state=bindparam("state"), sent_at=bindparam("sent_at"), channel=bindparam("channel"),
+                 ts=bindparam("msg_ts"))
+        async with self.engine.begin() as conn:
+            await conn.execute(stmt, [
+                {"uid": k[0], "name": k[1], "exp": k[2], "st": step, "state": state,
+                 "sent_at": now if state == "sent" else None, "channel": channel, "msg_ts": ts}
+                for k, step, state, channel, ts in done])
 
     async def finish_reminder(self, key: KeyId, step: str, *, state: str, now: datetime,
                               channel: str | None = None, ts: str | None = None) -> None:
@@ -488,10 +543,17 @@ class Store:
     async def replace_members(self, members: Sequence[Member]) -> None:
         """A complete walk: the table becomes exactly `members`."""
         table = cast(Table, SlackMember.__table__)
+        # An upsert, not a plain insert: two replicas may walk at the same moment.
+        insert = self._insert(table)
+        upsert = insert.on_conflict_do_update(index_elements=[table.c.slack_user_id], set_={
+            c: insert.excluded[c] for c in ("email", "tz", "tz_offset", "name")})
         async with self.engine.begin() as conn:
-            await conn.execute(delete(table))
+            walked = {m.slack_user_id for m in members}
+            gone = [uid for uid in (await conn.execute(select(table.c.slack_user_id))).scalars() if uid not in walked]
+            for start in range(0, len(gone), 500):  # bounded IN lists, whatever the workspace's size
+                await conn.execute(delete(table).where(table.c.slack_user_id.in_(gone[start:start + 500])))
             if members:
-                await conn.execute(self._insert(table), [m.row() for m in members])
+                await conn.execute(upsert, [m.row() for m in members])
 
     async def put_member(self, member: Member | None, slack_user_id: str) -> None:
         """One member changed (an event): stored, or removed when `member` is None (deactivated, a bot)."""

@@ -119,3 +119,21 @@ def test_active_member_changes_are_ignored(bot: Bot) -> None:
     bot.user.event({"type": "user_change", "user": dict(bot.slack.users["U0BOB"])})
     assert bot.server.call(bot.runtime.drain(10))
     assert bot.slack.calls_to("chat.postMessage") == []
+
+
+def test_member_events_keep_the_stored_slack_directory_current(bot: Bot) -> None:
+    from bot.store.schema import SlackMember
+    from tests.e2e.harness import table_rows
+
+    bot.server.call(bot.runtime.slack_directory.members())  # the first walk
+    walks = len(bot.slack.calls_to("users.list"))
+    erin = bot.slack.add_user("U0ERIN", "erin@example.com", tz="UTC", tz_offset=0)
+    assert bot.user.event({"type": "team_join", "user": erin}, event_id="EvJOIN").status_code == 200
+    bob = dict(bot.slack.users["U0BOB"], deleted=True)
+    assert bot.user.event({"type": "user_change", "user": bob}, event_id="EvLEFT").status_code == 200
+    assert bot.server.call(bot.runtime.drain(10))
+    stored = {r["slack_user_id"]: r["email"] for r in table_rows(bot, SlackMember)}
+    assert stored.get("U0ERIN") == "erin@example.com" and "U0BOB" not in stored
+    members = bot.server.call(bot.runtime.slack_directory.members())
+    assert "U0ERIN" in members and "U0BOB" not in members
+    assert len(bot.slack.calls_to("users.list")) == walks  # no walk for either event

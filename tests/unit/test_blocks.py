@@ -115,3 +115,12 @@ def test_names_are_escaped() -> None:
 def test_slack_date_token() -> None:
     moment = datetime(2026, 12, 4, 9, tzinfo=UTC)
     assert blocks.slack_date(moment) == "<!date^1796374800^{date_short_pretty} at {time}|2026-12-04 09:00 UTC>"
+
+
+@pytest.mark.parametrize("name", ["ci_loader", "<!channel> & co", "k" * 400])
+def test_the_fast_reminder_builder_matches_the_models(name: str) -> None:
+    args = dict(lifetime_hours=720, snooze_words="1 day")
+    fast = blocks.reminder_message(name, NOW + timedelta(days=3), NOW, "7d", **args)  # type: ignore[arg-type]
+    reference = blocks.reminder_message_from_models(name, NOW + timedelta(days=3), NOW, "7d", **args)  # type: ignore[arg-type]
+    assert fast == reference
+    check_message(fast)
