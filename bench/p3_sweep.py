@@ -57,13 +57,15 @@ def seed(emu: HeimdallEmulator, users: int, now: datetime) -> int:
 def run_sweep(emu: HeimdallEmulator, slack: SlackFake, tmp: Path, *args: str, **env: str) -> tuple[str, float, float]:
     """`apikey-bot sweep` in its own process: (its summary, the CPU seconds it used, its peak RSS in MB)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = subprocess.run([sys.executable, "-m", "bot", "sweep", *args], env=bot_env(emu, slack, **env), cwd=tmp,
-                         capture_output=True, text=True, timeout=3600)
+    wrapper = str(Path(__file__).with_name("child_rss.py"))
+    out = subprocess.run([sys.executable, wrapper, sys.executable, "-m", "bot", "sweep", *args],
+                         env=bot_env(emu, slack, **env), cwd=tmp, capture_output=True, text=True, timeout=3600)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:
         raise RuntimeError(out.stdout + out.stderr)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return out.stdout, cpu, after.ru_maxrss / 1024
+    peak = int(re.search(r"peak_rss_kb=(\d+)", out.stderr).group(1))  # type: ignore[union-attr]
+    return out.stdout, cpu, peak / 1024
 
 
 def took(summary: str) -> float:
@@ -112,8 +114,8 @@ def processes(users: int, tmp: Path) -> list[tuple[str, str, str, bool | None]]:
         ("P3b discovery", f"{t_b:.2f} s", f"<= {1.5 * ideal:.2f} s (1.5 x ideal)", t_b <= 1.5 * ideal),
         ("P3b CPU per employee", f"{cpu_b * 1000 / users:.2f} ms", "-", None),
         ("P3b DataOS calls", f"{calls_b}", f"{users} lists + directory", None),
-        ("P3a/b peak RSS of the sweep processes", f"{max(rss_a, rss_b):.0f} MB", "<= 150 MB",
-         max(rss_a, rss_b) <= 150),
+        ("P3b peak RSS of the discovery process", f"{rss_b:.0f} MB", "<= 150 MB", rss_b <= 150),
+        ("P3a peak RSS of the tick process", f"{rss_a:.0f} MB", "<= 150 MB", rss_a <= 150),
         ("P3a owners with a due key", f"{due_owners}", "-", None),
         ("P3a tick DataOS calls", f"{calls_a}", f"<= {due_owners + 1}", calls_a <= due_owners + 1),
         ("P3a tick users.list calls", f"{walks_a}", "0", walks_a == 0),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from bench import p1_ack, p2_modal, p3_sweep, p4_startup
+from bench import leak_scan, p1_ack, p2_modal, p3_sweep, p4_startup
 
 
 def main() -> int:
-    results = [module.main([]) for module in (p1_ack, p2_modal, p3_sweep, p4_startup)]
+    results = [module.main([]) for module in (p1_ack, p2_modal, p3_sweep, p4_startup, leak_scan)]
     return 1 if any(results) else 0
 
 

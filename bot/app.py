@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -104,6 +106,14 @@ class Runtime:
                                AuditTrail(self.store, self.slack, settings.audit_channel),
                                operator_key=settings.dataos_apikey)
         self.admins = frozenset(settings.admin_slack_user_ids)
+        # The leak watch keeps pasted keys only as a keyed hash; the key of that hash comes from the
+        # operator key, so it is the same on every replica and after a restart, and never stored.
+        self.leak_secret = hmac.new(settings.dataos_apikey.get_secret_value().encode(), b"apikey-bot leak watch",
+                                    hashlib.sha256).digest()
+        from bot.slack.leak_watch import CheckGate
+
+        self.leak_gate = CheckGate(settings.leak_watch_checks_per_minute, clock=monotonic)
+        self._bot_user_id: str | None = None
         self._warmup: asyncio.Task[None] | None = None
         self._migrated = False
         self._working = InProgress()  # listener work, which goes on after Slack's ack
@@ -177,6 +187,15 @@ class Runtime:
             checks["database"] = f"unreachable ({type(exc).__name__})"
         checks["dataos_directory"] = "ok" if self.directory.loaded else "not loaded yet"
         return checks
+
+    async def bot_user_id(self) -> str | None:
+        """The bot's own Slack user (auth.test, asked once)."""
+        if self._bot_user_id is None:
+            try:
+                self._bot_user_id = str((await self.slack.auth_test()).get("user_id") or "") or None
+            except Exception as exc:
+                log.warning("auth.test failed: %s", type(exc).__name__)
+        return self._bot_user_id
 
     async def aclose(self) -> None:
         if self.scheduler is not None:

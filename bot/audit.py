@@ -12,9 +12,9 @@ from bot.text import shown
 
 log = logging.getLogger(__name__)
 ANNOUNCED = frozenset({"create", "revoke", "renew", "reveal", "link", "admin link", "admin unlink", "admin revoke",
-                       "link takeover"})
+                       "link takeover", "leak"})
 ICONS = {"create": ":key:", "revoke": ":wastebasket:", "renew": ":recycle:", "reveal": ":eyes:", "link": ":link:",
-         "link takeover": ":warning:"}
+         "link takeover": ":warning:", "leak": ":rotating_light:"}
 
 
 def audit_line(entry: Audit) -> str:

@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     where = manifest.add_mutually_exclusive_group()
     where.add_argument("--url", help="public base URL of the bot, e.g. https://bot.example.com")
     where.add_argument("--socket-mode", action="store_true", help="a manifest for Socket Mode (no URLs)")
+    manifest.add_argument("--leak-watch", action="store_true",
+                          help="add what LEAK_WATCH=true needs: reading messages in channels the bot is in")
     return parser
 
 
@@ -136,7 +138,7 @@ def doctor(args: argparse.Namespace) -> int:
 def manifest(args: argparse.Namespace) -> int:
     from bot.manifest import render
 
-    print(render(args.url, socket_mode=args.socket_mode), end="")
+    print(render(args.url, socket_mode=args.socket_mode, leak_watch=args.leak_watch), end="")
     return 0
 
 

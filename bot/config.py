@@ -50,6 +50,8 @@ EXPECTS: dict[str, str] = {
     "AUDIT_CHANNEL": "a Slack channel id such as C0123ABCD (the bot must be a member), or empty",
     "HOME_TAB": "true or false",
     "DISCOVERY_INTERVAL": "a duration such as 6h (how often every audience member's keys are listed)",
+    "LEAK_WATCH": "true or false (watch channels the bot is in for pasted DataOS keys; needs the leak-watch manifest)",
+    "LEAK_WATCH_CHECKS_PER_MINUTE": "a whole number of /authorize checks of pasted keys per minute, at least 1",
     "DATAOS_USERS_LIMIT": "a whole number of DataOS users asked for in one directory listing, at least 1",
 }
 
@@ -95,6 +97,8 @@ class Settings(BaseSettings):
     home_tab: bool = True
     discovery_interval: str = "6h"
     dataos_users_limit: int = Field(default=100_000, ge=1)
+    leak_watch: bool = False
+    leak_watch_checks_per_minute: int = Field(default=60, ge=1, le=10_000)
 
     @field_validator("slack_bot_token")
     @classmethod

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from bot.config import Settings
 from bot.dataos import DataOSError, DataOSForbidden, HeimdallClient
 from bot.identity import slack_error
-from bot.manifest import bot_scopes
+from bot.manifest import LEAK_WATCH_SCOPES, bot_scopes
 from bot.store import create_engine, current_revision, head_revision
 
 Status = Literal["ok", "warn", "fail"]
@@ -58,12 +58,21 @@ async def check_slack(settings: Settings) -> list[Check]:
             await session.close()
     checks = [Check("Slack auth.test", "ok", f"bot user {response.get('user')} in workspace {response.get('team')}")]
     granted = {s.strip() for s in str(_header(response.headers, "x-oauth-scopes")).split(",") if s.strip()}
-    missing = sorted(set(bot_scopes()) - granted)
+    wanted = bot_scopes(leak_watch=settings.leak_watch)
+    missing = sorted(set(wanted) - granted)
+    manifest = "apikey-bot manifest" + (" --leak-watch" if settings.leak_watch else "")
     if missing:
         checks.append(Check("Slack scopes", "fail", f"missing {', '.join(missing)}; add them (or recreate the app "
-                            "from `apikey-bot manifest`) and reinstall the app"))
+                            f"from `{manifest}`) and reinstall the app"))
     else:
-        checks.append(Check("Slack scopes", "ok", "has " + ", ".join(bot_scopes())))
+        checks.append(Check("Slack scopes", "ok", "has " + ", ".join(wanted)))
+    history = sorted(granted & set(LEAK_WATCH_SCOPES))
+    if history and not settings.leak_watch:
+        checks.append(Check("leak watch", "warn", f"the app may read channel messages ({', '.join(history)}) but "
+                            "LEAK_WATCH is off: turn it on, or remove those scopes (`apikey-bot manifest`)"))
+    elif settings.leak_watch:
+        checks.append(Check("leak watch", "ok" if not missing else "fail",
+                            "on: messages in channels the bot is in are checked for pasted DataOS keys"))
     return checks
 
 

@@ -42,6 +42,10 @@ RECORD_AGE = Gauge("apikey_bot_key_record_oldest_seconds",
 #: Why DataOS is being called right now; the sweep sets it for its own calls.
 DATAOS_PURPOSE: ContextVar[str] = ContextVar("dataos_purpose", default="user action")
 
+LEAKS = Counter("apikey_bot_leak_watch_total",
+                "Leak watch: key-shaped candidates, and what became of them (not live, owner told, admins told, "
+                "repeat, check failed, check skipped)", ["outcome"])
+
 SUBCOMMANDS = frozenset({"help", "list", "create", "revoke", "whoami", "link", "reminders", "admin"})
 
 

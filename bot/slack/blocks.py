@@ -460,7 +460,7 @@ def reminder_done_message(name: str, expiration: datetime, outcome: str) -> Mess
 
 def renew_modal(policy: ValidityPolicy, *, old_name: str, old_expiration: datetime, now: datetime,
                 suggested_name: str, lifetime_hours: int | None, grace_hours: int, meta: dict[str, str],
-                error: str | None = None) -> dict[str, Any]:
+                error: str | None = None, revoke_old: str | None = None) -> dict[str, Any]:
     intro = SectionBlock(text=_md(
         f"Renew *{shown(old_name)}* (expires {slack_date(old_expiration)}, {relative(old_expiration, now)}): "
         "a new key is made and sent to you privately."))
@@ -468,8 +468,9 @@ def renew_modal(policy: ValidityPolicy, *, old_name: str, old_expiration: dateti
     keep = Option(text="Leave it until it expires", value="keep")
     choices = [Option(text="Revoke it now", value="now"),
                Option(text=f"Revoke it in {humanize_hours(grace_hours)}", value=f"in:{grace_hours}"), keep]
+    initial = choices[0] if revoke_old == "now" else choices[1]
     old = InputBlock(block_id=OLD_BLOCK, label="And the old key?",
-                     element=StaticSelectElement(action_id=OLD_INPUT, options=choices, initial_option=choices[1]),
+                     element=StaticSelectElement(action_id=OLD_INPUT, options=choices, initial_option=initial),
                      hint="Revoking later gives you time to switch everything to the new key.")
     return View(type="modal", callback_id=RENEW_VIEW, title="Renew a DataOS key", submit="Renew", close="Cancel",
                 blocks=[intro, *inputs, old], private_metadata=_meta(**meta)).to_dict()

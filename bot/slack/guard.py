@@ -208,6 +208,25 @@ class _HomeOpened(_Event):
     user: Text = Field(min_length=1, max_length=32)
 
 
+class _Posted(_Loose):
+    """A message, as `message` events carry it (and, edited, inside `message_changed`)."""
+
+    text: Text | None = Field(default=None, max_length=50_000)
+    user: Text | None = Field(default=None, max_length=32)
+    ts: Text | None = Field(default=None, max_length=32)
+    bot_id: Text | None = Field(default=None, max_length=32)
+    thread_ts: Text | None = Field(default=None, max_length=32)
+
+
+class _MessageEvent(_Event):
+    text: Text | None = Field(default=None, max_length=50_000)
+    user: Text | None = Field(default=None, max_length=32)
+    channel: Text | None = Field(default=None, max_length=32)
+    ts: Text | None = Field(default=None, max_length=32)
+    message: _Posted | None = None
+    previous_message: _Posted | None = None
+
+
 class _EventCallback(_Common):
     type: Literal["event_callback"]
     event_id: Text = Field(min_length=1, max_length=64)
@@ -221,6 +240,7 @@ class _UrlVerification(_Loose):
 
 EVENT_SHAPES: dict[str, type[BaseModel]] = {
     "user_change": _MemberEvent, "team_join": _MemberEvent, "app_home_opened": _HomeOpened,
+    "message": _MessageEvent,
 }
 
 

@@ -162,13 +162,19 @@ async def on_revoke(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, r
 
 
 async def on_renew(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref: KeyRef) -> None:
-    """Open the renew form at once (the trigger expires), prefilled from the old key."""
+    await open_renew_form(rt, body, client, ref)
+
+
+async def open_renew_form(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref: KeyRef, *,
+                          revoke_old: str | None = None) -> None:
+    """Open the renew form at once (the trigger expires), prefilled from the old key. `revoke_old`
+    preselects what happens to the old key ("now" for a key that leaked)."""
     channel, ts = _dm(body)
     now = rt.clock()
     view = blocks.renew_modal(
         rt.policy, old_name=ref.name, old_expiration=ref.expiration, now=now,
         suggested_name="" if is_ref(ref.name) else suggest_name(ref.name, now), lifetime_hours=ref.lifetime_hours,
-        grace_hours=rt.renew_grace_hours,
+        grace_hours=rt.renew_grace_hours, revoke_old=revoke_old,
         meta={"old": ref.name, "exp": str(int(ref.expiration.timestamp())), "ch": channel, "ts": ts},
     )
     try:

@@ -5,6 +5,7 @@ from bot.store.repo import (
     Audit,
     Idempotency,
     KeyId,
+    LeakSeen,
     Link,
     Member,
     ReminderState,
@@ -14,6 +15,6 @@ from bot.store.repo import (
 )
 
 __all__ = [
-    "Audit", "Idempotency", "KeyId", "Link", "Member", "ReminderState", "Revocation", "Sighting", "Store",
+    "Audit", "Idempotency", "KeyId", "LeakSeen", "Link", "Member", "ReminderState", "Revocation", "Sighting", "Store",
     "create_engine", "current_revision", "head_revision", "migrate",
 ]

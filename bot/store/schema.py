@@ -133,6 +133,23 @@ class SlackMember(Base):
     name: Mapped[str | None] = mapped_column(String(255))
 
 
+class LeakReport(Base):
+    """A live key seen pasted where others could read it, by keyed hash (`fingerprint`), never in clear.
+
+    `notified` holds the DMs that were sent about it (`channel:ts` pairs), so a repeat within a day
+    updates them; `places` lists where it was posted (channel ids)."""
+
+    __tablename__ = "leak_reports"
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dataos_user_id: Mapped[str] = mapped_column(String(255))
+    key_name: Mapped[str] = mapped_column(String(255))
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    times: Mapped[int] = mapped_column(Integer, default=1)
+    places: Mapped[str | None] = mapped_column(String(2000))
+    notified: Mapped[str | None] = mapped_column(String(500))
+
+
 class SweepMark(Base):
     """When something shared by replicas last happened (`discovery`): claimed with a conditional update."""
 

@@ -317,6 +317,11 @@ class SlackFake:
                 return {"ok": True, "user": user}
         return {"ok": False, "error": "users_not_found"}
 
+    def _m_chat_getPermalink(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(p.get("channel") or ""), str(p.get("message_ts") or "")
+        return {"ok": True, "channel": channel,
+                "permalink": f"https://acme.slack.com/archives/{channel}/p{ts.replace('.', '')}"}
+
     def _m_conversations_open(self, p: dict[str, Any]) -> dict[str, Any]:
         user = str(p.get("users", ""))
         if user not in self.users:

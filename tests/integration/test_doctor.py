@@ -139,3 +139,24 @@ def test_cli_exit_codes(slack: SlackFake, heimdall: HeimdallEmulator, db_path: s
     broken = subprocess.run([sys.executable, "-m", "bot", "doctor"], capture_output=True, text=True,
                             env={**env, "PORT": "x"}, cwd=tmp_path, timeout=60)
     assert broken.returncode == 2 and "✘ configuration error: PORT is invalid" in broken.stdout
+
+
+@pytest.mark.parametrize(("leak_watch", "scopes", "expect"), [
+    (True, "commands,chat:write,im:write,users:read,users:read.email", ("fail", "apikey-bot manifest --leak-watch")),
+    (True, "commands,chat:write,im:write,users:read,users:read.email,channels:history,groups:history", ("ok", "on:")),
+    (False, "commands,chat:write,im:write,users:read,users:read.email,channels:history", ("warn", "LEAK_WATCH is off")),
+])
+async def test_leak_watch_scopes_match_the_setting(heimdall: HeimdallEmulator, clock: FakeClock, db_path: str,
+                                                   leak_watch: bool, scopes: str, expect: tuple[str, str]) -> None:
+    slack = SlackFake(scopes=scopes)
+    slack.start()
+    try:
+        checks = by_name(await run_doctor(make_settings(slack, heimdall, db_path, leak_watch=leak_watch),
+                                          now=clock.now()))
+    finally:
+        slack.stop()
+    status, words = expect
+    check = checks["leak watch"]
+    if leak_watch and status == "fail":
+        assert checks["Slack scopes"].status == "fail" and words in checks["Slack scopes"].detail
+    assert check.status == status and (words in check.detail or status == "fail")

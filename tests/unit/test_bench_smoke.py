@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
         ("bench.p2_modal", ["--requests", "3", "--concurrency", "1"], "p99"),
         ("bench.p3_sweep", ["--users", "40"], "duplicate DMs"),
         ("bench.p4_startup", ["--runs", "1"], "bot: idle RSS"),
+        ("bench.leak_scan", ["--repeat", "10"], "ordinary text"),
     ],
 )
 def test_benchmark_runs_at_tiny_size(module: str, args: list[str], figure: str) -> None:

@@ -93,13 +93,15 @@ class Manifest(Strict):
     oauth_config: OAuthConfig | None = None
 
 
-FILES = {"slack-app.yaml": False, "slack-app.socket.yaml": True}
+FILES = {"slack-app.yaml": (False, False), "slack-app.socket.yaml": (True, False),
+         "slack-app.leak-watch.yaml": (False, True)}
 
 
-@pytest.mark.parametrize(("filename", "socket_mode"), FILES.items())
-def test_committed_manifests_follow_the_schema_and_are_current(filename: str, socket_mode: bool) -> None:
+@pytest.mark.parametrize(("filename", "modes"), FILES.items())
+def test_committed_manifests_follow_the_schema_and_are_current(filename: str, modes: tuple[bool, bool]) -> None:
+    socket_mode, leak_watch = modes
     text = (ROOT / "manifests" / filename).read_text()
-    assert text == render(socket_mode=socket_mode), "regenerate with `apikey-bot manifest`"
+    assert text == render(socket_mode=socket_mode, leak_watch=leak_watch), "regenerate with `apikey-bot manifest`"
     manifest = Manifest.model_validate(yaml.safe_load(text))
     assert manifest.settings is not None and manifest.settings.socket_mode_enabled is socket_mode
     urls = re.findall(r"https?://\S+", text.split("\n", 2)[2])
@@ -129,7 +131,9 @@ def test_command_scopes_and_events_match_the_code() -> None:
     # events: the manifest subscribes to exactly the events the code listens for
     listened = set(re.findall(r'@app\.event\("([a-z_]+)"\)', source))
     subscribed = set((manifest["settings"].get("event_subscriptions") or {}).get("bot_events") or [])
-    assert listened == subscribed
+    # `message` events arrive only with the leak watch's subscriptions (message.channels, message.groups)
+    watching = set(build_manifest(leak_watch=True)["settings"]["event_subscriptions"]["bot_events"])
+    assert listened - {"message"} == subscribed and {"message.channels", "message.groups"} <= watching
 
 
 def test_cli_prints_manifest() -> None:
@@ -137,3 +141,12 @@ def test_cli_prints_manifest() -> None:
                          capture_output=True, text=True, check=True, env={"PATH": "/usr/bin"}).stdout
     assert "https://x.example/slack/events" in out
     Manifest.model_validate(yaml.safe_load(out))
+
+
+def test_leak_watch_adds_exactly_its_scopes_and_events() -> None:
+    plain, watching = build_manifest(), build_manifest(leak_watch=True)
+    added = set(watching["oauth_config"]["scopes"]["bot"]) - set(plain["oauth_config"]["scopes"]["bot"])
+    assert added == {"channels:history", "groups:history"}
+    events = set(watching["settings"]["event_subscriptions"]["bot_events"])
+    assert events - set(plain["settings"]["event_subscriptions"]["bot_events"]) == {"message.channels",
+                                                                                   "message.groups"}

@@ -1,0 +1,45 @@
+"""The leak watch's shape check: every real key shape is found, ordinary text never is."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.domain.leaks import MAX_CANDIDATES, candidates, fingerprint, key_name_of
+from tests.fakes.heimdall import make_key_value
+
+
+def test_keys_are_found_wherever_they_are_pasted() -> None:
+    keys = [make_key_value(name) for name in ("x", "ci_loader", "n" * 255)]
+    for key in keys:
+        for text in (key, f"`{key}`", f"```\n{key}\n```", f"key={key}.", f"<{key}>", f"«{key}»"):
+            assert candidates(text) == [key], text
+    assert [key_name_of(k) for k in keys] == ["x", "ci_loader", "n" * 255]
+
+
+def test_ordinary_text_and_look_alikes_are_not_candidates() -> None:
+    assert candidates("") == [] and candidates("hello " * 1000) == []
+    assert candidates(base64.b64encode(b"x" * 80).decode()) == []
+    assert candidates(base64.b64encode(f"bad name.{uuid.uuid4()}".encode()).decode()) == []
+    assert candidates(base64.b64encode(f"name.{uuid.uuid1()}".encode()).decode()) == []  # not version 4
+    assert candidates(make_key_value("ci_loader")[:-4]) == []  # cut short
+
+
+def test_at_most_ten_distinct_candidates_per_message() -> None:
+    keys = [make_key_value(f"k{i}") for i in range(30)]
+    assert candidates(" ".join(keys + keys)) == keys[:MAX_CANDIDATES]
+
+
+def test_fingerprints_are_keyed() -> None:
+    key = make_key_value("ci_loader")
+    assert fingerprint(key, b"a") == fingerprint(key, b"a") != fingerprint(key, b"b")
+    assert key not in fingerprint(key, b"a")
+
+
+@given(st.text(max_size=2000))
+def test_no_text_without_a_key_in_it_is_a_candidate_of_something_else(text: str) -> None:
+    for found in candidates(text):
+        assert found in text and key_name_of(found)
