@@ -195,7 +195,7 @@ async def _permalink(rt: Runtime, channel: str, ts: str) -> str | None:
 
 
 async def _append(rt: Runtime, channel: str, ts: str, note: str) -> None:
-    """Add a line to a leak DM already sent (its buttons stay)."""
+    """Tell the recipient of a leak DM already sent, as a reply in its thread (its buttons stay)."""
     if not channel or not ts:
         return
     try:
