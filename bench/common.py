@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.fakes.heimdall import HeimdallEmulator  # noqa: E402
-from tests.fakes.slack import SlackFake  # noqa: E402
+from bot.playground.heimdall import HeimdallEmulator  # noqa: E402
+from bot.playground.slack import SlackFake  # noqa: E402
 
 SIGNING_SECRET = "bench-signing-secret"
 

@@ -18,7 +18,7 @@ import httpx
 from slack_sdk.signature import SignatureVerifier
 
 from bench.common import SIGNING_SECRET, bot_env, fakes, free_port, percentile, report, serve_bot
-from tests.fakes.slack import SlackFake
+from bot.playground.slack import SlackFake
 
 
 async def creates(url: str, slack: SlackFake, total: int, concurrency: int) -> list[float]:

@@ -30,9 +30,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.common import bot_env, fakes, report
+from bot.playground.heimdall import HeimdallEmulator
+from bot.playground.slack import SlackFake
 from tests.conftest import FakeClock
-from tests.fakes.heimdall import HeimdallEmulator
-from tests.fakes.slack import SlackFake
 
 LATENCY = 0.025
 IN_FLIGHT = 20

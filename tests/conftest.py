@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.playground.heimdall import HeimdallEmulator, seed_people
+from bot.playground.slack import SlackFake
 from bot.store import Store, create_engine, migrate
-from tests.fakes.heimdall import HeimdallEmulator, seed_people
-from tests.fakes.slack import SlackFake
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"

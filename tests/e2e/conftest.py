@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from bot.playground.heimdall import HeimdallEmulator
+from bot.playground.slack import SlackFake
 from tests.conftest import FakeClock
 from tests.e2e.harness import BotServer, SlackUser, make_settings, running_bot
-from tests.fakes.heimdall import HeimdallEmulator
-from tests.fakes.slack import SlackFake
 
 
 class Bot:

@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import Runtime
 from bot.config import Settings
+from bot.playground.heimdall import HeimdallEmulator
+from bot.playground.slack import SlackCall, SlackFake
 from bot.web import create_web_app
 from tests.conftest import FakeClock
-from tests.fakes.heimdall import HeimdallEmulator
-from tests.fakes.slack import SlackCall, SlackFake
 
 SIGNING_SECRET = "test-signing-secret"
 T = TypeVar("T")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 
+from bot.playground.heimdall import HeimdallEmulator
+from bot.playground.slack import SlackFake
 from tests.e2e.harness import free_port, process_env, signed_command
-from tests.fakes.heimdall import HeimdallEmulator
-from tests.fakes.slack import SlackFake
 
 BASE_ENV = {"PATH": os.environ.get("PATH", "/usr/bin"), "PYTHONUNBUFFERED": "1"}
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from bot.playground.slack import SlackCall
 from bot.store.schema import IdempotencyKey, KeySighting
 from tests.e2e.conftest import Bot
 from tests.e2e.harness import audit_actions, create_values, table_rows, text_of, view_id_of
-from tests.fakes.slack import SlackCall
 
 
 def _open_form(bot: Bot, text: str = "create", user: str = "U0ALICE") -> SlackCall:

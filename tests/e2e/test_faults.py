@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+from bot.playground.heimdall import HeimdallEmulator
+from bot.playground.slack import SlackFake
 from bot.store import create_engine
 from tests.conftest import TEST_DATABASE_URL, FakeClock, require_postgres
 from tests.e2e.conftest import Bot
 from tests.e2e.harness import create_values, make_settings, running_bot, text_of, view_id_of
-from tests.fakes.heimdall import HeimdallEmulator
-from tests.fakes.slack import SlackFake
 from tests.fakes.tcp_proxy import TcpProxy
 
 

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.playground.heimdall import HeimdallEmulator
+from bot.playground.slack import SlackFake
 from tests.conftest import FakeClock
 from tests.e2e.harness import make_settings, running_bot, text_of
-from tests.fakes.heimdall import HeimdallEmulator
-from tests.fakes.slack import SlackFake
 
 
 def test_health_ready_and_metrics(slack: SlackFake, heimdall: HeimdallEmulator, clock: FakeClock,

@@ -18,9 +18,9 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
+from bot.playground.heimdall import HeimdallEmulator
+from bot.playground.slack import SlackFake
 from tests.e2e.harness import create_values
-from tests.fakes.heimdall import HeimdallEmulator
-from tests.fakes.slack import SlackFake
 
 SECRET = "load-secret"
 N = 200

@@ -15,11 +15,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.logs import configure_logging
+from bot.playground.heimdall import HeimdallEmulator
+from bot.playground.slack import SlackFake
 from bot.reminders.sweep import Sweeper
 from tests.e2e.conftest import Bot
 from tests.e2e.harness import create_values, free_port, process_env, signed_command, text_of, view_id_of
-from tests.fakes.heimdall import HeimdallEmulator
-from tests.fakes.slack import SlackFake
 
 
 def samples(bot: Bot) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
+from bot.playground.heimdall import HeimdallEmulator
+from bot.playground.slack import SlackCall, SlackFake
 from bot.reminders.sweep import Sweeper, SweepSummary
 from bot.store.schema import KeySighting, ScheduledRevocation
 from tests.e2e.conftest import Bot
 from tests.e2e.harness import audit_actions, create_values, table_rows, text_of, view_id_of
-from tests.fakes.heimdall import HeimdallEmulator
-from tests.fakes.slack import SlackCall, SlackFake
 
 WED_1430 = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)
 H = timedelta(hours=1)

@@ -19,6 +19,8 @@ from urllib.parse import quote, urlencode
 import httpx
 import pytest
 
+from bot.playground.heimdall import HeimdallEmulator
+from bot.playground.slack import SlackFake
 from bot.reminders.sweep import Sweeper
 from bot.store.schema import AuditEntry, IdentityLink, ScheduledRevocation
 from tests.conftest import FakeClock
@@ -35,8 +37,6 @@ from tests.e2e.harness import (
     text_of,
     view_id_of,
 )
-from tests.fakes.heimdall import HeimdallEmulator
-from tests.fakes.slack import SlackFake
 
 ADMIN = "U0ADMIN"
 AUDIT = "C0AUDIT"

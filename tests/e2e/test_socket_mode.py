@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
+from bot.playground.heimdall import HeimdallEmulator
+from bot.playground.slack import SlackFake
 from bot.reminders.sweep import Sweeper
 from tests.conftest import FakeClock
 from tests.e2e.harness import BotServer, create_values, make_settings, text_of
-from tests.fakes.heimdall import HeimdallEmulator
-from tests.fakes.slack import SlackFake
 
 WED_1430 = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)
 ACK_DEADLINE = 3.0  # Slack's, for every envelope

@@ -10,9 +10,9 @@ import pytest
 
 import bot.app
 from bot.app import Runtime
+from bot.playground.heimdall import HeimdallEmulator
+from bot.playground.slack import SlackFake
 from tests.e2e.harness import make_settings
-from tests.fakes.heimdall import HeimdallEmulator
-from tests.fakes.slack import SlackFake
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ import pytest
 from bot.dataos import HeimdallClient
 from bot.doctor import run_doctor
 from bot.identity import DataOSDirectory
+from bot.playground.heimdall import HeimdallEmulator, seed_people
+from bot.playground.slack import SlackFake
 from bot.store import create_engine, migrate
 from tests.conftest import FakeClock
 from tests.e2e.harness import make_settings
-from tests.fakes.heimdall import HeimdallEmulator, seed_people
-from tests.fakes.slack import SlackFake
 
 
 @pytest.fixture

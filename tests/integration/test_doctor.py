@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from bot.doctor import Check, run_doctor
+from bot.playground.heimdall import HeimdallEmulator
+from bot.playground.slack import SlackFake
 from bot.store import create_engine, migrate
 from tests.conftest import FakeClock
 from tests.e2e.harness import make_settings
-from tests.fakes.heimdall import HeimdallEmulator
-from tests.fakes.slack import SlackFake
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from bot.dataos import (
     DataOSUnavailable,
     HeimdallClient,
 )
+from bot.playground.heimdall import HeimdallEmulator
 from tests.conftest import FakeClock
-from tests.fakes.heimdall import HeimdallEmulator
 
 
 class Waits:

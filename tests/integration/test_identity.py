@@ -10,10 +10,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dataos import HeimdallClient, User
 from bot.identity import DataOSDirectory, Denied, Identity, IdentityResolver, SlackProfile, SlackProfiles, decide
+from bot.playground.heimdall import HeimdallEmulator
+from bot.playground.slack import SlackFake
 from bot.store import Link, Store
 from tests.conftest import FakeClock
-from tests.fakes.heimdall import HeimdallEmulator
-from tests.fakes.slack import SlackFake
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 

@@ -15,13 +15,13 @@ from prometheus_client import REGISTRY
 
 from bot.app import Runtime
 from bot.identity import Identity, profile_from_user
+from bot.playground.heimdall import HeimdallEmulator
+from bot.playground.slack import SlackFake
 from bot.reminders.sweep import Sweeper
 from bot.store import Store
 from bot.store.schema import KeySighting
 from tests.conftest import FakeClock
 from tests.e2e.harness import make_settings
-from tests.fakes.heimdall import HeimdallEmulator
-from tests.fakes.slack import SlackFake
 
 WED_1430 = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)  # working hours in Berlin and New York
 D = timedelta(days=1)

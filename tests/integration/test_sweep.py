@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from bot.app import Runtime
+from bot.playground.heimdall import HeimdallEmulator
+from bot.playground.slack import SlackFake
 from bot.reminders.sweep import Sweeper, SweepSummary
 from bot.store import Store
 from tests.conftest import FakeClock
 from tests.e2e.harness import make_settings
-from tests.fakes.heimdall import HeimdallEmulator
-from tests.fakes.slack import SlackFake
 
 WED_1430 = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)  # Berlin 15:30, New York 09:30, Tokyo 23:30
 H = timedelta(hours=1)

@@ -12,8 +12,8 @@ from slack_sdk.models.views import View
 from bot.dataos import Token
 from bot.domain.policy import ValidityPolicy
 from bot.identity import Denied, Identity
+from bot.playground.heimdall import make_key_value
 from bot.slack import blocks
-from tests.fakes.heimdall import make_key_value
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 POLICY = ValidityPolicy(presets=(24, 168, 720, 2160), default=720, maximum=8760)

@@ -13,12 +13,12 @@ from bot.audit import audit_line
 from bot.dataos import DataOSConflict, DataOSNotFound, DataOSUnavailable, Token, User
 from bot.domain.policy import ValidityPolicy
 from bot.identity import Denied, Identity, SlackProfile, decide
+from bot.playground.heimdall import make_key_value
 from bot.service import LinkResult
 from bot.slack import blocks
 from bot.slack.errors import explain
 from bot.slack.links import displaced_text
 from bot.store import Audit
-from tests.fakes.heimdall import make_key_value
 from tests.unit.test_blocks import check_message, check_view
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)

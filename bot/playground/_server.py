@@ -35,7 +35,7 @@ class ServerThread:
         await site.start()
         server = site._server
         assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         self.url = f"http://{self._host}:{self.port}"
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:

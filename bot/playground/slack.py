@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from tests.fakes._server import ServerThread
+from bot.playground._server import ServerThread
 
 BOT_USER_ID = "UBOT0001"
 TEAM_ID = "T0123"

@@ -1,6 +1,6 @@
 """A Heimdall emulator that follows ../shared/dataos-api.md, for tests, benchmarks and manual trials.
 
-Run it on its own:  python -m tests.fakes.heimdall --port 8900 --seed 3
+Run it on its own:  python -m bot.playground.heimdall --port 8900 --seed 3
 Where DataOS's real behaviour is unknown the emulator has a switch (listing expired keys, duplicate
 names, create status). Knobs for faults: per-request latency, a random error rate, and "fail the next
 N calls" (before or after the call took effect, optionally hanging for a while first).
@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from tests.fakes._server import ServerThread
+from bot.playground._server import ServerThread
 
 _GO_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
