@@ -296,7 +296,10 @@ async def on_button(rt: Runtime, body: dict[str, Any], action: str) -> None:
     text = {"revoked": f":wastebasket: <@{clicker}> revoked *{shown_name}*. Anything still using it is now "
                        "refused by DataOS.",
             "gone": f"*{shown_name}* was already gone from DataOS; nothing was changed.",
-            "changed": f"*{shown_name}* now names a different key (the pasted one is gone); it was left alone."}
+            "changed": (f"*{shown_name}* now names a different key (the pasted one is gone); it was left alone."
+                        if expiration is not None else
+                        f"*{shown_name}* could not be matched to the pasted key exactly, so it was left alone. "
+                        "Revoke it with `/apikey revoke` if it is the one.")}
     await _done(rt, body, text[outcome])
 
 
