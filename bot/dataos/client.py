@@ -201,7 +201,9 @@ class HeimdallClient:
             headers = response.headers
             body = response.content
         except httpx.TransportError as exc:
-            self._log(method, path, None, started, correlation_id, type(exc).__name__)
+            # httpx-aiohttp renames aiohttp's errors (a refused connection becomes "ConnectTimeout"): log the real one
+            real = exc.__cause__ if isinstance(exc.__cause__, aiohttp.ClientError) else exc
+            self._log(method, path, None, started, correlation_id, type(real).__name__)
             if _never_sent(exc):  # no connection was made: the request never left
                 raise _Outcome(
                     DataOSUnavailable("Could not connect to DataOS.", correlation_id=correlation_id), sent=False
