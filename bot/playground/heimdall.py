@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import base64
 import json
+import logging
 import random
 import re
 import threading
@@ -24,6 +25,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 
+from bot.logs import configure_logging
 from bot.playground._server import ServerThread
 
 _GO_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
@@ -31,7 +33,10 @@ _NAME = re.compile(r"^[A-Za-z0-9_]+$")
 ADVERBS = ["hopefully", "loudly", "quietly", "boldly", "gently", "swiftly", "oddly", "calmly", "wisely"]
 ADJECTIVES = ["striking", "brave", "shiny", "sleepy", "clever", "eager", "fancy", "jolly", "witty"]
 ANIMALS = ["newt", "otter", "lynx", "heron", "panda", "koala", "gecko", "bison", "crane", "moose"]
+log = logging.getLogger(__name__)
 OPERATOR_ID = "apikey-bot"
+#: The operator key of an emulator run by hand: readable, and not shaped like a DataOS key.
+LOCAL_OPERATOR_KEY = "local-operator-key"
 CALLER = web.RequestKey("caller", dict)
 
 
@@ -389,7 +394,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run the Heimdall emulator on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=8900)
     parser.add_argument("--seed", type=int, default=3, help="number of person users to create")
-    parser.add_argument("--operator-key", default=None, help="the bot's key (generated when omitted)")
+    parser.add_argument("--operator-key", default=LOCAL_OPERATOR_KEY,
+                        help=f"the bot's key (default {LOCAL_OPERATOR_KEY!r}: a name, not key-shaped, so the "
+                             "log's redaction leaves it readable)")
     parser.add_argument("--keys-per-user", type=int, default=1)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every call")
     parser.add_argument("--hide-expired", action="store_true", help="leave expired keys out of lists")
@@ -401,12 +408,14 @@ def main(argv: list[str] | None = None) -> None:
         for _ in range(args.keys_per_user):
             emu.add_token(user_id, hours=24 * 30)
     url = emu.start(args.port)
-    print(f"Heimdall emulator at {url}")
-    print(f"HEIMDALL_URL={url}")
-    print(f"DATAOS_APIKEY={operator_key}")
+    configure_logging("console", "INFO")
+    # Through the logger, like everything the bot says: its redaction masks anything key-shaped.
+    log.info("Heimdall emulator at %s", url)
+    log.info("HEIMDALL_URL=%s", url)
+    log.info("DATAOS_APIKEY=%s", operator_key)
     for user_id, user in list(emu.users.items())[:10]:
-        print(f"  user {user_id:<12} {user['email'] or '(application)'}")
-    print(f"Try: curl -H \"apikey: $DATAOS_APIKEY\" {url}/api/v1/users/alice/tokens")
+        log.info("  user %-12s %s", user_id, user["email"] or "(application)")
+    log.info('Try: curl -H "apikey: $DATAOS_APIKEY" %s/api/v1/users/alice/tokens', url)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
