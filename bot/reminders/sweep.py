@@ -165,51 +165,49 @@ class Sweeper:
         return summary
 
     async def _discover(self, now: datetime, summary: SweepSummary) -> None:
-        """Every audience member's keys, listed; the Slack directory walked again."""
-        try:
-            await self.rt.directory.refresh()
-            try:
-                await self.rt.slack_directory.refresh()
-            except SlackApiError as exc:
-                if not self.rt.slack_directory.loaded:
-                    raise
-                summary.failures.append(f"Slack's users.list failed ({slack_error(exc)}); "
-                                        "the directory from the last walk was used")
-            members = await self.rt.slack_directory.members()
-            state = await self.rt.store.load_reminder_state(since=now)
-            links = await self.rt.store.links()
-        except DataOSError as exc:
-            raise SweepFailed(f"the DataOS user directory is unavailable: {exc}") from None
-        except SlackApiError as exc:
-            raise SweepFailed(f"Slack's users.list failed: {slack_error(exc)}") from None
-        self._index(state)
-        audience = self._audience(members, state, links)
+        """Every audience member's keys, listed; both directories read afresh."""
+        members, state, audience = await self._prepare(now, summary, discover=True)
         await self._process(audience, state, now, summary)
         await self._watch_bot_key(now, state, members, summary)
 
-    def _index(self, state: ReminderState) -> None:
-        self._known = {}
-        for key in state.sightings:
-            self._known.setdefault(key[0], []).append(key)
-
     async def _tick(self, now: datetime, summary: SweepSummary) -> None:
         """Decide from the record; call DataOS only for the owners of keys with a reminder due now."""
+        members, state, audience = await self._prepare(now, summary, discover=False)
+        due = [r for r in audience if self._has_due_key(r, state, now)]
+        summary.due_owners = len(due)
+        await self._process(due, state, now, summary)
+        if await self._bot_key_due(state, members, now):
+            await self._watch_bot_key(now, state, members, summary)
+
+    async def _prepare(self, now: datetime, summary: SweepSummary, *,
+                       discover: bool) -> tuple[dict[str, SlackProfile], ReminderState, list[Recipient]]:
+        """The directories, the record and the audience a pass starts from. A discovery reads both
+        directories afresh (a failed Slack walk falls back to the last one); a tick uses them as they
+        are and reads only the keys the ladder can reach."""
         try:
-            await self.rt.directory.ensure_loaded()
-            members = await self.rt.slack_directory.members()  # walked only if this process never did
-            horizon = now + timedelta(hours=max(self.ladder, default=0)) + timedelta(days=1)
+            if discover:
+                await self.rt.directory.refresh()
+                try:
+                    await self.rt.slack_directory.refresh()
+                except SlackApiError as exc:
+                    if not self.rt.slack_directory.loaded:
+                        raise
+                    summary.failures.append(f"Slack's users.list failed ({slack_error(exc)}); "
+                                            "the directory from the last walk was used")
+            else:
+                await self.rt.directory.ensure_loaded()
+            members = await self.rt.slack_directory.members()  # walked only if never walked and stored
+            horizon = None if discover else now + timedelta(hours=max(self.ladder, default=0)) + timedelta(days=1)
             state = await self.rt.store.load_reminder_state(since=now, until=horizon)
             links = await self.rt.store.links()
         except DataOSError as exc:
             raise SweepFailed(f"the DataOS user directory is unavailable: {exc}") from None
         except SlackApiError as exc:
             raise SweepFailed(f"Slack's users.list failed: {slack_error(exc)}") from None
-        self._index(state)
-        due = [r for r in self._audience(members, state, links) if self._has_due_key(r, state, now)]
-        summary.due_owners = len(due)
-        await self._process(due, state, now, summary)
-        if await self._bot_key_due(state, members, now):
-            await self._watch_bot_key(now, state, members, summary)
+        self._known = {}
+        for key in state.sightings:
+            self._known.setdefault(key[0], []).append(key)
+        return members, state, self._audience(members, state, links)
 
     def _audience(self, members: dict[str, SlackProfile], state: ReminderState,
                   links: list[Link]) -> list[Recipient]:

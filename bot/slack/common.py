@@ -20,7 +20,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.dataos import Token
 from bot.identity import slack_error
 from bot.logs import request_id
-from bot.slack.blocks import info_modal, secret_message, text_message
+from bot.slack.blocks import Message, info_modal, secret_message, text_message
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,30 @@ def action_value(body: dict[str, Any]) -> str:
             return str(actions[0]["selected_option"].get("value") or "")
         return str(actions[0].get("value") or "")
     return ""
+
+
+def clicked_message(body: dict[str, Any]) -> tuple[str, str]:
+    """(channel, ts) of the message a button sits on."""
+    container = body.get("container") or {}
+    return str(container.get("channel_id") or ""), str(container.get("message_ts") or "")
+
+
+async def update_message(client: AsyncWebClient, channel: str, ts: str, message: Message) -> None:
+    """Replace a message the bot sent (its buttons with what was done); logged if Slack refused."""
+    if not channel or not ts:
+        return
+    try:
+        await client.chat_update(channel=channel, ts=ts, **message.kwargs())
+    except SlackApiError as exc:
+        log.warning("could not update message %s/%s: %s", channel, ts, slack_error(exc))
+
+
+async def tell(client: AsyncWebClient, channel: str, slack_user: str, text: str) -> None:
+    """An ephemeral sentence to one person in a channel; logged if Slack refused."""
+    try:
+        await client.chat_postEphemeral(channel=channel, user=slack_user, **text_message(text).kwargs())
+    except SlackApiError as exc:
+        log.warning("could not answer %s: %s", slack_user, slack_error(exc))
 
 
 async def update_view(client: AsyncWebClient, view_id: str, view: dict[str, Any]) -> bool:

@@ -31,7 +31,7 @@ from bot.domain.leaks import candidates, fingerprint, key_name_of
 from bot.identity import Denied, slack_error
 from bot.metrics import LEAKS
 from bot.slack import blocks, tracked
-from bot.slack.common import user_id
+from bot.slack.common import clicked_message, tell, update_message, user_id
 from bot.store import Audit
 from bot.text import shown
 
@@ -176,13 +176,10 @@ async def _recipients(rt: Runtime, owner: str) -> tuple[list[str], bool]:
 
 
 async def _tell_poster(rt: Runtime, channel: str, poster: str, name: str) -> None:
-    text = (f":rotating_light: That message looks like it contains a live DataOS API key (*{shown(name)}*). "
-            "Its owner has been told and can revoke it. Please delete the message: hover over it, open "
-            "*More actions* (⋮) and choose *Delete message*. Share keys through a secret store, never in chat.")
-    try:
-        await rt.slack.chat_postEphemeral(channel=channel, user=poster, **blocks.text_message(text).kwargs())
-    except SlackApiError as exc:
-        log.warning("leak watch: could not tell the poster in %s: %s", channel, slack_error(exc))
+    await tell(rt.slack, channel, poster,
+               f":rotating_light: That message looks like it contains a live DataOS API key (*{shown(name)}*). "
+               "Its owner has been told and can revoke it. Please delete the message: hover over it, open "
+               "*More actions* (⋮) and choose *Delete message*. Share keys through a secret store, never in chat.")
 
 
 async def _permalink(rt: Runtime, channel: str, ts: str) -> str | None:
@@ -256,14 +253,8 @@ async def _may_act(rt: Runtime, clicker: str, owner: str) -> bool:
 
 
 async def _done(rt: Runtime, body: dict[str, Any], text: str) -> None:
-    container = body.get("container") or {}
-    channel, ts = str(container.get("channel_id") or ""), str(container.get("message_ts") or "")
-    if not channel or not ts:
-        return
-    try:
-        await rt.slack.chat_update(channel=channel, ts=ts, **blocks.text_message(text).kwargs())
-    except SlackApiError as exc:
-        log.warning("leak watch: could not update %s/%s: %s", channel, ts, slack_error(exc))
+    channel, ts = clicked_message(body)
+    await update_message(rt.slack, channel, ts, blocks.text_message(text))
 
 
 async def on_button(rt: Runtime, body: dict[str, Any], action: str) -> None:
@@ -313,11 +304,7 @@ async def _real_name(rt: Runtime, owner: str, name: str) -> str | None:
 
 
 async def _ephemeral(rt: Runtime, body: dict[str, Any], text: str) -> None:
-    channel = str((body.get("container") or {}).get("channel_id") or "")
-    try:
-        await rt.slack.chat_postEphemeral(channel=channel, user=user_id(body), **blocks.text_message(text).kwargs())
-    except SlackApiError as exc:
-        log.warning("leak watch: could not answer %s: %s", user_id(body), slack_error(exc))
+    await tell(rt.slack, clicked_message(body)[0], user_id(body), text)
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:

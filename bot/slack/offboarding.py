@@ -8,14 +8,13 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ConfirmObject, SectionBlock
 
 from bot.app import Runtime
 from bot.dataos import DataOSError, DataOSNotFound
-from bot.identity import profile_from_user, slack_error
+from bot.identity import profile_from_user
 from bot.slack import blocks, tracked
-from bot.slack.common import user_id
+from bot.slack.common import clicked_message, update_message, user_id
 from bot.store import Audit
 from bot.text import shown
 
@@ -71,14 +70,10 @@ async def on_deactivated(rt: Runtime, slack_user: dict[str, Any]) -> None:
 
 async def revoke_all(rt: Runtime, body: dict[str, Any]) -> None:
     actor = user_id(body)
-    container = body.get("container") or {}
-    channel, ts = str(container.get("channel_id") or ""), str(container.get("message_ts") or "")
+    channel, ts = clicked_message(body)
 
     async def update(text: str) -> None:
-        try:
-            await rt.slack.chat_update(channel=channel, ts=ts, text=text, blocks=blocks.text_message(text).blocks)
-        except SlackApiError as exc:
-            log.warning("could not update the offboarding message: %s", slack_error(exc))
+        await update_message(rt.slack, channel, ts, blocks.text_message(text))
 
     if actor not in rt.admins:
         await update(":no_entry: Only platform admins can revoke these keys. Nothing was done.")
@@ -125,20 +120,14 @@ async def remember_member(rt: Runtime, user: dict[str, Any]) -> None:
 
 def register(app: AsyncApp, rt: Runtime) -> None:
     @app.event("team_join")
-    async def on_team_join(event: dict[str, Any]) -> None:
-        user = event.get("user")
-        if isinstance(user, dict):
-            async with rt.work():
-                await remember_member(rt, user)
-
     @app.event("user_change")
-    async def on_user_change(event: dict[str, Any]) -> None:
+    async def on_member(event: dict[str, Any]) -> None:
         user = event.get("user")
-        if isinstance(user, dict):
-            async with rt.work():
-                await remember_member(rt, user)
-        if isinstance(user, dict) and user.get("deleted") is True:
-            async with rt.work():
+        if not isinstance(user, dict):
+            return
+        async with rt.work():
+            await remember_member(rt, user)
+            if event.get("type") == "user_change" and user.get("deleted") is True:
                 try:
                     await on_deactivated(rt, user)
                 except Exception:

@@ -26,11 +26,14 @@ from bot.identity import Denied, Identity, slack_error
 from bot.service import Duplicate, StoreUnavailable
 from bot.slack import blocks, tracked
 from bot.slack.common import (
+    clicked_message,
     deliver_secret,
     metadata,
     open_view,
     state_block_id,
     state_value,
+    tell,
+    update_message,
     update_view,
     user_id,
 )
@@ -71,34 +74,13 @@ def suggest_name(old: str, today: datetime) -> str:
     return base[: NAME_MAX_LENGTH - len(suffix)] + suffix
 
 
-def _dm(body: dict[str, Any]) -> tuple[str, str]:
-    container = body.get("container") or {}
-    return str(container.get("channel_id") or ""), str(container.get("message_ts") or "")
-
-
-async def _update_dm(client: AsyncWebClient, channel: str, ts: str, message: blocks.Message) -> None:
-    if not channel or not ts:
-        return
-    try:
-        await client.chat_update(channel=channel, ts=ts, **message.kwargs())
-    except SlackApiError as exc:
-        log.warning("could not update reminder message %s/%s: %s", channel, ts, slack_error(exc))
-
-
 async def _identity_or_say(rt: Runtime, client: AsyncWebClient, body: dict[str, Any]) -> Identity | None:
     identity = await rt.keys.identify(user_id(body))
     if isinstance(identity, Denied):
-        channel, _ = _dm(body)
-        await _ephemeral(client, channel, user_id(body), f":no_entry: {identity.message}")
+        channel, _ = clicked_message(body)
+        await tell(client, channel, user_id(body), f":no_entry: {identity.message}")
         return None
     return identity
-
-
-async def _ephemeral(client: AsyncWebClient, channel: str, slack_user: str, text: str) -> None:
-    try:
-        await client.chat_postEphemeral(channel=channel, user=slack_user, **blocks.text_message(text).kwargs())
-    except SlackApiError as exc:
-        log.warning("could not answer %s: %s", slack_user, slack_error(exc))
 
 
 async def _real_name(rt: Runtime, client: AsyncWebClient, body: dict[str, Any], identity: Identity,
@@ -109,7 +91,7 @@ async def _real_name(rt: Runtime, client: AsyncWebClient, body: dict[str, Any], 
     try:
         return KeyRef(await rt.keys.resolve(identity.dataos_user_id, ref.name), ref.expiration, ref.lifetime_hours)
     except DataOSError as exc:
-        await _ephemeral(client, _dm(body)[0], identity.slack_user_id,
+        await tell(client, clicked_message(body)[0], identity.slack_user_id,
                          ":x: " + explain(exc, doing="looking up your key"))
         return None
 
@@ -121,13 +103,13 @@ async def on_snooze(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, r
     ref = found
     now = rt.clock()
     until = min(now + timedelta(hours=rt.snooze_hours), ref.expiration - timedelta(minutes=1))
-    channel, ts = _dm(body)
+    channel, ts = clicked_message(body)
     if until <= now:
-        await _update_dm(client, channel, ts, blocks.reminder_done_message(
+        await update_message(client, channel, ts, blocks.reminder_done_message(
             ref.name, ref.expiration, "it expires before a snooze would end, so there is nothing to snooze."))
         return
     await rt.store.update_sighting((identity.dataos_user_id, ref.name, ref.expiration), now=now, snoozed_until=until)
-    await _update_dm(client, channel, ts, blocks.reminder_done_message(
+    await update_message(client, channel, ts, blocks.reminder_done_message(
         ref.name, ref.expiration, f":zzz: snoozed; I will remind you again {blocks.slack_date(until)}."))
 
 
@@ -137,8 +119,8 @@ async def on_mute(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref
         return
     ref = found
     await rt.store.update_sighting((identity.dataos_user_id, ref.name, ref.expiration), now=rt.clock(), muted=True)
-    channel, ts = _dm(body)
-    await _update_dm(client, channel, ts, blocks.reminder_done_message(
+    channel, ts = clicked_message(body)
+    await update_message(client, channel, ts, blocks.reminder_done_message(
         ref.name, ref.expiration, ":no_bell: muted; no more reminders for this key."))
 
 
@@ -146,18 +128,18 @@ async def on_revoke(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, r
     identity = await _identity_or_say(rt, client, body)
     if identity is None:
         return
-    channel, ts = _dm(body)
+    channel, ts = clicked_message(body)
     try:
         await rt.keys.revoke_key(identity, ref.name)
     except DataOSNotFound:
-        await _update_dm(client, channel, ts, blocks.reminder_done_message(
+        await update_message(client, channel, ts, blocks.reminder_done_message(
             ref.name, ref.expiration, "already gone from DataOS; nothing was changed."))
         return
     except DataOSError as exc:
-        await _ephemeral(client, channel, identity.slack_user_id,
+        await tell(client, channel, identity.slack_user_id,
                          ":x: " + explain(exc, doing="revoking your key", key_name=ref.name))
         return
-    await _update_dm(client, channel, ts, blocks.reminder_done_message(
+    await update_message(client, channel, ts, blocks.reminder_done_message(
         ref.name, ref.expiration, ":wastebasket: revoked. Anything still using it is now refused by DataOS."))
 
 
@@ -169,7 +151,7 @@ async def open_renew_form(rt: Runtime, body: dict[str, Any], client: AsyncWebCli
                           revoke_old: str | None = None) -> None:
     """Open the renew form at once (the trigger expires), prefilled from the old key. `revoke_old`
     preselects what happens to the old key ("now" for a key that leaked)."""
-    channel, ts = _dm(body)
+    channel, ts = clicked_message(body)
     now = rt.clock()
     view = blocks.renew_modal(
         rt.policy, old_name=ref.name, old_expiration=ref.expiration, now=now,
@@ -180,7 +162,7 @@ async def open_renew_form(rt: Runtime, body: dict[str, Any], client: AsyncWebCli
     try:
         await open_view(client, str(body.get("trigger_id") or ""), view)
     except SlackApiError as exc:
-        await _ephemeral(client, channel, user_id(body),
+        await tell(client, channel, user_id(body),
                          f":x: Slack did not open the renew form ({slack_error(exc)}). Nothing was changed; "
                          "press Renew again.")
 
@@ -228,7 +210,7 @@ async def submit_renew(rt: Runtime, body: dict[str, Any], view: dict[str, Any], 
     created = blocks.created_modal(result.name, result.expiration, now, delivered=delivered,
                                    note=f"The old key *{shown(old_name)}* {old_outcome}.")
     await update_view(client, view_id, created)
-    await _update_dm(client, meta.get("ch", ""), meta.get("ts", ""), blocks.reminder_done_message(
+    await update_message(client, meta.get("ch", ""), meta.get("ts", ""), blocks.reminder_done_message(
         old_name, old_expiration or now,
         f":recycle: renewed as *{shown(result.name)}*; this key {old_outcome}."))
     await publish_home(rt, identity.slack_user_id)
@@ -277,8 +259,8 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         action = (body.get("actions") or [{}])[0]
         ref = parse_value(str(action.get("value") or ""))
         if ref is None:
-            channel, _ = _dm(body)
-            await _ephemeral(client, channel, user_id(body), "That button is damaged; nothing was changed. "
+            channel, _ = clicked_message(body)
+            await tell(client, channel, user_id(body), "That button is damaged; nothing was changed. "
                              "Use `/apikey list` to manage your keys.")
             return
         await handlers[str(action.get("action_id"))](rt, body, client, ref)

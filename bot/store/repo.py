@@ -382,40 +382,13 @@ class Store:
         async with self.engine.connect() as conn:
             return await conn.scalar(select(SweepMark.at).where(SweepMark.name == name))
 
-    async def claim_reminder(
-        self, key: KeyId, step: str, *, now: datetime, worker: str, lease: timedelta, slack_user_id: str
-    ) -> bool:
-        """Claim one reminder before sending it. True for exactly one caller, across replicas.
-
-        A claim that was never confirmed as sent (the sender died, or Slack refused) can be taken
-        again once its lease has passed, or at once if the send was recorded as failed.
-        """
-        uid, name, exp = key
-        insert = self._insert(ReminderLedger).values(
-            dataos_user_id=uid, key_name=name, expiration=exp, step=step, claimed_at=now, claimed_by=worker,
-            attempts=1, state="claimed", slack_user_id=slack_user_id,
-        ).on_conflict_do_nothing()
-        # A Core connection, not an ORM session: the sweep claims hundreds of reminders and the
-        # session's bookkeeping (and its UPDATE evaluation) is pure overhead here.
-        async with self.engine.begin() as s:
-            if getattr(await s.execute(insert), "rowcount", 0):
-                return True
-            retake = (
-                update(ReminderLedger)
-                .where(ReminderLedger.dataos_user_id == uid, ReminderLedger.key_name == name,
-                       ReminderLedger.expiration == exp, ReminderLedger.step == step,
-                       or_(ReminderLedger.state == "failed",
-                           and_(ReminderLedger.state == "claimed", ReminderLedger.claimed_at < now - lease)))
-                .values(state="claimed", claimed_at=now, claimed_by=worker, attempts=ReminderLedger.attempts + 1,
-                        slack_user_id=slack_user_id)
-            )
-            return bool(getattr(await s.execute(retake), "rowcount", 0))
-
     async def claim_reminders(self, wanted: Sequence[tuple[KeyId, str, str]], *, now: datetime, worker: str,
                               lease: timedelta) -> set[tuple[KeyId, str]]:
-        """Claim many reminders, (key, step, Slack user) each, in one transaction: the (key, step) pairs
-        this caller got, exactly as `claim_reminder` would decide each. One commit instead of one per
-        DM: on SQLite, twenty senders committing one by one spent most of a tick waiting for the lock."""
+        """Claim reminders, (key, step, Slack user) each, before sending them; returns the (key, step)
+        pairs this caller got. Each is got by exactly one caller, across replicas. A claim never confirmed
+        as sent (the sender died, or Slack refused) can be taken again once its lease has passed, or at
+        once if the send was recorded as failed. One transaction for many: on SQLite, twenty senders
+        committing one by one spent most of a tick waiting for the lock."""
         if not wanted:
             return set()
         table = cast(Table, ReminderLedger.__table__)
@@ -459,17 +432,6 @@ class Store:
                 {"uid": k[0], "name": k[1], "exp": k[2], "st": step, "state": state,
                  "sent_at": now if state == "sent" else None, "channel": channel, "msg_ts": ts}
                 for k, step, state, channel, ts in done])
-
-    async def finish_reminder(self, key: KeyId, step: str, *, state: str, now: datetime,
-                              channel: str | None = None, ts: str | None = None) -> None:
-        uid, name, exp = key
-        values: dict[str, Any] = {"state": state}
-        if state == "sent":
-            values.update(sent_at=now, channel=channel, ts=ts)
-        async with self.engine.begin() as s:
-            await s.execute(update(ReminderLedger).where(
-                ReminderLedger.dataos_user_id == uid, ReminderLedger.key_name == name,
-                ReminderLedger.expiration == exp, ReminderLedger.step == step).values(**values))
 
     async def ledger(self) -> list[dict[str, Any]]:
         """Every ledger row (for admins and tests)."""
