@@ -259,6 +259,22 @@ def process_env(slack: SlackFake, heimdall: HeimdallEmulator, secret: str, **ext
             "REMINDERS_ENABLED": "false", **extra}
 
 
+def start_bot_process(env: dict[str, str], cwd: Any, port: int) -> Any:
+    """`python -m bot serve` on 127.0.0.1:`port`, returned once it has logged that it started (its stderr,
+    a text pipe, then holds the rest of its log). The caller stops it."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                            env=env, cwd=cwd, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:  # blocks until the bot says it started
+        if "apikey-bot started" in line:
+            return proc
+    proc.wait()
+    raise AssertionError("the bot exited before it started")
+
+
 def signed_command(port: int, secret: str, **fields: str) -> httpx.Response:
     """POST a signed `/apikey` command to a bot process on `port`."""
     body = urlencode({"command": "/apikey", "team_id": "T0123", "channel_id": "C1", "trigger_id": "1.2.3",

@@ -12,7 +12,7 @@ import httpx
 
 from bot.playground.heimdall import HeimdallEmulator
 from bot.playground.slack import SlackFake
-from tests.e2e.harness import free_port, process_env, signed_command
+from tests.e2e.harness import free_port, process_env, signed_command, start_bot_process
 
 BASE_ENV = {"PATH": os.environ.get("PATH", "/usr/bin"), "PYTHONUNBUFFERED": "1"}
 
@@ -57,15 +57,8 @@ def test_serve_answers_slack_and_stops_on_sigterm(tmp_path: Path, slack: SlackFa
                                                   heimdall: HeimdallEmulator) -> None:
     port = free_port()
     env = process_env(slack, heimdall, "cli-secret", LOG_FORMAT="json")
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    proc = start_bot_process(env, tmp_path, port)
     try:
-        assert proc.stderr is not None
-        for line in proc.stderr:  # blocks until the bot says it started
-            if "apikey-bot started" in line:
-                break
-        else:
-            raise AssertionError("the bot exited before it started")
         assert (tmp_path / "data" / "apikey-bot.db").exists()  # the embedded SQLite default
         r = signed_command(port, "cli-secret", text="help", user_id="U0ALICE", response_url=slack.response_url())
         assert r.status_code == 200 and "/apikey create" in r.text

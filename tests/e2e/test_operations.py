@@ -6,8 +6,6 @@ import io
 import json
 import logging
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +17,15 @@ from bot.playground.heimdall import HeimdallEmulator
 from bot.playground.slack import SlackFake
 from bot.reminders.sweep import Sweeper
 from tests.e2e.conftest import Bot
-from tests.e2e.harness import create_values, free_port, process_env, signed_command, text_of, view_id_of
+from tests.e2e.harness import (
+    create_values,
+    free_port,
+    process_env,
+    signed_command,
+    start_bot_process,
+    text_of,
+    view_id_of,
+)
 
 
 def samples(bot: Bot) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -96,13 +102,8 @@ def test_sigterm_finishes_work_in_flight_then_stops(tmp_path: Path, slack: Slack
     port = free_port()
     env = process_env(slack, heimdall, "op-secret", LOG_FORMAT="json")
     heimdall.add_token("alice", "slow_to_list", hours=48)
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
+    proc = start_bot_process(env, tmp_path, port)
     try:
-        for line in proc.stderr:
-            if "apikey-bot started" in line:
-                break
         # DataOS takes 1.5 s to list keys: the command is acknowledged at once, the work is still running
         heimdall.fail_next(1, None, delay=1.5, match="/users/alice/tokens")
         r = signed_command(port, "op-secret", text="list", user_id="U0ALICE", response_url=slack.response_url())

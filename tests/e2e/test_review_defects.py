@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +31,7 @@ from tests.e2e.harness import (
     free_port,
     make_settings,
     process_env,
+    start_bot_process,
     table_rows,
     text_of,
     view_id_of,
@@ -71,13 +70,8 @@ def test_chunked_upload_of_300_mb_is_refused_early_and_memory_stays_flat(
         tmp_path: Path, slack: SlackFake, heimdall: HeimdallEmulator) -> None:
     port = free_port()
     env = process_env(slack, heimdall, "rss-secret")
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
+    proc = start_bot_process(env, tmp_path, port)
     try:
-        for line in proc.stderr:
-            if "apikey-bot started" in line:
-                break
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
         before = rss_kib(proc.pid)
         sent, answer = _chunked_upload(port, total=300 * 1024 * 1024)

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -21,32 +20,10 @@ from bot.reminders.sweep import Sweeper
 from bot.store import Store
 from bot.store.schema import KeySighting
 from tests.conftest import FakeClock
-from tests.e2e.harness import make_settings
+from tests.integration.runtimes import WED_1430, runtime
 
-WED_1430 = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)  # working hours in Berlin and New York
 D = timedelta(days=1)
 
-
-def runtime(store: Store, heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock, tmp: Path,
-            **settings: object) -> Runtime:
-    async def wait_out(seconds: float) -> None:
-        clock.advance(seconds=seconds)
-
-    async def no_wait(_: float) -> None:
-        return None
-
-    s = make_settings(slack, heimdall, str(tmp / "unused.db"), **settings)
-    return Runtime(s, clock=clock.now, monotonic=clock.monotonic, dataos_sleep=no_wait, slack_sleep=wait_out,
-                   engine=store.engine)
-
-
-@pytest.fixture
-async def rt(store: Store, heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock,
-             tmp_path: Path) -> AsyncIterator[Runtime]:
-    clock._now = WED_1430
-    r = runtime(store, heimdall, slack, clock, tmp_path)
-    yield r
-    await r.aclose()
 
 
 def token_calls(heimdall: HeimdallEmulator) -> list[str]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,31 +16,11 @@ from bot.playground.slack import SlackFake
 from bot.reminders.sweep import Sweeper, SweepSummary
 from bot.store import Store
 from tests.conftest import FakeClock
-from tests.e2e.harness import make_settings
+from tests.integration.runtimes import WED_1430, runtime
 
-WED_1430 = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)  # Berlin 15:30, New York 09:30, Tokyo 23:30
 H = timedelta(hours=1)
 D = timedelta(days=1)
 
-
-async def _no_wait(_: float) -> None:
-    return None
-
-
-def runtime(store: Store, heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock, tmp: Path,
-            **settings: object) -> Runtime:
-    s = make_settings(slack, heimdall, str(tmp / "unused.db"), **settings)
-    return Runtime(s, clock=clock.now, monotonic=clock.monotonic, dataos_sleep=_no_wait, slack_sleep=_no_wait,
-                   engine=store.engine)
-
-
-@pytest.fixture
-async def rt(store: Store, heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock,
-             tmp_path: Path) -> AsyncIterator[Runtime]:
-    clock._now = WED_1430
-    r = runtime(store, heimdall, slack, clock, tmp_path)
-    yield r
-    await r.aclose()
 
 
 async def sweep(rt: Runtime) -> SweepSummary:
