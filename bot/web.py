@@ -82,7 +82,7 @@ def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
         except ClientDisconnect:
             return PlainTextResponse("", status_code=400)
         try:
-            body.decode("utf-8")
+            text = body.decode("utf-8")
         except UnicodeDecodeError:
             return PlainTextResponse("The request body is not UTF-8.", status_code=400)
         # The signature first (as Bolt would), so an unsigned request learns nothing about shapes.
@@ -91,7 +91,7 @@ def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
                 return PlainTextResponse("", status_code=200)
             return PlainTextResponse("Invalid or stale Slack signature.", status_code=401)
         try:
-            inbound = parse_body(body, request.headers.get("content-type", ""))
+            inbound = parse_body(text, request.headers.get("content-type", ""))
         except Rejection as exc:
             log.warning("rejected a signed request: %s", exc)
             return PlainTextResponse(str(exc), status_code=exc.status)

@@ -247,14 +247,10 @@ EVENT_SHAPES: dict[str, type[BaseModel]] = {
 # ---- parsing -----------------------------------------------------------------------------------
 
 
-def parse_body(body: bytes, content_type: str) -> Inbound:
-    """The one parse of a request body, by its declared content type; Rejection (4xx) if it is not a
-    request the bot handles or could be read two ways."""
+def parse_body(text: str, content_type: str) -> Inbound:
+    """The one parse of a request body (already decoded), by its declared content type; Rejection (4xx)
+    if it is not a request the bot handles or could be read two ways."""
     kind = content_type.split(";", 1)[0].strip().lower()
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Rejection(400, "The request body is not UTF-8.") from None
     if kind == "application/x-www-form-urlencoded":
         return _parse_form(text)
     if kind == "application/json":
