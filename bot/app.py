@@ -72,8 +72,10 @@ class Runtime:
         dataos_sleep: Sleep | None = None,
         slack_sleep: Sleep | None = None,
         engine: AsyncEngine | None = None,
+        sweep_at_start: bool = True,
     ) -> None:
         self.settings = settings
+        self.sweep_at_start = sweep_at_start
         self.clock = clock
         self.policy = ValidityPolicy(
             presets=tuple(settings.preset_hours), default=settings.default_validity_hours,

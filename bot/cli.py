@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
                                          "summary (for cron)")
     sweep.add_argument("--discover", action="store_true",
                        help="list every audience member's keys now (a full discovery), whenever the last was")
+    playground = sub.add_parser("playground", help="try the whole bot in a browser: embedded Slack and DataOS, "
+                                                   "no workspace or key needed")
+    playground.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    playground.add_argument("--port", type=int, default=4000, help="port of the page (default 4000; 0 picks one)")
     sub.add_parser("doctor", help="check configuration, Slack, the bot's DataOS key and the database")
 
     manifest = sub.add_parser("manifest", help="print the Slack app manifest for this configuration")
@@ -119,6 +123,12 @@ def sweep(args: argparse.Namespace) -> int:
     return run_async(run())
 
 
+def playground(args: argparse.Namespace) -> int:
+    from bot.playground.run import main as run_playground
+
+    return run_playground(args.host, args.port)
+
+
 def doctor(args: argparse.Namespace) -> int:
     from bot.doctor import run_doctor
 
@@ -149,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    commands = {"serve": serve, "sweep": sweep, "doctor": doctor, "manifest": manifest}
+    commands = {"serve": serve, "sweep": sweep, "playground": playground, "doctor": doctor, "manifest": manifest}
     return commands[args.command](args)
 
 

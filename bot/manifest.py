@@ -14,6 +14,9 @@ from bot.slack.commands import COMMAND
 from bot.web import EVENTS_PATH
 
 PLACEHOLDER_URL = "https://apikey-bot.example.com"
+#: What Slack shows beside the command as people type it (the playground shows the same).
+COMMAND_DESCRIPTION = "List and create your DataOS API keys"
+COMMAND_USAGE = "[list | create [name] [validity] | revoke <name> | whoami | link | help]"
 
 #: Web API methods the bot calls, and the scope each needs. A test checks this against the code.
 METHOD_SCOPES: dict[str, str] = {
@@ -59,8 +62,8 @@ def build_manifest(url: str | None = None, *, socket_mode: bool = False, leak_wa
         request_url += EVENTS_PATH
     command: dict[str, Any] = {
         "command": COMMAND,
-        "description": "List and create your DataOS API keys",
-        "usage_hint": "[list | create [name] [validity] | revoke <name> | whoami | link | help]",
+        "description": COMMAND_DESCRIPTION,
+        "usage_hint": COMMAND_USAGE,
         "should_escape": True,  # mentions arrive as <@U123|name>, which admin commands need
     }
     interactivity: dict[str, Any] = {"is_enabled": True}

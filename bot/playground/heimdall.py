@@ -79,6 +79,8 @@ class Call:
     body: Any
     status: int = 0
     at: float = field(default_factory=time.monotonic)
+    ms: float = 0.0
+    answer: bytes | None = None  # the response body, kept only when there is an observer
 
 
 @dataclass
@@ -104,6 +106,8 @@ class HeimdallEmulator:
     delete_status: int = 204
     record_calls: bool = True
     seed: int = 0
+    #: Told of every call once it was answered (the playground's inspector).
+    observer: Callable[[Call], None] | None = None
 
     def __post_init__(self) -> None:
         self.users: dict[str, dict[str, Any]] = {}
@@ -234,34 +238,47 @@ class HeimdallEmulator:
         self.served += 1
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        started = time.perf_counter()
+        response: web.StreamResponse | None = None
         try:
-            if self.latency:
-                await asyncio.sleep(self.latency)
-            fault = self._take_fault(f"{request.method} {request.path_qs}")
-            if fault is not None and not fault.after_effect:
-                if fault.delay:
-                    await asyncio.sleep(fault.delay)
-                if fault.status is not None:
-                    call.status = fault.status
-                    if fault.body is not None:
-                        return web.Response(body=fault.body, status=fault.status, headers=fault.headers,
-                                            content_type="application/json")
-                    return _error(fault.status, "injected failure", fault.retry_after)
-            caller = self._caller(request)
-            if isinstance(caller, web.Response):
-                call.status = caller.status
-                return caller
-            request[CALLER] = caller
-            response: web.StreamResponse = await handler(request)
-            if fault is not None and fault.after_effect:
-                if fault.delay:
-                    await asyncio.sleep(fault.delay)
-                if fault.status is not None:
-                    response = _error(fault.status, "injected failure after the change was made")
-            call.status = response.status
+            response = await self._answer(request, handler, call)
             return response
         finally:
             self.in_flight -= 1
+            if self.observer is not None:
+                call.ms = (time.perf_counter() - started) * 1000
+                call.status = call.status or (response.status if response is not None else 0)
+                if isinstance(response, web.Response) and isinstance(response.body, bytes):
+                    call.answer = response.body
+                self.observer(call)
+
+    async def _answer(self, request: web.Request, handler: Callable[[web.Request], Any],
+                      call: Call) -> web.StreamResponse:
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        fault = self._take_fault(f"{request.method} {request.path_qs}")
+        if fault is not None and not fault.after_effect:
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault.status is not None:
+                call.status = fault.status
+                if fault.body is not None:
+                    return web.Response(body=fault.body, status=fault.status, headers=fault.headers,
+                                        content_type="application/json")
+                return _error(fault.status, "injected failure", fault.retry_after)
+        caller = self._caller(request)
+        if isinstance(caller, web.Response):
+            call.status = caller.status
+            return caller
+        request[CALLER] = caller
+        response: web.StreamResponse = await handler(request)
+        if fault is not None and fault.after_effect:
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault.status is not None:
+                response = _error(fault.status, "injected failure after the change was made")
+        call.status = response.status
+        return response
 
     def _caller(self, request: web.Request) -> dict[str, Any] | web.Response:
         key = request.headers.get("apikey")

@@ -34,6 +34,7 @@ class SlackCall:
     headers: dict[str, str]
     at: float = field(default_factory=time.monotonic)
     result: dict[str, Any] = field(default_factory=dict)
+    status: int = 200
 
 
 @dataclass
@@ -214,10 +215,20 @@ class SlackFake:
 
     async def _respond(self, request: web.Request) -> web.Response:
         body = await request.json()
+        call = SlackCall("response_url", body, dict(request.headers), result={"ok": True})
+        call.result = self.respond(request.match_info["rest"], body) or call.result
         with self._lock:
-            self.calls.append(SlackCall("response_url", body, dict(request.headers)))
+            self.calls.append(call)
             self._lock.notify_all()
+        self.recorded(call)
         return web.Response(text="ok")
+
+    def respond(self, token: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """What a post to a response_url does (nothing here: the calls are only recorded)."""
+        return None
+
+    def recorded(self, call: SlackCall) -> None:
+        """Called after each call is recorded (the playground's inspector listens here)."""
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -246,9 +257,11 @@ class SlackFake:
                 raise
         response = self._answer(method, params, request, failure)
         call.result = json.loads(response.text or "{}")
+        call.status = response.status
         with self._lock:
             self.calls.append(call)
             self._lock.notify_all()
+        self.recorded(call)
         return response
 
     def _answer(self, method: str, params: dict[str, Any], request: web.Request,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from apscheduler.util import undefined
 
 from bot.reminders.sweep import Sweeper, SweepFailed
 
@@ -37,7 +38,9 @@ def start_scheduler(rt: Runtime) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=UTC)
     scheduler.add_job(
         scheduled_sweep, IntervalTrigger(minutes=rt.settings.sweep_interval_minutes), args=[rt], id="sweep",
-        next_run_time=datetime.now(UTC), max_instances=1, coalesce=True, misfire_grace_time=None,
+        # At start-up, to catch up, unless the runtime says otherwise (the playground sweeps when asked).
+        next_run_time=datetime.now(UTC) if rt.sweep_at_start else undefined, max_instances=1, coalesce=True,
+        misfire_grace_time=None,
     )
     scheduler.start()
     return scheduler

@@ -1,0 +1,372 @@
+// The playground's Slack client. Everything drawn from the bot's JSON arrives as HTML the server made
+// and escaped (bot/playground/render.py); this script only places it and sends back what people do.
+// Text of its own goes in with textContent, never as markup.
+"use strict";
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+const pg = {
+  persona: localStorage.getItem("pg.persona") || "",
+  pane: localStorage.getItem("pg.pane") || "dm",
+  state: null,
+  drawn: { messages: null, home: null, modal: null },
+  stream: null,
+};
+window.__pg = pg; // tests and the benchmark read timings from here
+
+async function post(path, body) {
+  const answer = await fetch(`/pg/${path}`, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  });
+  const data = await answer.json().catch(() => ({}));
+  if (!answer.ok) toast(data.error || `The playground answered ${answer.status}.`);
+  return data;
+}
+
+function toast(text) {
+  const el = $("#toast");
+  el.textContent = text;
+  el.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { el.hidden = true; }, 5000);
+}
+
+// ---- the live stream ---------------------------------------------------------------------------
+
+function connect() {
+  if (pg.stream) pg.stream.close();
+  pg.drawn = { messages: null, home: null, modal: null };
+  $("#calls").textContent = "";
+  pg.stream = new EventSource(`/pg/stream?user=${encodeURIComponent(pg.persona)}`);
+  pg.stream.addEventListener("state", (e) => apply(JSON.parse(e.data)));
+  pg.stream.addEventListener("calls", (e) => addCalls(JSON.parse(e.data)));
+}
+
+function apply(state) {
+  const first = pg.state === null;
+  pg.state = state;
+  const world = state.world;
+  if (first || $("#persona").options.length !== world.personas.length) drawPersonas(world);
+  if (!world.personas.some((p) => p.user_id === pg.persona)) {
+    pg.persona = world.personas[0].user_id;
+    connect();
+    return;
+  }
+  const me = world.personas.find((p) => p.user_id === pg.persona);
+  $("#persona-note").textContent = `${me.email} · ${me.tz} · ${me.note}`;
+  $("#banner").hidden = world.ready;
+  $("#clock").textContent = world.clock + (world.days_ahead ? ` (${world.days_ahead} days ahead)` : "");
+  for (const box of $$("[data-fault]")) box.checked = !!world.faults[box.dataset.fault];
+  if (!$("#nav-channels").childElementCount) {
+    for (const channel of world.channels) {
+      const item = document.createElement("button");
+      item.type = "button";
+      item.className = "nav-item";
+      item.dataset.pane = channel.id;
+      item.textContent = `# ${channel.name}`;
+      $("#nav-channels").append(item);
+    }
+  }
+  drawPane();
+  drawModal(state.modal);
+}
+
+function drawPersonas(world) {
+  const select = $("#persona");
+  select.textContent = "";
+  for (const p of world.personas) {
+    const option = document.createElement("option");
+    option.value = p.user_id;
+    option.textContent = p.name;
+    select.append(option);
+  }
+  select.value = pg.persona;
+}
+
+function channelOfPane() {
+  if (pg.pane === "home") return null;
+  if (pg.pane === "dm") return pg.state ? pg.state.dm : null;
+  return pg.pane;
+}
+
+function drawPane() {
+  if (!pg.state) return;
+  for (const item of $$(".nav-item")) item.classList.toggle("active", item.dataset.pane === pg.pane);
+  const home = pg.pane === "home";
+  $("#messages").hidden = home;
+  $("#home").hidden = !home;
+  $("#composer-wrap").hidden = home;
+  const channel = pg.state.world.channels.find((c) => c.id === pg.pane);
+  $("#pane-title").textContent = home ? "DataOS API keys · Home" : channel ? `# ${channel.name}` : "DataOS API keys · Messages";
+  $("#composer").placeholder = channel ? `Message #${channel.name} (try /apikey)` : "Message DataOS API keys (try /apikey)";
+  if (home) {
+    if (pg.state.world.ready && pg.homeAskedFor !== pg.persona) {
+      pg.homeAskedFor = pg.persona; // Slack sends app_home_opened each time the tab is opened
+      post("home", { user: pg.persona });
+    }
+    const html = pg.state.home ? pg.state.home.html : '<p class="muted">Opening the Home tab…</p>';
+    if (html !== pg.drawn.home) {
+      $("#home").innerHTML = html; // made and escaped by the server
+      pg.drawn.home = html;
+    }
+    return;
+  }
+  const html = pg.state.conversations[channelOfPane()] || "";
+  if (html !== pg.drawn.messages) {
+    const box = $("#messages");
+    const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+    box.innerHTML = html || '<p class="muted empty">Nothing here yet. Type <code>/apikey</code> below.</p>';
+    pg.drawn.messages = html;
+    if (atBottom || pg.drawn.scrollAll) box.scrollTop = box.scrollHeight;
+    pg.drawn.scrollAll = false;
+  }
+}
+
+function choose(pane) {
+  pg.pane = pane;
+  localStorage.setItem("pg.pane", pane);
+  pg.drawn.messages = pg.drawn.home = null;
+  pg.drawn.scrollAll = true;
+  pg.homeAskedFor = null;
+  drawPane();
+}
+
+// ---- modals ------------------------------------------------------------------------------------
+
+function inputs(root) {
+  const values = {};
+  for (const el of $$("[data-kind]", root)) {
+    if (!el.closest(".bk-input-block")) continue;
+    const block = el.dataset.blockId, action = el.dataset.actionId;
+    let value;
+    if (el.classList.contains("bk-choices")) {
+      const checked = $$("input:checked", el).map((i) => i.value);
+      value = el.dataset.kind === "checkboxes" ? checked : (checked[0] ?? null);
+    } else if (el.tagName === "SELECT") {
+      value = el.value || null;
+    } else {
+      value = el.value;
+    }
+    (values[block] = values[block] || {})[action] = value;
+  }
+  return values;
+}
+
+function restore(root, values) {
+  for (const el of $$("[data-kind]", root)) {
+    const old = (values[el.dataset.blockId] || {})[el.dataset.actionId];
+    if (old === undefined || !el.closest(".bk-input-block")) continue;
+    if (el.classList.contains("bk-choices")) {
+      for (const i of $$("input", el)) i.checked = Array.isArray(old) ? old.includes(i.value) : i.value === old;
+    } else if (old !== null) {
+      el.value = old;
+    }
+  }
+}
+
+function drawModal(modal) {
+  const layer = $("#modal-layer");
+  if (!modal) {
+    if (pg.drawn.modal !== null) { layer.hidden = true; layer.textContent = ""; pg.drawn.modal = null; }
+    return;
+  }
+  if (pg.drawn.modal && pg.drawn.modal.html === modal.html) return;
+  // The same window redrawn (inline errors, say) keeps what was typed, as Slack does.
+  const keep = pg.drawn.modal && pg.drawn.modal.id === modal.id ? inputs(layer) : null;
+  layer.innerHTML = modal.html; // made and escaped by the server
+  if (keep) restore(layer, keep);
+  layer.hidden = false;
+  pg.drawn.modal = modal;
+  requestAnimationFrame(() => { pg.modalDrawnAt = performance.now(); });
+  if (!keep) { const first = $("input, textarea, select", layer); if (first) first.focus(); }
+}
+
+// ---- clicks ------------------------------------------------------------------------------------
+
+function where(el) {
+  const message = el.closest(".msg");
+  if (message) return { message_id: message.dataset.messageId };
+  const modal = el.closest(".bk-modal");
+  if (modal) return { view_id: modal.dataset.viewId, values: inputs(modal) };
+  if (el.closest("#home") && pg.state.home) return { view_id: pg.state.home.id };
+  return null;
+}
+
+function act(el, option) {
+  const place = where(el);
+  if (!place) return;
+  post("action", { user: pg.persona, block_id: el.dataset.blockId, action_id: el.dataset.actionId,
+                   option: option ?? null, ...place });
+}
+
+function confirmFirst(el, then) {
+  const template = el.parentElement.querySelector(":scope > template.bk-confirm")
+    || (el.closest(".bk-overflow") && $(":scope > template.bk-confirm", el.closest(".bk-overflow")));
+  if (!template) { then(); return; }
+  const layer = $("#confirm-layer");
+  layer.textContent = "";
+  layer.append(template.content.cloneNode(true));
+  layer.hidden = false;
+  $(".bk-deny", layer).onclick = () => { layer.hidden = true; };
+  $(".bk-ok", layer).onclick = () => { layer.hidden = true; then(); };
+}
+
+document.addEventListener("click", (e) => {
+  const t = e.target;
+  const nav = t.closest(".nav-item");
+  if (nav) { choose(nav.dataset.pane); return; }
+  const button = t.closest("button.bk-button[data-kind='button']");
+  if (button) {
+    confirmFirst(button, () => {
+      if (button.dataset.url) window.open(button.dataset.url, "_blank", "noopener");
+      act(button);
+    });
+    return;
+  }
+  const item = t.closest(".bk-overflow-item");
+  if (item) {
+    item.closest("details").open = false;
+    confirmFirst(item, () => act(item, item.value));
+    return;
+  }
+  const modal = t.closest(".bk-modal");
+  if (modal && (t.closest(".bk-modal-x") || t.closest(".bk-close"))) {
+    post("close", { user: pg.persona, view_id: modal.dataset.viewId });
+    return;
+  }
+  if (modal && t.closest(".bk-submit")) {
+    post("submit", { user: pg.persona, view_id: modal.dataset.viewId, values: inputs(modal) });
+    return;
+  }
+  const dismiss = t.closest(".msg-dismiss");
+  if (dismiss) { post("dismiss", { user: pg.persona, message_id: dismiss.closest(".msg").dataset.messageId }); return; }
+  const suggestion = t.closest("#suggestions li");
+  if (suggestion) { complete(); }
+});
+
+document.addEventListener("change", (e) => {
+  const t = e.target;
+  if (t.matches("[data-fault]")) { post("fault", { name: t.dataset.fault, on: t.checked }); return; }
+  if (t.closest(".bk-input-block")) return; // read on submit
+  if (t.matches("select.bk-select")) { const v = t.value; confirmFirst(t, () => act(t, v)); return; }
+  const group = t.closest(".bk-choices");
+  if (group) act(group, t.value);
+});
+
+// ---- the composer ------------------------------------------------------------------------------
+
+function suggestions() {
+  const list = $("#suggestions");
+  const text = $("#composer").value;
+  const help = pg.state && pg.state.world.command;
+  list.textContent = "";
+  if (!help || !help.command || !text.startsWith("/") || text.includes(" ") || !help.command.startsWith(text)) {
+    list.hidden = true;
+    return;
+  }
+  const li = document.createElement("li");
+  li.setAttribute("role", "option");
+  li.className = "selected";
+  const name = document.createElement("b");
+  name.textContent = help.command;
+  const usage = document.createElement("span");
+  usage.className = "usage";
+  usage.textContent = ` ${help.usage}`;
+  const about = document.createElement("div");
+  about.className = "muted";
+  about.textContent = `${help.description} · DataOS API keys`;
+  li.append(name, usage, about);
+  list.append(li);
+  list.hidden = false;
+}
+
+function complete() {
+  const box = $("#composer");
+  box.value = `${pg.state.world.command.command} `;
+  box.focus();
+  suggestions();
+}
+
+function send() {
+  const box = $("#composer");
+  const text = box.value.trim();
+  if (!text) return;
+  const channel = channelOfPane();
+  box.value = "";
+  suggestions();
+  if (text === "/apikey" || text.startsWith("/apikey ")) {
+    pg.enterAt = performance.now();
+    post("command", { user: pg.persona, channel, text: text.slice(7).trim() });
+  } else if (text.startsWith("/")) {
+    toast(`${text.split(" ")[0]} is not a valid command. In the playground only /apikey is installed.`);
+  } else {
+    post("message", { user: pg.persona, channel, text });
+  }
+}
+
+$("#composer").addEventListener("input", suggestions);
+$("#composer").addEventListener("keydown", (e) => {
+  const open = !$("#suggestions").hidden;
+  const partial = $("#composer").value !== (pg.state && pg.state.world.command.command);
+  if (open && (e.key === "Tab" || (e.key === "Enter" && partial))) {
+    e.preventDefault();
+    complete();
+    return;
+  }
+  if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); send(); }
+});
+
+// ---- time, faults, inspector -------------------------------------------------------------------
+
+for (const button of $$("[data-days]")) {
+  button.addEventListener("click", () => post("clock", { days: Number(button.dataset.days) }));
+}
+$("#sweep").addEventListener("click", async () => {
+  const out = $("#sweep-result");
+  out.hidden = false;
+  out.textContent = "Sweeping…";
+  const result = await post("sweep", {});
+  out.textContent = (result.lines || [result.error || "The sweep did not answer."]).join("\n");
+});
+
+function addCalls(rows) {
+  const list = $("#calls");
+  for (const row of rows) {
+    const li = document.createElement("li");
+    li.className = `call ${/^(ok|2\d\d)$/.test(row.status) ? "good" : "bad"}`;
+    const details = document.createElement("details");
+    const summary = document.createElement("summary");
+    const parts = [[row.at, "at"], [row.route, "route"], [row.what, "what"], [row.status, "status"], [`${row.ms} ms`, "ms"]];
+    for (const [text, css] of parts) {
+      const span = document.createElement("span");
+      span.className = css;
+      span.textContent = text;
+      summary.append(span);
+    }
+    const request = document.createElement("pre");
+    request.textContent = `request\n${row.request}`;
+    const response = document.createElement("pre");
+    response.textContent = `response\n${row.response}`;
+    details.append(summary, request, response);
+    li.append(details);
+    list.prepend(li);
+  }
+  while (list.childElementCount > 300) list.lastElementChild.remove();
+}
+
+$("#persona").addEventListener("change", (e) => {
+  pg.persona = e.target.value;
+  localStorage.setItem("pg.persona", pg.persona);
+  pg.homeAskedFor = null;
+  connect();
+});
+
+document.addEventListener("keydown", (e) => {
+  if (e.key !== "Escape") return;
+  if (!$("#confirm-layer").hidden) { $("#confirm-layer").hidden = true; return; }
+  const modal = $("#modal-layer .bk-modal");
+  if (modal) post("close", { user: pg.persona, view_id: modal.dataset.viewId });
+});
+
+if (!pg.persona) pg.persona = "U0ADA";
+connect();
