@@ -131,9 +131,11 @@ class Playground:
         seed(self.emu, self.slack)
         self.slack.masker = Masker(self.emu, [self.operator_key, self.slack.token, self.signing_secret])
         self.runtime: Runtime | None = None
+        self.server: Any = None  # the bot's uvicorn.Server, once it runs
         self.command_help: dict[str, str] = {}
         self.url = ""
         self._runners: list[web.AppRunner] = []
+        self._closing = False
 
     # ---- the servers -------------------------------------------------------------------------
 
@@ -156,7 +158,7 @@ class Playground:
         return self.emu.url
 
     async def _serve(self, app: web.Application, host: str, port: int) -> str:
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         await site.start()
@@ -196,9 +198,17 @@ class Playground:
 
         app = create_web_app(self.runtime, on_started=started)
         config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=5)
-        await uvicorn.Server(config).serve(sockets=[self.bot_socket])
+        self.server = uvicorn.Server(config)
+        await self.server.serve(sockets=[self.bot_socket])
+
+    def stop(self) -> None:
+        """Ask the bot to shut down (from the playground's loop); `run_bot` then returns."""
+        if self.server is not None:
+            self.server.should_exit = True
 
     async def aclose(self) -> None:
+        self._closing = True
+        self.slack.changed()  # the live streams notice and end
         await self.slack.aclose()
         for runner in reversed(self._runners):
             await runner.cleanup()
@@ -260,7 +270,7 @@ class Playground:
         last: dict[str, Any] = {}
         sent = 0
         try:
-            while True:
+            while not self._closing:
                 state = {"world": self.world(), **self.slack.snapshot(user)}
                 if state != last:
                     await response.write(_event("state", state))

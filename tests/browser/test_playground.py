@@ -1,0 +1,150 @@
+"""What a person sees in the playground, in a real browser: each test ends with a screenshot in tmp_path."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import expect
+
+from tests.browser.conftest import RunningPlayground
+
+DM = "#messages"
+
+
+def send(page: Any, text: str) -> None:
+    page.fill("#composer", text)
+    page.press("#composer", "Enter")
+
+
+def act_as(page: Any, name: str) -> None:
+    page.select_option("#persona", label=name)
+
+
+def open_create_form(page: Any) -> Any:
+    send(page, "/apikey create")
+    modal = page.locator("#modal-layer .bk-modal")
+    expect(modal.locator(".bk-modal-title")).to_have_text("Create a DataOS key")
+    return modal
+
+
+def test_create_a_key_shows_progress_then_delivers_it_privately(page: Any, tmp_path: Path) -> None:
+    page.check("[data-fault=dataos_slow]")  # DataOS takes 2 s: long enough to see the working state
+    modal = open_create_form(page)
+    modal.locator("input.bk-input").first.fill("ci_loader")
+    modal.locator(".bk-submit").click()
+    expect(modal).to_contain_text("Creating your key…")
+    expect(modal.locator(".bk-modal-title")).to_have_text("Key created", timeout=15_000)
+    expect(modal).to_contain_text("I sent it to you privately")
+    page.screenshot(path=str(tmp_path / "create-modal.png"))
+    keep = os.environ.get("PLAYGROUND_SCREENSHOT")
+    if keep:  # `make screenshot`: the README's picture, made here rather than by hand
+        shutil.copy(tmp_path / "create-modal.png", keep)
+    modal.locator(".bk-close").click()
+    expect(page.locator("#modal-layer")).to_be_hidden()
+    delivered = page.locator(f"{DM} .msg", has_text="Your new DataOS API key")
+    expect(delivered).to_contain_text("Only visible to you")
+    expect(delivered).to_contain_text("ci_loader")
+    secret = delivered.locator("pre.bk-pre").inner_text().strip()
+    assert len(secret) > 40
+    # The inspector shows every call, the key's among them, but never the key itself.
+    expect(page.locator("#calls")).to_contain_text("chat.postEphemeral")
+    assert secret not in page.locator("#calls").text_content()
+    assert f"{secret[:4]}…{secret[-4:]} (masked)" in page.locator("#calls").text_content()
+
+
+def test_a_bad_name_is_answered_inline_and_what_was_typed_stays(page: Any) -> None:
+    modal = open_create_form(page)
+    name = modal.locator("input.bk-input").first
+    name.fill("no spaces please")
+    modal.locator(".bk-submit").click()
+    error = modal.locator(".bk-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("letters, digits")
+    expect(name).to_have_value("no spaces please")
+    expect(modal.locator(".bk-modal-title")).to_have_text("Create a DataOS key")
+
+
+def test_list_shows_expiries_and_revoke_asks_first(page: Any) -> None:
+    send(page, "/apikey list")
+    listing = page.locator(f"{DM} .msg", has_text="Your DataOS API keys")
+    expect(listing).to_contain_text("Only visible to you")
+    for name in ("nightly_loader", "ci_pipeline", "notebook_sandbox", "dashboard_reader"):
+        expect(listing).to_contain_text(name)
+    expect(listing).to_contain_text("tomorrow at")  # a <!date> token, in Ada's time zone
+    expect(listing.locator("button", has_text="Reveal")).to_have_count(4)
+    listing.locator("[data-block-id*='ci_pipeline'] button", has_text="Revoke").click()
+    dialog = page.locator("#confirm-layer .bk-confirm-dialog")
+    expect(dialog).to_contain_text("Revoke this key?")
+    dialog.locator(".bk-deny").click()  # "Keep it": nothing is sent
+    expect(page.locator("#confirm-layer")).to_be_hidden()
+    listing.locator("[data-block-id*='ci_pipeline'] button", has_text="Revoke").click()
+    page.locator("#confirm-layer .bk-ok").click()
+    expect(page.locator(DM)).to_contain_text("revoked")
+    send(page, "/apikey list")
+    latest = page.locator(f"{DM} .msg", has_text="Your DataOS API keys").last
+    expect(latest).to_contain_text("3 keys")
+    expect(latest).not_to_contain_text("ci_pipeline")
+
+
+def test_someone_without_a_dataos_user_is_told_what_to_do(page: Any) -> None:
+    act_as(page, "Bob Stone")
+    expect(page.locator("#persona-note")).to_contain_text("has no DataOS user")
+    send(page, "/apikey list")
+    answer = page.locator(f"{DM} .msg").last
+    expect(answer).to_contain_text("Only visible to you")
+    expect(answer).to_contain_text("DataOS")
+    expect(answer).to_contain_text("/apikey link")
+    expect(answer).not_to_contain_text("Your DataOS API keys")
+
+
+def test_the_reminder_ladder_after_moving_the_clock_then_snooze(page: Any) -> None:
+    page.click("[data-days='1']")
+    expect(page.locator("#clock")).to_contain_text("1 days ahead")
+    page.click("#sweep")
+    expect(page.locator("#sweep-result")).to_contain_text("reminders sent:")
+    first = page.locator(f"{DM} .msg").filter(has=page.locator("button", has_text="Renew")).first
+    expect(first).to_be_visible()
+    reminder = page.locator(f"{DM} .msg[data-message-id='{first.get_attribute('data-message-id')}']")
+    for label in ("Renew", "Revoke", "Remind me in"):
+        expect(reminder.locator("button", has_text=label)).to_have_count(1)
+    expect(reminder).not_to_contain_text("Only visible to you")  # a real DM: it stays
+    reminder.locator("button", has_text="Remind me in").click()
+    expect(reminder).to_contain_text("snoozed")
+    expect(reminder).to_contain_text("(edited)")
+
+
+def test_dataos_down_reads_as_a_sentence(page: Any) -> None:
+    page.check("[data-fault=dataos_down]")
+    send(page, "/apikey list")
+    answer = page.locator(f"{DM} .msg").last
+    expect(answer).to_contain_text("DataOS is not answering right now", timeout=15_000)
+    expect(answer).to_contain_text("Only visible to you")
+    expect(page.locator("#calls .call.bad").first).to_contain_text("503")
+
+
+def test_the_home_tab(page: Any) -> None:
+    page.click(".nav-item[data-pane=home]")
+    home = page.locator("#home")
+    expect(home).to_contain_text("nightly_loader")
+    expect(home.locator("button", has_text=re.compile("Create"))).not_to_have_count(0)
+
+
+def test_suggestions_and_the_trigger_reach_the_bot(page: Any, playground: RunningPlayground) -> None:
+    page.fill("#composer", "/api")
+    page.dispatch_event("#composer", "input")
+    suggestion = page.locator("#suggestions li")
+    expect(suggestion).to_contain_text("/apikey")
+    expect(suggestion).to_contain_text("List and create your DataOS API keys")
+    page.press("#composer", "Tab")
+    expect(page.locator("#composer")).to_have_value("/apikey ")
+    page.fill("#composer", "/apikey create")
+    page.press("#composer", "Enter")
+    expect(page.locator("#modal-layer .bk-modal")).to_be_visible()
+    command = next(r for r in playground.call(lambda: list(playground.pg.slack.inspector))  # type: ignore[union-attr]
+                   if r["what"] == "/apikey create")
+    assert '"trigger_id"' in command["request"] and '"response_url"' in command["request"]
+    assert command["status"] == "200"
