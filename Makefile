@@ -1,9 +1,10 @@
-# The two commands a newcomer needs are `make run` and `make test` (see README.md).
+# The two commands a newcomer needs are `make playground` and `make test` (see README.md); `make run`
+# connects a real workspace.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install dev run test lint typecheck pytest bench wheel clean
+.PHONY: install dev run playground test lint typecheck pytest bench screenshot wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +18,9 @@ dev: $(BIN)/python
 
 run: install
 	$(BIN)/apikey-bot serve
+
+playground: install
+	$(BIN)/apikey-bot playground
 
 lint: dev
 	$(BIN)/ruff check bot tests
@@ -35,6 +39,11 @@ test: dev
 
 bench: dev
 	$(BIN)/python -m bench.run_all
+
+# The README's picture of the playground, taken by the browser test of the create flow.
+screenshot: dev
+	PLAYGROUND_SCREENSHOT=$(CURDIR)/docs/playground.png $(BIN)/pytest -q \
+		tests/browser/test_playground.py::test_create_a_key_shows_progress_then_delivers_it_privately
 
 wheel: $(BIN)/python
 	$(BIN)/pip wheel --no-deps --wheel-dir dist .

@@ -10,7 +10,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import RunningPlayground
+from tests.browser.running import RunningPlayground
 
 DM = "#messages"
 

@@ -1,0 +1,163 @@
+"""The playground's server without a browser: what it refuses, what it ignores, how its Slack behaves."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.playground.clock import PlayClock
+from bot.playground.run import escape_command_text, ignored_settings
+from bot.playground.workspace import Workspace, action_of, find_element, input_value
+from tests.browser.running import RunningPlayground
+
+
+@pytest.fixture
+def running(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningPlayground]:
+    # A real deployment's settings in the environment: the playground must not use any of them.
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-real-workspace-token")
+    monkeypatch.setenv("HEIMDALL_URL", "https://dataos.real.example/heimdall")
+    monkeypatch.setenv("DATAOS_APIKEY", "real-operator-key")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://real@db.example/prod")
+    pg = RunningPlayground().start()
+    yield pg
+    pg.stop()
+
+
+def test_real_settings_are_ignored(running: RunningPlayground) -> None:
+    pg = running.pg
+    assert pg is not None and pg.runtime is not None
+    settings = pg.runtime.settings
+    assert settings.heimdall_url == pg.emu.url and settings.slack_api_url == pg.url + "/api/"
+    assert settings.slack_bot_token.get_secret_value().startswith("xoxb-playground-")
+    assert settings.dataos_apikey.get_secret_value() == pg.operator_key
+    assert settings.database_url.startswith("sqlite+aiosqlite:///") and str(pg.data_dir) in settings.database_url
+    assert pg.url.startswith("http://127.0.0.1:")
+
+
+def test_the_start_up_names_what_it_ignores(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("SLACK_SIGNING_SECRET=abc\nPORT=3000\n")
+    names = ignored_settings({"HEIMDALL_URL": "x", "DATAOS_RUN_AS_APIKEY": "y", "HOME": "/root"}, dotenv)
+    assert names == ["DATAOS_RUN_AS_APIKEY", "HEIMDALL_URL", "SLACK_SIGNING_SECRET"]
+
+
+def test_the_controls_take_json_from_known_people_only(running: RunningPlayground) -> None:
+    with httpx.Client(base_url=running.url) as client:
+        form = client.post("/pg/command", data={"user": "U0ADA", "channel": "D0ADA", "text": "list"})
+        assert form.status_code == 415  # what a form on another web site could send
+        stranger = client.post("/pg/command", json={"user": "U0EVIL", "channel": "D0ADA", "text": "list"})
+        assert stranger.status_code == 400 and "people" in stranger.json()["error"]
+        elsewhere = client.post("/pg/command", json={"user": "U0ADA", "channel": "D0BOB", "text": "list"})
+        assert elsewhere.status_code == 400  # someone else's DM
+        big = client.post("/pg/message", content=json.dumps({"user": "U0ADA", "text": "x" * 100_000}),
+                          headers={"content-type": "application/json"})
+        assert big.status_code == 413
+        clock = client.post("/pg/clock", json={"days": -1})
+        assert clock.status_code == 400
+        fault = client.post("/pg/fault", json={"name": "dataos_down", "on": True})
+        assert fault.json()["faults"]["dataos_down"] is True
+        page = client.get("/")
+        assert "Content-Security-Policy" in page.headers and "default-src 'self'" in page.headers["content-security-policy"]
+        for asset in (page.text, client.get("/static/app.js").text, client.get("/static/style.css").text):
+            assert "://" not in asset  # nothing is fetched from elsewhere: no CDN, no fonts, no images
+        assert client.get("/static/../run.py").status_code == 404
+
+
+def test_the_page_gets_live_updates(running: RunningPlayground) -> None:
+    with httpx.Client(base_url=running.url, timeout=10) as client:
+        with client.stream("GET", "/pg/stream", params={"user": "U0ADA"}) as stream:
+            lines = stream.iter_lines()
+            first = _next_state(lines)
+            assert first["world"]["ready"] is True and first["conversations"]["D0ADA"] == ""
+            assert client.post("/pg/command", json={"user": "U0ADA", "channel": "D0ADA", "text": "help"}).is_success
+            while "Only visible to you" not in (state := _next_state(lines))["conversations"]["D0ADA"]:
+                pass
+            assert "/apikey" in state["conversations"]["D0ADA"]
+
+
+def _next_state(lines: Iterator[str]) -> dict[str, Any]:
+    event = None
+    for line in lines:
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: ") and event == "state":
+            return dict(json.loads(line[6:]))
+    raise AssertionError("the stream ended")
+
+
+# ---- the Slack side, on its own ------------------------------------------------------------------
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def workspace(ticks: Ticks) -> Workspace:
+    ws = Workspace(PlayClock(), "http://127.0.0.1:9", "secret", "xoxb-t", trigger_clock=ticks)
+    ws.add_persona("U0ADA", "Ada", "ada@acme.example", "Europe/Berlin", "")
+    return ws
+
+
+VIEW = {"type": "modal", "title": {"type": "plain_text", "text": "T"}, "blocks": []}
+
+
+def test_a_trigger_opens_one_modal_within_three_seconds() -> None:
+    ticks = Ticks()
+    ws = workspace(ticks)
+    fresh, late = ws._trigger("U0ADA"), ws._trigger("U0ADA")
+    ticks.now += 2.9
+    assert ws._m_views_open({"trigger_id": fresh, "view": VIEW})["ok"] is True
+    assert ws._m_views_open({"trigger_id": fresh, "view": VIEW})["error"] == "expired_trigger_id"  # used
+    ticks.now += 0.2
+    assert ws._m_views_open({"trigger_id": late, "view": VIEW})["error"] == "expired_trigger_id"
+    assert ws._m_views_open({"trigger_id": "made.up", "view": VIEW})["error"] == "invalid_trigger_id"
+
+
+def test_dm_refused_is_slacks_own_error_and_nothing_is_shown() -> None:
+    ws = workspace(Ticks())
+    ws.dm_refused = True
+    assert ws._m_chat_postMessage({"channel": "U0ADA", "text": "hi"})["error"] == "messages_tab_disabled"
+    assert ws._m_chat_postEphemeral({"channel": "D0ADA", "user": "U0ADA", "text": "hi"})["error"] == \
+        "messages_tab_disabled"
+    assert ws._m_chat_postMessage({"channel": "C0GENERAL", "text": "hi"})["ok"] is True
+    assert [m.channel for m in ws.messages] == ["C0GENERAL"]
+
+
+def test_clicks_and_state_are_built_from_what_the_bot_drew() -> None:
+    options = [{"text": {"type": "plain_text", "text": "7 days"}, "value": "168h"}]
+    select = {"type": "static_select", "action_id": "pick", "options": options}
+    blocks = [{"type": "actions", "block_id": "b1", "elements": [
+        {"type": "button", "action_id": "go", "value": "key_1", "text": {"type": "plain_text", "text": "Go"}},
+        select]}]
+    button = find_element(blocks, "b1", "go")
+    assert button is not None and action_of(button, "b1", None)["value"] == "key_1"
+    assert action_of(select, "b1", "168h")["selected_option"] == options[0]
+    assert action_of(select, "b1", "999h") is None  # the page cannot invent an option
+    assert find_element(blocks, "b1", "nope") is None
+    assert input_value(select, "168h") == {"type": "static_select", "selected_option": options[0]}
+    assert input_value({"type": "plain_text_input"}, "") == {"type": "plain_text_input", "value": None}
+    assert input_value({"type": "plain_text_input"}, "x") == {"type": "plain_text_input", "value": "x"}
+
+
+def test_command_text_is_escaped_as_slack_does() -> None:
+    users = {"U0GRACE": {"name": "grace"}}
+    assert escape_command_text("admin keys @grace <b> & x", users) == "admin keys <@U0GRACE|grace> &lt;b&gt; &amp; x"
+    assert escape_command_text("@nobody", users) == "@nobody"
+
+
+def test_the_clock_only_moves_forward() -> None:
+    clock = PlayClock()
+    before = clock.now()
+    clock.advance(7)
+    assert (clock.now() - before).days == 7
+    with pytest.raises(ValueError):
+        clock.advance(-1)
