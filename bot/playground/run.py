@@ -147,6 +147,7 @@ class Playground:
         app.router.add_get("/", self._index)
         app.router.add_get("/static/{name}", self._static)
         app.router.add_get("/pg/stream", self._stream)
+        app.router.add_get("/pg/ready", self._ready_state)
         for name, handler in self._controls().items():
             app.router.add_post(f"/pg/{name}", _json_route(handler))
         self.url = await self._serve(app, self.host, self.port)
@@ -242,6 +243,10 @@ class Playground:
         if name not in kinds:
             raise web.HTTPNotFound()
         return web.Response(text=_asset(name), content_type=kinds[name], headers={"Cache-Control": "no-store"})
+
+    async def _ready_state(self, request: web.Request) -> web.Response:
+        """Whether the bot is up yet (the page shows "Starting the bot…" until it is)."""
+        return web.json_response({"ready": self.slack.ready}, status=200 if self.slack.ready else 503)
 
     def world(self) -> dict[str, Any]:
         now = self.clock.now()

@@ -287,7 +287,7 @@ function complete() {
   suggestions();
 }
 
-function send() {
+function send(pressedAt) {
   const box = $("#composer");
   const text = box.value.trim();
   if (!text) return;
@@ -295,7 +295,7 @@ function send() {
   box.value = "";
   suggestions();
   if (text === "/apikey" || text.startsWith("/apikey ")) {
-    pg.enterAt = performance.now();
+    pg.enterAt = pressedAt ?? performance.now(); // from the key press itself
     post("command", { user: pg.persona, channel, text: text.slice(7).trim() });
   } else if (text.startsWith("/")) {
     toast(`${text.split(" ")[0]} is not a valid command. In the playground only /apikey is installed.`);
@@ -313,7 +313,7 @@ $("#composer").addEventListener("keydown", (e) => {
     complete();
     return;
   }
-  if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); send(); }
+  if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); send(e.timeStamp); }
 });
 
 // ---- time, faults, inspector -------------------------------------------------------------------
