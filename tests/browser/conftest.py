@@ -34,10 +34,19 @@ def _unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def chromium() -> str:
     path = chromium_path()
     if path is None:
         _unavailable("no Chromium found (apt-get install chromium, or set CHROMIUM=/path/to/chromium)")
+    assert path is not None
+    return path
+
+
+# Per module, not per session: while Playwright's sync API is open, this thread counts as running an
+# event loop, and the asyncio tests that follow in the same session could not start theirs.
+@pytest.fixture(scope="module")
+def browser(chromium: str) -> Iterator[Any]:
+    path = chromium
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
