@@ -148,3 +148,44 @@ def test_suggestions_and_the_trigger_reach_the_bot(page: Any, playground: Runnin
                    if r["what"] == "/apikey create")
     assert '"trigger_id"' in command["request"] and '"response_url"' in command["request"]
     assert command["status"] == "200"
+
+
+def test_renew_from_a_reminder(page: Any) -> None:
+    page.click("[data-days='1']")
+    page.click("#sweep")
+    expect(page.locator("#sweep-result")).to_contain_text("reminders sent: 3")
+    reminder = page.locator(f"{DM} .msg", has_text="ci_pipeline").filter(has=page.locator("button", has_text="Renew"))
+    reminder.locator("button", has_text="Renew").click()
+    modal = page.locator("#modal-layer .bk-modal")
+    expect(modal.locator(".bk-modal-title")).to_have_text("Renew a DataOS key")
+    modal.locator(".bk-submit").click()
+    expect(modal.locator(".bk-modal-title")).to_have_text("Key created", timeout=15_000)
+    modal.locator(".bk-close").click()
+    expect(page.locator(f"{DM} .msg", has_text="Your new DataOS API key")).to_contain_text("Only visible to you")
+
+
+def test_dm_refused_leaves_the_key_in_the_window(page: Any) -> None:
+    page.check("[data-fault=dm_refused]")
+    modal = open_create_form(page)
+    modal.locator(".bk-submit").click()
+    expect(modal.locator(".bk-modal-title")).to_have_text("Key created", timeout=15_000)
+    expect(modal).to_contain_text("I could not deliver it to your direct messages")
+    modal.locator("button", has_text="Show the key here").click()
+    expect(modal.locator("pre.bk-pre")).to_be_visible()
+    expect(page.locator("#calls")).to_contain_text("messages_tab_disabled")
+    expect(page.locator(f"{DM} .msg")).to_have_count(0)  # nothing reached the DM
+
+
+def test_a_key_pasted_in_a_channel_is_caught(page: Any) -> None:
+    send(page, "/apikey create")
+    modal = page.locator("#modal-layer .bk-modal")
+    modal.locator(".bk-submit").click()
+    modal.locator(".bk-close").click()
+    secret = page.locator(f"{DM} .msg pre.bk-pre").inner_text().strip()
+    page.click(".nav-item[data-pane=C0GENERAL]")
+    send(page, f"here you go: {secret}")
+    expect(page.locator("#messages .msg").first).to_contain_text("here you go")
+    page.click(".nav-item[data-pane=dm]")
+    warning = page.locator(f"{DM} .msg", has_text="was posted in")
+    expect(warning).to_contain_text("#general")  # the channel's name, from the <#C…> mention
+    expect(warning.locator("button", has_text="Revoke now")).to_have_count(1)

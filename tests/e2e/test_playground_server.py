@@ -161,3 +161,72 @@ def test_the_clock_only_moves_forward() -> None:
     assert (clock.now() - before).days == 7
     with pytest.raises(ValueError):
         clock.advance(-1)
+
+
+class BotStandIn:
+    """A peer that answers each signed submission with the next canned acknowledgement, over real HTTP."""
+
+    def __init__(self, answers: list[dict[str, Any]]) -> None:
+        from aiohttp import web
+
+        self.answers = answers
+        self.payloads: list[dict[str, Any]] = []
+        self.app = web.Application()
+
+        async def events(request: web.Request) -> web.Response:
+            from urllib.parse import parse_qs
+
+            form = parse_qs(await request.text())
+            self.payloads.append(json.loads(form["payload"][0]))
+            answer = self.answers.pop(0)
+            return web.json_response(answer) if answer else web.Response(status=200)
+
+        self.app.router.add_post("/slack/events", events)
+
+
+async def test_submissions_follow_the_response_action() -> None:
+    from aiohttp import web
+
+    form = {"type": "modal", "callback_id": "f", "title": {"type": "plain_text", "text": "Form"}, "blocks": [
+        {"type": "input", "block_id": "name", "label": {"type": "plain_text", "text": "Name"},
+         "element": {"type": "plain_text_input", "action_id": "v"}},
+        {"type": "input", "block_id": "pick", "label": {"type": "plain_text", "text": "Pick"},
+         "element": {"type": "radio_buttons", "action_id": "v",
+                     "options": [{"text": {"type": "plain_text", "text": "A"}, "value": "a"}]}}]}
+    second = dict(form, title={"type": "plain_text", "text": "Second"})
+    stand_in = BotStandIn([
+        {"response_action": "errors", "errors": {"name": "Too short."}},
+        {"response_action": "update", "view": dict(form, title={"type": "plain_text", "text": "Updated"})},
+        {"response_action": "push", "view": second},
+        {},  # an empty ack closes the view it answers
+        {"response_action": "clear"},
+    ])
+    runner = web.AppRunner(stand_in.app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    ticks = Ticks()
+    ws = Workspace(PlayClock(), f"http://127.0.0.1:{port}", "secret", "xoxb-t", trigger_clock=ticks)
+    ws.add_persona("U0ADA", "Ada", "ada@acme.example", "Europe/Berlin", "")
+    try:
+        view_id = ws._m_views_open({"trigger_id": ws._trigger("U0ADA"), "view": form})["view"]["id"]
+        modal = ws.modals["U0ADA"]
+        await ws.submit("U0ADA", view_id, {"name": {"v": "x"}, "pick": {"v": "a"}})
+        sent = stand_in.payloads[-1]
+        assert sent["type"] == "view_submission" and sent["view"]["id"] == view_id
+        assert sent["view"]["state"]["values"] == {
+            "name": {"v": {"type": "plain_text_input", "value": "x"}},
+            "pick": {"v": {"type": "radio_buttons", "selected_option": form["blocks"][1]["element"]["options"][0]}}}
+        assert modal.errors[view_id] == {"name": "Too short."} and modal.stack == [view_id]
+        await ws.submit("U0ADA", view_id, {})
+        assert ws.views[view_id]["title"]["text"] == "Updated" and view_id not in modal.errors
+        await ws.submit("U0ADA", view_id, {})
+        assert len(modal.stack) == 2 and ws.views[modal.stack[-1]]["title"]["text"] == "Second"
+        await ws.submit("U0ADA", modal.stack[-1], {})
+        assert modal.stack == [view_id]
+        await ws.submit("U0ADA", view_id, {})
+        assert modal.stack == []
+    finally:
+        await ws.aclose()
+        await runner.cleanup()
