@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import secrets
+import signal
 import socket
 import sys
 import tempfile
@@ -495,11 +496,18 @@ async def main_async(host: str, port: int, *, started: float) -> None:
                                           time.perf_counter() - started))
 
 
+def _terminate(signum: int, frame: object) -> None:
+    # SIGTERM's default would end the process at once, leaving the temporary database behind: as an
+    # exception it unwinds through the clean-up instead (uvicorn hands the signal back here when it stops).
+    raise SystemExit(0)
+
+
 def main(host: str, port: int) -> int:
     from bot.logs import configure_logging
 
     started = time.perf_counter()
     configure_logging("console", "INFO")
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         asyncio.run(main_async(host, port, started=started))
     except KeyboardInterrupt:
