@@ -400,7 +400,8 @@ def view_html(view: Mapping[str, Any], viewer: Viewer, errors: Mapping[str, str]
                      if submit else "")
     return (f'<div class="bk-modal" role="dialog" aria-modal="true" data-view-id="{view_id}" '
             f'data-callback-id="{esc(view.get("callback_id") or "")}">'
-            f'<div class="bk-modal-head">{"<span class=bk-modal-back>‹</span>" if depth > 1 else ""}'
+            f'<div class="bk-modal-head">'
+            f'{"<button class=bk-modal-back type=button aria-label=Back>‹</button>" if depth > 1 else ""}'
             f'<h2 class="bk-modal-title">{title}</h2>'
             f'<button class="bk-modal-x" aria-label="Close">×</button></div>'
             f'<div class="bk-modal-body">{f"<div class=bk-trouble>{esc(trouble)}</div>" if trouble else ""}'

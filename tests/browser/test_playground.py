@@ -130,7 +130,13 @@ def test_the_home_tab(page: Any) -> None:
     page.click(".nav-item[data-pane=home]")
     home = page.locator("#home")
     expect(home).to_contain_text("nightly_loader")
-    expect(home.locator("button", has_text=re.compile("Create"))).not_to_have_count(0)
+    expect(home).to_contain_text("Expiry reminders are on")
+    home.locator("button", has_text=re.compile("^Create a key$")).click()  # a click in a view: block_actions
+    expect(page.locator("#modal-layer .bk-modal-title")).to_have_text("Create a DataOS key")
+    page.keyboard.press("Escape")
+    expect(page.locator("#modal-layer")).to_be_hidden()
+    home.locator("button", has_text="Turn reminders off").click()
+    expect(home).to_contain_text("Expiry reminders are off")
 
 
 def test_suggestions_and_the_trigger_reach_the_bot(page: Any, playground: RunningPlayground) -> None:

@@ -230,7 +230,7 @@ document.addEventListener("click", (e) => {
     return;
   }
   const modal = t.closest(".bk-modal");
-  if (modal && (t.closest(".bk-modal-x") || t.closest(".bk-close"))) {
+  if (modal && (t.closest(".bk-modal-x") || t.closest(".bk-close") || t.closest(".bk-modal-back"))) {
     post("close", { user: pg.persona, view_id: modal.dataset.viewId });
     return;
   }
