@@ -275,22 +275,26 @@ class Playground:
         queue = self.slack.listen()
         last: dict[str, Any] = {}
         sent = 0
+        redraw = True
         try:
             while not self._closing:
-                state = {"world": self.world(), **self.slack.snapshot(user)}
-                if state != last:
-                    await response.write(_event("state", state))
-                    last = state
+                if redraw:
+                    state = {"world": self.world(), **self.slack.snapshot(user)}
+                    if state != last:
+                        await response.write(_event("state", state))
+                        last = state
                 rows = [r for r in self.slack.inspector if r["n"] > sent]
                 if rows:
                     await response.write(_event("calls", rows))
                     sent = rows[-1]["n"]
                 try:
-                    await asyncio.wait_for(queue.get(), timeout=15)
+                    kinds = {await asyncio.wait_for(queue.get(), timeout=15)}
                 except TimeoutError:
                     await response.write(b": still here\n\n")
+                    kinds = set()
                 while not queue.empty():
-                    queue.get_nowait()
+                    kinds.add(queue.get_nowait())
+                redraw = bool(kinds - {"inspector"})  # new inspector rows alone leave the person's view as it was
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:

@@ -106,7 +106,8 @@ class Workspace(SlackFake):
 
     def add_persona(self, user_id: str, name: str, email: str, tz: str, note: str) -> None:
         offset = ZoneInfo(tz).utcoffset(self.play.now().replace(tzinfo=None))
-        self.add_user(user_id, email, tz=tz, tz_offset=int(offset.total_seconds()) if offset else 0, name=name)
+        user = self.add_user(user_id, email, tz=tz, tz_offset=int(offset.total_seconds()) if offset else 0, name=name)
+        user["name"] = email.split("@", 1)[0]  # the handle people type after @; the full name is real_name
         self.personas.append(Persona(user_id, name, email, tz, note))
 
     def dm(self, user: str) -> str:

@@ -195,3 +195,16 @@ def test_a_key_pasted_in_a_channel_is_caught(page: Any) -> None:
     warning = page.locator(f"{DM} .msg", has_text="was posted in")
     expect(warning).to_contain_text("#general")  # the channel's name, from the <#C…> mention
     expect(warning.locator("button", has_text="Revoke now")).to_have_count(1)
+
+
+def test_an_admin_looks_at_someone_elses_keys_and_cannot_link_to_an_application(page: Any) -> None:
+    act_as(page, "Grace Hopper")
+    send(page, "/apikey admin keys @ada")
+    answer = page.locator(f"{DM} .msg").last
+    expect(answer).to_contain_text("nightly_loader")
+    send(page, "/apikey admin link @bob etl-ingest")
+    refusal = page.locator(f"{DM} .msg").last
+    expect(refusal).to_contain_text("application user")
+    expect(refusal).to_contain_text("Nothing was linked")
+    page.click(".nav-item[data-pane=C0AUDIT]")
+    expect(page.locator("#messages")).to_contain_text("admin")  # the audit channel has the lines
