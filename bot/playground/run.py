@@ -10,7 +10,6 @@ are made here, from nothing the environment says.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import json
 import logging
@@ -20,8 +19,7 @@ import signal
 import socket
 import sys
 import tempfile
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -139,6 +137,16 @@ class Playground:
         self._closing = False
 
     # ---- the servers -------------------------------------------------------------------------
+
+    async def serve(self, on_page: Callable[[str], None], on_ready: Callable[[], None]) -> None:
+        """Everything, in order (the page first, so it is up while the bot starts), until asked to stop."""
+        try:
+            await self.start_page()
+            await self.start_dataos()
+            on_page(self.url)
+            await self.run_bot(on_ready)
+        finally:
+            await self.aclose()
 
     async def start_page(self) -> str:
         """The page and the Slack Web API, on the printed address. Served before the bot is up."""
@@ -477,27 +485,18 @@ def _asset(name: str) -> str:
     return resources.files("bot.playground").joinpath("page", name).read_text(encoding="utf-8")
 
 
-@contextlib.asynccontextmanager
-async def _running(pg: Playground) -> AsyncIterator[None]:
-    try:
-        yield
-    finally:
-        await pg.aclose()
-
-
-async def main_async(host: str, port: int, *, started: float) -> None:
+async def main_async(host: str, port: int) -> None:
     pg = Playground(host, port)
-    async with _running(pg):
-        url = await pg.start_page()
-        await pg.start_dataos()
+
+    def announce(url: str) -> None:
         print(f"\n  apikey-bot playground: open {url}\n", flush=True)
-        log.info("page served %.2f s after start; starting the bot", time.perf_counter() - started)
         ignored = ignored_settings(dict(os.environ))
         if ignored:
             log.info("ignoring %s: the playground never talks to a real Slack or DataOS", ", ".join(ignored))
-        log.info("DataOS emulator at %s; the bot's database is in %s (deleted on exit)", pg.emu.url, pg.data_dir)
-        await pg.run_bot(lambda: log.info("the bot is ready (%.2f s after start); Ctrl-C stops the playground",
-                                          time.perf_counter() - started))
+        log.info("DataOS emulator at %s; the bot's database is in %s (deleted on exit); starting the bot",
+                 pg.emu.url, pg.data_dir)
+
+    await pg.serve(announce, lambda: log.info("the bot is ready; Ctrl-C stops the playground"))
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -509,11 +508,10 @@ def _terminate(signum: int, frame: object) -> None:
 def main(host: str, port: int) -> int:
     from bot.logs import configure_logging
 
-    started = time.perf_counter()
     configure_logging("console", "INFO")
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        asyncio.run(main_async(host, port, started=started))
+        asyncio.run(main_async(host, port))
     except KeyboardInterrupt:
         pass
     except OSError as exc:

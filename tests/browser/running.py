@@ -35,12 +35,7 @@ class RunningPlayground:
 
     async def _main(self) -> None:
         self.pg = Playground("127.0.0.1", 0)
-        try:
-            await self.pg.start_page()
-            await self.pg.start_dataos()
-            await self.pg.run_bot(self.ready.set)
-        finally:
-            await self.pg.aclose()
+        await self.pg.serve(lambda url: None, self.ready.set)
 
     @property
     def url(self) -> str:
