@@ -123,10 +123,29 @@ def sweep(args: argparse.Namespace) -> int:
     return run_async(run())
 
 
-def playground(args: argparse.Namespace) -> int:
-    from bot.playground.run import main as run_playground
+def _terminate(signum: int, frame: object) -> None:
+    # SIGTERM's default would end the process at once, leaving the playground's temporary database behind:
+    # as an exception it unwinds through the clean-up (uvicorn hands the signal back here when it stops).
+    raise SystemExit(0)
 
-    return run_playground(args.host, args.port)
+
+def playground(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from bot.logs import configure_logging
+    from bot.playground.run import main_async
+
+    configure_logging("console", "INFO")
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        asyncio.run(main_async(args.host, args.port))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:  # the port is taken, say
+        print(f"playground: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def doctor(args: argparse.Namespace) -> int:

@@ -15,9 +15,7 @@ import json
 import logging
 import os
 import secrets
-import signal
 import socket
-import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from importlib import resources
@@ -489,7 +487,7 @@ async def main_async(host: str, port: int) -> None:
     pg = Playground(host, port)
 
     def announce(url: str) -> None:
-        print(f"\n  apikey-bot playground: open {url}\n", flush=True)
+        log.info("apikey-bot playground: open %s", url)
         ignored = ignored_settings(dict(os.environ))
         if ignored:
             log.info("ignoring %s: the playground never talks to a real Slack or DataOS", ", ".join(ignored))
@@ -498,23 +496,3 @@ async def main_async(host: str, port: int) -> None:
 
     await pg.serve(announce, lambda: log.info("the bot is ready; Ctrl-C stops the playground"))
 
-
-def _terminate(signum: int, frame: object) -> None:
-    # SIGTERM's default would end the process at once, leaving the temporary database behind: as an
-    # exception it unwinds through the clean-up instead (uvicorn hands the signal back here when it stops).
-    raise SystemExit(0)
-
-
-def main(host: str, port: int) -> int:
-    from bot.logs import configure_logging
-
-    configure_logging("console", "INFO")
-    signal.signal(signal.SIGTERM, _terminate)
-    try:
-        asyncio.run(main_async(host, port))
-    except KeyboardInterrupt:
-        pass
-    except OSError as exc:
-        print(f"playground: {exc}", file=sys.stderr)
-        return 1
-    return 0
