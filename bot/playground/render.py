@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -69,24 +69,22 @@ def plain(text: object) -> str:
 
 
 def mrkdwn(text: str, viewer: Viewer) -> str:
-    text = str(text).replace("\x00", "")
+    def inline(part: str) -> str:
+        return _code_or(_INLINE_CODE, part, "code", lambda rest: _formatted(rest, viewer)).replace("\n", "<br>")
+
+    return _code_or(_CODE_BLOCK, str(text).replace("\x00", ""), "pre", inline)
+
+
+def _code_or(pattern: re.Pattern[str], text: str, tag: str, otherwise: Callable[[str], str]) -> str:
+    """Code spans (`pattern`'s group) verbatim in `<tag>`; the text between them through `otherwise`."""
     out: list[str] = []
-    for i, part in enumerate(_CODE_BLOCK.split(text)):
+    for i, part in enumerate(pattern.split(text)):
         if i % 2:
-            out.append(f'<pre class="bk-pre">{esc(_unescape_slack(part.strip(chr(10))))}</pre>')
+            code = part.strip("\n") if tag == "pre" else part
+            out.append(f'<{tag} class="bk-{tag}">{esc(_unescape_slack(code))}</{tag}>')
         elif part:
-            out.append(_inline(part, viewer))
+            out.append(otherwise(part))
     return "".join(out)
-
-
-def _inline(text: str, viewer: Viewer) -> str:
-    out: list[str] = []
-    for i, part in enumerate(_INLINE_CODE.split(text)):
-        if i % 2:
-            out.append(f'<code class="bk-code">{esc(_unescape_slack(part))}</code>')
-        elif part:
-            out.append(_formatted(part, viewer))
-    return "".join(out).replace("\n", "<br>")
 
 
 def _formatted(text: str, viewer: Viewer) -> str:
