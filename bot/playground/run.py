@@ -27,7 +27,7 @@ from aiohttp import web
 from bot.playground.clock import PlayClock
 from bot.playground.heimdall import Call, HeimdallEmulator
 from bot.playground.slack import BOT_USER_ID
-from bot.playground.workspace import CHANNELS, Workspace
+from bot.playground.workspace import CHANNELS, Workspace, masked_headers
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -187,7 +187,7 @@ class Playground:
 
     async def run_bot(self, on_ready: Callable[[], None]) -> None:
         """Import and start the bot, then serve it until the process is asked to stop."""
-        # The bot's modules take about a second to import: in a thread, so the page is served meanwhile.
+        # The bot's modules take most of a second to import: in a thread, so the page is served meanwhile.
         await asyncio.to_thread(importlib.import_module, "bot.web")
         import uvicorn
 
@@ -227,8 +227,7 @@ class Playground:
     # ---- what the inspector shows of DataOS --------------------------------------------------
 
     def _dataos_call(self, call: Call) -> None:
-        headers = {k: ("••••" if k.lower() in ("apikey", "authorization") else v) for k, v in call.headers.items()
-                   if k.lower() in ("apikey", "authorization", "content-type")}
+        headers = masked_headers(call.headers, secret=("apikey", "authorization"))
         answer: Any = None
         if call.answer:
             try:
@@ -320,22 +319,27 @@ class Playground:
             raise Refused("Choose one of the playground's people.")
         return user
 
+    def _conversation(self, body: dict[str, Any], user: str) -> str:
+        """A channel, or the person's own DM with the bot: nobody else's."""
+        channel = _text(body, "channel", 32)
+        if channel not in CHANNELS and channel != self.slack.dm(user):
+            raise Refused("No such conversation.")
+        return channel
+
     def _ready(self) -> None:
         if not self.slack.ready:
             raise Refused("The bot is still starting; try again in a moment.", status=503)
 
     async def _command(self, body: dict[str, Any]) -> dict[str, Any]:
-        user, channel, text = self._person(body), _text(body, "channel", 32), _text(body, "text", 4000)
+        user, text = self._person(body), _text(body, "text", 4000)
+        channel = self._conversation(body, user)
         self._ready()
-        if channel not in CHANNELS and channel != self.slack.dm(user):
-            raise Refused("No such conversation.")
         self._spawn(self.slack.command(user, channel, escape_command_text(text, self.slack.users)))
         return {}
 
     async def _message(self, body: dict[str, Any]) -> dict[str, Any]:
-        user, channel, text = self._person(body), _text(body, "channel", 32), _text(body, "text", 40_000)
-        if channel not in CHANNELS and channel != self.slack.dm(user):
-            raise Refused("No such conversation.")
+        user, text = self._person(body), _text(body, "text", 40_000)
+        channel = self._conversation(body, user)
         self._spawn(self.slack.post(user, channel, text))
         return {}
 

@@ -151,8 +151,7 @@ class Workspace(SlackFake):
     def recorded(self, call: SlackCall) -> None:
         del self.calls[:-1000]  # a long session keeps the inspector's rows, not every call
         ms = (time.monotonic() - call.at) * 1000
-        headers = {k: ("Bearer ••••" if k.lower() == "authorization" else v) for k, v in call.headers.items()
-                   if k.lower() in ("authorization", "content-type")}
+        headers = masked_headers(call.headers, secret=("authorization",))
         ok = call.result.get("ok")
         status = "ok" if ok is True else str(call.result.get("error") or call.status)
         what = call.method if call.method != "response_url" else "POST response_url"
@@ -215,12 +214,6 @@ class Workspace(SlackFake):
         self.messages = [m for m in self.messages if not (m.channel == channel and m.ts == ts)]
         self.changed()
         return {"ok": True} if len(self.messages) < before else {"ok": False, "error": "message_not_found"}
-
-    def _m_conversations_open(self, p: dict[str, Any]) -> dict[str, Any]:
-        user = str(p.get("users") or "")
-        if user not in self.users:
-            return {"ok": False, "error": "user_not_found"}
-        return {"ok": True, "channel": {"id": self.dm(user)}}
 
     def _take_trigger(self, trigger: str) -> tuple[str | None, str | None]:
         """(user, error): a trigger opens one modal, within TRIGGER_SECONDS of being made."""
@@ -580,6 +573,12 @@ def input_value(element: dict[str, Any], raw: Any) -> dict[str, Any]:
     if kind == "datepicker":
         return {"type": kind, "selected_date": raw if isinstance(raw, str) and raw else None}
     return {"type": kind, "value": raw if isinstance(raw, str) and raw != "" else None}
+
+
+def masked_headers(headers: dict[str, str], secret: tuple[str, ...]) -> dict[str, str]:
+    """The headers the inspector shows: the content type, and the credentials as dots."""
+    return {name: "••••" if name.lower() in secret else value for name, value in headers.items()
+            if name.lower() in (*secret, "content-type")}
 
 
 def _blocks(params: dict[str, Any]) -> list[Any]:
