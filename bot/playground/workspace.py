@@ -10,8 +10,6 @@ so the bot gets exactly what Slack would send, and the page cannot send it anyth
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import itertools
 import json
 import logging
@@ -24,6 +22,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import aiohttp
+from slack_sdk.signature import SignatureVerifier
 
 from bot.playground import render
 from bot.playground.clock import PlayClock
@@ -86,7 +85,7 @@ class Workspace(SlackFake):
         self.rate_limits = {}  # a handful of people: Tier 2 limits would only slow the demo
         self.play = clock
         self.bot_url = bot_url.rstrip("/") + "/slack/events"
-        self._signing_secret = signing_secret.encode()
+        self._signer = SignatureVerifier(signing_secret)
         self.trigger_clock = trigger_clock
         self.personas: list[Persona] = []
         self.messages: list[Message] = []
@@ -311,7 +310,7 @@ class Workspace(SlackFake):
         if self._session is None:
             self._session = aiohttp.ClientSession()
         stamp = str(int(time.time()))
-        signature = "v0=" + hmac.new(self._signing_secret, f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
+        signature = self._signer.generate_signature(timestamp=stamp, body=body) or ""
         headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": stamp,
                    "X-Slack-Signature": signature, "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)"}
         started = time.perf_counter()
