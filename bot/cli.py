@@ -7,10 +7,13 @@ import gc
 import os
 import sys
 from collections.abc import Coroutine, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot import __version__
-from bot.config import ConfigError, Settings, load_settings
+from bot.collector import pause_collector, resume_collector
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 T = TypeVar("T")
 
@@ -61,6 +64,8 @@ def run_async(main: Coroutine[Any, Any, T]) -> T:
 
 
 def settings_or_exit() -> Settings:
+    from bot.config import ConfigError, load_settings
+
     try:
         return load_settings()
     except ConfigError as exc:
@@ -69,6 +74,14 @@ def settings_or_exit() -> Settings:
 
 
 def serve(args: argparse.Namespace) -> int:
+    pause_collector()
+    try:
+        return _serve(args)
+    finally:
+        gc.enable()  # normally done once started (bot.web); this covers a start-up that failed
+
+
+def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.app import Runtime
@@ -99,6 +112,14 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def sweep(args: argparse.Namespace) -> int:
+    pause_collector()
+    try:
+        return _sweep(args)
+    finally:
+        gc.enable()
+
+
+def _sweep(args: argparse.Namespace) -> int:
     from bot.app import Runtime
     from bot.logs import configure_logging
     from bot.reminders.sweep import Sweeper, SweepFailed
@@ -110,7 +131,7 @@ def sweep(args: argparse.Namespace) -> int:
         rt = Runtime(settings)
         try:
             await rt.start()
-            gc.freeze()  # start-up objects live to the end: keep the collector's full passes off them
+            resume_collector()
             summary = await Sweeper(rt).run("discovery" if args.discover else "auto")
         except SweepFailed as exc:
             print(f"sweep failed: {exc}", file=sys.stderr)
@@ -149,6 +170,7 @@ def playground(args: argparse.Namespace) -> int:
 
 
 def doctor(args: argparse.Namespace) -> int:
+    from bot.config import ConfigError, load_settings
     from bot.doctor import run_doctor
 
     try:

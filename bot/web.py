@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 
@@ -16,6 +15,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.app import Runtime, build_bolt_app
+from bot.collector import resume_collector
 from bot.slack.front_door import FrontDoor
 from bot.slack.guard import Rejection, is_ssl_check, parse_body
 
@@ -124,8 +124,8 @@ def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
             await socket_handler.connect_async()  # type: ignore[no-untyped-call]
         # Everything loaded so far (modules, the app, the clients) lives as long as the process: kept
         # out of the collector's full passes, which otherwise stall every request for tens of ms.
-        # (No gc.collect() first: it would cost ~50 ms of start-up for a few garbage objects.)
-        gc.freeze()
+        # (`apikey-bot serve` turned the collector off for start-up: this turns it back on.)
+        resume_collector()
         log.info("apikey-bot started (%s mode)", "Socket" if socket_mode else "HTTP")
         if on_started is not None:
             on_started()
