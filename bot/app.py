@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -130,9 +131,14 @@ class Runtime:
             self.slack.session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=100, limit_per_host=100, keepalive_timeout=30))
             self._walk_client.session = self.slack.session
-        await migrate(self.engine)
-        self._migrated = True
+        # The directory loads over the network while the schema is checked: readiness waits for both.
         self._warmup = asyncio.create_task(self._warm_directory())
+        try:
+            await migrate(self.engine)
+        except BaseException:
+            self._warmup.cancel()
+            raise
+        self._migrated = True
         if schedule and self.settings.reminders_enabled:
             from bot.reminders.scheduler import start_scheduler
 
@@ -214,10 +220,22 @@ class Runtime:
             await session.close()
 
 
+class _SameTokenNotice(logging.Filter):
+    """Drops Bolt's "As you gave `client` as well, `token` will be unused." That warning fires whenever
+    SLACK_BOT_TOKEN is in the environment and an app is given a client, which is every deployment of
+    this bot: the client is made from that very token, so the line says nothing at every start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
 def build_bolt_app(runtime: Runtime, *, socket_mode: bool = False) -> AsyncApp:
     from bot.slack import register_all
 
     settings = runtime.settings
+    bolt_log = logging.getLogger("bot.bolt")
+    if not any(isinstance(f, _SameTokenNotice) for f in bolt_log.filters):
+        bolt_log.addFilter(_SameTokenNotice())
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     app = AsyncApp(
         client=runtime.slack,
@@ -225,7 +243,7 @@ def build_bolt_app(runtime: Runtime, *, socket_mode: bool = False) -> AsyncApp:
         # bot.web checks the signature before anything else reads the body; once is enough.
         request_verification_enabled=False,
         raise_error_for_unhandled_request=False,
-        logger=logging.getLogger("bot.bolt"),
+        logger=bolt_log,
         # Named here, or Bolt finds a name with inspect.stack(), which reads source files: ~75 ms of start-up.
         name="apikey-bot",
     )

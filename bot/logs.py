@@ -127,5 +127,6 @@ def configure_logging(fmt: str = "console", level: str = "INFO", stream: TextIO 
     for name in ("slack_sdk", "slack_bolt", "bot.bolt"):
         logging.getLogger(name).setLevel(max(logging.INFO, root.level))
     # httpx logs every request line at INFO; the DataOS client logs its own (with correlation ids).
-    for name in ("httpx", "httpcore"):
+    # Alembic names each of its plugins at INFO on every migration (its "Running upgrade" lines stay).
+    for name in ("httpx", "httpcore", "alembic.runtime.plugins"):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

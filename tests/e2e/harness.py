@@ -259,9 +259,10 @@ def process_env(slack: SlackFake, heimdall: HeimdallEmulator, secret: str, **ext
             "REMINDERS_ENABLED": "false", **extra}
 
 
-def start_bot_process(env: dict[str, str], cwd: Any, port: int) -> Any:
+def start_bot_process(env: dict[str, str], cwd: Any, port: int, *, startup_log: list[str] | None = None) -> Any:
     """`python -m bot serve` on 127.0.0.1:`port`, returned once it has logged that it started (its stderr,
-    a text pipe, then holds the rest of its log). The caller stops it."""
+    a text pipe, then holds the rest of its log; the lines up to "started" go to `startup_log`). The caller
+    stops it."""
     import subprocess
     import sys
 
@@ -269,6 +270,8 @@ def start_bot_process(env: dict[str, str], cwd: Any, port: int) -> Any:
                             env=env, cwd=cwd, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     for line in proc.stderr:  # blocks until the bot says it started
+        if startup_log is not None:
+            startup_log.append(line)
         if "apikey-bot started" in line:
             return proc
     proc.wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -57,8 +58,13 @@ def test_serve_answers_slack_and_stops_on_sigterm(tmp_path: Path, slack: SlackFa
                                                   heimdall: HeimdallEmulator) -> None:
     port = free_port()
     env = process_env(slack, heimdall, "cli-secret", LOG_FORMAT="json")
-    proc = start_bot_process(env, tmp_path, port)
+    startup_log: list[str] = []
+    proc = start_bot_process(env, tmp_path, port, startup_log=startup_log)
     try:
+        # A clean start says it started and nothing louder (Bolt's "`token` will be unused" is dropped:
+        # SLACK_BOT_TOKEN is in the environment, as in every deployment).
+        assert "SLACK_BOT_TOKEN" in env
+        assert {json.loads(line)["level"] for line in startup_log} == {"info"}, startup_log
         assert (tmp_path / "data" / "apikey-bot.db").exists()  # the embedded SQLite default
         r = signed_command(port, "cli-secret", text="help", user_id="U0ALICE", response_url=slack.response_url())
         assert r.status_code == 200 and "/apikey create" in r.text

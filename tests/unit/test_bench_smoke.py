@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
         ("bench.p1_ack", ["--clients", "2", "--bursts", "2", "--requests", "2", "--runs", "1"], "bot p99 / bare p99"),
         ("bench.p2_modal", ["--requests", "3", "--concurrency", "1"], "p99"),
         ("bench.p3_sweep", ["--users", "40"], "duplicate DMs"),
-        ("bench.p4_startup", ["--runs", "1"], "bot: idle RSS"),
+        ("bench.p4_startup", ["--runs", "1"], "floor / minimal Bolt app"),
         ("bench.leak_scan", ["--repeat", "10"], "ordinary text"),
     ],
 )
