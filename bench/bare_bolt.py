@@ -23,7 +23,6 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-
 #: What the bot imports beyond Bolt, Starlette and uvicorn, for `--with-libraries`.
 LIBRARIES = ("sqlalchemy.ext.asyncio", "sqlalchemy.dialects.sqlite.aiosqlite", "aiosqlite", "pydantic_settings",
              "httpx", "httpx_aiohttp", "apscheduler.schedulers.asyncio", "apscheduler.triggers.interval",

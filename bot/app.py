@@ -121,6 +121,7 @@ class Runtime:
         self._migrated = False
         self._working = InProgress()  # listener work, which goes on after Slack's ack
         self._acking = InProgress()  # requests whose acknowledgement has not been sent yet
+        self._sweeping = InProgress()  # scheduled sweeps running
         self.scheduler: Any = None
 
     async def start(self, *, schedule: bool = False) -> None:
@@ -159,6 +160,22 @@ class Runtime:
         """Marks listener work in progress (it goes on after Slack's ack), so shutdown can wait for it."""
         with self._working.hold():
             yield
+
+    def sweeping(self) -> contextlib.AbstractContextManager[None]:
+        """Marks a scheduled sweep in progress (see `stop_scheduler`)."""
+        return self._sweeping.hold()
+
+    async def stop_scheduler(self, seconds: float = 10.0) -> None:
+        """Stop the scheduler; a sweep it is running is cancelled, and waited for (up to `seconds`) while
+        it records what it already sent, so that the database and clients are still open for that."""
+        if self.scheduler is None:
+            return
+        self.scheduler.shutdown(wait=False)  # cancels the running job
+        self.scheduler = None
+        try:
+            await asyncio.wait_for(self._sweeping.none.wait(), seconds)
+        except TimeoutError:
+            log.warning("a reminder sweep was still stopping after %.0f s", seconds)
 
     def acknowledging(self) -> contextlib.AbstractContextManager[None]:
         """Marks a request whose acknowledgement has not been sent yet (see `after_acks`)."""
@@ -206,8 +223,7 @@ class Runtime:
         return self._bot_user_id
 
     async def aclose(self) -> None:
-        if self.scheduler is not None:
-            self.scheduler.shutdown(wait=False)
+        await self.stop_scheduler()
         if self._warmup is not None:
             self._warmup.cancel()
             with contextlib.suppress(asyncio.CancelledError):

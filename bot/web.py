@@ -136,9 +136,7 @@ def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
             # after an ack (a create, a delivery) gets a bounded time to finish before clients close.
             if socket_handler is not None:
                 await socket_handler.close_async()  # type: ignore[no-untyped-call]
-            if runtime.scheduler is not None:
-                runtime.scheduler.shutdown(wait=False)
-                runtime.scheduler = None
+            await runtime.stop_scheduler()
             await runtime.drain(seconds=SHUTDOWN_GRACE)
             await runtime.aclose()
             log.info("apikey-bot stopped")

@@ -6,6 +6,7 @@ enough because a sweep decides from the ledger what is due, so a late run catche
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -23,8 +24,18 @@ log = logging.getLogger(__name__)
 
 
 async def scheduled_sweep(rt: Runtime) -> None:
+    with rt.sweeping():
+        await _sweep(rt)
+
+
+async def _sweep(rt: Runtime) -> None:
     try:
         summary = await Sweeper(rt).run()
+    except asyncio.CancelledError:
+        # The scheduler cancels a running sweep when the bot shuts down; the sweep has recorded what it
+        # sent by the time this runs. Not re-raised: APScheduler would log it as a failed job.
+        log.warning("reminder sweep stopped by the shutdown; the next sweep goes on from what this one recorded")
+        return
     except SweepFailed as exc:
         log.error("reminder sweep could not run: %s", exc)
         return

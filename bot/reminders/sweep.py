@@ -150,8 +150,8 @@ class Sweeper:
             else:
                 await self._tick(now, summary)
         except BaseException:
-            if discover:  # not done (failed, or cancelled by a shutdown): the next pass tries again
-                await asyncio.shield(self.rt.store.set_mark(DISCOVERY_MARK, now - interval))
+            if discover:  # not done (failed, or cancelled by a shutdown): due again, so the next pass is one
+                await asyncio.shield(self.rt.store.set_mark(DISCOVERY_MARK, now - interval - timedelta(seconds=1)))
             raise
         finally:
             DATAOS_PURPOSE.reset(purpose)
@@ -246,6 +246,9 @@ class Sweeper:
         finally:
             for task in [*workers, sender]:
                 task.cancel()
+            # Cancelled (a shutdown), they still record what Slack took (see _send_batch): wait for that, so
+            # nothing closes the database under them.
+            await asyncio.gather(*workers, sender, return_exceptions=True)
         await self._flush(now)
 
     async def _worker(self, queue: asyncio.Queue[Recipient], outbox: asyncio.Queue[_Outgoing | None],

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -234,3 +237,47 @@ def test_serve_runs_a_catch_up_sweep_at_start(slack: SlackFake, heimdall: Heimda
         assert server.runtime.scheduler is not None
         job = server.runtime.scheduler.get_job("sweep")
         assert job is not None and job.trigger.interval == timedelta(minutes=30)
+
+
+def test_a_shutdown_in_the_middle_of_a_sweep_sends_each_reminder_once(
+        slack: SlackFake, heimdall: HeimdallEmulator, clock: Any, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A deploy stops the bot while its start-up sweep is sending: what Slack took is recorded before the
+    database closes, the log says so without a traceback, nothing is sent twice, and the rest goes out."""
+    from bot.reminders.sweep import CLAIM_LEASE
+    from tests.e2e.harness import make_settings, running_bot
+
+    keys = [f"{user}_due_{n}" for user in ("alice", "bob", "carol") for n in (1, 2)]
+    for key in keys:
+        heimdall.add_token(key.split("_")[0], key, expiration=WED_1430 + 20 * H)
+    common = {"sweep_concurrency": 1, "working_days": "mon-sun", "working_hours": "00:00-24:00"}
+    settings = make_settings(slack, heimdall, str(tmp_path / "bot.db"), reminders_enabled=True, **common)
+    slack.hold("chat.postMessage", times=100, after=2)  # two DMs go out, then Slack hangs
+    with running_bot(settings, clock, slack):
+        slack.wait_for("held:chat.postMessage")
+    # the bot stopped while its third DM was in flight
+    first = [_key_of(c) for c in slack.delivered("chat.postMessage")]
+    assert len(first) == 2
+    assert "reminder sweep stopped by the shutdown" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    with sqlite3.connect(tmp_path / "bot.db") as db:
+        sent = [name for name, in db.execute("SELECT key_name FROM reminder_ledger WHERE state = 'sent'")]
+    assert sorted(sent) == sorted(first)
+    slack.held.clear()
+
+    # The next start: the interrupted discovery is done again. The DM that was in flight may have reached
+    # Slack, so it waits out its claim's lease; everything else goes now, and nothing goes twice.
+    calm = make_settings(slack, heimdall, str(tmp_path / "bot.db"), **common)
+    with running_bot(calm, clock, slack) as (server, _user):
+        again = server.call(Sweeper(server.runtime).run())
+        assert again.kind == "discovery" and again.skipped["claimed by another sweep"] >= 1
+        clock.advance(seconds=(CLAIM_LEASE + 1 * H / 60).total_seconds())
+        later = server.call(Sweeper(server.runtime).run())
+    assert again.sent + later.sent == 4
+    assert sorted(_key_of(c) for c in slack.delivered("chat.postMessage")) == sorted(keys)
+
+
+def _key_of(call: SlackCall) -> str:
+    found = re.search(r"(alice|bob|carol)_due_\d", json.dumps(call.params))
+    assert found is not None
+    return found.group(0)
