@@ -72,7 +72,9 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+#: Record attributes that are not extras. uvicorn adds `color_message`, the message again with terminal
+#: colour codes: it would repeat every uvicorn line, escape codes and all.
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

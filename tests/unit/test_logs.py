@@ -51,3 +51,15 @@ def test_console_format_redacts() -> None:
     logging.getLogger("x").warning("token %s", "xoxb-999-888-secret")
     assert "xoxb-999" not in stream.getvalue()
     assert "WARNING" in stream.getvalue()
+
+
+def test_uvicorn_lines_are_not_repeated_in_colour() -> None:
+    for fmt in ("console", "json"):
+        stream = io.StringIO()
+        configure_logging(fmt, "INFO", stream=stream)
+        logging.getLogger("uvicorn.error").info("Started server process [%d]", 42,
+                                                 extra={"color_message": "Started server process [\x1b[36m%d\x1b[0m]"})
+        line = stream.getvalue()
+        assert "Started server process [42]" in line and "color_message" not in line and "\x1b" not in line
+        assert line.count("Started server process") == 1
+    configure_logging("console", "INFO", stream=io.StringIO())
