@@ -217,11 +217,12 @@ class SlackFake:
         body = await request.json()
         call = SlackCall("response_url", body, dict(request.headers), result={"ok": True})
         call.result = self.respond(request.match_info["rest"], body) or call.result
+        call.status = 200 if call.result.get("ok") else 404  # Slack's answer to a used or expired URL
         with self._lock:
             self.calls.append(call)
             self._lock.notify_all()
         self.recorded(call)
-        return web.Response(text="ok")
+        return web.Response(status=call.status, text="ok" if call.status == 200 else str(call.result["error"]))
 
     def respond(self, token: str, body: dict[str, Any]) -> dict[str, Any] | None:
         """What a post to a response_url does (nothing here: the calls are only recorded)."""

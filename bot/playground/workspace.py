@@ -36,6 +36,9 @@ SLACKBOT = "USLACKBOT"
 ACK_SECONDS = 3.0
 #: A trigger_id opens a modal only within three seconds of the command or click that made it.
 TRIGGER_SECONDS = 3.0
+#: A response_url takes five posts within thirty minutes (Slack's limits); then Slack answers 404.
+RESPONSE_URL_POSTS = 5
+RESPONSE_URL_SECONDS = 30 * 60
 CHANNELS = {"C0GENERAL": "general", "C0AUDIT": "apikey-audit"}
 INSPECTOR_ROWS = 300
 
@@ -60,6 +63,8 @@ class RespondTo:
     user: str
     channel: str
     message_id: str | None = None
+    made: float = 0.0  # on the trigger clock
+    posts: int = 0
 
 
 @dataclass
@@ -269,8 +274,11 @@ class Workspace(SlackFake):
 
     def respond(self, token: str, body: dict[str, Any]) -> dict[str, Any] | None:
         target = self.respond_to.get(token)
-        if target is None:
+        if target is None or self.trigger_clock() - target.made > RESPONSE_URL_SECONDS:
             return {"ok": False, "error": "expired_url"}
+        if target.posts >= RESPONSE_URL_POSTS:
+            return {"ok": False, "error": "used_url"}
+        target.posts += 1
         original = next((m for m in self.messages if m.id == target.message_id), None)
         if body.get("delete_original") and original is not None:
             self.messages.remove(original)
@@ -293,6 +301,7 @@ class Workspace(SlackFake):
 
     def _response_url(self, target: RespondTo) -> str:
         token = secrets.token_urlsafe(12)
+        target.made = self.trigger_clock()
         self.respond_to[token] = target
         return f"{self.url}/respond/{token}"
 

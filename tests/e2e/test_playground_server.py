@@ -12,7 +12,7 @@ import pytest
 
 from bot.playground.clock import PlayClock
 from bot.playground.run import escape_command_text, ignored_settings
-from bot.playground.workspace import Workspace, action_of, find_element, input_value
+from bot.playground.workspace import RespondTo, Workspace, action_of, find_element, input_value
 from tests.browser.running import RunningPlayground
 
 
@@ -120,6 +120,24 @@ def test_a_trigger_opens_one_modal_within_three_seconds() -> None:
     ticks.now += 0.2
     assert ws._m_views_open({"trigger_id": late, "view": VIEW})["error"] == "expired_trigger_id"
     assert ws._m_views_open({"trigger_id": "made.up", "view": VIEW})["error"] == "invalid_trigger_id"
+
+
+def test_a_response_url_takes_five_posts_within_thirty_minutes() -> None:
+    ticks = Ticks()
+    ws = workspace(ticks)
+    ws.start()
+    try:
+        url = ws._response_url(RespondTo("U0ADA", "C0GENERAL"))
+        answers = [httpx.post(url, json={"text": f"reply {i}"}) for i in range(6)]
+        assert [a.status_code for a in answers] == [200] * 5 + [404] and answers[-1].text == "used_url"
+        assert [m.text for m in ws.messages] == [f"reply {i}" for i in range(5)]
+        late = ws._response_url(RespondTo("U0ADA", "C0GENERAL"))
+        ticks.now += 30 * 60 + 1
+        assert (httpx.post(late, json={"text": "late"}).text, ws.calls[-1].status) == ("expired_url", 404)
+        assert httpx.post(f"{ws.url}/respond/made-up", json={"text": "x"}).status_code == 404
+        assert len(ws.messages) == 5
+    finally:
+        ws.stop()
 
 
 def test_dm_refused_is_slacks_own_error_and_nothing_is_shown() -> None:
