@@ -123,7 +123,14 @@ class DataOSDirectory:
     def size(self) -> int:
         return len(self._by_id)
 
-    async def refresh(self) -> None:
+    async def refresh(self, *, max_age: float = 0.0) -> None:
+        """Load the directory afresh, unless it was loaded less than `max_age` seconds ago (a load in
+        progress is waited for, not repeated)."""
+        async with self._load_lock:
+            if self._loaded_at is None or self._clock() - self._loaded_at >= max_age:
+                await self._load()
+
+    async def _load(self) -> None:
         users = await self._client.list_users(limit=self.limit)
         self.truncated = len(users) >= self.limit
         if self.truncated:
@@ -144,7 +151,7 @@ class DataOSDirectory:
             return
         async with self._load_lock:
             if self._loaded_at is None:
-                await self.refresh()
+                await self._load()
 
     def _maybe_refresh_in_background(self) -> None:
         assert self._loaded_at is not None

@@ -49,6 +49,9 @@ SEND_BATCH = 50
 EVENT_MEMORY = timedelta(hours=6)
 
 
+#: A discovery reads the DataOS directory afresh unless it was read this recently.
+DIRECTORY_FRESH_SECONDS = 60.0
+
 Mode = Literal["auto", "tick", "discovery"]
 DISCOVERY_MARK = "discovery"
 
@@ -186,7 +189,8 @@ class Sweeper:
         are and reads only the keys the ladder can reach."""
         try:
             if discover:
-                await self.rt.directory.refresh()
+                # (not again if it was loaded a moment ago: at start-up, the warm-up has just done it)
+                await self.rt.directory.refresh(max_age=DIRECTORY_FRESH_SECONDS)
                 try:
                     await self.rt.slack_directory.refresh()
                 except SlackApiError as exc:

@@ -203,6 +203,8 @@ def test_sweep_command_prints_a_summary(slack: SlackFake, heimdall: HeimdallEmul
     assert "kind: discovery" in result.stdout  # the first pass: the record is empty
     assert "users checked: 3" in result.stdout and "reminders sent: 1" in result.stdout
     assert "failures: 0" in result.stdout
+    # the directory was read once: the discovery used what the start-up had just loaded
+    assert len([c for c in heimdall.calls if c.method == "GET" and c.path.split("?")[0].endswith("/v1/users")]) == 1
     assert len(slack.delivered("chat.postMessage")) == 1
     # the record is fresh now: a plain `sweep` is a tick (nothing due, no DataOS call for keys)...
     heimdall.calls.clear()
