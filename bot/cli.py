@@ -86,6 +86,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from bot.app import Runtime
     from bot.logs import configure_logging
+    from bot.store import DatabaseUnusable
     from bot.web import create_web_app
 
     settings = settings_or_exit()
@@ -99,7 +100,19 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     configure_logging(settings.log_format, settings.log_level)
     port = args.port if args.port is not None else settings.port
-    app = create_web_app(Runtime(settings), socket_mode=args.socket_mode)
+    try:
+        runtime = Runtime(settings)
+    except DatabaseUnusable as exc:
+        print(f"apikey-bot cannot start: {exc}", file=sys.stderr)
+        return 1
+    failed = False
+
+    def fatal() -> None:
+        nonlocal failed
+        failed = True
+        server.should_exit = True
+
+    app = create_web_app(runtime, socket_mode=args.socket_mode, on_fatal=fatal)
     config = uvicorn.Config(app, host=args.host, port=port, log_config=None, access_log=False,
                             proxy_headers=True, lifespan="on", timeout_graceful_shutdown=20)
     server = uvicorn.Server(config)
@@ -108,7 +121,7 @@ def _serve(args: argparse.Namespace) -> int:
     sock = config.bind_socket()  # exits with uvicorn's message when the port is taken
     sock.listen(config.backlog)
     server.run(sockets=[sock])
-    return 0 if server.started else 1
+    return 0 if server.started and not failed else 1
 
 
 def sweep(args: argparse.Namespace) -> int:
@@ -123,17 +136,22 @@ def _sweep(args: argparse.Namespace) -> int:
     from bot.app import Runtime
     from bot.logs import configure_logging
     from bot.reminders.sweep import Sweeper, SweepFailed
+    from bot.store import DatabaseUnusable
 
     settings = settings_or_exit()
     configure_logging(settings.log_format, settings.log_level)
 
     async def run() -> int:
-        rt = Runtime(settings)
+        try:
+            rt = Runtime(settings)
+        except DatabaseUnusable as exc:
+            print(f"sweep failed: {exc}", file=sys.stderr)
+            return 1
         try:
             await rt.start()
             resume_collector()
             summary = await Sweeper(rt).run("discovery" if args.discover else "auto")
-        except SweepFailed as exc:
+        except (SweepFailed, DatabaseUnusable) as exc:
             print(f"sweep failed: {exc}", file=sys.stderr)
             return 1
         finally:

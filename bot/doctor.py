@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.dataos import DataOSError, DataOSForbidden, HeimdallClient
 from bot.identity import slack_error
 from bot.manifest import LEAK_WATCH_SCOPES, bot_scopes
-from bot.store import create_engine, current_revision, head_revision
+from bot.store import create_engine, current_revision, head_revision, safe_database_url
 
 Status = Literal["ok", "warn", "fail"]
 MARK = {"ok": "✔", "warn": "!", "fail": "✘"}
@@ -37,10 +37,6 @@ class Check:
 
     def line(self) -> str:
         return f"{MARK[self.status]} {self.name}: {self.detail}"
-
-
-def safe_database_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
 
 
 async def check_slack(settings: Settings) -> list[Check]:

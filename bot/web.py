@@ -18,6 +18,7 @@ from bot.app import Runtime, build_bolt_app
 from bot.collector import resume_collector
 from bot.slack.front_door import FrontDoor
 from bot.slack.guard import Rejection, is_ssl_check, parse_body
+from bot.store import DatabaseUnusable
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
@@ -63,7 +64,10 @@ def _signed(verifier: SignatureVerifier | None, request: Request, body: bytes) -
 
 
 def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
-                   on_started: Callable[[], None] | None = None, body_seconds: float = BODY_SECONDS) -> Starlette:
+                   on_started: Callable[[], None] | None = None, on_fatal: Callable[[], None] | None = None,
+                   body_seconds: float = BODY_SECONDS) -> Starlette:
+    """The ASGI app. `on_fatal` is called when start-up cannot go on (the database is unusable; it has been
+    logged); without it, the start-up fails with the exception."""
     bolt = build_bolt_app(runtime, socket_mode=socket_mode)
     door = FrontDoor(runtime, bolt)
     secret = runtime.settings.slack_signing_secret
@@ -113,7 +117,17 @@ def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await runtime.start(schedule=True)
+        try:
+            await runtime.start(schedule=True)
+        except DatabaseUnusable as exc:
+            # One line that says what to fix, instead of a traceback and unclosed sessions.
+            log.error("apikey-bot cannot start: %s", exc)
+            await runtime.aclose()
+            if on_fatal is None:
+                raise
+            on_fatal()
+            yield  # the server stops at once (on_fatal asked it to)
+            return
         socket_handler = None
         if socket_mode:
             from bot.slack.socket_mode import CheckedSocketModeHandler

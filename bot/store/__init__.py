@@ -1,6 +1,13 @@
 """Storage: SQLAlchemy 2 async over SQLite (default) or PostgreSQL, with Alembic migrations."""
 
-from bot.store.db import create_engine, current_revision, head_revision, migrate
+from bot.store.db import (
+    DatabaseUnusable,
+    create_engine,
+    current_revision,
+    head_revision,
+    migrate,
+    safe_database_url,
+)
 from bot.store.repo import (
     Audit,
     Idempotency,
@@ -15,6 +22,6 @@ from bot.store.repo import (
 )
 
 __all__ = [
-    "Audit", "Idempotency", "KeyId", "LeakSeen", "Link", "Member", "ReminderState", "Revocation", "Sighting", "Store",
-    "create_engine", "current_revision", "head_revision", "migrate",
+    "Audit", "DatabaseUnusable", "Idempotency", "KeyId", "LeakSeen", "Link", "Member", "ReminderState", "Revocation",
+    "Sighting", "Store", "create_engine", "current_revision", "head_revision", "migrate", "safe_database_url",
 ]

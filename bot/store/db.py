@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -20,6 +21,23 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 #: and its checks are a good part of start-up); a test keeps this in step with `migrations/versions`.
 SCHEMA_HEAD = "0005"
 _LOCK_ID = 0x41504B42  # "APKB": the advisory lock that serialises migrations on PostgreSQL
+
+
+class DatabaseUnusable(Exception):
+    """The database cannot be reached, opened or created; the message says which and why, in one line."""
+
+
+def safe_database_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _reason(exc: BaseException) -> str:
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    text = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    name = type(cause).__name__
+    if not text:
+        return name
+    return text if name in ("Error", "Exception") else f"{name}: {text}"  # a driver's generic class says nothing
 
 
 def prepare_sqlite_file(url: str) -> None:
@@ -36,7 +54,11 @@ def prepare_sqlite_file(url: str) -> None:
 
 def create_engine(url: str, *, pool_size: int = 10, connect_args: dict[str, Any] | None = None) -> AsyncEngine:
     if url.startswith("sqlite"):
-        prepare_sqlite_file(url)
+        try:
+            prepare_sqlite_file(url)
+        except OSError as exc:
+            raise DatabaseUnusable(f"the SQLite database {safe_database_url(url)} cannot be created: "
+                                   f"{_reason(exc)}") from exc
         engine = create_async_engine(url, connect_args={"timeout": 15, **(connect_args or {})})
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -72,11 +94,16 @@ def _upgrade(connection: Connection) -> None:
 
 
 async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest version (idempotent; without Alembic when it is there already)."""
-    if await _stored_revision(engine) == SCHEMA_HEAD:
-        return
-    async with engine.begin() as conn:
-        await conn.run_sync(_upgrade)
+    """Bring the schema to the newest version (idempotent; without Alembic when it is there already).
+    A database that cannot be reached or opened raises DatabaseUnusable."""
+    try:
+        if await _stored_revision(engine) == SCHEMA_HEAD:
+            return
+        async with engine.begin() as conn:
+            await conn.run_sync(_upgrade)
+    except (OSError, DBAPIError) as exc:  # connection refused, timeouts, authentication, permissions
+        raise DatabaseUnusable(f"the database {safe_database_url(str(engine.url))} cannot be used: "
+                               f"{_reason(exc)}") from exc
 
 
 async def _stored_revision(engine: AsyncEngine) -> str | None:

@@ -75,3 +75,25 @@ def test_serve_answers_slack_and_stops_on_sigterm(tmp_path: Path, slack: SlackFa
     # uvicorn re-raises the signal after a clean shutdown, so the exit status says "terminated"
     assert proc.returncode in (0, -signal.SIGTERM)
     assert "apikey-bot stopped" in rest
+
+
+def test_an_unusable_database_is_named_in_one_line(tmp_path: Path, slack: SlackFake,
+                                                   heimdall: HeimdallEmulator) -> None:
+    closed = free_port()  # nothing listens there
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    cases = [
+        (f"postgresql+asyncpg://bot:hunter2@127.0.0.1:{closed}/bot",
+         f"the database postgresql+asyncpg://bot:***@127.0.0.1:{closed}/bot cannot be used: ConnectionRefusedError"),
+        (f"sqlite+aiosqlite:///{not_a_folder}/bot.db",
+         f"the SQLite database sqlite+aiosqlite:///{not_a_folder}/bot.db cannot be created: FileExistsError"),
+    ]
+    for url, reason in cases:
+        env = process_env(slack, heimdall, "cli-secret", DATABASE_URL=url)
+        served = run("serve", "--host", "127.0.0.1", "--port", str(free_port()), env=env, cwd=tmp_path)
+        swept = run("sweep", env=env, cwd=tmp_path)
+        assert served.returncode == 1 and f"apikey-bot cannot start: {reason}" in served.stderr, served.stderr
+        assert swept.returncode == 1 and f"sweep failed: {reason}" in swept.stderr, swept.stderr
+        for result in (served, swept):
+            assert "Traceback" not in result.stderr and "Unclosed" not in result.stderr
+            assert "hunter2" not in result.stderr
