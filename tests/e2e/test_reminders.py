@@ -273,7 +273,7 @@ def test_a_shutdown_in_the_middle_of_a_sweep_sends_each_reminder_once(
     with running_bot(calm, clock, slack) as (server, _user):
         again = server.call(Sweeper(server.runtime).run())
         assert again.kind == "discovery" and again.skipped["claimed by another sweep"] >= 1
-        clock.advance(seconds=(CLAIM_LEASE + 1 * H / 60).total_seconds())
+        clock.advance(seconds=(CLAIM_LEASE + timedelta(minutes=1)).total_seconds())
         later = server.call(Sweeper(server.runtime).run())
     assert again.sent + later.sent == 4
     assert sorted(_key_of(c) for c in slack.delivered("chat.postMessage")) == sorted(keys)
