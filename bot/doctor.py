@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.dataos import DataOSError, DataOSForbidden, HeimdallClient
 from bot.identity import slack_error
 from bot.manifest import LEAK_WATCH_SCOPES, bot_scopes
-from bot.store import create_engine, current_revision, head_revision, safe_database_url
+from bot.store import DatabaseUnusable, create_engine, current_revision, head_revision, safe_database_url
 
 Status = Literal["ok", "warn", "fail"]
 MARK = {"ok": "✔", "warn": "!", "fail": "✘"}
@@ -154,7 +154,10 @@ async def check_database(settings: Settings) -> list[Check]:
         path = make_url(url).database or ""
         if path and path != ":memory:" and not os.path.exists(path):  # noqa: ASYNC240 (one stat, at start)
             return [_fresh_sqlite(shown, path)]
-    engine = create_engine(url)
+    try:
+        engine = create_engine(url)
+    except DatabaseUnusable as exc:  # a SQLite path that is there but is not a file it can open
+        return [Check("database", "fail", str(exc))]
     try:
         revision = await asyncio.wait_for(current_revision(engine), timeout=10)
     except Exception as exc:

@@ -57,7 +57,7 @@ def create_engine(url: str, *, pool_size: int = 10, connect_args: dict[str, Any]
         try:
             prepare_sqlite_file(url)
         except OSError as exc:
-            raise DatabaseUnusable(f"the SQLite database {safe_database_url(url)} cannot be created: "
+            raise DatabaseUnusable(f"the SQLite database {safe_database_url(url)} cannot be opened or created: "
                                    f"{_reason(exc)}") from exc
         engine = create_async_engine(url, connect_args={"timeout": 15, **(connect_args or {})})
 

@@ -86,7 +86,7 @@ def test_an_unusable_database_is_named_in_one_line(tmp_path: Path, slack: SlackF
         (f"postgresql+asyncpg://bot:hunter2@127.0.0.1:{closed}/bot",
          f"the database postgresql+asyncpg://bot:***@127.0.0.1:{closed}/bot cannot be used: ConnectionRefusedError"),
         (f"sqlite+aiosqlite:///{not_a_folder}/bot.db",
-         f"the SQLite database sqlite+aiosqlite:///{not_a_folder}/bot.db cannot be created: FileExistsError"),
+         f"the SQLite database sqlite+aiosqlite:///{not_a_folder}/bot.db cannot be opened or created: FileExistsError"),
     ]
     for url, reason in cases:
         env = process_env(slack, heimdall, "cli-secret", DATABASE_URL=url)

@@ -110,6 +110,8 @@ async def test_database_missing_unmigrated_and_unreachable(slack: SlackFake, hei
     check = by_name(await run_doctor(make_settings(slack, heimdall, str(blocker / "sub" / "bot.db")),
                                      now=clock.now()))["database"]
     assert check.status == "fail" and "not a writable folder" in check.detail
+    check = by_name(await run_doctor(make_settings(slack, heimdall, str(tmp_path)), now=clock.now()))["database"]
+    assert check.status == "fail" and "cannot be opened or created: IsADirectoryError" in check.detail
     empty = tmp_path / "empty.db"
     empty.touch()
     checks = by_name(await run_doctor(make_settings(slack, heimdall, str(empty)), now=clock.now()))
