@@ -236,13 +236,24 @@ class Runtime:
             await session.close()
 
 
-class _SameTokenNotice(logging.Filter):
-    """Drops Bolt's "As you gave `client` as well, `token` will be unused." That warning fires whenever
-    SLACK_BOT_TOKEN is in the environment and an app is given a client, which is every deployment of
-    this bot: the client is made from that very token, so the line says nothing at every start."""
+class _QuietBolt(logging.Filter):
+    """Two of Bolt's and the Slack SDK's lines, made to say what they mean.
+
+    "As you gave `client` as well, `token` will be unused." fires whenever SLACK_BOT_TOKEN is in the
+    environment and an app is given a client, which is every deployment of this bot: the client is made
+    from that very token, so it is dropped. "Failed to connect (…); Retrying..." (Socket Mode, every
+    10 s while Slack cannot be reached) is logged as an error with a traceback each time: it becomes
+    one warning line.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+        message = record.getMessage()
+        if message == warning_client_prioritized_and_token_skipped():
+            return False
+        if message.startswith("Failed to connect (error:") and record.levelno >= logging.WARNING:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+        return True
 
 
 def build_bolt_app(runtime: Runtime, *, socket_mode: bool = False) -> AsyncApp:
@@ -250,8 +261,8 @@ def build_bolt_app(runtime: Runtime, *, socket_mode: bool = False) -> AsyncApp:
 
     settings = runtime.settings
     bolt_log = logging.getLogger("bot.bolt")
-    if not any(isinstance(f, _SameTokenNotice) for f in bolt_log.filters):
-        bolt_log.addFilter(_SameTokenNotice())
+    if not any(isinstance(f, _QuietBolt) for f in bolt_log.filters):
+        bolt_log.addFilter(_QuietBolt())
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     app = AsyncApp(
         client=runtime.slack,

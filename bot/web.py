@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_sdk.signature import SignatureVerifier
@@ -19,6 +20,9 @@ from bot.collector import resume_collector
 from bot.slack.front_door import FrontDoor
 from bot.slack.guard import Rejection, is_ssl_check, parse_body
 from bot.store import DatabaseUnusable
+
+if TYPE_CHECKING:
+    from bot.slack.socket_mode import CheckedSocketModeHandler
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
@@ -61,6 +65,11 @@ def _signed(verifier: SignatureVerifier | None, request: Request, body: bytes) -
     return (verifier is not None and timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12
             and verifier.is_valid(body=body, timestamp=timestamp,
                                   signature=request.headers.get("x-slack-signature", "")))
+
+
+def _report_connect_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the Socket Mode connection could not be made: %s", task.exception())
 
 
 def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
@@ -107,8 +116,12 @@ def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    socket: list[CheckedSocketModeHandler] = []  # the Socket Mode connection, once start-up has made it
+
     async def readyz(request: Request) -> Response:
         checks = await runtime.readiness()
+        if socket:
+            checks["slack_socket"] = "ok" if await socket[0].client.is_connected() else "connecting"
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
@@ -129,13 +142,18 @@ def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
             yield  # the server stops at once (on_fatal asked it to)
             return
         socket_handler = None
+        connecting: asyncio.Task[None] | None = None
         if socket_mode:
             from bot.slack.socket_mode import CheckedSocketModeHandler
 
             token = runtime.settings.slack_app_token
             assert token is not None
             socket_handler = CheckedSocketModeHandler(door, token.get_secret_value())
-            await socket_handler.connect_async()  # type: ignore[no-untyped-call]
+            socket.append(socket_handler)
+            # Not awaited: while Slack cannot be reached the SDK retries every 10 s for ever, which would
+            # hold start-up (and SIGTERM) with it. /readyz says "connecting" until the socket is up.
+            connecting = asyncio.create_task(socket_handler.connect_async())  # type: ignore[no-untyped-call]
+            connecting.add_done_callback(_report_connect_failure)
         # Everything loaded so far (modules, the app, the clients) lives as long as the process: kept
         # out of the collector's full passes, which otherwise stall every request for tens of ms.
         # (`apikey-bot serve` turned the collector off for start-up: this turns it back on.)
@@ -148,6 +166,10 @@ def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
         finally:
             # uvicorn has stopped taking requests and finished answering them; Slack work that goes on
             # after an ack (a create, a delivery) gets a bounded time to finish before clients close.
+            if connecting is not None and not connecting.done():
+                connecting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await connecting
             if socket_handler is not None:
                 await socket_handler.close_async()  # type: ignore[no-untyped-call]
             await runtime.stop_scheduler()

@@ -5,6 +5,7 @@ The payloads go through the same checks as HTTP bodies."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -120,3 +121,38 @@ def test_events_over_socket_mode_are_deduplicated(socket_bot: BotServer, slack: 
     acked(slack, slack.send_envelope("events_api", event, retry_attempt=1, retry_reason="timeout"))
     assert socket_bot.call(socket_bot.runtime.drain(10))
     assert len(slack.calls_to("views.publish")) == 1
+
+
+def test_slack_out_of_reach_holds_neither_start_up_nor_sigterm(tmp_path: Path, slack: SlackFake,
+                                                              heimdall: HeimdallEmulator) -> None:
+    """Socket Mode with Slack unreachable: the bot starts, says it is not ready yet and why, retries with
+    one warning line a time, and stops at once on SIGTERM."""
+    import signal
+    import subprocess
+
+    import httpx
+
+    from tests.e2e.harness import free_port, process_env
+
+    closed = free_port()
+    env = process_env(slack, heimdall, "unused", SLACK_APP_TOKEN=slack.app_token,
+                      SLACK_API_URL=f"http://127.0.0.1:{closed}/api/")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--socket-mode", "--host", "127.0.0.1",
+                             "--port", str(port)], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    log: list[str] = []
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # blocks until the first attempt to connect has failed
+            log.append(line)
+            if "Failed to connect" in line:
+                break
+        assert any("apikey-bot started (Socket mode)" in line for line in log), log
+        ready = httpx.get(f"http://127.0.0.1:{port}/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"]["slack_socket"] == "connecting"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.communicate(timeout=15)[1]  # at once, not after the SDK's next retry
+    failed = [line for line in log if "Failed to connect" in line]
+    assert failed and "WARNING" in failed[0] and "Traceback" not in "".join(log)
+    assert "apikey-bot stopped" in rest
