@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot import __version__
-from bot.collector import pause_collector, resume_collector
+from bot.collector import collector_paused, resume_collector
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -74,11 +73,8 @@ def settings_or_exit() -> Settings:
 
 
 def serve(args: argparse.Namespace) -> int:
-    pause_collector()
-    try:
+    with collector_paused():  # until started (bot.web resumes it)
         return _serve(args)
-    finally:
-        gc.enable()  # normally done once started (bot.web); this covers a start-up that failed
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -125,11 +121,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def sweep(args: argparse.Namespace) -> int:
-    pause_collector()
-    try:
+    with collector_paused():  # until started (resumed below)
         return _sweep(args)
-    finally:
-        gc.enable()
 
 
 def _sweep(args: argparse.Namespace) -> int:

@@ -9,11 +9,20 @@ everything made so far frozen out of its way.
 
 from __future__ import annotations
 
+import contextlib
 import gc
+from collections.abc import Iterator
 
 
-def pause_collector() -> None:
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The collector is off inside, unless `resume_collector` turns it back on once started; on leaving
+    it is on again whatever happened (a start-up that failed included)."""
     gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def resume_collector() -> None:

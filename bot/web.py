@@ -116,12 +116,12 @@ def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    socket: list[CheckedSocketModeHandler] = []  # the Socket Mode connection, once start-up has made it
+    socket_handler: CheckedSocketModeHandler | None = None  # made at start-up in Socket Mode
 
     async def readyz(request: Request) -> Response:
         checks = await runtime.readiness()
-        if socket:
-            checks["slack_socket"] = "ok" if await socket[0].client.is_connected() else "connecting"
+        if socket_handler is not None:
+            checks["slack_socket"] = "ok" if await socket_handler.client.is_connected() else "connecting"
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
@@ -130,6 +130,7 @@ def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        nonlocal socket_handler
         try:
             await runtime.start(schedule=True)
         except DatabaseUnusable as exc:
@@ -141,7 +142,6 @@ def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
             on_fatal()
             yield  # the server stops at once (on_fatal asked it to)
             return
-        socket_handler = None
         connecting: asyncio.Task[None] | None = None
         if socket_mode:
             from bot.slack.socket_mode import CheckedSocketModeHandler
@@ -149,7 +149,6 @@ def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
             token = runtime.settings.slack_app_token
             assert token is not None
             socket_handler = CheckedSocketModeHandler(door, token.get_secret_value())
-            socket.append(socket_handler)
             # Not awaited: while Slack cannot be reached the SDK retries every 10 s for ever, which would
             # hold start-up (and SIGTERM) with it. /readyz says "connecting" until the socket is up.
             connecting = asyncio.create_task(socket_handler.connect_async())  # type: ignore[no-untyped-call]
