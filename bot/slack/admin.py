@@ -181,7 +181,7 @@ async def admin_revoke(rt: Runtime, body: dict[str, Any], respond: AsyncRespond)
         dataos_user, name = str(data["u"]), str(data["k"])
     except (ValueError, KeyError, TypeError):
         await respond(response_type="ephemeral", replace_original=False,
-                      **blocks.text_message("That button is damaged; nothing was changed.").kwargs())
+                      **blocks.text_message(blocks.DAMAGED_BUTTON).kwargs())
         return
     try:
         name = await rt.keys.resolve(dataos_user, name)

@@ -44,6 +44,8 @@ from bot.text import clip, shown
 
 MAX_MESSAGE_BLOCKS = 50
 KEYS_PER_PAGE = 20  # 2 blocks per key + header, context and paging stay well under 50
+#: What a click on a button whose value does not parse gets (a value edited, or from an older version).
+DAMAGED_BUTTON = "That button is damaged; nothing was changed."
 
 # callback ids (views) and action ids (buttons); the listeners register exactly these
 CREATE_VIEW = "create_key"

@@ -44,6 +44,7 @@ REPEAT_WITHIN = timedelta(days=1)
 #: /authorize checks in flight at once.
 IN_FLIGHT = 4
 #: Messages the watch never reads: the bot's own, other bots', joins and deletions.
+DAMAGED = f"{blocks.DAMAGED_BUTTON} Use `/apikey list` to manage your keys."
 IGNORED_SUBTYPES = frozenset({"bot_message", "message_deleted", "channel_join", "channel_leave", "group_join",
                               "group_leave", "channel_topic", "channel_purpose", "channel_name", "pinned_item"})
 
@@ -261,7 +262,7 @@ async def on_button(rt: Runtime, body: dict[str, Any], action: str) -> None:
     clicker = user_id(body)
     parsed = _parse(body)
     if parsed is None:
-        await _done(rt, body, "That button is damaged; nothing was changed. Use `/apikey list` to manage your keys.")
+        await _done(rt, body, DAMAGED)
         return
     owner, name, expiration = parsed
     if not await _may_act(rt, clicker, owner):
@@ -341,7 +342,7 @@ async def renew_and_revoke(rt: Runtime, body: dict[str, Any]) -> None:
 
     parsed = _parse(body)
     if parsed is None:
-        await _done(rt, body, "That button is damaged; nothing was changed. Use `/apikey list` to manage your keys.")
+        await _done(rt, body, DAMAGED)
         return
     _owner, name, expiration = parsed
     await open_renew_form(rt, body, rt.slack, KeyRef(name, expiration or rt.clock(), None), revoke_old="now")

@@ -83,7 +83,7 @@ async def revoke_all(rt: Runtime, body: dict[str, Any]) -> None:
         dataos_user, who = str(data["u"]), str(data["s"])
         tokens = await rt.dataos.list_tokens(dataos_user)
     except (ValueError, KeyError, TypeError):
-        await update("That button is damaged; nothing was changed.")
+        await update(blocks.DAMAGED_BUTTON)
         return
     except DataOSError as exc:
         await update(f":x: Could not list the keys ({shown(str(exc), 200)}). Nothing was changed; press the button "

@@ -260,8 +260,8 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         ref = parse_value(str(action.get("value") or ""))
         if ref is None:
             channel, _ = clicked_message(body)
-            await tell(client, channel, user_id(body), "That button is damaged; nothing was changed. "
-                             "Use `/apikey list` to manage your keys.")
+            await tell(client, channel, user_id(body), f"{blocks.DAMAGED_BUTTON} Use `/apikey list` to manage "
+                             "your keys.")
             return
         await handlers[str(action.get("action_id"))](rt, body, client, ref)
 
