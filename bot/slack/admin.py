@@ -6,30 +6,35 @@ escapes its text) or by a bare Slack user id.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from datetime import timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
-from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, ConfirmObject, SectionBlock
+from slack_sdk.models.blocks import Block
 
 from bot.app import Runtime
 from bot.dataos import DataOSError
-from bot.domain.keys import key_ref, mask_secret
 from bot.identity import Denied
 from bot.reminders.sweep import Sweeper, SweepFailed
 from bot.service import LinkRefused
 from bot.slack import blocks, tracked
 from bot.slack.common import user_id
 from bot.slack.errors import explain
-from bot.slack.links import tell_others
+from bot.slack.key_buttons import (
+    ADMIN_REVOKE_ACTION,
+    admin_key_blocks,
+    admin_revoked_message,
+    gone_text,
+    parse_exact,
+    replaced_text,
+)
+from bot.slack.links import people_of, tell_others
 from bot.store import Audit
 from bot.text import shown
 
 log = logging.getLogger(__name__)
-ADMIN_REVOKE_ACTION = "admin_revoke"
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^([UW][A-Z0-9]{2,})$")
 USAGE = ("Admin commands: `/apikey admin link @user <dataos-user-id>`, `unlink @user`, `keys @user`, "
          "`audit [@user] [--days N]`, `sweep [--discover]`, `stats`.")
@@ -110,19 +115,7 @@ async def _keys(rt: Runtime, actor: str, target: str, say: Any) -> None:
     if not tokens:
         await say(f"<@{target}> (DataOS user `{shown(identity.dataos_user_id)}`) has no keys.")
         return
-    extra: list[Block] = []
-    for token in tokens[:blocks.KEYS_PER_PAGE]:
-        masked = mask_secret(token.secret.get_secret_value()) if token.secret else "…"
-        value = json.dumps({"u": identity.dataos_user_id, "k": key_ref(token.name)}, separators=(",", ":"))
-        extra += [
-            SectionBlock(text=f"*{shown(token.name)}* · expires {blocks.slack_date(token.expiration)} · "
-                              f"`{masked}`"),
-            ActionsBlock(elements=[ButtonElement(
-                text="Revoke", action_id=ADMIN_REVOKE_ACTION, value=value, style="danger",
-                confirm=ConfirmObject(title="Revoke this key?", text=f"*{shown(token.name, 80)}* of "
-                                      f"`{shown(identity.dataos_user_id, 80)}` stops working at once.",
-                                      confirm="Revoke", deny="Keep it", style="danger"))]),
-        ]
+    extra = admin_key_blocks(identity.dataos_user_id, tokens[:blocks.KEYS_PER_PAGE])
     more = f" (the first {blocks.KEYS_PER_PAGE} of {len(tokens)})" if len(tokens) > blocks.KEYS_PER_PAGE else ""
     await say(f"Keys of <@{target}> (DataOS user `{shown(identity.dataos_user_id)}`, {identity.how}){more}:", extra)
 
@@ -171,29 +164,62 @@ async def _stats(rt: Runtime, actor: str, say: Any) -> None:
 
 
 async def admin_revoke(rt: Runtime, body: dict[str, Any], respond: AsyncRespond) -> None:
+    """Revoke exactly the key the admin saw (whose, name, expiration; re-read first), then tell its owner."""
     actor = user_id(body)
+
+    async def say(text: str) -> None:
+        await respond(response_type="ephemeral", replace_original=False, **blocks.text_message(text).kwargs())
+
     if actor not in rt.admins:  # the button could be replayed by anyone who saw it
-        await respond(response_type="ephemeral", replace_original=False,
-                      **blocks.text_message(":no_entry: Only platform admins can do that. Nothing was done.").kwargs())
+        await say(":no_entry: Only platform admins can do that. Nothing was done.")
         return
-    try:
-        data = json.loads(str((body.get("actions") or [{}])[0].get("value") or ""))
-        dataos_user, name = str(data["u"]), str(data["k"])
-    except (ValueError, KeyError, TypeError):
-        await respond(response_type="ephemeral", replace_original=False,
-                      **blocks.text_message(blocks.DAMAGED_BUTTON).kwargs())
+    parsed = parse_exact(str((body.get("actions") or [{}])[0].get("value") or ""), "u")
+    if parsed is None:
+        await say(blocks.DAMAGED_BUTTON)
         return
+    key, fields = parsed
+    dataos_user = fields["u"]
     try:
-        name = await rt.keys.resolve(dataos_user, name)
-        await rt.dataos.delete_token(dataos_user, name)
+        done = await rt.keys.revoke_exact(dataos_user, key.name, key.expiration, actor=actor,
+                                          detail="admin keys", action="admin revoke")
     except DataOSError as exc:
-        await _audit(rt, actor, "revoke", f"error:{exc.status}", dataos_user=dataos_user, key_name=name)
-        await respond(response_type="ephemeral", replace_original=False,
-                      **blocks.text_message(":x: " + explain(exc, doing="revoking the key", key_name=name)).kwargs())
+        await say(":x: " + explain(exc, doing="revoking the key", key_name=key.name))
         return
-    await _audit(rt, actor, "revoke", "ok", dataos_user=dataos_user, key_name=name)
-    await respond(response_type="ephemeral", replace_original=False, **blocks.text_message(
-        f":wastebasket: Revoked *{shown(name)}* of DataOS user `{shown(dataos_user)}`.").kwargs())
+    whose = f"of DataOS user `{shown(dataos_user)}`"
+    if done.outcome == "changed":
+        await say(f":warning: {replaced_text(done.name)} The key {whose} that has that name now is a newer one; "
+                  "run `/apikey admin keys` again to see it.")
+    elif done.outcome == "gone":
+        await say(f"{gone_text(done.name)} ({whose})")
+    else:
+        told = await tell_owner(rt, actor, dataos_user, done.name)
+        await say(f":wastebasket: Revoked *{shown(done.name)}* {whose}. {told}")
+
+
+async def tell_owner(rt: Runtime, actor: str, dataos_user: str, name: str) -> str:
+    """DM the Slack people acting as `dataos_user` that an admin revoked their key; what the admin is told.
+    Each DM's outcome is audited once; a DM that failed is not tried again."""
+    people = [p for p in await people_of(rt, dataos_user) if p != actor]
+    if not people:
+        return "Nobody in Slack is mapped to that DataOS user, so nobody was told."
+    message = admin_revoked_message(actor, name, dataos_user, rt.clock())
+    told: list[str] = []
+    missed: list[str] = []
+    for person in people:
+        try:
+            await rt.slack.chat_postMessage(channel=person, **message.kwargs())
+            told.append(person)
+            outcome = "told"
+        except Exception as exc:
+            log.warning("could not tell %s that an admin revoked their key: %s", person, type(exc).__name__)
+            missed.append(person)
+            outcome = "not told"
+        await _audit(rt, actor, "revoke notice", outcome, dataos_user=dataos_user, key_name=name,
+                     detail=f"slack user {person}")
+    text = f"I told {' and '.join(f'<@{p}>' for p in told)} in a DM." if told else ""
+    if missed:
+        text += f" I could not DM {' and '.join(f'<@{p}>' for p in missed)}; please tell them yourself."
+    return text.strip()
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from bot.app import Runtime
+from bot.dataos import DataOSError
 from bot.service import LinkResult
 from bot.slack import blocks
 from bot.store import Audit
@@ -36,3 +37,17 @@ async def tell_others(rt: Runtime, result: LinkResult) -> None:
         await rt.keys.trail.record(Audit(
             at=rt.clock(), actor_slack_id=result.actor, action="link takeover", outcome=outcome,
             dataos_user_id=result.dataos_user_id, detail=f"slack user {result.slack_user_id} over {other} ({how})"))
+
+
+async def people_of(rt: Runtime, dataos_user: str) -> list[str]:
+    """The Slack people acting as DataOS user `dataos_user` (by link or e-mail); none for an application
+    user, or one DataOS cannot tell about just now."""
+    try:
+        user = await rt.directory.get(dataos_user)
+        if user is None:
+            user = await rt.dataos.get_user(dataos_user)
+    except DataOSError:
+        return []
+    if not user.is_person:
+        return []
+    return [slack_id for slack_id, _ in await rt.resolver.others_mapped(user, exclude="")]
