@@ -12,7 +12,6 @@ from datetime import timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
-from slack_sdk.models.blocks import Block
 
 from bot.app import Runtime
 from bot.dataos import DataOSError
@@ -24,7 +23,7 @@ from bot.slack.common import user_id
 from bot.slack.errors import explain
 from bot.slack.key_buttons import (
     ADMIN_REVOKE_ACTION,
-    admin_key_blocks,
+    admin_keys_message,
     admin_revoked_message,
     gone_text,
     parse_exact,
@@ -52,10 +51,9 @@ async def _audit(rt: Runtime, actor: str, action: str, outcome: str, *, dataos_u
 
 
 async def admin_command(rt: Runtime, actor: str, args: list[str], respond: AsyncRespond) -> None:
-    async def say(text: str, extra: list[Block] | None = None) -> None:
-        message = blocks.text_message(text)
-        payload = message.blocks + [b.to_dict() for b in (extra or [])]
-        await respond(response_type="ephemeral", text=message.text, blocks=payload)
+    async def say(text: str | blocks.Message) -> None:
+        message = text if isinstance(text, blocks.Message) else blocks.text_message(text)
+        await respond(response_type="ephemeral", **message.kwargs())
 
     if actor not in rt.admins:
         await say(":no_entry: `/apikey admin` is for platform admins. Nothing was done. "
@@ -115,9 +113,7 @@ async def _keys(rt: Runtime, actor: str, target: str, say: Any) -> None:
     if not tokens:
         await say(f"<@{target}> (DataOS user `{shown(identity.dataos_user_id)}`) has no keys.")
         return
-    extra = admin_key_blocks(identity.dataos_user_id, tokens[:blocks.KEYS_PER_PAGE])
-    more = f" (the first {blocks.KEYS_PER_PAGE} of {len(tokens)})" if len(tokens) > blocks.KEYS_PER_PAGE else ""
-    await say(f"Keys of <@{target}> (DataOS user `{shown(identity.dataos_user_id)}`, {identity.how}){more}:", extra)
+    await say(admin_keys_message(target, identity, tokens))
 
 
 async def _audit_report(rt: Runtime, actor: str, args: list[str], say: Any) -> None:
@@ -173,12 +169,20 @@ async def admin_revoke(rt: Runtime, body: dict[str, Any], respond: AsyncRespond)
     if actor not in rt.admins:  # the button could be replayed by anyone who saw it
         await say(":no_entry: Only platform admins can do that. Nothing was done.")
         return
-    parsed = parse_exact(str((body.get("actions") or [{}])[0].get("value") or ""), "u")
+    value = str((body.get("actions") or [{}])[0].get("value") or "")
+    parsed = parse_exact(value, "u") or parse_exact(value, "t")
     if parsed is None:
         await say(blocks.DAMAGED_BUTTON)
         return
     key, fields = parsed
-    dataos_user = fields["u"]
+    if "u" in fields:
+        dataos_user = fields["u"]
+    else:  # the listing named them by Slack user: their DataOS user now (a key elsewhere simply does not match)
+        identity = await rt.keys.identify(fields["t"])
+        if isinstance(identity, Denied):
+            await say(f"<@{shown(fields['t'], 32)}> is not mapped to a DataOS user any more. Nothing was revoked.")
+            return
+        dataos_user = identity.dataos_user_id
     try:
         done = await rt.keys.revoke_exact(dataos_user, key.name, key.expiration, actor=actor,
                                           detail="admin keys", action="admin revoke")

@@ -24,7 +24,8 @@ from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, ConfirmO
 
 from bot.dataos import Token
 from bot.domain.keys import EXACT_DIGEST_LENGTH, exact_digest, mask_secret
-from bot.slack.blocks import Message, exact_value, slack_date, text_message, text_object
+from bot.identity import Identity
+from bot.slack.blocks import KEYS_PER_PAGE, Message, exact_value, slack_date, text_message, text_object
 from bot.text import shown
 
 ADMIN_REVOKE_ACTION = "admin_revoke"
@@ -99,24 +100,30 @@ def gone_text(name: str) -> str:
 # ---- /apikey admin keys -----------------------------------------------------------------------
 
 
-def admin_key_blocks(dataos_user: str, tokens: Sequence[Token]) -> list[Block]:
-    """One section and one Revoke per key. The same action repeats in one message, so every block has
-    its own id, and each Revoke carries whose key, its name and its expiration."""
-    found: list[Block] = []
-    for i, token in enumerate(tokens):
+def admin_keys_message(target: str, identity: Identity, tokens: Sequence[Token]) -> Message:
+    """`/apikey admin keys`: one section and one Revoke per key. The same action repeats in one message,
+    so every block has its own id, and each Revoke carries whose key, its name and its expiration."""
+    dataos_user = identity.dataos_user_id
+    more = f" (the first {KEYS_PER_PAGE} of {len(tokens)})" if len(tokens) > KEYS_PER_PAGE else ""
+    intro = f"Keys of <@{target}> (DataOS user `{shown(dataos_user)}`, {identity.how}){more}:"
+    found: list[Block] = [SectionBlock(block_id="admin_keys", text=intro)]
+    for i, token in enumerate(tokens[:KEYS_PER_PAGE]):
         masked = mask_secret(token.secret.get_secret_value()) if token.secret else "…"
+        value = exact_value(token.name, token.expiration, u=dataos_user)
+        if len(value) > VALUE_MAX:  # a DataOS user id too long for a button: whose key is found again by Slack user
+            value = exact_value(token.name, token.expiration, t=target)
         found += [
             SectionBlock(block_id=f"admin_key:{i}", text=f"*{shown(token.name)}* · expires "
                                                          f"{slack_date(token.expiration)} · `{masked}`"),
             ActionsBlock(block_id=f"admin_revoke:{i}", elements=[ButtonElement(
                 text="Revoke", action_id=ADMIN_REVOKE_ACTION, style="danger",
-                value=exact_value(token.name, token.expiration, u=dataos_user),
+                value=value,
                 confirm=ConfirmObject(title="Revoke this key?",
                                       text=f"*{shown(token.name, 80)}* of `{shown(dataos_user, 80)}` (expires "
                                            f"{token.expiration:%Y-%m-%d %H:%M} UTC) stops working at once.",
                                       confirm="Revoke", deny="Keep it", style="danger"))]),
         ]
-    return found
+    return Message(intro, [b.to_dict() for b in found])
 
 
 def admin_revoked_message(actor: str, name: str, dataos_user: str, at: datetime) -> Message:
@@ -141,12 +148,24 @@ class RevokeAll:
     parts: int
 
 
-def revoke_all_blocks(who: str, dataos_user: str, tokens: Sequence[Token]) -> list[dict[str, Any]]:
-    """The buttons of an offboarding notice: "Revoke all N", naming exactly the N keys listed. When
-    their digests do not fit one button's value, several buttons, each in its own block."""
+def offboarding_notice(who: str, dataos_user: str, tokens: Sequence[Token]) -> Message:
+    """The admins' DM about a deactivated member's keys, with "Revoke all N" naming exactly the N keys
+    listed. When their digests do not fit one button's value, several buttons, each in its own block."""
+    names = ", ".join(f"`{shown(t.name, 60)}`" for t in tokens[:30]) + (" …" if len(tokens) > 30 else "")
+    text = (f":bust_in_silhouette: <@{shown(who, 32)}> was deactivated in Slack and still has {len(tokens)} "
+            f"DataOS API key{'s' if len(tokens) != 1 else ''} (DataOS user `{shown(dataos_user)}`): {names}.")
+    return Message(text, [SectionBlock(block_id="notice", text=text).to_dict(),
+                          *_revoke_all_blocks(who, dataos_user, tokens)])
+
+
+def _revoke_all_blocks(who: str, dataos_user: str, tokens: Sequence[Token]) -> list[dict[str, Any]]:
     digests = [exact_digest(t.name, t.expiration) for t in tokens]
     probe = {"u": dataos_user, "s": who, "p": f"{MAX_PARTS}/{MAX_PARTS}", "d": ""}
     per = max(1, (VALUE_MAX - len(json.dumps(probe, separators=(",", ":")))) // EXACT_DIGEST_LENGTH)
+    if len(json.dumps(probe, separators=(",", ":"))) + EXACT_DIGEST_LENGTH > VALUE_MAX:
+        return [ContextBlock(block_id="revoke_all:none", elements=[text_object(
+            f"Their DataOS user id is too long for a button; `/apikey admin keys <@{shown(who, 32)}>` revokes "
+            "their keys one by one.")]).to_dict()]
     chunks = [digests[i:i + per] for i in range(0, len(digests), per)][:MAX_PARTS]
     found: list[dict[str, Any]] = []
     for n, chunk in enumerate(chunks, start=1):

@@ -8,7 +8,6 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.models.blocks import SectionBlock
 
 from bot.app import Runtime
 from bot.dataos import DataOSError
@@ -17,8 +16,7 @@ from bot.identity import profile_from_user
 from bot.slack import blocks, tracked
 from bot.slack.common import clicked_message, tell, update_message, user_id
 from bot.slack.errors import explain
-from bot.slack.key_buttons import REVOKE_ALL_ACTION, parse_revoke_all, revoke_all_blocks, revoke_all_result
-from bot.text import shown
+from bot.slack.key_buttons import REVOKE_ALL_ACTION, offboarding_notice, parse_revoke_all, revoke_all_result
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +49,10 @@ async def on_deactivated(rt: Runtime, slack_user: dict[str, Any]) -> None:
         return
     if not tokens:
         return
-    names = ", ".join(f"`{shown(t.name, 60)}`" for t in tokens[:30]) + (" …" if len(tokens) > 30 else "")
-    text = (f":bust_in_silhouette: <@{who}> was deactivated in Slack and still has {len(tokens)} DataOS API "
-            f"key{'s' if len(tokens) != 1 else ''} (DataOS user `{shown(dataos_user)}`): {names}.")
-    message_blocks = [SectionBlock(block_id="notice", text=text).to_dict(),
-                      *revoke_all_blocks(who, dataos_user, tokens)]
+    notice = offboarding_notice(who, dataos_user, tokens)
     for admin in sorted(rt.admins):
         try:
-            await rt.slack.chat_postMessage(channel=admin, text=text, blocks=message_blocks)
+            await rt.slack.chat_postMessage(channel=admin, **notice.kwargs())
         except Exception as exc:
             log.warning("could not tell admin %s about %s: %s", admin, who, type(exc).__name__)
 
