@@ -203,8 +203,13 @@ async def admin_revoke(rt: Runtime, body: dict[str, Any], respond: AsyncRespond)
 async def tell_owner(rt: Runtime, actor: str, dataos_user: str, name: str) -> str:
     """DM the Slack people acting as `dataos_user` that an admin revoked their key; what the admin is told.
     Each DM's outcome is audited once; a DM that failed is not tried again."""
-    people = [p for p in await people_of(rt, dataos_user) if p != actor]
-    if not people:
+    try:
+        mapped = await people_of(rt, dataos_user)
+    except Exception as exc:  # the key is revoked already: the admin must not read "nothing was changed"
+        log.warning("could not find who acts as %s: %s", dataos_user, type(exc).__name__)
+        return "I could not find out who uses that DataOS user, so nobody was told; please tell them yourself."
+    people = [p for p in mapped if p != actor]  # an admin revoking a key of their own knows already
+    if not mapped:
         return "Nobody in Slack is mapped to that DataOS user, so nobody was told."
     message = admin_revoked_message(actor, name, dataos_user, rt.clock())
     told: list[str] = []
