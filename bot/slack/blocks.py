@@ -154,6 +154,12 @@ def exact_value(name: str, expiration: datetime, **extra: str | int) -> str:
     return json.dumps({"k": key_ref(name), "e": int(expiration.timestamp()), **extra}, separators=(",", ":"))
 
 
+def key_block_id(render: str, index: int, token: Token) -> str:
+    """Distinct per key even if DataOS ever listed two keys of one name (Slack refuses a message whose
+    block ids repeat); the name only makes the id readable."""
+    return f"key:{render}:{index}:{key_ref(token.name)}"
+
+
 def _key_blocks(token: Token, now: datetime, block_id: str) -> list[Block]:
     status = key_status(token.expiration, now)
     when = "Expired" if status is KeyStatus.EXPIRED else "Expires"
@@ -203,7 +209,7 @@ def keys_message(identity: Identity, tokens: Sequence[Token], now: datetime, *, 
         f"*Your DataOS API keys* ({count}{where}) as DataOS user `{shown(identity.dataos_user_id)}`")))
     render = render_id()
     for i, token in enumerate(on_page):  # one message repeats Reveal and Revoke: each key its own block id
-        blocks += _key_blocks(token, now, f"key:{render}:{i}")
+        blocks += _key_blocks(token, now, key_block_id(render, i, token))
     nav: list[ButtonElement] = []
     if page > 0:
         nav.append(ButtonElement(text="Previous", action_id=f"{PAGE_ACTION}:prev", value=str(page - 1)))
@@ -362,7 +368,7 @@ def home_view(identity: Identity | Denied, tokens: Sequence[Token], now: datetim
         home_blocks.append(SectionBlock(text=_md("You have no DataOS API keys.")))
     render = render_id()
     for i, token in enumerate(tokens[:40]):  # 2 blocks each: within Home's 100
-        key_blocks = _key_blocks(token, now, f"key:{render}:{i}")
+        key_blocks = _key_blocks(token, now, key_block_id(render, i, token))
         actions = key_blocks[1]
         assert isinstance(actions, ActionsBlock)
         actions.elements.append(ButtonElement(text="Renew", action_id=RENEW_ACTION,
