@@ -12,10 +12,11 @@ from datetime import timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
 
 from bot.app import Runtime
 from bot.dataos import DataOSError
-from bot.identity import Denied
+from bot.identity import Denied, slack_error
 from bot.reminders.sweep import Sweeper, SweepFailed
 from bot.service import LinkRefused
 from bot.slack import blocks, tracked
@@ -212,22 +213,30 @@ async def tell_owner(rt: Runtime, actor: str, dataos_user: str, name: str) -> st
     if not mapped:
         return "Nobody in Slack is mapped to that DataOS user, so nobody was told."
     message = admin_revoked_message(actor, name, dataos_user, rt.clock())
-    told: list[str] = []
-    missed: list[str] = []
+    by_outcome: dict[str, list[str]] = {"told": [], "not told": [], "unknown": []}
     for person in people:
         try:
             await rt.slack.chat_postMessage(channel=person, **message.kwargs())
-            told.append(person)
             outcome = "told"
-        except Exception as exc:
-            log.warning("could not tell %s that an admin revoked their key: %s", person, type(exc).__name__)
-            missed.append(person)
+        except SlackApiError as exc:
+            log.warning("could not tell %s that an admin revoked their key: %s", person, slack_error(exc))
             outcome = "not told"
+        except Exception as exc:  # no answer: it may have arrived, so it is not sent again
+            log.warning("no answer telling %s that an admin revoked their key: %s", person, type(exc).__name__)
+            outcome = "unknown"
+        by_outcome[outcome].append(person)
         await _audit(rt, actor, "revoke notice", outcome, dataos_user=dataos_user, key_name=name,
                      detail=f"slack user {person}")
-    text = f"I told {' and '.join(f'<@{p}>' for p in told)} in a DM." if told else ""
-    if missed:
-        text += f" I could not DM {' and '.join(f'<@{p}>' for p in missed)}; please tell them yourself."
+
+    def who(people: list[str]) -> str:
+        return " and ".join(f"<@{p}>" for p in people)
+
+    text = f"I told {who(by_outcome['told'])} in a DM." if by_outcome["told"] else ""
+    if by_outcome["not told"]:
+        text += f" I could not DM {who(by_outcome['not told'])}; please tell them yourself."
+    if by_outcome["unknown"]:
+        text += (f" Slack did not answer when I DMed {who(by_outcome['unknown'])}, so they may not know; "
+                 "please check with them.")
     return text.strip()
 
 

@@ -212,7 +212,7 @@ def leak_message(name: str, owner: str, channel: str, poster: str, link: str | N
                              confirm=ConfirmObject(title="Revoke this key?", text=f"*{shown(name, 80)}* stops "
                                                    "working at once, everywhere.", confirm="Revoke",
                                                    deny="Not yet", style="danger"))]
-    if renew:
+    if renew and token is not None:  # without the pasted key's expiration the old key cannot be named exactly
         buttons.append(ButtonElement(text="Renew and revoke", action_id=RENEW_ACTION, value=value, style="primary"))
     buttons.append(ButtonElement(text="I know, keep it", action_id=KEEP_ACTION, value=value))
     return blocks.Message(f"A DataOS API key ({shown(name)}) was posted where others can read it", [
@@ -338,4 +338,9 @@ async def renew_and_revoke(rt: Runtime, body: dict[str, Any]) -> None:
         await _done(rt, body, DAMAGED)
         return
     _owner, name, expiration = parsed
-    await open_renew_form(rt, body, rt.slack, KeyRef(name, expiration or rt.clock(), None), revoke_old="now")
+    if expiration is None:
+        await _ephemeral(rt, body, f"I could not tell exactly which key *{shown(name)}* was pasted, so I cannot "
+                         "revoke it safely from here; nothing was changed. Make a new key with `/apikey create`, "
+                         "then revoke the old one from `/apikey list`.")
+        return
+    await open_renew_form(rt, body, rt.slack, KeyRef(name, expiration, None), revoke_old="now")
