@@ -78,6 +78,7 @@ class Runtime:
         self.settings = settings
         self.sweep_at_start = sweep_at_start
         self.clock = clock
+        self.monotonic = monotonic
         self.policy = ValidityPolicy(
             presets=tuple(settings.preset_hours), default=settings.default_validity_hours,
             maximum=settings.max_validity_hours,
@@ -90,7 +91,8 @@ class Runtime:
         self.slack = AsyncWebClient(
             token=settings.slack_bot_token.get_secret_value(),
             base_url=settings.slack_api_url,
-            retry_handlers=[CountingRateLimitHandler(max_retry_count=2)],
+            retry_handlers=[CountingRateLimitHandler(max_retry_count=2, sleep=slack_sleep or asyncio.sleep,
+                                                     monotonic=monotonic)],
         )
         self.engine = engine if engine is not None else create_engine(settings.database_url)
         self.store = Store(self.engine)

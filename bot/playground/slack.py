@@ -24,6 +24,8 @@ from bot.playground._server import ServerThread
 
 BOT_USER_ID = "UBOT0001"
 TEAM_ID = "T0123"
+#: How long Slack honours a trigger_id.
+TRIGGER_SECONDS = 3.0
 DEFAULT_SCOPES = "commands,chat:write,im:write,users:read,users:read.email"
 
 
@@ -63,6 +65,7 @@ class SlackFake:
         self.views: dict[str, dict[str, Any]] = {}
         self.failures: dict[str, list[Failure]] = {}
         self.used_triggers: set[str] = set()
+        self.trigger_made: dict[str, float] = {}  # trigger_id -> when Slack made it (on `clock`)
         self.held: dict[str, tuple[int, int]] = {}  # method -> (calls to let through first, calls to hold)
         self._release: asyncio.Event | None = None
         self.page_size = 200
@@ -84,6 +87,18 @@ class SlackFake:
         }
         self.users[user_id] = user
         return user
+
+    def trigger(self, trigger_id: str) -> str:
+        """A trigger_id Slack makes for a command or an interaction it is sending now: views.open
+        accepts it once, within TRIGGER_SECONDS of the fake's clock."""
+        with self._lock:
+            self.trigger_made[trigger_id] = self.clock()
+        return trigger_id
+
+    def close_view(self, view_id: str) -> None:
+        """The person's modal closed (an empty ack of its submission): later views.update find nothing."""
+        with self._lock:
+            self.views.pop(view_id, None)
 
     def fail(self, method: str, error: str | None = "internal_error", *, status: int = 200,
              retry_after: int | None = None, times: int = 1) -> None:
@@ -368,6 +383,9 @@ class SlackFake:
     def _m_views_open(self, p: dict[str, Any]) -> dict[str, Any]:
         trigger = str(p.get("trigger_id", ""))
         if not trigger or trigger in self.used_triggers or trigger.startswith("expired"):
+            return {"ok": False, "error": "expired_trigger_id"}
+        made = self.trigger_made.get(trigger)
+        if made is not None and self.clock() - made > TRIGGER_SECONDS:
             return {"ok": False, "error": "expired_trigger_id"}
         self.used_triggers.add(trigger)
         return {"ok": True, "view": self._store_view(p["view"])}

@@ -31,7 +31,7 @@ from bot.text import shown
 log = logging.getLogger(__name__)
 ADMIN_REVOKE_ACTION = "admin_revoke"
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^([UW][A-Z0-9]{2,})$")
-USAGE = ("Admin commands: `/apikey admin link @user <dataos-user-id>`, `unlink @user`, `keys @user`, "
+USAGE = ("Admin commands: `/apikey admin link @user &lt;dataos-user-id&gt;`, `unlink @user`, `keys @user`, "
          "`audit [@user] [--days N]`, `sweep [--discover]`, `stats`.")
 
 

@@ -1,0 +1,137 @@
+"""Slack's rules the bot must follow even where a lenient fake would let it off: text escaping in and
+out, trigger lifetimes under rate limits, how a modal submission is answered, and size limits."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+import bot.slack.views as views_module
+from bot.playground.slack import TRIGGER_SECONDS
+from tests.e2e.conftest import Bot
+from tests.e2e.harness import create_values, text_of, view_id_of
+
+ADMIN = "U0ADMIN"
+#: What may stand between `<` and `>` in mrkdwn: Slack's own entities and links; anything else is read as a
+#: link and vanishes from what the person sees.
+_ENTITY = re.compile(r"^(?:[@#!]|https?://|mailto:)")
+
+
+@pytest.fixture
+def bot_settings() -> dict[str, Any]:
+    return {"admin_slack_user_ids": ADMIN}
+
+
+def mrkdwn_texts(value: Any) -> list[str]:
+    """Every text Slack reads as mrkdwn in a payload: mrkdwn objects and a message's `text`."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        if value.get("type") == "mrkdwn" and isinstance(value.get("text"), str):
+            found.append(value["text"])
+        if isinstance(value.get("text"), str) and "blocks" in value:
+            found.append(value["text"])
+        for item in value.values():
+            found += mrkdwn_texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            found += mrkdwn_texts(item)
+    return found
+
+
+def stray_angles(payload: Any) -> list[str]:
+    return [m for text in mrkdwn_texts(payload) for m in re.findall(r"<([^<>]*)>", text) if not _ENTITY.match(m)]
+
+
+# ---- 22. slash command text: unescaped once in, escaped once out -----------------------------------------
+
+
+def test_an_unknown_subcommand_with_an_ampersand_is_shown_as_typed(bot: Bot) -> None:
+    body = bot.user.command("R&amp;D").json()  # Slack sends `R&D` escaped
+    text = json.dumps(body)
+    assert "I don't know `r&amp;d`" in text  # escaped once: the person reads "r&d"
+    assert "&amp;amp;" not in text
+
+
+def test_create_prefills_the_name_as_typed(bot: Bot) -> None:
+    opened = bot.user.command_modal("create R&amp;D_key 30d")
+    view = opened.params["view"]
+    name_input = next(b["element"] for b in view["blocks"] if b.get("block_id", "").startswith("name_block"))
+    assert name_input["initial_value"] == "R&D_key"  # plain text: not escaped at all
+    assert "&amp;amp;" not in text_of(opened)
+
+
+def test_a_mention_in_command_text_stays_a_mention(bot: Bot) -> None:
+    bot.user.command("admin keys <@U0BOB|bob>", user=ADMIN)
+    reply = bot.slack.wait_for("response_url")[0]
+    assert "<@U0BOB>" in text_of(reply) and "Admin commands" not in text_of(reply)
+
+
+# ---- 23. the bot's own placeholders are escaped ------------------------------------------------------------
+
+
+def test_help_usage_and_secret_texts_have_no_stray_link_markup(bot: Bot) -> None:
+    assert stray_angles(bot.user.command("help").json()) == []
+    bot.user.command("admin nonsense", user=ADMIN)
+    usage = bot.slack.wait_for("response_url")[0]
+    assert "Admin commands" in text_of(usage) and stray_angles(usage.params) == []
+    opened = bot.user.command_modal("create")
+    bot.user.submit(view_id_of(opened), create_values(name="escaped"))
+    secret = bot.slack.wait_for("chat.postEphemeral")[0]
+    assert "&lt;key&gt;" in text_of(secret) and stray_angles(secret.params) == []
+
+
+# ---- 20. a failure before the ack of a submission is told in the modal ---------------------------------------
+
+
+def test_a_failure_before_a_submission_is_acknowledged_is_told_in_the_modal(
+        bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened = bot.user.command_modal("create")
+
+    def broken(*args: Any, **kwargs: Any) -> Any:  # a bug nobody foresaw, before the ack
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(views_module, "read_create_form", broken)
+    answer = bot.user.submit(view_id_of(opened), create_values(name="unlucky"))
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["response_action"] == "update"
+    assert "Something went wrong" in json.dumps(body) and "Nothing was changed" in json.dumps(body)
+    assert bot.server.call(bot.runtime.drain(10))
+    assert bot.slack.calls_to("views.update") == []  # nothing sent to a view that Slack had closed
+    assert "unlucky" not in bot.heimdall.tokens.get("alice", {})
+
+
+# ---- 21. a trigger_id is not spent after it expired ------------------------------------------------------------
+
+
+def test_the_fake_expires_a_trigger_after_three_seconds_as_slack_does(bot: Bot) -> None:
+    view = {"type": "modal", "title": {"type": "plain_text", "text": "x"}, "blocks": []}
+    auth = {"Authorization": f"Bearer {bot.slack.token}"}
+    bot.slack.trigger("fresh.1")
+    bot.slack.trigger("stale.1")
+    bot.clock.advance(seconds=TRIGGER_SECONDS + 0.5)
+    bot.slack.trigger("fresh.2")
+    for trigger, ok in (("fresh.2", True), ("stale.1", False)):
+        answer = httpx.post(bot.slack.api_url + "views.open", headers=auth,
+                            json={"trigger_id": trigger, "view": view}).json()
+        assert answer["ok"] is ok and (ok or answer["error"] == "expired_trigger_id")
+
+
+def test_a_429_on_views_open_that_outlasts_the_trigger_is_not_waited_for(bot: Bot) -> None:
+    bot.slack.fail("views.open", "ratelimited", status=429, retry_after=5)
+    bot.user.command("create")
+    reply = text_of(bot.slack.wait_for("response_url")[0])
+    assert "rate-limiting" in reply and "Nothing was changed" in reply and "Try again" in reply
+    assert len(bot.slack.calls_to("views.open")) == 1  # the trigger would have expired: not spent again
+
+
+def test_a_429_on_views_open_is_waited_out_while_the_trigger_lives(bot: Bot) -> None:
+    bot.slack.fail("views.open", "ratelimited", status=429, retry_after=1, times=2)
+    bot.user.command("create")
+    opened = bot.slack.wait_for("views.open", where=lambda c: c.result.get("ok") is True)[0]
+    assert opened.params["view"]["callback_id"] == "create_key"
+    assert [c.result.get("ok") for c in bot.slack.calls_to("views.open")] == [False, False, True]
