@@ -24,6 +24,8 @@ from bot.playground._server import ServerThread
 
 BOT_USER_ID = "UBOT0001"
 TEAM_ID = "T0123"
+#: `fail(…, status=DROP)`: the connection is cut with no answer.
+DROP = 0
 #: How long Slack honours a trigger_id.
 TRIGGER_SECONDS = 3.0
 DEFAULT_SCOPES = "commands,chat:write,im:write,users:read,users:read.email"
@@ -102,7 +104,8 @@ class SlackFake:
 
     def fail(self, method: str, error: str | None = "internal_error", *, status: int = 200,
              retry_after: int | None = None, times: int = 1) -> None:
-        """The next `times` calls of `method` fail: an `ok: false` error, or an HTTP status (429, 5xx)."""
+        """The next `times` calls of `method` fail: an `ok: false` error, an HTTP status (429, 5xx), or
+        (status DROP) a connection closed with no answer at all."""
         with self._lock:
             self.failures.setdefault(method, []).extend(
                 Failure(error, status, retry_after) for _ in range(times)
@@ -282,6 +285,10 @@ class SlackFake:
 
     def _answer(self, method: str, params: dict[str, Any], request: web.Request,
                 failure: Failure | None) -> web.Response:
+        if failure is not None and failure.status == DROP:
+            if request.transport is not None:
+                request.transport.abort()  # the connection is gone before any answer, as in a network fault
+            return web.json_response({"ok": False, "error": "connection_dropped"}, status=599)
         if failure is not None:
             if failure.status != 200:
                 headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}

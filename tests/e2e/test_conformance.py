@@ -16,6 +16,7 @@ from tests.e2e.conftest import Bot
 from tests.e2e.harness import create_values, text_of, view_id_of
 
 ADMIN = "U0ADMIN"
+AUDIT = "C0AUDIT"
 #: What may stand between `<` and `>` in mrkdwn: Slack's own entities and links; anything else is read as a
 #: link and vanishes from what the person sees.
 _ENTITY = re.compile(r"^(?:[@#!]|https?://|mailto:)")
@@ -23,7 +24,7 @@ _ENTITY = re.compile(r"^(?:[@#!]|https?://|mailto:)")
 
 @pytest.fixture
 def bot_settings() -> dict[str, Any]:
-    return {"admin_slack_user_ids": ADMIN}
+    return {"admin_slack_user_ids": ADMIN, "audit_channel": AUDIT, "leak_watch": True}
 
 
 def mrkdwn_texts(value: Any) -> list[str]:
@@ -135,3 +136,30 @@ def test_a_429_on_views_open_is_waited_out_while_the_trigger_lives(bot: Bot) -> 
     opened = bot.slack.wait_for("views.open", where=lambda c: c.result.get("ok") is True)[0]
     assert opened.params["view"]["callback_id"] == "create_key"
     assert [c.result.get("ok") for c in bot.slack.calls_to("views.open")] == [False, False, True]
+
+
+# ---- 25. events get a body cap that fits them --------------------------------------------------------------
+
+
+def test_an_edit_of_a_long_non_ascii_message_is_read(bot: Bot) -> None:
+    live = bot.heimdall.add_token("alice", "pasted", hours=48)
+    text = f"{live.apikey} " + "ä" * 39_000  # Slack allows 40,000 characters
+    rich = [{"type": "rich_text", "elements": [{"type": "rich_text_section",
+                                                "elements": [{"type": "text", "text": text}]}]}]
+    before = {"text": text[60:], "user": "U0BOB", "ts": "1.2", "blocks": rich}
+    after = {"text": text, "user": "U0BOB", "ts": "1.2", "blocks": rich}
+    event = {"type": "message", "subtype": "message_changed", "channel": "C0GEN", "ts": "1700000001.000200",
+             "channel_type": "channel", "message": after, "previous_message": before}
+    body = json.dumps({"token": "legacy", "team_id": "T0123", "api_app_id": "A0ABC", "type": "event_callback",
+                       "event_id": "EvLONG", "event_time": 1700000000, "event": event})  # \u00e4: 6 bytes each
+    assert len(body) > 4 * 39_000 * 6
+    assert bot.user.post(body, "application/json").status_code == 200
+    assert bot.server.call(bot.runtime.drain(10))
+    told = [c for c in bot.slack.delivered("chat.postMessage") if c.params.get("channel") == "U0ALICE"]
+    assert len(told) == 1 and "*pasted*" in text_of(told[0])
+
+
+def test_commands_and_interactions_keep_their_smaller_cap(bot: Bot) -> None:
+    assert bot.user.post("text=" + "a" * 300_000, "application/x-www-form-urlencoded").status_code == 413
+    assert bot.user.post(json.dumps({"type": "event_callback", "pad": "a" * 3_000_000}),
+                         "application/json").status_code == 413
