@@ -108,7 +108,8 @@ class Runtime:
         self.renew_grace_hours = parse_duration_hours(settings.renew_grace)
         self.resolver = IdentityResolver(self.store, self.directory, self.profiles, clock=monotonic)
         self.keys = KeyService(self.dataos, self.store, self.resolver, clock,
-                               AuditTrail(self.store, self.slack, settings.audit_channel),
+                               AuditTrail(self.store, self.slack, settings.audit_channel,
+                                          sleep=slack_sleep or asyncio.sleep, monotonic=monotonic, work=self.work),
                                operator_key=settings.dataos_apikey)
         self.admins = frozenset(settings.admin_slack_user_ids)
         # The leak watch keeps pasted keys only as a keyed hash; the key of that hash comes from the
@@ -226,6 +227,7 @@ class Runtime:
 
     async def aclose(self) -> None:
         await self.stop_scheduler()
+        await self.keys.trail.flush()
         if self._warmup is not None:
             self._warmup.cancel()
             with contextlib.suppress(asyncio.CancelledError):

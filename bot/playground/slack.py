@@ -28,7 +28,7 @@ TEAM_ID = "T0123"
 DROP = 0
 #: How long Slack honours a trigger_id.
 TRIGGER_SECONDS = 3.0
-DEFAULT_SCOPES = "commands,chat:write,im:write,users:read,users:read.email"
+DEFAULT_SCOPES = "commands,chat:write,im:write,users:read,users:read.email,channels:read,groups:read"
 
 
 @dataclass
@@ -39,6 +39,7 @@ class SlackCall:
     at: float = field(default_factory=time.monotonic)
     result: dict[str, Any] = field(default_factory=dict)
     status: int = 200
+    clock: float | None = None  # when, on the fake's own clock (the one triggers and rate limits use)
 
 
 @dataclass
@@ -64,6 +65,7 @@ class SlackFake:
         self.scopes = scopes
         self.calls: list[SlackCall] = []
         self.users: dict[str, dict[str, Any]] = {}
+        self.channels: dict[str, dict[str, Any]] = {}  # channels made with add_channel; others accept posts
         self.views: dict[str, dict[str, Any]] = {}
         self.failures: dict[str, list[Failure]] = {}
         self.used_triggers: set[str] = set()
@@ -89,6 +91,14 @@ class SlackFake:
         }
         self.users[user_id] = user
         return user
+
+    def add_channel(self, channel_id: str, name: str, *, member: bool = True, private: bool = False,
+                    archived: bool = False) -> dict[str, Any]:
+        """A channel Slack knows: posts need the bot in it (`not_in_channel`) and it not archived."""
+        channel = {"id": channel_id, "name": name, "is_channel": not private, "is_group": private,
+                   "is_private": private, "is_archived": archived, "is_member": member}
+        self.channels[channel_id] = channel
+        return channel
 
     def trigger(self, trigger_id: str) -> str:
         """A trigger_id Slack makes for a command or an interaction it is sending now: views.open
@@ -252,7 +262,7 @@ class SlackFake:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await _params(request)
-        call = SlackCall(method, params, dict(request.headers))
+        call = SlackCall(method, params, dict(request.headers), clock=self.clock())
         with self._lock:
             pending = self.failures.get(method)
             failure = pending.pop(0) if pending else None
@@ -367,8 +377,22 @@ class SlackFake:
     def _m_chat_postEphemeral(self, p: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "message_ts": f"{time.time():.6f}"}
 
+    def _m_conversations_info(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channels.get(str(p.get("channel") or ""))
+        granted = set(self.scopes.split(","))
+        if channel is None or (channel["is_private"] and not channel["is_member"]):
+            return {"ok": False, "error": "channel_not_found"}  # a private channel is invisible from outside
+        if ("groups:read" if channel["is_private"] else "channels:read") not in granted:
+            return {"ok": False, "error": "missing_scope"}
+        return {"ok": True, "channel": dict(channel)}
+
     def _m_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
         channel = str(p.get("channel", ""))
+        known = self.channels.get(channel)
+        if known is not None and known["is_archived"]:
+            return {"ok": False, "error": "is_archived"}
+        if known is not None and not known["is_member"]:
+            return {"ok": False, "error": "not_in_channel" if not known["is_private"] else "channel_not_found"}
         if channel.startswith(("U", "W")):
             channel = "D" + channel[1:]
         ts = f"{1700000000 + next(self._ids)}.000100"

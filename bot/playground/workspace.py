@@ -106,6 +106,8 @@ class Workspace(SlackFake):
         self._seq = itertools.count(1)
         self._listeners: set[asyncio.Queue[str]] = set()
         self._session: aiohttp.ClientSession | None = None
+        for channel_id, name in CHANNELS.items():  # the bot is in both (conversations.info says so)
+            self.add_channel(channel_id, name)
 
     # ---- people and places -------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from slack_sdk.webhook import WebhookResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.dataos import Token
-from bot.identity import slack_error
+from bot.identity import failure, slack_error
 from bot.logs import request_id
 from bot.slack.blocks import Message, info_modal, secret_message, text_message
 
@@ -173,4 +173,4 @@ async def apologise(client: AsyncWebClient, body: dict[str, Any], respond: Any =
         elif channel:
             await client.chat_postEphemeral(channel=channel, user=user_id(body), **text_message(oops_text()).kwargs())
     except Exception as exc:
-        log.warning("could not tell %s about a failure: %s", user_id(body), type(exc).__name__)
+        log.warning("could not tell %s about a failure: %s", user_id(body), failure(exc))

@@ -3,7 +3,9 @@ out, trigger lifetimes under rate limits, how a modal submission is answered, an
 
 from __future__ import annotations
 
+import itertools
 import json
+import logging
 import re
 from typing import Any
 
@@ -163,3 +165,84 @@ def test_commands_and_interactions_keep_their_smaller_cap(bot: Bot) -> None:
     assert bot.user.post("text=" + "a" * 300_000, "application/x-www-form-urlencoded").status_code == 413
     assert bot.user.post(json.dumps({"type": "event_callback", "pad": "a" * 3_000_000}),
                          "application/json").status_code == 413
+
+
+# ---- 19. the audit channel: Slack's pace, and Slack's reasons named ---------------------------------------
+
+
+def audit_calls(bot: Bot) -> list[Any]:
+    return [c for c in bot.slack.delivered("chat.postMessage") if c.params.get("channel") == AUDIT]
+
+
+def audit_posts(bot: Bot) -> list[str]:
+    return [c.params["text"] for c in audit_calls(bot)]
+
+
+def test_revoke_all_of_thirty_keys_reaches_the_audit_channel_at_its_pace_without_losing_a_line(bot: Bot) -> None:
+    bot.slack.add_user(ADMIN, "admin@example.com")
+    for i in range(30):
+        bot.heimdall.add_token("bob", f"key_{i:02d}", hours=72)
+    bob = dict(bot.slack.users["U0BOB"], deleted=True)
+    assert bot.user.event({"type": "user_change", "user": bob}).status_code == 200
+    dm = bot.slack.wait_for("chat.postMessage", where=lambda c: c.params.get("channel") == ADMIN)[0]
+    button = next(e for b in dm.params["blocks"] if b["type"] == "actions" for e in b["elements"])
+    bot.user.click("admin_revoke_all", button["value"], user=ADMIN, channel=dm.result["channel"],
+                   message_ts=dm.result["ts"], ephemeral=False)
+    assert "revoked 30 keys" in text_of(bot.slack.wait_for("chat.update")[0])
+    assert bot.server.call(bot.runtime.drain(10))
+    posts = audit_posts(bot)
+    lines = [line for post in posts for line in post.splitlines()]
+    assert sorted(re.findall(r"admin revoke `(key_\d\d)`", "\n".join(lines))) == [f"key_{i:02d}" for i in range(30)]
+    # one message a second at most on Slack's clock (in production the waits are real, and lines that
+    # arrive meanwhile share the next message; here they pass at once on the test's clock)
+    times = [c.clock for c in audit_calls(bot)]
+    assert all(later - earlier >= 1.0 for earlier, later in itertools.pairwise(times)), times
+
+
+def test_a_lone_action_is_announced_at_once(bot: Bot) -> None:
+    opened = bot.user.command_modal("create")
+    bot.user.submit(view_id_of(opened), create_values(name="announced"))
+    bot.slack.wait_for("chat.postMessage", where=lambda c: c.params.get("channel") == AUDIT)
+    assert len(audit_posts(bot)) == 1 and "`announced`" in audit_posts(bot)[0]
+
+
+@pytest.mark.parametrize(("channel", "error", "advice"), [
+    ({"member": False}, "not_in_channel", "invite the bot to the channel"),
+    ({"archived": True}, "is_archived", "the channel is archived"),
+])
+def test_an_audit_channel_slack_refuses_is_named_in_the_log(bot: Bot, caplog: pytest.LogCaptureFixture,
+                                                            channel: dict[str, bool], error: str, advice: str) -> None:
+    bot.slack.add_channel(AUDIT, "apikey-audit", **channel)
+    opened = bot.user.command_modal("create")
+    bot.user.submit(view_id_of(opened), create_values(name="unheard"))
+    bot.slack.wait_for("views.update", where=lambda c: "unheard" in text_of(c) and "created" in text_of(c))
+    assert bot.server.call(bot.runtime.drain(10))
+    logged = [r.getMessage() for r in caplog.records if "audit channel" in r.getMessage()]
+    assert len(logged) == 1 and error in logged[0] and advice in logged[0] and "in the database" in logged[0]
+
+
+def test_slack_errors_are_named_in_home_offboarding_and_apology_logs(
+        bot: Bot, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    caplog.set_level(logging.WARNING)
+    bot.slack.fail("views.publish", "not_enabled")
+    bot.user.event({"type": "app_home_opened", "user": "U0ALICE", "channel": "D0", "tab": "home"}, event_id="EvH")
+    bot.slack.add_user(ADMIN, "admin@example.com")
+    bot.heimdall.add_token("bob", "left", hours=72)
+    bot.slack.fail("chat.postMessage", "channel_not_found")
+    bot.user.event({"type": "user_change", "user": dict(bot.slack.users["U0BOB"], deleted=True)}, event_id="EvO")
+    assert bot.server.call(bot.runtime.drain(10))
+    bot.heimdall.add_token("alice", "doomed", hours=72)
+    opened = bot.user.command_modal("revoke doomed")
+    bot.slack.wait_for("views.update", where=lambda c: "doomed" in text_of(c))  # the revoke form
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:  # a bug nobody foresaw, after the ack
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(bot.runtime.keys, "revoke_key", broken)
+    bot.slack.fail("views.update", "view_not_found", times=2)  # the person closed the modal meanwhile
+    assert bot.user.submit(view_id_of(opened), {}, metadata=json.dumps({"name": "doomed"})).status_code == 200
+    assert bot.server.call(bot.runtime.drain(10))
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "could not publish the Home tab of U0ALICE: not_enabled" in logged
+    assert f"could not tell admin {ADMIN} about U0BOB: channel_not_found" in logged
+    assert "could not tell U0ALICE about a failure: view_not_found" in logged
