@@ -14,6 +14,7 @@ import pytest
 
 import bot.slack.views as views_module
 from bot.playground.slack import TRIGGER_SECONDS
+from bot.store import Audit
 from tests.e2e.conftest import Bot
 from tests.e2e.harness import create_values, text_of, view_id_of
 
@@ -246,3 +247,51 @@ def test_slack_errors_are_named_in_home_offboarding_and_apology_logs(
     assert "could not publish the Home tab of U0ALICE: not_enabled" in logged
     assert f"could not tell admin {ADMIN} about U0BOB: channel_not_found" in logged
     assert "could not tell U0ALICE about a failure: view_not_found" in logged
+
+
+# ---- 24. long admin answers are split at entry boundaries, never cut ---------------------------------------
+
+
+def section_texts(message: dict[str, Any]) -> list[str]:
+    return [b["text"]["text"] for b in message.get("blocks") or [] if b.get("type") == "section"]
+
+
+def assert_whole(texts: list[str]) -> None:
+    for text in texts:
+        assert len(text) <= 3000
+        outside = re.sub(r"<[^<>]*>", "", text)
+        assert "<" not in outside and ">" not in outside, text  # no entity cut in half
+        assert not re.search(r"&[a-z]*$", outside.split(" ")[-1] if outside else ""), text
+
+
+def test_admin_audit_shows_whole_entries_across_sections_and_says_when_there_are_more(bot: Bot) -> None:
+    for i in range(50):
+        bot.clock.advance(seconds=1)
+        bot.server.call(bot.runtime.store.audit(Audit(
+            at=bot.clock.now(), actor_slack_id="U0ALICE", action="create", outcome="ok",
+            dataos_user_id="alice" + "x" * 50, key_name=f"entry_{i:02d}_" + "n" * 50)))
+    bot.user.command("admin audit", user=ADMIN)
+    message = bot.slack.wait_for("response_url")[0].params
+    texts = section_texts(message)
+    assert_whole(texts)
+    everything = "\n".join(texts)
+    assert [f"entry_{i:02d}" for i in range(49, 9, -1)] == re.findall(r"`(entry_\d\d)_n", everything)
+    assert "newest 40 entries; there are more" in everything and "--days N" in everything
+
+
+def test_admin_sweep_with_a_long_failure_list_answers_in_whole_sections(bot: Bot) -> None:
+    for i in range(24):
+        uid = f"person_{i:02d}_" + "p" * 120
+        bot.heimdall.add_user(uid, f"person{i}@example.com")
+        bot.slack.add_user(f"U0P{i:03d}", f"person{i}@example.com")
+    bot.clock.advance(days=1)  # the bot's copies of both directories are out of date: read again
+    bot.heimdall.fail_next(10_000, 503, match="/tokens")
+    bot.user.command("admin sweep --discover", user=ADMIN)
+    message = bot.slack.wait_for("response_url")[0].params
+    texts = section_texts(message)
+    assert_whole(texts)
+    everything = "\n".join(texts)
+    assert "Reminder sweep done" in everything and "Something went wrong" not in everything
+    failures = int(re.findall(r"failures: (\d+)", everything)[0])
+    assert failures > 24 and len(re.findall(r"  - \S+: listing keys failed", everything)) == 20
+    assert f"… and {failures - 20} more" in everything
