@@ -1,10 +1,11 @@
 """The leak watch's budget of DataOS `/authorize` checks, shared fairly and never dropping work silently.
 
 At most `per_minute` checks in any minute (DataOS's protection), of which one poster may use a quarter
-(at least one message's worth, 10) and one channel half: whoever pastes a flood of key-shaped junk uses up their own share, not the checks
-of the next person who pastes a real key. A candidate over budget waits in a bounded queue, one line
-per poster, served in turn (round-robin) as budget returns; only when the queue is full is a candidate
-left unchecked, and that is counted and logged. Candidates are held in memory only, never logged.
+(at least one message's worth, 10) and one channel half: whoever pastes a flood of key-shaped junk uses
+up their own share, not the checks of the next person who pastes a real key. A candidate over budget
+waits in a bounded queue, one line per poster, served in turn (round-robin) as budget returns; only
+when the queue is full is a candidate left unchecked, and that is counted and logged. Candidates are
+held in memory only, never logged.
 """
 
 from __future__ import annotations
@@ -44,9 +45,7 @@ class CheckGate:
         self._used: dict[str, deque[float]] = {}  # "" (everyone), "u:<poster>", "c:<channel>"
         self._queues: dict[str, deque[tuple[str, Job]]] = {}  # by poster, in turn order
         self.queued = 0
-        self.dropped = 0
-        self._dropped_unlogged = 0
-        self._last_drop_log: float | None = None
+        self.dropped = 0  # since start
         self._noted: dict[str, float] = {}
         self._running: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -85,7 +84,7 @@ class CheckGate:
             await self._run([job])
             return "checked"
         if self.queued >= self.queue_size:
-            self._drop(now)
+            self._drop()  # the caller logs it, once per message
             return "dropped"
         self._queues.setdefault(poster, deque()).append((channel, job))
         self.queued += 1
@@ -104,14 +103,9 @@ class CheckGate:
         self._noted[poster] = now
         return True
 
-    def _drop(self, now: float) -> None:
+    def _drop(self) -> None:
         self.dropped += 1
-        self._dropped_unlogged += 1
         LEAKS.labels("check skipped: queue full").inc()
-        if self._last_drop_log is None or now - self._last_drop_log >= WINDOW:
-            log.warning("leak watch: the check queue is full (%d candidates waiting); %d candidate(s) were not "
-                        "checked (%d since start)", self.queued, self._dropped_unlogged, self.dropped)
-            self._last_drop_log, self._dropped_unlogged = now, 0
 
     async def pump(self) -> int:
         """Start every waiting check the budget allows now, posters in turn, and wait until all checks

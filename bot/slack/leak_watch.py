@@ -106,6 +106,10 @@ async def on_message(rt: Runtime, event: dict[str, Any]) -> None:
     LEAKS.labels("candidate").inc(len(keys))
     outcomes = await asyncio.gather(*(rt.leak_gate.submit(paste.poster, paste.channel, _job(rt, key, paste))
                                       for key in keys))
+    if dropped := outcomes.count("dropped"):
+        log.warning("leak watch: the check queue is full (%d candidates waiting); %d candidate(s) in a message in "
+                    "%s were not checked (%d since start)", rt.leak_gate.queued, dropped, paste.channel,
+                    rt.leak_gate.dropped)
     if "queued" in outcomes and rt.leak_gate.first_wait(paste.poster):
         await _note(rt, paste, ":hourglass_flowing_sand: You have posted a lot of key-shaped text in a short time, "
                     "so the bot checks it a few strings at a time: its checks of your messages are delayed, "
