@@ -8,7 +8,7 @@ Retention (documented in SECURITY.md):
 - `idempotency_keys` (one per form submission): `IDEMPOTENCY_MEMORY`, 7 days; a double submit comes
   within seconds, and Slack forms expire long before.
 - `leak_reports` and their `leak_dms`: `LEAK_REPORT_MEMORY`, 30 days after the key was last seen
-  pasted; a report is news again after a day anyway (`leak_watch.REPEAT_WITHIN`).
+  pasted; a report is news again after a day anyway (`leak_dms.REPEAT_WITHIN`).
 - `audit_log` is kept: it is the record of who did what.
 """
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from bot.slack.leak_watch import retry_failed
+from bot.slack.leak_dms import retry_failed
 
 if TYPE_CHECKING:
     from bot.app import Runtime

@@ -72,6 +72,9 @@ class CheckGate:
                 and self._count("c:" + channel, now) < self.channel_share)
 
     def _take(self, poster: str, channel: str, now: float) -> None:
+        if len(self._used) > 10_000:  # posters and channels not heard from for a minute are forgotten
+            for key in list(self._used):
+                self._count(key, now)
         for key in ("", "u:" + poster, "c:" + channel):
             self._used.setdefault(key, deque()).append(now)
 
@@ -173,6 +176,9 @@ class CheckGate:
             await self.pump()
 
     async def aclose(self) -> None:
+        if self.queued:
+            log.warning("leak watch: shutting down with %d candidate(s) still waiting for a check; they were not "
+                        "checked", self.queued)
         if self._turns is not None:
             self._turns.cancel()
             with contextlib.suppress(asyncio.CancelledError):

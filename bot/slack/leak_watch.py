@@ -18,32 +18,24 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
-from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ConfirmObject, ContextBlock, SectionBlock
 
 from bot.app import Runtime
 from bot.dataos import DataOSError, DataOSNotFound
-from bot.domain.keys import key_ref
 from bot.domain.leaks import MAX_CANDIDATES, candidates, fingerprint, key_name_of
 from bot.identity import Denied, slack_error
 from bot.metrics import LEAKS
 from bot.slack import blocks, tracked
 from bot.slack.common import clicked_message, tell, update_message, user_id
+from bot.slack.leak_dms import KEEP_ACTION, RENEW_ACTION, REPEAT_WITHIN, REVOKE_ACTION, append, deliver
 from bot.store import Audit
-from bot.store.leaks import Report
 from bot.text import shown
 
 log = logging.getLogger(__name__)
-REVOKE_ACTION = "leak_revoke"
-RENEW_ACTION = "leak_renew"
-KEEP_ACTION = "leak_keep"
-#: The same key pasted again within this time of the paste that opened its report updates the DMs
-#: sent then instead of sending new ones; repeats do not move it.
-REPEAT_WITHIN = timedelta(days=1)
 DAMAGED = f"{blocks.DAMAGED_BUTTON} Use `/apikey list` to manage your keys."
 #: Messages the watch never reads: the bot's own, other bots', joins and deletions.
 IGNORED_SUBTYPES = frozenset({"bot_message", "message_deleted", "channel_join", "channel_leave", "group_join",
@@ -152,13 +144,14 @@ async def _check(rt: Runtime, candidate: str, paste: Paste) -> None:
     waiting = people if report.new else await rt.leak_reports.retryable(fp)
     await deliver(rt, report, await rt.leak_reports.claim(fp, waiting, now), now)
     told = bool(await rt.leak_reports.sent(fp))
-    await _tell_poster(rt, paste, name, told=told, to_admins=report.to_admins)
+    retrying = not told and bool(await rt.leak_reports.retryable(fp))
+    await _tell_poster(rt, paste, name, told=told, retrying=retrying, to_admins=report.to_admins)
     if not report.new:
         LEAKS.labels("repeat").inc()
         note = (f":rotating_light: Posted again in <#{shown(paste.channel, 32)}> by <@{shown(paste.poster, 32)}> "
                 f"({report.times} times so far).")
         for dm in earlier:
-            await _append(rt, dm.channel, dm.ts, note)
+            await append(rt, dm.channel, dm.ts, note)
         await rt.keys.trail.record(Audit(at=now, actor_slack_id=paste.poster, action="leak", outcome="repeat",
                                          dataos_user_id=owner, key_name=name, detail=f"channel {paste.channel}"))
         return
@@ -167,43 +160,6 @@ async def _check(rt: Runtime, candidate: str, paste: Paste) -> None:
     await rt.keys.trail.record(Audit(
         at=now, actor_slack_id=paste.poster, action="leak", outcome=outcome, dataos_user_id=owner, key_name=name,
         key_expiration=expiration, detail=f"channel {paste.channel}; told {' '.join(people) or 'nobody'}"))
-
-
-async def deliver(rt: Runtime, report: Report, recipients: list[str], now: datetime) -> int:
-    """DM each of `recipients` (claimed) about `report` and record each outcome; the number delivered.
-    Slack refusing is `failed` (tried again later); no answer at all is `unknown` (never sent twice)."""
-    if not recipients:
-        return 0
-    link = await _permalink(rt, report.channel, report.message_ts)
-    message = leak_message(report.key_name, report.dataos_user_id, report.channel or "", report.poster or "",
-                           link, report.key_expiration, renew=not report.to_admins)
-    delivered = 0
-    for person in recipients:
-        try:
-            # No preview of the linked message: it holds the key.
-            response = await rt.slack.chat_postMessage(channel=person, unfurl_links=False, unfurl_media=False,
-                                                       **message.kwargs())
-        except SlackApiError as exc:
-            log.warning("leak watch: could not DM %s: %s", person, slack_error(exc))
-            await rt.leak_reports.finish(report.fingerprint, person, state="failed", now=now)
-            continue
-        except Exception as exc:  # sent or not, nobody knows: never sent twice
-            log.warning("leak watch: no answer to the DM to %s (%s)", person, type(exc).__name__)
-            await rt.leak_reports.finish(report.fingerprint, person, state="unknown", now=now)
-            continue
-        delivered += 1
-        await rt.leak_reports.finish(report.fingerprint, person, state="sent", now=now,
-                                     channel=str(response.get("channel") or ""), ts=str(response.get("ts") or ""))
-    return delivered
-
-
-async def retry_failed(rt: Runtime) -> int:
-    """Housekeeping: DM again whoever Slack refused a leak DM to, while the report lasts."""
-    now = rt.clock()
-    delivered = 0
-    for report, recipients in await rt.leak_reports.failed(now=now, within=REPEAT_WITHIN):
-        delivered += await deliver(rt, report, await rt.leak_reports.claim(report.fingerprint, recipients, now), now)
-    return delivered
 
 
 async def _recipients(rt: Runtime, owner: str) -> tuple[list[str], bool]:
@@ -231,64 +187,20 @@ async def _note(rt: Runtime, paste: Paste, text: str) -> None:
         log.warning("leak watch: could not tell %s: %s", paste.poster, slack_error(exc))
 
 
-async def _tell_poster(rt: Runtime, paste: Paste, name: str, *, told: bool, to_admins: bool) -> None:
+async def _tell_poster(rt: Runtime, paste: Paste, name: str, *, told: bool, retrying: bool,
+                       to_admins: bool) -> None:
     if told:
         who = "The platform admins have" if to_admins else "Its owner has"
         status = f"{who} been told and can revoke it."
-    else:
+    elif retrying:
         status = ("The bot could not tell its owner yet and will keep trying; until the key is revoked, anyone "
                   "who copied it can use it.")
+    else:
+        status = ("The bot could not tell its owner, so nobody has been asked to revoke it yet: please tell a "
+                  "platform admin.")
     await _note(rt, paste, f":rotating_light: That message looks like it contains a live DataOS API key "
                 f"(*{shown(name)}*). {status} Please delete the message: hover over it, open *More actions* (⋮) "
                 "and choose *Delete message*. Share keys through a secret store, never in chat.")
-
-
-async def _permalink(rt: Runtime, channel: str | None, ts: str | None) -> str | None:
-    if not channel or not ts:
-        return None
-    try:
-        response = await rt.slack.chat_getPermalink(channel=channel, message_ts=ts)
-    except SlackApiError:
-        return None
-    link = response.get("permalink")
-    return str(link) if isinstance(link, str) and link.startswith("https://") else None
-
-
-async def _append(rt: Runtime, channel: str, ts: str, note: str) -> None:
-    """Tell the recipient of a leak DM already delivered, as a reply in its thread (its buttons stay)."""
-    try:
-        await rt.slack.chat_postMessage(channel=channel, thread_ts=ts, text=note)
-    except SlackApiError as exc:
-        log.warning("leak watch: could not update the DM %s/%s: %s", channel, ts, slack_error(exc))
-
-
-def leak_value(owner: str, name: str, expiration: datetime | None) -> str:
-    stamp = int(expiration.timestamp()) if expiration else 0
-    return json.dumps({"u": owner, "k": key_ref(name), "e": stamp}, separators=(",", ":"))
-
-
-def leak_message(name: str, owner: str, channel: str, poster: str, link: str | None, expiration: datetime | None,
-                 *, renew: bool) -> blocks.Message:
-    where = f"<#{shown(channel, 32)}>" + (f" (<{link}|the message>)" if link else "")
-    expires = (f" It expires {blocks.slack_date(expiration)}." if expiration else "")
-    whose = "Your DataOS API key" if renew else f"The DataOS API key of `{shown(owner)}`"
-    text = (f":rotating_light: {whose} *{shown(name)}* was posted in {where} by <@{shown(poster, 32)}>, where "
-            f"others can read it.{expires} Anyone who copied it can act as that DataOS user until it is revoked.")
-    value = leak_value(owner, name, expiration)
-    buttons = [ButtonElement(text="Revoke now", action_id=REVOKE_ACTION, value=value, style="danger",
-                             confirm=ConfirmObject(title="Revoke this key?", text=f"*{shown(name, 80)}* stops "
-                                                   "working at once, everywhere.", confirm="Revoke",
-                                                   deny="Not yet", style="danger"))]
-    if renew:
-        buttons.append(ButtonElement(text="Renew and revoke", action_id=RENEW_ACTION, value=value, style="primary"))
-    buttons.append(ButtonElement(text="I know, keep it", action_id=KEEP_ACTION, value=value))
-    return blocks.Message(f"A DataOS API key ({shown(name)}) was posted where others can read it", [
-        b.to_dict() for b in (
-            SectionBlock(text=text),
-            ActionsBlock(block_id=f"leak:{blocks.render_id()}", elements=buttons),
-            ContextBlock(elements=[blocks.text_object("The key itself is not shown here or kept by the bot.")]),
-        )])
-
 
 
 # ---- the buttons -------------------------------------------------------------------------------

@@ -278,3 +278,12 @@ def test_serve_prunes_each_table_on_its_retention_with_reminders_off(tmp_path: P
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
+
+
+@pytest.mark.parametrize("bot_settings", [{**BASE, "admin_slack_user_ids": ""}])
+def test_when_nobody_can_be_told_the_poster_is_not_told_otherwise(bot: Bot) -> None:
+    bot.heimdall.add_user("etl_app", None, type="application")
+    key = bot.heimdall.add_token("etl_app", "pipeline", hours=48)
+    say(bot, key.apikey)
+    [note] = notes_to(bot, "U0BOB")
+    assert "been told" not in note and "please tell a platform admin" in note
