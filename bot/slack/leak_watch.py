@@ -143,7 +143,8 @@ async def _check(rt: Runtime, candidate: str, paste: Paste) -> None:
     earlier = [] if report.new else await rt.leak_reports.sent(fp)
     waiting = people if report.new else await rt.leak_reports.retryable(fp)
     await deliver(rt, report, await rt.leak_reports.claim(fp, waiting, now), now)
-    told = bool(await rt.leak_reports.sent(fp))
+    delivered = [dm.recipient for dm in await rt.leak_reports.sent(fp)]
+    told = bool(delivered)
     retrying = not told and bool(await rt.leak_reports.retryable(fp))
     await _tell_poster(rt, paste, name, told=told, retrying=retrying, to_admins=report.to_admins)
     if not report.new:
@@ -159,7 +160,7 @@ async def _check(rt: Runtime, candidate: str, paste: Paste) -> None:
     LEAKS.labels(outcome).inc()
     await rt.keys.trail.record(Audit(
         at=now, actor_slack_id=paste.poster, action="leak", outcome=outcome, dataos_user_id=owner, key_name=name,
-        key_expiration=expiration, detail=f"channel {paste.channel}; told {' '.join(people) or 'nobody'}"))
+        key_expiration=expiration, detail=f"channel {paste.channel}; told {' '.join(delivered) or 'nobody yet'}"))
 
 
 async def _recipients(rt: Runtime, owner: str) -> tuple[list[str], bool]:

@@ -79,3 +79,12 @@ def test_redact_leaves_long_paths_and_identifiers_alone() -> None:
     text = ("/work/wt/x/.venv/lib/python3.11/site-packages/slack_sdk/web/async_base_client.py "
             "some_very_long_identifier_with_many_parts-and-dashes-1234567890abcdef")
     assert redact(text) == text
+
+
+def test_a_logged_url_with_a_key_in_its_path_is_masked_in_the_output() -> None:
+    stream = io.StringIO()
+    configure_logging("json", "INFO", stream=stream)
+    logging.getLogger("test.redaction").warning("GET https://dataos.example/api/v1/keys/%s failed", KEY)
+    logging.getLogger("test.redaction").warning("header x-apikey-%s", KEY)
+    configure_logging("console", "INFO", stream=io.StringIO())
+    assert KEY not in stream.getvalue() and stream.getvalue().count("[REDACTED-DATAOS-KEY]") == 2
