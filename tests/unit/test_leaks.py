@@ -41,8 +41,10 @@ def test_fingerprints_are_keyed() -> None:
 
 @given(st.text(max_size=2000))
 def test_no_text_without_a_key_in_it_is_a_candidate_of_something_else(text: str) -> None:
-    for found in candidates(text):
-        assert found in text and key_name_of(found)
+    plain = text.replace("%3D", "=").replace("%3d", "=").replace("%2B", "+").replace("%2b", "+")
+    plain = plain.replace("%2F", "/").replace("%2f", "/")
+    for found in candidates(text):  # the key as DataOS writes it; the message may lack its padding
+        assert found.rstrip("=") in plain and key_name_of(found)
 
 
 def test_keys_in_urls_and_with_url_encoded_padding_are_found() -> None:
