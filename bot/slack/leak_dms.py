@@ -34,15 +34,15 @@ KEEP_ACTION = "leak_keep"
 REPEAT_WITHIN = timedelta(days=1)
 
 
-async def deliver(rt: Runtime, report: Report, recipients: list[str], now: datetime) -> int:
-    """DM each of `recipients` (claimed) about `report` and record each outcome; the number delivered.
+async def deliver(rt: Runtime, report: Report, recipients: list[str], now: datetime) -> list[str]:
+    """DM each of `recipients` (claimed) about `report` and record each outcome; those delivered.
     Slack refusing is `failed` (tried again later); no answer at all is `unknown` (never sent twice)."""
     if not recipients:
-        return 0
+        return []
     link = await _permalink(rt, report.channel, report.message_ts)
     message = leak_message(report.key_name, report.dataos_user_id, report.channel or "", report.poster or "",
                            link, report.key_expiration, renew=not report.to_admins)
-    delivered = 0
+    delivered: list[str] = []
     for person in recipients:
         try:
             # No preview of the linked message: it holds the key.
@@ -56,7 +56,7 @@ async def deliver(rt: Runtime, report: Report, recipients: list[str], now: datet
             log.warning("leak watch: no answer to the DM to %s (%s)", person, type(exc).__name__)
             await rt.leak_reports.finish(report.fingerprint, person, state="unknown", now=now)
             continue
-        delivered += 1
+        delivered.append(person)
         await rt.leak_reports.finish(report.fingerprint, person, state="sent", now=now,
                                      channel=str(response.get("channel") or ""), ts=str(response.get("ts") or ""))
     return delivered
@@ -69,12 +69,12 @@ async def retry_failed(rt: Runtime) -> int:
     for report, recipients in await rt.leak_reports.failed(now=now, within=REPEAT_WITHIN):
         claimed = await rt.leak_reports.claim(report.fingerprint, recipients, now)
         if sent := await deliver(rt, report, claimed, now):
-            delivered += sent
+            delivered += len(sent)
             await rt.keys.trail.record(Audit(
                 at=now, actor_slack_id=report.poster or "", action="leak",
                 outcome="admins told" if report.to_admins else "owner told", dataos_user_id=report.dataos_user_id,
                 key_name=report.key_name, key_expiration=report.key_expiration,
-                detail=f"channel {report.channel}; told {' '.join(claimed)} on a retry"))
+                detail=f"channel {report.channel}; told {' '.join(sent)} on a retry"))
     return delivered
 
 

@@ -133,6 +133,8 @@ def test_housekeeping_retries_a_refused_dm(bot: Bot) -> None:
     assert len(dms_to(bot, "U0ALICE")) == 1  # delivered once: never again
     [row] = table_rows(bot, LeakDM)
     assert (row["state"], row["attempts"]) == ("sent", 2)
+    assert [(r["outcome"], r["detail"]) for r in table_rows(bot, AuditEntry)] == [
+        ("not told yet", "channel C0GEN; told nobody yet"), ("owner told", "channel C0GEN; told U0ALICE on a retry")]
 
 
 def test_repeats_do_not_move_the_window(bot: Bot) -> None:
