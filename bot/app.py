@@ -30,7 +30,9 @@ from bot.identity import DataOSDirectory, IdentityResolver, SlackProfiles
 from bot.metrics import CountingRateLimitHandler, dataos_observer
 from bot.reminders.audience import SlackDirectory
 from bot.service import KeyService
+from bot.slack.leak_gate import CheckGate
 from bot.store import Store, create_engine, migrate
+from bot.store.leaks import LeakReports
 
 log = logging.getLogger(__name__)
 #: The longest a listener's follow-up work waits for other requests' acknowledgements.
@@ -116,9 +118,9 @@ class Runtime:
         # operator key, so it is the same on every replica and after a restart, and never stored.
         self.leak_secret = hmac.new(settings.dataos_apikey.get_secret_value().encode(), b"apikey-bot leak watch",
                                     hashlib.sha256).digest()
-        from bot.slack.leak_watch import CheckGate
-
-        self.leak_gate = CheckGate(settings.leak_watch_checks_per_minute, clock=monotonic)
+        self.leak_gate = CheckGate(settings.leak_watch_checks_per_minute, queue_size=settings.leak_watch_queue,
+                                   clock=monotonic)
+        self.leak_reports = LeakReports(self.store)
         self._bot_user_id: str | None = None
         self._warmup: asyncio.Task[None] | None = None
         self._migrated = False
@@ -129,7 +131,8 @@ class Runtime:
 
     async def start(self, *, schedule: bool = False) -> None:
         """Migrate the schema, load the DataOS directory in the background (readyz waits for it), and
-        with `schedule`, start the reminder sweep (once now, to catch up, then on its interval)."""
+        with `schedule`, start the scheduler: housekeeping always, and the reminder sweep (once now, to
+        catch up, then on its interval) unless REMINDERS_ENABLED=false."""
         # One pooled aiohttp session for every Slack call (the SDK would open one per call otherwise).
         if self.slack.session is None:
             self.slack.session = aiohttp.ClientSession(
@@ -143,7 +146,7 @@ class Runtime:
             self._warmup.cancel()
             raise
         self._migrated = True
-        if schedule and self.settings.reminders_enabled:
+        if schedule:
             from bot.reminders.scheduler import start_scheduler
 
             self.scheduler = start_scheduler(self)
@@ -227,6 +230,7 @@ class Runtime:
 
     async def aclose(self) -> None:
         await self.stop_scheduler()
+        await self.leak_gate.aclose()
         await self.keys.trail.flush()
         if self._warmup is not None:
             self._warmup.cancel()

@@ -45,8 +45,6 @@ CLAIM_LEASE = timedelta(minutes=10)
 FLUSH_EVERY = 1000
 #: Reminders claimed, sent and recorded together (two commits per batch instead of two per DM).
 SEND_BATCH = 50
-#: Slack retries an event within minutes; its id is remembered for hours (de-duplication, shared by replicas).
-EVENT_MEMORY = timedelta(hours=6)
 
 
 #: A discovery reads the DataOS directory afresh unless it was read this recently.
@@ -135,10 +133,6 @@ class Sweeper:
         now = self.rt.clock()
         summary = SweepSummary()
         await self._scheduled_revocations(now, summary)
-        try:
-            await self.rt.store.prune_events(older_than=now - EVENT_MEMORY)
-        except Exception as exc:  # housekeeping: never a reason to skip reminders
-            log.warning("could not prune the Events API record: %s", type(exc).__name__)
         interval = timedelta(hours=parse_duration_hours(self.settings.discovery_interval))
         discover = False
         if mode != "tick":

@@ -17,7 +17,7 @@ from bot.domain.keys import exact_digest, key_ref
 from bot.domain.policy import ValidityPolicy
 from bot.identity import Denied, Identity
 from bot.playground.heimdall import make_key_value
-from bot.slack import blocks, key_buttons, leak_watch
+from bot.slack import blocks, key_buttons, leak_dms
 from bot.slack.key_buttons import parse_exact, parse_option, parse_revoke_all
 from tests.unit.test_blocks import check_message, check_view
 
@@ -70,7 +70,8 @@ def builders() -> dict[str, Callable[[], Any]]:
         "offboarding_notice": lambda: key_buttons.offboarding_notice("U2", "bob", KEYS),
         "offboarding_notice many": lambda: key_buttons.offboarding_notice(
             "U2", "bob", [token(f"key_{i}", i + 1) for i in range(400)]),
-        "leak_message": lambda: leak_watch.leak_message("k", "alice", "C1", "U2", None, KEYS[0], NOW, renew=True),
+        "leak_message": lambda: leak_dms.leak_message("k", "alice", "C1", "U2", None, KEYS[0].expiration, renew=True),
+        "leak_message unknown": lambda: leak_dms.leak_message("k", "alice", "C1", "U2", None, None, renew=False),
     }
 
 
@@ -109,7 +110,7 @@ PREFIXES = ("_message", "_modal", "_view", "_notice")
 def test_the_walk_covers_every_builder() -> None:
     """A new builder must be added above, or its buttons go unchecked."""
     walked = {name.split(" ")[0] for name in builders()}
-    for module in (blocks, key_buttons):
+    for module in (blocks, key_buttons, leak_dms):
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             if fn.__module__ == module.__name__ and name.endswith(PREFIXES) and not name.startswith("_"):
                 assert name in walked, f"{module.__name__}.{name} is not walked"
