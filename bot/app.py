@@ -104,7 +104,8 @@ class Runtime:
         self.slack_directory = SlackDirectory(self._walk_client, self.store, sleep=slack_sleep or asyncio.sleep)
         self.snooze_hours = parse_duration_hours(settings.snooze)
         self.renew_grace_hours = parse_duration_hours(settings.renew_grace)
-        self.resolver = IdentityResolver(self.store, self.directory, self.profiles, clock=monotonic)
+        self.resolver = IdentityResolver(self.store, self.directory, self.profiles, clock=monotonic,
+                                         admins=settings.admin_slack_user_ids)
         self.keys = KeyService(self.dataos, self.store, self.resolver, clock,
                                AuditTrail(self.store, self.slack, settings.audit_channel),
                                operator_key=settings.dataos_apikey)

@@ -32,6 +32,21 @@ def validate_key_name(name: str | None) -> str | None:
     return name
 
 
+#: The description of a key the bot creates: machine-readable (a Slack id, shown as a mention), and
+#: meaningful in DataOS's own UI.
+_CREATED_BY = re.compile(r"^created from Slack by ([UW][A-Z0-9]{2,31})$")
+
+
+def created_by_description(slack_user_id: str) -> str:
+    return f"created from Slack by {slack_user_id}"
+
+
+def created_by(description: str) -> str | None:
+    """The Slack user a key's description says created it, if the bot wrote that description."""
+    match = _CREATED_BY.match(description)
+    return match.group(1) if match else None
+
+
 #: Longest key name a button value, option value or metadata field carries as is (Slack: 150 for options).
 REF_MAX_NAME = 150
 REF_PREFIX = "#"

@@ -36,10 +36,19 @@ from slack_sdk.models.views import View
 
 from bot.dataos import Token, User
 from bot.domain.durations import humanize_hours
-from bot.domain.keys import NAME_MAX_LENGTH, KeyStatus, key_ref, key_status, mask_secret, relative
+from bot.domain.keys import (
+    NAME_MAX_LENGTH,
+    KeyStatus,
+    created_by,
+    key_ref,
+    key_status,
+    mask_secret,
+    relative,
+)
 from bot.domain.policy import ValidityPolicy
 from bot.domain.reminders import step_words
 from bot.identity import Denied, Identity, Mapped
+from bot.store.pending import Scheduled, revoke_time
 from bot.text import clip, shown
 
 MAX_MESSAGE_BLOCKS = 50
@@ -148,7 +157,16 @@ def render_id() -> str:
     return uuid.uuid4().hex[:8]
 
 
-def _key_blocks(token: Token, now: datetime, render: str) -> list[Block]:
+def description_text(description: str) -> str:
+    """A key's description for mrkdwn; the bot's own "created from Slack by U…" names the person by a
+    mention, which Slack shows as their name."""
+    creator = created_by(description)
+    if creator is not None:
+        return f"created from Slack by <@{creator}>"
+    return shown(description[:200])
+
+
+def _key_blocks(token: Token, now: datetime, render: str, revoke_at: datetime | None = None) -> list[Block]:
     status = key_status(token.expiration, now)
     when = "Expired" if status is KeyStatus.EXPIRED else "Expires"
     masked = mask_secret(token.secret.get_secret_value()) if token.secret else "…"
@@ -156,8 +174,11 @@ def _key_blocks(token: Token, now: datetime, render: str) -> list[Block]:
         f"*{shown(token.name)}*  {STATUS_EMOJI[status]} {status.value}",
         f"{when} {slack_date(token.expiration)} ({relative(token.expiration, now)})  ·  `{masked}`",
     ]
+    if revoke_at is not None and now < revoke_at < token.expiration:
+        lines.append(f":alarm_clock: Renewed: stops working {slack_date(revoke_at)} ({relative(revoke_at, now)}), "
+                     "when I revoke it as you asked.")
     if token.description:
-        lines.append(f"_{shown(token.description[:200])}_")
+        lines.append(f"_{description_text(token.description)}_")
     return [
         SectionBlock(text=_md("\n".join(lines))),
         ActionsBlock(block_id=f"key:{render}:{key_ref(token.name)}", elements=[
@@ -176,7 +197,7 @@ def _key_blocks(token: Token, now: datetime, render: str) -> list[Block]:
 
 
 def keys_message(identity: Identity, tokens: Sequence[Token], now: datetime, *, page: int = 0,
-                 notice: str | None = None) -> Message:
+                 notice: str | None = None, scheduled: Scheduled | None = None) -> Message:
     blocks: list[Block] = []
     if notice:
         blocks.append(SectionBlock(text=_md(notice)))
@@ -196,7 +217,7 @@ def keys_message(identity: Identity, tokens: Sequence[Token], now: datetime, *, 
         f"*Your DataOS API keys* ({count}{where}) as DataOS user `{shown(identity.dataos_user_id)}`")))
     render = render_id()
     for token in on_page:
-        blocks += _key_blocks(token, now, render)
+        blocks += _key_blocks(token, now, render, revoke_time(scheduled or {}, token.name, token.expiration))
     nav: list[ButtonElement] = []
     if page > 0:
         nav.append(ButtonElement(text="Previous", action_id=f"{PAGE_ACTION}:prev", value=str(page - 1)))
@@ -329,7 +350,8 @@ HOME_REMINDERS_ACTION = "home_reminders"
 
 
 def home_view(identity: Identity | Denied, tokens: Sequence[Token], now: datetime, *, reminders_on: bool,
-              notice: str | None = None, problem: str | None = None) -> dict[str, Any]:
+              notice: str | None = None, problem: str | None = None,
+              scheduled: Scheduled | None = None) -> dict[str, Any]:
     """The Home tab: how the person is mapped, their keys with actions, their reminder setting."""
     home_blocks: list[Block] = [HeaderBlock(text="Your DataOS API keys")]
     if notice:
@@ -355,7 +377,7 @@ def home_view(identity: Identity | Denied, tokens: Sequence[Token], now: datetim
         home_blocks.append(SectionBlock(text=_md("You have no DataOS API keys.")))
     render = render_id()
     for token in tokens[:40]:  # 2 blocks each: within Home's 100
-        key_blocks = _key_blocks(token, now, render)
+        key_blocks = _key_blocks(token, now, render, revoke_time(scheduled or {}, token.name, token.expiration))
         actions = key_blocks[1]
         assert isinstance(actions, ActionsBlock)
         actions.elements.append(ButtonElement(text="Renew", action_id=RENEW_ACTION,

@@ -21,7 +21,7 @@ from bot.domain.durations import InvalidDuration, parse_duration_hours
 from bot.domain.keys import InvalidKeyName, validate_key_name
 from bot.identity import Denied, Mapped
 from bot.slack import blocks, tracked
-from bot.slack.common import open_view, update_view, user_id
+from bot.slack.common import open_view, scheduled_revocations, update_view, user_id
 from bot.slack.errors import explain, explain_slack
 from bot.text import shown
 
@@ -53,24 +53,31 @@ async def cmd_help(rt: Runtime, call: Call) -> None:
     await call.ack(**blocks.help_message().kwargs())
 
 
+#: The acknowledgement of `/apikey list`: shown at once, then replaced by the list (DataOS may be slow).
+LOOKING_UP = blocks.text_message(":hourglass_flowing_sand: Looking up your keys…").kwargs()
+
+
 async def cmd_list(rt: Runtime, call: Call) -> None:
-    await call.ack()
-    await send_key_list(rt, call.user_id, call.respond)
+    await call.ack(response_type="ephemeral", **LOOKING_UP)
+    await send_key_list(rt, call.user_id, call.respond, replace=True)
 
 
 async def send_key_list(rt: Runtime, slack_user_id: str, respond: AsyncRespond, *, page: int = 0,
                         notice: str | None = None, replace: bool = False) -> None:
+    """The list, or why not; `replace` puts it in place of the message it answers."""
     identity = await rt.keys.identify(slack_user_id)
     if isinstance(identity, Denied):
-        await respond(response_type="ephemeral", **blocks.denied_message(identity).kwargs())
+        await respond(response_type="ephemeral", replace_original=replace,
+                      **blocks.denied_message(identity).kwargs())
         return
     try:
         tokens = await rt.keys.list_keys(identity)
     except DataOSError as exc:
-        await respond(response_type="ephemeral", **blocks.text_message(
-            ":x: " + explain(exc, doing="listing your keys")).kwargs())
+        await respond(response_type="ephemeral", replace_original=replace, **blocks.text_message(
+            ":x: " + explain(exc, doing="listing your keys", read=True)).kwargs())
         return
-    message = blocks.keys_message(identity, tokens, rt.clock(), page=page, notice=notice)
+    scheduled = await scheduled_revocations(rt.store, identity.dataos_user_id)
+    message = blocks.keys_message(identity, tokens, rt.clock(), page=page, notice=notice, scheduled=scheduled)
     await respond(response_type="ephemeral", replace_original=replace, **message.kwargs())
 
 
@@ -150,7 +157,7 @@ async def cmd_revoke(rt: Runtime, call: Call) -> None:
             view = (blocks.revoke_picker_modal(tokens) if tokens else
                     blocks.info_modal(title, "You have no DataOS API keys to revoke."))
     except DataOSError as exc:
-        view = blocks.info_modal(title, ":x: " + explain(exc, doing="looking up your key", key_name=name))
+        view = blocks.info_modal(title, ":x: " + explain(exc, doing="looking up your key", key_name=name, read=True))
     await update_view(call.client, view_id, view)
 
 

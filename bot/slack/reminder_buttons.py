@@ -92,7 +92,7 @@ async def _real_name(rt: Runtime, client: AsyncWebClient, body: dict[str, Any], 
         return KeyRef(await rt.keys.resolve(identity.dataos_user_id, ref.name), ref.expiration, ref.lifetime_hours)
     except DataOSError as exc:
         await tell(client, clicked_message(body)[0], identity.slack_user_id,
-                         ":x: " + explain(exc, doing="looking up your key"))
+                         ":x: " + explain(exc, doing="looking up your key", read=True))
         return None
 
 

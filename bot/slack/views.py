@@ -170,7 +170,8 @@ async def submit_link(rt: Runtime, body: dict[str, Any], view: dict[str, Any], a
         await update_view(client, view_id, blocks.info_modal(title, f":x: {exc}"))
         return
     except DataOSError as exc:
-        await update_view(client, view_id, blocks.info_modal(title, ":x: " + explain(exc, doing="checking the key")))
+        await update_view(client, view_id, blocks.info_modal(
+            title, ":x: " + explain(exc, doing="checking the key", read=True)))
         return
     await update_view(client, view_id, blocks.info_modal(
         title, f":link: You are now linked to DataOS user `{shown(result.dataos_user_id)}`. "
