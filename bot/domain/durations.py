@@ -8,7 +8,10 @@ from __future__ import annotations
 import re
 
 _UNITS = {"h": 1, "d": 24, "w": 24 * 7}
-_DURATION = re.compile(r"^\s*([0-9]{1,6})\s*(h|hours?|d|days?|w|weeks?)?\s*$", re.IGNORECASE)
+# Any number of digits: `9999999999999999999d` is a validity, only far too long (the policy says so).
+_DURATION = re.compile(r"^\s*([0-9]+)\s*(h|hours?|d|days?|w|weeks?)?\s*$", re.IGNORECASE)
+#: Amounts with more digits than this are all "too long" alike (and int() of thousands of digits is refused).
+_MAX_DIGITS = 12
 
 
 class InvalidDuration(ValueError):
@@ -19,8 +22,9 @@ def parse_duration_hours(text: str) -> int:
     """Parse `36h`, `30d`, `2w` or a bare number of days into whole hours (> 0)."""
     match = _DURATION.match(text or "")
     if not match:
-        raise InvalidDuration(f"“{text[:40]}” is not a validity; use hours, days or weeks, e.g. 36h, 30d or 2w")
-    amount = int(match.group(1))
+        raise InvalidDuration(f"“{text[:40]}” is not a validity; use hours, days or weeks, e.g. 36h, 30d or 2w.")
+    digits = match.group(1).lstrip("0") or "0"
+    amount = int(digits) if len(digits) <= _MAX_DIGITS else 10**_MAX_DIGITS
     unit = (match.group(2) or "d")[0].lower()
     hours = amount * _UNITS[unit]
     if hours <= 0:

@@ -13,7 +13,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -74,6 +74,9 @@ SNOOZE_ACTION = "reminder_snooze"
 MUTE_ACTION = "reminder_mute"
 OLD_BLOCK, OLD_INPUT = "old_key_block", "old_key"
 
+#: A problem shown above a form's inputs (bad command arguments, a name DataOS refused): it is about
+#: what the form was opened or last drawn with, so a submission draws the form again without it.
+BANNER_BLOCK = "banner"
 NAME_BLOCK, NAME_INPUT = "name_block", "name"
 VALIDITY_BLOCK, VALIDITY_INPUT = "validity_block", "validity"
 CUSTOM_BLOCK, CUSTOM_INPUT = "custom_block", "custom"
@@ -297,7 +300,7 @@ def _key_inputs(policy: ValidityPolicy, *, name: str | None, validity_hours: int
         initial = custom
     blocks: list[Block] = []
     if error:
-        blocks.append(SectionBlock(text=_md(f":warning: {error}")))
+        blocks.append(SectionBlock(block_id=BANNER_BLOCK + suffix, text=_md(f":warning: {error}")))
     blocks += [
         InputBlock(
             block_id=NAME_BLOCK + suffix, optional=True, label="Name",
@@ -391,6 +394,12 @@ def home_view(identity: Identity | Denied, tokens: Sequence[Token], now: datetim
 # ---- reminders -------------------------------------------------------------------------------
 
 
+def _reminder_context(step: str) -> str:
+    why = ("You asked me to remind you again." if step.startswith("snooze-")
+           else f"The reminder {step_words(step)} before expiry.")
+    return f"{why} Mute stops reminders for this key; `/apikey reminders off` stops them all."
+
+
 def reminder_value(name: str, expiration: datetime, lifetime_hours: int | None) -> str:
     """A reminder button's value: which key (never its secret)."""
     return json.dumps({"k": key_ref(name), "e": int(expiration.timestamp()), "h": lifetime_hours or 0},
@@ -398,8 +407,9 @@ def reminder_value(name: str, expiration: datetime, lifetime_hours: int | None) 
 
 
 def reminder_message(name: str, expiration: datetime, now: datetime, step: str, *, lifetime_hours: int | None,
-                     snooze_words: str) -> Message:
-    """The reminder DM. Plain dicts rather than `slack_sdk.models`, unlike the other builders: a tick or a
+                     snooze_words: str | None) -> Message:
+    """The reminder DM; without `snooze_words` (a snooze would outlast the key) it has no snooze button.
+    Plain dicts rather than `slack_sdk.models`, unlike the other builders: a tick or a
     discovery builds hundreds at once, and the models' validation cost 1.6 ms each. A unit test checks
     that this is exactly what the models build, and that it validates."""
     value = reminder_value(name, expiration, lifetime_hours)
@@ -421,14 +431,13 @@ def reminder_message(name: str, expiration: datetime, now: datetime, step: str, 
                "confirm": plain("Revoke"), "deny": plain("Keep it"), "style": "danger"}
     section = (f":hourglass_flowing_sand: Your DataOS API key *{shown(name)}* expires {when}. "
                "After that, anything using it is refused by DataOS.")
-    context = (f"Reminder {step_words(step)} before expiry. Mute stops reminders for this key; "
-               "`/apikey reminders off` stops them all.")
+    context = _reminder_context(step)
     return Message(f"Your DataOS API key {shown(name)} expires {relative(expiration, now)}", [
         {"text": {"text": section, "type": "mrkdwn"}, "type": "section"},
         {"block_id": "reminder", "elements": [
             button("Renew", RENEW_ACTION, "primary"),
             button("Revoke", REMINDER_REVOKE_ACTION, "danger", confirm=confirm),
-            button(f"Remind me in {snooze_words}", SNOOZE_ACTION),
+            *([button(f"Remind me in {snooze_words}", SNOOZE_ACTION)] if snooze_words else []),
             button("Mute", MUTE_ACTION),
         ], "type": "actions"},
         {"elements": [{"text": context, "type": "mrkdwn"}], "type": "context"},
@@ -436,7 +445,7 @@ def reminder_message(name: str, expiration: datetime, now: datetime, step: str, 
 
 
 def reminder_message_from_models(name: str, expiration: datetime, now: datetime, step: str, *,
-                                 lifetime_hours: int | None, snooze_words: str) -> Message:
+                                 lifetime_hours: int | None, snooze_words: str | None) -> Message:
     """`reminder_message` as `slack_sdk.models` build it: the reference the fast builder is tested against."""
     value = reminder_value(name, expiration, lifetime_hours)
     when = f"{slack_date(expiration)} ({relative(expiration, now)})"
@@ -451,11 +460,11 @@ def reminder_message_from_models(name: str, expiration: datetime, now: datetime,
                               confirm=ConfirmObject(title="Revoke this key?",
                                                     text=f"*{shown(name, 80)}* stops working at once, everywhere.",
                                                     confirm="Revoke", deny="Keep it", style="danger")),
-                ButtonElement(text=f"Remind me in {snooze_words}", action_id=SNOOZE_ACTION, value=value),
+                *([ButtonElement(text=f"Remind me in {snooze_words}", action_id=SNOOZE_ACTION, value=value)]
+                  if snooze_words else []),
                 ButtonElement(text="Mute", action_id=MUTE_ACTION, value=value),
             ]),
-            ContextBlock(elements=[_md(f"Reminder {step_words(step)} before expiry. Mute stops reminders for this "
-                                       "key; `/apikey reminders off` stops them all.")]),
+            ContextBlock(elements=[_md(_reminder_context(step))]),
         ],
     )
 
@@ -490,9 +499,14 @@ def renew_modal(policy: ValidityPolicy, *, old_name: str, old_expiration: dateti
         "a new key is made and sent to you privately."))
     inputs = _key_inputs(policy, name=suggested_name, error=error, **validity_prefill(policy, lifetime_hours))
     keep = Option(text="Leave it until it expires", value="keep")
-    choices = [Option(text="Revoke it now", value="now"),
-               Option(text=f"Revoke it in {humanize_hours(grace_hours)}", value=f"in:{grace_hours}"), keep]
-    initial = choices[0] if revoke_old == "now" else choices[1]
+    now_option = Option(text="Revoke it now", value="now")
+    choices = [now_option, keep]
+    # "Revoke it in 1 day" for a key that expires in 42 minutes would never happen: not offered.
+    later = (Option(text=f"Revoke it in {humanize_hours(grace_hours)}", value=f"in:{grace_hours}")
+             if old_expiration - now > timedelta(hours=grace_hours) else None)
+    if later is not None:
+        choices.insert(1, later)
+    initial = now_option if revoke_old == "now" else later or keep
     old = InputBlock(block_id=OLD_BLOCK, label="And the old key?",
                      element=StaticSelectElement(action_id=OLD_INPUT, options=choices, initial_option=initial),
                      hint="Revoking later gives you time to switch everything to the new key.")
@@ -524,15 +538,17 @@ def created_modal(name: str, expiration: datetime, now: datetime, *, delivered: 
     elif delivered:
         where = "I sent it to you privately in your direct messages with me."
     else:
-        where = "I could not deliver it to your direct messages with me, so use the button below to see it here."
+        where = "I could not deliver it to your direct messages with me: use the button below to see it here."
     text = (f":white_check_mark: Key *{shown(name)}* created, valid until "
             f"{slack_date(expiration)} ({relative(expiration, now)}).\n{where}")
     if note:
         text += f"\n{note}"
     button = ButtonElement(text="Show the key here", action_id=SHOW_HERE_ACTION, value=key_ref(name),
                            style="primary" if delivered is False else None)
-    return info_modal("Key created", text, buttons=[button],
-                      context="Did the message not arrive? “Show the key here” shows it in this window, to you only.")
+    # Only when a message was sent can it have failed to arrive; otherwise the text above said it all.
+    context = ("Did the message not arrive? “Show the key here” shows the key in this window, to you only."
+               if delivered is not False else None)
+    return info_modal("Key created", text, buttons=[button], context=context)
 
 
 def secret_modal(token: Token, now: datetime) -> dict[str, Any]:

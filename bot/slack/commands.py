@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Runtime
 from bot.dataos import DataOSError
-from bot.domain.durations import InvalidDuration, parse_duration_hours
+from bot.domain.durations import InvalidDuration, humanize_hours, parse_duration_hours
 from bot.domain.keys import InvalidKeyName, validate_key_name
 from bot.identity import Denied, Mapped
 from bot.slack import blocks, tracked
@@ -99,7 +99,7 @@ def create_prefill(rt: Runtime, args: list[str]) -> dict[str, Any]:
             problems.append(shown(str(exc), 200))
     extra = args[2:]
     if extra:
-        problems.append(f"I ignored the extra words: {shown(' '.join(extra), 60)}")
+        problems.append(f"I ignored the extra words: {shown(' '.join(extra), 60)}.")
     text = validity if validity is not None and (hours is None or hours not in rt.policy.presets) else None
     return {"name": name, "validity_hours": hours, "validity_text": text,
             "error": " ".join(problems) or None}
@@ -198,7 +198,7 @@ async def cmd_reminders(rt: Runtime, call: Call) -> None:
         enabled = await rt.store.reminders_enabled(call.user_id)
         state = "on" if enabled else "off"
         text = (f"Expiry reminders are *{state}* for you. `/apikey reminders {'off' if enabled else 'on'}` "
-                f"turns them {'off' if enabled else 'on'}. Reminders come {', '.join(rt.settings.reminder_ladder)} "
+                f"turns them {'off' if enabled else 'on'}. Reminders come {ladder_words(rt.settings.ladder_hours)} "
                 "before a key expires, in your working hours.")
     await call.reply(blocks.text_message(text))
     if choice in ("on", "off"):
@@ -225,6 +225,12 @@ SUBCOMMANDS: dict[str, Handler] = {
     "admin": cmd_admin,
 }
 ALIASES = {"ls": "list", "new": "create", "delete": "revoke", "rm": "revoke", "?": "help"}
+
+
+def ladder_words(hours: list[int]) -> str:
+    """`[720, 168, 24]` -> `30 days, 7 days and 1 day`."""
+    words = [humanize_hours(h) for h in hours]
+    return f"{', '.join(words[:-1])} and {words[-1]}" if len(words) > 1 else "".join(words)
 
 
 def parse(text: str) -> tuple[str, list[str]]:

@@ -239,6 +239,8 @@ async def _handle_old_key(rt: Runtime, identity: Identity, old_name: str, old_ex
                 "changed": "was left alone: a different key has that name now"}[outcome]
     hours = int(choice.split(":", 1)[1])
     revoke_at = now + timedelta(hours=hours)
+    if revoke_at >= old_expiration:  # a form opened long ago: the key expires first
+        return "is left to expire: it expires before then"
     await rt.store.schedule_revocation(identity.dataos_user_id, old_name, key_expiration=old_expiration,
                                        revoke_at=revoke_at, requested_by=identity.slack_user_id, now=now)
     return f"will be revoked {blocks.slack_date(revoke_at)} (in {humanize_hours(hours)})"

@@ -103,7 +103,7 @@ def test_someone_without_a_dataos_user_is_told_what_to_do(page: Any) -> None:
 
 def test_the_reminder_ladder_after_moving_the_clock_then_snooze(page: Any) -> None:
     page.click("[data-days='1']")
-    expect(page.locator("#clock")).to_contain_text("1 days ahead")
+    expect(page.locator("#clock")).to_contain_text("(1 day ahead)")
     page.click("#sweep")
     expect(page.locator("#sweep-result")).to_contain_text("reminders sent:")
     first = page.locator(f"{DM} .msg").filter(has=page.locator("button", has_text="Renew")).first

@@ -205,7 +205,8 @@ def test_create_timeout_everywhere_says_it_may_have_happened(bot: Bot) -> None:
     update = bot.slack.wait_for("views.update", where=lambda c: ":x:" in text_of(c), timeout=20)[0]
     text = text_of(update)
     assert "DataOS stopped answering while I was creating your key" in text
-    assert "so I cannot tell whether it was done" in text and "/apikey list" in text and "Nothing was changed" not in text
+    assert "so I cannot tell whether it was done" in text and "/apikey list" in text
+    assert "Nothing was changed" not in text
 
 
 def test_delivery_failure_falls_back_to_show_here(bot: Bot) -> None:
