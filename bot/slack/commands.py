@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Runtime
 from bot.dataos import DataOSError
-from bot.domain.durations import InvalidDuration, humanize_hours, parse_duration_hours
+from bot.domain.durations import DurationTooLong, InvalidDuration, humanize_hours, parse_duration_hours
 from bot.domain.keys import InvalidKeyName, validate_key_name
 from bot.identity import Denied, Mapped
 from bot.slack import blocks, tracked
@@ -108,6 +108,8 @@ def create_prefill(rt: Runtime, args: list[str]) -> dict[str, Any]:
 def _looks_like_duration(text: str) -> bool:
     try:
         parse_duration_hours(text)
+    except DurationTooLong:
+        return True  # a validity, only far too long: said so as such
     except InvalidDuration:
         return False
     return True
