@@ -282,3 +282,23 @@ def test_the_list_and_home_show_when_a_renewed_key_stops_working(bot: Bot) -> No
     home = bot.slack.wait_for("views.publish", where=lambda c: "ci_loader_2" in text_of(c))[-1]
     assert stops in text_of(home)
     assert old.apikey not in json.dumps(listed)
+
+
+def test_an_old_key_that_could_not_be_revoked_is_said_in_whole_sentences(bot: Bot) -> None:
+    bot.heimdall.add_token("alice", "ci_loader", expiration=bot.clock.now() + timedelta(days=5))
+    sweep(bot)
+    dm = reminder_dm(bot, "ci_loader")
+    bot.user.click("reminder_renew", buttons(dm)["reminder_renew"]["value"], channel=dm.result["channel"],
+                   message_ts=dm.result["ts"], ephemeral=False)
+    opened = bot.slack.wait_for("views.open")[0]
+    bot.heimdall.fail_next(10, 503, match="DELETE")
+    values = create_values(name="ci_loader_2", preset="720h")
+    values["old_key_block"] = {"old_key": {"type": "static_select", "selected_option": {"value": "now"}}}
+    bot.user.submit(view_id_of(opened), values)
+    result = text_of(bot.slack.wait_for("views.update", where=lambda c: "created" in text_of(c))[0])
+    assert ("The old key *ci_loader* could not be revoked. DataOS is not answering right now, so I could not "
+            "finish revoking the old key (reference `") in result
+    assert "`). Nothing was changed. Please try again in a few minutes." in result
+    updated = text_of(bot.slack.wait_for("chat.update", where=lambda c: c.params.get("ts") == dm.result["ts"])[0])
+    assert "this key could not be revoked. DataOS is not answering right now" in updated
+    assert ".." not in result and ".." not in updated and "revoked: DataOS" not in result
