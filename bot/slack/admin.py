@@ -125,7 +125,9 @@ async def _keys(rt: Runtime, actor: str, target: str, say: Any) -> None:
                                       confirm="Revoke", deny="Keep it", style="danger"))]),
         ]
     more = f" (the first {blocks.KEYS_PER_PAGE} of {len(tokens)})" if len(tokens) > blocks.KEYS_PER_PAGE else ""
-    await say(f"Keys of <@{target}> (DataOS user `{shown(identity.dataos_user_id)}`, {identity.how}){more}:", extra)
+    how = {"e-mail": "mapped by e-mail", "self link": "linked themselves", "admin link": "linked by an admin"}
+    await say(f"Keys of <@{target}> (DataOS user `{shown(identity.dataos_user_id)}`, {how[identity.how]}){more}:",
+              extra)
 
 
 async def _audit_report(rt: Runtime, actor: str, args: list[str], say: Any) -> None:

@@ -69,5 +69,5 @@ def explain_slack(exc: SlackApiError, *, doing: str) -> str:
     if code in ("ratelimited", "http_429"):
         return (f"Slack is rate-limiting the bot right now, so I could not finish {doing}. Nothing was changed. "
                 "Try again in a minute.")
-    return (f"Slack answered `{code}` while I was {doing}. Nothing was changed. Please try again; if it persists, "
-            f"{TELL_ADMIN[0].lower()}{TELL_ADMIN[1:]}")
+    return (f"Slack answered `{code}` while I was {doing}. Nothing was changed. Please try again; if it keeps "
+            "happening, tell a platform admin (`apikey-bot doctor` shows the cause).")
