@@ -71,8 +71,9 @@ def test_the_audit_channel_says_who_and_what_happened_in_words(bot: Bot) -> None
     bot.user.command("admin link <@U0DAVE|dave> alice", user=ADMIN)  # Alice was alice by e-mail
     bot.slack.wait_for("chat.postMessage", where=lambda c: "takeover" in str(c.params.get("text")))
     bot.user.command("admin unlink <@U0DAVE|dave>", user=ADMIN)
-    bot.user.command("admin link U0DAVE nobody", user=ADMIN)
     bot.slack.wait_for("chat.postMessage", where=lambda c: "admin unlink" in str(c.params.get("text")))
+    bot.user.command("admin link U0DAVE nobody", user=ADMIN)
+    bot.slack.wait_for("chat.postMessage", where=lambda c: "refused" in str(c.params.get("text")))
     lines = audit_lines(bot)
     create = next(t for t in lines if " create " in t)
     assert create.endswith("→ refused by DataOS: a key with that name exists"), create
