@@ -80,6 +80,7 @@ class Runtime:
         self.settings = settings
         self.sweep_at_start = sweep_at_start
         self.clock = clock
+        self.monotonic = monotonic
         self.policy = ValidityPolicy(
             presets=tuple(settings.preset_hours), default=settings.default_validity_hours,
             maximum=settings.max_validity_hours,
@@ -92,7 +93,8 @@ class Runtime:
         self.slack = AsyncWebClient(
             token=settings.slack_bot_token.get_secret_value(),
             base_url=settings.slack_api_url,
-            retry_handlers=[CountingRateLimitHandler(max_retry_count=2)],
+            retry_handlers=[CountingRateLimitHandler(max_retry_count=2, sleep=slack_sleep or asyncio.sleep,
+                                                     monotonic=monotonic)],
         )
         self.engine = engine if engine is not None else create_engine(settings.database_url)
         self.store = Store(self.engine)
@@ -109,7 +111,8 @@ class Runtime:
         self.resolver = IdentityResolver(self.store, self.directory, self.profiles, clock=monotonic,
                                          admins=settings.admin_slack_user_ids)
         self.keys = KeyService(self.dataos, self.store, self.resolver, clock,
-                               AuditTrail(self.store, self.slack, settings.audit_channel),
+                               AuditTrail(self.store, self.slack, settings.audit_channel,
+                                          sleep=slack_sleep or asyncio.sleep, monotonic=monotonic, work=self.work),
                                operator_key=settings.dataos_apikey)
         self.admins = frozenset(settings.admin_slack_user_ids)
         # The leak watch keeps pasted keys only as a keyed hash; the key of that hash comes from the
@@ -253,6 +256,7 @@ class Runtime:
 
     async def aclose(self) -> None:
         await self.stop_scheduler()
+        await self.keys.trail.flush()
         for task in (self._warmup, self._slack_check):
             if task is not None:
                 task.cancel()
