@@ -17,7 +17,8 @@ DOCTOR = "Run `apikey-bot doctor` to check the configuration."
 def test_unreachable_dataos_and_slack_are_each_named_in_one_line(tmp_path: Path, slack: SlackFake,
                                                                 heimdall: HeimdallEmulator) -> None:
     dataos_port, slack_port = free_port(), free_port()  # nothing listens on either
-    env = process_env(slack, heimdall, "cli-secret", HEIMDALL_URL=f"http://127.0.0.1:{dataos_port}/heimdall",
+    # credentials in a URL (a proxy-style set-up) are never written to the log
+    env = process_env(slack, heimdall, "cli-secret", HEIMDALL_URL=f"http://bot:hunter2@127.0.0.1:{dataos_port}/heimdall",
                       SLACK_API_URL=f"http://127.0.0.1:{slack_port}/api/")
     log: list[str] = []
     proc = start_bot_process(env, tmp_path, free_port(), startup_log=log)
@@ -48,4 +49,4 @@ def test_unreachable_dataos_and_slack_are_each_named_in_one_line(tmp_path: Path,
     assert f"DataOS at http://127.0.0.1:{dataos_port}/heimdall cannot be reached (" in dataos[0]
     assert "the bot keeps retrying" in dataos[0] and "ERROR" in dataos[0]
     assert f"Slack at http://127.0.0.1:{slack_port}/api/ cannot be reached (" in slack_lines[0]
-    assert "Traceback" not in "".join(log)
+    assert "Traceback" not in "".join(log) and "hunter2" not in "".join(log)
