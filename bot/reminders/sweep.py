@@ -112,6 +112,7 @@ class Sweeper:
         self.ladder = rt.settings.ladder_hours
         self.working = WorkingTime.parse(rt.settings.working_hours, rt.settings.working_days)
         self.snooze_words = humanize_hours(rt.snooze_hours)
+        self.snooze = timedelta(hours=rt.snooze_hours)
         # New sightings and first-swept users are written in batches: one commit per thousand, not per user.
         self._pending_sightings: list[Sighting] = []
         self._pending_swept: list[str] = []
@@ -306,8 +307,10 @@ class Sweeper:
                 summary.skipped["outside working hours"] += 1
                 continue
             hours = int(lifetime.total_seconds() // 3600) if lifetime else None
+            # A snooze that would end after the key expired is no choice at all: not offered.
+            snooze = self.snooze_words if token.expiration - now > self.snooze else None
             message = blocks.reminder_message(token.name, token.expiration, now, step, lifetime_hours=hours,
-                                              snooze_words=self.snooze_words)
+                                              snooze_words=snooze)
             await outbox.put(_Outgoing(key, step, recipient.slack.user_id, message, now))
 
     async def _sender(self, outbox: asyncio.Queue[_Outgoing | None], summary: SweepSummary, parallel: int) -> None:

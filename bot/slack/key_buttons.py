@@ -105,7 +105,8 @@ def admin_keys_message(target: str, identity: Identity, tokens: Sequence[Token])
     so every block has its own id, and each Revoke carries whose key, its name and its expiration."""
     dataos_user = identity.dataos_user_id
     more = f" (the first {KEYS_PER_PAGE} of {len(tokens)})" if len(tokens) > KEYS_PER_PAGE else ""
-    intro = f"Keys of <@{target}> (DataOS user `{shown(dataos_user)}`, {identity.how}){more}:"
+    how = {"e-mail": "mapped by e-mail", "self link": "linked themselves", "admin link": "linked by an admin"}
+    intro = f"Keys of <@{target}> (DataOS user `{shown(dataos_user)}`, {how[identity.how]}){more}:"
     found: list[Block] = [SectionBlock(block_id="admin_keys", text=intro)]
     for i, token in enumerate(tokens[:KEYS_PER_PAGE]):
         masked = mask_secret(token.secret.get_secret_value()) if token.secret else "…"
