@@ -28,6 +28,7 @@ from bot.domain.durations import parse_duration_hours
 from bot.domain.policy import ValidityPolicy
 from bot.identity import DataOSDirectory, IdentityResolver, SlackProfiles
 from bot.metrics import CountingRateLimitHandler, dataos_observer
+from bot.proxies import session_middleware, use_proxy_rule
 from bot.reminders.audience import SlackDirectory
 from bot.service import KeyService
 from bot.store import Store, create_engine, migrate
@@ -87,11 +88,11 @@ class Runtime:
                                      timeout=settings.dataos_timeout_seconds, observer=dataos_observer,
                                      max_connections=max(20, settings.sweep_concurrency * 2), **kwargs)
         # Only 429s are retried: a connection error after sending could repeat a chat.postMessage.
-        self.slack = AsyncWebClient(
+        self.slack = use_proxy_rule(AsyncWebClient(
             token=settings.slack_bot_token.get_secret_value(),
             base_url=settings.slack_api_url,
             retry_handlers=[CountingRateLimitHandler(max_retry_count=2)],
-        )
+        ), settings.slack_api_url)
         self.engine = engine if engine is not None else create_engine(settings.database_url)
         self.store = Store(self.engine)
         self.directory = DataOSDirectory(self.dataos, settings.directory_ttl_seconds, clock=monotonic,
@@ -99,8 +100,9 @@ class Runtime:
         self.profiles = SlackProfiles(self.slack, settings.slack_profile_ttl_seconds, clock=monotonic)
         # The directory walk waits out users.list's 429s itself (and goes on from the same cursor), so its
         # client has no retry handler: the stock one gives up after two waits.
-        self._walk_client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
-                                           base_url=settings.slack_api_url, retry_handlers=[])
+        self._walk_client = use_proxy_rule(AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
+                                                          base_url=settings.slack_api_url, retry_handlers=[]),
+                                           settings.slack_api_url)
         self.slack_directory = SlackDirectory(self._walk_client, self.store, sleep=slack_sleep or asyncio.sleep)
         self.snooze_hours = parse_duration_hours(settings.snooze)
         self.renew_grace_hours = parse_duration_hours(settings.renew_grace)
@@ -130,7 +132,8 @@ class Runtime:
         # One pooled aiohttp session for every Slack call (the SDK would open one per call otherwise).
         if self.slack.session is None:
             self.slack.session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=100, limit_per_host=100, keepalive_timeout=30))
+                connector=aiohttp.TCPConnector(limit=100, limit_per_host=100, keepalive_timeout=30),
+                middlewares=(session_middleware,))  # the proxy rule, whatever each SDK client read itself
             self._walk_client.session = self.slack.session
         # The directory loads over the network while the schema is checked: readiness waits for both.
         self._warmup = asyncio.create_task(self._warm_directory())

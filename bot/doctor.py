@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.dataos import DataOSError, DataOSForbidden, HeimdallClient
 from bot.identity import slack_error
 from bot.manifest import LEAK_WATCH_SCOPES, bot_scopes
+from bot.proxies import use_proxy_rule
 from bot.store import DatabaseUnusable, create_engine, current_revision, head_revision, safe_database_url
 
 Status = Literal["ok", "warn", "fail"]
@@ -40,7 +41,8 @@ class Check:
 
 
 async def check_slack(settings: Settings) -> list[Check]:
-    client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
+    client = use_proxy_rule(AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
+                                           base_url=settings.slack_api_url), settings.slack_api_url)
     try:
         response = await client.auth_test()
     except SlackApiError as exc:

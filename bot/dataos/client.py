@@ -1,10 +1,10 @@
 """Async Heimdall client: one pooled `httpx.AsyncClient`, typed results, typed errors, safe retries.
 
 Redirects are never followed (they would carry the operator key somewhere else), and proxies come from
-HTTPS_PROXY / HTTP_PROXY / NO_PROXY read once, when the client is made. The client sends through
-httpx-aiohttp's transport, over the aiohttp the Slack SDK already uses: httpx's own connection pool
-(httpcore) re-checks every pooled connection on every request, which made a discovery of 2,000 people
-take 19 s of CPU instead of 4 (see the README's Performance section).
+HTTPS_PROXY / HTTP_PROXY / NO_PROXY read once, when the client is made (`bot.proxies`; loopback is
+never proxied). The client sends through httpx-aiohttp's transport, over the aiohttp the Slack SDK
+already uses: httpx's own connection pool (httpcore) re-checks every pooled connection on every
+request, which made a discovery of 2,000 people take 19 s of CPU instead of 4 (see the README's Performance section).
 
 Retries follow the official SDKs (500/502/503/504 and transport errors, with backoff) but only for
 idempotent calls (GET, DELETE, and `/authorize`, which changes nothing). A create is never repeated
@@ -23,8 +23,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from json import loads as json_loads
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
-from urllib.request import getproxies, proxy_bypass
+from urllib.parse import quote
 
 import aiohttp
 import httpx
@@ -34,6 +33,7 @@ from pydantic import SecretStr, TypeAdapter, ValidationError
 from bot.dataos.errors import DataOSError, DataOSNotFound, DataOSUnavailable, error_for_status
 from bot.dataos.models import AuthorizeResult, CreateTokenRequest, Token, User
 from bot.domain.durations import go_duration
+from bot.proxies import proxy_for
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -76,7 +76,7 @@ class HeimdallClient:
         self._headers = {"apikey": key, "accept": "application/json", "user-agent": "dataos-apikey-bot"}
         self._timeout = timeout
         self._max_connections = max_connections
-        self._proxy = _env_proxy(self._base)
+        self._proxy = proxy_for(self._base)
         self._client: httpx.AsyncClient | None = None
         self._retries = retries
         self._backoff = backoff
@@ -95,7 +95,7 @@ class HeimdallClient:
                 headers=self._headers,
                 timeout=httpx.Timeout(self._timeout),
                 follow_redirects=False,  # a redirect would carry the operator key somewhere else
-                trust_env=False,  # the proxy was read from the environment once (_env_proxy); no .netrc
+                trust_env=False,  # the proxy was read from the environment once (bot.proxies); no .netrc
             )
         return self._client
 
@@ -280,14 +280,6 @@ def _ssl_context(url: str, proxy: str | None) -> ssl.SSLContext:
     if url.startswith("https:") or (proxy or "").startswith("https:"):
         return ssl.create_default_context()
     return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-
-
-def _env_proxy(url: str) -> str | None:
-    """HTTPS_PROXY / HTTP_PROXY, unless NO_PROXY exempts DataOS's host: as the Slack SDK does."""
-    target = urlsplit(url)
-    if not target.hostname or proxy_bypass(target.hostname):
-        return None
-    return getproxies().get(target.scheme)
 
 
 def _seg(value: str) -> str:
