@@ -5,8 +5,9 @@ what this module produced, so text from the bot's JSON (a key name, an exception
 DataOS) can never become markup or script. Tags come from this module's own fixed strings only, and
 attribute values are escaped with quotes. Links keep http(s) and mailto targets only.
 
-Interactive elements carry `data-*` attributes (kind, action id, block id, value) that the page's
-script reads to build the payload Slack would send; a confirm dialog travels as a `<template>`.
+Interactive elements carry `data-*` attributes (kind, action id, block id, and `data-el`, the element's
+place: "<block>.<element>") that the page sends back when one is clicked; the server finds the element
+there and builds the payload Slack would send. A confirm dialog travels as a `<template>`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import html
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 EMOJI = {
@@ -202,8 +203,9 @@ def _raw_text(obj: Any) -> str:
     return str(obj or "")
 
 
-def _data(kind: str, element: dict[str, Any], block_id: str) -> str:
-    attrs = {"data-kind": kind, "data-action-id": element.get("action_id") or "", "data-block-id": block_id}
+def _data(kind: str, element: dict[str, Any], block_id: str, handle: str) -> str:
+    attrs = {"data-kind": kind, "data-action-id": element.get("action_id") or "", "data-block-id": block_id,
+             "data-el": handle}
     return " ".join(f'{name}="{esc(value)}"' for name, value in attrs.items())
 
 
@@ -225,7 +227,7 @@ def _option_attrs(option: dict[str, Any]) -> str:
     return f'value="{esc(option.get("value") or "")}" data-text="{esc(_raw_text(option.get("text")))}"'
 
 
-def _select(element: dict[str, Any], block_id: str, viewer: Viewer, kind: str = "static_select") -> str:
+def _select(element: dict[str, Any], block_id: str, handle: str, viewer: Viewer, kind: str = "static_select") -> str:
     initial = (element.get("initial_option") or {}).get("value")
     placeholder = _raw_text(element.get("placeholder")) or "Select an item"
 
@@ -243,11 +245,11 @@ def _select(element: dict[str, Any], block_id: str, viewer: Viewer, kind: str = 
         if isinstance(group, dict):
             body += f'<optgroup label="{esc(_raw_text(group.get("label")))}">{options(group.get("options") or [])}' \
                     "</optgroup>"
-    return (f'<span class="bk-select-wrap"><select class="bk-select" {_data(kind, element, block_id)}>{body}'
+    return (f'<span class="bk-select-wrap"><select class="bk-select" {_data(kind, element, block_id, handle)}>{body}'
             f"</select>{_confirm(element, viewer)}</span>")
 
 
-def _choices(element: dict[str, Any], block_id: str, viewer: Viewer, kind: str) -> str:
+def _choices(element: dict[str, Any], block_id: str, handle: str, viewer: Viewer, kind: str) -> str:
     initial = element.get("initial_option") or {}
     initial_values = {o.get("value") for o in element.get("initial_options") or [] if isinstance(o, dict)}
     if isinstance(initial, dict) and initial.get("value") is not None:
@@ -263,10 +265,11 @@ def _choices(element: dict[str, Any], block_id: str, viewer: Viewer, kind: str) 
         extra = f'<span class="bk-choice-description">{text_html(description, viewer)}</span>' if description else ""
         rows.append(f'<label class="bk-choice"><input type="{input_type}" name="{name}" {_option_attrs(option)}'
                     f'{checked}><span>{text_html(option.get("text"), viewer)}</span>{extra}</label>')
-    return f'<div class="bk-choices" {_data(kind, element, block_id)}>{"".join(rows)}</div>'
+    return f'<div class="bk-choices" {_data(kind, element, block_id, handle)}>{"".join(rows)}</div>'
 
 
-def element_html(element: Any, block_id: str, viewer: Viewer) -> str:
+def element_html(element: Any, block_id: str, viewer: Viewer, handle: str = "") -> str:
+    """One element; `handle` is its place ("<block>.<element>"), which a click sends back."""
     if not isinstance(element, dict):
         return ""
     kind = str(element.get("type") or "")
@@ -275,27 +278,27 @@ def element_html(element: Any, block_id: str, viewer: Viewer) -> str:
         css = f"bk-button {esc(style)}" if style in ("primary", "danger") else "bk-button"
         url = str(element.get("url") or "")
         href = f' data-url="{esc(url)}"' if _SAFE_URL.match(url) else ""
-        return (f'<span class="bk-button-wrap"><button class="{css}" {_data("button", element, block_id)} '
+        return (f'<span class="bk-button-wrap"><button class="{css}" {_data("button", element, block_id, handle)} '
                 f'data-value="{esc(element.get("value") or "")}"{href}>{text_html(element.get("text"), viewer)}'
                 f"</button>{_confirm(element, viewer)}</span>")
     if kind in ("static_select", "external_select"):
-        return _select(element, block_id, viewer)
+        return _select(element, block_id, handle, viewer)
     if kind == "overflow":
         items = "".join(
-            f'<button class="bk-overflow-item" {_data("overflow", element, block_id)} {_option_attrs(option)}>'
+            f'<button class="bk-overflow-item" {_data("overflow", element, block_id, handle)} {_option_attrs(option)}>'
             f"{text_html(option.get('text'), viewer)}</button>"
             for option in element.get("options") or [] if isinstance(option, dict)
         )
         return (f'<details class="bk-overflow"><summary aria-label="More actions">⋯</summary>'
                 f'<div class="bk-overflow-menu">{items}</div>{_confirm(element, viewer)}</details>')
     if kind in ("radio_buttons", "checkboxes"):
-        return _choices(element, block_id, viewer, kind)
+        return _choices(element, block_id, handle, viewer, kind)
     if kind in ("plain_text_input", "number_input", "email_text_input", "url_text_input"):
         placeholder = esc(_raw_text(element.get("placeholder")))
         value = esc(element.get("initial_value") or "")
         limit = element.get("max_length")
         maxlength = f' maxlength="{int(limit)}"' if isinstance(limit, int) else ""
-        data = _data(kind, element, block_id)
+        data = _data(kind, element, block_id, handle)
         if element.get("multiline"):
             return f'<textarea class="bk-input" {data} placeholder="{placeholder}"{maxlength}>{value}</textarea>'
         input_type = {"number_input": "number", "email_text_input": "email", "url_text_input": "url"}.get(kind, "text")
@@ -303,7 +306,7 @@ def element_html(element: Any, block_id: str, viewer: Viewer) -> str:
                 f"{maxlength}>")
     if kind == "datepicker":
         value = esc(element.get("initial_date") or "")
-        return f'<input class="bk-input" type="date" {_data(kind, element, block_id)} value="{value}">'
+        return f'<input class="bk-input" type="date" {_data(kind, element, block_id, handle)} value="{value}">'
     if kind == "image":
         # Images would be fetched from elsewhere; the playground downloads nothing, so their words are shown.
         return f'<span class="bk-image">[image: {esc(element.get("alt_text") or "")}]</span>'
@@ -312,7 +315,8 @@ def element_html(element: Any, block_id: str, viewer: Viewer) -> str:
     return f'<span class="bk-unsupported">[unsupported element: {esc(kind)}]</span>'
 
 
-def block_html(block: Any, viewer: Viewer, errors: Mapping[str, str] | None = None) -> str:
+def block_html(block: Any, viewer: Viewer, errors: Mapping[str, str] | None = None, index: int = 0) -> str:
+    """Block number `index` of its message or view."""
     if not isinstance(block, dict):
         return ""
     kind = str(block.get("type") or "")
@@ -328,17 +332,19 @@ def block_html(block: Any, viewer: Viewer, errors: Mapping[str, str] | None = No
             parts.append(f'<div class="bk-fields">{cells}</div>')
         accessory = block.get("accessory")
         if accessory:
-            parts.append(f'<div class="bk-accessory">{element_html(accessory, block_id, viewer)}</div>')
+            parts.append(f'<div class="bk-accessory">{element_html(accessory, block_id, viewer, f"{index}.0")}</div>')
         return f"<div {attrs}>{''.join(parts)}</div>"
     if kind == "header":
         return f"<h2 {attrs}>{text_html(block.get('text'), viewer)}</h2>"
     if kind == "divider":
         return f"<hr {attrs}>"
     if kind == "context":
-        items = "".join(element_html(e, block_id, viewer) for e in block.get("elements") or [])
+        items = "".join(element_html(e, block_id, viewer, f"{index}.{j}")
+                        for j, e in enumerate(block.get("elements") or []))
         return f"<div {attrs}>{items}</div>"
     if kind == "actions":
-        items = "".join(element_html(e, block_id, viewer) for e in block.get("elements") or [])
+        items = "".join(element_html(e, block_id, viewer, f"{index}.{j}")
+                        for j, e in enumerate(block.get("elements") or []))
         return f"<div {attrs}>{items}</div>"
     if kind == "input":
         optional = '<span class="bk-optional"> (optional)</span>' if block.get("optional") else ""
@@ -348,7 +354,7 @@ def block_html(block: Any, viewer: Viewer, errors: Mapping[str, str] | None = No
         css = " bk-has-error" if error else ""
         return (f'<div class="bk-block bk-input-block{css}" data-block-id="{esc(block_id)}">'
                 f'<label class="bk-label">{text_html(block.get("label"), viewer)}{optional}</label>'
-                f"{element_html(block.get('element'), block_id, viewer)}{shown_error}{hint}</div>")
+                f"{element_html(block.get('element'), block_id, viewer, f'{index}.0')}{shown_error}{hint}</div>")
     if kind == "image":
         return f'<div {attrs}><span class="bk-image">[image: {esc(block.get("alt_text") or "")}]</span></div>'
     return f'<div {attrs}><span class="bk-unsupported">[unsupported block: {esc(kind)}]</span></div>'
@@ -357,7 +363,7 @@ def block_html(block: Any, viewer: Viewer, errors: Mapping[str, str] | None = No
 def blocks_html(blocks: Any, viewer: Viewer, errors: Mapping[str, str] | None = None) -> str:
     if not isinstance(blocks, list):
         return ""
-    return "".join(block_html(b, viewer, errors) for b in blocks)
+    return "".join(block_html(b, viewer, errors, i) for i, b in enumerate(blocks))
 
 
 def message_body_html(text: str | None, blocks: Any, viewer: Viewer) -> str:
@@ -381,10 +387,28 @@ def message_html(message_id: str, author: tuple[str, bool], ts: str, text: str |
     css = "msg" + (" msg-ephemeral" if ephemeral else "") + (" msg-thread" if in_thread else "")
     thread = '<div class="msg-thread-note">replied in a thread</div>' if in_thread else ""
     avatar = "🔑" if is_app else esc(name[:1].upper())
-    return (f'<div class="{css}" data-message-id="{esc(message_id)}"><div class="msg-avatar">{avatar}</div>'
+    return (f'<div class="{css}" data-message-id="{esc(message_id)}" data-ts="{esc(ts)}">'
+            f'<div class="msg-avatar">{avatar}</div>'
             f'<div class="msg-main">{note}<div class="msg-head"><b class="msg-author">{esc(name)}</b>{badge}{clock}'
             f'{"<span class=msg-edited>(edited)</span>" if edited else ""}</div>{thread}'
             f'<div class="msg-body">{message_body_html(text, blocks, viewer)}</div></div></div>')
+
+
+def day_label(day: date, viewer: Viewer) -> str:
+    """Slack's divider above a day's first message: "Today", "Yesterday", "Monday, December 7th"
+    (with the year when it is not this year)."""
+    today = viewer.now.astimezone(viewer.tz).date()
+    if day == today:
+        return "Today"
+    if day == today - timedelta(days=1):
+        return "Yesterday"
+    label = f"{day:%A}, {day:%B} {_ordinal(day.day)}"
+    return label if day.year == today.year else f"{label}, {day.year}"
+
+
+def day_divider(day: date, viewer: Viewer) -> str:
+    return (f'<div class="day-divider" role="separator" data-day="{day.isoformat()}">'
+            f"<span>{esc(day_label(day, viewer))}</span></div>")
 
 
 def view_html(view: Mapping[str, Any], viewer: Viewer, errors: Mapping[str, str] | None = None, *,

@@ -10,9 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.playground.blockkit import action_of, find_element, input_value
 from bot.playground.clock import PlayClock
-from bot.playground.run import escape_command_text, ignored_settings
-from bot.playground.workspace import RespondTo, Workspace, action_of, find_element, input_value
+from bot.playground.controls import escape_command_text
+from bot.playground.people import People
+from bot.playground.run import ignored_settings
+from bot.playground.workspace import RespondTo, Workspace
 from tests.browser.running import RunningPlayground
 
 
@@ -47,7 +50,7 @@ def test_the_start_up_names_what_it_ignores(tmp_path: Path) -> None:
 
 
 def test_the_controls_take_json_from_known_people_only(running: RunningPlayground) -> None:
-    with httpx.Client(base_url=running.url) as client:
+    with httpx.Client(base_url=running.url, headers={"Origin": running.url}) as client:
         form = client.post("/pg/command", data={"user": "U0ADA", "channel": "D0ADA", "text": "list"})
         assert form.status_code == 415  # what a form on another web site could send
         stranger = client.post("/pg/command", json={"user": "U0EVIL", "channel": "D0ADA", "text": "list"})
@@ -69,7 +72,7 @@ def test_the_controls_take_json_from_known_people_only(running: RunningPlaygroun
 
 
 def test_the_page_gets_live_updates(running: RunningPlayground) -> None:
-    with httpx.Client(base_url=running.url, timeout=10) as client:
+    with httpx.Client(base_url=running.url, timeout=10, headers={"Origin": running.url}) as client:
         with client.stream("GET", "/pg/stream", params={"user": "U0ADA"}) as stream:
             lines = stream.iter_lines()
             first = _next_state(lines)
@@ -126,6 +129,7 @@ def test_a_response_url_takes_five_posts_within_thirty_minutes() -> None:
     ticks = Ticks()
     ws = workspace(ticks)
     ws.start()
+    ws.open_page("U0ADA")  # ephemeral replies are held by the person's open page
     try:
         url = ws._response_url(RespondTo("U0ADA", "C0GENERAL"))
         answers = [httpx.post(url, json={"text": f"reply {i}"}) for i in range(6)]
@@ -156,11 +160,14 @@ def test_clicks_and_state_are_built_from_what_the_bot_drew() -> None:
     blocks = [{"type": "actions", "block_id": "b1", "elements": [
         {"type": "button", "action_id": "go", "value": "key_1", "text": {"type": "plain_text", "text": "Go"}},
         select]}]
-    button = find_element(blocks, "b1", "go")
+    button = find_element(blocks, "0.0", "b1", "go")
     assert button is not None and action_of(button, "b1", None)["value"] == "key_1"
+    assert find_element(blocks, "0.1", "b1", "pick") is select
     assert action_of(select, "b1", "168h")["selected_option"] == options[0]
     assert action_of(select, "b1", "999h") is None  # the page cannot invent an option
-    assert find_element(blocks, "b1", "nope") is None
+    assert find_element(blocks, "0.0", "b1", "nope") is None  # not what the page drew there
+    assert find_element(blocks, "0.0", "b2", "go") is None
+    assert find_element(blocks, "0.5", "b1", "go") is None and find_element(blocks, "x", "b1", "go") is None
     assert input_value(select, "168h") == {"type": "static_select", "selected_option": options[0]}
     assert input_value({"type": "plain_text_input"}, "") == {"type": "plain_text_input", "value": None}
     assert input_value({"type": "plain_text_input"}, "x") == {"type": "plain_text_input", "value": "x"}
@@ -227,24 +234,25 @@ async def test_submissions_follow_the_response_action() -> None:
     ticks = Ticks()
     ws = Workspace(PlayClock(), f"http://127.0.0.1:{port}", "secret", "xoxb-t", trigger_clock=ticks)
     ws.add_persona("U0ADA", "Ada", "ada@acme.example", "Europe/Berlin", "")
+    people = People(ws)
     try:
         view_id = ws._m_views_open({"trigger_id": ws._trigger("U0ADA"), "view": form})["view"]["id"]
         modal = ws.modals["U0ADA"]
-        await ws.submit("U0ADA", view_id, {"name": {"v": "x"}, "pick": {"v": "a"}})
+        await people.submit("U0ADA", view_id, {"name": {"v": "x"}, "pick": {"v": "a"}})
         sent = stand_in.payloads[-1]
         assert sent["type"] == "view_submission" and sent["view"]["id"] == view_id
         assert sent["view"]["state"]["values"] == {
             "name": {"v": {"type": "plain_text_input", "value": "x"}},
             "pick": {"v": {"type": "radio_buttons", "selected_option": form["blocks"][1]["element"]["options"][0]}}}
         assert modal.errors[view_id] == {"name": "Too short."} and modal.stack == [view_id]
-        await ws.submit("U0ADA", view_id, {})
+        await people.submit("U0ADA", view_id, {})
         assert ws.views[view_id]["title"]["text"] == "Updated" and view_id not in modal.errors
-        await ws.submit("U0ADA", view_id, {})
+        await people.submit("U0ADA", view_id, {})
         assert len(modal.stack) == 2 and ws.views[modal.stack[-1]]["title"]["text"] == "Second"
-        await ws.submit("U0ADA", modal.stack[-1], {})
+        await people.submit("U0ADA", modal.stack[-1], {})
         assert modal.stack == [view_id]
-        await ws.submit("U0ADA", view_id, {})
+        await people.submit("U0ADA", view_id, {})
         assert modal.stack == []
     finally:
-        await ws.aclose()
+        await people.aclose()
         await runner.cleanup()
