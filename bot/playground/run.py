@@ -30,7 +30,7 @@ from bot.playground.controls import MAX_BODY, Controls, json_route, same_origin_
 from bot.playground.heimdall import Call, HeimdallEmulator
 from bot.playground.people import People
 from bot.playground.seed import ADMIN, seed
-from bot.playground.workspace import CHANNELS, INSPECTOR_ROWS, Workspace
+from bot.playground.workspace import CHANNELS, INSPECTOR_ROWS, WORKSPACE_URL, Workspace
 from bot.proxies import is_loopback
 
 if TYPE_CHECKING:
@@ -134,7 +134,6 @@ class Playground:
         for route in self.slack.app().router.routes():
             app.router.add_route(route.method, route.resource.canonical, route.handler)  # type: ignore[union-attr]
         app.router.add_get("/", self._index)
-        app.router.add_get("/archives/{channel}/{ts}", self._index)  # the permalinks the bot is given
         app.router.add_get("/static/{name}", self._static)
         app.router.add_get("/pg/stream", self._stream)
         app.router.add_get("/pg/ready", self._ready_state)
@@ -266,6 +265,7 @@ class Playground:
             "days_ahead": round(self.clock.offset.total_seconds() / 86400, 2),
             "faults": self.faults(),
             "command": self.command_help,
+            "workspace_url": WORKSPACE_URL,
         }
 
     def faults(self) -> dict[str, bool]:

@@ -34,6 +34,7 @@ TRIGGER_SECONDS = 3.0
 #: A response_url takes five posts within thirty minutes (Slack's limits); then Slack answers 404.
 RESPONSE_URL_POSTS = 5
 RESPONSE_URL_SECONDS = 30 * 60
+WORKSPACE_URL = "https://acme.slack.com"
 CHANNELS = {"C0GENERAL": "general", "C0AUDIT": "apikey-audit"}
 INSPECTOR_ROWS = 300
 
@@ -241,11 +242,12 @@ class Workspace(SlackFake):
         return {"ok": True} if len(self.messages) < before else {"ok": False, "error": "message_not_found"}
 
     def _m_chat_getPermalink(self, p: dict[str, Any]) -> dict[str, Any]:
-        """A link the page opens itself: to the message, in its conversation (not to slack.com)."""
+        """Slack's link to a message; the page opens links to its workspace's messages itself."""
         channel, ts = str(p.get("channel") or ""), str(p.get("message_ts") or "")
         if not any(m.channel == channel and m.ts == ts and m.ephemeral_to is None for m in self.messages):
             return {"ok": False, "error": "message_not_found"}
-        return {"ok": True, "channel": channel, "permalink": f"{self.url}/archives/{channel}/p{ts.replace('.', '')}"}
+        link = f"{WORKSPACE_URL}/archives/{channel}/p{ts.replace('.', '')}"
+        return {"ok": True, "channel": channel, "permalink": link}
 
     def _store_view(self, view: dict[str, Any], view_id: str | None = None) -> dict[str, Any]:
         return super()._store_view(dict(view, blocks=with_block_ids(view.get("blocks"))), view_id)

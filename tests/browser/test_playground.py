@@ -127,7 +127,7 @@ def test_dataos_down_reads_as_a_sentence(page: Any) -> None:
 
 
 def test_the_home_tab(page: Any) -> None:
-    page.click(".nav-item[data-pane=home]")
+    page.click(".app-tab[data-pane=home]")
     home = page.locator("#home")
     expect(home).to_contain_text("nightly_loader")
     expect(home).to_contain_text("Expiry reminders are on")

@@ -51,7 +51,6 @@ function apply(state) {
   const first = pg.state === null;
   pg.state = state;
   const world = state.world;
-  if (first && pg.goTo) pg.pane = pg.goTo.channel === state.dm ? "dm" : pg.goTo.channel;
   drawPersonas(world, first);
   if (!world.personas.some((p) => p.user_id === pg.persona)) {
     pg.persona = world.personas[0].user_id;
@@ -177,21 +176,20 @@ function choose(pane) {
   drawPane();
 }
 
-// ---- permalinks: /archives/<channel>/p<ts digits> opens that message here -------------------------
+// ---- permalinks: Slack's links to this workspace's messages open that message here ----------------
 
 function linkTarget(href) {
-  const url = new URL(href, location.href);
-  const match = /^\/archives\/([A-Z0-9]+)\/p(\d+)$/.exec(url.pathname);
-  if (!match || url.origin !== location.origin) return null;
+  const workspace = pg.state && pg.state.world.workspace_url;
+  if (!workspace || !href.startsWith(`${workspace}/archives/`)) return null;
+  const match = /^\/archives\/([A-Z0-9]+)\/p(\d{7,})$/.exec(new URL(href).pathname);
+  if (!match) return null;
   const digits = match[2];
   return { channel: match[1], ts: `${digits.slice(0, -6)}.${digits.slice(-6)}` };
 }
 
 function openLink(target) {
   pg.goTo = target;
-  const pane = pg.state && target.channel === pg.state.dm ? "dm" : target.channel;
-  history.replaceState(null, "", "/");
-  choose(pane);
+  choose(target.channel === pg.state.dm ? "dm" : target.channel);
 }
 
 function showLinked() {
@@ -512,8 +510,4 @@ document.addEventListener("keydown", (e) => {
 });
 
 if (!pg.persona) pg.persona = "U0ADA";
-{
-  const linked = linkTarget(location.href); // opened from a permalink (a new tab, say)
-  if (linked) { pg.goTo = linked; history.replaceState(null, "", "/"); }
-}
 connect();
