@@ -36,9 +36,7 @@ def test_an_admins_revoke_removes_the_key_that_was_confirmed(page: Any, playgrou
     answer = page.locator(f"{DM} .msg", has_text="Keys of")
     expect(answer).to_contain_text("notebook_sandbox")
     row = answer.locator(".bk-section", has_text="notebook_sandbox").locator("xpath=following-sibling::div[1]")
-    revoke = row.locator("button", has_text="Revoke")
-    expect(revoke).to_have_css("background-color", "rgb(224, 30, 90)")  # Slack's danger buttons are solid
-    revoke.click()
+    row.locator("button", has_text="Revoke").click()
     dialog = page.locator("#confirm-layer .bk-confirm-dialog")
     expect(dialog).to_contain_text("notebook_sandbox")
     dialog.locator(".bk-ok").click()
@@ -134,8 +132,10 @@ def test_deactivating_a_member_brings_the_admins_notice(page: Any) -> None:
     expect(page.locator("#members li", has_text="Ada Lovelace")).not_to_contain_text("deactivated")
 
 
-def test_date_dividers_the_app_tabs_and_the_read_only_messages_tab(page: Any) -> None:
-    send(page, "/apikey help")
+def test_date_dividers_the_app_tabs_and_the_read_only_messages_tab(page: Any, playground: RunningPlayground) -> None:
+    send(page, "/apikey list")
+    revoke = page.locator(f"{DM} button", has_text="Revoke").first
+    expect(revoke).to_have_css("background-color", "rgb(224, 30, 90)")  # Slack's danger buttons are solid
     expect(page.locator(f"{DM} .day-divider")).to_have_text(["Today"])
     page.click("[data-days='7']")
     page.click("#sweep")
@@ -144,6 +144,9 @@ def test_date_dividers_the_app_tabs_and_the_read_only_messages_tab(page: Any) ->
     expect(dividers).to_have_count(2)
     expect(dividers.first).to_have_text(re.compile(r"^\w+day, \w+ \d+(st|nd|rd|th)$"))  # "Tuesday, December 1st"
     expect(dividers.last).to_have_text("Today")
+    # The inspector's times are the playground's clock, a week ahead of the wall clock.
+    ahead = playground.call(lambda: playground.pg.clock.now().strftime("%a %d %b"))  # type: ignore[union-attr]
+    expect(page.locator("#calls li .at").first).to_contain_text(ahead)
     # The app is one sidebar item with Messages and Home tabs.
     expect(page.locator(".nav-item", has_text="DataOS API keys")).to_have_count(1)
     page.click(".app-tab[data-pane=home]")

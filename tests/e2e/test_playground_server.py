@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -256,3 +259,18 @@ async def test_submissions_follow_the_response_action() -> None:
     finally:
         await people.aclose()
         await runner.cleanup()
+
+
+def _make_dry_run(*args: str, env: dict[str, str] | None = None) -> str:
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(["make", "-n", "-C", str(root), "playground", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, check=True)
+    return done.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make")
+def test_make_playground_takes_a_port() -> None:
+    assert _make_dry_run("PORT=4100").endswith("apikey-bot playground --port 4100")
+    assert _make_dry_run("HOST=0.0.0.0").endswith("apikey-bot playground --host 0.0.0.0")
+    # A PORT in the environment is serve's setting: the playground keeps its own default.
+    assert _make_dry_run(env={"PORT": "3000"}).endswith("apikey-bot playground")
