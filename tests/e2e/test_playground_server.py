@@ -263,8 +263,8 @@ async def test_submissions_follow_the_response_action() -> None:
 
 def _make_dry_run(*args: str, env: dict[str, str] | None = None) -> str:
     root = Path(__file__).resolve().parents[2]
-    done = subprocess.run(["make", "-n", "-C", str(root), "playground", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, check=True)
+    done = subprocess.run(["make", "-n", "--no-print-directory", "-C", str(root), "playground", *args],
+                          capture_output=True, text=True, env={**os.environ, **(env or {})}, check=True)
     return done.stdout.strip().splitlines()[-1]
 
 
