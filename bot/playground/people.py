@@ -13,8 +13,9 @@ import aiohttp
 from slack_sdk.signature import SignatureVerifier
 
 from bot.playground.blockkit import action_of, decoded, find_element, view_state
+from bot.playground.model import Modal, RespondTo
 from bot.playground.slack import BOT_USER_ID, TEAM_ID
-from bot.playground.workspace import CHANNELS, Modal, RespondTo, Workspace
+from bot.playground.workspace import CHANNELS, Workspace
 
 APP_ID = "A0PLAYGROUND"
 #: Slack gives a slash command, a click or a submission three seconds to be acknowledged.

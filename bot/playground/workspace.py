@@ -1,22 +1,19 @@
-"""The playground's Slack: the Web API fake with a memory of conversations, modals and Home tabs, and the
-other direction too: it sends the bot signed slash commands, clicks, submissions and events, as Slack does.
+"""The playground's Slack: the Web API fake with a memory of conversations, modals and Home tabs (what
+people do, and what Slack then sends the bot, is `people.py`).
 
 What the bot posts is kept per channel and drawn for the page by `render`; every change wakes the
 page's live streams. Every block gets a `block_id` when it is stored (Slack makes one up when the app
 gives none). An ephemeral message is held for its one viewer's open pages only, as Slack's client holds
 it: a page opened (or reloaded) later does not get it, and once no page holds it, it is forgotten.
-What people do is in `people.py`: it builds each payload from what the bot drew.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,9 +21,9 @@ from zoneinfo import ZoneInfo
 from bot.playground import render
 from bot.playground.blockkit import masked_headers, pretty, with_block_ids
 from bot.playground.clock import PlayClock
+from bot.playground.model import Message, Modal, Persona, RespondTo
 from bot.playground.slack import BOT_USER_ID, SlackCall, SlackFake
 
-log = logging.getLogger(__name__)
 BOT_NAME = "DataOS API keys"
 SLACKBOT = "USLACKBOT"
 #: A trigger_id opens a modal only within three seconds of the command or click that made it.
@@ -37,47 +34,6 @@ RESPONSE_URL_SECONDS = 30 * 60
 WORKSPACE_URL = "https://acme.slack.com"
 CHANNELS = {"C0GENERAL": "general", "C0AUDIT": "apikey-audit"}
 INSPECTOR_ROWS = 300
-
-
-@dataclass
-class Message:
-    id: str
-    channel: str
-    ts: str
-    author: str
-    text: str
-    blocks: list[Any]
-    ephemeral_to: str | None = None
-    edited: bool = False
-    thread_ts: str | None = None
-    seq: int = 0  # when it arrived: a page holds the ephemeral messages that arrived while it was open
-
-
-@dataclass
-class RespondTo:
-    """Where a response_url's posts go: the person, their channel, and the message clicked (if any)."""
-
-    user: str
-    channel: str
-    message_id: str | None = None
-    made: float = 0.0  # on the trigger clock
-    posts: int = 0
-
-
-@dataclass
-class Persona:
-    user_id: str
-    name: str
-    email: str
-    tz: str
-    note: str
-
-
-@dataclass
-class Modal:
-    stack: list[str] = field(default_factory=list)
-    errors: dict[str, dict[str, str]] = field(default_factory=dict)
-    trouble: str | None = None  # Slack's own words when the bot did not answer a submission
 
 
 class Workspace(SlackFake):

@@ -16,7 +16,7 @@ from aiohttp import web
 from bot.playground.blockkit import with_block_ids
 from bot.playground.clock import PlayClock
 from bot.playground.people import People
-from bot.playground.workspace import Workspace
+from bot.playground.workspace import INSPECTOR_ROWS, Workspace
 from tests.browser.running import RunningPlayground
 
 
@@ -180,3 +180,18 @@ async def test_a_click_sends_the_payload_of_the_element_clicked() -> None:
     finally:
         await people.aclose()
         await runner.cleanup()
+
+
+def test_the_inspector_says_when_it_dropped_old_rows(running: RunningPlayground) -> None:
+    pg = running.pg
+    assert pg is not None
+
+    def flood() -> dict[str, Any]:
+        before = len(pg.slack.inspector) + pg.slack.inspector_dropped
+        for n in range(INSPECTOR_ROWS + 5):
+            pg.slack.note("bot → Slack", f"call {n}", "ok", 1.0, {}, {})
+        return {"before": before, **pg.world()["inspector"]}
+
+    seen = running.call(flood)
+    assert seen["kept"] == INSPECTOR_ROWS and seen["dropped"] == seen["before"] + 5
+    assert running.call(lambda: len(pg.slack.inspector)) == INSPECTOR_ROWS

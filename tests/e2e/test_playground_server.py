@@ -16,9 +16,10 @@ import pytest
 from bot.playground.blockkit import action_of, find_element, input_value
 from bot.playground.clock import PlayClock
 from bot.playground.controls import escape_command_text
+from bot.playground.model import RespondTo
 from bot.playground.people import People
 from bot.playground.run import ignored_settings
-from bot.playground.workspace import RespondTo, Workspace
+from bot.playground.workspace import Workspace
 from tests.browser.running import RunningPlayground
 
 
