@@ -79,6 +79,7 @@ class Runtime:
         self.settings = settings
         self.sweep_at_start = sweep_at_start
         self.clock = clock
+        self.monotonic = monotonic
         self.policy = ValidityPolicy(
             presets=tuple(settings.preset_hours), default=settings.default_validity_hours,
             maximum=settings.max_validity_hours,
@@ -91,7 +92,8 @@ class Runtime:
         self.slack = use_proxy_rule(AsyncWebClient(
             token=settings.slack_bot_token.get_secret_value(),
             base_url=settings.slack_api_url,
-            retry_handlers=[CountingRateLimitHandler(max_retry_count=2)],
+            retry_handlers=[CountingRateLimitHandler(max_retry_count=2, sleep=slack_sleep or asyncio.sleep,
+                                                     monotonic=monotonic)],
         ), settings.slack_api_url)
         self.engine = engine if engine is not None else create_engine(settings.database_url)
         self.store = Store(self.engine)
@@ -108,7 +110,8 @@ class Runtime:
         self.renew_grace_hours = parse_duration_hours(settings.renew_grace)
         self.resolver = IdentityResolver(self.store, self.directory, self.profiles, clock=monotonic)
         self.keys = KeyService(self.dataos, self.store, self.resolver, clock,
-                               AuditTrail(self.store, self.slack, settings.audit_channel),
+                               AuditTrail(self.store, self.slack, settings.audit_channel,
+                                          sleep=slack_sleep or asyncio.sleep, monotonic=monotonic, work=self.work),
                                operator_key=settings.dataos_apikey)
         self.admins = frozenset(settings.admin_slack_user_ids)
         # The leak watch keeps pasted keys only as a keyed hash; the key of that hash comes from the
@@ -227,6 +230,7 @@ class Runtime:
 
     async def aclose(self) -> None:
         await self.stop_scheduler()
+        await self.keys.trail.flush()
         if self._warmup is not None:
             self._warmup.cancel()
             with contextlib.suppress(asyncio.CancelledError):

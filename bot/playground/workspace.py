@@ -59,6 +59,8 @@ class Workspace(SlackFake):
         self.pages: dict[int, tuple[str, int]] = {}  # open pages: page id -> (person, seq when opened)
         self._seq = itertools.count(1)
         self._listeners: set[asyncio.Queue[str]] = set()
+        for channel_id, name in CHANNELS.items():  # the bot is in both (conversations.info says so)
+            self.add_channel(channel_id, name)
 
     # ---- people and places -------------------------------------------------------------------
 
@@ -297,6 +299,8 @@ class Workspace(SlackFake):
     def slackbot_says(self, user: str, channel: str, text: str) -> None:
         self._post(channel, SLACKBOT, {"text": text}, ephemeral_to=user)
 
+        for channel_id, name in CHANNELS.items():  # the bot is in both (conversations.info says so)
+            self.add_channel(channel_id, name)
     def dismiss(self, user: str, message_id: str) -> None:
         self.messages = [m for m in self.messages if not (m.id == message_id and m.ephemeral_to == user)]
         self.changed()
