@@ -135,22 +135,28 @@ class Controls:
             raise Refused("No such conversation.")
         return channel
 
+    def _writable(self, body: dict[str, Any], user: str) -> str:
+        """A conversation the person can type in: the app's Messages tab is read-only (its manifest says
+        so), and Slack's client then takes neither messages nor slash commands there."""
+        channel = self._conversation(body, user)
+        if channel not in CHANNELS:
+            raise Refused(READ_ONLY_DM + " Type /apikey in #general instead.")
+        return channel
+
     def _ready(self) -> None:
         if not self.slack.ready:
             raise Refused("The bot is still starting; try again in a moment.", status=503)
 
     async def _command(self, body: dict[str, Any]) -> dict[str, Any]:
         user, typed = self._person(body), text(body, "text", 4000)
-        channel = self._conversation(body, user)
+        channel = self._writable(body, user)
         self._ready()
         spawn(self.people.command(user, channel, escape_command_text(typed, self.slack.users)))
         return {}
 
     async def _message(self, body: dict[str, Any]) -> dict[str, Any]:
         user, typed = self._person(body), text(body, "text", 40_000)
-        channel = self._conversation(body, user)
-        if channel not in CHANNELS:  # the app's Messages tab is read-only (its manifest says so)
-            raise Refused(READ_ONLY_DM + " Slash commands still work here: try /apikey help.")
+        channel = self._writable(body, user)
         spawn(self.people.post(user, channel, typed))
         return {}
 

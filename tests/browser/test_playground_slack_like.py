@@ -10,7 +10,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from tests.browser.running import RunningPlayground
-from tests.browser.test_playground import DM, act_as, open_create_form, send
+from tests.browser.test_playground import DM, act_as, open_create_form, open_dm, send
 
 
 def in_view(page: Any, selector: str, within: str | None = None) -> bool:
@@ -113,10 +113,12 @@ def test_a_reload_drops_ephemeral_messages(page: Any) -> None:
     page.locator("#modal-layer .bk-submit").click()
     expect(page.locator("#modal-layer .bk-modal-title")).to_have_text("Key created", timeout=15_000)
     page.locator("#modal-layer .bk-close").click()
+    open_dm(page)
     delivered = page.locator(f"{DM} .msg", has_text="Your new DataOS API key")
     expect(delivered).to_contain_text("Only visible to you")
     page.reload()
     page.wait_for_selector("#banner", state="hidden")
+    expect(page.locator("#pane-title")).to_have_text("🔑 DataOS API keys")  # the same conversation
     expect(page.locator(f"{DM} .msg", has_text="Your new DataOS API key")).to_have_count(0)
     expect(page.locator(f"{DM} pre.bk-pre")).to_have_count(0)  # the key's value is gone with it
 
@@ -125,6 +127,7 @@ def test_deactivating_a_member_brings_the_admins_notice(page: Any) -> None:
     page.locator("#members li", has_text="Ada Lovelace").locator("button", has_text="Deactivate").click()
     expect(page.locator("#members li", has_text="Ada Lovelace")).to_contain_text("deactivated")
     act_as(page, "Grace Hopper")
+    open_dm(page)
     notice = page.locator(f"{DM} .msg", has_text="was deactivated in Slack")
     expect(notice).to_contain_text("Ada Lovelace", timeout=15_000)
     expect(notice.locator("button", has_text="Revoke all 4")).to_have_count(1)
@@ -138,8 +141,8 @@ def test_date_dividers_the_app_tabs_and_the_read_only_messages_tab(page: Any, pl
     expect(revoke).to_have_css("background-color", "rgb(224, 30, 90)")  # Slack's danger buttons are solid
     expect(page.locator(f"{DM} .day-divider")).to_have_text(["Today"])
     page.click("[data-days='7']")
-    page.click("#sweep")
-    expect(page.locator("#sweep-result")).to_contain_text("reminders sent:")
+    expect(page.locator("#clock")).to_contain_text("7 days ahead")
+    send(page, "/apikey help")
     dividers = page.locator(f"{DM} .day-divider")
     expect(dividers).to_have_count(2)
     expect(dividers.first).to_have_text(re.compile(r"^\w+day, \w+ \d+(st|nd|rd|th)$"))  # "Tuesday, December 1st"
@@ -148,23 +151,27 @@ def test_date_dividers_the_app_tabs_and_the_read_only_messages_tab(page: Any, pl
     ahead = playground.call(lambda: playground.pg.clock.now().strftime("%a %d %b"))  # type: ignore[union-attr]
     expect(page.locator("#calls li .at").first).to_contain_text(ahead)
     # The app is one sidebar item with Messages and Home tabs.
-    expect(page.locator(".nav-item", has_text="DataOS API keys")).to_have_count(1)
+    expect(page.locator("#nav .nav-item", has_text="DataOS API keys")).to_have_count(1)
+    open_dm(page)
     page.click(".app-tab[data-pane=home]")
     expect(page.locator("#home")).to_contain_text("Expiry reminders are")
     page.click(".app-tab[data-pane=dm]")
-    send(page, "hello bot")  # the Messages tab is read-only
-    expect(page.locator("#toast")).to_contain_text("Sending messages to this app has been turned off")
-    expect(page.locator(DM)).not_to_contain_text("hello bot")
+    # Its Messages tab is read-only, as the manifest says: no composer, Slack's sentence instead.
+    expect(page.locator("#composer")).to_be_hidden()
+    expect(page.locator("#read-only")).to_contain_text("Sending messages to this app has been turned off.")
+    page.locator("#read-only button", has_text="general").click()
+    expect(page.locator("#composer")).to_be_visible()
 
 
 def test_the_leak_warnings_link_opens_the_message(page: Any) -> None:
     send(page, "/apikey create")
     page.locator("#modal-layer .bk-submit").click()
     page.locator("#modal-layer .bk-close").click()
+    open_dm(page)
     secret = page.locator(f"{DM} .msg pre.bk-pre").inner_text().strip()
     page.click(".nav-item[data-pane=C0GENERAL]")
     send(page, f"here you go: {secret}")
-    page.click(".nav-item[data-pane=dm]")
+    open_dm(page)
     warning = page.locator(f"{DM} .msg", has_text="was posted in")
     warning.locator("a", has_text="the message").click()
     expect(page.locator("#pane-title")).to_have_text("# general")

@@ -78,13 +78,13 @@ def test_a_reloaded_page_no_longer_shows_ephemeral_messages(running: RunningPlay
         with client.stream("GET", "/pg/stream", params={"user": "U0ADA"}) as stream:
             states = _states(stream.iter_lines())
             next(states)
-            assert client.post("/pg/command", json={"user": "U0ADA", "channel": "D0ADA", "text": "list"}).is_success
-            while "nightly_loader" not in next(states)["conversations"]["D0ADA"]:
+            assert client.post("/pg/command", json={"user": "U0ADA", "channel": "C0GENERAL", "text": "list"}).is_success
+            while "nightly_loader" not in next(states)["conversations"]["C0GENERAL"]:
                 pass
         # The page is reloaded: a new stream. Slack's client forgets ephemeral messages on reload.
         with client.stream("GET", "/pg/stream", params={"user": "U0ADA"}) as stream:
             first = next(_states(stream.iter_lines()))
-            assert "nightly_loader" not in first["conversations"]["D0ADA"]
+            assert "nightly_loader" not in first["conversations"]["C0GENERAL"]
     # ... and nothing of them is kept once no page holds them (the server notices the page went away).
     deadline = time.monotonic() + 10
     while running.call(lambda: [m for m in running.pg.slack.messages if m.ephemeral_to]):  # type: ignore[union-attr]
@@ -93,13 +93,18 @@ def test_a_reloaded_page_no_longer_shows_ephemeral_messages(running: RunningPlay
 
 
 def test_the_apps_messages_tab_is_read_only(running: RunningPlayground) -> None:
+    """The manifest makes the Messages tab read-only: Slack's client then takes neither messages nor
+    slash commands there."""
     with _client(running, Origin=running.url) as client:
-        answer = client.post("/pg/message", json={"user": "U0ADA", "channel": "D0ADA", "text": "hello bot"})
-        assert answer.status_code == 400
-        assert "Sending messages to this app has been turned off" in answer.json()["error"]
+        for control, typed in (("message", "hello bot"), ("command", "help")):
+            answer = client.post(f"/pg/{control}", json={"user": "U0ADA", "channel": "D0ADA", "text": typed})
+            assert answer.status_code == 400
+            assert "Sending messages to this app has been turned off" in answer.json()["error"]
         assert client.post("/pg/message", json={"user": "U0ADA", "channel": "C0GENERAL", "text": "hi"}).is_success
     texts = running.call(lambda: [m.text for m in running.pg.slack.messages])  # type: ignore[union-attr]
     assert "hello bot" not in texts
+    assert not [r for r in running.call(lambda: list(running.pg.slack.inspector))  # type: ignore[union-attr]
+                if r["what"].startswith("/apikey")]  # nothing reached the bot
 
 
 def test_deactivating_a_member_brings_the_admins_notice_and_reactivating_lets_them_act(
@@ -118,7 +123,7 @@ def test_deactivating_a_member_brings_the_admins_notice_and_reactivating_lets_th
         while len(events) < 2:
             events = [r for r in running.call(lambda: list(pg.slack.inspector)) if r["what"].startswith("user_change")]
         assert '"deleted": false' in events[-1]["request"] and events[-1]["status"] == "200"
-        assert client.post("/pg/command", json={"user": "U0ADA", "channel": "D0ADA", "text": "help"}).is_success
+        assert client.post("/pg/command", json={"user": "U0ADA", "channel": "C0GENERAL", "text": "help"}).is_success
 
 
 def test_a_permalink_is_slacks_and_names_a_message_that_exists(running: RunningPlayground) -> None:

@@ -80,11 +80,11 @@ def test_the_page_gets_live_updates(running: RunningPlayground) -> None:
         with client.stream("GET", "/pg/stream", params={"user": "U0ADA"}) as stream:
             lines = stream.iter_lines()
             first = _next_state(lines)
-            assert first["world"]["ready"] is True and first["conversations"]["D0ADA"] == ""
-            assert client.post("/pg/command", json={"user": "U0ADA", "channel": "D0ADA", "text": "help"}).is_success
-            while "Only visible to you" not in (state := _next_state(lines))["conversations"]["D0ADA"]:
+            assert first["world"]["ready"] is True and first["conversations"]["C0GENERAL"] == ""
+            assert client.post("/pg/command", json={"user": "U0ADA", "channel": "C0GENERAL", "text": "help"}).is_success
+            while "Only visible to you" not in (state := _next_state(lines))["conversations"]["C0GENERAL"]:
                 pass
-            assert "/apikey" in state["conversations"]["D0ADA"]
+            assert "/apikey" in state["conversations"]["C0GENERAL"]
 
 
 def _next_state(lines: Iterator[str]) -> dict[str, Any]:

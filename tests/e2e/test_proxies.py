@@ -41,7 +41,7 @@ def test_the_playground_never_sends_its_token_or_operator_key_through_a_proxy(pr
         assert pg is not None
         origin = {"Origin": pg.url}
         with httpx.Client(base_url=pg.url, timeout=10, headers=origin, trust_env=False) as client:
-            answer = client.post("/pg/command", json={"user": "U0ADA", "channel": "D0ADA", "text": "list"})
+            answer = client.post("/pg/command", json={"user": "U0ADA", "channel": "C0GENERAL", "text": "list"})
             assert answer.status_code == 200
         # The list goes back through Slack's response_url after the bot asked DataOS for the keys.
         pg.slack.wait_for("response_url", where=lambda c: "nightly_loader" in str(c.params), timeout=15)

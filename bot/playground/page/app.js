@@ -7,7 +7,7 @@ const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
 const pg = {
   persona: localStorage.getItem("pg.persona") || "",
-  pane: localStorage.getItem("pg.pane") || "dm",
+  pane: localStorage.getItem("pg.pane") || "C0GENERAL",
   state: null,
   drawn: { messages: null, home: null, modal: null },
   stream: null,
@@ -136,12 +136,13 @@ function drawPane() {
   const home = pg.pane === "home";
   $("#messages").hidden = home;
   $("#home").hidden = !home;
-  $("#composer-wrap").hidden = home;
   const channel = pg.state.world.channels.find((c) => c.id === pg.pane);
+  // The app's Messages tab is read-only (its manifest says so): Slack's client has no composer there,
+  // for messages or slash commands, only its sentence.
+  $("#composer-wrap").hidden = !channel;
+  $("#read-only").hidden = pg.pane !== "dm";
   $("#pane-title").textContent = channel ? `# ${channel.name}` : "🔑 DataOS API keys";
-  // The app's Messages tab is read-only (as its manifest says): Slack's client says so; commands work.
-  $("#composer").placeholder = channel ? `Message #${channel.name} (try /apikey)` : "Type /apikey (sending messages to this app has been turned off)";
-  $("#composer-hint").classList.toggle("read-only", !channel);
+  if (channel) $("#composer").placeholder = `Message #${channel.name} (try /apikey)`;
   if (home) {
     if (pg.state.world.ready && pg.homeAskedFor !== pg.persona) {
       pg.homeAskedFor = pg.persona; // Slack sends app_home_opened each time the tab is opened
@@ -335,7 +336,7 @@ document.addEventListener("click", (e) => {
     if (target) { e.preventDefault(); openLink(target); }
     return;
   }
-  const pane = t.closest(".nav-item, .app-tab");
+  const pane = t.closest(".nav-item, .app-tab, .go-pane");
   if (pane) { choose(pane.dataset.pane); return; }
   if (t.closest("#open-sidebar")) { openDrawer($("#sidebar").classList.contains("open") ? null : "sidebar"); return; }
   if (t.closest("#open-controls")) { openDrawer($("#controls").classList.contains("open") ? null : "controls"); return; }
