@@ -171,6 +171,10 @@ def test_the_leak_warnings_link_opens_the_message(page: Any) -> None:
     secret = page.locator(f"{DM} .msg pre.bk-pre").inner_text().strip()
     page.click(".nav-item[data-pane=C0GENERAL]")
     send(page, f"here you go: {secret}")
+    expect(page.locator("#messages .msg", has_text="here you go")).to_have_count(1)
+    # A long word wraps, as in Slack: the conversation never scrolls sideways.
+    assert page.evaluate("(() => { const m = document.querySelector('#messages');"
+                         " return m.scrollWidth <= m.clientWidth; })()")
     open_dm(page)
     warning = page.locator(f"{DM} .msg", has_text="was posted in")
     warning.locator("a", has_text="the message").click()
