@@ -12,7 +12,6 @@ from bot.store.repo import (
     Audit,
     Idempotency,
     KeyId,
-    LeakSeen,
     Link,
     Member,
     ReminderState,
@@ -22,6 +21,6 @@ from bot.store.repo import (
 )
 
 __all__ = [
-    "Audit", "DatabaseUnusable", "Idempotency", "KeyId", "LeakSeen", "Link", "Member", "ReminderState", "Revocation",
+    "Audit", "DatabaseUnusable", "Idempotency", "KeyId", "Link", "Member", "ReminderState", "Revocation",
     "Sighting", "Store", "create_engine", "current_revision", "head_revision", "migrate", "safe_database_url",
 ]

@@ -96,7 +96,7 @@ def test_usable_at_800_and_readable_at_480_pixels(page: Any, tmp_path: Path) -> 
     expect(page.locator("#clock")).to_be_visible()
     page.screenshot(path=str(tmp_path / "playground-800-controls.png"))
     page.click("[data-days='1']")
-    expect(page.locator("#clock")).to_contain_text("1 days ahead")
+    expect(page.locator("#clock")).to_contain_text("(1 day ahead)")
     page.keyboard.press("Escape")
     expect(page.locator("#controls")).to_be_hidden()
     page.set_viewport_size({"width": 480, "height": 860})
