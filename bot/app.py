@@ -85,7 +85,8 @@ class Runtime:
         kwargs: dict[str, Any] = {"sleep": dataos_sleep} if dataos_sleep is not None else {}
         self.dataos = HeimdallClient(settings.heimdall_url, settings.dataos_apikey,
                                      timeout=settings.dataos_timeout_seconds, observer=dataos_observer,
-                                     max_connections=max(20, settings.sweep_concurrency * 2), **kwargs)
+                                     max_connections=max(20, settings.sweep_concurrency * 2),
+                                     max_response_bytes=settings.dataos_max_response_mb * 1024 * 1024, **kwargs)
         # Only 429s are retried: a connection error after sending could repeat a chat.postMessage.
         self.slack = AsyncWebClient(
             token=settings.slack_bot_token.get_secret_value(),

@@ -132,7 +132,7 @@ class DataOSDirectory:
 
     async def _load(self) -> None:
         users = await self._client.list_users(limit=self.limit)
-        self.truncated = len(users) >= self.limit
+        self.truncated = users.received >= self.limit
         if self.truncated:
             log.warning("the DataOS user directory answered exactly DATAOS_USERS_LIMIT=%d users: people past it "
                         "cannot be matched by e-mail and get no reminders; raise DATAOS_USERS_LIMIT", self.limit)

@@ -9,11 +9,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_absent(cls, data: Any) -> Any:
+        # Go encodes an empty (nil) list or map, and an unset pointer, as `null`: such a field means
+        # "nothing", so it takes its default instead of failing the whole record.
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None}
+        return data
 
 
 class User(_Wire):
@@ -49,11 +58,6 @@ class Token(_Wire):
     def _aware(cls, v: datetime) -> datetime:
         # RFC 3339 with any offset; a naive value is taken as UTC.
         return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
-
-    @field_validator("data", mode="before")
-    @classmethod
-    def _data(cls, v: Any) -> Any:
-        return {} if v is None else v
 
     @property
     def secret(self) -> SecretStr | None:

@@ -10,6 +10,7 @@ from bot.dataos import (
     DataOSError,
     DataOSForbidden,
     DataOSNotFound,
+    DataOSTooLarge,
     DataOSUnauthorized,
     DataOSUnavailable,
 )
@@ -43,6 +44,9 @@ def explain(exc: DataOSError, *, doing: str, key_name: str | None = None) -> str
     if isinstance(exc, DataOSForbidden):
         return (f"The bot is not allowed to manage keys for your DataOS user{ref}. Nothing was changed. "
                 f"{TELL_ADMIN}")
+    if isinstance(exc, DataOSTooLarge):
+        return (f"DataOS sent an answer larger than the bot accepts while {doing}{ref}, so it was not read. "
+                f"{_nothing_changed(exc)} {TELL_ADMIN}")
     if isinstance(exc, DataOSUnavailable):
         if exc.changed is None:
             return (f"{shown(str(exc), 200).rstrip('.')} while {doing}{ref}, so I cannot tell whether it was done. "
