@@ -12,9 +12,10 @@ from bot.text import shown
 
 log = logging.getLogger(__name__)
 ANNOUNCED = frozenset({"create", "revoke", "renew", "reveal", "link", "admin link", "admin unlink", "admin revoke",
-                       "link takeover", "leak"})
+                       "link takeover", "leak", "link end", "link not me"})
 ICONS = {"create": ":key:", "revoke": ":wastebasket:", "renew": ":recycle:", "reveal": ":eyes:", "link": ":link:",
-         "link takeover": ":warning:", "leak": ":rotating_light:"}
+         "link takeover": ":warning:", "leak": ":rotating_light:", "link end": ":scissors:",
+         "link not me": ":no_entry:"}
 
 
 def audit_line(entry: Audit) -> str:
@@ -28,7 +29,7 @@ def audit_line(entry: Audit) -> str:
     if entry.key_expiration:
         stamp = int(entry.key_expiration.timestamp())
         parts.append(f"(expires <!date^{stamp}^{{date_short}}|{entry.key_expiration:%Y-%m-%d}>)")
-    if entry.action == "link takeover" and entry.detail:
+    if entry.action in ("link takeover", "link end", "link not me") and entry.detail:
         parts.append(f"({shown(entry.detail, 200)})")
     parts.append(f"→ {shown(entry.outcome, 32)}")
     return " ".join(parts)

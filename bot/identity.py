@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dataos import DataOSError, HeimdallClient, User
+from bot.self_links import SelfLinks
 from bot.store import Link, Store
 from bot.text import shown
 
@@ -41,6 +42,51 @@ class SlackProfile:
     deleted: bool = False
     is_bot: bool = False
     name: str | None = None
+    #: A guest: `is_restricted` (multi-channel) or `is_ultra_restricted` (single-channel).
+    guest: bool = False
+    #: The member's own workspace and Enterprise Grid organisation, and Slack's `is_stranger` flag.
+    team_id: str | None = None
+    enterprise_id: str | None = None
+    stranger: bool = False
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where the bot is installed (auth.test): a member of another team, outside this Grid organisation,
+    comes from another organisation through Slack Connect."""
+
+    team_id: str
+    enterprise_id: str | None = None
+
+
+Standing = Literal["member", "guest", "other_org"]
+
+
+def standing(profile: SlackProfile, home: Workspace | None) -> Standing:
+    """Pure: an employee of this organisation, a guest, or someone from another organisation.
+
+    Without the workspace's own id (auth.test has not answered), a member whose team cannot be compared
+    counts as from elsewhere unless Slack marks nothing foreign about them: only `is_stranger` and a
+    known mismatch make someone foreign, and callers that must know ask for `home` first."""
+    if profile.stranger:
+        return "other_org"
+    if home is not None and profile.team_id and profile.team_id != home.team_id:
+        same_grid = home.enterprise_id is not None and profile.enterprise_id == home.enterprise_id
+        if not same_grid:
+            return "other_org"
+    return "guest" if profile.guest else "member"
+
+
+def admitted(profile: SlackProfile, home: Workspace | None, *, allow_guests: bool) -> bool:
+    """May this (active, human) member be mapped to a DataOS user at all?"""
+    found = standing(profile, home)
+    return found == "member" or (found == "guest" and allow_guests)
+
+
+OTHER_ORG = ("You are in this workspace from another organisation (Slack Connect), so this bot will not act "
+             "for you here: DataOS keys are managed inside the organisation that runs DataOS. Nothing was done.")
+GUEST = ("Guest accounts cannot manage DataOS keys through this bot in this workspace. Nothing was done. "
+         "Ask a platform admin if you need a DataOS key.")
 
 
 @dataclass(frozen=True)
@@ -51,7 +97,8 @@ class Identity:
     email: str | None = None
 
 
-DenialReason = Literal["no_email", "no_match", "ambiguous", "deactivated", "bot", "unavailable"]
+DenialReason = Literal["no_email", "no_match", "ambiguous", "deactivated", "bot", "unavailable", "guest",
+                       "other_org", "link_ended"]
 
 
 @dataclass(frozen=True)
@@ -73,13 +120,17 @@ def email_key(email: str) -> str:
 
 
 def decide(slack_user_id: str, link: Link | None, profile: SlackProfile | None,
-           candidates: Iterable[User]) -> Identity | Denied:
+           candidates: Iterable[User], *, home: Workspace | None = None,
+           allow_guests: bool = False) -> Identity | Denied:
     """Pure: the mapping rule of design.md, given what the lookups found."""
     if profile is not None and profile.deleted:
         return Denied(slack_user_id, "deactivated",
                       "Your Slack account is deactivated, so the bot will not act for it.")
     if profile is not None and profile.is_bot:
         return Denied(slack_user_id, "bot", "Bots and apps cannot manage DataOS keys through this bot.")
+    denial = refusal(slack_user_id, profile, home, allow_guests=allow_guests)
+    if denial is not None:
+        return denial
     if link is not None:
         how: Literal["admin link", "self link"] = "admin link" if link.method == "admin" else "self link"
         return Identity(slack_user_id, link.dataos_user_id, how, profile.email if profile else None)
@@ -96,6 +147,19 @@ def decide(slack_user_id: str, link: Link | None, profile: SlackProfile | None,
     return Denied(slack_user_id, "ambiguous",
                   f"Several DataOS users share the e-mail address {shown(email)}, so the bot cannot tell which "
                   "one is you. " + HOW_TO_LINK)
+
+
+def refusal(slack_user_id: str, profile: SlackProfile | None, home: Workspace | None, *,
+            allow_guests: bool) -> Denied | None:
+    """Pure: the denial for a guest (unless admitted) or someone from another organisation, else None."""
+    if profile is None:
+        return None
+    found = standing(profile, home)
+    if found == "other_org":
+        return Denied(slack_user_id, "other_org", OTHER_ORG)
+    if found == "guest" and not allow_guests:
+        return Denied(slack_user_id, "guest", GUEST)
+    return None
 
 
 class DataOSDirectory:
@@ -186,6 +250,8 @@ class DataOSDirectory:
 
 def profile_from_user(user: dict[str, Any]) -> SlackProfile:
     profile = user.get("profile") or {}
+    grid = user.get("enterprise_user")
+    enterprise = grid.get("enterprise_id") if isinstance(grid, dict) else None
     return SlackProfile(
         user_id=str(user.get("id")),
         email=profile.get("email") or None,
@@ -194,6 +260,10 @@ def profile_from_user(user: dict[str, Any]) -> SlackProfile:
         deleted=bool(user.get("deleted")),
         is_bot=bool(user.get("is_bot")) or user.get("id") == "USLACKBOT",
         name=profile.get("real_name") or user.get("real_name") or user.get("name"),
+        guest=bool(user.get("is_restricted")) or bool(user.get("is_ultra_restricted")),
+        team_id=str(user.get("team_id") or "") or None,
+        enterprise_id=str(enterprise) if isinstance(enterprise, str) and enterprise else None,
+        stranger=bool(user.get("is_stranger")),
     )
 
 
@@ -248,13 +318,37 @@ class IdentityResolver:
     removed here is seen at once; one made on another replica within `ttl` seconds."""
 
     def __init__(self, store: Store, directory: DataOSDirectory, profiles: SlackProfiles, *, ttl: float = 30.0,
-                 clock: Monotonic = time.monotonic) -> None:
+                 clock: Monotonic = time.monotonic, self_links: SelfLinks | None = None,
+                 home: Callable[[], Awaitable[Workspace | None]] | None = None, allow_guests: bool = False) -> None:
         self.store = store
         self.directory = directory
         self.profiles = profiles
+        self.self_links = self_links
+        self.allow_guests = allow_guests
+        self._home = home
         self._ttl = ttl
         self._clock = clock
         self._known: dict[str, tuple[float, Identity]] = {}
+
+    async def home(self) -> Workspace | None:
+        return await self._home() if self._home is not None else None
+
+    async def admission(self, slack_user_id: str) -> Denied | None:
+        """Why this Slack user may not be mapped or linked at all (a guest, another organisation, a
+        deactivated account, a bot), or None. Fails closed when Slack cannot say."""
+        try:
+            profile = await self.profiles.get(slack_user_id)
+            home = await self.home()
+        except SlackApiError as exc:
+            log.warning("users.info failed for %s: %s", slack_user_id, slack_error(exc))
+            profile, home = None, None
+        if profile is None or (home is None and self._home is not None):
+            return Denied(slack_user_id, "unavailable",
+                          "Slack did not tell the bot who you are just now, so nothing was done. "
+                          "Please try again in a minute.")
+        denied = decide(slack_user_id, None, profile, (), home=home, allow_guests=self.allow_guests)
+        return denied if isinstance(denied, Denied) and denied.reason in ("deactivated", "bot", "guest",
+                                                                            "other_org") else None
 
     def forget(self, slack_user_id: str) -> None:
         self._known.pop(slack_user_id, None)
@@ -267,6 +361,7 @@ class IdentityResolver:
         if user.is_person and user.email:
             member = await self.profiles.by_email(user.email)
             if (member is not None and member.user_id != exclude and all(m[0] != member.user_id for m in found)
+                    and admitted(member, await self.home(), allow_guests=self.allow_guests)
                     and await self.store.get_link(member.user_id) is None):
                 found.append((member.user_id, "e-mail"))
         return found
@@ -276,7 +371,8 @@ class IdentityResolver:
         if hit is not None and self._clock() - hit[0] < self._ttl:
             return hit[1]
         result = await self._resolve(slack_user_id)
-        if isinstance(result, Identity):
+        # A self-link is looked at on every use: it can end at any moment, with the key that proved it.
+        if isinstance(result, Identity) and result.how != "self link":
             self._known[slack_user_id] = (self._clock(), result)
         return result
 
@@ -290,14 +386,37 @@ class IdentityResolver:
                           "Please try again in a minute.")
         try:
             profile = await self.profiles.get(slack_user_id)
+            home = await self.home()
         except SlackApiError as exc:
             if link is not None:
-                profile = None  # an explicit link does not need the profile
+                profile, home = None, None  # an explicit link does not need the profile
             else:
                 log.warning("users.info failed for %s: %s", slack_user_id, slack_error(exc))
                 return Denied(slack_user_id, "unavailable",
                               "Slack did not tell the bot who you are just now, so nothing was done. "
                               "Please try again in a minute.")
+        if profile is not None and home is None and self._home is not None:
+            # Whether this member is from another organisation cannot be told without the workspace's id.
+            return Denied(slack_user_id, "unavailable",
+                          "Slack did not tell the bot which workspace this is just now, so nothing was done. "
+                          "Please try again in a minute.")
+        denied = refusal(slack_user_id, profile, home, allow_guests=self.allow_guests)
+        if denied is not None:
+            return denied
+        if link is not None and link.method == "self" and self.self_links is not None:
+            try:
+                ended = await self.self_links.check(link)
+            except DataOSError:
+                return Denied(slack_user_id, "unavailable",
+                              "DataOS did not answer when the bot checked the key your link was made with, so "
+                              "nothing was done. Please try again in a few minutes.")
+            except Exception as exc:  # the database: the link stays, and nothing is done
+                log.warning("could not check the self-link of %s: %s", slack_user_id, type(exc).__name__)
+                return Denied(slack_user_id, "unavailable",
+                              "The bot's database is not answering right now, so nothing was done. "
+                              "Please try again in a minute.")
+            if ended is not None:
+                return Denied(slack_user_id, "link_ended", f"{ended.message} Nothing else was done.")
         candidates: list[User] = []
         if link is None and profile is not None and profile.email:
             try:
@@ -306,7 +425,7 @@ class IdentityResolver:
                 return Denied(slack_user_id, "unavailable",
                               "DataOS's user directory is unavailable, so the bot cannot tell which DataOS "
                               "user you are. Nothing was changed; please try again in a few minutes.")
-        return decide(slack_user_id, link, profile, candidates)
+        return decide(slack_user_id, link, profile, candidates, home=home, allow_guests=self.allow_guests)
 
 
 def slack_error(exc: SlackApiError) -> str:

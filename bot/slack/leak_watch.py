@@ -131,6 +131,7 @@ async def _check(rt: Runtime, candidate: str, channel: str, poster: str, ts: str
     fp = fingerprint(candidate, rt.leak_secret)
     del candidate
     seen = await rt.store.report_leak(fp, owner, name, channel, now, within=REPEAT_WITHIN)
+    await rt.self_links.key_leaked(fp, actor=poster)  # a leaked key proves nobody: the links it made end
     await _tell_poster(rt, channel, poster, name)
     if seen is not None:
         LEAKS.labels("repeat").inc()
