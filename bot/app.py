@@ -103,7 +103,8 @@ class Runtime:
         # client has no retry handler: the stock one gives up after two waits.
         self._walk_client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
                                            base_url=settings.slack_api_url, retry_handlers=[])
-        self.slack_directory = SlackDirectory(self._walk_client, self.store, sleep=slack_sleep or asyncio.sleep)
+        self.slack_directory = SlackDirectory(self._walk_client, self.store, sleep=slack_sleep or asyncio.sleep,
+                                              home=self.workspace, allow_guests=settings.allow_guests)
         self.snooze_hours = parse_duration_hours(settings.snooze)
         self.renew_grace_hours = parse_duration_hours(settings.renew_grace)
         # The leak watch and self-links keep keys only as a keyed hash (the same one, so a leak report

@@ -63,11 +63,10 @@ Standing = Literal["member", "guest", "other_org"]
 
 
 def standing(profile: SlackProfile, home: Workspace | None) -> Standing:
-    """Pure: an employee of this organisation, a guest, or someone from another organisation.
-
-    Without the workspace's own id (auth.test has not answered), a member whose team cannot be compared
-    counts as from elsewhere unless Slack marks nothing foreign about them: only `is_stranger` and a
-    known mismatch make someone foreign, and callers that must know ask for `home` first."""
+    """Pure: an employee of this organisation, a guest, or someone from another organisation (Slack's
+    `is_stranger`, or a team that is neither this workspace nor in its Enterprise Grid organisation).
+    Without `home` only `is_stranger` can tell; the resolver therefore refuses to map anyone until
+    auth.test has named the workspace."""
     if profile.stranger:
         return "other_org"
     if home is not None and profile.team_id and profile.team_id != home.team_id:
