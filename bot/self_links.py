@@ -6,8 +6,9 @@ ends when the key does:
 
 - revoked through the bot (any path that deletes a key goes through `KeyService.delete_token`, which
   calls `key_gone`);
-- found gone or changed in DataOS: checked when the linked person acts, at most `CHECK_EVERY` apart;
-- expired (no DataOS call needed: checked when the person acts, and by the sweep);
+- found gone or changed in DataOS: checked when the linked person acts, at most `CHECK_EVERY` apart,
+  and by every reminder sweep before reminders go to linked people;
+- expired (no DataOS call needed);
 - reported by the leak watch (`key_leaked`, by the same keyed hash);
 - disowned by the person it took the DataOS user from ("This was not me").
 
@@ -17,6 +18,7 @@ answer to what they were doing) and may link again with a live key. Admin links 
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
@@ -26,7 +28,7 @@ from datetime import datetime, timedelta
 from pydantic import SecretStr
 
 from bot.audit import AuditTrail
-from bot.dataos import DataOSNotFound, HeimdallClient, Token
+from bot.dataos import DataOSError, DataOSNotFound, HeimdallClient, Token
 from bot.domain.leaks import fingerprint, key_name_of
 from bot.store import Audit, Link, Proof, Store
 from bot.text import shown
@@ -34,6 +36,8 @@ from bot.text import shown
 log = logging.getLogger(__name__)
 #: While a self-link is used, DataOS is asked at least this often whether its proving key still exists.
 CHECK_EVERY = timedelta(minutes=5)
+#: The sweep's checks of self-links in flight at once.
+SWEEP_CHECKS_IN_FLIGHT = 8
 Clock = Callable[[], datetime]
 #: Sends a Slack user a DM; True if Slack took it.
 Tell = Callable[[str, str], Awaitable[bool]]
@@ -105,26 +109,47 @@ class SelfLinks:
     async def leaked(self, fingerfp: str) -> bool:
         return await self.store.key_reported_leaked(fingerfp)
 
-    async def check(self, link: Link) -> Ended | None:
+    async def check(self, link: Link, *, tell: bool = False) -> Ended | None:
         """Is this self-link's proving key still alive? Ends the link (and says why) if not. Raises
-        DataOSError when DataOS cannot say: the caller refuses the request and keeps the link."""
+        DataOSError when DataOS cannot say: the caller refuses the request and keeps the link. `tell`
+        sends the sentence as a DM (when the person is not in the middle of something)."""
         now = self.clock()
         proof = link.proof
+        actor = link.slack_user_id
         if proof is None:
-            return await self.end(link, "no proof", actor=link.slack_user_id, tell=False)
+            return await self.end(link, "no proof", actor=actor, tell=tell)
         if proof.expiration <= now:
-            return await self.end(link, "key expired", actor=link.slack_user_id, tell=False)
+            return await self.end(link, "key expired", actor=actor, tell=tell)
         if link.proof_checked_at is not None and now - link.proof_checked_at < CHECK_EVERY:
             return None
         try:
             token = await self.dataos.get_token(link.dataos_user_id, proof.key_name)
         except DataOSNotFound:
-            return await self.end(link, "key gone", actor=link.slack_user_id, tell=False)
+            return await self.end(link, "key gone", actor=actor, tell=tell)
         if token.expiration != proof.expiration or (token.secret is not None
                                                      and not _same_key(token, proof.fingerprint, self)):
-            return await self.end(link, "key changed", actor=link.slack_user_id, tell=False)
+            return await self.end(link, "key changed", actor=actor, tell=tell)
         await self.store.proof_confirmed(link, now)
         return None
+
+    async def check_all(self) -> list[Ended]:
+        """Every self-link, checked as if it were used now (the sweep, before reminders go to linked
+        people: a reminder is a use). A link DataOS cannot answer for is kept and checked next time."""
+        ended: list[Ended] = []
+        gate = asyncio.Semaphore(SWEEP_CHECKS_IN_FLIGHT)
+
+        async def one(link: Link) -> None:
+            async with gate:
+                try:
+                    done = await self.check(link, tell=True)
+                except DataOSError as exc:
+                    log.warning("could not check the key of the self-link of %s: %s", link.slack_user_id, exc)
+                    return
+            if done is not None:
+                ended.append(done)
+
+        await asyncio.gather(*(one(link) for link in await self.store.links() if link.method == "self"))
+        return ended
 
     async def key_gone(self, dataos_user_id: str, key_name: str, *, actor: str) -> list[Ended]:
         """A key was deleted (or found missing) through the bot: the self-links it proved end now."""
@@ -135,16 +160,6 @@ class SelfLinks:
         """The leak watch saw this key pasted where others can read it."""
         links = await self.store.end_links_proven_by(fingerprint=fingerfp)
         return [await self._ended(link, "key leaked", actor=actor, tell=True) for link in links]
-
-    async def end_expired(self) -> list[Ended]:
-        """Self-links whose proving key has expired (or was never recorded) end without a DataOS call."""
-        ended: list[Ended] = []
-        for link in await self.store.links_with_proof_expired(self.clock()):
-            reason = "key expired" if link.proof is not None else "no proof"
-            done = await self.end(link, reason, actor=link.slack_user_id, tell=True)
-            if done is not None:
-                ended.append(done)
-        return ended
 
     async def end(self, link: Link, reason: str, *, actor: str, tell: bool) -> Ended | None:
         """End `link` if it is still that link; None if it had ended or changed meanwhile."""

@@ -112,14 +112,6 @@ class LinkRepository:
                     ended.append(link)
         return ended
 
-    async def links_with_proof_expired(self, now: datetime) -> list[Link]:
-        """Self-links whose proving key has expired, or that have no proving key on record."""
-        async with self.session() as s:
-            rows = (await s.scalars(select(IdentityLink).where(
-                IdentityLink.method == "self",
-                (IdentityLink.proof_expiration <= now) | (IdentityLink.proof_fingerprint.is_(None))))).all()
-            return [_link(r) for r in rows]
-
     async def proof_confirmed(self, link: Link, at: datetime) -> None:
         async with self.session() as s, s.begin():
             await s.execute(update(IdentityLink).where(*_same(link)).values(proof_checked_at=at))

@@ -122,7 +122,8 @@ def test_standing_knows_grid_organisations() -> None:
     assert standing(member, home) == "member"
     assert standing(SlackProfile("U1", "a@x", None, 0, team_id="T0123"), home) == "member"
     assert standing(SlackProfile("U1", "a@x", None, 0, team_id="T0OTHERWS", enterprise_id="E0ACME"), home) == "member"
-    assert standing(SlackProfile("U1", "a@x", None, 0, team_id="T0OTHERWS", enterprise_id="E0ELSE"), home) == "other_org"
+    elsewhere = SlackProfile("U1", "a@x", None, 0, team_id="T0OTHERWS", enterprise_id="E0ELSE")
+    assert standing(elsewhere, home) == "other_org"
     assert standing(SlackProfile("U1", "a@x", None, 0, team_id="T0OTHERWS"), Workspace("T0123")) == "other_org"
     assert standing(SlackProfile("U1", "a@x", None, 0, team_id="T0123", stranger=True), home) == "other_org"
     assert standing(SlackProfile("U1", "a@x", None, 0, team_id="T0123", guest=True), home) == "guest"

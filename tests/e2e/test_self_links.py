@@ -155,6 +155,20 @@ def test_the_sweep_ends_a_link_whose_proving_key_expired_and_tells_the_person(bo
     assert any("has ended" in t and "has expired" in t for t in dms_to(bot, MALLORY))
 
 
+def test_the_sweep_ends_a_link_whose_proving_key_was_revoked_outside_the_bot(bot: Bot) -> None:
+    from bot.reminders.sweep import Sweeper
+
+    pasted = bot.heimdall.add_token("alice", "pasted", hours=24 * 30)
+    bot.heimdall.add_token("alice", "soon", hours=20)
+    link_with(bot, pasted.apikey)
+    bot.heimdall.remove_token("alice", "pasted")  # in the DataOS UI
+    bot.clock.advance(minutes=6)
+    bot.server.call(Sweeper(bot.runtime).run("discovery"))
+    assert table_rows(bot, IdentityLink) == []
+    assert any("has ended" in t and "no longer exists" in t for t in dms_to(bot, MALLORY))
+    assert not any("soon" in t for t in dms_to(bot, MALLORY))  # no reminder about Alice's keys
+
+
 def test_the_leak_watch_ends_the_links_a_pasted_key_made(bot: Bot) -> None:
     pasted = bot.heimdall.add_token("alice", "pasted", hours=24 * 30)
     link_with(bot, pasted.apikey)
