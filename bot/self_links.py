@@ -106,8 +106,8 @@ class SelfLinks:
             return None  # a key of that name, but not the one pasted
         return Proof(fp, token.name, token.expiration)
 
-    async def leaked(self, fingerfp: str) -> bool:
-        return await self.store.key_reported_leaked(fingerfp)
+    async def leaked(self, fp: str) -> bool:
+        return await self.store.key_reported_leaked(fp)
 
     async def check(self, link: Link, *, tell: bool = False) -> Ended | None:
         """Is this self-link's proving key still alive? Ends the link (and says why) if not. Raises
@@ -156,9 +156,14 @@ class SelfLinks:
         links = await self.store.end_links_proven_by(dataos_user_id=dataos_user_id, key_name=key_name)
         return [await self._ended(link, "key revoked", actor=actor, tell=True) for link in links]
 
-    async def key_leaked(self, fingerfp: str, *, actor: str) -> list[Ended]:
-        """The leak watch saw this key pasted where others can read it."""
-        links = await self.store.end_links_proven_by(fingerprint=fingerfp)
+    async def key_leaked(self, fp: str, *, actor: str) -> list[Ended]:
+        """The leak watch saw this key pasted where others can read it. Never raises: the owner must
+        still hear of the leak (a link it misses here fails its next check once the key is revoked)."""
+        try:
+            links = await self.store.end_links_proven_by(fingerprint=fp)
+        except Exception as exc:
+            log.warning("could not end the self-links made with a leaked key: %s", type(exc).__name__)
+            return []
         return [await self._ended(link, "key leaked", actor=actor, tell=True) for link in links]
 
     async def end(self, link: Link, reason: str, *, actor: str, tell: bool) -> Ended | None:

@@ -70,10 +70,9 @@ def _outcome(exc: DataOSError) -> str:
 
 class KeyService:
     def __init__(self, dataos: HeimdallClient, store: Store, resolver: IdentityResolver, clock: Clock,
-                 trail: AuditTrail, *, operator_key: SecretStr | None = None,
-                 self_links: SelfLinks | None = None) -> None:
+                 trail: AuditTrail, *, self_links: SelfLinks, operator_key: SecretStr | None = None) -> None:
         self._operator_key = operator_key
-        self.self_links = self_links or SelfLinks(store, dataos, trail, clock, b"")
+        self.self_links = self_links
         self._operator_user: str | None = None
         self._recorded: dict[str, datetime] = {}  # when each person's listing last updated the record
         self.dataos = dataos
@@ -278,8 +277,15 @@ class KeyService:
         denied = await self.resolver.admission(target)
         if denied is not None:
             await self._refuse(actor, action, denied.reason, detail=f"slack user {target}")
-            message = denied.message if actor == target else f"<@{target}>: {denied.message}"
-            raise LinkRefused(message.replace("Nothing was done.", "Nothing was linked."), denied.reason)
+            if actor == target:
+                message = denied.message.replace("Nothing was done.", "Nothing was linked.")
+            else:
+                what = {"other_org": "is from another organisation (Slack Connect), and is never linked",
+                        "guest": "is a guest account, and guests are not admitted here (ALLOW_GUESTS)",
+                        "deactivated": "is deactivated", "bot": "is a bot or app",
+                        }.get(denied.reason, "could not be looked up in Slack just now")
+                message = f"<@{target}> {what}. Nothing was linked."
+            raise LinkRefused(message, denied.reason)
 
     async def link(self, slack_user_id: str, pasted_key: SecretStr) -> LinkResult:
         """Link the caller to the DataOS user who owns `pasted_key`; the key is checked, never kept. The
