@@ -79,6 +79,9 @@ class SelfLinks:
         self.clock = clock
         self._secret = secret
         self.tell = tell
+        #: Called with the Slack user after their link ended (the Slack side redraws their Home tab, which
+        #: would otherwise go on showing the other person's keys).
+        self.after_end: Callable[[str], Awaitable[None]] | None = None
 
     def fingerprint(self, key: SecretStr | str) -> str | None:
         """The keyed hash the leak watch also keeps for a pasted key (None for a value no key can be)."""
@@ -182,6 +185,11 @@ class SelfLinks:
             at=self.clock(), actor_slack_id=actor, action="link end", outcome=f"ended: {reason}",
             dataos_user_id=link.dataos_user_id, key_name=link.proof_key_name, key_expiration=link.proof_expiration,
             detail=f"slack user {link.slack_user_id}{told}"))
+        if self.after_end is not None:
+            try:
+                await self.after_end(link.slack_user_id)
+            except Exception as exc:
+                log.warning("after the self-link of %s ended: %s", link.slack_user_id, type(exc).__name__)
         return ended
 
 

@@ -9,6 +9,7 @@ before anything is done.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ from bot.identity import Denied
 from bot.service import LinkResult
 from bot.slack import blocks, tracked
 from bot.slack.common import clicked_message, tell, update_message, user_id
+from bot.slack.home import publish_home
 from bot.store import Audit, Link
 from bot.text import shown
 
@@ -148,6 +150,8 @@ async def not_me(rt: Runtime, body: dict[str, Any]) -> None:
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:
+    rt.self_links.after_end = functools.partial(publish_home, rt)
+
     @app.action(NOT_ME_ACTION)
     @tracked(rt, "action", "link_not_me")
     async def on_not_me(ack: AsyncAck, body: dict[str, Any]) -> None:

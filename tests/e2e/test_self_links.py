@@ -81,6 +81,8 @@ def test_revoking_the_proving_key_through_the_bot_ends_the_link_at_once(bot: Bot
     assert table_rows(bot, IdentityLink) == []
     told = [t for t in dms_to(bot, MALLORY) if "has ended" in t]
     assert len(told) == 1 and "*pasted*" in told[0] and "was revoked" in told[0] and "/apikey link" in told[0]
+    homes = [c for c in bot.slack.delivered("views.publish") if c.params.get("user_id") == MALLORY]
+    assert "other" in text_of(homes[0]) and "other" not in text_of(homes[-1])  # the Home tab is redrawn
     # Mallory is nobody again: no list, no reveal of Alice's other key, no create for `alice`.
     denied = answer(bot, "list")
     assert "No DataOS user has the e-mail address" in denied and "other" not in denied
