@@ -14,12 +14,20 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dataos import DataOSError, HeimdallClient, User
+from bot.membership import GUEST as GUEST
+from bot.membership import OTHER_ORG as OTHER_ORG
+from bot.membership import SlackProfile as SlackProfile
+from bot.membership import Standing as Standing
+from bot.membership import Workspace as Workspace
+from bot.membership import admitted as admitted
+from bot.membership import profile_from_user as profile_from_user
+from bot.membership import standing as standing
 from bot.self_links import SelfLinks
 from bot.store import Link, Store
 from bot.text import shown
@@ -31,61 +39,6 @@ HOW_TO_LINK = (
     "Run `/apikey link` and paste one of your DataOS API keys to prove who you are "
     "(the key is checked, never stored), or ask a platform admin to link you."
 )
-
-
-@dataclass(frozen=True)
-class SlackProfile:
-    user_id: str
-    email: str | None
-    tz: str | None
-    tz_offset: int
-    deleted: bool = False
-    is_bot: bool = False
-    name: str | None = None
-    #: A guest: `is_restricted` (multi-channel) or `is_ultra_restricted` (single-channel).
-    guest: bool = False
-    #: The member's own workspace and Enterprise Grid organisation, and Slack's `is_stranger` flag.
-    team_id: str | None = None
-    enterprise_id: str | None = None
-    stranger: bool = False
-
-
-@dataclass(frozen=True)
-class Workspace:
-    """Where the bot is installed (auth.test): a member of another team, outside this Grid organisation,
-    comes from another organisation through Slack Connect."""
-
-    team_id: str
-    enterprise_id: str | None = None
-
-
-Standing = Literal["member", "guest", "other_org"]
-
-
-def standing(profile: SlackProfile, home: Workspace | None) -> Standing:
-    """Pure: an employee of this organisation, a guest, or someone from another organisation (Slack's
-    `is_stranger`, or a team that is neither this workspace nor in its Enterprise Grid organisation).
-    Without `home` only `is_stranger` can tell; the resolver therefore refuses to map anyone until
-    auth.test has named the workspace."""
-    if profile.stranger:
-        return "other_org"
-    if home is not None and profile.team_id and profile.team_id != home.team_id:
-        same_grid = home.enterprise_id is not None and profile.enterprise_id == home.enterprise_id
-        if not same_grid:
-            return "other_org"
-    return "guest" if profile.guest else "member"
-
-
-def admitted(profile: SlackProfile, home: Workspace | None, *, allow_guests: bool) -> bool:
-    """May this (active, human) member be mapped to a DataOS user at all?"""
-    found = standing(profile, home)
-    return found == "member" or (found == "guest" and allow_guests)
-
-
-OTHER_ORG = ("You are in this workspace from another organisation (Slack Connect), so this bot will not act "
-             "for you here: DataOS keys are managed inside the organisation that runs DataOS. Nothing was done.")
-GUEST = ("Guest accounts cannot manage DataOS keys through this bot in this workspace. Nothing was done. "
-         "Ask a platform admin if you need a DataOS key.")
 
 
 @dataclass(frozen=True)
@@ -245,25 +198,6 @@ class DataOSDirectory:
     async def aclose(self) -> None:
         if self._refreshing is not None and not self._refreshing.done():
             self._refreshing.cancel()
-
-
-def profile_from_user(user: dict[str, Any]) -> SlackProfile:
-    profile = user.get("profile") or {}
-    grid = user.get("enterprise_user")
-    enterprise = grid.get("enterprise_id") if isinstance(grid, dict) else None
-    return SlackProfile(
-        user_id=str(user.get("id")),
-        email=profile.get("email") or None,
-        tz=user.get("tz") or None,
-        tz_offset=int(user.get("tz_offset") or 0),
-        deleted=bool(user.get("deleted")),
-        is_bot=bool(user.get("is_bot")) or user.get("id") == "USLACKBOT",
-        name=profile.get("real_name") or user.get("real_name") or user.get("name"),
-        guest=bool(user.get("is_restricted")) or bool(user.get("is_ultra_restricted")),
-        team_id=str(user.get("team_id") or "") or None,
-        enterprise_id=str(enterprise) if isinstance(enterprise, str) and enterprise else None,
-        stranger=bool(user.get("is_stranger")),
-    )
 
 
 class SlackProfiles:

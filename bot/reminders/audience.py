@@ -17,7 +17,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dataos import User
-from bot.identity import SlackProfile, Workspace, admitted, email_key, profile_from_user
+from bot.identity import email_key
+from bot.membership import SlackProfile, Workspace, admitted, profile_from_user
 from bot.metrics import SLACK_DIRECTORY_PAGES, SLACK_RATE_LIMIT_WAITS
 from bot.store import Link, Member, Store
 
