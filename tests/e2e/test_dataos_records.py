@@ -33,7 +33,9 @@ def test_a_user_with_null_tags_and_one_without_an_id_do_not_break_the_directory(
     heimdall.users["zed"]["properties"] = None
     heimdall.users["broken"] = {"name": "Nobody", "email": "nobody@example.com", "type": "person"}  # no id
     heimdall.users["odd"] = {"id": "odd", "email": {"not": "an e-mail"}, "type": "person"}
+    heimdall.users["typeless"] = {"id": "typeless", "email": "typeless@example.com", "type": None, "tags": None}
     slack.add_user("U0ZED", "zed@example.com")
+    slack.add_user("U0TYPELESS", "typeless@example.com")
     settings = make_settings(slack, heimdall, str(tmp_path / "bot.db"))
     caplog.set_level(logging.WARNING)
     with running_bot(settings, clock, slack) as (server, user):
@@ -46,6 +48,8 @@ def test_a_user_with_null_tags_and_one_without_an_id_do_not_break_the_directory(
         assert "alices_key" in text_of(slack.wait_for("response_url")[0])
         user.command("whoami", user="U0ZED")  # the null-tags user is an ordinary person
         assert "`zed`" in text_of(slack.wait_for("response_url", 2)[1])
+        user.command("whoami", user="U0TYPELESS")  # an explicit null type is not taken for a person
+        assert "No DataOS user has the e-mail address" in text_of(slack.wait_for("response_url", 3)[2])
         server.call(server.runtime.directory.refresh())  # a second load logs nothing new
         after = _skipped(user.http.get("/metrics").text, "user")
     assert after - before >= 3  # two skipped records, counted at each of the (at least two) loads
