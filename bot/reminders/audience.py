@@ -82,17 +82,17 @@ class SlackDirectory:
         async with self._walk_lock:
             await self._walk()
 
-    async def _admits(self, profile: SlackProfile) -> bool:
+    async def _workspace(self) -> Workspace | None:
+        return await self._home() if self._home is not None else None
+
+    def _admits(self, profile: SlackProfile, home: Workspace | None) -> bool:
         """An active human member of this organisation (or an admitted guest): the only people whose
         e-mails take part in matching, so a guest's or an outsider's never makes an employee's ambiguous."""
-        if profile.deleted or profile.is_bot:
-            return False
-        home = await self._home() if self._home is not None else None
-        return admitted(profile, home, allow_guests=self._allow_guests)
+        return not profile.deleted and not profile.is_bot and admitted(profile, home, allow_guests=self._allow_guests)
 
     async def apply(self, profile: SlackProfile) -> None:
         """A member changed or joined (an event): keep the directory current without a walk."""
-        gone = not await self._admits(profile)
+        gone = not self._admits(profile, await self._workspace())
         if gone:
             self._members.pop(profile.user_id, None)
         elif self._loaded:
@@ -100,6 +100,7 @@ class SlackDirectory:
         await self._store.put_member(None if gone else _member(profile), profile.user_id)
 
     async def _walk(self) -> None:
+        home = await self._workspace()  # once a walk: without it, only Slack's own flags can tell outsiders
         members: dict[str, SlackProfile] = {}
         cursor = ""
         waits = 0
@@ -117,7 +118,7 @@ class SlackDirectory:
             SLACK_DIRECTORY_PAGES.inc()
             for raw in page.get("members") or []:
                 profile = profile_from_user(raw)
-                if await self._admits(profile):
+                if self._admits(profile, home):
                     members[profile.user_id] = profile
             cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
             if not cursor:
