@@ -26,7 +26,7 @@ from bot.config import Settings
 from bot.dataos import HeimdallClient
 from bot.domain.durations import parse_duration_hours
 from bot.domain.policy import ValidityPolicy
-from bot.identity import DataOSDirectory, IdentityResolver, SlackProfiles, Workspace
+from bot.identity import DataOSDirectory, IdentityResolver, SlackProfiles, Workspace, failure
 from bot.metrics import CountingRateLimitHandler, dataos_observer
 from bot.reminders.audience import SlackDirectory
 from bot.self_links import SelfLinks
@@ -79,6 +79,7 @@ class Runtime:
         self.settings = settings
         self.sweep_at_start = sweep_at_start
         self.clock = clock
+        self.monotonic = monotonic
         self.policy = ValidityPolicy(
             presets=tuple(settings.preset_hours), default=settings.default_validity_hours,
             maximum=settings.max_validity_hours,
@@ -92,7 +93,8 @@ class Runtime:
         self.slack = AsyncWebClient(
             token=settings.slack_bot_token.get_secret_value(),
             base_url=settings.slack_api_url,
-            retry_handlers=[CountingRateLimitHandler(max_retry_count=2)],
+            retry_handlers=[CountingRateLimitHandler(max_retry_count=2, sleep=slack_sleep or asyncio.sleep,
+                                                     monotonic=monotonic)],
         )
         self.engine = engine if engine is not None else create_engine(settings.database_url)
         self.store = Store(self.engine)
@@ -112,7 +114,8 @@ class Runtime:
         # same on every replica and after a restart, and never stored.
         self.leak_secret = hmac.new(settings.dataos_apikey.get_secret_value().encode(), b"apikey-bot leak watch",
                                     hashlib.sha256).digest()
-        trail = AuditTrail(self.store, self.slack, settings.audit_channel)
+        trail = AuditTrail(self.store, self.slack, settings.audit_channel, sleep=slack_sleep or asyncio.sleep,
+                           monotonic=monotonic, work=self.work)
         self.self_links = SelfLinks(self.store, self.dataos, trail, clock, self.leak_secret, tell=self.dm)
         self.resolver = IdentityResolver(self.store, self.directory, self.profiles, clock=monotonic,
                                          self_links=self.self_links, home=self.workspace,
@@ -238,7 +241,7 @@ class Runtime:
         try:
             answer = await self.slack.auth_test()
         except Exception as exc:
-            log.warning("auth.test failed: %s", type(exc).__name__)
+            log.warning("auth.test failed: %s", failure(exc))
             return
         self._bot_user_id = str(answer.get("user_id") or "") or None
         team = str(answer.get("team_id") or "")
@@ -250,12 +253,13 @@ class Runtime:
         try:
             await self.slack.chat_postMessage(channel=slack_user_id, text=text, unfurl_links=False)
         except Exception as exc:
-            log.warning("could not send a DM to %s: %s", slack_user_id, type(exc).__name__)
+            log.warning("could not send a DM to %s: %s", slack_user_id, failure(exc))
             return False
         return True
 
     async def aclose(self) -> None:
         await self.stop_scheduler()
+        await self.keys.trail.flush()
         if self._warmup is not None:
             self._warmup.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -361,6 +361,12 @@ class IdentityResolver:
         return decide(slack_user_id, link, profile, candidates, home=home, allow_guests=self.allow_guests)
 
 
+def failure(exc: BaseException) -> str:
+    """What went wrong, for a log line: Slack's own error (`not_in_channel`), else the exception's type
+    (never its text, which could carry request data)."""
+    return slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
+
+
 def slack_error(exc: SlackApiError) -> str:
     """The `error` code of a failed Web API call, whatever shape the response body had."""
     data = getattr(exc.response, "data", None)

@@ -32,6 +32,7 @@ METHOD_SCOPES: dict[str, str] = {
     "auth.test": "",
     "views.publish": "",
     "chat.getPermalink": "",  # the leak watch's link to the message; no scope
+    "conversations.info": "channels:read",  # doctor: is the bot in AUDIT_CHANNEL?
 }
 #: Events the bot subscribes to (the Home tab; members changing, leaving or joining, which keep the reminder
 #: audience current between directory walks and tell admins about deactivations).
@@ -40,6 +41,7 @@ BOT_EVENTS = ("app_home_opened", "user_change", "team_join")
 FEATURE_SCOPES = {
     "commands": "the /apikey slash command",
     "users:read.email": "e-mail in users.info and users.lookupByEmail, to match Slack people with DataOS users",
+    "groups:read": "conversations.info of a private AUDIT_CHANNEL, for doctor's check that the bot is in it",
 }
 
 

@@ -109,7 +109,7 @@ def slack_date(moment: datetime) -> str:
 HELP_LINES = [
     "`/apikey list` — your DataOS API keys, with Reveal and Revoke",
     "`/apikey create [name] [validity]` — a new key, e.g. `/apikey create ci_loader 30d`",
-    "`/apikey revoke <name>` — delete a key (asks first)",
+    "`/apikey revoke &lt;name&gt;` — delete a key (asks first)",  # escaped: `<name>` is link markup
     "`/apikey whoami` — which DataOS user you are, and why",
     "`/apikey link` — prove your DataOS identity with one of your keys",
     "`/apikey reminders on|off` — expiry reminders in your DMs (on by default)",
@@ -241,7 +241,7 @@ def secret_message(token: Token, now: datetime) -> Message:
             SectionBlock(text=_md(lines)),
             SectionBlock(text=_md(f"```{value}```")),
             ContextBlock(elements=[_md(
-                "Use it as the `apikey` header or `dataos-ctl login --apikey <key>`. Only you can see this "
+                "Use it as the `apikey` header or `dataos-ctl login --apikey &lt;key&gt;`. Only you can see this "
                 "message and it disappears when Slack reloads: copy it now. `/apikey list` can reveal it again."
             )]),
         ],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,7 +24,7 @@ from bot.identity import Denied, Mapped
 from bot.slack import blocks, tracked
 from bot.slack.common import open_view, update_view, user_id
 from bot.slack.errors import explain, explain_slack
-from bot.text import shown
+from bot.text import shown, unescape
 
 log = logging.getLogger(__name__)
 COMMAND = "/apikey"
@@ -220,12 +221,23 @@ SUBCOMMANDS: dict[str, Handler] = {
 ALIASES = {"ls": "list", "new": "create", "delete": "revoke", "rm": "revoke", "?": "help"}
 
 
+#: A word that is Slack's own markup in command text (`should_escape`): a mention, channel or group.
+#: A person's own `<` arrives as `&lt;`, so a raw `<` can only be Slack's.
+_ENTITY = re.compile(r"<[@#!][^<>\s]*>")
+
+
+def words(text: str) -> list[str]:
+    """The command's words, each unescaped once (Slack sends `&amp; &lt; &gt;`), except Slack's own
+    entities, which are markup and stay as they came. Everything shown back is escaped once again."""
+    return [w if _ENTITY.fullmatch(w) else unescape(w) for w in (text or "").split()]
+
+
 def parse(text: str) -> tuple[str, list[str]]:
-    words = (text or "").split()
-    if not words:
+    split = words(text)
+    if not split:
         return "help", []
-    sub = words[0].lower()
-    return ALIASES.get(sub, sub), words[1:]
+    sub = split[0].lower()
+    return ALIASES.get(sub, sub), split[1:]
 
 
 async def dispatch(rt: Runtime, body: dict[str, Any], ack: AsyncAck, respond: AsyncRespond,

@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.app import Runtime
 from bot.dataos import DataOSError, Token
-from bot.identity import Denied
+from bot.identity import Denied, failure
 from bot.slack import blocks, tracked
 from bot.slack.common import user_id
 from bot.slack.errors import explain
@@ -35,7 +35,7 @@ async def publish_home(rt: Runtime, slack_user: str, *, notice: str | None = Non
                                 problem=problem)
         await rt.slack.views_publish(user_id=slack_user, view=view)
     except Exception as exc:
-        log.warning("could not publish the Home tab of %s: %s", slack_user, type(exc).__name__)
+        log.warning("could not publish the Home tab of %s: %s", slack_user, failure(exc))
 
 
 def from_home(body: dict[str, Any]) -> bool:

@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ConfirmObject, 
 from bot.app import Runtime
 from bot.dataos import DataOSError
 from bot.domain.keys import key_ref
-from bot.identity import Denied
+from bot.identity import Denied, failure
 from bot.service import LinkResult
 from bot.slack import blocks, tracked
 from bot.slack.common import clicked_message, tell, update_message, user_id
@@ -82,7 +82,7 @@ async def tell_others(rt: Runtime, result: LinkResult) -> None:
             await rt.slack.chat_postMessage(channel=other, **displaced_message(result, other).kwargs())
             outcome = "told"
         except Exception as exc:
-            log.warning("could not tell %s about a link to their DataOS user: %s", other, type(exc).__name__)
+            log.warning("could not tell %s about a link to their DataOS user: %s", other, failure(exc))
             outcome = "not told"
         await rt.keys.trail.record(Audit(
             at=rt.clock(), actor_slack_id=result.actor, action="link takeover", outcome=outcome,
