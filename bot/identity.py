@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -28,9 +28,11 @@ from bot.membership import Workspace as Workspace
 from bot.membership import admitted as admitted
 from bot.membership import profile_from_user as profile_from_user
 from bot.membership import standing as standing
-from bot.self_links import SelfLinks
 from bot.store import Link, Store
 from bot.text import shown
+
+if TYPE_CHECKING:  # a type only: bot.self_links records through bot.audit, which names failures from here
+    from bot.self_links import SelfLinks
 
 log = logging.getLogger(__name__)
 Monotonic = Callable[[], float]
