@@ -340,7 +340,8 @@ class IdentityResolver:
             return denied
         if link is not None and link.method == "self" and self.self_links is not None:
             try:
-                ended = await self.self_links.check(link)
+                # Told by DM as well: the one asking may be someone else (an admin looking up their keys).
+                ended = await self.self_links.check(link, tell=True)
             except DataOSError:
                 return Denied(slack_user_id, "unavailable",
                               "DataOS did not answer when the bot checked the key your link was made with, so "

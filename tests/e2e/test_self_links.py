@@ -314,3 +314,12 @@ def test_proof_is_stored_as_a_keyed_hash_the_leak_watch_can_match(bot: Bot) -> N
     link = bot.server.call(bot.runtime.store.get_link(MALLORY))
     assert link is not None and link.proof == Proof(bot.runtime.self_links.fingerprint(pasted.apikey) or "",
                                                     "pasted", pasted.expiration)
+
+
+def test_a_link_found_dead_while_an_admin_looks_is_told_to_its_owner(bot: Bot) -> None:
+    bot.slack.add_user(ADMIN, "admin@example.com")
+    pasted = bot.heimdall.add_token("alice", "pasted", hours=3)
+    link_with(bot, pasted.apikey)
+    bot.clock.advance(hours=4)
+    assert "has ended" in answer(bot, f"admin keys <@{MALLORY}>", user=ADMIN)
+    assert any("has ended" in t and "has expired" in t for t in dms_to(bot, MALLORY))
