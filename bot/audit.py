@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -42,10 +43,84 @@ CHANNEL_FIXES = {
 }
 
 
-def audit_line(entry: Audit) -> str:
-    """`:key: <@U1> create `ci_loader` of `alice` (expires …) → ok`: who, whose key, which, expiry, outcome."""
-    icon = ICONS.get(entry.action.removeprefix("admin "), ":memo:")
-    parts = [icon, f"<@{shown(entry.actor_slack_id, 32)}>", shown(entry.action, 32)]
+#: Outcomes as the trail stores them (short codes, for queries) and as a person reads them.
+OUTCOMES = {
+    "ok": "done",
+    "no-link": "nothing to undo: there was no explicit link",
+    "failed": "failed",
+    "told": "the person it displaced was told",
+    "not told": "the person it displaced could not be told",
+    "skipped: key changed": "skipped: a different key has that name now",
+    "error:no-value": "failed: DataOS did not return the key's value",
+    "refused:invalid-key": "refused: DataOS did not accept the pasted key",
+    "refused:unknown-user": "refused: DataOS has no such user",
+    "refused:operator": "refused: that is the bot's own DataOS user",
+    "refused:application": "refused: that is an application user, not a person",
+    "refused:guest": "refused: a guest account (ALLOW_GUESTS is off)",
+    "refused:other_org": "refused: a member of another organisation",
+    "refused:deactivated": "refused: a deactivated Slack account",
+    "refused:bot": "refused: a bot or app",
+    "refused:unavailable": "refused: Slack could not say who it is just now",
+    "refused:leaked-key": "refused: that key was seen pasted in a channel",
+    "refused:unknown-key": "refused: the bot could not tell which key it was",
+    "refused:not displaced": "refused: only the person it displaced may say so",
+    "ended: key revoked": "ended: the key that proved it was revoked",
+    "ended: key gone": "ended: the key that proved it is gone from DataOS",
+    "ended: key changed": "ended: the key that proved it was replaced in DataOS",
+    "ended: key expired": "ended: the key that proved it expired",
+    "ended: key leaked": "ended: the key that proved it was posted in a channel",
+    "ended: not me": "ended: the person it displaced said it was not theirs to take",
+    "ended: no proof": "ended: made before the bot kept the key that proved it",
+}
+_STATUS_WORDS = {
+    400: "refused by DataOS as invalid",
+    401: "failed: DataOS did not accept the bot's own key",
+    403: "failed: the bot may not manage this user's keys",
+    404: "failed: DataOS has no such key",
+    409: "refused by DataOS: a key with that name exists",
+}
+_ID = r"([UW][A-Z0-9]{2,31})"
+_MAPPED = {"e-mail": "by e-mail", "self link": "by their own link", "admin link": "by an admin's link"}
+_DETAILS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (re.compile(rf"^slack user {_ID} over {_ID} \((.{{1,40}})\)$"),
+     lambda m: f"(<@{m[1]}> now acts as this DataOS user instead of <@{m[2]}>, who was mapped "
+               f"{_MAPPED.get(m[3]) or 'by ' + shown(m[3])})"),
+    (re.compile(rf"^slack user {_ID}$"), lambda m: f"for <@{m[1]}>"),
+    (re.compile(rf"^slack user {_ID}; (told|not told)$"),
+     lambda m: f"for <@{m[1]}>, who {'was told' if m[2] == 'told' else 'could not be told'}"),
+    (re.compile(rf"^offboarding {_ID}$"), lambda m: f"(offboarding <@{m[1]}>)"),
+]
+
+
+def outcome_words(outcome: str) -> str:
+    """`error:409` -> `refused by DataOS: a key with that name exists`: what the code means."""
+    if outcome in OUTCOMES:
+        return OUTCOMES[outcome]
+    code = outcome.removeprefix("error:")
+    if code != outcome:
+        if code.isascii() and code.isdigit():
+            status = int(code)
+            return _STATUS_WORDS.get(status) or (f"failed: DataOS was unavailable ({status})" if status == 429
+                                                 or status >= 500 else f"failed: DataOS answered {status}")
+        return ("failed: DataOS did not answer" if code == "DataOSUnavailable"
+                else "failed: DataOS answered with an error")
+    return shown(outcome, 60)
+
+
+def detail_words(detail: str) -> str | None:
+    """The detail of an entry when it names someone, with Slack users as mentions (shown as names)."""
+    for pattern, words in _DETAILS:
+        match = pattern.match(detail)
+        if match:
+            return words(match)
+    return None
+
+
+def audit_line(entry: Audit, *, icon: bool = True) -> str:
+    """`:key: <@U1> create `ci_loader` of `alice` (expires …) → done`: who, whose key, which, expiry,
+    for whom, outcome."""
+    parts = [ICONS.get(entry.action.removeprefix("admin "), ":memo:")] if icon else []
+    parts += [f"<@{shown(entry.actor_slack_id, 32)}>", shown(entry.action, 32)]
     if entry.key_name:
         parts.append(f"`{shown(entry.key_name)}`")
     if entry.dataos_user_id:
@@ -53,9 +128,10 @@ def audit_line(entry: Audit) -> str:
     if entry.key_expiration:
         stamp = int(entry.key_expiration.timestamp())
         parts.append(f"(expires <!date^{stamp}^{{date_short}}|{entry.key_expiration:%Y-%m-%d}>)")
-    if entry.action in ("link takeover", "link end", "link not me") and entry.detail:
-        parts.append(f"({shown(entry.detail, 200)})")
-    parts.append(f"→ {shown(entry.outcome, 32)}")
+    who = detail_words(entry.detail) if entry.detail else None
+    if who:
+        parts.append(who)
+    parts.append(f"→ {outcome_words(entry.outcome)}")
     return " ".join(parts)
 
 

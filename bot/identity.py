@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -37,10 +37,21 @@ if TYPE_CHECKING:  # a type only: bot.self_links records through bot.audit, whic
 log = logging.getLogger(__name__)
 Monotonic = Callable[[], float]
 
-HOW_TO_LINK = (
-    "Run `/apikey link` and paste one of your DataOS API keys to prove who you are "
-    "(the key is checked, never stored), or ask a platform admin to link you."
-)
+
+
+def how_to_link(admins: Sequence[str] = ()) -> str:
+    """What an unmapped person can do. Most have no DataOS user at all (a self-link cannot help them),
+    so an admin comes first, named when ADMIN_SLACK_USER_IDS is set."""
+    named = [f"<@{a}>" for a in admins[:5]]
+    who = "a platform admin"
+    if named:
+        who += f" ({', '.join(named[:-1])} or {named[-1]})" if len(named) > 1 else f" ({named[0]})"
+    return (f"Ask {who} to link you to your DataOS user, or to get you one. If you already have a DataOS "
+            "user, you can link yourself: run `/apikey link` and paste one of your DataOS API keys "
+            "(it is checked, never stored).")
+
+
+HOW_TO_LINK = how_to_link()
 
 
 @dataclass(frozen=True)
@@ -74,9 +85,9 @@ def email_key(email: str) -> str:
 
 
 def decide(slack_user_id: str, link: Link | None, profile: SlackProfile | None,
-           candidates: Iterable[User], *, home: Workspace | None = None,
+           candidates: Iterable[User], admins: Sequence[str] = (), *, home: Workspace | None = None,
            allow_guests: bool = False) -> Identity | Denied:
-    """Pure: the mapping rule of design.md, given what the lookups found."""
+    """Pure: the mapping rule of design.md, given what the lookups found (and whom to ask for help)."""
     if profile is not None and profile.deleted:
         return Denied(slack_user_id, "deactivated",
                       "Your Slack account is deactivated, so the bot will not act for it.")
@@ -91,16 +102,16 @@ def decide(slack_user_id: str, link: Link | None, profile: SlackProfile | None,
     email = (profile.email or "").strip() if profile else ""
     if not email:
         return Denied(slack_user_id, "no_email",
-                      "Your Slack profile shows no e-mail address to match with DataOS. " + HOW_TO_LINK)
+                      "Your Slack profile shows no e-mail address to match with DataOS. " + how_to_link(admins))
     persons = [u for u in candidates if u.is_person and u.email and email_key(u.email) == email_key(email)]
     if len(persons) == 1:
         return Identity(slack_user_id, persons[0].id, "e-mail", email)
     if not persons:
         return Denied(slack_user_id, "no_match",
-                      f"No DataOS user has the e-mail address {shown(email)}. " + HOW_TO_LINK)
+                      f"No DataOS user has the e-mail address {shown(email)}. " + how_to_link(admins))
     return Denied(slack_user_id, "ambiguous",
                   f"Several DataOS users share the e-mail address {shown(email)}, so the bot cannot tell which "
-                  "one is you. " + HOW_TO_LINK)
+                  "one is you. " + how_to_link(admins))
 
 
 def refusal(slack_user_id: str, profile: SlackProfile | None, home: Workspace | None, *,
@@ -253,8 +264,9 @@ class IdentityResolver:
     removed here is seen at once; one made on another replica within `ttl` seconds."""
 
     def __init__(self, store: Store, directory: DataOSDirectory, profiles: SlackProfiles, *, ttl: float = 30.0,
-                 clock: Monotonic = time.monotonic, self_links: SelfLinks | None = None,
+                 clock: Monotonic = time.monotonic, admins: Sequence[str] = (), self_links: SelfLinks | None = None,
                  home: Callable[[], Awaitable[Workspace | None]] | None = None, allow_guests: bool = False) -> None:
+        self.admins = tuple(admins)  # named to people who cannot be mapped: whom to ask
         self.store = store
         self.directory = directory
         self.profiles = profiles
@@ -361,7 +373,8 @@ class IdentityResolver:
                 return Denied(slack_user_id, "unavailable",
                               "DataOS's user directory is unavailable, so the bot cannot tell which DataOS "
                               "user you are. Nothing was changed; please try again in a few minutes.")
-        return decide(slack_user_id, link, profile, candidates, home=home, allow_guests=self.allow_guests)
+        return decide(slack_user_id, link, profile, candidates, self.admins, home=home,
+                      allow_guests=self.allow_guests)
 
 
 def failure(exc: BaseException) -> str:

@@ -50,8 +50,8 @@ RECORD_AGE = Gauge("apikey_bot_key_record_oldest_seconds",
 DATAOS_PURPOSE: ContextVar[str] = ContextVar("dataos_purpose", default="user action")
 
 LEAKS = Counter("apikey_bot_leak_watch_total",
-                "Leak watch: key-shaped candidates, and what became of them (not live, owner told, admins told, "
-                "repeat, check failed, check skipped)", ["outcome"])
+                "Leak watch: key-shaped candidates, and what became of them (check queued, check skipped: queue "
+                "full, not live, owner told, admins told, not told yet, repeat, check failed)", ["outcome"])
 
 DATAOS_RECORDS_SKIPPED = Counter("apikey_bot_dataos_records_skipped_total",
                                  "DataOS records skipped because they lack what the bot needs (a user without an "

@@ -153,6 +153,7 @@ def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
             on_fatal()
             yield  # the server stops at once (on_fatal asked it to)
             return
+        runtime.check_slack_in_background()
         connecting: asyncio.Task[None] | None = None
         if socket_mode:
             from bot.slack.socket_mode import CheckedSocketModeHandler

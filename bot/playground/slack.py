@@ -404,8 +404,10 @@ class SlackFake:
         if channel.startswith(("U", "W")):
             channel = "D" + channel[1:]
         ts = f"{1700000000 + next(self._ids)}.000100"
-        return {"ok": True, "channel": channel, "ts": ts,
-                "message": {"text": p.get("text"), "blocks": p.get("blocks"), "ts": ts}}
+        message = {"text": p.get("text"), "blocks": p.get("blocks"), "ts": ts}
+        if p.get("thread_ts"):  # a reply: Slack answers with the thread it went to
+            message["thread_ts"] = str(p["thread_ts"])
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
 
     def _m_chat_update(self, p: dict[str, Any]) -> dict[str, Any]:
         channel = str(p.get("channel", ""))

@@ -16,6 +16,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, ConfirmObject, SectionBlock
 
 from bot.app import Runtime
+from bot.audit import audit_line
 from bot.dataos import DataOSError
 from bot.domain.keys import key_ref, mask_secret
 from bot.identity import Denied
@@ -69,7 +70,7 @@ async def admin_command(rt: Runtime, actor: str, args: list[str], respond: Async
             await say(f":no_entry: {exc}")
             return
         except DataOSError as exc:
-            await say(":x: " + explain(exc, doing="looking up that DataOS user"))
+            await say(":x: " + explain(exc, doing="looking up that DataOS user", read=True))
             return
         await say(f":link: <@{target}> is now linked to DataOS user `{shown(result.dataos_user_id)}`.")
         await tell_others(rt, result)
@@ -109,7 +110,7 @@ async def _keys(rt: Runtime, actor: str, target: str, say: Any) -> None:
     try:
         tokens = await rt.keys.list_keys(identity)
     except DataOSError as exc:
-        await say(":x: " + explain(exc, doing="listing their keys"))
+        await say(":x: " + explain(exc, doing="listing their keys", read=True))
         return
     await _audit(rt, actor, "keys", "ok", dataos_user=identity.dataos_user_id, detail=f"slack user {target}")
     if not tokens:
@@ -129,7 +130,9 @@ async def _keys(rt: Runtime, actor: str, target: str, say: Any) -> None:
                                       confirm="Revoke", deny="Keep it", style="danger"))]),
         ]
     more = f" (the first {blocks.KEYS_PER_PAGE} of {len(tokens)})" if len(tokens) > blocks.KEYS_PER_PAGE else ""
-    await say(f"Keys of <@{target}> (DataOS user `{shown(identity.dataos_user_id)}`, {identity.how}){more}:", extra)
+    how = {"e-mail": "mapped by e-mail", "self link": "linked themselves", "admin link": "linked by an admin"}
+    await say(f"Keys of <@{target}> (DataOS user `{shown(identity.dataos_user_id)}`, {how[identity.how]}){more}:",
+              extra)
 
 
 async def _audit_report(rt: Runtime, actor: str, args: list[str], say: Any) -> None:
@@ -147,10 +150,7 @@ async def _audit_report(rt: Runtime, actor: str, args: list[str], say: Any) -> N
     if not entries:
         await say(f"No audit entries in the last {days} days" + (f" for <@{target}>." if target else "."))
         return
-    lines = [f"{blocks.slack_date(e.at)} <@{shown(e.actor_slack_id, 32)}> {shown(e.action, 32)} "
-             f"{'`' + shown(e.key_name, 60) + '`' if e.key_name else ''} "
-             f"{'of `' + shown(e.dataos_user_id, 60) + '`' if e.dataos_user_id else ''} → {shown(e.outcome, 32)}"
-             for e in entries]
+    lines = [f"{blocks.slack_date(e.at)} {audit_line(e, icon=False)}" for e in entries]
     narrow = ("`/apikey admin audit @user` or a shorter `--days N` shows fewer at a time; the database keeps "
               "every entry.")
     extra = section_blocks(lines, more=f"Some entries are not shown here: {narrow}")

@@ -13,7 +13,6 @@ from bot.store.repo import (
     Audit,
     Idempotency,
     KeyId,
-    LeakSeen,
     Member,
     ReminderState,
     Revocation,
@@ -22,7 +21,7 @@ from bot.store.repo import (
 )
 
 __all__ = [
-    "Audit", "DatabaseUnusable", "Idempotency", "KeyId", "LeakSeen", "Link", "Member", "Proof", "ReminderState",
+    "Audit", "DatabaseUnusable", "Idempotency", "KeyId", "Link", "Member", "Proof", "ReminderState",
     "Revocation", "Sighting", "Store", "create_engine", "current_revision", "head_revision", "migrate",
     "safe_database_url",
 ]

@@ -86,7 +86,7 @@ def test_audit_channel_gets_one_line_per_action_without_secrets(bot: Bot) -> Non
     lines = bot.slack.wait_for("chat.postMessage", 3, where=lambda c: c.params.get("channel") == AUDIT)
     texts = [c.params["text"] for c in lines]
     assert texts[0].startswith(":key: <@U0ALICE> create `audited` of `alice` (expires <!date^")
-    assert texts[0].endswith("→ ok")
+    assert texts[0].endswith("→ done")
     assert "reveal `audited`" in texts[1] and "revoke `audited`" in texts[2]
     assert not [t for t in texts if secret in t]
 

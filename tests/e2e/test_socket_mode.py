@@ -83,7 +83,8 @@ def test_list_answers_over_socket_mode_and_survives_a_disconnect(socket_bot: Bot
 
 def test_a_reminder_button_works_over_socket_mode(socket_bot: BotServer, slack: SlackFake,
                                                   heimdall: HeimdallEmulator) -> None:
-    heimdall.add_token("alice", "soon", expiration=WED_1430 + timedelta(hours=20))
+    # six days ahead: the 7-day reminder, whose snooze ends well before the expiry (so it is offered)
+    heimdall.add_token("alice", "soon", expiration=WED_1430 + timedelta(days=6))
     socket_bot.call(Sweeper(socket_bot.runtime).run())
     dm = next(c for c in slack.delivered("chat.postMessage") if "soon" in text_of(c))
     snooze = next(e for b in dm.params["blocks"] if b["type"] == "actions" for e in b["elements"]

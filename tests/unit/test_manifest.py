@@ -151,3 +151,12 @@ def test_leak_watch_adds_exactly_its_scopes_and_events() -> None:
     events = set(watching["settings"]["event_subscriptions"]["bot_events"])
     assert events - set(plain["settings"]["event_subscriptions"]["bot_events"]) == {"message.channels",
                                                                                    "message.groups"}
+
+
+def test_the_usage_hint_names_every_subcommand_people_use() -> None:
+    from bot.slack.commands import SUBCOMMANDS
+
+    usage = build_manifest()["features"]["slash_commands"][0]["usage_hint"]
+    words = set(re.findall(r"[a-z]+", usage))
+    assert set(SUBCOMMANDS) - {"admin"} <= words, usage  # admin commands are for the few, and have their own help
+    assert "reminders on|off" in usage

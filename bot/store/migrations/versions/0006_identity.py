@@ -6,14 +6,14 @@ Self-links made before this revision have no proving key on record: they end the
 used (the person is told and may link again with a live key).
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0008 (chained after main's 0008 when main was merged in; it was 0005 on its own)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0005"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
