@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.store import Proof, Store
+from bot.store.leaks import LeakReports
 
 NOW = datetime(2026, 11, 27, 10, 0, 0, 123456, tzinfo=UTC)
 PROOF = Proof("f" * 64, "pasted", NOW + timedelta(days=30))
@@ -40,5 +41,7 @@ async def test_ending_a_link_leaves_a_link_made_again_alone(store: Store) -> Non
 
 async def test_a_leak_report_is_found_by_its_fingerprint(store: Store) -> None:
     assert await store.key_reported_leaked("b" * 64) is False
-    await store.report_leak("b" * 64, "alice", "pasted", "C1", NOW, within=timedelta(days=1))
+    await LeakReports(store).record("b" * 64, dataos_user_id="alice", key_name="pasted", channel="C1", poster="U1",
+                                    message_ts="1.2", key_expiration=None, to_admins=False, now=NOW,
+                                    within=timedelta(days=1))
     assert await store.key_reported_leaked("b" * 64) is True
