@@ -119,7 +119,7 @@ def _header(headers: object, name: str) -> str:
 
 async def check_dataos(settings: Settings, now: datetime) -> list[Check]:
     client = HeimdallClient(settings.heimdall_url, settings.dataos_apikey, timeout=settings.dataos_timeout_seconds,
-                            retries=1)
+                            retries=1, max_response_bytes=settings.dataos_max_response_mb * 1024 * 1024)
     try:
         return await _dataos_checks(client, settings, now)
     finally:
@@ -136,7 +136,7 @@ async def _dataos_checks(client: HeimdallClient, settings: Settings, now: dateti
     checks = [Check("DataOS key", "ok", f"valid, belongs to `{owner}`")]
     try:
         users = await client.list_users(limit=settings.dataos_users_limit)
-        if len(users) >= settings.dataos_users_limit:
+        if users.received >= settings.dataos_users_limit:
             checks.append(Check("DataOS user directory", "fail", f"DataOS answered exactly DATAOS_USERS_LIMIT="
                                 f"{settings.dataos_users_limit} users, so people past them are never matched by "
                                 "e-mail and get no reminders; raise DATAOS_USERS_LIMIT"))
