@@ -8,11 +8,11 @@ from bot.store.db import (
     migrate,
     safe_database_url,
 )
+from bot.store.links import Link, Proof
 from bot.store.repo import (
     Audit,
     Idempotency,
     KeyId,
-    Link,
     Member,
     ReminderState,
     Revocation,
@@ -21,6 +21,7 @@ from bot.store.repo import (
 )
 
 __all__ = [
-    "Audit", "DatabaseUnusable", "Idempotency", "KeyId", "Link", "Member", "ReminderState", "Revocation",
-    "Sighting", "Store", "create_engine", "current_revision", "head_revision", "migrate", "safe_database_url",
+    "Audit", "DatabaseUnusable", "Idempotency", "KeyId", "Link", "Member", "Proof", "ReminderState",
+    "Revocation", "Sighting", "Store", "create_engine", "current_revision", "head_revision", "migrate",
+    "safe_database_url",
 ]
