@@ -27,8 +27,9 @@ from bot.dataos import HeimdallClient
 from bot.domain.durations import parse_duration_hours
 from bot.domain.policy import ValidityPolicy
 from bot.identity import DataOSDirectory, IdentityResolver, SlackProfiles
-from bot.metrics import CountingRateLimitHandler, dataos_observer
+from bot.metrics import SLACK_TOKEN_LOST, TOKEN_LOSS_CAUSES, CountingRateLimitHandler, dataos_observer
 from bot.reminders.audience import SlackDirectory
+from bot.reminders.delivery import OutcomeBook
 from bot.service import KeyService
 from bot.store import Store, create_engine, migrate
 
@@ -74,6 +75,7 @@ class Runtime:
         slack_sleep: Sleep | None = None,
         engine: AsyncEngine | None = None,
         sweep_at_start: bool = True,
+        db_sleep: Sleep | None = None,
     ) -> None:
         self.settings = settings
         self.sweep_at_start = sweep_at_start
@@ -123,6 +125,10 @@ class Runtime:
         self._acking = InProgress()  # requests whose acknowledgement has not been sent yet
         self._sweeping = InProgress()  # scheduled sweeps running
         self.scheduler: Any = None
+        # Reminder outcomes the database has not taken yet (written by the next pass, or at exit).
+        self.outcomes = OutcomeBook(sleep=db_sleep or asyncio.sleep)
+        #: Why Slack will take nothing from this bot any more (uninstalled, token revoked), once it says so.
+        self.slack_stopped: str | None = None
 
     async def start(self, *, schedule: bool = False) -> None:
         """Migrate the schema, load the DataOS directory in the background (readyz waits for it), and
@@ -202,6 +208,16 @@ class Runtime:
             return False
         return True
 
+    def stop_slack(self, reason: str, cause: str) -> None:
+        """Slack refuses the bot's token for good (`cause`: the event or error code that said so): reminder
+        passes stop, /readyz says why, and this is logged once as an ERROR."""
+        if self.slack_stopped is not None:
+            return
+        self.slack_stopped = reason
+        SLACK_TOKEN_LOST.labels(cause if cause in TOKEN_LOSS_CAUSES else "other").inc()
+        log.error("Slack refuses this bot's token: %s. Reminders are stopped and /readyz answers 503 until the "
+                  "app is reinstalled and the bot restarted with the new token.", reason)
+
     async def readiness(self) -> dict[str, str]:
         """Each check's state; ready when all are "ok"."""
         checks: dict[str, str] = {}
@@ -211,6 +227,7 @@ class Runtime:
         except Exception as exc:
             checks["database"] = f"unreachable ({type(exc).__name__})"
         checks["dataos_directory"] = "ok" if self.directory.loaded else "not loaded yet"
+        checks["slack_token"] = "ok" if self.slack_stopped is None else f"refused: {self.slack_stopped}"
         return checks
 
     async def bot_user_id(self) -> str | None:
@@ -228,6 +245,9 @@ class Runtime:
             self._warmup.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._warmup
+        if self.outcomes.pending and not await self.outcomes.flush(self.store):
+            log.error("%d reminder outcome(s) could not be recorded before exit; their claims stay open, so those "
+                      "DMs are not sent again until the claims' lease runs out", len(self.outcomes.pending))
         await self.directory.aclose()
         await self.dataos.aclose()
         await self.engine.dispose()

@@ -29,6 +29,8 @@ async def scheduled_sweep(rt: Runtime) -> None:
 
 
 async def _sweep(rt: Runtime) -> None:
+    if rt.slack_stopped is not None:
+        return  # said once, as an ERROR, when Slack refused the token; /readyz keeps saying it
     try:
         summary = await Sweeper(rt).run()
     except asyncio.CancelledError:

@@ -8,10 +8,10 @@ from bot.store.db import (
     migrate,
     safe_database_url,
 )
+from bot.store.ledger import KeyId, Outcome
 from bot.store.repo import (
     Audit,
     Idempotency,
-    KeyId,
     LeakSeen,
     Link,
     Member,
@@ -22,6 +22,7 @@ from bot.store.repo import (
 )
 
 __all__ = [
-    "Audit", "DatabaseUnusable", "Idempotency", "KeyId", "LeakSeen", "Link", "Member", "ReminderState", "Revocation",
-    "Sighting", "Store", "create_engine", "current_revision", "head_revision", "migrate", "safe_database_url",
+    "Audit", "DatabaseUnusable", "Idempotency", "KeyId", "LeakSeen", "Link", "Member", "Outcome", "ReminderState",
+    "Revocation", "Sighting", "Store", "create_engine", "current_revision", "head_revision", "migrate",
+    "safe_database_url",
 ]

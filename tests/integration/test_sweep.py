@@ -131,16 +131,32 @@ async def test_slack_rate_limit_is_waited_out_without_duplicates(rt: Runtime, he
     assert [c.result.get("ok") for c in slack.calls_to("chat.postMessage")] == [False, True]
 
 
-async def test_slack_refusal_is_retried_by_the_next_sweep(rt: Runtime, heimdall: HeimdallEmulator,
+async def test_slack_refusal_is_retried_after_a_back_off(rt: Runtime, heimdall: HeimdallEmulator,
                                                           slack: SlackFake, clock: FakeClock) -> None:
     heimdall.add_token("alice", "k", expiration=clock.now() + 20 * H)
-    slack.fail("chat.postMessage", "internal_error")
+    slack.fail("chat.postMessage", "service_unavailable")  # answered: nothing was posted
     first = await sweep(rt)
-    assert first.sent == 0 and len(first.failures) == 1 and "internal_error" in first.failures[0]
-    assert [r["state"] for r in await rt.store.ledger()] == ["failed"]
+    assert first.sent == 0 and len(first.failures) == 1 and "service_unavailable" in first.failures[0]
+    assert [(r["state"], r["error"]) for r in await rt.store.ledger()] == [("failed", "service_unavailable")]
+    clock.advance(minutes=1)
+    assert (await sweep(rt)).sent == 0  # backing off: not every tick
+    clock.advance(minutes=5)
     second = await sweep(rt)
     assert second.sent == 1 and dms(slack) == [("U0ALICE", "k")]
     assert [(r["state"], r["attempts"]) for r in await rt.store.ledger()] == [("sent", 2)]
+
+
+async def test_slack_error_that_may_have_posted_is_never_repeated(rt: Runtime, heimdall: HeimdallEmulator,
+                                                                 slack: SlackFake, clock: FakeClock) -> None:
+    """Slack says of `internal_error`: "it's possible some aspect of the operation succeeded"."""
+    heimdall.add_token("alice", "k", expiration=clock.now() + 20 * H)
+    slack.fail("chat.postMessage", "internal_error")
+    first = await sweep(rt)
+    assert (first.sent, first.unknown, first.failures) == (0, 1, [])
+    assert [(r["state"], r["error"]) for r in await rt.store.ledger()] == [("unknown", "internal_error")]
+    clock.advance(hours=1)
+    await sweep(rt)
+    assert len(slack.calls_to("chat.postMessage")) == 1
 
 
 async def test_dataos_failure_for_one_user_spares_the_others(rt: Runtime, heimdall: HeimdallEmulator,
