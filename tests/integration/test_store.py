@@ -31,6 +31,8 @@ async def test_an_older_schema_is_migrated_and_an_up_to_date_one_skips_alembic(t
         await conn.execute(text("DROP TABLE sweep_marks"))
         await conn.execute(text("DROP TABLE slack_members"))
         await conn.execute(text("ALTER TABLE swept_users DROP COLUMN listed_at"))
+        await conn.execute(text("ALTER TABLE reminder_ledger DROP COLUMN retry_at"))
+        await conn.execute(text("ALTER TABLE reminder_ledger DROP COLUMN error"))
         await conn.execute(text("UPDATE alembic_version SET version_num = '0003'"))
     await migrate(engine)
     assert await current_revision(engine) == SCHEMA_HEAD
