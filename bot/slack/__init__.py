@@ -71,7 +71,7 @@ class AckFirst:
 
 
 def register_all(app: AsyncApp, rt: Runtime) -> None:
-    from bot.slack import actions, admin, commands, home, leak_watch, offboarding, reminder_buttons, views
+    from bot.slack import actions, admin, commands, home, leak_watch, lifecycle, offboarding, reminder_buttons, views
     from bot.slack.common import PooledRespond
 
     commands.register(app, rt)
@@ -82,6 +82,7 @@ def register_all(app: AsyncApp, rt: Runtime) -> None:
     home.register(app, rt)
     offboarding.register(app, rt)
     leak_watch.register(app, rt)
+    lifecycle.register(app, rt)
 
     @app.middleware
     async def request_context(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
