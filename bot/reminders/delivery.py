@@ -101,6 +101,11 @@ class OutcomeBook:
     def add(self, outcomes: Sequence[Outcome]) -> None:
         self.pending += outcomes
 
+    @property
+    def busy(self) -> bool:
+        """A write is under way (it takes what was added meanwhile, or the next one does)."""
+        return self._lock.locked()
+
     async def flush(self, store: Store, *, attempts: int = RECORD_ATTEMPTS) -> bool:
         """Write what is pending; True when nothing is left. Not cancelled by a shutdown half-way."""
         return await asyncio.shield(self._flush(store, attempts))
@@ -115,6 +120,8 @@ class OutcomeBook:
                 try:
                     await store.finish_reminders(batch)
                 except Exception as exc:  # the database is unreachable or refused: try again shortly
+                    if attempts == 1:  # a write on the way (the batch's own write retries): no noise per DM
+                        return False
                     log.warning("could not record %d reminder outcome(s) (%s); attempt %d of %d", len(batch),
                                 type(exc).__name__, attempt + 1, attempts)
                     if attempt + 1 < attempts:

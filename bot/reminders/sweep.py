@@ -406,7 +406,8 @@ class Sweeper:
 
     async def _send_batch(self, batch: list[_Outgoing], summary: SweepSummary, parallel: int) -> None:
         """Claim a batch (stamped with the time of the claim), post each DM, and record each DM's own
-        outcome; written together, through a database blip, and kept for later if it lasts."""
+        outcome as it comes (several in one write when they come together), through a database blip,
+        and kept for later if it lasts."""
         if not await self.rt.outcomes.flush(self.rt.store):
             raise RuntimeError("earlier outcomes not recorded")
         claimed_at = self.rt.clock()
@@ -416,7 +417,7 @@ class Sweeper:
         if len(mine) < len(batch):
             summary.skipped["claimed by another sweep"] += len(batch) - len(mine)
         gate = asyncio.Semaphore(parallel)
-        outcomes: list[Outcome] = []
+        book = self.rt.outcomes
         held = _Held(claimed_at, {(i.key, i.step) for i in mine})
 
         async def post(item: _Outgoing) -> None:
@@ -431,24 +432,27 @@ class Sweeper:
                                                                     **item.message.kwargs())
             except BaseException as exc:
                 if not attempted:  # never went out: free at once for the next pass
-                    outcomes.append(Outcome(item.key, item.step, "failed", error="not_attempted"))
+                    book.add([Outcome(item.key, item.step, "failed", error="not_attempted")])
                 else:
-                    outcomes.append(await self._refused(item, exc, claimed[item.key, item.step], summary))
+                    book.add([await self._refused(item, exc, claimed[item.key, item.step], summary)])
                 if not isinstance(exc, Exception):
-                    raise  # cancelled (a shutdown): recorded above, and the cancellation goes on
-                return
-            outcomes.append(Outcome(item.key, item.step, "sent", str(response.get("channel")),
-                                    str(response.get("ts")), at=self.rt.clock()))
-            summary.sent += 1
+                    raise  # cancelled (a shutdown): recorded below, and the cancellation goes on
+            else:
+                book.add([Outcome(item.key, item.step, "sent", str(response.get("channel")), str(response.get("ts")),
+                                  at=self.rt.clock())])
+                summary.sent += 1
+            # On record within moments, not when the whole batch is done: a write under way (or the
+            # batch's last one) takes this outcome along with the others that came meanwhile.
+            if not book.busy:
+                await book.flush(self.rt.store, attempts=1)
 
         try:
             await asyncio.gather(*(post(item) for item in mine))
         finally:
             # What Slack has is recorded even if this pass is being cancelled (a shutdown), or a later pass
             # would send it again once the claims' lease ran out.
-            self.rt.outcomes.add(outcomes)
-            if not await self.rt.outcomes.flush(self.rt.store):
-                summary.failures.append(f"{len(self.rt.outcomes.pending)} reminder outcome(s) could not be "
+            if not await book.flush(self.rt.store):
+                summary.failures.append(f"{len(book.pending)} reminder outcome(s) could not be "
                                         "recorded yet (database unavailable); they are kept and written first "
                                         "by the next pass or at exit")
         if self.rt.slack_stopped is not None:

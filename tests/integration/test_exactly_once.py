@@ -232,3 +232,26 @@ async def test_a_failed_discovery_with_the_database_down_is_due_again_within_the
     db.heal()
     clock.advance(minutes=61)
     assert (await Sweeper(rt).run("auto")).kind == "discovery"  # not 6 hours of ticks on a stale record
+
+
+async def test_a_batch_held_up_renews_its_claims_before_posting_more(
+    pg_engines: tuple[Store, Store], heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock,
+    tmp_path: Path,
+) -> None:
+    clock._now = WED_1430
+    for name in ("a", "b", "c"):  # one person, three keys: one batch
+        heimdall.add_token("alice", name, expiration=clock.now() + 20 * H)
+    one = runtime(pg_engines[0], heimdall, slack, clock, tmp_path, sweep_concurrency=1)
+    two = runtime(pg_engines[1], heimdall, slack, clock, tmp_path)
+    # each DM takes Slack 6 minutes (long 429 waits, say), and the second one hangs
+    slack.recorded = lambda call: clock.advance(minutes=6) if call.method == "chat.postMessage" else None  # type: ignore[method-assign]
+    slack.hold("chat.postMessage", times=1, after=1)
+    slow = asyncio.create_task(Sweeper(one, worker="slow").run("discovery"))
+    await asyncio.to_thread(slack.wait_for, "held:chat.postMessage", 1)
+    clock.advance(minutes=6)  # 12 minutes after the batch was claimed, 6 after it was renewed
+    await Sweeper(two, worker="other").run("discovery")
+    slack.release()
+    await slow
+    assert sorted(name for _, name in dms(slack)) == ["a", "b", "c"]
+    await one.aclose()
+    await two.aclose()
