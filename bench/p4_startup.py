@@ -1,12 +1,11 @@
 """P4: idle RSS and start-up time to a ready `/readyz`, next to a minimal Bolt app measured the same way.
 
-Targets (design.md, #13): idle RSS <= 100 MB; start-up to ready <= 1.5 x a bare Bolt app's start to its
-first 200, measured side by side in the same run. The bot runs with the default settings (reminders
+Targets (design.md, #21): idle RSS <= 100 MB; start-up to ready <= 1.1 x the stack's floor, measured side
+by side in the same run. The floor is a bare Bolt app that imports the same libraries as the bot
+(`bench.bare_bolt --with-libraries`), which is as fast as any bot on this stack could start; the plain
+bare Bolt app is printed for reference. The bot runs with the default settings (reminders
 on: the scheduler starts, and sweeps once, at start-up). The database is created by the first run;
 later runs find it up to date (the common case: a restart), which needs no Alembic at all.
-
-A third process shows the floor: the bare Bolt app after importing the bot's other libraries
-(`bench.bare_bolt --with-libraries`), which is as fast as any bot on this stack could start.
 
     python -m bench.p4_startup [--runs 5]
 """
@@ -48,13 +47,15 @@ def main(argv: list[str] | None = None) -> int:
                 floor_starts.append(took)
     emu.stop()
     slack.stop()
+    to_floor = median(starts) / median(floor_starts)
     ratio = median(starts) / median(bare_starts)
     floor = median(floor_starts) / median(bare_starts)
     ok = report(f"P4 start-up and idle memory, median of {args.runs} runs", [
         ("bot: start to /readyz 200", f"{median(starts):.2f} s", "-", None),
         ("minimal Bolt app: start to ready", f"{median(bare_starts):.2f} s", "(reference)", None),
         ("minimal Bolt app importing the bot's libraries", f"{median(floor_starts):.2f} s", "(floor)", None),
-        ("bot / minimal Bolt app", f"{ratio:.2f}x", "<= 1.5x", ratio <= 1.5),
+        ("bot / floor", f"{to_floor:.2f}x", "<= 1.1x", to_floor <= 1.1),
+        ("bot / minimal Bolt app", f"{ratio:.2f}x", "(reference)", None),
         ("floor / minimal Bolt app", f"{floor:.2f}x", "(reference)", None),
         ("bot: idle RSS", f"{median(rss):.0f} MB", "<= 100 MB", median(rss) <= 100),
         ("minimal Bolt app: idle RSS", f"{median(bare_rss):.0f} MB", "(reference)", None),

@@ -14,24 +14,28 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.audit import AuditTrail
 from bot.config import Settings
-from bot.dataos import HeimdallClient
+from bot.dataos import DataOSError, DataOSUnavailable, HeimdallClient
 from bot.domain.durations import parse_duration_hours
 from bot.domain.policy import ValidityPolicy
-from bot.identity import DataOSDirectory, IdentityResolver, SlackProfiles
+from bot.identity import DataOSDirectory, IdentityResolver, SlackProfiles, slack_error
 from bot.metrics import SLACK_TOKEN_LOST, TOKEN_LOSS_CAUSES, CountingRateLimitHandler, dataos_observer
 from bot.reminders.audience import SlackDirectory
 from bot.reminders.delivery import OutcomeBook
 from bot.service import KeyService
+from bot.slack.leak_gate import CheckGate
 from bot.store import Store, create_engine, migrate
+from bot.store.leaks import LeakReports
 
 log = logging.getLogger(__name__)
 #: The longest a listener's follow-up work waits for other requests' acknowledgements.
@@ -80,6 +84,7 @@ class Runtime:
         self.settings = settings
         self.sweep_at_start = sweep_at_start
         self.clock = clock
+        self.monotonic = monotonic
         self.policy = ValidityPolicy(
             presets=tuple(settings.preset_hours), default=settings.default_validity_hours,
             maximum=settings.max_validity_hours,
@@ -92,7 +97,8 @@ class Runtime:
         self.slack = AsyncWebClient(
             token=settings.slack_bot_token.get_secret_value(),
             base_url=settings.slack_api_url,
-            retry_handlers=[CountingRateLimitHandler(max_retry_count=2)],
+            retry_handlers=[CountingRateLimitHandler(max_retry_count=2, sleep=slack_sleep or asyncio.sleep,
+                                                     monotonic=monotonic)],
         )
         self.engine = engine if engine is not None else create_engine(settings.database_url)
         self.store = Store(self.engine)
@@ -106,20 +112,23 @@ class Runtime:
         self.slack_directory = SlackDirectory(self._walk_client, self.store, sleep=slack_sleep or asyncio.sleep)
         self.snooze_hours = parse_duration_hours(settings.snooze)
         self.renew_grace_hours = parse_duration_hours(settings.renew_grace)
-        self.resolver = IdentityResolver(self.store, self.directory, self.profiles, clock=monotonic)
+        self.resolver = IdentityResolver(self.store, self.directory, self.profiles, clock=monotonic,
+                                         admins=settings.admin_slack_user_ids)
         self.keys = KeyService(self.dataos, self.store, self.resolver, clock,
-                               AuditTrail(self.store, self.slack, settings.audit_channel),
+                               AuditTrail(self.store, self.slack, settings.audit_channel,
+                                          sleep=slack_sleep or asyncio.sleep, monotonic=monotonic, work=self.work),
                                operator_key=settings.dataos_apikey)
         self.admins = frozenset(settings.admin_slack_user_ids)
         # The leak watch keeps pasted keys only as a keyed hash; the key of that hash comes from the
         # operator key, so it is the same on every replica and after a restart, and never stored.
         self.leak_secret = hmac.new(settings.dataos_apikey.get_secret_value().encode(), b"apikey-bot leak watch",
                                     hashlib.sha256).digest()
-        from bot.slack.leak_watch import CheckGate
-
-        self.leak_gate = CheckGate(settings.leak_watch_checks_per_minute, clock=monotonic)
+        self.leak_gate = CheckGate(settings.leak_watch_checks_per_minute, queue_size=settings.leak_watch_queue,
+                                   clock=monotonic)
+        self.leak_reports = LeakReports(self.store)
         self._bot_user_id: str | None = None
         self._warmup: asyncio.Task[None] | None = None
+        self._slack_check: asyncio.Task[None] | None = None
         self._migrated = False
         self._working = InProgress()  # listener work, which goes on after Slack's ack
         self._acking = InProgress()  # requests whose acknowledgement has not been sent yet
@@ -132,7 +141,8 @@ class Runtime:
 
     async def start(self, *, schedule: bool = False) -> None:
         """Migrate the schema, load the DataOS directory in the background (readyz waits for it), and
-        with `schedule`, start the reminder sweep (once now, to catch up, then on its interval)."""
+        with `schedule`, start the scheduler: housekeeping always, and the reminder sweep (once now, to
+        catch up, then on its interval) unless REMINDERS_ENABLED=false."""
         # One pooled aiohttp session for every Slack call (the SDK would open one per call otherwise).
         if self.slack.session is None:
             self.slack.session = aiohttp.ClientSession(
@@ -146,20 +156,45 @@ class Runtime:
             self._warmup.cancel()
             raise
         self._migrated = True
-        if schedule and self.settings.reminders_enabled:
+        if schedule:
             from bot.reminders.scheduler import start_scheduler
 
             self.scheduler = start_scheduler(self)
 
     async def _warm_directory(self) -> None:
         delay = 1.0
+        told = False
         while not self.directory.loaded:
             try:
                 await self.directory.ensure_loaded()  # under its lock: a sweep starting now waits for this load
             except Exception as exc:
-                log.warning("could not load the DataOS directory (%s); retrying in %.0f s", exc, delay)
+                if not told:
+                    # Retries with back-off look like a bot at work: the first failure says plainly what is wrong.
+                    told = True
+                    log.error("%s; the bot keeps retrying. Run `apikey-bot doctor` to check the configuration.",
+                              _unreachable("DataOS", self.settings.heimdall_url, exc))
+                else:
+                    log.warning("could not load the DataOS directory (%s); retrying in %.0f s", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60.0)
+
+    def check_slack_in_background(self) -> None:
+        """At start-up: ask Slack who the bot is (auth.test), and say so in one line if Slack cannot be
+        reached or refuses the token: otherwise the first sign would be a person's failed command."""
+        self._slack_check = asyncio.create_task(self._check_slack())
+
+    async def _check_slack(self) -> None:
+        try:
+            response = await self.slack.auth_test()
+        except SlackApiError as exc:
+            log.error("Slack refused the bot token (auth.test answered `%s`); every request will fail until it is "
+                      "fixed. Run `apikey-bot doctor` to check the configuration.", slack_error(exc))
+            return
+        except Exception as exc:
+            log.error("%s; the bot tries again with each request. Run `apikey-bot doctor` to check the "
+                      "configuration.", _unreachable("Slack", self.settings.slack_api_url, exc))
+            return
+        self._bot_user_id = self._bot_user_id or str(response.get("user_id") or "") or None
 
     @contextlib.asynccontextmanager
     async def work(self) -> AsyncIterator[None]:
@@ -241,10 +276,13 @@ class Runtime:
 
     async def aclose(self) -> None:
         await self.stop_scheduler()
-        if self._warmup is not None:
-            self._warmup.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._warmup
+        await self.leak_gate.aclose()
+        await self.keys.trail.flush()
+        for task in (self._warmup, self._slack_check):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.outcomes.pending and not await self.outcomes.flush(self.store):
             log.error("%d reminder outcome(s) could not be recorded before exit; their claims stay open, so those "
                       "DMs are not sent again until the claims' lease runs out", len(self.outcomes.pending))
@@ -254,6 +292,19 @@ class Runtime:
         session = getattr(self.slack, "session", None)
         if session is not None:
             await session.close()
+
+
+def _unreachable(what: str, url: str, exc: BaseException) -> str:
+    """`DataOS at https://… cannot be reached (ClientConnectorDNSError: …)`, without any password in the URL."""
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        parts = parts._replace(netloc=f"{host}:{parts.port}" if parts.port else host)
+    shown_url = urlunsplit(parts)
+    cause = getattr(exc, "cause", None) or (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    if isinstance(exc, DataOSError) and not isinstance(exc, DataOSUnavailable):
+        return f"{what} at {shown_url} answered with an error ({type(exc).__name__}: {exc})"
+    return f"{what} at {shown_url} cannot be reached ({cause})"
 
 
 class _QuietBolt(logging.Filter):

@@ -52,6 +52,7 @@ EXPECTS: dict[str, str] = {
     "DISCOVERY_INTERVAL": "a duration such as 6h (how often every audience member's keys are listed)",
     "LEAK_WATCH": "true or false (watch channels the bot is in for pasted DataOS keys; needs the leak-watch manifest)",
     "LEAK_WATCH_CHECKS_PER_MINUTE": "a whole number of /authorize checks of pasted keys per minute, at least 1",
+    "LEAK_WATCH_QUEUE": "a whole number of pasted-key candidates that may wait for a check, 0 to 100000",
     "DATAOS_USERS_LIMIT": "a whole number of DataOS users asked for in one directory listing, at least 1",
 }
 
@@ -99,6 +100,7 @@ class Settings(BaseSettings):
     dataos_users_limit: int = Field(default=100_000, ge=1)
     leak_watch: bool = False
     leak_watch_checks_per_minute: int = Field(default=60, ge=1, le=10_000)
+    leak_watch_queue: int = Field(default=500, ge=0, le=100_000)
 
     @field_validator("slack_bot_token")
     @classmethod

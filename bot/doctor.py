@@ -42,16 +42,21 @@ class Check:
 async def check_slack(settings: Settings) -> list[Check]:
     client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
     try:
+        return await _slack_checks(client, settings)
+    finally:
+        session = getattr(client, "session", None)
+        if session is not None:
+            await session.close()
+
+
+async def _slack_checks(client: AsyncWebClient, settings: Settings) -> list[Check]:
+    try:
         response = await client.auth_test()
     except SlackApiError as exc:
         return [Check("Slack auth.test", "fail", f"Slack answered `{slack_error(exc)}`; check SLACK_BOT_TOKEN "
                       "(Install App page, Bot User OAuth Token)")]
     except (aiohttp.ClientError, TimeoutError) as exc:
         return [Check("Slack auth.test", "fail", f"cannot reach {settings.slack_api_url} ({type(exc).__name__})")]
-    finally:
-        session = getattr(client, "session", None)
-        if session is not None:
-            await session.close()
     checks = [Check("Slack auth.test", "ok", f"bot user {response.get('user')} in workspace {response.get('team')}")]
     granted = {s.strip() for s in str(_header(response.headers, "x-oauth-scopes")).split(",") if s.strip()}
     wanted = bot_scopes(leak_watch=settings.leak_watch)
@@ -69,7 +74,37 @@ async def check_slack(settings: Settings) -> list[Check]:
     elif settings.leak_watch:
         checks.append(Check("leak watch", "ok" if not missing else "fail",
                             "on: messages in channels the bot is in are checked for pasted DataOS keys"))
+    if settings.audit_channel:
+        checks.append(await check_audit_channel(client, settings.audit_channel, str(response.get("user") or "")))
     return checks
+
+
+async def check_audit_channel(client: AsyncWebClient, channel: str, bot_name: str) -> Check:
+    """Slack refuses posts to a channel the bot is not in (`not_in_channel`): every audit line would only
+    reach the log. conversations.info says whether the bot is in it."""
+    name = "audit channel"
+    bot = f"@{bot_name or 'apikey-bot'}"
+    try:
+        info = (await client.conversations_info(channel=channel)).get("channel") or {}
+    except SlackApiError as exc:
+        error = slack_error(exc)
+        if error == "channel_not_found":
+            return Check(name, "fail", f"AUDIT_CHANNEL={channel} is not a channel the bot can see: set it to the "
+                         f"channel's id (C…, in the channel's details); a private channel must have {bot} invited "
+                         f"(`/invite {bot}` in it)")
+        if error == "missing_scope":
+            return Check(name, "fail", "the app may not read channel details (channels:read, groups:read); add "
+                         "them (or recreate the app from `apikey-bot manifest`) and reinstall the app")
+        return Check(name, "fail", f"Slack answered `{error}` for AUDIT_CHANNEL={channel}")
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return Check(name, "fail", f"could not look up AUDIT_CHANNEL={channel} ({type(exc).__name__})")
+    shown = f"#{info.get('name') or channel}"
+    if info.get("is_archived"):
+        return Check(name, "fail", f"{shown} is archived: unarchive it or set AUDIT_CHANNEL to another channel")
+    if not info.get("is_member"):
+        return Check(name, "fail", f"the bot is not in {shown}, so audit lines cannot be posted there: invite "
+                     f"{bot} to {shown} (`/invite {bot}` in the channel)")
+    return Check(name, "ok", f"the bot is in {shown}")
 
 
 def _header(headers: object, name: str) -> str:

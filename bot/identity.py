@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,10 +26,21 @@ from bot.text import shown
 log = logging.getLogger(__name__)
 Monotonic = Callable[[], float]
 
-HOW_TO_LINK = (
-    "Run `/apikey link` and paste one of your DataOS API keys to prove who you are "
-    "(the key is checked, never stored), or ask a platform admin to link you."
-)
+
+
+def how_to_link(admins: Sequence[str] = ()) -> str:
+    """What an unmapped person can do. Most have no DataOS user at all (a self-link cannot help them),
+    so an admin comes first, named when ADMIN_SLACK_USER_IDS is set."""
+    named = [f"<@{a}>" for a in admins[:5]]
+    who = "a platform admin"
+    if named:
+        who += f" ({', '.join(named[:-1])} or {named[-1]})" if len(named) > 1 else f" ({named[0]})"
+    return (f"Ask {who} to link you to your DataOS user, or to get you one. If you already have a DataOS "
+            "user, you can link yourself: run `/apikey link` and paste one of your DataOS API keys "
+            "(it is checked, never stored).")
+
+
+HOW_TO_LINK = how_to_link()
 
 
 @dataclass(frozen=True)
@@ -73,8 +84,8 @@ def email_key(email: str) -> str:
 
 
 def decide(slack_user_id: str, link: Link | None, profile: SlackProfile | None,
-           candidates: Iterable[User]) -> Identity | Denied:
-    """Pure: the mapping rule of design.md, given what the lookups found."""
+           candidates: Iterable[User], admins: Sequence[str] = ()) -> Identity | Denied:
+    """Pure: the mapping rule of design.md, given what the lookups found (and whom to ask for help)."""
     if profile is not None and profile.deleted:
         return Denied(slack_user_id, "deactivated",
                       "Your Slack account is deactivated, so the bot will not act for it.")
@@ -86,16 +97,16 @@ def decide(slack_user_id: str, link: Link | None, profile: SlackProfile | None,
     email = (profile.email or "").strip() if profile else ""
     if not email:
         return Denied(slack_user_id, "no_email",
-                      "Your Slack profile shows no e-mail address to match with DataOS. " + HOW_TO_LINK)
+                      "Your Slack profile shows no e-mail address to match with DataOS. " + how_to_link(admins))
     persons = [u for u in candidates if u.is_person and u.email and email_key(u.email) == email_key(email)]
     if len(persons) == 1:
         return Identity(slack_user_id, persons[0].id, "e-mail", email)
     if not persons:
         return Denied(slack_user_id, "no_match",
-                      f"No DataOS user has the e-mail address {shown(email)}. " + HOW_TO_LINK)
+                      f"No DataOS user has the e-mail address {shown(email)}. " + how_to_link(admins))
     return Denied(slack_user_id, "ambiguous",
                   f"Several DataOS users share the e-mail address {shown(email)}, so the bot cannot tell which "
-                  "one is you. " + HOW_TO_LINK)
+                  "one is you. " + how_to_link(admins))
 
 
 class DataOSDirectory:
@@ -248,7 +259,8 @@ class IdentityResolver:
     removed here is seen at once; one made on another replica within `ttl` seconds."""
 
     def __init__(self, store: Store, directory: DataOSDirectory, profiles: SlackProfiles, *, ttl: float = 30.0,
-                 clock: Monotonic = time.monotonic) -> None:
+                 clock: Monotonic = time.monotonic, admins: Sequence[str] = ()) -> None:
+        self.admins = tuple(admins)  # named to people who cannot be mapped: whom to ask
         self.store = store
         self.directory = directory
         self.profiles = profiles
@@ -306,7 +318,13 @@ class IdentityResolver:
                 return Denied(slack_user_id, "unavailable",
                               "DataOS's user directory is unavailable, so the bot cannot tell which DataOS "
                               "user you are. Nothing was changed; please try again in a few minutes.")
-        return decide(slack_user_id, link, profile, candidates)
+        return decide(slack_user_id, link, profile, candidates, self.admins)
+
+
+def failure(exc: BaseException) -> str:
+    """What went wrong, for a log line: Slack's own error (`not_in_channel`), else the exception's type
+    (never its text, which could carry request data)."""
+    return slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
 
 
 def slack_error(exc: SlackApiError) -> str:

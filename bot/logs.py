@@ -19,32 +19,70 @@ from typing import Any, TextIO
 
 _B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")
 _HEX = rb"[0-9a-fA-F]"
-_DECODED_KEY = re.compile(rb"^[A-Za-z0-9_]+\." + _HEX + rb"{8}-(?:" + _HEX + rb"{4}-){3}" + _HEX + rb"{12}$")
+_KEY_PREFIX = re.compile(rb"[A-Za-z0-9_]+\." + _HEX + rb"{8}-(?:" + _HEX + rb"{4}-){3}" + _HEX + rb"{12}")
 _SLACK_TOKEN = re.compile(r"\b(xox[abposre]|xapp)-[A-Za-z0-9-]{6,}")
 REDACTED_KEY = "[REDACTED-DATAOS-KEY]"
 REDACTED_TOKEN = "[REDACTED-SLACK-TOKEN]"  # noqa: S105 (a placeholder, not a password)
+#: The first base64 character of a key name's first character (A-Z, a-z, 0-9, _), in either alphabet.
+_NAME_START = frozenset("MNOPQRSTUVWXYZabcde")
+#: A key's base64 is at least 51 characters without padding and at most 392.
+_KEY_MIN, _KEY_MAX = 51, 392
+#: Places in one run tried as the start of a key (after `/`, `_`, `-`): a long path stays cheap.
+_MAX_STARTS = 64
 
 #: Per-request context (Slack request id, DataOS correlation id) added to every record.
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 
-def _looks_like_dataos_key(candidate: str) -> bool:
-    raw = candidate.rstrip("=")
+def _key_length_at(run: str, start: int) -> int:
+    """How many characters of `run` from `start` are a DataOS key (either base64 alphabet, padding
+    optional, followed by anything); 0 if none starts there."""
+    body = run[start:start + _KEY_MAX + 2]
+    stripped = body.rstrip("=")
+    whole = len(stripped) - len(stripped) % 4
+    rest = stripped[whole:]
     for alphabet in (None, b"-_"):
-        padded = raw + "=" * (-len(raw) % 4)
         try:
-            decoded = base64.b64decode(padded, altchars=alphabet, validate=True)
+            decoded = base64.b64decode(stripped[:whole], altchars=alphabet, validate=True)
+            if len(rest) >= 2:
+                decoded += base64.b64decode(rest + "=" * (4 - len(rest)), altchars=alphabet, validate=True)
         except (binascii.Error, ValueError):
             continue
-        if _DECODED_KEY.match(decoded):
-            return True
-    return False
+        match = _KEY_PREFIX.match(decoded)
+        if match is None:
+            continue
+        encoded = base64.b64encode(match.group(), altchars=alphabet).decode("ascii").rstrip("=")
+        if body.startswith(encoded):
+            end = len(encoded)
+            while end < len(body) and body[end] == "=":
+                end += 1
+            return end
+    return 0
+
+
+def _mask_run(run: str) -> str:
+    """`run` with every DataOS key in it masked: the whole run, or a key glued after `/`, `_` or `-`
+    (a URL path segment, `token_<key>`, `x-<key>`), which belongs to the same run of characters."""
+    starts = [0] + [i + 1 for i, c in enumerate(run) if c in "/_-"]
+    out: list[str] = []
+    done = tried = 0
+    for start in starts:
+        if start < done or len(run) - start < _KEY_MIN or run[start] not in _NAME_START:
+            continue
+        tried += 1
+        if tried > _MAX_STARTS:
+            break
+        length = _key_length_at(run, start)
+        if length:
+            out += [run[done:start], REDACTED_KEY]
+            done = start + length
+    return "".join(out) + run[done:] if out else run
 
 
 def redact(text: str) -> str:
     """Mask DataOS keys and Slack tokens in `text`."""
     text = _SLACK_TOKEN.sub(REDACTED_TOKEN, text)
-    return _B64_RUN.sub(lambda m: REDACTED_KEY if _looks_like_dataos_key(m.group(0)) else m.group(0), text)
+    return _B64_RUN.sub(lambda m: _mask_run(m.group(0)), text)
 
 
 class RedactingFilter(logging.Filter):

@@ -16,7 +16,7 @@ from bot.web import EVENTS_PATH
 PLACEHOLDER_URL = "https://apikey-bot.example.com"
 #: What Slack shows beside the command as people type it (the playground shows the same).
 COMMAND_DESCRIPTION = "List and create your DataOS API keys"
-COMMAND_USAGE = "[list | create [name] [validity] | revoke <name> | whoami | link | help]"
+COMMAND_USAGE = "[list | create [name] [validity] | revoke <name> | whoami | link | reminders on|off | help]"
 
 #: Web API methods the bot calls, and the scope each needs. A test checks this against the code.
 METHOD_SCOPES: dict[str, str] = {
@@ -32,6 +32,7 @@ METHOD_SCOPES: dict[str, str] = {
     "auth.test": "",
     "views.publish": "",
     "chat.getPermalink": "",  # the leak watch's link to the message; no scope
+    "conversations.info": "channels:read",  # doctor: is the bot in AUDIT_CHANNEL?
 }
 #: Events the bot subscribes to (the Home tab; members changing, leaving or joining, which keep the reminder
 #: audience current between directory walks and tell admins about deactivations; the app being uninstalled
@@ -41,6 +42,7 @@ BOT_EVENTS = ("app_home_opened", "user_change", "team_join", "app_uninstalled", 
 FEATURE_SCOPES = {
     "commands": "the /apikey slash command",
     "users:read.email": "e-mail in users.info and users.lookupByEmail, to match Slack people with DataOS users",
+    "groups:read": "conversations.info of a private AUDIT_CHANNEL, for doctor's check that the bot is in it",
 }
 
 

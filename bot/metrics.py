@@ -6,11 +6,18 @@ placeholders, HTTP statuses. Never a user, key name or anything that could hold 
 
 from __future__ import annotations
 
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 
 REQUESTS = Counter(
     "apikey_bot_requests_total", "Slack requests handled, by kind (command, view, action) and outcome",
@@ -51,8 +58,8 @@ SLACK_RATE_LIMITED = Counter("apikey_bot_slack_app_rate_limited_total",
 DATAOS_PURPOSE: ContextVar[str] = ContextVar("dataos_purpose", default="user action")
 
 LEAKS = Counter("apikey_bot_leak_watch_total",
-                "Leak watch: key-shaped candidates, and what became of them (not live, owner told, admins told, "
-                "repeat, check failed, check skipped)", ["outcome"])
+                "Leak watch: key-shaped candidates, and what became of them (check queued, check skipped: queue "
+                "full, not live, owner told, admins told, not told yet, repeat, check failed)", ["outcome"])
 
 SUBCOMMANDS = frozenset({"help", "list", "create", "revoke", "whoami", "link", "reminders", "admin"})
 
@@ -68,12 +75,62 @@ def count_request(kind: str, name: str, outcome: str) -> None:
     REQUESTS.labels(kind, name if kind != "command" or name in SUBCOMMANDS else "unknown", outcome).inc()
 
 
-class CountingRateLimitHandler(AsyncRateLimitErrorRetryHandler):
-    """Waits out Slack's 429s like the stock handler, and counts each wait."""
+#: Web API methods that spend a trigger_id, which Slack honours for 3 s from sending the request.
+TRIGGER_METHODS = frozenset({"views.open", "views.push"})
+#: When the trigger of the request being handled stops working, on the runtime's monotonic clock; set
+#: by the front door for each command and interaction (None outside a request).
+TRIGGER_DEADLINE: ContextVar[float | None] = ContextVar("trigger_deadline", default=None)
+SLACK_TRIGGER_GIVE_UPS = Counter("apikey_bot_slack_trigger_retries_skipped_total",
+                                 "Slack 429s on a trigger-bound call (views.open) not waited out, because the "
+                                 "trigger_id would have expired first")
 
-    async def prepare_for_next_attempt_async(self, **kwargs: Any) -> None:
-        request = kwargs.get("request")
-        url = str(getattr(request, "url", "") or "")
-        method = url.rstrip("/").rsplit("/", 1)[-1] or "unknown"
-        SLACK_RATE_LIMIT_WAITS.labels(method if "." in method else "unknown").inc()
-        await super().prepare_for_next_attempt_async(**kwargs)
+
+def _method(request: HttpRequest) -> str:
+    method = str(getattr(request, "url", "") or "").rstrip("/").rsplit("/", 1)[-1]
+    return method if "." in method else "unknown"
+
+
+def _retry_after(response: HttpResponse | None) -> int:
+    for name, values in (response.headers if response is not None else {}).items():
+        if name.lower() == "retry-after":
+            value = values[0] if isinstance(values, list) and values else values
+            text = str(value).strip()
+            return int(text) if text.isascii() and text.isdigit() else 1
+    return 1
+
+
+class CountingRateLimitHandler(AsyncRateLimitErrorRetryHandler):
+    """Waits out Slack's 429s like the stock handler, and counts each wait, except on a call that spends
+    a trigger_id when the wait would outlast the trigger: that retry could only be `expired_trigger_id`,
+    so the 429 is raised at once and the person is told to try again."""
+
+    def __init__(self, max_retry_count: int = 1, *, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.sleep = sleep
+        self.monotonic = monotonic
+
+    async def _can_retry_async(self, *, state: RetryState, request: HttpRequest,
+                               response: HttpResponse | None = None, error: Exception | None = None) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        deadline = TRIGGER_DEADLINE.get()
+        if _method(request) in TRIGGER_METHODS and deadline is not None:
+            if self.monotonic() + _retry_after(response) > deadline:
+                SLACK_TRIGGER_GIVE_UPS.inc()
+                return False
+        return True
+
+    async def prepare_for_next_attempt_async(self, *, state: RetryState, request: HttpRequest,
+                                             response: HttpResponse | None = None,
+                                             error: Exception | None = None) -> None:
+        if response is None:  # not a 429: nothing to wait out
+            raise error if error is not None else RuntimeError("no response to retry")
+        method = _method(request)
+        SLACK_RATE_LIMIT_WAITS.labels(method).inc()
+        state.next_attempt_requested = True
+        # A trigger-bound call waits exactly what Slack asked (checked against the deadline above);
+        # others add up to a second of jitter, as the stock handler does, to spread replicas apart.
+        jitter = 0.0 if method in TRIGGER_METHODS else random.random()  # noqa: S311 (spreading, not secrecy)
+        await self.sleep(_retry_after(response) + jitter)
+        state.increment_current_attempt()

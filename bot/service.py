@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from bot.audit import AuditTrail
 from bot.dataos import DataOSError, DataOSNotFound, HeimdallClient, Token, User
-from bot.domain.keys import is_ref, key_ref
+from bot.domain.keys import created_by_description, is_ref, key_ref
 from bot.domain.names import generate_key_name
 from bot.identity import Denied, Identity, IdentityResolver, Mapped
 from bot.store import Audit, Idempotency, Store
@@ -142,7 +142,7 @@ class KeyService:
         try:
             token = await self.dataos.create_token(
                 identity.dataos_user_id, name=key_name, hours=hours,
-                description=f"created from Slack by {identity.slack_user_id}",
+                description=created_by_description(identity.slack_user_id),
             )
         except DataOSError as exc:
             if exc.changed is False:

@@ -1,5 +1,6 @@
 """The one rule for text that nobody in this project wrote (what a person typed, names and ids from
-DataOS, Slack profiles, exception texts) before it enters mrkdwn or a notification `text`.
+DataOS, Slack profiles, exception texts): unescaped once on the way in, escaped once on the way out,
+before it enters mrkdwn or a notification `text`.
 
 Slack's mrkdwn gives `<`, `>` and `&` their meaning (`<!channel>`, `<@U…>`, `<https://x|label>`);
 escaping exactly those three keeps foreign text inert. Clipping comes first, so an entity is never cut
@@ -14,6 +15,12 @@ SHOWN = 120
 
 def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def unescape(text: str) -> str:
+    """Slack's own escaping undone (slash command text arrives with `&amp; &lt; &gt;`): `&amp;` last,
+    so `&amp;lt;` (a person typing `&lt;`) becomes `&lt;` and is not decoded twice."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def clip(text: str, limit: int) -> str:

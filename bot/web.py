@@ -29,8 +29,12 @@ EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 READY_PATH = "/readyz"
 METRICS_PATH = "/metrics"
-#: Slack's payloads are a few kB; anything far larger is not from Slack.
+#: Slash commands and interactions (form bodies) are a few kB; a modal's state at most tens of kB.
 MAX_BODY = 256 * 1024
+#: Events API deliveries (JSON bodies) carry what people wrote: an edit of a 40,000-character message
+#: (`message_changed`) holds its text four times (text and blocks, now and before), at up to 6 bytes a
+#: character once JSON-escaped: about 1 MB. Still read in pieces and never held past this.
+MAX_EVENT_BODY = 2 * 1024 * 1024
 #: A request body must have arrived within this time (Slack sends a few kB at once).
 BODY_SECONDS = 5.0
 #: How long a shutdown waits for work still running after Slack was answered.
@@ -57,6 +61,12 @@ async def read_body(request: Request, *, limit: int = MAX_BODY, seconds: float =
             if len(body) > limit:
                 raise BodyTooLarge
     return bytes(body)
+
+
+def body_limit(content_type: str) -> int:
+    """Events come as JSON, commands and interactions as forms: each kind gets the cap that fits it."""
+    is_json = content_type.split(";", 1)[0].strip().lower() == "application/json"
+    return MAX_EVENT_BODY if is_json else MAX_BODY
 
 
 def _signed(verifier: SignatureVerifier | None, request: Request, body: bytes) -> bool:
@@ -86,7 +96,8 @@ def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
         if socket_mode:
             return PlainTextResponse("This bot runs in Socket Mode; it takes no HTTP events.", status_code=404)
         try:
-            body = await read_body(request, seconds=body_seconds)
+            body = await read_body(request, limit=body_limit(request.headers.get("content-type", "")),
+                                   seconds=body_seconds)
         except BodyTooLarge:
             return PlainTextResponse("Request body too large.", status_code=413, headers={"Connection": "close"})
         except TimeoutError:
@@ -142,6 +153,7 @@ def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
             on_fatal()
             yield  # the server stops at once (on_fatal asked it to)
             return
+        runtime.check_slack_in_background()
         connecting: asyncio.Task[None] | None = None
         if socket_mode:
             from bot.slack.socket_mode import CheckedSocketModeHandler

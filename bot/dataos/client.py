@@ -204,18 +204,22 @@ class HeimdallClient:
             # httpx-aiohttp renames aiohttp's errors (a refused connection becomes "ConnectTimeout"): log the real one
             real = exc.__cause__ if isinstance(exc.__cause__, aiohttp.ClientError) else exc
             self._log(method, path, None, started, correlation_id, type(real).__name__)
+            cause = f"{type(real).__name__}: {str(real)[:300]}" if str(real) else type(real).__name__
             if _never_sent(exc):  # no connection was made: the request never left
                 raise _Outcome(
-                    DataOSUnavailable("Could not connect to DataOS.", correlation_id=correlation_id), sent=False
+                    DataOSUnavailable("Could not connect to DataOS.", correlation_id=correlation_id, cause=cause),
+                    sent=False,
                 ) from None
             if isinstance(exc, httpx.TimeoutException):
                 raise _Outcome(
-                    DataOSUnavailable("DataOS did not answer in time.", correlation_id=correlation_id, changed=None),
+                    DataOSUnavailable("DataOS did not answer in time.", correlation_id=correlation_id, changed=None,
+                                      cause=cause),
                     sent=True,
                 ) from None
             # hung up, reset, unreadable: it may have arrived
             raise _Outcome(
-                DataOSUnavailable("The connection to DataOS failed.", correlation_id=correlation_id, changed=None),
+                DataOSUnavailable("The connection to DataOS failed.", correlation_id=correlation_id, changed=None,
+                                  cause=cause),
                 sent=True,
             ) from None
         self._log(method, path, status, started, correlation_id, None)

@@ -19,11 +19,14 @@ class DataOSError(Exception):
         status: int | None = None,
         correlation_id: str | None = None,
         changed: bool | None = False,
+        cause: str | None = None,
     ) -> None:
         super().__init__(message or self.default_message)
         self.status = status
         self.correlation_id = correlation_id
         self.changed = changed
+        #: For operators' logs: the network error underneath (`ClientConnectorDNSError: Cannot connect to…`).
+        self.cause = cause
 
 
 class DataOSBadRequest(DataOSError):

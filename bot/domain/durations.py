@@ -8,19 +8,29 @@ from __future__ import annotations
 import re
 
 _UNITS = {"h": 1, "d": 24, "w": 24 * 7}
-_DURATION = re.compile(r"^\s*([0-9]{1,6})\s*(h|hours?|d|days?|w|weeks?)?\s*$", re.IGNORECASE)
+# Any number of digits: `9999999999999999999d` is a validity, only far too long (DurationTooLong).
+_DURATION = re.compile(r"^\s*([0-9]+)\s*(h|hours?|d|days?|w|weeks?)?\s*$", re.IGNORECASE)
+#: No duration anyone means is longer (and datetime arithmetic stays far from overflowing).
+MAX_AMOUNT = 999_999
 
 
 class InvalidDuration(ValueError):
     """The text is not a duration we understand; the message is fit for a user."""
 
 
+class DurationTooLong(InvalidDuration):
+    """A duration, but beyond any sensible length; the validity policy names its own maximum instead."""
+
+
 def parse_duration_hours(text: str) -> int:
     """Parse `36h`, `30d`, `2w` or a bare number of days into whole hours (> 0)."""
     match = _DURATION.match(text or "")
     if not match:
-        raise InvalidDuration(f"“{text[:40]}” is not a validity; use hours, days or weeks, e.g. 36h, 30d or 2w")
-    amount = int(match.group(1))
+        raise InvalidDuration(f"“{text[:40]}” is not a validity; use hours, days or weeks, e.g. 36h, 30d or 2w.")
+    digits = match.group(1).lstrip("0") or "0"
+    if len(digits) > len(str(MAX_AMOUNT)) or int(digits) > MAX_AMOUNT:
+        raise DurationTooLong(f"“{text.strip()[:40]}” is far too long; at most {MAX_AMOUNT} of a unit.")
+    amount = int(digits)
     unit = (match.group(2) or "d")[0].lower()
     hours = amount * _UNITS[unit]
     if hours <= 0:

@@ -28,8 +28,30 @@ def validate_key_name(name: str | None) -> str | None:
     if len(name) > NAME_MAX_LENGTH:
         raise InvalidKeyName(f"A key name can be at most {NAME_MAX_LENGTH} characters long.")
     if not _NAME.match(name) or not name.isascii():
-        raise InvalidKeyName("A key name may contain only letters, digits and underscores (no spaces).")
+        raise InvalidKeyName(f"A key name may contain only letters, digits and underscores, not {_offending(name)}.")
     return name
+
+
+def _offending(name: str) -> str:
+    """`ci-loader v2` -> `spaces or “-”`: what to take out, in the person's own characters."""
+    bad = list(dict.fromkeys(c for c in name if not (c.isascii() and (c.isalnum() or c == "_"))))
+    words = (["spaces"] if any(c.isspace() for c in bad) else []) + [f"“{c}”" for c in bad if not c.isspace()][:3]
+    return " or ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
+
+
+#: The description of a key the bot creates: machine-readable (a Slack id, shown as a mention), and
+#: meaningful in DataOS's own UI.
+_CREATED_BY = re.compile(r"^created from Slack by ([UW][A-Z0-9]{2,31})$")
+
+
+def created_by_description(slack_user_id: str) -> str:
+    return f"created from Slack by {slack_user_id}"
+
+
+def created_by(description: str) -> str | None:
+    """The Slack user a key's description says created it, if the bot wrote that description."""
+    match = _CREATED_BY.match(description)
+    return match.group(1) if match else None
 
 
 #: Longest key name a button value, option value or metadata field carries as is (Slack: 150 for options).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.domain.durations import InvalidDuration, humanize_hours, parse_duration_hours
+from bot.domain.durations import DurationTooLong, InvalidDuration, humanize_hours, parse_duration_hours
 
 
 @dataclass(frozen=True)
@@ -21,4 +21,8 @@ class ValidityPolicy:
         return hours
 
     def parse(self, text: str) -> int:
-        return self.check(parse_duration_hours(text))
+        try:
+            hours = parse_duration_hours(text)
+        except DurationTooLong:
+            hours = self.maximum + 1  # too long is too long: the same sentence, with the real limit
+        return self.check(hours)

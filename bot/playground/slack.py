@@ -24,7 +24,11 @@ from bot.playground._server import ServerThread
 
 BOT_USER_ID = "UBOT0001"
 TEAM_ID = "T0123"
-DEFAULT_SCOPES = "commands,chat:write,im:write,users:read,users:read.email"
+#: `fail(…, status=DROP)`: the connection is cut with no answer.
+DROP = 0
+#: How long Slack honours a trigger_id.
+TRIGGER_SECONDS = 3.0
+DEFAULT_SCOPES = "commands,chat:write,im:write,users:read,users:read.email,channels:read,groups:read"
 
 
 @dataclass
@@ -35,6 +39,7 @@ class SlackCall:
     at: float = field(default_factory=time.monotonic)
     result: dict[str, Any] = field(default_factory=dict)
     status: int = 200
+    clock: float | None = None  # when, on the fake's own clock (the one triggers and rate limits use)
 
 
 @dataclass
@@ -63,9 +68,11 @@ class SlackFake:
         self.scopes = scopes
         self.calls: list[SlackCall] = []
         self.users: dict[str, dict[str, Any]] = {}
+        self.channels: dict[str, dict[str, Any]] = {}  # channels made with add_channel; others accept posts
         self.views: dict[str, dict[str, Any]] = {}
         self.failures: dict[str, list[Failure]] = {}
         self.used_triggers: set[str] = set()
+        self.trigger_made: dict[str, float] = {}  # trigger_id -> when Slack made it (on `clock`)
         self.held: dict[str, tuple[int, int]] = {}  # method -> (calls to let through first, calls to hold)
         self._release: asyncio.Event | None = None
         self.page_size = 200
@@ -88,9 +95,30 @@ class SlackFake:
         self.users[user_id] = user
         return user
 
+    def add_channel(self, channel_id: str, name: str, *, member: bool = True, private: bool = False,
+                    archived: bool = False) -> dict[str, Any]:
+        """A channel Slack knows: posts need the bot in it (`not_in_channel`) and it not archived."""
+        channel = {"id": channel_id, "name": name, "is_channel": not private, "is_group": private,
+                   "is_private": private, "is_archived": archived, "is_member": member}
+        self.channels[channel_id] = channel
+        return channel
+
+    def trigger(self, trigger_id: str) -> str:
+        """A trigger_id Slack makes for a command or an interaction it is sending now: views.open
+        accepts it once, within TRIGGER_SECONDS of the fake's clock."""
+        with self._lock:
+            self.trigger_made[trigger_id] = self.clock()
+        return trigger_id
+
+    def close_view(self, view_id: str) -> None:
+        """The person's modal closed (an empty ack of its submission): later views.update find nothing."""
+        with self._lock:
+            self.views.pop(view_id, None)
+
     def fail(self, method: str, error: str | None = "internal_error", *, status: int = 200,
              retry_after: int | None = None, times: int = 1) -> None:
-        """The next `times` calls of `method` fail: an `ok: false` error, or an HTTP status (429, 5xx)."""
+        """The next `times` calls of `method` fail: an `ok: false` error, an HTTP status (429, 5xx), or
+        (status DROP) a connection closed with no answer at all."""
         with self._lock:
             self.failures.setdefault(method, []).extend(
                 Failure(error, status, retry_after) for _ in range(times)
@@ -253,7 +281,7 @@ class SlackFake:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await _params(request)
-        call = SlackCall(method, params, dict(request.headers))
+        call = SlackCall(method, params, dict(request.headers), clock=self.clock())
         with self._lock:
             pending = self.failures.get(method)
             failure = pending.pop(0) if pending else None
@@ -289,6 +317,10 @@ class SlackFake:
 
     def _answer(self, method: str, params: dict[str, Any], request: web.Request,
                 failure: Failure | None) -> web.Response:
+        if failure is not None and failure.status == DROP:
+            if request.transport is not None:
+                request.transport.abort()  # the connection is gone before any answer, as in a network fault
+            return web.json_response({"ok": False, "error": "connection_dropped"}, status=599)
         if failure is not None:
             if failure.status != 200:
                 headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
@@ -367,13 +399,29 @@ class SlackFake:
     def _m_chat_postEphemeral(self, p: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "message_ts": f"{time.time():.6f}"}
 
+    def _m_conversations_info(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channels.get(str(p.get("channel") or ""))
+        granted = set(self.scopes.split(","))
+        if channel is None or (channel["is_private"] and not channel["is_member"]):
+            return {"ok": False, "error": "channel_not_found"}  # a private channel is invisible from outside
+        if ("groups:read" if channel["is_private"] else "channels:read") not in granted:
+            return {"ok": False, "error": "missing_scope"}
+        return {"ok": True, "channel": dict(channel)}
+
     def _m_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
         channel = str(p.get("channel", ""))
+        known = self.channels.get(channel)
+        if known is not None and known["is_archived"]:
+            return {"ok": False, "error": "is_archived"}
+        if known is not None and not known["is_member"]:
+            return {"ok": False, "error": "not_in_channel" if not known["is_private"] else "channel_not_found"}
         if channel.startswith(("U", "W")):
             channel = "D" + channel[1:]
         ts = f"{1700000000 + next(self._ids)}.000100"
-        return {"ok": True, "channel": channel, "ts": ts,
-                "message": {"text": p.get("text"), "blocks": p.get("blocks"), "ts": ts}}
+        message = {"text": p.get("text"), "blocks": p.get("blocks"), "ts": ts}
+        if p.get("thread_ts"):  # a reply: Slack answers with the thread it went to
+            message["thread_ts"] = str(p["thread_ts"])
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
 
     def _m_chat_update(self, p: dict[str, Any]) -> dict[str, Any]:
         channel = str(p.get("channel", ""))
@@ -390,6 +438,9 @@ class SlackFake:
     def _m_views_open(self, p: dict[str, Any]) -> dict[str, Any]:
         trigger = str(p.get("trigger_id", ""))
         if not trigger or trigger in self.used_triggers or trigger.startswith("expired"):
+            return {"ok": False, "error": "expired_trigger_id"}
+        made = self.trigger_made.get(trigger)
+        if made is not None and self.clock() - made > TRIGGER_SECONDS:
             return {"ok": False, "error": "expired_trigger_id"}
         self.used_triggers.add(trigger)
         return {"ok": True, "view": self._store_view(p["view"])}

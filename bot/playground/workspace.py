@@ -27,6 +27,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.playground import render
 from bot.playground.clock import PlayClock
 from bot.playground.slack import BOT_USER_ID, TEAM_ID, SlackCall, SlackFake
+from bot.text import escape
 
 log = logging.getLogger(__name__)
 APP_ID = "A0PLAYGROUND"
@@ -105,6 +106,8 @@ class Workspace(SlackFake):
         self._seq = itertools.count(1)
         self._listeners: set[asyncio.Queue[str]] = set()
         self._session: aiohttp.ClientSession | None = None
+        for channel_id, name in CHANNELS.items():  # the bot is in both (conversations.info says so)
+            self.add_channel(channel_id, name)
 
     # ---- people and places -------------------------------------------------------------------
 
@@ -343,7 +346,8 @@ class Workspace(SlackFake):
         form = {
             "token": "playground", "team_id": TEAM_ID, "team_domain": "acme", "enterprise_id": "",
             "channel_id": channel, "channel_name": self.channel_name(channel), "user_id": user,
-            "user_name": str(self.users[user]["name"]), "command": "/apikey", "text": text, "api_app_id": APP_ID,
+            "user_name": str(self.users[user]["name"]), "command": "/apikey",
+            "text": escape(text), "api_app_id": APP_ID,  # as Slack sends it: `&`, `<`, `>` escaped
             "is_enterprise_install": "false", "response_url": self._response_url(target),
             "trigger_id": self._trigger(user),
         }

@@ -1,4 +1,5 @@
-"""APScheduler 3 wiring: the sweep runs inside `apikey-bot serve`, once at start-up and then on an interval.
+"""APScheduler 3 wiring: the sweep runs inside `apikey-bot serve`, once at start-up and then on an interval
+(unless REMINDERS_ENABLED=false); housekeeping (`bot.housekeeping`) always runs, the same way.
 
 One sweep at a time per process (`max_instances=1`); missed runs are coalesced into one, which is
 enough because a sweep decides from the ledger what is due, so a late run catches up, never skips.
@@ -15,6 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from apscheduler.util import undefined
 
+from bot.housekeeping import INTERVAL_MINUTES, housekeeping
 from bot.reminders.sweep import Sweeper, SweepFailed
 
 if TYPE_CHECKING:
@@ -47,13 +49,27 @@ async def _sweep(rt: Runtime) -> None:
     log.info("reminder sweep: %s", "; ".join(summary.lines()))
 
 
+async def scheduled_housekeeping(rt: Runtime) -> None:
+    with rt.sweeping():
+        try:
+            await housekeeping(rt)
+        except asyncio.CancelledError:
+            log.warning("housekeeping stopped by the shutdown; the next pass goes on")
+        except Exception:
+            log.exception("housekeeping failed")
+
+
 def start_scheduler(rt: Runtime) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=UTC)
-    scheduler.add_job(
-        scheduled_sweep, IntervalTrigger(minutes=rt.settings.sweep_interval_minutes), args=[rt], id="sweep",
-        # At start-up, to catch up, unless the runtime says otherwise (the playground sweeps when asked).
-        next_run_time=datetime.now(UTC) if rt.sweep_at_start else undefined, max_instances=1, coalesce=True,
-        misfire_grace_time=None,
-    )
+    if rt.settings.reminders_enabled:
+        scheduler.add_job(
+            scheduled_sweep, IntervalTrigger(minutes=rt.settings.sweep_interval_minutes), args=[rt], id="sweep",
+            # At start-up, to catch up, unless the runtime says otherwise (the playground sweeps when asked).
+            next_run_time=datetime.now(UTC) if rt.sweep_at_start else undefined, max_instances=1, coalesce=True,
+            misfire_grace_time=None,
+        )
+    scheduler.add_job(scheduled_housekeeping, IntervalTrigger(minutes=INTERVAL_MINUTES), args=[rt],
+                      id="housekeeping", next_run_time=datetime.now(UTC), max_instances=1, coalesce=True,
+                      misfire_grace_time=None)
     scheduler.start()
     return scheduler

@@ -46,8 +46,6 @@ CLAIM_LEASE = timedelta(minutes=10)
 FLUSH_EVERY = 1000
 #: Reminders claimed, sent and recorded together (two commits per batch instead of two per DM).
 SEND_BATCH = 50
-#: Slack retries an event within minutes; its id is remembered for hours (de-duplication, shared by replicas).
-EVENT_MEMORY = timedelta(hours=6)
 
 
 #: A discovery that began this long ago and never said it finished (its process died, or the database
@@ -140,6 +138,7 @@ class Sweeper:
         self.ladder = rt.settings.ladder_hours
         self.working = WorkingTime.parse(rt.settings.working_hours, rt.settings.working_days)
         self.snooze_words = humanize_hours(rt.snooze_hours)
+        self.snooze = timedelta(hours=rt.snooze_hours)
         # New sightings and first-swept users are written in batches: one commit per thousand, not per user.
         self._pending_sightings: list[Sighting] = []
         self._pending_swept: list[str] = []
@@ -169,10 +168,6 @@ class Sweeper:
             raise SweepFailed(f"the database did not take {len(self.rt.outcomes.pending)} earlier reminder "
                               "outcome(s); nothing new is sent until it does")
         await self._scheduled_revocations(now, summary)
-        try:
-            await self.rt.store.prune_events(older_than=now - EVENT_MEMORY)
-        except Exception as exc:  # housekeeping: never a reason to skip reminders
-            log.warning("could not prune the Events API record: %s", type(exc).__name__)
         interval = timedelta(hours=parse_duration_hours(self.settings.discovery_interval))
         discover = False
         if mode != "tick":
@@ -372,8 +367,10 @@ class Sweeper:
                 summary.skipped["outside working hours"] += 1
                 continue
             hours = int(lifetime.total_seconds() // 3600) if lifetime else None
+            # A snooze that would end after the key expired is no choice at all: not offered.
+            snooze = self.snooze_words if token.expiration - now > self.snooze else None
             message = blocks.reminder_message(token.name, token.expiration, now, step, lifetime_hours=hours,
-                                              snooze_words=self.snooze_words)
+                                              snooze_words=snooze)
             await outbox.put(_Outgoing(key, step, recipient.slack.user_id, message, now))
 
     async def _sender(self, outbox: asyncio.Queue[_Outgoing | None], summary: SweepSummary, parallel: int) -> None:

@@ -28,7 +28,7 @@ def tracked(rt: Runtime, kind: str, name: str | Callable[[dict[str, Any]], str])
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
         async def wrapper(**kwargs: Any) -> None:
-            from bot.slack.common import apologise
+            from bot.slack.common import apologise, apology_modal
 
             body = kwargs.get("body") or {}
             label = name(body) if callable(name) else name
@@ -42,6 +42,11 @@ def tracked(rt: Runtime, kind: str, name: str | Callable[[dict[str, Any]], str])
                     count_request(kind, label, "error")
                     log.exception("%s %s failed", kind, label)
                     if ack is not None and getattr(ack, "response", None) is None:
+                        if body.get("type") == "view_submission":
+                            # An empty ack would close the modal, and a views.update of it would then
+                            # find nothing: the apology goes into the modal in the ack itself.
+                            await ack(response_action="update", view=apology_modal())
+                            return
                         await ack()  # never leave Slack waiting for its 3 seconds
                     await apologise(rt.slack, body, kwargs.get("respond"))
                     return

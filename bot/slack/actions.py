@@ -62,7 +62,7 @@ async def _show_secret(rt: Runtime, client: AsyncWebClient, slack_user: str, vie
         token = await rt.keys.reveal_key(identity, name)
     except DataOSError as exc:
         await update_view(client, view_id, blocks.info_modal(
-            title, ":x: " + explain(exc, doing="fetching your key", key_name=name)))
+            title, ":x: " + explain(exc, doing="fetching your key", key_name=name, read=True)))
         return
     await update_view(client, view_id, blocks.secret_modal(token, rt.clock()))
 

@@ -16,12 +16,14 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, ConfirmObject, SectionBlock
 
 from bot.app import Runtime
+from bot.audit import audit_line
 from bot.dataos import DataOSError
 from bot.domain.keys import key_ref, mask_secret
 from bot.identity import Denied
 from bot.reminders.sweep import Sweeper, SweepFailed
 from bot.service import LinkRefused
 from bot.slack import blocks, tracked
+from bot.slack.chunks import section_blocks
 from bot.slack.common import user_id
 from bot.slack.errors import explain
 from bot.slack.links import tell_others
@@ -30,8 +32,10 @@ from bot.text import shown
 
 log = logging.getLogger(__name__)
 ADMIN_REVOKE_ACTION = "admin_revoke"
+#: Audit entries one answer shows (newest first); a line says when there are more.
+AUDIT_ENTRIES = 40
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^([UW][A-Z0-9]{2,})$")
-USAGE = ("Admin commands: `/apikey admin link @user <dataos-user-id>`, `unlink @user`, `keys @user`, "
+USAGE = ("Admin commands: `/apikey admin link @user &lt;dataos-user-id&gt;`, `unlink @user`, `keys @user`, "
          "`audit [@user] [--days N]`, `sweep [--discover]`, `stats`.")
 
 
@@ -66,7 +70,7 @@ async def admin_command(rt: Runtime, actor: str, args: list[str], respond: Async
             await say(f":no_entry: {exc}")
             return
         except DataOSError as exc:
-            await say(":x: " + explain(exc, doing="looking up that DataOS user"))
+            await say(":x: " + explain(exc, doing="looking up that DataOS user", read=True))
             return
         await say(f":link: <@{target}> is now linked to DataOS user `{shown(result.dataos_user_id)}`.")
         await tell_others(rt, result)
@@ -89,7 +93,9 @@ async def admin_command(rt: Runtime, actor: str, args: list[str], respond: Async
             await say(f":x: The sweep could not run: {shown(str(exc), 300)}")
             return
         await _audit(rt, actor, "sweep", "ok", detail=f"sent {summary.sent}")
-        await say("Reminder sweep done:\n" + "\n".join(shown(line, 300) for line in summary.lines()))
+        await say("Reminder sweep done:", section_blocks(
+            (shown(line, 300) for line in summary.lines()),
+            more="The rest of this summary is too long for Slack; the bot's log has the whole sweep."))
     elif sub == "stats":
         await _stats(rt, actor, say)
     else:
@@ -104,7 +110,7 @@ async def _keys(rt: Runtime, actor: str, target: str, say: Any) -> None:
     try:
         tokens = await rt.keys.list_keys(identity)
     except DataOSError as exc:
-        await say(":x: " + explain(exc, doing="listing their keys"))
+        await say(":x: " + explain(exc, doing="listing their keys", read=True))
         return
     await _audit(rt, actor, "keys", "ok", dataos_user=identity.dataos_user_id, detail=f"slack user {target}")
     if not tokens:
@@ -124,7 +130,9 @@ async def _keys(rt: Runtime, actor: str, target: str, say: Any) -> None:
                                       confirm="Revoke", deny="Keep it", style="danger"))]),
         ]
     more = f" (the first {blocks.KEYS_PER_PAGE} of {len(tokens)})" if len(tokens) > blocks.KEYS_PER_PAGE else ""
-    await say(f"Keys of <@{target}> (DataOS user `{shown(identity.dataos_user_id)}`, {identity.how}){more}:", extra)
+    how = {"e-mail": "mapped by e-mail", "self link": "linked themselves", "admin link": "linked by an admin"}
+    await say(f"Keys of <@{target}> (DataOS user `{shown(identity.dataos_user_id)}`, {how[identity.how]}){more}:",
+              extra)
 
 
 async def _audit_report(rt: Runtime, actor: str, args: list[str], say: Any) -> None:
@@ -134,17 +142,21 @@ async def _audit_report(rt: Runtime, actor: str, args: list[str], say: Any) -> N
             days = max(1, min(int(args[i + 1]), 365))
         elif slack_user(word):
             target = slack_user(word)
-    entries = await rt.store.recent_audit(since=rt.clock() - timedelta(days=days), actor_slack_id=target, limit=40)
+    entries = await rt.store.recent_audit(since=rt.clock() - timedelta(days=days), actor_slack_id=target,
+                                          limit=AUDIT_ENTRIES + 1)
+    more_entries = len(entries) > AUDIT_ENTRIES
+    entries = entries[:AUDIT_ENTRIES]
     await _audit(rt, actor, "audit", "ok", detail=f"slack user {target or 'all'}, {days} days")
     if not entries:
         await say(f"No audit entries in the last {days} days" + (f" for <@{target}>." if target else "."))
         return
-    lines = [f"{blocks.slack_date(e.at)} <@{shown(e.actor_slack_id, 32)}> {shown(e.action, 32)} "
-             f"{'`' + shown(e.key_name, 60) + '`' if e.key_name else ''} "
-             f"{'of `' + shown(e.dataos_user_id, 60) + '`' if e.dataos_user_id else ''} → {shown(e.outcome, 32)}"
-             for e in entries]
-    await say(f"Audit, last {days} days{' for <@' + target + '>' if target else ''} (newest first):\n"
-              + "\n".join(lines)[:2800])
+    lines = [f"{blocks.slack_date(e.at)} {audit_line(e, icon=False)}" for e in entries]
+    narrow = ("`/apikey admin audit @user` or a shorter `--days N` shows fewer at a time; the database keeps "
+              "every entry.")
+    extra = section_blocks(lines, more=f"Some entries are not shown here: {narrow}")
+    if more_entries:
+        extra.append(SectionBlock(text=f"These are the newest {AUDIT_ENTRIES} entries; there are more. {narrow}"))
+    await say(f"Audit, last {days} days{' for <@' + target + '>' if target else ''} (newest first):", extra)
 
 
 async def _stats(rt: Runtime, actor: str, say: Any) -> None:

@@ -13,7 +13,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -36,10 +36,19 @@ from slack_sdk.models.views import View
 
 from bot.dataos import Token, User
 from bot.domain.durations import humanize_hours
-from bot.domain.keys import NAME_MAX_LENGTH, KeyStatus, key_ref, key_status, mask_secret, relative
+from bot.domain.keys import (
+    NAME_MAX_LENGTH,
+    KeyStatus,
+    created_by,
+    key_ref,
+    key_status,
+    mask_secret,
+    relative,
+)
 from bot.domain.policy import ValidityPolicy
 from bot.domain.reminders import step_words
 from bot.identity import Denied, Identity, Mapped
+from bot.store.pending import Scheduled, revoke_time
 from bot.text import clip, shown
 
 MAX_MESSAGE_BLOCKS = 50
@@ -65,6 +74,9 @@ SNOOZE_ACTION = "reminder_snooze"
 MUTE_ACTION = "reminder_mute"
 OLD_BLOCK, OLD_INPUT = "old_key_block", "old_key"
 
+#: A problem shown above a form's inputs (bad command arguments, a name DataOS refused): it is about
+#: what the form was opened or last drawn with, so a submission draws the form again without it.
+BANNER_BLOCK = "banner"
 NAME_BLOCK, NAME_INPUT = "name_block", "name"
 VALIDITY_BLOCK, VALIDITY_INPUT = "validity_block", "validity"
 CUSTOM_BLOCK, CUSTOM_INPUT = "custom_block", "custom"
@@ -109,7 +121,7 @@ def slack_date(moment: datetime) -> str:
 HELP_LINES = [
     "`/apikey list` — your DataOS API keys, with Reveal and Revoke",
     "`/apikey create [name] [validity]` — a new key, e.g. `/apikey create ci_loader 30d`",
-    "`/apikey revoke <name>` — delete a key (asks first)",
+    "`/apikey revoke &lt;name&gt;` — delete a key (asks first)",  # escaped: `<name>` is link markup
     "`/apikey whoami` — which DataOS user you are, and why",
     "`/apikey link` — prove your DataOS identity with one of your keys",
     "`/apikey reminders on|off` — expiry reminders in your DMs (on by default)",
@@ -148,7 +160,16 @@ def render_id() -> str:
     return uuid.uuid4().hex[:8]
 
 
-def _key_blocks(token: Token, now: datetime, render: str) -> list[Block]:
+def description_text(description: str) -> str:
+    """A key's description for mrkdwn; the bot's own "created from Slack by U…" names the person by a
+    mention, which Slack shows as their name."""
+    creator = created_by(description)
+    if creator is not None:
+        return f"created from Slack by <@{creator}>"
+    return shown(description[:200])
+
+
+def _key_blocks(token: Token, now: datetime, render: str, revoke_at: datetime | None = None) -> list[Block]:
     status = key_status(token.expiration, now)
     when = "Expired" if status is KeyStatus.EXPIRED else "Expires"
     masked = mask_secret(token.secret.get_secret_value()) if token.secret else "…"
@@ -156,8 +177,11 @@ def _key_blocks(token: Token, now: datetime, render: str) -> list[Block]:
         f"*{shown(token.name)}*  {STATUS_EMOJI[status]} {status.value}",
         f"{when} {slack_date(token.expiration)} ({relative(token.expiration, now)})  ·  `{masked}`",
     ]
+    if revoke_at is not None and now < revoke_at < token.expiration:
+        lines.append(f":alarm_clock: Renewed: stops working {slack_date(revoke_at)} ({relative(revoke_at, now)}), "
+                     "when I revoke it as you asked.")
     if token.description:
-        lines.append(f"_{shown(token.description[:200])}_")
+        lines.append(f"_{description_text(token.description)}_")
     return [
         SectionBlock(text=_md("\n".join(lines))),
         ActionsBlock(block_id=f"key:{render}:{key_ref(token.name)}", elements=[
@@ -176,7 +200,7 @@ def _key_blocks(token: Token, now: datetime, render: str) -> list[Block]:
 
 
 def keys_message(identity: Identity, tokens: Sequence[Token], now: datetime, *, page: int = 0,
-                 notice: str | None = None) -> Message:
+                 notice: str | None = None, scheduled: Scheduled | None = None) -> Message:
     blocks: list[Block] = []
     if notice:
         blocks.append(SectionBlock(text=_md(notice)))
@@ -196,7 +220,7 @@ def keys_message(identity: Identity, tokens: Sequence[Token], now: datetime, *, 
         f"*Your DataOS API keys* ({count}{where}) as DataOS user `{shown(identity.dataos_user_id)}`")))
     render = render_id()
     for token in on_page:
-        blocks += _key_blocks(token, now, render)
+        blocks += _key_blocks(token, now, render, revoke_time(scheduled or {}, token.name, token.expiration))
     nav: list[ButtonElement] = []
     if page > 0:
         nav.append(ButtonElement(text="Previous", action_id=f"{PAGE_ACTION}:prev", value=str(page - 1)))
@@ -241,7 +265,7 @@ def secret_message(token: Token, now: datetime) -> Message:
             SectionBlock(text=_md(lines)),
             SectionBlock(text=_md(f"```{value}```")),
             ContextBlock(elements=[_md(
-                "Use it as the `apikey` header or `dataos-ctl login --apikey <key>`. Only you can see this "
+                "Use it as the `apikey` header or `dataos-ctl login --apikey &lt;key&gt;`. Only you can see this "
                 "message and it disappears when Slack reloads: copy it now. `/apikey list` can reveal it again."
             )]),
         ],
@@ -276,7 +300,7 @@ def _key_inputs(policy: ValidityPolicy, *, name: str | None, validity_hours: int
         initial = custom
     blocks: list[Block] = []
     if error:
-        blocks.append(SectionBlock(text=_md(f":warning: {error}")))
+        blocks.append(SectionBlock(block_id=BANNER_BLOCK + suffix, text=_md(f":warning: {error}")))
     blocks += [
         InputBlock(
             block_id=NAME_BLOCK + suffix, optional=True, label="Name",
@@ -329,7 +353,8 @@ HOME_REMINDERS_ACTION = "home_reminders"
 
 
 def home_view(identity: Identity | Denied, tokens: Sequence[Token], now: datetime, *, reminders_on: bool,
-              notice: str | None = None, problem: str | None = None) -> dict[str, Any]:
+              notice: str | None = None, problem: str | None = None,
+              scheduled: Scheduled | None = None) -> dict[str, Any]:
     """The Home tab: how the person is mapped, their keys with actions, their reminder setting."""
     home_blocks: list[Block] = [HeaderBlock(text="Your DataOS API keys")]
     if notice:
@@ -355,7 +380,7 @@ def home_view(identity: Identity | Denied, tokens: Sequence[Token], now: datetim
         home_blocks.append(SectionBlock(text=_md("You have no DataOS API keys.")))
     render = render_id()
     for token in tokens[:40]:  # 2 blocks each: within Home's 100
-        key_blocks = _key_blocks(token, now, render)
+        key_blocks = _key_blocks(token, now, render, revoke_time(scheduled or {}, token.name, token.expiration))
         actions = key_blocks[1]
         assert isinstance(actions, ActionsBlock)
         actions.elements.append(ButtonElement(text="Renew", action_id=RENEW_ACTION,
@@ -369,6 +394,12 @@ def home_view(identity: Identity | Denied, tokens: Sequence[Token], now: datetim
 # ---- reminders -------------------------------------------------------------------------------
 
 
+def _reminder_context(step: str) -> str:
+    why = ("You asked me to remind you again." if step.startswith("snooze-")
+           else f"The reminder {step_words(step)} before expiry.")
+    return f"{why} Mute stops reminders for this key; `/apikey reminders off` stops them all."
+
+
 def reminder_value(name: str, expiration: datetime, lifetime_hours: int | None) -> str:
     """A reminder button's value: which key (never its secret)."""
     return json.dumps({"k": key_ref(name), "e": int(expiration.timestamp()), "h": lifetime_hours or 0},
@@ -376,8 +407,9 @@ def reminder_value(name: str, expiration: datetime, lifetime_hours: int | None) 
 
 
 def reminder_message(name: str, expiration: datetime, now: datetime, step: str, *, lifetime_hours: int | None,
-                     snooze_words: str) -> Message:
-    """The reminder DM. Plain dicts rather than `slack_sdk.models`, unlike the other builders: a tick or a
+                     snooze_words: str | None) -> Message:
+    """The reminder DM; without `snooze_words` (a snooze would outlast the key) it has no snooze button.
+    Plain dicts rather than `slack_sdk.models`, unlike the other builders: a tick or a
     discovery builds hundreds at once, and the models' validation cost 1.6 ms each. A unit test checks
     that this is exactly what the models build, and that it validates."""
     value = reminder_value(name, expiration, lifetime_hours)
@@ -399,14 +431,13 @@ def reminder_message(name: str, expiration: datetime, now: datetime, step: str, 
                "confirm": plain("Revoke"), "deny": plain("Keep it"), "style": "danger"}
     section = (f":hourglass_flowing_sand: Your DataOS API key *{shown(name)}* expires {when}. "
                "After that, anything using it is refused by DataOS.")
-    context = (f"Reminder {step_words(step)} before expiry. Mute stops reminders for this key; "
-               "`/apikey reminders off` stops them all.")
+    context = _reminder_context(step)
     return Message(f"Your DataOS API key {shown(name)} expires {relative(expiration, now)}", [
         {"text": {"text": section, "type": "mrkdwn"}, "type": "section"},
         {"block_id": "reminder", "elements": [
             button("Renew", RENEW_ACTION, "primary"),
             button("Revoke", REMINDER_REVOKE_ACTION, "danger", confirm=confirm),
-            button(f"Remind me in {snooze_words}", SNOOZE_ACTION),
+            *([button(f"Remind me in {snooze_words}", SNOOZE_ACTION)] if snooze_words else []),
             button("Mute", MUTE_ACTION),
         ], "type": "actions"},
         {"elements": [{"text": context, "type": "mrkdwn"}], "type": "context"},
@@ -414,7 +445,7 @@ def reminder_message(name: str, expiration: datetime, now: datetime, step: str, 
 
 
 def reminder_message_from_models(name: str, expiration: datetime, now: datetime, step: str, *,
-                                 lifetime_hours: int | None, snooze_words: str) -> Message:
+                                 lifetime_hours: int | None, snooze_words: str | None) -> Message:
     """`reminder_message` as `slack_sdk.models` build it: the reference the fast builder is tested against."""
     value = reminder_value(name, expiration, lifetime_hours)
     when = f"{slack_date(expiration)} ({relative(expiration, now)})"
@@ -429,11 +460,11 @@ def reminder_message_from_models(name: str, expiration: datetime, now: datetime,
                               confirm=ConfirmObject(title="Revoke this key?",
                                                     text=f"*{shown(name, 80)}* stops working at once, everywhere.",
                                                     confirm="Revoke", deny="Keep it", style="danger")),
-                ButtonElement(text=f"Remind me in {snooze_words}", action_id=SNOOZE_ACTION, value=value),
+                *([ButtonElement(text=f"Remind me in {snooze_words}", action_id=SNOOZE_ACTION, value=value)]
+                  if snooze_words else []),
                 ButtonElement(text="Mute", action_id=MUTE_ACTION, value=value),
             ]),
-            ContextBlock(elements=[_md(f"Reminder {step_words(step)} before expiry. Mute stops reminders for this "
-                                       "key; `/apikey reminders off` stops them all.")]),
+            ContextBlock(elements=[_md(_reminder_context(step))]),
         ],
     )
 
@@ -468,9 +499,14 @@ def renew_modal(policy: ValidityPolicy, *, old_name: str, old_expiration: dateti
         "a new key is made and sent to you privately."))
     inputs = _key_inputs(policy, name=suggested_name, error=error, **validity_prefill(policy, lifetime_hours))
     keep = Option(text="Leave it until it expires", value="keep")
-    choices = [Option(text="Revoke it now", value="now"),
-               Option(text=f"Revoke it in {humanize_hours(grace_hours)}", value=f"in:{grace_hours}"), keep]
-    initial = choices[0] if revoke_old == "now" else choices[1]
+    now_option = Option(text="Revoke it now", value="now")
+    choices = [now_option, keep]
+    # "Revoke it in 1 day" for a key that expires in 42 minutes would never happen: not offered.
+    later = (Option(text=f"Revoke it in {humanize_hours(grace_hours)}", value=f"in:{grace_hours}")
+             if old_expiration - now > timedelta(hours=grace_hours) else None)
+    if later is not None:
+        choices.insert(1, later)
+    initial = now_option if revoke_old == "now" else later or keep
     old = InputBlock(block_id=OLD_BLOCK, label="And the old key?",
                      element=StaticSelectElement(action_id=OLD_INPUT, options=choices, initial_option=initial),
                      hint="Revoking later gives you time to switch everything to the new key.")
@@ -502,15 +538,17 @@ def created_modal(name: str, expiration: datetime, now: datetime, *, delivered: 
     elif delivered:
         where = "I sent it to you privately in your direct messages with me."
     else:
-        where = "I could not deliver it to your direct messages with me, so use the button below to see it here."
+        where = "I could not deliver it to your direct messages with me: use the button below to see it here."
     text = (f":white_check_mark: Key *{shown(name)}* created, valid until "
             f"{slack_date(expiration)} ({relative(expiration, now)}).\n{where}")
     if note:
         text += f"\n{note}"
     button = ButtonElement(text="Show the key here", action_id=SHOW_HERE_ACTION, value=key_ref(name),
                            style="primary" if delivered is False else None)
-    return info_modal("Key created", text, buttons=[button],
-                      context="Did the message not arrive? “Show the key here” shows it in this window, to you only.")
+    # Only when a message was sent can it have failed to arrive; otherwise the text above said it all.
+    context = ("Did the message not arrive? “Show the key here” shows the key in this window, to you only."
+               if delivered is not False else None)
+    return info_modal("Key created", text, buttons=[button], context=context)
 
 
 def secret_modal(token: Token, now: datetime) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,13 +18,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Runtime
 from bot.dataos import DataOSError
-from bot.domain.durations import InvalidDuration, parse_duration_hours
+from bot.domain.durations import DurationTooLong, InvalidDuration, humanize_hours, parse_duration_hours
 from bot.domain.keys import InvalidKeyName, validate_key_name
 from bot.identity import Denied, Mapped
 from bot.slack import blocks, tracked
-from bot.slack.common import open_view, update_view, user_id
+from bot.slack.common import open_view, scheduled_revocations, update_view, user_id
 from bot.slack.errors import explain, explain_slack
-from bot.text import shown
+from bot.text import shown, unescape
 
 log = logging.getLogger(__name__)
 COMMAND = "/apikey"
@@ -53,24 +54,31 @@ async def cmd_help(rt: Runtime, call: Call) -> None:
     await call.ack(**blocks.help_message().kwargs())
 
 
+#: The acknowledgement of `/apikey list`: shown at once, then replaced by the list (DataOS may be slow).
+LOOKING_UP = blocks.text_message(":hourglass_flowing_sand: Looking up your keys…").kwargs()
+
+
 async def cmd_list(rt: Runtime, call: Call) -> None:
-    await call.ack()
-    await send_key_list(rt, call.user_id, call.respond)
+    await call.ack(response_type="ephemeral", **LOOKING_UP)
+    await send_key_list(rt, call.user_id, call.respond, replace=True)
 
 
 async def send_key_list(rt: Runtime, slack_user_id: str, respond: AsyncRespond, *, page: int = 0,
                         notice: str | None = None, replace: bool = False) -> None:
+    """The list, or why not; `replace` puts it in place of the message it answers."""
     identity = await rt.keys.identify(slack_user_id)
     if isinstance(identity, Denied):
-        await respond(response_type="ephemeral", **blocks.denied_message(identity).kwargs())
+        await respond(response_type="ephemeral", replace_original=replace,
+                      **blocks.denied_message(identity).kwargs())
         return
     try:
         tokens = await rt.keys.list_keys(identity)
     except DataOSError as exc:
-        await respond(response_type="ephemeral", **blocks.text_message(
-            ":x: " + explain(exc, doing="listing your keys")).kwargs())
+        await respond(response_type="ephemeral", replace_original=replace, **blocks.text_message(
+            ":x: " + explain(exc, doing="listing your keys", read=True)).kwargs())
         return
-    message = blocks.keys_message(identity, tokens, rt.clock(), page=page, notice=notice)
+    scheduled = await scheduled_revocations(rt.store, identity.dataos_user_id)
+    message = blocks.keys_message(identity, tokens, rt.clock(), page=page, notice=notice, scheduled=scheduled)
     await respond(response_type="ephemeral", replace_original=replace, **message.kwargs())
 
 
@@ -92,7 +100,7 @@ def create_prefill(rt: Runtime, args: list[str]) -> dict[str, Any]:
             problems.append(shown(str(exc), 200))
     extra = args[2:]
     if extra:
-        problems.append(f"I ignored the extra words: {shown(' '.join(extra), 60)}")
+        problems.append(f"I ignored the extra words: {shown(' '.join(extra), 60)}.")
     text = validity if validity is not None and (hours is None or hours not in rt.policy.presets) else None
     return {"name": name, "validity_hours": hours, "validity_text": text,
             "error": " ".join(problems) or None}
@@ -101,6 +109,8 @@ def create_prefill(rt: Runtime, args: list[str]) -> dict[str, Any]:
 def _looks_like_duration(text: str) -> bool:
     try:
         parse_duration_hours(text)
+    except DurationTooLong:
+        return True  # a validity, only far too long: said so as such
     except InvalidDuration:
         return False
     return True
@@ -150,7 +160,7 @@ async def cmd_revoke(rt: Runtime, call: Call) -> None:
             view = (blocks.revoke_picker_modal(tokens) if tokens else
                     blocks.info_modal(title, "You have no DataOS API keys to revoke."))
     except DataOSError as exc:
-        view = blocks.info_modal(title, ":x: " + explain(exc, doing="looking up your key", key_name=name))
+        view = blocks.info_modal(title, ":x: " + explain(exc, doing="looking up your key", key_name=name, read=True))
     await update_view(call.client, view_id, view)
 
 
@@ -191,7 +201,7 @@ async def cmd_reminders(rt: Runtime, call: Call) -> None:
         enabled = await rt.store.reminders_enabled(call.user_id)
         state = "on" if enabled else "off"
         text = (f"Expiry reminders are *{state}* for you. `/apikey reminders {'off' if enabled else 'on'}` "
-                f"turns them {'off' if enabled else 'on'}. Reminders come {', '.join(rt.settings.reminder_ladder)} "
+                f"turns them {'off' if enabled else 'on'}. Reminders come {ladder_words(rt.settings.ladder_hours)} "
                 "before a key expires, in your working hours.")
     await call.reply(blocks.text_message(text))
     if choice in ("on", "off"):
@@ -220,12 +230,29 @@ SUBCOMMANDS: dict[str, Handler] = {
 ALIASES = {"ls": "list", "new": "create", "delete": "revoke", "rm": "revoke", "?": "help"}
 
 
+def ladder_words(hours: list[int]) -> str:
+    """`[720, 168, 24]` -> `30 days, 7 days and 1 day`."""
+    words = [humanize_hours(h) for h in hours]
+    return f"{', '.join(words[:-1])} and {words[-1]}" if len(words) > 1 else "".join(words)
+
+
+#: A word that is Slack's own markup in command text (`should_escape`): a mention, channel or group.
+#: A person's own `<` arrives as `&lt;`, so a raw `<` can only be Slack's.
+_ENTITY = re.compile(r"<[@#!][^<>\s]*>")
+
+
+def words(text: str) -> list[str]:
+    """The command's words, each unescaped once (Slack sends `&amp; &lt; &gt;`), except Slack's own
+    entities, which are markup and stay as they came. Everything shown back is escaped once again."""
+    return [w if _ENTITY.fullmatch(w) else unescape(w) for w in (text or "").split()]
+
+
 def parse(text: str) -> tuple[str, list[str]]:
-    words = (text or "").split()
-    if not words:
+    split = words(text)
+    if not split:
         return "help", []
-    sub = words[0].lower()
-    return ALIASES.get(sub, sub), words[1:]
+    sub = split[0].lower()
+    return ALIASES.get(sub, sub), split[1:]
 
 
 async def dispatch(rt: Runtime, body: dict[str, Any], ack: AsyncAck, respond: AsyncRespond,

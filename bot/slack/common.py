@@ -18,9 +18,11 @@ from slack_sdk.webhook import WebhookResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.dataos import Token
-from bot.identity import slack_error
+from bot.identity import failure, slack_error
 from bot.logs import request_id
 from bot.slack.blocks import Message, info_modal, secret_message, text_message
+from bot.store import Store
+from bot.store.pending import Scheduled, pending_revocations
 
 log = logging.getLogger(__name__)
 
@@ -157,16 +159,30 @@ def oops_text() -> str:
             "Please try again in a minute; if it keeps happening, tell a platform admin.")
 
 
+def apology_modal() -> dict[str, Any]:
+    return info_modal("Something went wrong", oops_text())
+
+
 async def apologise(client: AsyncWebClient, body: dict[str, Any], respond: Any = None) -> None:
     """Tell the person something failed, wherever the request came from (a modal or a message)."""
     view_id = str((body.get("view") or {}).get("id") or "")
     channel = str((body.get("container") or {}).get("channel_id") or "")
     try:
         if view_id:
-            await client.views_update(view_id=view_id, view=info_modal("Something went wrong", oops_text()))
+            await client.views_update(view_id=view_id, view=apology_modal())
         elif respond is not None and (body.get("response_url") or body.get("command")):
             await respond(response_type="ephemeral", replace_original=False, **text_message(oops_text()).kwargs())
         elif channel:
             await client.chat_postEphemeral(channel=channel, user=user_id(body), **text_message(oops_text()).kwargs())
     except Exception as exc:
-        log.warning("could not tell %s about a failure: %s", user_id(body), type(exc).__name__)
+        log.warning("could not tell %s about a failure: %s", user_id(body), failure(exc))
+
+
+async def scheduled_revocations(store: Store, dataos_user_id: str) -> Scheduled:
+    """Pending revocations of a person's keys, for their list; none when the database cannot say (the
+    list is still worth showing)."""
+    try:
+        return await pending_revocations(store, dataos_user_id)
+    except Exception as exc:
+        log.warning("could not read the scheduled revocations of %s: %s", dataos_user_id, type(exc).__name__)
+        return {}

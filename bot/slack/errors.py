@@ -1,4 +1,9 @@
-"""Every failure as a sentence: what happened, whether anything changed, what to do next."""
+"""Every failure as a sentence, in one voice: what happened, whether anything changed, what to do next.
+
+"Nothing was changed." is said only of a request that could have changed something (a create, a
+revoke), never of a read, where nobody wonders. "I cannot tell whether it was done" is said only when
+DataOS may have applied a change whose answer was lost.
+"""
 
 from __future__ import annotations
 
@@ -17,46 +22,52 @@ from bot.identity import slack_error
 from bot.text import shown
 
 TELL_ADMIN = "Please tell a platform admin (`apikey-bot doctor` shows the cause)."
+UNKNOWN_OUTCOME = "so I cannot tell whether it was done. Run `/apikey list` in a minute to check before trying again."
 
 
-def _nothing_changed(exc: DataOSError) -> str:
-    if exc.changed is None:
-        return "DataOS did not confirm whether it was done."
-    return "Nothing was changed."
+def _changed(exc: DataOSError, read: bool) -> str:
+    """The sentence about what changed, with its leading space; empty for a read."""
+    if read:
+        return ""
+    return " Nothing was changed." if exc.changed is not None else ""
 
 
-def explain(exc: DataOSError, *, doing: str, key_name: str | None = None) -> str:
-    """`doing` completes "while …", e.g. "creating your key"."""
+def explain(exc: DataOSError, *, doing: str, key_name: str | None = None, read: bool = False) -> str:
+    """`doing` completes "while …", e.g. "creating your key"; `read` for a request that changes nothing."""
     ref = f" (reference `{shown(exc.correlation_id, 64)}`)" if exc.correlation_id else ""
     key = f"*{shown(key_name)}*" if key_name else "that key"
+    if exc.changed is None and not read:
+        # The request may have reached DataOS and been applied: never claim either way.
+        what = "stopped answering" if isinstance(exc, DataOSUnavailable) else "answered with an error"
+        return f"DataOS {what} while I was {doing}{ref}, {UNKNOWN_OUTCOME}"
+    changed = _changed(exc, read)
     if isinstance(exc, DataOSConflict):
-        return f"You already have a key named {key}. Nothing was changed. Choose another name."
+        return f"You already have a key named {key}.{changed} Choose another name."
     if isinstance(exc, DataOSNotFound):
-        return (f"DataOS has no key named {key} for you (it may have been revoked already). "
-                f"Nothing was changed. Run `/apikey list` to see your keys.")
+        return (f"DataOS has no key named {key} for you (it may have been revoked already).{changed} "
+                "Run `/apikey list` to see your keys.")
     if isinstance(exc, DataOSBadRequest):
-        return (f"DataOS refused the request while {doing}{ref}. Nothing was changed. Check the name "
+        return (f"DataOS refused the request while I was {doing}{ref}.{changed} Check the name "
                 "(letters, digits, underscores) and the validity, then try again.")
     if isinstance(exc, DataOSUnauthorized):
-        return (f"DataOS did not accept the bot's own API key while {doing}{ref}; it may have expired. "
-                f"Nothing was changed. {TELL_ADMIN}")
+        return (f"DataOS did not accept the bot's own API key while I was {doing}{ref}; it may have expired."
+                f"{changed} {TELL_ADMIN}")
     if isinstance(exc, DataOSForbidden):
-        return (f"The bot is not allowed to manage keys for your DataOS user{ref}. Nothing was changed. "
-                f"{TELL_ADMIN}")
+        return (f"The bot is not allowed to manage keys for your DataOS user{ref}, so I could not finish "
+                f"{doing}.{changed} {TELL_ADMIN}")
     if isinstance(exc, DataOSUnavailable):
-        if exc.changed is None:
-            return (f"{shown(str(exc), 200).rstrip('.')} while {doing}{ref}, so I cannot tell whether it was done. "
-                    "Run `/apikey list` in a minute to check before trying again.")
-        return (f"DataOS is not answering right now{ref}. {_nothing_changed(exc)} "
+        return (f"DataOS is not answering right now, so I could not finish {doing}{ref}.{changed} "
                 "Please try again in a few minutes.")
-    return f"DataOS answered with an error while {doing}{ref}. {_nothing_changed(exc)} Please try again later."
+    return f"DataOS answered with an error while I was {doing}{ref}.{changed} Please try again later."
 
 
 def explain_slack(exc: SlackApiError, *, doing: str) -> str:
     code = shown(slack_error(exc), 64)
     if code == "expired_trigger_id":
-        return (f"Slack closed the window before it could open while {doing} (it took too long). "
+        return (f"Slack closed the window before it could open while I was {doing} (it took too long). "
                 "Nothing was changed. Please run the command again.")
     if code in ("ratelimited", "http_429"):
-        return f"Slack is rate-limiting the bot right now while {doing}. Nothing was changed. Try again in a minute."
-    return f"Slack answered `{code}` while {doing}. Nothing was changed. Please try again; if it persists, {TELL_ADMIN}"
+        return (f"Slack is rate-limiting the bot right now, so I could not finish {doing}. Nothing was changed. "
+                "Try again in a minute.")
+    return (f"Slack answered `{code}` while I was {doing}. Nothing was changed. Please try again; if it keeps "
+            "happening, tell a platform admin (`apikey-bot doctor` shows the cause).")

@@ -3,19 +3,25 @@ de-duplication of Events API deliveries, and Bolt's dispatch of the very dict th
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from bot.metrics import SLACK_RATE_LIMITED
+from bot.metrics import SLACK_RATE_LIMITED, TRIGGER_DEADLINE
 from bot.slack.guard import Inbound, Rejection, check_payload
 
 if TYPE_CHECKING:
     from bot.app import Runtime
 
 log = logging.getLogger(__name__)
+#: How long Slack honours a trigger_id, from sending the request.
+TRIGGER_SECONDS = 3.0
+#: What of those the request's trip to the bot and the views.open's own trip may take.
+TRIGGER_MARGIN = 0.5
 
 
 class FrontDoor:
@@ -49,10 +55,19 @@ class FrontDoor:
             log.warning("rejected a signed %s Bolt could not read: %s", inbound.kind, type(exc).__name__)
             await self._release(event_id)
             return BoltResponse(status=400, body="Malformed request.")
-        response = await self.bolt.async_dispatch(request)
+        deadline = self._trigger_deadline(inbound)
+        with _trigger_deadline(deadline):
+            response = await self.bolt.async_dispatch(request)
         if response.status >= 500:
             await self._release(event_id)  # Slack retries a failed delivery: that retry must be handled
         return response
+
+    def _trigger_deadline(self, inbound: Inbound) -> float | None:
+        """When this request's trigger_id stops working: Slack allows 3 s from sending the request,
+        and the bot's own answer (a views.open) needs its share of them."""
+        if inbound.kind not in ("command", "interaction") or not inbound.payload.get("trigger_id"):
+            return None
+        return self.rt.monotonic() + TRIGGER_SECONDS - TRIGGER_MARGIN
 
     async def _first_delivery(self, event_id: str, headers: dict[str, Any]) -> bool:
         """Slack re-sends an event whose delivery it thinks failed; replicas share the record of what
@@ -74,6 +89,16 @@ class FrontDoor:
             await self.rt.store.release_event(event_id)
         except Exception as exc:
             log.warning("could not release event %s: %s", event_id, type(exc).__name__)
+
+
+@contextlib.contextmanager
+def _trigger_deadline(deadline: float | None) -> Iterator[None]:
+    # The listener's task is made inside the dispatch and keeps a copy of this context.
+    token = TRIGGER_DEADLINE.set(deadline)
+    try:
+        yield
+    finally:
+        TRIGGER_DEADLINE.reset(token)
 
 
 def _header(headers: dict[str, Any], name: str) -> str:

@@ -9,10 +9,11 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.app import Runtime
 from bot.dataos import DataOSError, Token
-from bot.identity import Denied
+from bot.identity import Denied, failure
 from bot.slack import blocks, tracked
-from bot.slack.common import user_id
+from bot.slack.common import scheduled_revocations, user_id
 from bot.slack.errors import explain
+from bot.store.pending import Scheduled
 
 log = logging.getLogger(__name__)
 
@@ -25,17 +26,19 @@ async def publish_home(rt: Runtime, slack_user: str, *, notice: str | None = Non
         identity = await rt.keys.identify(slack_user)
         tokens: list[Token] = []
         problem = None
+        scheduled: Scheduled = {}
         if not isinstance(identity, Denied):
             try:
                 tokens = await rt.keys.list_keys(identity)
             except DataOSError as exc:
-                problem = explain(exc, doing="listing your keys")
+                problem = explain(exc, doing="listing your keys", read=True)
+            scheduled = await scheduled_revocations(rt.store, identity.dataos_user_id)
         reminders_on = await rt.store.reminders_enabled(slack_user)
         view = blocks.home_view(identity, tokens, rt.clock(), reminders_on=reminders_on, notice=notice,
-                                problem=problem)
+                                problem=problem, scheduled=scheduled)
         await rt.slack.views_publish(user_id=slack_user, view=view)
     except Exception as exc:
-        log.warning("could not publish the Home tab of %s: %s", slack_user, type(exc).__name__)
+        log.warning("could not publish the Home tab of %s: %s", slack_user, failure(exc))
 
 
 def from_home(body: dict[str, Any]) -> bool:

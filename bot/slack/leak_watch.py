@@ -1,12 +1,15 @@
 """Leak watch (LEAK_WATCH=true): a DataOS key pasted where others can read it is caught, and its owner
 can revoke it in one click.
 
-Every message in a channel the bot is in (new, edited, in threads) is scanned for key-shaped text in
-memory (`bot.domain.leaks`); ordinary messages cost no call. Each candidate is confirmed with DataOS
-`/authorize` (bounded in flight and per minute); only a live key counts. The owner gets a DM with
-Revoke now, Renew and revoke, and I know, keep it; the poster an ephemeral note in the channel; the
-audit log and channel one line. A key whose owner is not a mapped person goes to the admins. Message
-text is never logged or stored, and a key is kept only as a keyed hash (to recognise a repeat).
+Every message in a channel the bot is in (new, edited, in threads, shared or forwarded, snippets) is
+scanned for key-shaped text in memory (`bot.domain.leaks`); ordinary messages cost no call. An edit or
+a link preview (`message_changed`) counts only for keys that were not in the previous version. Each
+candidate is confirmed with DataOS `/authorize`, within a budget shared fairly by posters and channels
+(`bot.slack.leak_gate`); only a live key counts. The owner gets a DM with Revoke now, Renew and revoke,
+and I know, keep it; the poster an ephemeral note where they posted; the audit log and channel one
+line. A key whose owner is not a mapped person goes to the admins. A report counts as told only once a
+DM was delivered (`bot.store.leaks`). Message text is never logged or stored, and a key is kept only
+as a keyed hash (to recognise a repeat).
 """
 
 from __future__ import annotations
@@ -14,150 +17,150 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
-from collections import deque
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
-from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ConfirmObject, ContextBlock, SectionBlock
 
 from bot.app import Runtime
-from bot.dataos import DataOSError, DataOSNotFound, Token
-from bot.domain.keys import key_ref
-from bot.domain.leaks import candidates, fingerprint, key_name_of
+from bot.dataos import DataOSError, DataOSNotFound
+from bot.domain.leaks import MAX_CANDIDATES, candidates, fingerprint, key_name_of
 from bot.identity import Denied, slack_error
 from bot.metrics import LEAKS
 from bot.slack import blocks, tracked
 from bot.slack.common import clicked_message, tell, update_message, user_id
+from bot.slack.leak_dms import KEEP_ACTION, RENEW_ACTION, REPEAT_WITHIN, REVOKE_ACTION, append, deliver
 from bot.store import Audit
 from bot.text import shown
 
 log = logging.getLogger(__name__)
-REVOKE_ACTION = "leak_revoke"
-RENEW_ACTION = "leak_renew"
-KEEP_ACTION = "leak_keep"
-#: The same key pasted again within this time updates the first DMs instead of sending new ones.
-REPEAT_WITHIN = timedelta(days=1)
-#: /authorize checks in flight at once.
-IN_FLIGHT = 4
-#: Messages the watch never reads: the bot's own, other bots', joins and deletions.
 DAMAGED = f"{blocks.DAMAGED_BUTTON} Use `/apikey list` to manage your keys."
+#: Messages the watch never reads: the bot's own, other bots', joins and deletions.
 IGNORED_SUBTYPES = frozenset({"bot_message", "message_deleted", "channel_join", "channel_leave", "group_join",
                               "group_leave", "channel_topic", "channel_purpose", "channel_name", "pinned_item"})
+#: Keys looked for in the previous version of an edited message: those are not new pastes.
+PREVIOUS_LIMIT = 50
 
 
-class CheckGate:
-    """At most `in_flight` /authorize checks at once and `per_minute` in any minute: a flood of pasted
-    keys (or of key-shaped text) must not become a flood of DataOS calls."""
+@dataclass(frozen=True)
+class Paste:
+    """Where a message with key-shaped text was posted, and by whom (its text stays in `on_message`)."""
 
-    def __init__(self, per_minute: int, in_flight: int = IN_FLIGHT, clock: Callable[[], float] = time.monotonic):
-        self._per_minute = per_minute
-        self._clock = clock
-        self._recent: deque[float] = deque()
-        self._slots = asyncio.Semaphore(in_flight)
-
-    def admit(self) -> bool:
-        now = self._clock()
-        while self._recent and self._recent[0] <= now - 60:
-            self._recent.popleft()
-        if len(self._recent) >= self._per_minute:
-            return False
-        self._recent.append(now)
-        return True
-
-    @property
-    def slots(self) -> asyncio.Semaphore:
-        return self._slots
+    channel: str
+    poster: str
+    ts: str
+    thread_ts: str | None = None
 
 
-def message_of(event: dict[str, Any]) -> tuple[str, str, str] | None:
-    """(text, author, ts) of a message event worth scanning, None for anything else."""
+def _texts(message: dict[str, Any]) -> str:
+    """All the text a message shows: its own, shared or forwarded messages in it, snippet previews."""
+    parts = [message.get("text")]
+    parts += [a.get("text") for a in message.get("attachments") or [] if isinstance(a, dict)]
+    parts += [f.get("preview") for f in message.get("files") or [] if isinstance(f, dict)]
+    return "\n".join(p for p in parts if isinstance(p, str))
+
+
+def message_of(event: dict[str, Any]) -> tuple[str, str, Paste] | None:
+    """(text, text of the previous version, where) of a message event worth scanning, else None."""
     subtype = event.get("subtype")
-    if event.get("bot_id") or subtype in IGNORED_SUBTYPES:
+    channel = event.get("channel")
+    if event.get("bot_id") or subtype in IGNORED_SUBTYPES or not isinstance(channel, str):
         return None
     message = event.get("message") if subtype == "message_changed" else event
     if not isinstance(message, dict) or message.get("bot_id"):
         return None
-    text, author, ts = message.get("text"), message.get("user"), message.get("ts")
-    if not isinstance(text, str) or not isinstance(author, str) or not isinstance(ts, str):
+    previous = event.get("previous_message") if subtype == "message_changed" else None
+    author, ts, thread_ts = message.get("user"), message.get("ts"), message.get("thread_ts")
+    if not isinstance(author, str) or not isinstance(ts, str):
         return None
-    return text, author, ts
+    before = _texts(previous) if isinstance(previous, dict) else ""
+    thread = thread_ts if isinstance(thread_ts, str) and thread_ts != ts else None
+    return _texts(message), before, Paste(channel, author, ts, thread)
 
 
 async def on_message(rt: Runtime, event: dict[str, Any]) -> None:
     if not rt.settings.leak_watch:
         return
     found = message_of(event)
-    channel = event.get("channel")
-    if found is None or not isinstance(channel, str):
+    if found is None:
         return
-    text, author, ts = found
-    if author == await rt.bot_user_id():
+    text, before, paste = found
+    if paste.poster == await rt.bot_user_id():
         return
-    keys = candidates(text)
-    del text  # the message itself goes no further than this function
+    # An edit, or Slack adding a link preview: only a key the previous version did not hold is a new paste.
+    old = set(candidates(before, limit=PREVIOUS_LIMIT)) if before else set()
+    keys = [k for k in candidates(text, limit=MAX_CANDIDATES + len(old)) if k not in old][:MAX_CANDIDATES]
+    del text, before  # the message itself goes no further than this function
     if not keys:
         return
     LEAKS.labels("candidate").inc(len(keys))
-    await asyncio.gather(*(_check(rt, key, channel, author, ts) for key in keys))
+    outcomes = await asyncio.gather(*(rt.leak_gate.submit(paste.poster, paste.channel, _job(rt, key, paste))
+                                      for key in keys))
+    if dropped := outcomes.count("dropped"):
+        log.warning("leak watch: the check queue is full (%d candidates waiting); %d candidate(s) in a message in "
+                    "%s were not checked (%d since start)", rt.leak_gate.queued, dropped, paste.channel,
+                    rt.leak_gate.dropped)
+    if "queued" in outcomes and rt.leak_gate.first_wait(paste.poster):
+        await _note(rt, paste, ":hourglass_flowing_sand: You have posted a lot of key-shaped text in a short time, "
+                    "so the bot checks it a few strings at a time: its checks of your messages are delayed, "
+                    "not skipped. If you pasted a real DataOS API key, delete the message now.")
 
 
-async def _check(rt: Runtime, candidate: str, channel: str, poster: str, ts: str) -> None:
-    if not rt.leak_gate.admit():
-        LEAKS.labels("check skipped: rate limit").inc()
-        log.warning("leak watch: more than %d key checks a minute; a candidate in %s was not checked",
-                    rt.settings.leak_watch_checks_per_minute, channel)
-        return
+def _job(rt: Runtime, candidate: str, paste: Paste) -> Any:
+    async def check() -> None:
+        async with rt.work():
+            await _check(rt, candidate, paste)
+    return check
+
+
+async def _check(rt: Runtime, candidate: str, paste: Paste) -> None:
     async with rt.leak_gate.slots:
         try:
             owner = (await rt.dataos.authorize(candidate)).user_id
         except DataOSError as exc:
             LEAKS.labels("check failed").inc()
-            log.warning("leak watch: DataOS could not check a candidate in %s: %s", channel, exc)
+            log.warning("leak watch: DataOS could not check a candidate in %s: %s", paste.channel, exc)
             return
     if owner is None:
         LEAKS.labels("not live").inc()  # key-shaped, but not a live key: nobody hears of it
         return
     name = key_name_of(candidate)
     try:
-        token = next((t for t in await rt.dataos.list_tokens(owner)
-                      if t.secret is not None and t.secret.get_secret_value() == candidate), None)
+        expiration = next((t.expiration for t in await rt.dataos.list_tokens(owner)
+                           if t.secret is not None and t.secret.get_secret_value() == candidate), None)
     except DataOSError:
-        token = None
+        expiration = None
     now = rt.clock()
     fp = fingerprint(candidate, rt.leak_secret)
     del candidate
-    seen = await rt.store.report_leak(fp, owner, name, channel, now, within=REPEAT_WITHIN)
-    await _tell_poster(rt, channel, poster, name)
-    if seen is not None:
-        LEAKS.labels("repeat").inc()
-        note = (f":rotating_light: Posted again in <#{shown(channel, 32)}> by <@{shown(poster, 32)}> "
-                f"({seen.times} times so far).")
-        for where in seen.notified:
-            dm_channel, _, dm_ts = where.partition(":")
-            await _append(rt, dm_channel, dm_ts, note)
-        await rt.keys.trail.record(Audit(at=now, actor_slack_id=poster, action="leak", outcome="repeat",
-                                         dataos_user_id=owner, key_name=name, detail=f"channel {channel}"))
-        return
     people, to_admins = await _recipients(rt, owner)
-    link = await _permalink(rt, channel, ts)
-    sent: list[str] = []
-    for person in people:
-        message = leak_message(name, owner, channel, poster, link, token, now, renew=not to_admins)
-        try:
-            response = await rt.slack.chat_postMessage(channel=person, **message.kwargs())
-            sent.append(f"{response.get('channel')}:{response.get('ts')}")
-        except SlackApiError as exc:
-            log.warning("leak watch: could not DM %s: %s", person, slack_error(exc))
-    await rt.store.leak_notified(fp, sent)
-    LEAKS.labels("admins told" if to_admins else "owner told").inc()
+    # The one place a live key's report is recorded.
+    report = await rt.leak_reports.record(fp, dataos_user_id=owner, key_name=name, channel=paste.channel,
+                                          poster=paste.poster, message_ts=paste.ts, key_expiration=expiration,
+                                          to_admins=to_admins, now=now, within=REPEAT_WITHIN)
+    earlier = [] if report.new else await rt.leak_reports.sent(fp)
+    waiting = people if report.new else await rt.leak_reports.retryable(fp)
+    await deliver(rt, report, await rt.leak_reports.claim(fp, waiting, now), now)
+    delivered = [dm.recipient for dm in await rt.leak_reports.sent(fp)]
+    told = bool(delivered)
+    retrying = not told and bool(await rt.leak_reports.retryable(fp))
+    await _tell_poster(rt, paste, name, told=told, retrying=retrying, to_admins=report.to_admins)
+    if not report.new:
+        LEAKS.labels("repeat").inc()
+        note = (f":rotating_light: Posted again in <#{shown(paste.channel, 32)}> by <@{shown(paste.poster, 32)}> "
+                f"({report.times} times so far).")
+        for dm in earlier:
+            await append(rt, dm.channel, dm.ts, note)
+        await rt.keys.trail.record(Audit(at=now, actor_slack_id=paste.poster, action="leak", outcome="repeat",
+                                         dataos_user_id=owner, key_name=name, detail=f"channel {paste.channel}"))
+        return
+    outcome = ("admins told" if to_admins else "owner told") if told else "not told yet"
+    LEAKS.labels(outcome).inc()
     await rt.keys.trail.record(Audit(
-        at=now, actor_slack_id=poster, action="leak", outcome="admins told" if to_admins else "owner told",
-        dataos_user_id=owner, key_name=name, key_expiration=token.expiration if token else None,
-        detail=f"channel {channel}; told {' '.join(people) or 'nobody'}"))
+        at=now, actor_slack_id=paste.poster, action="leak", outcome=outcome, dataos_user_id=owner, key_name=name,
+        key_expiration=expiration, detail=f"channel {paste.channel}; told {' '.join(delivered) or 'nobody yet'}"))
 
 
 async def _recipients(rt: Runtime, owner: str) -> tuple[list[str], bool]:
@@ -176,59 +179,29 @@ async def _recipients(rt: Runtime, owner: str) -> tuple[list[str], bool]:
     return sorted(rt.admins), True
 
 
-async def _tell_poster(rt: Runtime, channel: str, poster: str, name: str) -> None:
-    await tell(rt.slack, channel, poster,
-               f":rotating_light: That message looks like it contains a live DataOS API key (*{shown(name)}*). "
-               "Its owner has been told and can revoke it. Please delete the message: hover over it, open "
-               "*More actions* (⋮) and choose *Delete message*. Share keys through a secret store, never in chat.")
-
-
-async def _permalink(rt: Runtime, channel: str, ts: str) -> str | None:
+async def _note(rt: Runtime, paste: Paste, text: str) -> None:
+    """An ephemeral note to the poster, in the thread they posted in."""
     try:
-        response = await rt.slack.chat_getPermalink(channel=channel, message_ts=ts)
-    except SlackApiError:
-        return None
-    link = response.get("permalink")
-    return str(link) if isinstance(link, str) and link.startswith("https://") else None
-
-
-async def _append(rt: Runtime, channel: str, ts: str, note: str) -> None:
-    """Tell the recipient of a leak DM already sent, as a reply in its thread (its buttons stay)."""
-    if not channel or not ts:
-        return
-    try:
-        await rt.slack.chat_postMessage(channel=channel, thread_ts=ts, text=note)
+        await rt.slack.chat_postEphemeral(channel=paste.channel, user=paste.poster, thread_ts=paste.thread_ts,
+                                          **blocks.text_message(text).kwargs())
     except SlackApiError as exc:
-        log.warning("leak watch: could not update the DM %s/%s: %s", channel, ts, slack_error(exc))
+        log.warning("leak watch: could not tell %s: %s", paste.poster, slack_error(exc))
 
 
-def leak_value(owner: str, name: str, token: Token | None) -> str:
-    expiration = int(token.expiration.timestamp()) if token else 0
-    return json.dumps({"u": owner, "k": key_ref(name), "e": expiration}, separators=(",", ":"))
-
-
-def leak_message(name: str, owner: str, channel: str, poster: str, link: str | None, token: Token | None,
-                 now: datetime, *, renew: bool) -> blocks.Message:
-    where = f"<#{shown(channel, 32)}>" + (f" (<{link}|the message>)" if link else "")
-    expires = (f" It expires {blocks.slack_date(token.expiration)}." if token else "")
-    whose = "Your DataOS API key" if renew else f"The DataOS API key of `{shown(owner)}`"
-    text = (f":rotating_light: {whose} *{shown(name)}* was posted in {where} by <@{shown(poster, 32)}>, where "
-            f"others can read it.{expires} Anyone who copied it can act as that DataOS user until it is revoked.")
-    value = leak_value(owner, name, token)
-    buttons = [ButtonElement(text="Revoke now", action_id=REVOKE_ACTION, value=value, style="danger",
-                             confirm=ConfirmObject(title="Revoke this key?", text=f"*{shown(name, 80)}* stops "
-                                                   "working at once, everywhere.", confirm="Revoke",
-                                                   deny="Not yet", style="danger"))]
-    if renew:
-        buttons.append(ButtonElement(text="Renew and revoke", action_id=RENEW_ACTION, value=value, style="primary"))
-    buttons.append(ButtonElement(text="I know, keep it", action_id=KEEP_ACTION, value=value))
-    return blocks.Message(f"A DataOS API key ({shown(name)}) was posted where others can read it", [
-        b.to_dict() for b in (
-            SectionBlock(text=text),
-            ActionsBlock(block_id=f"leak:{blocks.render_id()}", elements=buttons),
-            ContextBlock(elements=[blocks.text_object("The key itself is not shown here or kept by the bot.")]),
-        )])
-
+async def _tell_poster(rt: Runtime, paste: Paste, name: str, *, told: bool, retrying: bool,
+                       to_admins: bool) -> None:
+    if told:
+        who = "The platform admins have" if to_admins else "Its owner has"
+        status = f"{who} been told and can revoke it."
+    elif retrying:
+        status = ("The bot could not tell its owner yet and will keep trying; until the key is revoked, anyone "
+                  "who copied it can use it.")
+    else:
+        status = ("The bot could not tell its owner, so nobody has been asked to revoke it yet: please tell a "
+                  "platform admin.")
+    await _note(rt, paste, f":rotating_light: That message looks like it contains a live DataOS API key "
+                f"(*{shown(name)}*). {status} Please delete the message: hover over it, open *More actions* (⋮) "
+                "and choose *Delete message*. Share keys through a secret store, never in chat.")
 
 
 # ---- the buttons -------------------------------------------------------------------------------
@@ -238,11 +211,12 @@ def _parse(body: dict[str, Any]) -> tuple[str, str, datetime | None] | None:
     try:
         data = json.loads(str((body.get("actions") or [{}])[0].get("value") or ""))
         owner, name, stamp = str(data["u"]), str(data["k"]), int(data["e"])
-    except (ValueError, KeyError, TypeError):
-        return None
+        expiration = datetime.fromtimestamp(stamp, UTC) if stamp > 0 else None
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, OverflowError, OSError):
+        return None  # not ours, or changed: a stamp out of any date's range included
     if not owner or not name:
         return None
-    return owner, name, datetime.fromtimestamp(stamp, UTC) if stamp > 0 else None
+    return owner, name, expiration
 
 
 async def _may_act(rt: Runtime, clicker: str, owner: str) -> bool:

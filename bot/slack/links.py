@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from bot.app import Runtime
+from bot.identity import failure
 from bot.service import LinkResult
 from bot.slack import blocks
 from bot.store import Audit
@@ -31,7 +32,7 @@ async def tell_others(rt: Runtime, result: LinkResult) -> None:
             await rt.slack.chat_postMessage(channel=other, **blocks.text_message(text).kwargs())
             outcome = "told"
         except Exception as exc:
-            log.warning("could not tell %s about a link to their DataOS user: %s", other, type(exc).__name__)
+            log.warning("could not tell %s about a link to their DataOS user: %s", other, failure(exc))
             outcome = "not told"
         await rt.keys.trail.record(Audit(
             at=rt.clock(), actor_slack_id=result.actor, action="link takeover", outcome=outcome,

@@ -12,7 +12,7 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ConfirmObject, 
 
 from bot.app import Runtime
 from bot.dataos import DataOSError, DataOSNotFound
-from bot.identity import profile_from_user
+from bot.identity import failure, profile_from_user
 from bot.slack import blocks, tracked
 from bot.slack.common import clicked_message, update_message, user_id
 from bot.store import Audit
@@ -65,7 +65,7 @@ async def on_deactivated(rt: Runtime, slack_user: dict[str, Any]) -> None:
         try:
             await rt.slack.chat_postMessage(channel=admin, text=text, blocks=message_blocks)
         except Exception as exc:
-            log.warning("could not tell admin %s about %s: %s", admin, who, type(exc).__name__)
+            log.warning("could not tell admin %s about %s: %s", admin, who, failure(exc))
 
 
 async def revoke_all(rt: Runtime, body: dict[str, Any]) -> None:

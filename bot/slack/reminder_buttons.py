@@ -22,7 +22,7 @@ from bot.app import Runtime
 from bot.dataos import DataOSConflict, DataOSError, DataOSNotFound
 from bot.domain.durations import humanize_hours
 from bot.domain.keys import NAME_MAX_LENGTH, is_ref
-from bot.identity import Denied, Identity, slack_error
+from bot.identity import Denied, Identity
 from bot.service import Duplicate, StoreUnavailable
 from bot.slack import blocks, tracked
 from bot.slack.common import (
@@ -37,7 +37,7 @@ from bot.slack.common import (
     update_view,
     user_id,
 )
-from bot.slack.errors import explain
+from bot.slack.errors import explain, explain_slack
 from bot.slack.home import publish_home
 from bot.slack.views import begin, read_create_form
 from bot.store import Audit
@@ -92,7 +92,7 @@ async def _real_name(rt: Runtime, client: AsyncWebClient, body: dict[str, Any], 
         return KeyRef(await rt.keys.resolve(identity.dataos_user_id, ref.name), ref.expiration, ref.lifetime_hours)
     except DataOSError as exc:
         await tell(client, clicked_message(body)[0], identity.slack_user_id,
-                         ":x: " + explain(exc, doing="looking up your key"))
+                         ":x: " + explain(exc, doing="looking up your key", read=True))
         return None
 
 
@@ -162,9 +162,7 @@ async def open_renew_form(rt: Runtime, body: dict[str, Any], client: AsyncWebCli
     try:
         await open_view(client, str(body.get("trigger_id") or ""), view)
     except SlackApiError as exc:
-        await tell(client, channel, user_id(body),
-                         f":x: Slack did not open the renew form ({slack_error(exc)}). Nothing was changed; "
-                         "press Renew again.")
+        await tell(client, channel, user_id(body), ":x: " + explain_slack(exc, doing="opening the renew form"))
 
 
 async def submit_renew(rt: Runtime, body: dict[str, Any], view: dict[str, Any], ack: AsyncAck,
@@ -208,12 +206,17 @@ async def submit_renew(rt: Runtime, body: dict[str, Any], view: dict[str, Any], 
                                dataos_user_id=identity.dataos_user_id, key_name=old_name,
                                detail=f"new key {result.name}; old key {old_outcome}"))
     created = blocks.created_modal(result.name, result.expiration, now, delivered=delivered,
-                                   note=f"The old key *{shown(old_name)}* {old_outcome}.")
+                                   note=_sentence(f"The old key *{shown(old_name)}* {old_outcome}"))
     await update_view(client, view_id, created)
     await update_message(client, meta.get("ch", ""), meta.get("ts", ""), blocks.reminder_done_message(
         old_name, old_expiration or now,
-        f":recycle: renewed as *{shown(result.name)}*; this key {old_outcome}."))
+        _sentence(f":recycle: renewed as *{shown(result.name)}*; this key {old_outcome}")))
     await publish_home(rt, identity.slack_user_id)
+
+
+def _sentence(text: str) -> str:
+    """`text` with its full stop: an outcome may already end in a sentence of its own."""
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def _stamp(text: str) -> datetime | None:
@@ -234,11 +237,13 @@ async def _handle_old_key(rt: Runtime, identity: Identity, old_name: str, old_ex
             outcome = await rt.keys.revoke_exact(identity.dataos_user_id, old_name, old_expiration,
                                                  actor=identity.slack_user_id, detail="at renewal")
         except DataOSError as exc:
-            return "could not be revoked: " + explain(exc, doing="revoking the old key", key_name=old_name)
+            return "could not be revoked. " + explain(exc, doing="revoking the old key", key_name=old_name)
         return {"revoked": "was revoked", "gone": "was already gone",
                 "changed": "was left alone: a different key has that name now"}[outcome]
     hours = int(choice.split(":", 1)[1])
     revoke_at = now + timedelta(hours=hours)
+    if revoke_at >= old_expiration:  # a form opened long ago: the key expires first
+        return "is left to expire: it expires before then"
     await rt.store.schedule_revocation(identity.dataos_user_id, old_name, key_expiration=old_expiration,
                                        revoke_at=revoke_at, requested_by=identity.slack_user_id, now=now)
     return f"will be revoked {blocks.slack_date(revoke_at)} (in {humanize_hours(hours)})"

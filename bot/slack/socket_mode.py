@@ -1,6 +1,7 @@
 """Socket Mode through the same front door as HTTP: each envelope's payload is shape-checked and
 de-duplicated exactly like a request body before Bolt sees it, and every envelope is acknowledged
-(an envelope left unacknowledged is re-sent by Slack)."""
+(an envelope left unacknowledged is re-sent by Slack), except an event whose handling failed: like a
+5xx over HTTP, that is left for Slack to send again."""
 
 from __future__ import annotations
 
@@ -37,6 +38,11 @@ class CheckedSocketModeHandler(AsyncSocketModeHandler):
             return
         with self.door.rt.acknowledging():
             response = await self.door.handle(Inbound(kind, payload), dict(build_headers(req) or {}))
+        if kind == "event" and response.status >= 500:
+            # As over HTTP (a 5xx): the event's id was released, and an envelope left unacknowledged is
+            # sent again by Slack, so the event is handled by that retry instead of being lost.
+            log.warning("left a Socket Mode event envelope unacknowledged so that Slack sends it again")
+            return
         if response.status != 200:
             await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
             return

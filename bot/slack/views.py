@@ -68,6 +68,27 @@ def read_create_form(rt: Runtime, view: dict[str, Any]) -> tuple[str | None, int
     return name, hours, {state_block_id(view, block): text for block, text in errors.items()}
 
 
+def has_banner(view: dict[str, Any]) -> bool:
+    return any(isinstance(b, dict) and str(b.get("block_id") or "").split("~")[0] == blocks.BANNER_BLOCK
+               for b in view.get("blocks") or [])
+
+
+def redraw_create_form(rt: Runtime, view: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    """The create form as submitted, with `problems` (about these very values) as its banner."""
+    raw_name = state_value(view, blocks.NAME_BLOCK, blocks.NAME_INPUT).get("value")
+    selected = state_value(view, blocks.VALIDITY_BLOCK, blocks.VALIDITY_INPUT).get("selected_option") or {}
+    choice = str(selected.get("value") or "") if isinstance(selected, dict) else ""
+    raw_custom = state_value(view, blocks.CUSTOM_BLOCK, blocks.CUSTOM_INPUT).get("value")
+    digits = choice[:-1]
+    preset = int(digits) if choice.endswith("h") and digits.isascii() and digits.isdigit() else None
+    error = " ".join(shown(p, 300) for p in problems) or "Choose a validity."
+    return blocks.create_modal(
+        rt.policy, name=raw_name if isinstance(raw_name, str) else None,
+        validity_hours=preset if preset in rt.policy.presets else None,
+        validity_text=raw_custom.strip() if isinstance(raw_custom, str) and choice == blocks.CUSTOM_VALUE else None,
+        error=error, channel_id=metadata(view).get("channel_id", ""), render=blocks.render_id())
+
+
 async def begin(rt: Runtime, body: dict[str, Any], view: dict[str, Any], ack: AsyncAck, client: AsyncWebClient,
                 title: str, working: str) -> tuple[str, Identity | None]:
     """Switch a valid submission to its "working" view (the ack), then find out who submitted it.
@@ -87,7 +108,12 @@ async def submit_create(rt: Runtime, body: dict[str, Any], view: dict[str, Any],
                         client: AsyncWebClient) -> None:
     name, hours, errors = read_create_form(rt, view)
     if errors or hours is None:
-        await ack(response_action="errors", errors=errors)
+        if has_banner(view):
+            # The banner spoke of what the form was opened (or last drawn) with: only what is wrong now may
+            # show, and a form with a banner cannot lose it by inline errors. So it is drawn again.
+            await ack(response_action="update", view=redraw_create_form(rt, view, list(errors.values())))
+        else:
+            await ack(response_action="errors", errors=errors)
         return
     title = "Create a DataOS key"
     view_id, identity = await begin(rt, body, view, ack, client, title, "Creating your key…")
@@ -170,7 +196,8 @@ async def submit_link(rt: Runtime, body: dict[str, Any], view: dict[str, Any], a
         await update_view(client, view_id, blocks.info_modal(title, f":x: {exc}"))
         return
     except DataOSError as exc:
-        await update_view(client, view_id, blocks.info_modal(title, ":x: " + explain(exc, doing="checking the key")))
+        await update_view(client, view_id, blocks.info_modal(
+            title, ":x: " + explain(exc, doing="checking the key", read=True)))
         return
     await update_view(client, view_id, blocks.info_modal(
         title, f":link: You are now linked to DataOS user `{shown(result.dataos_user_id)}`. "

@@ -12,7 +12,6 @@ from bot.store.ledger import KeyId, Outcome
 from bot.store.repo import (
     Audit,
     Idempotency,
-    LeakSeen,
     Link,
     Member,
     ReminderState,
@@ -22,7 +21,7 @@ from bot.store.repo import (
 )
 
 __all__ = [
-    "Audit", "DatabaseUnusable", "Idempotency", "KeyId", "LeakSeen", "Link", "Member", "Outcome", "ReminderState",
+    "Audit", "DatabaseUnusable", "Idempotency", "KeyId", "Link", "Member", "Outcome", "ReminderState",
     "Revocation", "Sighting", "Store", "create_engine", "current_revision", "head_revision", "migrate",
     "safe_database_url",
 ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, func, select, text, update
@@ -19,7 +19,6 @@ from bot.store.schema import (
     IdempotencyKey,
     IdentityLink,
     KeySighting,
-    LeakReport,
     ReminderLedger,
     ScheduledRevocation,
     SlackEvent,
@@ -104,15 +103,6 @@ class Member:
         return {"slack_user_id": self.slack_user_id, "email": (self.email or None) and self.email[:320],
                 "tz": (self.tz or None) and self.tz[:64], "tz_offset": self.tz_offset,
                 "name": (self.name or None) and self.name[:255]}
-
-
-@dataclass(frozen=True)
-class LeakSeen:
-    """An earlier report of the same pasted key: how often, where, and the DMs sent (`channel:ts`)."""
-
-    times: int
-    places: list[str]
-    notified: list[str]
 
 
 @dataclass(frozen=True)
@@ -482,36 +472,6 @@ class Store(LedgerStore):
             await conn.execute(delete(SlackMember).where(SlackMember.slack_user_id == slack_user_id))
             if member is not None:
                 await conn.execute(self._insert(SlackMember).values(**member.row()))
-
-    # ---- leak watch --------------------------------------------------------------------------
-
-    async def report_leak(self, fingerprint: str, dataos_user_id: str, key_name: str, channel: str,
-                          now: datetime, *, within: timedelta) -> LeakSeen | None:
-        """Record a sighting of a pasted key. Returns the earlier report if the key was seen within
-        `within` (a repeat: update its DMs), else None (a new report: the caller sends the DMs). One
-        transaction, so two replicas seeing the same paste agree on who reports it."""
-        values = {"dataos_user_id": dataos_user_id, "key_name": key_name[:255], "first_seen": now,
-                  "last_seen": now, "times": 1, "places": channel, "notified": None}
-        async with self.engine.begin() as conn:
-            inserted = await conn.execute(self._insert(LeakReport).values(fingerprint=fingerprint, **values)
-                                          .on_conflict_do_nothing().returning(LeakReport.fingerprint))
-            if inserted.first() is not None:
-                return None
-            row = (await conn.execute(select(LeakReport.last_seen, LeakReport.times, LeakReport.places,
-                                             LeakReport.notified).where(LeakReport.fingerprint == fingerprint)
-                                      .with_for_update())).one()
-            if now - row.last_seen >= within:  # an old report: this is news again
-                await conn.execute(update(LeakReport).where(LeakReport.fingerprint == fingerprint).values(**values))
-                return None
-            places = ((row.places or "") + " " + channel).strip()[-2000:]
-            await conn.execute(update(LeakReport).where(LeakReport.fingerprint == fingerprint).values(
-                last_seen=now, times=row.times + 1, places=places))
-            return LeakSeen(row.times + 1, places.split(), (row.notified or "").split())
-
-    async def leak_notified(self, fingerprint: str, messages: Sequence[str]) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(update(LeakReport).where(LeakReport.fingerprint == fingerprint)
-                               .values(notified=" ".join(messages)[:500]))
 
     # ---- Events API deliveries -------------------------------------------------------------
 

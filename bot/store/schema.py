@@ -72,7 +72,7 @@ class IdempotencyKey(Base):
 
     __tablename__ = "idempotency_keys"
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     state: Mapped[str] = mapped_column(String(16))  # pending | done | failed
     dataos_user_id: Mapped[str] = mapped_column(Text())
@@ -140,18 +140,37 @@ class SlackMember(Base):
 class LeakReport(Base):
     """A live key seen pasted where others could read it, by keyed hash (`fingerprint`), never in clear.
 
-    `notified` holds the DMs that were sent about it (`channel:ts` pairs), so a repeat within a day
-    updates them; `places` lists where it was posted (channel ids)."""
+    `places` lists the distinct channels where it was posted; `poster`, `channel` and `message_ts` say
+    where the paste that opened the report was, so a DM that failed can be written again. A report
+    lasts `REPEAT_WITHIN` from `first_seen`: repeats within it update the DMs sent (`leak_dms`)."""
 
     __tablename__ = "leak_reports"
     fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
     dataos_user_id: Mapped[str] = mapped_column(String(255))
     key_name: Mapped[str] = mapped_column(String(255))
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
-    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     times: Mapped[int] = mapped_column(Integer, default=1)
     places: Mapped[str | None] = mapped_column(String(2000))
-    notified: Mapped[str | None] = mapped_column(String(500))
+    poster: Mapped[str | None] = mapped_column(String(32))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    key_expiration: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    to_admins: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LeakDM(Base):
+    """One DM about a leak report: claimed (`sending`) before it is sent, then `sent` (with where it
+    landed), `failed` (Slack refused it: tried again) or `unknown` (no answer: never sent twice)."""
+
+    __tablename__ = "leak_dms"
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(32), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    channel: Mapped[str | None] = mapped_column(String(32))
+    ts: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class SweepMark(Base):

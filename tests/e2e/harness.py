@@ -117,7 +117,8 @@ class SlackUser:
             "token": "legacy", "team_id": "T0123", "team_domain": "acme", "channel_id": channel,
             "channel_name": "general", "user_id": user, "user_name": user.lower(), "command": "/apikey",
             "text": text, "api_app_id": "A0ABC", "is_enterprise_install": "false",
-            "response_url": self.slack.response_url("cmd"), "trigger_id": trigger_id or f"{n}.{n}.trigger{n}",
+            "response_url": self.slack.response_url("cmd"),
+            "trigger_id": self.slack.trigger(trigger_id or f"{n}.{n}.trigger{n}"),
         }
         return self.post(urlencode(form), "application/x-www-form-urlencoded")
 
@@ -151,10 +152,13 @@ class SlackUser:
         payload = {
             "type": "view_submission", "team": {"id": "T0123", "domain": "acme"},
             "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0123"},
-            "api_app_id": "A0ABC", "trigger_id": f"sub.{next(self._ids)}", "view": view,
+            "api_app_id": "A0ABC", "trigger_id": self.slack.trigger(f"sub.{next(self._ids)}"), "view": view,
             "response_urls": [], "is_enterprise_install": False, "enterprise": None,
         }
-        return self.interact(payload)
+        response = self.interact(payload)
+        if response.status_code == 200 and not response.content.strip():
+            self.slack.close_view(view_id)  # Slack closes a modal whose submission is acknowledged empty
+        return response
 
     def click(self, action_id: str, value: str, user: str = "U0ALICE", *, view_id: str | None = None,
               block_id: str = "b", channel: str = "C0456", message_ts: str = "1700000000.000100",
@@ -162,7 +166,8 @@ class SlackUser:
         n = next(self._ids)
         payload: dict[str, Any] = {
             "type": "block_actions", "user": {"id": user, "username": user.lower(), "team_id": "T0123"},
-            "team": {"id": "T0123", "domain": "acme"}, "api_app_id": "A0ABC", "trigger_id": f"{n}.{n}.click{n}",
+            "team": {"id": "T0123", "domain": "acme"}, "api_app_id": "A0ABC",
+            "trigger_id": self.slack.trigger(f"{n}.{n}.click{n}"),
             "actions": [{"type": "button", "action_id": action_id, "block_id": block_id, "value": value,
                          "action_ts": "1700000001.000200"}],
         }

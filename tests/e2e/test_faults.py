@@ -35,7 +35,8 @@ def test_dataos_slower_than_the_timeout(bot: Bot) -> None:
     bot.heimdall.fail_next(4, None, delay=1.0, match="/users/alice/tokens")  # each beyond the 0.5 s timeout
     bot.user.command("list")
     text = last_reply(bot, 2)
-    assert "DataOS is not answering right now" in text and "Nothing was changed" in text
+    assert "DataOS is not answering right now, so I could not finish listing your keys" in text
+    assert "Please try again in a few minutes." in text
     list_works(bot, 3)
 
 

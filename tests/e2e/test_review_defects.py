@@ -244,7 +244,7 @@ def test_ambiguous_requests_get_400(bot: Bot, body: str, content_type: str,
     r = bot.user.post(body, content_type)
     assert r.status_code == 400 and "Traceback" not in r.text
     assert bot.server.call(bot.runtime.drain(10))
-    assert [c.method for c in bot.slack.calls] == []
+    assert [c.method for c in bot.slack.calls if c.method != "auth.test"] == []  # auth.test: the start-up check
 
 
 @pytest.mark.parametrize("extra", [

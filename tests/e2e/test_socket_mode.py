@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot.playground.heimdall import HeimdallEmulator
-from bot.playground.slack import SlackFake
+from bot.playground.slack import DROP, SlackFake
 from bot.reminders.sweep import Sweeper
 from tests.conftest import FakeClock
 from tests.e2e.harness import BotServer, create_values, make_settings, text_of
@@ -83,7 +83,8 @@ def test_list_answers_over_socket_mode_and_survives_a_disconnect(socket_bot: Bot
 
 def test_a_reminder_button_works_over_socket_mode(socket_bot: BotServer, slack: SlackFake,
                                                   heimdall: HeimdallEmulator) -> None:
-    heimdall.add_token("alice", "soon", expiration=WED_1430 + timedelta(hours=20))
+    # six days ahead: the 7-day reminder, whose snooze ends well before the expiry (so it is offered)
+    heimdall.add_token("alice", "soon", expiration=WED_1430 + timedelta(days=6))
     socket_bot.call(Sweeper(socket_bot.runtime).run())
     dm = next(c for c in slack.delivered("chat.postMessage") if "soon" in text_of(c))
     snooze = next(e for b in dm.params["blocks"] if b["type"] == "actions" for e in b["elements"]
@@ -156,3 +157,19 @@ def test_slack_out_of_reach_holds_neither_start_up_nor_sigterm(tmp_path: Path, s
     failed = [line for line in log if "Failed to connect" in line]
     assert failed and "WARNING" in failed[0] and "Traceback" not in "".join(log)
     assert "apikey-bot stopped" in rest
+
+
+def test_an_event_whose_handling_failed_is_left_for_slack_to_send_again(socket_bot: BotServer,
+                                                                        slack: SlackFake) -> None:
+    # Slack cut off while Bolt authorises the first event (before any listener): its handling failed.
+    slack.fail("auth.test", status=DROP)
+    event = {"type": "event_callback", "event_id": "EvLOST", "team_id": "T0123",
+             "event": {"type": "app_home_opened", "user": "U0ALICE", "tab": "home", "channel": "D0"}}
+    first = slack.send_envelope("events_api", event)
+    slack.wait_for("auth.test", where=lambda c: c.result.get("error") == "connection_dropped")
+    # Slack sends an unacknowledged envelope again: that retry is handled, not skipped as a repeat
+    acked(slack, slack.send_envelope("events_api", event, retry_attempt=1, retry_reason="timeout"))
+    slack.wait_for("views.publish")
+    assert socket_bot.call(socket_bot.runtime.drain(10))
+    assert first not in slack.acks  # over HTTP this was a 5xx, which Slack retries; here, no ack
+    assert len(slack.calls_to("views.publish")) == 1

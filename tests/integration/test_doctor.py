@@ -54,7 +54,8 @@ async def test_missing_scopes(heimdall: HeimdallEmulator, clock: FakeClock, db_p
         check = by_name(await run_doctor(make_settings(slack, heimdall, db_path), now=clock.now()))["Slack scopes"]
     finally:
         slack.stop()
-    assert check.status == "fail" and "missing im:write, users:read, users:read.email" in check.detail
+    missing = "missing channels:read, groups:read, im:write, users:read, users:read.email"
+    assert check.status == "fail" and missing in check.detail
 
 
 async def test_slack_unreachable(heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock,
@@ -145,7 +146,8 @@ def test_cli_exit_codes(slack: SlackFake, heimdall: HeimdallEmulator, db_path: s
 
 @pytest.mark.parametrize(("leak_watch", "scopes", "expect"), [
     (True, "commands,chat:write,im:write,users:read,users:read.email", ("fail", "apikey-bot manifest --leak-watch")),
-    (True, "commands,chat:write,im:write,users:read,users:read.email,channels:history,groups:history", ("ok", "on:")),
+    (True, "commands,chat:write,im:write,users:read,users:read.email,channels:read,groups:read,channels:history,"
+           "groups:history", ("ok", "on:")),
     (False, "commands,chat:write,im:write,users:read,users:read.email,channels:history", ("warn", "LEAK_WATCH is off")),
 ])
 async def test_leak_watch_scopes_match_the_setting(heimdall: HeimdallEmulator, clock: FakeClock, db_path: str,
@@ -162,3 +164,26 @@ async def test_leak_watch_scopes_match_the_setting(heimdall: HeimdallEmulator, c
     if leak_watch and status == "fail":
         assert checks["Slack scopes"].status == "fail" and words in checks["Slack scopes"].detail
     assert check.status == status and (words in check.detail or status == "fail")
+
+
+@pytest.mark.parametrize(("member", "private", "archived", "status", "says"), [
+    (True, False, False, "ok", "the bot is in #apikey-audit"),
+    (False, False, False, "fail", "invite @apikey-bot to #apikey-audit (`/invite @apikey-bot` in the channel)"),
+    (True, True, False, "ok", "the bot is in #apikey-audit"),
+    (False, True, False, "fail", "a private channel must have @apikey-bot invited"),
+    (True, False, True, "fail", "#apikey-audit is archived"),
+])
+async def test_the_bot_must_be_in_the_audit_channel(slack: SlackFake, heimdall: HeimdallEmulator, clock: FakeClock,
+                                                    db_path: str, member: bool, private: bool, archived: bool,
+                                                    status: str, says: str) -> None:
+    slack.add_channel("C0AUDIT", "apikey-audit", member=member, private=private, archived=archived)
+    settings = make_settings(slack, heimdall, db_path, audit_channel="C0AUDIT")
+    check = by_name(await run_doctor(settings, now=clock.now()))["audit channel"]
+    assert check.status == status and says in check.detail, check.detail
+
+
+async def test_an_audit_channel_that_does_not_exist(slack: SlackFake, heimdall: HeimdallEmulator, clock: FakeClock,
+                                                    db_path: str) -> None:
+    settings = make_settings(slack, heimdall, db_path, audit_channel="C0GONE")
+    check = by_name(await run_doctor(settings, now=clock.now()))["audit channel"]
+    assert check.status == "fail" and "is not a channel the bot can see" in check.detail

@@ -28,6 +28,8 @@ async def test_an_older_schema_is_migrated_and_an_up_to_date_one_skips_alembic(t
     await migrate(engine)
     async with engine.begin() as conn:  # as if this database were left at the previous version
         await conn.execute(text("DROP TABLE leak_reports"))
+        await conn.execute(text("DROP TABLE leak_dms"))
+        await conn.execute(text("DROP INDEX ix_idempotency_keys_created_at"))
         await conn.execute(text("DROP TABLE sweep_marks"))
         await conn.execute(text("DROP TABLE slack_members"))
         await conn.execute(text("ALTER TABLE swept_users DROP COLUMN listed_at"))
@@ -38,6 +40,30 @@ async def test_an_older_schema_is_migrated_and_an_up_to_date_one_skips_alembic(t
     assert await current_revision(engine) == SCHEMA_HEAD
     async with engine.connect() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM sweep_marks"))).scalar() == 0
+    await engine.dispose()
+
+
+async def test_leak_reports_of_0005_keep_their_dms_whole(tmp_path: Path) -> None:
+    """0008 moves the DM ids of a 0005 report (a clipped `notified` column) into rows of their own."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from bot.store.db import _alembic_config
+
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/old.db")
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda c: command.upgrade(_alembic_config(c), "0005"))
+        await conn.execute(text(
+            "INSERT INTO leak_reports (fingerprint, dataos_user_id, key_name, first_seen, last_seen, times, places, "
+            "notified) VALUES ('f1', 'alice', 'etl', '2026-11-27 09:00:00', '2026-11-27 09:00:00', 2, 'C1 C2', "
+            "'D0ALICE:1700000001.000100 D0ADMIN:17000')"))
+    await migrate(engine)
+    async with engine.connect() as conn:
+        dms = (await conn.execute(text("SELECT recipient, state, channel, ts FROM leak_dms ORDER BY 1"))).all()
+        report = (await conn.execute(text("SELECT times, places, to_admins FROM leak_reports"))).one()
+    assert [tuple(d) for d in dms] == [("D0ADMIN", "sent", "D0ADMIN", "17000"),
+                                       ("D0ALICE", "sent", "D0ALICE", "1700000001.000100")]
+    assert tuple(report) == (2, "C1 C2", 0)
     await engine.dispose()
 
 

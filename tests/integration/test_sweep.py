@@ -53,9 +53,10 @@ async def test_first_sweep_sends_due_step_once(rt: Runtime, heimdall: HeimdallEm
     message = next(c for c in slack.delivered("chat.postMessage") if "soon" in json.dumps(c.params))
     text = json.dumps(message.params, ensure_ascii=False)
     assert soon.apikey not in text
-    assert f"<!date^{int(soon.expiration.timestamp())}^" in text and "Reminder 1 day before expiry" in text
+    assert f"<!date^{int(soon.expiration.timestamp())}^" in text and "The reminder 1 day before expiry" in text
     buttons = [e["action_id"] for b in message.params["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert buttons == ["reminder_renew", "reminder_revoke", "reminder_snooze", "reminder_mute"]
+    # no "Remind me in 1 day" for a key that expires within the day: it would remind after the expiry
+    assert buttons == ["reminder_renew", "reminder_revoke", "reminder_mute"]
     ledger = {(r["key_name"], r["step"]): r for r in await rt.store.ledger()}
     assert set(ledger) == {("soon", "1d"), ("later", "30d"), ("bobs", "1d")}
     assert ledger["soon", "1d"]["state"] == "sent" and ledger["soon", "1d"]["channel"] == "D0ALICE"

@@ -117,10 +117,11 @@ def test_slack_date_token() -> None:
     assert blocks.slack_date(moment) == "<!date^1796374800^{date_short_pretty} at {time}|2026-12-04 09:00 UTC>"
 
 
-@pytest.mark.parametrize("name", ["ci_loader", "<!channel> & co", "k" * 400])
-def test_the_fast_reminder_builder_matches_the_models(name: str) -> None:
-    args = dict(lifetime_hours=720, snooze_words="1 day")
-    fast = blocks.reminder_message(name, NOW + timedelta(days=3), NOW, "7d", **args)  # type: ignore[arg-type]
-    reference = blocks.reminder_message_from_models(name, NOW + timedelta(days=3), NOW, "7d", **args)  # type: ignore[arg-type]
+@pytest.mark.parametrize(("name", "step", "snooze"), [("ci_loader", "7d", "1 day"), ("<!channel> & co", "7d", "1 day"),
+                                                      ("k" * 400, "7d", "1 day"), ("soon", "snooze-1796374800", None)])
+def test_the_fast_reminder_builder_matches_the_models(name: str, step: str, snooze: str | None) -> None:
+    args = dict(lifetime_hours=720, snooze_words=snooze)
+    fast = blocks.reminder_message(name, NOW + timedelta(days=3), NOW, step, **args)  # type: ignore[arg-type]
+    reference = blocks.reminder_message_from_models(name, NOW + timedelta(days=3), NOW, step, **args)  # type: ignore[arg-type]
     assert fast == reference
     check_message(fast)

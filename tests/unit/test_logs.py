@@ -63,3 +63,28 @@ def test_uvicorn_lines_are_not_repeated_in_colour() -> None:
         assert "Started server process [42]" in line and "color_message" not in line and "\x1b" not in line
         assert line.count("Started server process") == 1
     configure_logging("console", "INFO", stream=io.StringIO())
+
+
+def test_redact_a_key_glued_after_a_slash_an_underscore_or_a_dash() -> None:
+    urlsafe = KEY.replace("+", "-").replace("/", "_")
+    for text in (f"GET https://dataos.example/api/keys/{KEY} 404", f"token_{KEY}", f"x-{KEY}",
+                 f"apikey-{urlsafe.rstrip('=')}", f"/v1/{KEY}/details", f"a/{KEY}_{KEY}"):
+        out = redact(text)
+        assert KEY not in out and urlsafe not in out and urlsafe.rstrip("=") not in out, out
+        assert "[REDACTED-DATAOS-KEY]" in out
+    assert redact(f"/v1/{KEY}/details").endswith("/details")
+
+
+def test_redact_leaves_long_paths_and_identifiers_alone() -> None:
+    text = ("/work/wt/x/.venv/lib/python3.11/site-packages/slack_sdk/web/async_base_client.py "
+            "some_very_long_identifier_with_many_parts-and-dashes-1234567890abcdef")
+    assert redact(text) == text
+
+
+def test_a_logged_url_with_a_key_in_its_path_is_masked_in_the_output() -> None:
+    stream = io.StringIO()
+    configure_logging("json", "INFO", stream=stream)
+    logging.getLogger("test.redaction").warning("GET https://dataos.example/api/v1/keys/%s failed", KEY)
+    logging.getLogger("test.redaction").warning("header x-apikey-%s", KEY)
+    configure_logging("console", "INFO", stream=io.StringIO())
+    assert KEY not in stream.getvalue() and stream.getvalue().count("[REDACTED-DATAOS-KEY]") == 2

@@ -126,7 +126,8 @@ def test_command_scopes_and_events_match_the_code() -> None:
     called.discard("api.call")
     assert {"views.open", "views.update", "chat.postEphemeral", "conversations.open", "users.info"} <= called
     assert called <= set(METHOD_SCOPES), called - set(METHOD_SCOPES)
-    needed = {METHOD_SCOPES[m] for m in called if METHOD_SCOPES[m]} | {"commands", "users:read.email"}
+    # groups:read: conversations.info of a private AUDIT_CHANNEL (a public one needs channels:read)
+    needed = {METHOD_SCOPES[m] for m in called if METHOD_SCOPES[m]} | {"commands", "users:read.email", "groups:read"}
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == needed == set(bot_scopes())
     # events: the manifest subscribes to exactly the events the code listens for
     listened = set(re.findall(r'@app\.event\("([a-z_]+)"\)', source))
@@ -150,3 +151,12 @@ def test_leak_watch_adds_exactly_its_scopes_and_events() -> None:
     events = set(watching["settings"]["event_subscriptions"]["bot_events"])
     assert events - set(plain["settings"]["event_subscriptions"]["bot_events"]) == {"message.channels",
                                                                                    "message.groups"}
+
+
+def test_the_usage_hint_names_every_subcommand_people_use() -> None:
+    from bot.slack.commands import SUBCOMMANDS
+
+    usage = build_manifest()["features"]["slash_commands"][0]["usage_hint"]
+    words = set(re.findall(r"[a-z]+", usage))
+    assert set(SUBCOMMANDS) - {"admin"} <= words, usage  # admin commands are for the few, and have their own help
+    assert "reminders on|off" in usage

@@ -55,7 +55,8 @@ function apply(state) {
   const me = world.personas.find((p) => p.user_id === pg.persona);
   $("#persona-note").textContent = `${me.email} · ${me.tz} · ${me.note}`;
   $("#banner").hidden = world.ready;
-  $("#clock").textContent = world.clock + (world.days_ahead ? ` (${world.days_ahead} days ahead)` : "");
+  const ahead = world.days_ahead === 1 ? "1 day" : `${world.days_ahead} days`;
+  $("#clock").textContent = world.clock + (world.days_ahead ? ` (${ahead} ahead)` : "");
   for (const box of $$("[data-fault]")) box.checked = !!world.faults[box.dataset.fault];
   if (!$("#nav-channels").childElementCount) {
     for (const channel of world.channels) {

@@ -1,0 +1,69 @@
+"""Housekeeping: one job, independent of reminders, that keeps each table to its retention and tries
+again the leak DMs Slack refused. It runs inside `apikey-bot serve` (at start-up, then every
+`INTERVAL_MINUTES`), with REMINDERS_ENABLED=false too.
+
+Retention (documented in SECURITY.md):
+- `slack_events` (Events API ids, to handle each event once across replicas): `EVENT_MEMORY`, 6 hours;
+  Slack retries a delivery for a few minutes at most.
+- `idempotency_keys` (one per form submission): `IDEMPOTENCY_MEMORY`, 7 days; a double submit comes
+  within seconds, and Slack forms expire long before.
+- `leak_reports` and their `leak_dms`: `LEAK_REPORT_MEMORY`, 30 days after the key was last seen
+  pasted; a report is news again after a day anyway (`leak_dms.REPEAT_WITHIN`).
+- `audit_log` is kept: it is the record of who did what.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from bot.slack.leak_dms import retry_failed
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
+
+log = logging.getLogger(__name__)
+INTERVAL_MINUTES = 10
+EVENT_MEMORY = timedelta(hours=6)
+IDEMPOTENCY_MEMORY = timedelta(days=7)
+LEAK_REPORT_MEMORY = timedelta(days=30)
+
+
+@dataclass
+class Tidied:
+    events: int = 0
+    idempotency: int = 0
+    leak_reports: int = 0
+    leak_dms_delivered: int = 0
+    failed: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        text = (f"pruned {self.events} event ids, {self.idempotency} idempotency claims, {self.leak_reports} "
+                f"leak reports; {self.leak_dms_delivered} leak DMs delivered on a retry")
+        return text + (f"; could not: {', '.join(self.failed)}" if self.failed else "")
+
+
+async def housekeeping(rt: Runtime) -> Tidied:
+    """One pass. Each step on its own: one failing (the database busy) does not stop the others."""
+    now = rt.clock()
+    done = Tidied()
+    try:
+        done.events = await rt.store.prune_events(older_than=now - EVENT_MEMORY)
+    except Exception as exc:
+        done.failed.append(f"prune event ids ({type(exc).__name__})")
+    try:
+        done.idempotency = await rt.store.prune_idempotency(older_than=now - IDEMPOTENCY_MEMORY)
+    except Exception as exc:
+        done.failed.append(f"prune idempotency claims ({type(exc).__name__})")
+    try:
+        done.leak_reports = await rt.leak_reports.prune(older_than=now - LEAK_REPORT_MEMORY)
+    except Exception as exc:
+        done.failed.append(f"prune leak reports ({type(exc).__name__})")
+    try:
+        done.leak_dms_delivered = await retry_failed(rt)
+    except Exception as exc:
+        done.failed.append(f"retry leak DMs ({type(exc).__name__})")
+    (log.warning if done.failed else log.info)("housekeeping: %s", done.line())
+    return done

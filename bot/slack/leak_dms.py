@@ -1,0 +1,125 @@
+"""The DMs about a pasted key: what they say, sending them, and sending again those Slack refused.
+
+Each DM is claimed in `leak_dms` before it is sent and its outcome recorded after (`bot.store.leaks`):
+a report counts as told only once one was delivered, a refused one is tried again (by the next paste of
+the key, or by housekeeping), and one whose outcome is unknown is never sent twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ConfirmObject, ContextBlock, SectionBlock
+
+from bot.domain.keys import key_ref
+from bot.identity import slack_error
+from bot.slack import blocks
+from bot.store import Audit
+from bot.store.leaks import Report
+from bot.text import shown
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
+
+log = logging.getLogger(__name__)
+REVOKE_ACTION = "leak_revoke"
+RENEW_ACTION = "leak_renew"
+KEEP_ACTION = "leak_keep"
+#: The same key pasted again within this time of the paste that opened its report updates the DMs
+#: sent then instead of sending new ones; repeats do not move it.
+REPEAT_WITHIN = timedelta(days=1)
+
+
+async def deliver(rt: Runtime, report: Report, recipients: list[str], now: datetime) -> list[str]:
+    """DM each of `recipients` (claimed) about `report` and record each outcome; those delivered.
+    Slack refusing is `failed` (tried again later); no answer at all is `unknown` (never sent twice)."""
+    if not recipients:
+        return []
+    link = await _permalink(rt, report.channel, report.message_ts)
+    message = leak_message(report.key_name, report.dataos_user_id, report.channel or "", report.poster or "",
+                           link, report.key_expiration, renew=not report.to_admins)
+    delivered: list[str] = []
+    for person in recipients:
+        try:
+            # No preview of the linked message: it holds the key.
+            response = await rt.slack.chat_postMessage(channel=person, unfurl_links=False, unfurl_media=False,
+                                                       **message.kwargs())
+        except SlackApiError as exc:
+            log.warning("leak watch: could not DM %s: %s", person, slack_error(exc))
+            await rt.leak_reports.finish(report.fingerprint, person, state="failed", now=now)
+            continue
+        except Exception as exc:  # sent or not, nobody knows: never sent twice
+            log.warning("leak watch: no answer to the DM to %s (%s)", person, type(exc).__name__)
+            await rt.leak_reports.finish(report.fingerprint, person, state="unknown", now=now)
+            continue
+        delivered.append(person)
+        await rt.leak_reports.finish(report.fingerprint, person, state="sent", now=now,
+                                     channel=str(response.get("channel") or ""), ts=str(response.get("ts") or ""))
+    return delivered
+
+
+async def retry_failed(rt: Runtime) -> int:
+    """Housekeeping: DM again whoever Slack refused a leak DM to, while the report lasts."""
+    now = rt.clock()
+    delivered = 0
+    for report, recipients in await rt.leak_reports.failed(now=now, within=REPEAT_WITHIN):
+        claimed = await rt.leak_reports.claim(report.fingerprint, recipients, now)
+        if sent := await deliver(rt, report, claimed, now):
+            delivered += len(sent)
+            await rt.keys.trail.record(Audit(
+                at=now, actor_slack_id=report.poster or "", action="leak",
+                outcome="admins told" if report.to_admins else "owner told", dataos_user_id=report.dataos_user_id,
+                key_name=report.key_name, key_expiration=report.key_expiration,
+                detail=f"channel {report.channel}; told {' '.join(sent)} on a retry"))
+    return delivered
+
+
+async def _permalink(rt: Runtime, channel: str | None, ts: str | None) -> str | None:
+    if not channel or not ts:
+        return None
+    try:
+        response = await rt.slack.chat_getPermalink(channel=channel, message_ts=ts)
+    except SlackApiError:
+        return None
+    link = response.get("permalink")
+    return str(link) if isinstance(link, str) and link.startswith("https://") else None
+
+
+async def append(rt: Runtime, channel: str, ts: str, note: str) -> None:
+    """Tell the recipient of a leak DM already delivered, as a reply in its thread (its buttons stay)."""
+    try:
+        await rt.slack.chat_postMessage(channel=channel, thread_ts=ts, text=note)
+    except SlackApiError as exc:
+        log.warning("leak watch: could not update the DM %s/%s: %s", channel, ts, slack_error(exc))
+
+
+def leak_value(owner: str, name: str, expiration: datetime | None) -> str:
+    stamp = int(expiration.timestamp()) if expiration else 0
+    return json.dumps({"u": owner, "k": key_ref(name), "e": stamp}, separators=(",", ":"))
+
+
+def leak_message(name: str, owner: str, channel: str, poster: str, link: str | None, expiration: datetime | None,
+                 *, renew: bool) -> blocks.Message:
+    where = f"<#{shown(channel, 32)}>" + (f" (<{link}|the message>)" if link else "")
+    expires = (f" It expires {blocks.slack_date(expiration)}." if expiration else "")
+    whose = "Your DataOS API key" if renew else f"The DataOS API key of `{shown(owner)}`"
+    text = (f":rotating_light: {whose} *{shown(name)}* was posted in {where} by <@{shown(poster, 32)}>, where "
+            f"others can read it.{expires} Anyone who copied it can act as that DataOS user until it is revoked.")
+    value = leak_value(owner, name, expiration)
+    buttons = [ButtonElement(text="Revoke now", action_id=REVOKE_ACTION, value=value, style="danger",
+                             confirm=ConfirmObject(title="Revoke this key?", text=f"*{shown(name, 80)}* stops "
+                                                   "working at once, everywhere.", confirm="Revoke",
+                                                   deny="Not yet", style="danger"))]
+    if renew:
+        buttons.append(ButtonElement(text="Renew and revoke", action_id=RENEW_ACTION, value=value, style="primary"))
+    buttons.append(ButtonElement(text="I know, keep it", action_id=KEEP_ACTION, value=value))
+    return blocks.Message(f"A DataOS API key ({shown(name)}) was posted where others can read it", [
+        b.to_dict() for b in (
+            SectionBlock(text=text),
+            ActionsBlock(block_id=f"leak:{blocks.render_id()}", elements=buttons),
+            ContextBlock(elements=[blocks.text_object("The key itself is not shown here or kept by the bot.")]),
+        )])
