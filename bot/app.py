@@ -31,7 +31,7 @@ from bot.domain.policy import ValidityPolicy
 from bot.identity import DataOSDirectory, IdentityResolver, SlackProfiles, slack_error
 from bot.metrics import SLACK_TOKEN_LOST, TOKEN_LOSS_CAUSES, CountingRateLimitHandler, dataos_observer
 from bot.reminders.audience import SlackDirectory
-from bot.reminders.delivery import OutcomeBook
+from bot.reminders.delivery import TOKEN_ERRORS, OutcomeBook, slack_code
 from bot.service import KeyService
 from bot.slack.leak_gate import CheckGate
 from bot.store import Store, create_engine, migrate
@@ -187,8 +187,13 @@ class Runtime:
         try:
             response = await self.slack.auth_test()
         except SlackApiError as exc:
+            if self.slack_stopped is not None:
+                return  # a reminder pass met the refusal first and said so
             log.error("Slack refused the bot token (auth.test answered `%s`); every request will fail until it is "
                       "fixed. Run `apikey-bot doctor` to check the configuration.", slack_error(exc))
+            code = slack_code(exc)
+            if code in TOKEN_ERRORS:  # dead for good: reminders stop and /readyz says so (the line above told)
+                self.stop_slack(f"auth.test answered {code} at start-up", code, logged=True)
             return
         except Exception as exc:
             log.error("%s; the bot tries again with each request. Run `apikey-bot doctor` to check the "
@@ -243,13 +248,15 @@ class Runtime:
             return False
         return True
 
-    def stop_slack(self, reason: str, cause: str) -> None:
+    def stop_slack(self, reason: str, cause: str, *, logged: bool = False) -> None:
         """Slack refuses the bot's token for good (`cause`: the event or error code that said so): reminder
-        passes stop, /readyz says why, and this is logged once as an ERROR."""
+        passes stop, /readyz says why, and this is logged once as an ERROR (unless the caller has)."""
         if self.slack_stopped is not None:
             return
         self.slack_stopped = reason
         SLACK_TOKEN_LOST.labels(cause if cause in TOKEN_LOSS_CAUSES else "other").inc()
+        if logged:
+            return
         log.error("Slack refuses this bot's token: %s. Reminders are stopped and /readyz answers 503 until the "
                   "app is reinstalled and the bot restarted with the new token.", reason)
 

@@ -41,7 +41,8 @@ async def _sweep(rt: Runtime) -> None:
         log.warning("reminder sweep stopped by the shutdown; the next sweep goes on from what this one recorded")
         return
     except SweepFailed as exc:
-        log.error("reminder sweep could not run: %s", exc)
+        if rt.slack_stopped is None:  # (a refused token has had its one ERROR line: Runtime.stop_slack)
+            log.error("reminder sweep could not run: %s", exc)
         return
     except Exception:
         log.exception("reminder sweep failed")

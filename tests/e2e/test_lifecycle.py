@@ -95,3 +95,36 @@ def test_app_rate_limited_is_answered_with_a_warning(bot: Bot, caplog: pytest.Lo
     assert any("app_rate_limited" in w and "1518467820" in w for w in warnings)
     assert errors(caplog) == []
     assert bot.user.http.get("/readyz").status_code == 200
+
+
+@pytest.mark.parametrize("at_start", [False, True], ids=["refused on a DM", "refused at start-up"])
+def test_a_scheduled_sweep_with_a_dead_token_logs_one_error(slack: Any, heimdall: Any, clock: Any, tmp_path: Any,
+                                                            caplog: pytest.LogCaptureFixture, at_start: bool) -> None:
+    import asyncio
+
+    from tests.e2e.harness import make_settings, running_bot
+
+    caplog.set_level(logging.INFO)
+    heimdall.add_token("alice", "soon", expiration=WED_1430 + timedelta(hours=20))
+    slack.fail("chat.postMessage", "token_revoked", times=100)
+    if at_start:
+        slack.fail("auth.test", "token_revoked", times=100)
+    settings = make_settings(slack, heimdall, str(tmp_path / "bot.db"), reminders_enabled=True,
+                             working_days="mon-sun", working_hours="00:00-24:00")
+    with running_bot(settings, clock, slack) as (server, user):
+        if at_start:
+            slack.wait_for("auth.test")
+            check = server.runtime._slack_check
+            assert check is not None
+
+            async def checked() -> None:
+                await check
+
+            server.call(checked())
+        else:
+            slack.wait_for("chat.postMessage")
+            server.call(asyncio.wait_for(server.runtime._sweeping.none.wait(), 10))
+        ready = user.http.get("/readyz")
+        assert ready.status_code == 503 and "token_revoked" in ready.json()["checks"]["slack_token"]
+    assert len(slack.calls_to("chat.postMessage")) <= 1
+    assert len(errors(caplog)) == 1 and "token_revoked" in errors(caplog)[0]
