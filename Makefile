@@ -19,8 +19,10 @@ dev: $(BIN)/python
 run: install
 	$(BIN)/apikey-bot serve
 
+# `make playground PORT=4100 HOST=0.0.0.0`: only a PORT or HOST given on make's command line counts (a PORT
+# in the environment is `serve`'s setting, not the playground's).
 playground: install
-	$(BIN)/apikey-bot playground
+	$(BIN)/apikey-bot playground$(if $(filter command line,$(origin PORT)), --port $(PORT))$(if $(filter command line,$(origin HOST)), --host $(HOST))
 
 lint: dev
 	$(BIN)/ruff check bot tests

@@ -28,10 +28,12 @@ from bot.config import Settings
 from bot.dataos import DataOSError, DataOSUnavailable, HeimdallClient
 from bot.domain.durations import parse_duration_hours
 from bot.domain.policy import ValidityPolicy
-from bot.identity import DataOSDirectory, IdentityResolver, SlackProfiles, slack_error
+from bot.identity import DataOSDirectory, IdentityResolver, SlackProfiles, Workspace, failure, slack_error
 from bot.metrics import SLACK_TOKEN_LOST, TOKEN_LOSS_CAUSES, CountingRateLimitHandler, dataos_observer
+from bot.proxies import session_middleware, use_proxy_rule
 from bot.reminders.audience import SlackDirectory
 from bot.reminders.delivery import TOKEN_ERRORS, OutcomeBook, slack_code
+from bot.self_links import SelfLinks
 from bot.service import KeyService
 from bot.slack.leak_gate import CheckGate
 from bot.store import Store, create_engine, migrate
@@ -92,14 +94,15 @@ class Runtime:
         kwargs: dict[str, Any] = {"sleep": dataos_sleep} if dataos_sleep is not None else {}
         self.dataos = HeimdallClient(settings.heimdall_url, settings.dataos_apikey,
                                      timeout=settings.dataos_timeout_seconds, observer=dataos_observer,
-                                     max_connections=max(20, settings.sweep_concurrency * 2), **kwargs)
+                                     max_connections=max(20, settings.sweep_concurrency * 2),
+                                     max_response_bytes=settings.dataos_max_response_mb * 1024 * 1024, **kwargs)
         # Only 429s are retried: a connection error after sending could repeat a chat.postMessage.
-        self.slack = AsyncWebClient(
+        self.slack = use_proxy_rule(AsyncWebClient(
             token=settings.slack_bot_token.get_secret_value(),
             base_url=settings.slack_api_url,
             retry_handlers=[CountingRateLimitHandler(max_retry_count=2, sleep=slack_sleep or asyncio.sleep,
                                                      monotonic=monotonic)],
-        )
+        ), settings.slack_api_url)
         self.engine = engine if engine is not None else create_engine(settings.database_url)
         self.store = Store(self.engine)
         self.directory = DataOSDirectory(self.dataos, settings.directory_ttl_seconds, clock=monotonic,
@@ -107,26 +110,32 @@ class Runtime:
         self.profiles = SlackProfiles(self.slack, settings.slack_profile_ttl_seconds, clock=monotonic)
         # The directory walk waits out users.list's 429s itself (and goes on from the same cursor), so its
         # client has no retry handler: the stock one gives up after two waits.
-        self._walk_client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
-                                           base_url=settings.slack_api_url, retry_handlers=[])
-        self.slack_directory = SlackDirectory(self._walk_client, self.store, sleep=slack_sleep or asyncio.sleep)
+        self._walk_client = use_proxy_rule(AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
+                                                          base_url=settings.slack_api_url, retry_handlers=[]),
+                                           settings.slack_api_url)
+        self.slack_directory = SlackDirectory(self._walk_client, self.store, sleep=slack_sleep or asyncio.sleep,
+                                              home=self.workspace, allow_guests=settings.allow_guests)
         self.snooze_hours = parse_duration_hours(settings.snooze)
         self.renew_grace_hours = parse_duration_hours(settings.renew_grace)
-        self.resolver = IdentityResolver(self.store, self.directory, self.profiles, clock=monotonic,
-                                         admins=settings.admin_slack_user_ids)
-        self.keys = KeyService(self.dataos, self.store, self.resolver, clock,
-                               AuditTrail(self.store, self.slack, settings.audit_channel,
-                                          sleep=slack_sleep or asyncio.sleep, monotonic=monotonic, work=self.work),
-                               operator_key=settings.dataos_apikey)
-        self.admins = frozenset(settings.admin_slack_user_ids)
-        # The leak watch keeps pasted keys only as a keyed hash; the key of that hash comes from the
-        # operator key, so it is the same on every replica and after a restart, and never stored.
+        # The leak watch and self-links keep keys only as a keyed hash (the same one, so a leak report
+        # finds the links a key made); the key of that hash comes from the operator key, so it is the
+        # same on every replica and after a restart, and never stored.
         self.leak_secret = hmac.new(settings.dataos_apikey.get_secret_value().encode(), b"apikey-bot leak watch",
                                     hashlib.sha256).digest()
+        trail = AuditTrail(self.store, self.slack, settings.audit_channel, sleep=slack_sleep or asyncio.sleep,
+                           monotonic=monotonic, work=self.work)
+        self.self_links = SelfLinks(self.store, self.dataos, trail, clock, self.leak_secret, tell=self.dm)
+        self.resolver = IdentityResolver(self.store, self.directory, self.profiles, clock=monotonic,
+                                         admins=settings.admin_slack_user_ids, self_links=self.self_links,
+                                         home=self.workspace, allow_guests=settings.allow_guests)
+        self.keys = KeyService(self.dataos, self.store, self.resolver, clock, trail,
+                               operator_key=settings.dataos_apikey, self_links=self.self_links)
+        self.admins = frozenset(settings.admin_slack_user_ids)
         self.leak_gate = CheckGate(settings.leak_watch_checks_per_minute, queue_size=settings.leak_watch_queue,
                                    clock=monotonic)
         self.leak_reports = LeakReports(self.store)
         self._bot_user_id: str | None = None
+        self._workspace: Workspace | None = None
         self._warmup: asyncio.Task[None] | None = None
         self._slack_check: asyncio.Task[None] | None = None
         self._migrated = False
@@ -146,7 +155,8 @@ class Runtime:
         # One pooled aiohttp session for every Slack call (the SDK would open one per call otherwise).
         if self.slack.session is None:
             self.slack.session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=100, limit_per_host=100, keepalive_timeout=30))
+                connector=aiohttp.TCPConnector(limit=100, limit_per_host=100, keepalive_timeout=30),
+                middlewares=(session_middleware,))  # the proxy rule, whatever each SDK client read itself
             self._walk_client.session = self.slack.session
         # The directory loads over the network while the schema is checked: readiness waits for both.
         self._warmup = asyncio.create_task(self._warm_directory())
@@ -199,7 +209,7 @@ class Runtime:
             log.error("%s; the bot tries again with each request. Run `apikey-bot doctor` to check the "
                       "configuration.", _unreachable("Slack", self.settings.slack_api_url, exc))
             return
-        self._bot_user_id = self._bot_user_id or str(response.get("user_id") or "") or None
+        self._remember_auth(response)
 
     @contextlib.asynccontextmanager
     async def work(self) -> AsyncIterator[None]:
@@ -274,12 +284,39 @@ class Runtime:
 
     async def bot_user_id(self) -> str | None:
         """The bot's own Slack user (auth.test, asked once)."""
-        if self._bot_user_id is None:
-            try:
-                self._bot_user_id = str((await self.slack.auth_test()).get("user_id") or "") or None
-            except Exception as exc:
-                log.warning("auth.test failed: %s", type(exc).__name__)
+        await self._auth_test()
         return self._bot_user_id
+
+    async def workspace(self) -> Workspace | None:
+        """The workspace (and Enterprise Grid organisation) the bot is installed in (auth.test, asked once);
+        None while Slack cannot say."""
+        await self._auth_test()
+        return self._workspace
+
+    async def _auth_test(self) -> None:
+        if self._workspace is not None:
+            return
+        try:
+            answer = await self.slack.auth_test()
+        except Exception as exc:
+            log.warning("auth.test failed: %s", failure(exc))
+            return
+        self._remember_auth(answer)
+
+    def _remember_auth(self, answer: Any) -> None:
+        self._bot_user_id = self._bot_user_id or str(answer.get("user_id") or "") or None
+        team = str(answer.get("team_id") or "")
+        if team and self._workspace is None:
+            self._workspace = Workspace(team, str(answer.get("enterprise_id") or "") or None)
+
+    async def dm(self, slack_user_id: str, text: str) -> bool:
+        """A short DM from the bot (a sentence in mrkdwn); True if Slack took it."""
+        try:
+            await self.slack.chat_postMessage(channel=slack_user_id, text=text, unfurl_links=False)
+        except Exception as exc:
+            log.warning("could not send a DM to %s: %s", slack_user_id, failure(exc))
+            return False
+        return True
 
     async def aclose(self) -> None:
         await self.stop_scheduler()

@@ -25,9 +25,10 @@ from bot.text import shown
 
 log = logging.getLogger(__name__)
 ANNOUNCED = frozenset({"create", "revoke", "renew", "reveal", "link", "admin link", "admin unlink", "admin revoke",
-                       "link takeover", "leak"})
+                       "link takeover", "leak", "link end", "link not me"})
 ICONS = {"create": ":key:", "revoke": ":wastebasket:", "renew": ":recycle:", "reveal": ":eyes:", "link": ":link:",
-         "link takeover": ":warning:", "leak": ":rotating_light:"}
+         "link takeover": ":warning:", "leak": ":rotating_light:", "link end": ":scissors:",
+         "link not me": ":no_entry:"}
 #: Slack's pace for posting in one channel: about one message a second.
 PACE_SECONDS = 1.0
 #: Lines in one message: a burst longer than this goes out over several seconds (a line is at most
@@ -55,6 +56,21 @@ OUTCOMES = {
     "refused:unknown-user": "refused: DataOS has no such user",
     "refused:operator": "refused: that is the bot's own DataOS user",
     "refused:application": "refused: that is an application user, not a person",
+    "refused:guest": "refused: a guest account (ALLOW_GUESTS is off)",
+    "refused:other_org": "refused: a member of another organisation",
+    "refused:deactivated": "refused: a deactivated Slack account",
+    "refused:bot": "refused: a bot or app",
+    "refused:unavailable": "refused: Slack could not say who it is just now",
+    "refused:leaked-key": "refused: that key was seen pasted in a channel",
+    "refused:unknown-key": "refused: the bot could not tell which key it was",
+    "refused:not displaced": "refused: only the person it displaced may say so",
+    "ended: key revoked": "ended: the key that proved it was revoked",
+    "ended: key gone": "ended: the key that proved it is gone from DataOS",
+    "ended: key changed": "ended: the key that proved it was replaced in DataOS",
+    "ended: key expired": "ended: the key that proved it expired",
+    "ended: key leaked": "ended: the key that proved it was posted in a channel",
+    "ended: not me": "ended: the person it displaced said it was not theirs to take",
+    "ended: no proof": "ended: made before the bot kept the key that proved it",
 }
 _STATUS_WORDS = {
     400: "refused by DataOS as invalid",
@@ -70,6 +86,8 @@ _DETAILS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
      lambda m: f"(<@{m[1]}> now acts as this DataOS user instead of <@{m[2]}>, who was mapped "
                f"{_MAPPED.get(m[3]) or 'by ' + shown(m[3])})"),
     (re.compile(rf"^slack user {_ID}$"), lambda m: f"for <@{m[1]}>"),
+    (re.compile(rf"^slack user {_ID}; (told|not told)$"),
+     lambda m: f"for <@{m[1]}>, who {'was told' if m[2] == 'told' else 'could not be told'}"),
     (re.compile(rf"^offboarding {_ID}$"), lambda m: f"(offboarding <@{m[1]}>)"),
 ]
 

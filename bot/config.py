@@ -54,6 +54,8 @@ EXPECTS: dict[str, str] = {
     "LEAK_WATCH_CHECKS_PER_MINUTE": "a whole number of /authorize checks of pasted keys per minute, at least 1",
     "LEAK_WATCH_QUEUE": "a whole number of pasted-key candidates that may wait for a check, 0 to 100000",
     "DATAOS_USERS_LIMIT": "a whole number of DataOS users asked for in one directory listing, at least 1",
+    "DATAOS_MAX_RESPONSE_MB": "a whole number of megabytes, 1 to 4096 (the largest DataOS answer the bot reads)",
+    "ALLOW_GUESTS": "true or false (whether Slack guest accounts may be mapped and link)",
 }
 
 
@@ -101,6 +103,8 @@ class Settings(BaseSettings):
     leak_watch: bool = False
     leak_watch_checks_per_minute: int = Field(default=60, ge=1, le=10_000)
     leak_watch_queue: int = Field(default=500, ge=0, le=100_000)
+    dataos_max_response_mb: int = Field(default=64, ge=1, le=4096)
+    allow_guests: bool = False
 
     @field_validator("slack_bot_token")
     @classmethod

@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.dataos import DataOSError, DataOSForbidden, HeimdallClient
 from bot.identity import slack_error
 from bot.manifest import LEAK_WATCH_SCOPES, bot_scopes
+from bot.proxies import use_proxy_rule
 from bot.store import DatabaseUnusable, create_engine, current_revision, head_revision, safe_database_url
 
 Status = Literal["ok", "warn", "fail"]
@@ -40,7 +41,8 @@ class Check:
 
 
 async def check_slack(settings: Settings) -> list[Check]:
-    client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
+    client = use_proxy_rule(AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
+                                           base_url=settings.slack_api_url), settings.slack_api_url)
     try:
         return await _slack_checks(client, settings)
     finally:
@@ -117,7 +119,7 @@ def _header(headers: object, name: str) -> str:
 
 async def check_dataos(settings: Settings, now: datetime) -> list[Check]:
     client = HeimdallClient(settings.heimdall_url, settings.dataos_apikey, timeout=settings.dataos_timeout_seconds,
-                            retries=1)
+                            retries=1, max_response_bytes=settings.dataos_max_response_mb * 1024 * 1024)
     try:
         return await _dataos_checks(client, settings, now)
     finally:
@@ -134,7 +136,7 @@ async def _dataos_checks(client: HeimdallClient, settings: Settings, now: dateti
     checks = [Check("DataOS key", "ok", f"valid, belongs to `{owner}`")]
     try:
         users = await client.list_users(limit=settings.dataos_users_limit)
-        if len(users) >= settings.dataos_users_limit:
+        if users.received >= settings.dataos_users_limit:
             checks.append(Check("DataOS user directory", "fail", f"DataOS answered exactly DATAOS_USERS_LIMIT="
                                 f"{settings.dataos_users_limit} users, so people past them are never matched by "
                                 "e-mail and get no reminders; raise DATAOS_USERS_LIMIT"))

@@ -12,16 +12,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dataos import DataOSError, HeimdallClient, User
+from bot.membership import GUEST as GUEST
+from bot.membership import OTHER_ORG as OTHER_ORG
+from bot.membership import SlackProfile as SlackProfile
+from bot.membership import Standing as Standing
+from bot.membership import Workspace as Workspace
+from bot.membership import admitted as admitted
+from bot.membership import profile_from_user as profile_from_user
+from bot.membership import standing as standing
 from bot.store import Link, Store
 from bot.text import shown
+
+if TYPE_CHECKING:  # a type only: bot.self_links records through bot.audit, which names failures from here
+    from bot.self_links import SelfLinks
 
 log = logging.getLogger(__name__)
 Monotonic = Callable[[], float]
@@ -44,17 +55,6 @@ HOW_TO_LINK = how_to_link()
 
 
 @dataclass(frozen=True)
-class SlackProfile:
-    user_id: str
-    email: str | None
-    tz: str | None
-    tz_offset: int
-    deleted: bool = False
-    is_bot: bool = False
-    name: str | None = None
-
-
-@dataclass(frozen=True)
 class Identity:
     slack_user_id: str
     dataos_user_id: str
@@ -62,7 +62,8 @@ class Identity:
     email: str | None = None
 
 
-DenialReason = Literal["no_email", "no_match", "ambiguous", "deactivated", "bot", "unavailable"]
+DenialReason = Literal["no_email", "no_match", "ambiguous", "deactivated", "bot", "unavailable", "guest",
+                       "other_org", "link_ended"]
 
 
 @dataclass(frozen=True)
@@ -84,13 +85,17 @@ def email_key(email: str) -> str:
 
 
 def decide(slack_user_id: str, link: Link | None, profile: SlackProfile | None,
-           candidates: Iterable[User], admins: Sequence[str] = ()) -> Identity | Denied:
+           candidates: Iterable[User], admins: Sequence[str] = (), *, home: Workspace | None = None,
+           allow_guests: bool = False) -> Identity | Denied:
     """Pure: the mapping rule of design.md, given what the lookups found (and whom to ask for help)."""
     if profile is not None and profile.deleted:
         return Denied(slack_user_id, "deactivated",
                       "Your Slack account is deactivated, so the bot will not act for it.")
     if profile is not None and profile.is_bot:
         return Denied(slack_user_id, "bot", "Bots and apps cannot manage DataOS keys through this bot.")
+    denial = refusal(slack_user_id, profile, home, allow_guests=allow_guests)
+    if denial is not None:
+        return denial
     if link is not None:
         how: Literal["admin link", "self link"] = "admin link" if link.method == "admin" else "self link"
         return Identity(slack_user_id, link.dataos_user_id, how, profile.email if profile else None)
@@ -107,6 +112,19 @@ def decide(slack_user_id: str, link: Link | None, profile: SlackProfile | None,
     return Denied(slack_user_id, "ambiguous",
                   f"Several DataOS users share the e-mail address {shown(email)}, so the bot cannot tell which "
                   "one is you. " + how_to_link(admins))
+
+
+def refusal(slack_user_id: str, profile: SlackProfile | None, home: Workspace | None, *,
+            allow_guests: bool) -> Denied | None:
+    """Pure: the denial for a guest (unless admitted) or someone from another organisation, else None."""
+    if profile is None:
+        return None
+    found = standing(profile, home)
+    if found == "other_org":
+        return Denied(slack_user_id, "other_org", OTHER_ORG)
+    if found == "guest" and not allow_guests:
+        return Denied(slack_user_id, "guest", GUEST)
+    return None
 
 
 class DataOSDirectory:
@@ -143,7 +161,7 @@ class DataOSDirectory:
 
     async def _load(self) -> None:
         users = await self._client.list_users(limit=self.limit)
-        self.truncated = len(users) >= self.limit
+        self.truncated = users.received >= self.limit
         if self.truncated:
             log.warning("the DataOS user directory answered exactly DATAOS_USERS_LIMIT=%d users: people past it "
                         "cannot be matched by e-mail and get no reminders; raise DATAOS_USERS_LIMIT", self.limit)
@@ -193,19 +211,6 @@ class DataOSDirectory:
     async def aclose(self) -> None:
         if self._refreshing is not None and not self._refreshing.done():
             self._refreshing.cancel()
-
-
-def profile_from_user(user: dict[str, Any]) -> SlackProfile:
-    profile = user.get("profile") or {}
-    return SlackProfile(
-        user_id=str(user.get("id")),
-        email=profile.get("email") or None,
-        tz=user.get("tz") or None,
-        tz_offset=int(user.get("tz_offset") or 0),
-        deleted=bool(user.get("deleted")),
-        is_bot=bool(user.get("is_bot")) or user.get("id") == "USLACKBOT",
-        name=profile.get("real_name") or user.get("real_name") or user.get("name"),
-    )
 
 
 class SlackProfiles:
@@ -259,14 +264,38 @@ class IdentityResolver:
     removed here is seen at once; one made on another replica within `ttl` seconds."""
 
     def __init__(self, store: Store, directory: DataOSDirectory, profiles: SlackProfiles, *, ttl: float = 30.0,
-                 clock: Monotonic = time.monotonic, admins: Sequence[str] = ()) -> None:
+                 clock: Monotonic = time.monotonic, admins: Sequence[str] = (), self_links: SelfLinks | None = None,
+                 home: Callable[[], Awaitable[Workspace | None]] | None = None, allow_guests: bool = False) -> None:
         self.admins = tuple(admins)  # named to people who cannot be mapped: whom to ask
         self.store = store
         self.directory = directory
         self.profiles = profiles
+        self.self_links = self_links
+        self.allow_guests = allow_guests
+        self._home = home
         self._ttl = ttl
         self._clock = clock
         self._known: dict[str, tuple[float, Identity]] = {}
+
+    async def home(self) -> Workspace | None:
+        return await self._home() if self._home is not None else None
+
+    async def admission(self, slack_user_id: str) -> Denied | None:
+        """Why this Slack user may not be mapped or linked at all (a guest, another organisation, a
+        deactivated account, a bot), or None. Fails closed when Slack cannot say."""
+        try:
+            profile = await self.profiles.get(slack_user_id)
+            home = await self.home()
+        except SlackApiError as exc:
+            log.warning("users.info failed for %s: %s", slack_user_id, slack_error(exc))
+            profile, home = None, None
+        if profile is None or (home is None and self._home is not None):
+            return Denied(slack_user_id, "unavailable",
+                          "Slack did not tell the bot who you are just now, so nothing was done. "
+                          "Please try again in a minute.")
+        denied = decide(slack_user_id, None, profile, (), home=home, allow_guests=self.allow_guests)
+        return denied if isinstance(denied, Denied) and denied.reason in ("deactivated", "bot", "guest",
+                                                                            "other_org") else None
 
     def forget(self, slack_user_id: str) -> None:
         self._known.pop(slack_user_id, None)
@@ -279,6 +308,7 @@ class IdentityResolver:
         if user.is_person and user.email:
             member = await self.profiles.by_email(user.email)
             if (member is not None and member.user_id != exclude and all(m[0] != member.user_id for m in found)
+                    and admitted(member, await self.home(), allow_guests=self.allow_guests)
                     and await self.store.get_link(member.user_id) is None):
                 found.append((member.user_id, "e-mail"))
         return found
@@ -288,7 +318,8 @@ class IdentityResolver:
         if hit is not None and self._clock() - hit[0] < self._ttl:
             return hit[1]
         result = await self._resolve(slack_user_id)
-        if isinstance(result, Identity):
+        # A self-link is looked at on every use: it can end at any moment, with the key that proved it.
+        if isinstance(result, Identity) and result.how != "self link":
             self._known[slack_user_id] = (self._clock(), result)
         return result
 
@@ -302,14 +333,38 @@ class IdentityResolver:
                           "Please try again in a minute.")
         try:
             profile = await self.profiles.get(slack_user_id)
+            home = await self.home()
         except SlackApiError as exc:
             if link is not None:
-                profile = None  # an explicit link does not need the profile
+                profile, home = None, None  # an explicit link does not need the profile
             else:
                 log.warning("users.info failed for %s: %s", slack_user_id, slack_error(exc))
                 return Denied(slack_user_id, "unavailable",
                               "Slack did not tell the bot who you are just now, so nothing was done. "
                               "Please try again in a minute.")
+        if profile is not None and home is None and self._home is not None:
+            # Whether this member is from another organisation cannot be told without the workspace's id.
+            return Denied(slack_user_id, "unavailable",
+                          "Slack did not tell the bot which workspace this is just now, so nothing was done. "
+                          "Please try again in a minute.")
+        denied = refusal(slack_user_id, profile, home, allow_guests=self.allow_guests)
+        if denied is not None:
+            return denied
+        if link is not None and link.method == "self" and self.self_links is not None:
+            try:
+                # Told by DM as well: the one asking may be someone else (an admin looking up their keys).
+                ended = await self.self_links.check(link, tell=True)
+            except DataOSError:
+                return Denied(slack_user_id, "unavailable",
+                              "DataOS did not answer when the bot checked the key your link was made with, so "
+                              "nothing was done. Please try again in a few minutes.")
+            except Exception as exc:  # the database: the link stays, and nothing is done
+                log.warning("could not check the self-link of %s: %s", slack_user_id, type(exc).__name__)
+                return Denied(slack_user_id, "unavailable",
+                              "The bot's database is not answering right now, so nothing was done. "
+                              "Please try again in a minute.")
+            if ended is not None:
+                return Denied(slack_user_id, "link_ended", f"{ended.message} Nothing else was done.")
         candidates: list[User] = []
         if link is None and profile is not None and profile.email:
             try:
@@ -318,7 +373,8 @@ class IdentityResolver:
                 return Denied(slack_user_id, "unavailable",
                               "DataOS's user directory is unavailable, so the bot cannot tell which DataOS "
                               "user you are. Nothing was changed; please try again in a few minutes.")
-        return decide(slack_user_id, link, profile, candidates, self.admins)
+        return decide(slack_user_id, link, profile, candidates, self.admins, home=home,
+                      allow_guests=self.allow_guests)
 
 
 def failure(exc: BaseException) -> str:

@@ -61,6 +61,10 @@ LEAKS = Counter("apikey_bot_leak_watch_total",
                 "Leak watch: key-shaped candidates, and what became of them (check queued, check skipped: queue "
                 "full, not live, owner told, admins told, not told yet, repeat, check failed)", ["outcome"])
 
+DATAOS_RECORDS_SKIPPED = Counter("apikey_bot_dataos_records_skipped_total",
+                                 "DataOS records skipped because they lack what the bot needs (a user without an "
+                                 "id, a key without a name or expiry), by kind (user, key)", ["kind"])
+
 SUBCOMMANDS = frozenset({"help", "list", "create", "revoke", "whoami", "link", "reminders", "admin"})
 
 

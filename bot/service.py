@@ -20,7 +20,8 @@ from bot.dataos import DataOSError, DataOSNotFound, HeimdallClient, Token, User
 from bot.domain.keys import created_by_description, is_ref, key_ref
 from bot.domain.names import generate_key_name
 from bot.identity import Denied, Identity, IdentityResolver, Mapped
-from bot.store import Audit, Idempotency, Store
+from bot.self_links import SelfLinks
+from bot.store import Audit, Idempotency, Link, Proof, Store
 from bot.text import escape
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ class LinkResult:
     actor: str
     #: Slack users who were acting as that DataOS user until now (they are told).
     others: tuple[Mapped, ...] = ()
+    #: The link as stored (a self-link with the key that proved it), to be named exactly later.
+    link: Link | None = None
 
 
 def _outcome(exc: DataOSError) -> str:
@@ -67,8 +70,9 @@ def _outcome(exc: DataOSError) -> str:
 
 class KeyService:
     def __init__(self, dataos: HeimdallClient, store: Store, resolver: IdentityResolver, clock: Clock,
-                 trail: AuditTrail, *, operator_key: SecretStr | None = None) -> None:
+                 trail: AuditTrail, *, self_links: SelfLinks, operator_key: SecretStr | None = None) -> None:
         self._operator_key = operator_key
+        self.self_links = self_links
         self._operator_user: str | None = None
         self._recorded: dict[str, datetime] = {}  # when each person's listing last updated the record
         self.dataos = dataos
@@ -163,11 +167,27 @@ class KeyService:
         await self.trail.announce(entry)
         return token
 
+    async def delete_token(self, dataos_user_id: str, name: str, *, actor: str) -> None:
+        """The one way the bot deletes a key: the self-links that key proved end with it (also when DataOS
+        says it was already gone)."""
+        try:
+            await self.dataos.delete_token(dataos_user_id, name)
+        except DataOSNotFound:
+            await self._key_gone(dataos_user_id, name, actor)
+            raise
+        await self._key_gone(dataos_user_id, name, actor)
+
+    async def _key_gone(self, dataos_user_id: str, name: str, actor: str) -> None:
+        try:
+            await self.self_links.key_gone(dataos_user_id, name, actor=actor)
+        except Exception:  # the key is gone; a link it proved then fails its next check instead
+            log.exception("could not end the self-links proven by a revoked key of %s", dataos_user_id)
+
     async def revoke_key(self, identity: Identity, name: str) -> Token:
         try:
             name = await self.resolve(identity.dataos_user_id, name)
             token = await self.dataos.get_token(identity.dataos_user_id, name)
-            await self.dataos.delete_token(identity.dataos_user_id, name)
+            await self.delete_token(identity.dataos_user_id, name, actor=identity.slack_user_id)
         except DataOSError as exc:
             await self._audit(identity, "revoke", _outcome(exc), key_name=name)
             raise
@@ -183,6 +203,8 @@ class KeyService:
             name = await self.resolve(dataos_user_id, name)
             token = await self.dataos.get_token(dataos_user_id, name)
         except DataOSNotFound:
+            if not is_ref(name):
+                await self._key_gone(dataos_user_id, name, actor)
             return "gone"
         if expiration is None or token.expiration != expiration:
             await self.trail.record(Audit(at=self.clock(), actor_slack_id=actor, action="revoke",
@@ -190,7 +212,7 @@ class KeyService:
                                           key_name=name, key_expiration=token.expiration, detail=detail))
             return "changed"
         try:
-            await self.dataos.delete_token(dataos_user_id, name)
+            await self.delete_token(dataos_user_id, name, actor=actor)
         except DataOSNotFound:
             return "gone"
         await self.trail.record(Audit(at=self.clock(), actor_slack_id=actor, action="revoke", outcome="ok",
@@ -244,38 +266,76 @@ class KeyService:
                               "their own DataOS user. Nothing was linked.", "application")
         return user
 
+    async def _refuse(self, actor: str, action: str, reason: str, *, dataos_user_id: str | None = None,
+                      detail: str | None = None, key_name: str | None = None) -> None:
+        await self.trail.record(Audit(at=self.clock(), actor_slack_id=actor, action=action, key_name=key_name,
+                                      dataos_user_id=dataos_user_id and dataos_user_id[:255],
+                                      outcome=f"refused:{reason}"[:32], detail=detail))
+
+    async def _admit(self, actor: str, target: str, action: str) -> None:
+        """Guests (unless ALLOW_GUESTS) and people from other organisations are never linked."""
+        denied = await self.resolver.admission(target)
+        if denied is not None:
+            await self._refuse(actor, action, denied.reason, detail=f"slack user {target}")
+            if actor == target:
+                message = denied.message.replace("Nothing was done.", "Nothing was linked.")
+            else:
+                what = {"other_org": "is from another organisation (Slack Connect), and is never linked",
+                        "guest": "is a guest account, and guests are not admitted here (ALLOW_GUESTS)",
+                        "deactivated": "is deactivated", "bot": "is a bot or app",
+                        }.get(denied.reason, "could not be looked up in Slack just now")
+                message = f"<@{target}> {what}. Nothing was linked."
+            raise LinkRefused(message, denied.reason)
+
     async def link(self, slack_user_id: str, pasted_key: SecretStr) -> LinkResult:
-        """Link the caller to the DataOS user who owns `pasted_key`; the key is checked, never kept."""
+        """Link the caller to the DataOS user who owns `pasted_key`; the key is checked, never kept. The
+        link is derived from that key and ends with it (`bot.self_links`)."""
+        await self._admit(slack_user_id, slack_user_id, "link")
         result = await self.dataos.authorize(pasted_key)
         user_id = result.user_id
         if user_id is None:
-            await self.trail.record(Audit(at=self.clock(), actor_slack_id=slack_user_id, action="link",
-                                         outcome="refused:invalid-key"))
+            await self._refuse(slack_user_id, "link", "invalid-key")
             raise LinkRefused("DataOS did not accept that key (it is wrong, revoked or expired). "
                               "Nothing was linked. Paste a current key of yours and try again.")
         try:
             user = await self.linkable(user_id)
         except LinkRefused as exc:
-            await self.trail.record(Audit(at=self.clock(), actor_slack_id=slack_user_id, action="link",
-                                         dataos_user_id=user_id, outcome=f"refused:{exc.reason}"))
+            await self._refuse(slack_user_id, "link", exc.reason, dataos_user_id=user_id)
             raise
-        return await self._link(slack_user_id, user, method="self", actor=slack_user_id)
+        fingerprint = self.self_links.fingerprint(pasted_key)
+        if fingerprint is not None and await self.self_links.leaked(fingerprint):
+            await self._refuse(slack_user_id, "link", "leaked-key", dataos_user_id=user_id)
+            raise LinkRefused("That key was posted in a channel where others could read it, so it cannot prove "
+                              "who you are. Nothing was linked. Revoke it, then link with another key of yours.",
+                              "leaked-key")
+        proof = await self.self_links.prove(user_id, pasted_key)
+        if proof is None:
+            await self._refuse(slack_user_id, "link", "unknown-key", dataos_user_id=user_id)
+            raise LinkRefused("DataOS accepted that key, but the bot could not tell which of your keys it is, so "
+                              "the link could not be tied to it. Nothing was linked. Try another current key of "
+                              "yours, or ask a platform admin to link you.", "unknown-key")
+        return await self._link(slack_user_id, user, method="self", actor=slack_user_id, proof=proof)
 
     async def admin_link(self, actor: str, target: str, dataos_user_id: str) -> LinkResult:
+        await self._admit(actor, target, "admin link")
         try:
             user = await self.linkable(dataos_user_id)
         except LinkRefused as exc:
-            await self.trail.record(Audit(at=self.clock(), actor_slack_id=actor, action="admin link",
-                                         dataos_user_id=dataos_user_id[:255], outcome=f"refused:{exc.reason}",
-                                         detail=f"slack user {target}"))
+            await self._refuse(actor, "admin link", exc.reason, dataos_user_id=dataos_user_id,
+                               detail=f"slack user {target}")
             raise
         return await self._link(target, user, method="admin", actor=actor)
 
-    async def _link(self, target: str, user: User, *, method: str, actor: str) -> LinkResult:
+    async def _link(self, target: str, user: User, *, method: str, actor: str,
+                    proof: Proof | None = None) -> LinkResult:
         displaced = await self.resolver.others_mapped(user, exclude=target)
-        await self.store.set_link(target, user.id, method=method, linked_by=actor, now=self.clock())
+        now = self.clock()
+        await self.store.set_link(target, user.id, method=method, linked_by=actor, now=now, proof=proof)
         self.resolver.forget(target)
         await self.trail.record(Audit(at=self.clock(), actor_slack_id=actor, dataos_user_id=user.id, outcome="ok",
                                      action="link" if method == "self" else "admin link",
+                                     key_name=proof.key_name if proof else None,
+                                     key_expiration=proof.expiration if proof else None,
                                      detail=None if method == "self" else f"slack user {target}"))
-        return LinkResult(user.id, target, actor, tuple(displaced))
+        link = await self.store.get_link(target)
+        return LinkResult(user.id, target, actor, tuple(displaced), link=link)

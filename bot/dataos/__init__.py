@@ -7,6 +7,7 @@ from bot.dataos.errors import (
     DataOSError,
     DataOSForbidden,
     DataOSNotFound,
+    DataOSTooLarge,
     DataOSUnauthorized,
     DataOSUnavailable,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "DataOSError",
     "DataOSForbidden",
     "DataOSNotFound",
+    "DataOSTooLarge",
     "DataOSUnauthorized",
     "DataOSUnavailable",
     "HeimdallClient",

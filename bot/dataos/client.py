@@ -1,10 +1,10 @@
 """Async Heimdall client: one pooled `httpx.AsyncClient`, typed results, typed errors, safe retries.
 
 Redirects are never followed (they would carry the operator key somewhere else), and proxies come from
-HTTPS_PROXY / HTTP_PROXY / NO_PROXY read once, when the client is made. The client sends through
-httpx-aiohttp's transport, over the aiohttp the Slack SDK already uses: httpx's own connection pool
-(httpcore) re-checks every pooled connection on every request, which made a discovery of 2,000 people
-take 19 s of CPU instead of 4 (see the README's Performance section).
+HTTPS_PROXY / HTTP_PROXY / NO_PROXY read once, when the client is made (`bot.proxies`; loopback is
+never proxied). The client sends through httpx-aiohttp's transport, over the aiohttp the Slack SDK
+already uses: httpx's own connection pool (httpcore) re-checks every pooled connection on every
+request, which made a discovery of 2,000 people take 19 s of CPU instead of 4 (see the README's Performance section).
 
 Retries follow the official SDKs (500/502/503/504 and transport errors, with backoff) but only for
 idempotent calls (GET, DELETE, and `/authorize`, which changes nothing). A create is never repeated
@@ -23,24 +23,34 @@ import uuid
 from collections.abc import Awaitable, Callable
 from json import loads as json_loads
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
-from urllib.request import getproxies, proxy_bypass
+from urllib.parse import quote
 
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
-from pydantic import SecretStr, TypeAdapter, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
-from bot.dataos.errors import DataOSError, DataOSNotFound, DataOSUnavailable, error_for_status
+from bot.dataos.errors import DataOSError, DataOSNotFound, DataOSTooLarge, DataOSUnavailable, error_for_status
 from bot.dataos.models import AuthorizeResult, CreateTokenRequest, Token, User
 from bot.domain.durations import go_duration
+from bot.metrics import DATAOS_RECORDS_SKIPPED
+from bot.proxies import proxy_for
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-_USERS = TypeAdapter(list[User])
-_TOKENS = TypeAdapter(list[Token])
+#: The largest DataOS answer read, unless the client is told otherwise (DATAOS_MAX_RESPONSE_MB).
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+#: At most this many skipped records are remembered as logged (a refresh must not log them again).
+_LOGGED_SKIPS_LIMIT = 10_000
+
+
+class Records(list[T]):
+    """The records of a list answer the bot could use, and how many the answer held (`received`)."""
+
+    received: int = 0
 #: Never wait longer than this for a Retry-After from DataOS: the user is waiting.
 _MAX_RETRY_AFTER = 5.0
 
@@ -70,18 +80,21 @@ class HeimdallClient:
         sleep: Sleep = asyncio.sleep,
         max_connections: int = 100,
         observer: CallObserver | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         key = apikey.get_secret_value() if isinstance(apikey, SecretStr) else apikey
         self._base = base_url.rstrip("/") + "/api/v1"
         self._headers = {"apikey": key, "accept": "application/json", "user-agent": "dataos-apikey-bot"}
         self._timeout = timeout
         self._max_connections = max_connections
-        self._proxy = _env_proxy(self._base)
+        self._proxy = proxy_for(self._base)
         self._client: httpx.AsyncClient | None = None
         self._retries = retries
         self._backoff = backoff
         self._sleep = sleep
         self._observer = observer
+        self._max_response = max_response_bytes
+        self._logged_skips: set[tuple[str, str]] = set()  # skipped records already logged, by kind and id
 
     def _http(self) -> httpx.AsyncClient:
         # Made on first use: its connection pool belongs to the event loop it was made in.
@@ -95,7 +108,7 @@ class HeimdallClient:
                 headers=self._headers,
                 timeout=httpx.Timeout(self._timeout),
                 follow_redirects=False,  # a redirect would carry the operator key somewhere else
-                trust_env=False,  # the proxy was read from the environment once (_env_proxy); no .netrc
+                trust_env=False,  # the proxy was read from the environment once (bot.proxies); no .netrc
             )
         return self._client
 
@@ -118,18 +131,18 @@ class HeimdallClient:
         data = await self._call("POST", "/authorize", json={"token": value}, idempotent=True)
         return self._parse(AuthorizeResult.model_validate, data)
 
-    async def list_users(self, limit: int = 100_000) -> list[User]:
+    async def list_users(self, limit: int = 100_000) -> Records[User]:
         """Every user, in one page of at most `limit` (DataOS's SDKs send 1,000 unless told otherwise, and
-        a server given no limit may apply its own: the bot always sends one)."""
-        return self._parse(_USERS.validate_python, await self._call("GET", f"/users?limit={int(limit)}"))
+        a server given no limit may apply its own: the bot always sends one). A record the bot cannot use
+        is skipped (see `_each`); `received` says how many the answer held."""
+        return _each(User, "user", await self._call("GET", f"/users?limit={int(limit)}"), self._logged_skips)
 
     async def get_user(self, user_id: str) -> User:
         return self._parse(User.model_validate, await self._call("GET", f"/users/{_seg(user_id)}"))
 
     async def list_tokens(self, user_id: str) -> list[Token]:
         data = await self._call("GET", f"/users/{_seg(user_id)}/tokens")
-        tokens = self._parse(_TOKENS.validate_python, data)
-        return [t for t in tokens if t.type == "apikey"]
+        return [t for t in _each(Token, "key", data, self._logged_skips, owner=user_id) if t.type == "apikey"]
 
     async def get_token(self, user_id: str, name: str) -> Token:
         data = await self._call("GET", f"/users/{_seg(user_id)}/tokens/{_seg(name)}")
@@ -187,6 +200,27 @@ class HeimdallClient:
                     raise outcome.error from None
                 await self._sleep(self._delay(attempt, outcome.retry_after))
 
+    async def _read_capped(self, response: httpx.Response, method: str, path: str, correlation_id: str) -> bytes:
+        """The body, read in pieces and refused as soon as it passes the cap: a DataOS answer (or
+        something answering in its place) must not be able to fill the bot's memory."""
+        declared = response.headers.get("content-length", "")
+        chunks: list[bytes] = []
+        size = int(declared) if declared.isascii() and declared.isdigit() else 0
+        if size <= self._max_response:
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self._max_response:
+                    break
+                chunks.append(chunk)
+        if size > self._max_response:
+            log.warning("dataos %s %s: the answer is larger than DATAOS_MAX_RESPONSE_MB (%d MB) and was not read",
+                        method, _route(path), self._max_response // (1024 * 1024),
+                        extra={"correlation_id": correlation_id})
+            raise DataOSTooLarge(status=response.status_code, correlation_id=correlation_id,
+                                 changed=False if method == "GET" or path == "/authorize" else None)
+        return b"".join(chunks)
+
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return min(retry_after, _MAX_RETRY_AFTER)
@@ -195,11 +229,12 @@ class HeimdallClient:
     async def _once(self, method: str, path: str, json: dict[str, Any] | None, correlation_id: str) -> Any:
         started = time.perf_counter()
         try:
-            response = await self._http().request(
-                method, self._base + path, json=json, headers={"dataos-correlation-id": correlation_id})
-            status = response.status_code
-            headers = response.headers
-            body = response.content
+            async with self._http().stream(
+                method, self._base + path, json=json, headers={"dataos-correlation-id": correlation_id}
+            ) as response:
+                status = response.status_code
+                headers = response.headers
+                body = await self._read_capped(response, method, path, correlation_id)
         except httpx.TransportError as exc:
             # httpx-aiohttp renames aiohttp's errors (a refused connection becomes "ConnectTimeout"): log the real one
             real = exc.__cause__ if isinstance(exc.__cause__, aiohttp.ClientError) else exc
@@ -265,6 +300,35 @@ class HeimdallClient:
             raise DataOSError("DataOS sent an answer the bot could not read.") from None
 
 
+def _each(model: type[M], kind: str, data: Any, logged: set[tuple[str, str]], *,
+          owner: str | None = None) -> Records[M]:
+    """A list answer, record by record: one record the bot cannot use (no id, a name or expiry missing or
+    malformed) is skipped, counted and logged once by id, and the others still work. Only an answer that
+    is not a list at all is unreadable."""
+    if not isinstance(data, list):
+        raise DataOSError("DataOS sent an answer the bot could not read.")
+    found: Records[M] = Records()
+    found.received = len(data)
+    for record in data:
+        try:
+            found.append(model.model_validate(record))
+        except ValidationError:
+            DATAOS_RECORDS_SKIPPED.labels(kind).inc()
+            _log_skip(kind, record, owner, logged)
+    return found
+
+
+def _log_skip(kind: str, record: Any, owner: str | None, logged: set[tuple[str, str]]) -> None:
+    field = "id" if kind == "user" else "name"
+    ident = record.get(field) if isinstance(record, dict) else None
+    label = (f"{owner}/" if owner else "") + (str(ident)[:120] if isinstance(ident, str | int) else "(none)")
+    if (kind, label) in logged:
+        return
+    if len(logged) < _LOGGED_SKIPS_LIMIT:
+        logged.add((kind, label))
+    log.warning("dataos: skipped a %s record the bot cannot use (%s %s); the others are used", kind, field, label)
+
+
 def _never_sent(exc: httpx.TransportError) -> bool:
     """Did this failure happen before the request could leave (so nothing can have changed)?
 
@@ -284,14 +348,6 @@ def _ssl_context(url: str, proxy: str | None) -> ssl.SSLContext:
     if url.startswith("https:") or (proxy or "").startswith("https:"):
         return ssl.create_default_context()
     return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-
-
-def _env_proxy(url: str) -> str | None:
-    """HTTPS_PROXY / HTTP_PROXY, unless NO_PROXY exempts DataOS's host: as the Slack SDK does."""
-    target = urlsplit(url)
-    if not target.hostname or proxy_bypass(target.hostname):
-        return None
-    return getproxies().get(target.scheme)
 
 
 def _seg(value: str) -> str:

@@ -55,6 +55,12 @@ class DataOSUnavailable(DataOSError):
     default_message = "DataOS did not answer in time or is unavailable."
 
 
+class DataOSTooLarge(DataOSError):
+    """An answer past DATAOS_MAX_RESPONSE_MB: not read at all."""
+
+    default_message = "DataOS sent an answer larger than the bot accepts, so it was not read."
+
+
 def error_for_status(status: int, correlation_id: str, *, changed: bool | None = False) -> DataOSError:
     kinds: dict[int, type[DataOSError]] = {
         400: DataOSBadRequest,

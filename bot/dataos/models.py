@@ -7,16 +7,31 @@ exception never shows it; only delivery code calls `get_secret_value()`.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    #: Fields whose `null` must not take the default, and what it means instead.
+    _null_means: ClassVar[dict[str, Any]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_absent(cls, data: Any) -> Any:
+        # Go encodes an empty (nil) list or map, and an unset pointer, as `null`: such a field means
+        # "nothing", so it takes its default instead of failing the whole record.
+        if isinstance(data, dict):
+            return {k: cls._null_means.get(k) if v is None else v for k, v in data.items()
+                    if v is not None or k in cls._null_means}
+        return data
 
 
 class User(_Wire):
+    # A user whose type is explicitly null is not taken for a person (never matched or linked).
+    _null_means: ClassVar[dict[str, Any]] = {"type": "unknown"}
+
     id: str
     name: str | None = None
     email: str | None = None
@@ -49,11 +64,6 @@ class Token(_Wire):
     def _aware(cls, v: datetime) -> datetime:
         # RFC 3339 with any offset; a naive value is taken as UTC.
         return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
-
-    @field_validator("data", mode="before")
-    @classmethod
-    def _data(cls, v: Any) -> Any:
-        return {} if v is None else v
 
     @property
     def secret(self) -> SecretStr | None:

@@ -1,186 +1,24 @@
-"""Block Kit and mrkdwn to HTML, for the playground's page: what Slack's client would draw.
+"""Block Kit to HTML, for the playground's page: what Slack's client would draw (mrkdwn is `mrkdwn.py`).
 
 Every piece of text is escaped here, on the server, before the page sees it: the page only inserts
 what this module produced, so text from the bot's JSON (a key name, an exception text, a name from
 DataOS) can never become markup or script. Tags come from this module's own fixed strings only, and
 attribute values are escaped with quotes. Links keep http(s) and mailto targets only.
 
-Interactive elements carry `data-*` attributes (kind, action id, block id, value) that the page's
-script reads to build the payload Slack would send; a confirm dialog travels as a `<template>`.
+Interactive elements carry `data-*` attributes (kind, action id, block id, and `data-el`, the element's
+place: "<block>.<element>") that the page sends back when one is clicked; the server finds the element
+there and builds the payload Slack would send. A confirm dialog travels as a `<template>`.
 """
 
 from __future__ import annotations
 
-import html
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Any
 
-EMOJI = {
-    "x": "❌", "no_entry": "⛔", "wastebasket": "🗑️", "rotating_light": "🚨", "warning": "⚠️", "key": "🔑",
-    "link": "🔗", "hourglass_flowing_sand": "⏳", "hourglass": "⌛", "recycle": "♻️", "no_bell": "🔕", "zzz": "💤",
-    "white_check_mark": "✅", "red_circle": "🔴", "ok_hand": "👌", "memo": "📝", "large_yellow_circle": "🟡",
-    "large_green_circle": "🟢", "eyes": "👀", "bust_in_silhouette": "👤", "bell": "🔔", "lock": "🔒",
-    "wave": "👋", "tada": "🎉", "information_source": "ℹ️", "calendar": "📅", "clock3": "🕒", "mag": "🔍",
-}
-_SAFE_URL = re.compile(r"^(?:https?://|mailto:)[^\s\"'<>]+$", re.IGNORECASE)
-_ANGLE = re.compile(r"<([^<>\n]{1,3000})>")
-_PLACEHOLDER = re.compile("\x00(\\d+)\x00")
-_BOLD = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]*?\S|\S)\*(?![\w*])")
-_ITALIC = re.compile(r"(?<![\w_])_(?=\S)([^_\n]*?\S|\S)_(?![\w_])")
-_STRIKE = re.compile(r"(?<![\w~])~(?=\S)([^~\n]*?\S|\S)~(?![\w~])")
-_EMOJI = re.compile(r":([a-z0-9_+-]{1,40}):")
-_INLINE_CODE = re.compile(r"`([^`\n]+)`")
-_CODE_BLOCK = re.compile(r"```(.*?)```", re.DOTALL)
+from bot.playground.mrkdwn import SAFE_URL, Viewer, day_label, esc, format_date, mrkdwn, plain
 
-
-@dataclass
-class Viewer:
-    """Who is looking: mentions get their names, dates their time zone, "today" their clock."""
-
-    user_id: str
-    tz: tzinfo
-    now: datetime
-    names: Mapping[str, str] = field(default_factory=dict)
-    channels: Mapping[str, str] = field(default_factory=dict)
-
-
-def esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _unescape_slack(text: str) -> str:
-    """Slack's three entities, in the order that cannot double-decode."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-def emoji(escaped: str) -> str:
-    return _EMOJI.sub(lambda m: EMOJI.get(m.group(1), m.group(0)), escaped)
-
-
-def plain(text: object) -> str:
-    """A plain_text object's text: escaped, with :emoji: shortcodes drawn."""
-    return emoji(esc(str(text)))
-
-
-# ---- mrkdwn --------------------------------------------------------------------------------------
-
-
-def mrkdwn(text: str, viewer: Viewer) -> str:
-    def inline(part: str) -> str:
-        return _code_or(_INLINE_CODE, part, "code", lambda rest: _formatted(rest, viewer)).replace("\n", "<br>")
-
-    return _code_or(_CODE_BLOCK, str(text).replace("\x00", ""), "pre", inline)
-
-
-def _code_or(pattern: re.Pattern[str], text: str, tag: str, otherwise: Callable[[str], str]) -> str:
-    """Code spans (`pattern`'s group) verbatim in `<tag>`; the text between them through `otherwise`."""
-    out: list[str] = []
-    for i, part in enumerate(pattern.split(text)):
-        if i % 2:
-            code = part.strip("\n") if tag == "pre" else part
-            out.append(f'<{tag} class="bk-{tag}">{esc(_unescape_slack(code))}</{tag}>')
-        elif part:
-            out.append(otherwise(part))
-    return "".join(out)
-
-
-def _formatted(text: str, viewer: Viewer) -> str:
-    tokens: list[str] = []
-
-    def hold(match: re.Match[str]) -> str:
-        tokens.append(_angle(match.group(1), viewer))
-        return f"\x00{len(tokens) - 1}\x00"
-
-    held = _ANGLE.sub(hold, text)
-    escaped = html.escape(_unescape_slack(held), quote=False)
-    lines = []
-    for line in escaped.split("\n"):
-        line = _STRIKE.sub(r"<s>\1</s>", _ITALIC.sub(r"<i>\1</i>", _BOLD.sub(r"<b>\1</b>", line)))
-        if line.startswith("&gt; "):
-            line = f'<span class="bk-quote">{line[5:]}</span>'
-        lines.append(emoji(line))
-    return _PLACEHOLDER.sub(lambda m: tokens[int(m.group(1))], "\n".join(lines))
-
-
-def _angle(inner: str, viewer: Viewer) -> str:
-    target, _, label = inner.partition("|")
-    if target.startswith("@"):
-        user = target[1:]
-        name = viewer.names.get(user) or _unescape_slack(label) or user
-        me = " bk-me" if user == viewer.user_id else ""
-        return f'<span class="bk-mention{me}" data-user="{esc(user)}">@{esc(name)}</span>'
-    if target.startswith("#"):
-        channel = target[1:]
-        name = viewer.channels.get(channel) or _unescape_slack(label) or channel
-        return f'<span class="bk-mention">#{esc(name)}</span>'
-    if target.startswith("!date^"):
-        return _date(target, _unescape_slack(label), viewer)
-    if target in ("!here", "!channel", "!everyone"):
-        return f'<span class="bk-mention">@{esc(target[1:])}</span>'
-    if target.startswith("!subteam^"):
-        return f'<span class="bk-mention">@{esc(_unescape_slack(label) or "group")}</span>'
-    url = _unescape_slack(target)
-    shown = _unescape_slack(label) if label else url
-    if _SAFE_URL.match(url):
-        return f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">{emoji(esc(shown))}</a>'
-    return esc(f"<{_unescape_slack(inner)}>")
-
-
-def _ordinal(day: int) -> str:
-    suffix = "th" if 11 <= day % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
-    return f"{day}{suffix}"
-
-
-def _ago(moment: datetime, now: datetime) -> str:
-    seconds = (moment - now).total_seconds()
-    span = abs(seconds)
-    for unit, size in (("year", 365 * 86400), ("month", 30 * 86400), ("day", 86400), ("hour", 3600),
-                       ("minute", 60)):
-        if span >= size:
-            count = int(span // size)
-            words = f"{count} {unit}{'s' if count != 1 else ''}"
-            return f"in {words}" if seconds > 0 else f"{words} ago"
-    return "just now"
-
-
-def format_date(stamp: int, template: str, viewer: Viewer) -> str:
-    """Slack's `<!date^…>` tokens, in the viewer's time zone, relative to the viewer's clock."""
-    moment = datetime.fromtimestamp(stamp, viewer.tz)
-    today = viewer.now.astimezone(viewer.tz).date()
-    hour = moment.hour % 12 or 12
-    ampm = "AM" if moment.hour < 12 else "PM"
-    parts = {
-        "date_num": moment.strftime("%Y-%m-%d"),
-        "date": f"{moment:%B} {_ordinal(moment.day)}, {moment.year}",
-        "date_short": f"{moment:%b} {moment.day}, {moment.year}",
-        "date_long": f"{moment:%A}, {moment:%B} {_ordinal(moment.day)}, {moment.year}",
-        "time": f"{hour}:{moment:%M} {ampm}",
-        "time_secs": f"{hour}:{moment:%M:%S} {ampm}",
-        "ago": _ago(moment, viewer.now),
-    }
-    relative = {today: "today", today - timedelta(days=1): "yesterday",
-                today + timedelta(days=1): "tomorrow"}.get(moment.date())
-    for kind in ("date", "date_short", "date_long"):
-        parts[f"{kind}_pretty"] = (relative.capitalize() if kind == "date_long" and relative else relative) \
-            or parts[kind]
-    return re.sub(r"\{(\w+)\}", lambda m: parts.get(m.group(1), m.group(0)), template)
-
-
-def _date(target: str, fallback: str, viewer: Viewer) -> str:
-    pieces = target.split("^")
-    stamp = pieces[1] if len(pieces) > 1 else ""
-    if not (stamp.isascii() and stamp.lstrip("-").isdigit()) or len(pieces) < 3:
-        return esc(fallback or target)
-    try:
-        shown = format_date(int(stamp), pieces[2], viewer)
-        iso = datetime.fromtimestamp(int(stamp), viewer.tz).isoformat()
-    except (OverflowError, OSError, ValueError):
-        return esc(fallback or target)
-    return f'<time datetime="{esc(iso)}" title="{esc(fallback)}">{esc(shown)}</time>'
-
+__all__ = ["SUPPORTED", "Viewer", "blocks_html", "day_divider", "message_html", "mrkdwn", "used_types", "view_html"]
 
 # ---- Block Kit -----------------------------------------------------------------------------------
 
@@ -202,8 +40,9 @@ def _raw_text(obj: Any) -> str:
     return str(obj or "")
 
 
-def _data(kind: str, element: dict[str, Any], block_id: str) -> str:
-    attrs = {"data-kind": kind, "data-action-id": element.get("action_id") or "", "data-block-id": block_id}
+def _data(kind: str, element: dict[str, Any], block_id: str, handle: str) -> str:
+    attrs = {"data-kind": kind, "data-action-id": element.get("action_id") or "", "data-block-id": block_id,
+             "data-el": handle}
     return " ".join(f'{name}="{esc(value)}"' for name, value in attrs.items())
 
 
@@ -225,7 +64,7 @@ def _option_attrs(option: dict[str, Any]) -> str:
     return f'value="{esc(option.get("value") or "")}" data-text="{esc(_raw_text(option.get("text")))}"'
 
 
-def _select(element: dict[str, Any], block_id: str, viewer: Viewer, kind: str = "static_select") -> str:
+def _select(element: dict[str, Any], block_id: str, handle: str, viewer: Viewer, kind: str = "static_select") -> str:
     initial = (element.get("initial_option") or {}).get("value")
     placeholder = _raw_text(element.get("placeholder")) or "Select an item"
 
@@ -243,11 +82,11 @@ def _select(element: dict[str, Any], block_id: str, viewer: Viewer, kind: str = 
         if isinstance(group, dict):
             body += f'<optgroup label="{esc(_raw_text(group.get("label")))}">{options(group.get("options") or [])}' \
                     "</optgroup>"
-    return (f'<span class="bk-select-wrap"><select class="bk-select" {_data(kind, element, block_id)}>{body}'
+    return (f'<span class="bk-select-wrap"><select class="bk-select" {_data(kind, element, block_id, handle)}>{body}'
             f"</select>{_confirm(element, viewer)}</span>")
 
 
-def _choices(element: dict[str, Any], block_id: str, viewer: Viewer, kind: str) -> str:
+def _choices(element: dict[str, Any], block_id: str, handle: str, viewer: Viewer, kind: str) -> str:
     initial = element.get("initial_option") or {}
     initial_values = {o.get("value") for o in element.get("initial_options") or [] if isinstance(o, dict)}
     if isinstance(initial, dict) and initial.get("value") is not None:
@@ -263,10 +102,11 @@ def _choices(element: dict[str, Any], block_id: str, viewer: Viewer, kind: str) 
         extra = f'<span class="bk-choice-description">{text_html(description, viewer)}</span>' if description else ""
         rows.append(f'<label class="bk-choice"><input type="{input_type}" name="{name}" {_option_attrs(option)}'
                     f'{checked}><span>{text_html(option.get("text"), viewer)}</span>{extra}</label>')
-    return f'<div class="bk-choices" {_data(kind, element, block_id)}>{"".join(rows)}</div>'
+    return f'<div class="bk-choices" {_data(kind, element, block_id, handle)}>{"".join(rows)}</div>'
 
 
-def element_html(element: Any, block_id: str, viewer: Viewer) -> str:
+def element_html(element: Any, block_id: str, viewer: Viewer, handle: str = "") -> str:
+    """One element; `handle` is its place ("<block>.<element>"), which a click sends back."""
     if not isinstance(element, dict):
         return ""
     kind = str(element.get("type") or "")
@@ -274,28 +114,28 @@ def element_html(element: Any, block_id: str, viewer: Viewer) -> str:
         style = element.get("style")
         css = f"bk-button {esc(style)}" if style in ("primary", "danger") else "bk-button"
         url = str(element.get("url") or "")
-        href = f' data-url="{esc(url)}"' if _SAFE_URL.match(url) else ""
-        return (f'<span class="bk-button-wrap"><button class="{css}" {_data("button", element, block_id)} '
+        href = f' data-url="{esc(url)}"' if SAFE_URL.match(url) else ""
+        return (f'<span class="bk-button-wrap"><button class="{css}" {_data("button", element, block_id, handle)} '
                 f'data-value="{esc(element.get("value") or "")}"{href}>{text_html(element.get("text"), viewer)}'
                 f"</button>{_confirm(element, viewer)}</span>")
     if kind in ("static_select", "external_select"):
-        return _select(element, block_id, viewer)
+        return _select(element, block_id, handle, viewer)
     if kind == "overflow":
         items = "".join(
-            f'<button class="bk-overflow-item" {_data("overflow", element, block_id)} {_option_attrs(option)}>'
+            f'<button class="bk-overflow-item" {_data("overflow", element, block_id, handle)} {_option_attrs(option)}>'
             f"{text_html(option.get('text'), viewer)}</button>"
             for option in element.get("options") or [] if isinstance(option, dict)
         )
         return (f'<details class="bk-overflow"><summary aria-label="More actions">⋯</summary>'
                 f'<div class="bk-overflow-menu">{items}</div>{_confirm(element, viewer)}</details>')
     if kind in ("radio_buttons", "checkboxes"):
-        return _choices(element, block_id, viewer, kind)
+        return _choices(element, block_id, handle, viewer, kind)
     if kind in ("plain_text_input", "number_input", "email_text_input", "url_text_input"):
         placeholder = esc(_raw_text(element.get("placeholder")))
         value = esc(element.get("initial_value") or "")
         limit = element.get("max_length")
         maxlength = f' maxlength="{int(limit)}"' if isinstance(limit, int) else ""
-        data = _data(kind, element, block_id)
+        data = _data(kind, element, block_id, handle)
         if element.get("multiline"):
             return f'<textarea class="bk-input" {data} placeholder="{placeholder}"{maxlength}>{value}</textarea>'
         input_type = {"number_input": "number", "email_text_input": "email", "url_text_input": "url"}.get(kind, "text")
@@ -303,7 +143,7 @@ def element_html(element: Any, block_id: str, viewer: Viewer) -> str:
                 f"{maxlength}>")
     if kind == "datepicker":
         value = esc(element.get("initial_date") or "")
-        return f'<input class="bk-input" type="date" {_data(kind, element, block_id)} value="{value}">'
+        return f'<input class="bk-input" type="date" {_data(kind, element, block_id, handle)} value="{value}">'
     if kind == "image":
         # Images would be fetched from elsewhere; the playground downloads nothing, so their words are shown.
         return f'<span class="bk-image">[image: {esc(element.get("alt_text") or "")}]</span>'
@@ -312,7 +152,8 @@ def element_html(element: Any, block_id: str, viewer: Viewer) -> str:
     return f'<span class="bk-unsupported">[unsupported element: {esc(kind)}]</span>'
 
 
-def block_html(block: Any, viewer: Viewer, errors: Mapping[str, str] | None = None) -> str:
+def block_html(block: Any, viewer: Viewer, errors: Mapping[str, str] | None = None, index: int = 0) -> str:
+    """Block number `index` of its message or view."""
     if not isinstance(block, dict):
         return ""
     kind = str(block.get("type") or "")
@@ -328,17 +169,19 @@ def block_html(block: Any, viewer: Viewer, errors: Mapping[str, str] | None = No
             parts.append(f'<div class="bk-fields">{cells}</div>')
         accessory = block.get("accessory")
         if accessory:
-            parts.append(f'<div class="bk-accessory">{element_html(accessory, block_id, viewer)}</div>')
+            parts.append(f'<div class="bk-accessory">{element_html(accessory, block_id, viewer, f"{index}.0")}</div>')
         return f"<div {attrs}>{''.join(parts)}</div>"
     if kind == "header":
         return f"<h2 {attrs}>{text_html(block.get('text'), viewer)}</h2>"
     if kind == "divider":
         return f"<hr {attrs}>"
     if kind == "context":
-        items = "".join(element_html(e, block_id, viewer) for e in block.get("elements") or [])
+        items = "".join(element_html(e, block_id, viewer, f"{index}.{j}")
+                        for j, e in enumerate(block.get("elements") or []))
         return f"<div {attrs}>{items}</div>"
     if kind == "actions":
-        items = "".join(element_html(e, block_id, viewer) for e in block.get("elements") or [])
+        items = "".join(element_html(e, block_id, viewer, f"{index}.{j}")
+                        for j, e in enumerate(block.get("elements") or []))
         return f"<div {attrs}>{items}</div>"
     if kind == "input":
         optional = '<span class="bk-optional"> (optional)</span>' if block.get("optional") else ""
@@ -348,7 +191,7 @@ def block_html(block: Any, viewer: Viewer, errors: Mapping[str, str] | None = No
         css = " bk-has-error" if error else ""
         return (f'<div class="bk-block bk-input-block{css}" data-block-id="{esc(block_id)}">'
                 f'<label class="bk-label">{text_html(block.get("label"), viewer)}{optional}</label>'
-                f"{element_html(block.get('element'), block_id, viewer)}{shown_error}{hint}</div>")
+                f"{element_html(block.get('element'), block_id, viewer, f'{index}.0')}{shown_error}{hint}</div>")
     if kind == "image":
         return f'<div {attrs}><span class="bk-image">[image: {esc(block.get("alt_text") or "")}]</span></div>'
     return f'<div {attrs}><span class="bk-unsupported">[unsupported block: {esc(kind)}]</span></div>'
@@ -357,7 +200,7 @@ def block_html(block: Any, viewer: Viewer, errors: Mapping[str, str] | None = No
 def blocks_html(blocks: Any, viewer: Viewer, errors: Mapping[str, str] | None = None) -> str:
     if not isinstance(blocks, list):
         return ""
-    return "".join(block_html(b, viewer, errors) for b in blocks)
+    return "".join(block_html(b, viewer, errors, i) for i, b in enumerate(blocks))
 
 
 def message_body_html(text: str | None, blocks: Any, viewer: Viewer) -> str:
@@ -381,10 +224,16 @@ def message_html(message_id: str, author: tuple[str, bool], ts: str, text: str |
     css = "msg" + (" msg-ephemeral" if ephemeral else "") + (" msg-thread" if in_thread else "")
     thread = '<div class="msg-thread-note">replied in a thread</div>' if in_thread else ""
     avatar = "🔑" if is_app else esc(name[:1].upper())
-    return (f'<div class="{css}" data-message-id="{esc(message_id)}"><div class="msg-avatar">{avatar}</div>'
+    return (f'<div class="{css}" data-message-id="{esc(message_id)}" data-ts="{esc(ts)}">'
+            f'<div class="msg-avatar">{avatar}</div>'
             f'<div class="msg-main">{note}<div class="msg-head"><b class="msg-author">{esc(name)}</b>{badge}{clock}'
             f'{"<span class=msg-edited>(edited)</span>" if edited else ""}</div>{thread}'
             f'<div class="msg-body">{message_body_html(text, blocks, viewer)}</div></div></div>')
+
+
+def day_divider(day: date, viewer: Viewer) -> str:
+    return (f'<div class="day-divider" role="separator" data-day="{day.isoformat()}">'
+            f"<span>{esc(day_label(day, viewer))}</span></div>")
 
 
 def view_html(view: Mapping[str, Any], viewer: Viewer, errors: Mapping[str, str] | None = None, *,

@@ -17,50 +17,30 @@ import os
 import secrets
 import socket
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from bot.playground.blockkit import masked_headers
 from bot.playground.clock import PlayClock
+from bot.playground.controls import MAX_BODY, Controls, json_route, same_origin_guard
 from bot.playground.heimdall import Call, HeimdallEmulator
-from bot.playground.slack import BOT_USER_ID
-from bot.playground.workspace import CHANNELS, Workspace, masked_headers
+from bot.playground.people import People
+from bot.playground.seed import ADMIN, seed
+from bot.playground.workspace import CHANNELS, INSPECTOR_ROWS, WORKSPACE_URL, Workspace
+from bot.proxies import is_loopback
 
 if TYPE_CHECKING:
     from bot.app import Runtime
     from bot.config import Settings
 
 log = logging.getLogger(__name__)
-ADMIN = "U0GRACE"
-#: The largest request the page sends (a modal's values, a message): anything bigger is not the page.
-MAX_BODY = 64 * 1024
 #: Variables a real deployment sets; the playground ignores them (and says so).
 REAL_SETTINGS = ("SLACK_", "DATAOS_", "HEIMDALL_URL")
-HOUR = 1
-DAY = 24
-
-
-def seed(emu: HeimdallEmulator, slack: Workspace) -> None:
-    """The people and keys the playground starts with (README: "The playground")."""
-    slack.add_persona("U0ADA", "Ada Lovelace", "ada@acme.example", "Europe/Berlin",
-                      "matched to DataOS user ada by e-mail; keys expire tomorrow, in 6, 25 and 200 days")
-    slack.add_persona("U0BOB", "Bob Stone", "bob@acme.example", "America/New_York",
-                      "has no DataOS user")
-    slack.add_persona(ADMIN, "Grace Hopper", "grace@acme.example", "America/Los_Angeles",
-                      "platform admin (ADMIN_SLACK_USER_IDS); DataOS user grace")
-    slack.add_user(BOT_USER_ID, None, is_bot=True, name="apikey-bot")
-    emu.add_user("ada", "ada@acme.example", name="Ada Lovelace")
-    for name, hours in (("nightly_loader", 1 * DAY), ("ci_pipeline", 6 * DAY), ("notebook_sandbox", 25 * DAY),
-                        ("dashboard_reader", 200 * DAY)):
-        emu.add_token("ada", name, hours=hours)
-    emu.add_user("grace", "grace@acme.example", name="Grace Hopper")
-    emu.add_token("grace", "admin_cli", hours=90 * DAY)
-    emu.add_user("etl-ingest", None, name="ETL ingest service", type="application",
-                  tags=["roles:id:app-user", "users:id:etl-ingest"])
-    emu.add_token("etl-ingest", "ingest_writer", hours=25 * DAY)
+WILDCARD = ("0.0.0.0", "", "::")  # noqa: S104 (names to compare with, not a bind)
 
 
 def ignored_settings(environ: dict[str, str], dotenv: Path = Path(".env")) -> list[str]:
@@ -123,6 +103,7 @@ class Playground:
         self.signing_secret = secrets.token_hex(16)
         token = f"xoxb-playground-{secrets.token_hex(8)}"
         self.slack = Workspace(self.clock, bot_url, self.signing_secret, token=token)
+        self.people = People(self.slack)
         self.emu = HeimdallEmulator(clock=self.clock.now, observer=self._dataos_call)
         self.operator_key = self.emu.add_operator(key=f"playground-operator-{secrets.token_hex(12)}")
         seed(self.emu, self.slack)
@@ -131,6 +112,7 @@ class Playground:
         self.server: Any = None  # the bot's uvicorn.Server, once it runs
         self.command_help: dict[str, str] = {}
         self.url = ""
+        self.hosts: set[str] = set()  # what `Host` may say: this address, by the names it is known by
         self._runners: list[web.AppRunner] = []
         self._closing = False
 
@@ -148,25 +130,43 @@ class Playground:
 
     async def start_page(self) -> str:
         """The page and the Slack Web API, on the printed address. Served before the bot is up."""
-        app = web.Application(client_max_size=MAX_BODY)
+        app = web.Application(client_max_size=MAX_BODY, middlewares=[same_origin_guard(lambda: self.hosts)])
         for route in self.slack.app().router.routes():
             app.router.add_route(route.method, route.resource.canonical, route.handler)  # type: ignore[union-attr]
         app.router.add_get("/", self._index)
         app.router.add_get("/static/{name}", self._static)
         app.router.add_get("/pg/stream", self._stream)
         app.router.add_get("/pg/ready", self._ready_state)
-        for name, handler in self._controls().items():
-            app.router.add_post(f"/pg/{name}", _json_route(handler))
+        for name, handler in Controls(self).routes().items():
+            app.router.add_post(f"/pg/{name}", json_route(handler))
         self.url = await self._serve(app, self.host, self.port)
+        self.hosts = self._own_hosts(int(self.url.rsplit(":", 1)[1]))
         self.slack.url = self.url
         return self.url
+
+    def _own_hosts(self, port: int) -> set[str]:
+        """`host:port` for the names this address goes by: loopback's, and the one given with --host (for
+        0.0.0.0, this machine's own names)."""
+        names = {"127.0.0.1", "localhost", "[::1]"}
+        if self.host in WILDCARD:
+            names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+            try:
+                names |= set(socket.gethostbyname_ex(socket.gethostname())[2])
+            except OSError:
+                pass
+        elif not is_loopback(self.host):
+            names.add(f"[{self.host}]" if ":" in self.host else self.host.lower())
+        return {f"{name}:{port}" for name in names}
 
     async def start_dataos(self) -> str:
         self.emu.url = await self._serve(self.emu.app(), "127.0.0.1", 0) + "/heimdall"
         return self.emu.url
 
     async def _serve(self, app: web.Application, host: str, port: int) -> str:
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        # handler_cancellation: a page that goes away (closed, reloaded) ends its stream at once, and with
+        # it what that page held (its ephemeral messages).
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0,
+                               handler_cancellation=True)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         await site.start()
@@ -217,7 +217,7 @@ class Playground:
     async def aclose(self) -> None:
         self._closing = True
         self.slack.changed()  # the live streams notice and end
-        await self.slack.aclose()
+        await self.people.aclose()
         for runner in reversed(self._runners):
             await runner.cleanup()
         self.bot_socket.close()
@@ -258,12 +258,14 @@ class Playground:
         now = self.clock.now()
         return {
             "ready": self.slack.ready,
-            "personas": [vars(p) for p in self.slack.personas],
+            "personas": [dict(vars(p), active=self.slack.is_active(p.user_id)) for p in self.slack.personas],
             "channels": [{"id": cid, "name": name} for cid, name in CHANNELS.items()],
             "clock": now.strftime("%a %d %b %Y, %H:%M UTC"),
+            "inspector": {"kept": INSPECTOR_ROWS, "dropped": self.slack.inspector_dropped},
             "days_ahead": round(self.clock.offset.total_seconds() / 86400, 2),
             "faults": self.faults(),
             "command": self.command_help,
+            "workspace_url": WORKSPACE_URL,
         }
 
     def faults(self) -> dict[str, bool]:
@@ -277,6 +279,7 @@ class Playground:
             raise web.HTTPNotFound(text="no such person in the playground")
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
         await response.prepare(request)
+        page = self.slack.open_page(user)  # holds the ephemeral messages that arrive from now on
         queue = self.slack.listen()
         last: dict[str, Any] = {}
         sent = 0
@@ -284,7 +287,7 @@ class Playground:
         try:
             while not self._closing:
                 if redraw:
-                    state = {"world": self.world(), **self.slack.snapshot(user)}
+                    state = {"world": self.world(), **self.slack.snapshot(user, since=page)}
                     if state != last:
                         await response.write(_event("state", state))
                         last = state
@@ -304,179 +307,24 @@ class Playground:
             pass
         finally:
             self.slack.unlisten(queue)
+            self.slack.close_page(page)
+            self.slack.changed()
         return response
 
-    # ---- what the page asks for --------------------------------------------------------------
-
-    def _controls(self) -> dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]]:
-        return {"command": self._command, "message": self._message, "action": self._action,
-                "submit": self._submit, "close": self._close, "home": self._home, "dismiss": self._dismiss,
-                "sweep": self._sweep, "clock": self._clock, "fault": self._fault}
-
-    def _person(self, body: dict[str, Any]) -> str:
-        user = body.get("user")
-        if not isinstance(user, str) or user not in {p.user_id for p in self.slack.personas}:
-            raise Refused("Choose one of the playground's people.")
-        return user
-
-    def _conversation(self, body: dict[str, Any], user: str) -> str:
-        """A channel, or the person's own DM with the bot: nobody else's."""
-        channel = _text(body, "channel", 32)
-        if channel not in CHANNELS and channel != self.slack.dm(user):
-            raise Refused("No such conversation.")
-        return channel
-
-    def _ready(self) -> None:
-        if not self.slack.ready:
-            raise Refused("The bot is still starting; try again in a moment.", status=503)
-
-    async def _command(self, body: dict[str, Any]) -> dict[str, Any]:
-        user, text = self._person(body), _text(body, "text", 4000)
-        channel = self._conversation(body, user)
-        self._ready()
-        self._spawn(self.slack.command(user, channel, escape_command_text(text, self.slack.users)))
-        return {}
-
-    async def _message(self, body: dict[str, Any]) -> dict[str, Any]:
-        user, text = self._person(body), _text(body, "text", 40_000)
-        channel = self._conversation(body, user)
-        self._spawn(self.slack.post(user, channel, text))
-        return {}
-
-    async def _action(self, body: dict[str, Any]) -> dict[str, Any]:
-        user = self._person(body)
-        self._ready()
-        where = {"message_id": body.get("message_id"), "view_id": body.get("view_id")}
-        option = body.get("option")
-        values = body.get("values") if isinstance(body.get("values"), dict) else None
-        refused = await self.slack.click(
-            user, _text(body, "block_id", 255), _text(body, "action_id", 255),
-            message_id=where["message_id"] if isinstance(where["message_id"], str) else None,
-            view_id=where["view_id"] if isinstance(where["view_id"], str) else None,
-            option=option if isinstance(option, str) else None, values=values)
-        if refused:
-            raise Refused(refused)
-        return {}
-
-    async def _submit(self, body: dict[str, Any]) -> dict[str, Any]:
-        user = self._person(body)
-        self._ready()
-        values = body["values"] if isinstance(body.get("values"), dict) else {}
-        self._spawn(self.slack.submit(user, _text(body, "view_id", 64), values))
-        return {}
-
-    async def _close(self, body: dict[str, Any]) -> dict[str, Any]:
-        await self.slack.close(self._person(body), _text(body, "view_id", 64))
-        return {}
-
-    async def _home(self, body: dict[str, Any]) -> dict[str, Any]:
-        user = self._person(body)
-        self._ready()
-        self._spawn(self.slack.open_home(user))
-        return {}
-
-    async def _dismiss(self, body: dict[str, Any]) -> dict[str, Any]:
-        self.slack.dismiss(self._person(body), _text(body, "message_id", 32))
-        return {}
-
-    async def _sweep(self, body: dict[str, Any]) -> dict[str, Any]:
-        self._ready()
-        from bot.reminders.sweep import Sweeper, SweepFailed
+    async def sweep(self) -> list[str]:
+        """The scheduler's reminder pass, now; its summary lines."""
+        from bot.reminders.sweep import Sweeper, SweepFailed  # imported with the bot, after start-up
 
         assert self.runtime is not None
         try:
             summary = await Sweeper(self.runtime).run("auto")
         except SweepFailed as exc:
-            return {"lines": [f"The sweep could not run: {exc}"]}
-        return {"lines": summary.lines()}
-
-    async def _clock(self, body: dict[str, Any]) -> dict[str, Any]:
-        days = body.get("days")
-        if days not in (1, 7):
-            raise Refused("The clock moves forward by 1 or 7 days.")
-        self.clock.advance(days)
-        self.slack.changed()
-        return {"clock": self.world()["clock"]}
-
-    async def _fault(self, body: dict[str, Any]) -> dict[str, Any]:
-        name, on = body.get("name"), body.get("on")
-        if name not in self.faults() or not isinstance(on, bool):
-            raise Refused("Unknown fault.")
-        if name == "dataos_down":
-            self.emu.error_rate = 1.0 if on else 0.0
-        elif name == "dataos_slow":
-            self.emu.latency = 2.0 if on else 0.0
-        else:
-            self.slack.dm_refused = on
-        self.slack.changed()
-        return {"faults": self.faults()}
-
-    def _spawn(self, work: Awaitable[None]) -> None:
-        """Answer the page at once; what Slack does next arrives over the live stream."""
-        task = asyncio.ensure_future(work)
-        _background.add(task)
-        task.add_done_callback(_finished)
-
-
-_background: set[asyncio.Future[None]] = set()
-
-
-def _finished(task: asyncio.Future[None]) -> None:
-    _background.discard(task)
-    if not task.cancelled() and task.exception() is not None:
-        log.error("playground: %s", task.exception())
-
-
-class Refused(Exception):
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
+            return [f"The sweep could not run: {exc}"]
+        return summary.lines()
 
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-
-
-def _json_route(handler: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
-                ) -> Callable[[web.Request], Awaitable[web.Response]]:
-    async def route(request: web.Request) -> web.Response:
-        # JSON only: a form on another site cannot send it without the browser asking first (CORS).
-        if request.content_type != "application/json":
-            return web.json_response({"error": "Send JSON."}, status=415)
-        try:
-            raw = await request.read()  # capped at MAX_BODY by the application
-            body = json.loads(raw) if raw else {}
-        except web.HTTPRequestEntityTooLarge:
-            return web.json_response({"error": "Too large."}, status=413)
-        except ValueError:
-            return web.json_response({"error": "Not JSON."}, status=400)
-        if not isinstance(body, dict):
-            return web.json_response({"error": "Send a JSON object."}, status=400)
-        try:
-            return web.json_response(await handler(body))
-        except Refused as exc:
-            return web.json_response({"error": str(exc)}, status=exc.status)
-
-    return route
-
-
-def _text(body: dict[str, Any], name: str, limit: int) -> str:
-    value = body.get(name)
-    if not isinstance(value, str) or len(value) > limit:
-        raise Refused(f"{name} is missing or too long.")
-    return value
-
-
-def escape_command_text(text: str, users: dict[str, dict[str, Any]]) -> str:
-    """What Slack sends for a command with `should_escape`: & < > as entities, `@name` as a mention."""
-    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    words = []
-    for word in escaped.split(" "):
-        if word.startswith("@"):
-            match = next((uid for uid, u in users.items() if u.get("name") == word[1:]), None)
-            word = f"<@{match}|{word[1:]}>" if match else word
-        words.append(word)
-    return " ".join(words)
 
 
 def _event(name: str, data: Any) -> bytes:

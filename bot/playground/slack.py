@@ -85,13 +85,21 @@ class SlackFake:
 
     def add_user(
         self, user_id: str, email: str | None, *, tz: str = "Europe/Berlin", tz_offset: int = 3600,
-        deleted: bool = False, is_bot: bool = False, name: str | None = None,
+        deleted: bool = False, is_bot: bool = False, name: str | None = None, team_id: str = TEAM_ID,
+        is_restricted: bool = False, is_ultra_restricted: bool = False, is_stranger: bool = False,
     ) -> dict[str, Any]:
-        user = {
-            "id": user_id, "team_id": TEAM_ID, "name": name or user_id.lower(), "deleted": deleted,
-            "is_bot": is_bot, "tz": tz, "tz_offset": tz_offset,
+        """A member as `users.info`/`users.list` show them. Guests are `is_restricted` (multi-channel) or
+        also `is_ultra_restricted` (single-channel); a Slack Connect member has another `team_id`, and
+        Slack adds `is_stranger: true` for people from another organisation the workspace shares no
+        channel with (the field is absent otherwise)."""
+        user: dict[str, Any] = {
+            "id": user_id, "team_id": team_id, "name": name or user_id.lower(), "deleted": deleted,
+            "is_bot": is_bot, "is_restricted": is_restricted or is_ultra_restricted,
+            "is_ultra_restricted": is_ultra_restricted, "tz": tz, "tz_offset": tz_offset,
             "profile": {"email": email, "real_name": name or user_id} if email else {"real_name": name or user_id},
         }
+        if is_stranger:
+            user["is_stranger"] = True
         self.users[user_id] = user
         return user
 

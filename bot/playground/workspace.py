@@ -1,87 +1,39 @@
-"""The playground's Slack: the Web API fake with a memory of conversations, modals and Home tabs, and the
-other direction too: it sends the bot signed slash commands, clicks, submissions and events, as Slack does.
+"""The playground's Slack: the Web API fake with a memory of conversations, modals and Home tabs (what
+people do, and what Slack then sends the bot, is `people.py`).
 
-What the bot posts is kept per channel (ephemeral messages for their one viewer only) and drawn for the
-page by `render`; every change wakes the page's live streams. Payloads are built here from what the
-bot drew (a click names a block and an action; the value and options come from the stored blocks),
-so the bot gets exactly what Slack would send, and the page cannot send it anything else.
+What the bot posts is kept per channel and drawn for the page by `render`; every change wakes the
+page's live streams. Every block gets a `block_id` when it is stored (Slack makes one up when the app
+gives none). An ephemeral message is held for its one viewer's open pages only, as Slack's client holds
+it: a page opened (or reloaded) later does not get it, and once no page holds it, it is forgotten.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import json
-import logging
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-import aiohttp
-from slack_sdk.signature import SignatureVerifier
-
 from bot.playground import render
+from bot.playground.blockkit import masked_headers, pretty, with_block_ids
 from bot.playground.clock import PlayClock
-from bot.playground.slack import BOT_USER_ID, TEAM_ID, SlackCall, SlackFake
-from bot.text import escape
+from bot.playground.model import Message, Modal, Persona, RespondTo
+from bot.playground.slack import BOT_USER_ID, SlackCall, SlackFake
 
-log = logging.getLogger(__name__)
-APP_ID = "A0PLAYGROUND"
 BOT_NAME = "DataOS API keys"
 SLACKBOT = "USLACKBOT"
-#: Slack gives a slash command, a click or a submission three seconds to be acknowledged.
-ACK_SECONDS = 3.0
 #: A trigger_id opens a modal only within three seconds of the command or click that made it.
 TRIGGER_SECONDS = 3.0
 #: A response_url takes five posts within thirty minutes (Slack's limits); then Slack answers 404.
 RESPONSE_URL_POSTS = 5
 RESPONSE_URL_SECONDS = 30 * 60
+WORKSPACE_URL = "https://acme.slack.com"
 CHANNELS = {"C0GENERAL": "general", "C0AUDIT": "apikey-audit"}
 INSPECTOR_ROWS = 300
-
-
-@dataclass
-class Message:
-    id: str
-    channel: str
-    ts: str
-    author: str
-    text: str
-    blocks: list[Any]
-    ephemeral_to: str | None = None
-    edited: bool = False
-    thread_ts: str | None = None
-
-
-@dataclass
-class RespondTo:
-    """Where a response_url's posts go: the person, their channel, and the message clicked (if any)."""
-
-    user: str
-    channel: str
-    message_id: str | None = None
-    made: float = 0.0  # on the trigger clock
-    posts: int = 0
-
-
-@dataclass
-class Persona:
-    user_id: str
-    name: str
-    email: str
-    tz: str
-    note: str
-
-
-@dataclass
-class Modal:
-    stack: list[str] = field(default_factory=list)
-    errors: dict[str, dict[str, str]] = field(default_factory=dict)
-    trouble: str | None = None  # Slack's own words when the bot did not answer a submission
 
 
 class Workspace(SlackFake):
@@ -91,7 +43,7 @@ class Workspace(SlackFake):
         self.rate_limits = {}  # a handful of people: Tier 2 limits would only slow the demo
         self.play = clock
         self.bot_url = bot_url.rstrip("/") + "/slack/events"
-        self._signer = SignatureVerifier(signing_secret)
+        self.signing_secret = signing_secret
         self.trigger_clock = trigger_clock
         self.personas: list[Persona] = []
         self.messages: list[Message] = []
@@ -102,10 +54,11 @@ class Workspace(SlackFake):
         self.dm_refused = False
         self.ready = False
         self.inspector: list[dict[str, Any]] = []
+        self.inspector_dropped = 0  # rows let go of (the inspector keeps the newest INSPECTOR_ROWS)
         self.masker: Callable[[str], str] = lambda text: text
+        self.pages: dict[int, tuple[str, int]] = {}  # open pages: page id -> (person, seq when opened)
         self._seq = itertools.count(1)
         self._listeners: set[asyncio.Queue[str]] = set()
-        self._session: aiohttp.ClientSession | None = None
         for channel_id, name in CHANNELS.items():  # the bot is in both (conversations.info says so)
             self.add_channel(channel_id, name)
 
@@ -130,6 +83,24 @@ class Workspace(SlackFake):
     def _ts(self) -> str:
         return f"{int(self.play.now().timestamp())}.{next(self._seq):06d}"
 
+    def is_active(self, user: str) -> bool:
+        return not (self.users.get(user) or {}).get("deleted")
+
+    # ---- open pages (what holds ephemeral messages) ------------------------------------------
+
+    def open_page(self, user: str) -> int:
+        """A page (a browser tab's live stream) opened as `user`: it holds what arrives from now on."""
+        page = next(self._seq)
+        self.pages[page] = (user, page)
+        return page
+
+    def close_page(self, page: int) -> None:
+        """The page went away (closed, reloaded): ephemeral messages no open page holds are forgotten."""
+        user, _ = self.pages.pop(page, ("", 0))
+        held_from = min((since for who, since in self.pages.values() if who == user), default=None)
+        self.messages = [m for m in self.messages if m.ephemeral_to != user or
+                         (held_from is not None and m.seq > held_from)]
+
     # ---- live updates ------------------------------------------------------------------------
 
     def changed(self, what: str = "state") -> None:
@@ -148,11 +119,14 @@ class Workspace(SlackFake):
     def note(self, route: str, what: str, status: str, ms: float, request: Any, response: Any) -> None:
         """One row of the inspector; secrets masked before they are kept."""
         self.inspector.append({
-            "n": next(self._seq), "at": self.play.now().strftime("%H:%M:%S"), "route": route, "what": what,
-            "status": status, "ms": round(ms, 1), "request": self.masker(_pretty(request)),
-            "response": self.masker(_pretty(response)),
+            # The playground's clock (it may be days ahead of the wall clock), as the bot and DataOS see it.
+            "n": next(self._seq), "at": self.play.now().strftime("%a %d %b %H:%M:%S"), "route": route,
+            "what": what, "status": status, "ms": round(ms, 1), "request": self.masker(pretty(request)),
+            "response": self.masker(pretty(response)),
         })
-        del self.inspector[:-INSPECTOR_ROWS]
+        if len(self.inspector) > INSPECTOR_ROWS:
+            self.inspector_dropped += len(self.inspector) - INSPECTOR_ROWS
+            del self.inspector[:-INSPECTOR_ROWS]
         self.changed("inspector")
 
     def recorded(self, call: SlackCall) -> None:
@@ -167,10 +141,13 @@ class Workspace(SlackFake):
     # ---- Web API methods the bot calls -------------------------------------------------------
 
     def _post(self, channel: str, author: str, p: dict[str, Any], ephemeral_to: str | None = None) -> Message:
-        blocks = _blocks(p)
+        blocks = with_block_ids(p.get("blocks"))
         thread = p.get("thread_ts")
-        message = Message(f"M{next(self._seq)}", channel, self._ts(), author, str(p.get("text") or ""), blocks,
-                          ephemeral_to, thread_ts=str(thread) if thread else None)
+        seq = next(self._seq)
+        message = Message(f"M{seq}", channel, self._ts(), author, str(p.get("text") or ""), blocks,
+                          ephemeral_to, thread_ts=str(thread) if thread else None, seq=seq)
+        if ephemeral_to is not None and all(who != ephemeral_to for who, _ in self.pages.values()):
+            return message  # nobody has a page open to show it: Slack's client would not get it either
         self.messages.append(message)
         self.changed()
         return message
@@ -209,7 +186,7 @@ class Workspace(SlackFake):
         for message in self.messages:
             if message.channel == channel and message.ts == ts and message.ephemeral_to is None:
                 message.text = str(p.get("text") or "")
-                message.blocks = _blocks(p)
+                message.blocks = with_block_ids(p.get("blocks"))
                 message.edited = True
                 self.changed()
                 return {"ok": True, "channel": channel, "ts": ts, "text": message.text}
@@ -221,6 +198,17 @@ class Workspace(SlackFake):
         self.messages = [m for m in self.messages if not (m.channel == channel and m.ts == ts)]
         self.changed()
         return {"ok": True} if len(self.messages) < before else {"ok": False, "error": "message_not_found"}
+
+    def _m_chat_getPermalink(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Slack's link to a message; the page opens links to its workspace's messages itself."""
+        channel, ts = str(p.get("channel") or ""), str(p.get("message_ts") or "")
+        if not any(m.channel == channel and m.ts == ts and m.ephemeral_to is None for m in self.messages):
+            return {"ok": False, "error": "message_not_found"}
+        link = f"{WORKSPACE_URL}/archives/{channel}/p{ts.replace('.', '')}"
+        return {"ok": True, "channel": channel, "permalink": link}
+
+    def _store_view(self, view: dict[str, Any], view_id: str | None = None) -> dict[str, Any]:
+        return super()._store_view(dict(view, blocks=with_block_ids(view.get("blocks"))), view_id)
 
     def _take_trigger(self, trigger: str) -> tuple[str | None, str | None]:
         """(user, error): a trigger opens one modal, within TRIGGER_SECONDS of being made."""
@@ -287,7 +275,7 @@ class Workspace(SlackFake):
             self.messages.remove(original)
         elif body.get("replace_original") and original is not None:
             original.text = str(body.get("text") or "")
-            original.blocks = _blocks(body)
+            original.blocks = with_block_ids(body.get("blocks"))
             original.edited = original.ephemeral_to is None
         else:
             public = body.get("response_type") == "in_channel"
@@ -295,7 +283,7 @@ class Workspace(SlackFake):
         self.changed()
         return None
 
-    # ---- what people do (the page asks; Slack tells the bot) ---------------------------------
+    # ---- what the people side needs (people.py) ----------------------------------------------
 
     def _trigger(self, user: str) -> str:
         trigger = f"{next(self._seq)}.{int(time.time())}.{secrets.token_hex(8)}"
@@ -308,187 +296,14 @@ class Workspace(SlackFake):
         self.respond_to[token] = target
         return f"{self.url}/respond/{token}"
 
-    def _user_ref(self, user: str) -> dict[str, Any]:
-        name = str(self.users[user]["name"])
-        return {"id": user, "username": name, "name": name, "team_id": TEAM_ID}
-
-    def _common(self, user: str) -> dict[str, Any]:
-        return {"team": {"id": TEAM_ID, "domain": "acme"}, "user": self._user_ref(user), "api_app_id": APP_ID,
-                "token": "playground", "is_enterprise_install": False, "enterprise": None}
-
-    async def _deliver(self, body: str, content_type: str, what: str, request: Any) -> tuple[int, str, str]:
-        """POST a signed request to the bot as Slack does; (status, content type, body), status 0 if it
-        did not answer within Slack's three seconds."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
-        stamp = str(int(time.time()))
-        signature = self._signer.generate_signature(timestamp=stamp, body=body) or ""
-        headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": stamp,
-                   "X-Slack-Signature": signature, "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)"}
-        started = time.perf_counter()
-        try:
-            async with self._session.post(self.bot_url, data=body.encode(), headers=headers,
-                                          timeout=aiohttp.ClientTimeout(total=ACK_SECONDS)) as answer:
-                status, kind, text = answer.status, answer.content_type, await answer.text()
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            status, kind, text = 0, "", type(exc).__name__
-        shown_status = str(status) if status else "no answer in 3 s"
-        self.note("Slack → bot", what, shown_status, (time.perf_counter() - started) * 1000, request,
-                  _decoded(text, kind))
-        return status, kind, text
-
-    def _slackbot_says(self, user: str, channel: str, text: str) -> None:
+    def slackbot_says(self, user: str, channel: str, text: str) -> None:
         self._post(channel, SLACKBOT, {"text": text}, ephemeral_to=user)
 
-    async def command(self, user: str, channel: str, text: str) -> None:
-        """`/apikey <text>` typed by `user` in `channel`."""
-        target = RespondTo(user, channel)
-        form = {
-            "token": "playground", "team_id": TEAM_ID, "team_domain": "acme", "enterprise_id": "",
-            "channel_id": channel, "channel_name": self.channel_name(channel), "user_id": user,
-            "user_name": str(self.users[user]["name"]), "command": "/apikey",
-            "text": escape(text), "api_app_id": APP_ID,  # as Slack sends it: `&`, `<`, `>` escaped
-            "is_enterprise_install": "false", "response_url": self._response_url(target),
-            "trigger_id": self._trigger(user),
-        }
-        status, kind, body = await self._deliver(urlencode(form), "application/x-www-form-urlencoded",
-                                                 f"/apikey {text}".strip(), form)
-        if status == 0:
-            self._slackbot_says(user, channel, '/apikey failed with the error "operation_timeout"')
-        elif status != 200:
-            self._slackbot_says(user, channel, f'/apikey failed with the error "http_service_error" ({status})')
-        elif body.strip():
-            answer = _decoded(body, kind)
-            if not isinstance(answer, dict):
-                answer = {"text": body}
-            public = answer.get("response_type") == "in_channel"
-            self._post(channel, BOT_USER_ID, answer, ephemeral_to=None if public else user)
-
-    async def post(self, user: str, channel: str, text: str) -> None:
-        """A message typed by `user`; the bot hears it as a `message` event in channels it is in."""
-        message = self._post(channel, user, {"text": text})
-        if channel in CHANNELS:
-            event = {"type": "message", "channel": channel, "user": user, "text": text, "ts": message.ts,
-                     "event_ts": message.ts, "channel_type": "channel"}
-            await self.event(event, "message")
-
-    async def event(self, event: dict[str, Any], what: str) -> None:
-        body = {"token": "playground", "team_id": TEAM_ID, "api_app_id": APP_ID, "type": "event_callback",
-                "event_id": f"Ev{next(self._seq):08d}", "event_time": int(time.time()), "event": event}
-        await self._deliver(json.dumps(body), "application/json", what, body)
-
-    async def open_home(self, user: str) -> None:
-        home = self.views.get(self.homes.get(user, ""))
-        event = {"type": "app_home_opened", "user": user, "channel": self.dm(user), "tab": "home",
-                 "event_ts": f"{time.time():.6f}", **({"view": home} if home else {})}
-        await self.event(event, "app_home_opened")
-
+        for channel_id, name in CHANNELS.items():  # the bot is in both (conversations.info says so)
+            self.add_channel(channel_id, name)
     def dismiss(self, user: str, message_id: str) -> None:
         self.messages = [m for m in self.messages if not (m.id == message_id and m.ephemeral_to == user)]
         self.changed()
-
-    async def click(self, user: str, block_id: str, action_id: str, *, message_id: str | None = None,
-                    view_id: str | None = None, option: str | None = None,
-                    values: dict[str, Any] | None = None) -> str | None:
-        """A click on a button, a menu item or a select; None, or why the click went nowhere."""
-        action_ts = f"{time.time():.6f}"
-        payload = {"type": "block_actions", **self._common(user), "trigger_id": self._trigger(user)}
-        if message_id is not None:
-            message = next((m for m in self.messages if m.id == message_id and m.ephemeral_to in (None, user)), None)
-            if message is None:
-                return "That message is gone."
-            element = find_element(message.blocks, block_id, action_id)
-            payload.update(
-                container={"type": "message", "message_ts": message.ts, "channel_id": message.channel,
-                           "is_ephemeral": message.ephemeral_to is not None},
-                channel={"id": message.channel, "name": self.channel_name(message.channel)},
-                response_url=self._response_url(RespondTo(user, message.channel, message.id)),
-                state={"values": {}},
-            )
-            if message.ephemeral_to is None:
-                payload["message"] = {"type": "message", "ts": message.ts, "text": message.text,
-                                      "blocks": message.blocks, "user": message.author, "bot_id": "B0BOT"}
-        elif view_id is not None and view_id in self.views:
-            view = self.views[view_id]
-            element = find_element(view.get("blocks"), block_id, action_id)
-            state = self.view_state(view, values or {})
-            payload.update(container={"type": "view", "view_id": view_id},
-                           view=dict(view, state={"values": state}, team_id=TEAM_ID, app_installed_team_id=TEAM_ID))
-        else:
-            return "That window is closed."
-        if element is None:
-            return "That button is gone."
-        action = action_of(element, block_id, option)
-        if action is None:
-            return "That choice is not offered."
-        payload["actions"] = [dict(action, action_ts=action_ts)]
-        await self._deliver(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded",
-                            f"block_actions {action_id}", payload)
-        return None
-
-    def view_state(self, view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
-        """`view.state.values` as Slack builds it from what was typed or chosen in the page."""
-        state: dict[str, Any] = {}
-        for block in view.get("blocks") or []:
-            element = block.get("element") if block.get("type") == "input" else None
-            if not isinstance(element, dict):
-                continue
-            block_id, action_id = str(block.get("block_id") or ""), str(element.get("action_id") or "")
-            raw = (values.get(block_id) or {}).get(action_id)
-            state.setdefault(block_id, {})[action_id] = input_value(element, raw)
-        return state
-
-    async def submit(self, user: str, view_id: str, values: dict[str, Any]) -> None:
-        modal = self.modals.get(user)
-        if modal is None or not modal.stack or modal.stack[-1] != view_id:
-            return
-        view = self.views[view_id]
-        submitted = dict(view, state={"values": self.view_state(view, values)}, team_id=TEAM_ID,
-                         app_installed_team_id=TEAM_ID, root_view_id=modal.stack[0],
-                         previous_view_id=modal.stack[-2] if len(modal.stack) > 1 else None)
-        payload = {"type": "view_submission", **self._common(user), "trigger_id": self._trigger(user),
-                   "view": submitted, "response_urls": []}
-        status, kind, body = await self._deliver(urlencode({"payload": json.dumps(payload)}),
-                                                 "application/x-www-form-urlencoded",
-                                                 f"view_submission {view.get('callback_id') or ''}", payload)
-        if status != 200:
-            modal.trouble = "We had some trouble connecting. Try again?"
-            self.changed()
-            return
-        answer = _decoded(body, kind) if body.strip() else {}
-        action = answer.get("response_action") if isinstance(answer, dict) else None
-        if view_id not in modal.stack:
-            return  # closed meanwhile
-        modal.trouble = None
-        if action == "errors" and isinstance(answer.get("errors"), dict):
-            modal.errors[view_id] = {str(k): str(v) for k, v in answer["errors"].items()}
-        elif action == "update" and isinstance(answer.get("view"), dict):
-            self._store_view(dict(answer["view"], type="modal"), view_id)
-            modal.errors.pop(view_id, None)
-        elif action == "push" and isinstance(answer.get("view"), dict):
-            modal.stack.append(self._store_view(dict(answer["view"], type="modal"))["id"])
-        elif action == "clear":
-            modal.stack.clear()
-        else:
-            modal.stack.remove(view_id)
-        self.changed()
-
-    async def close(self, user: str, view_id: str) -> None:
-        modal = self.modals.get(user)
-        if modal is None or view_id not in modal.stack:
-            return
-        modal.stack.remove(view_id)
-        modal.errors.pop(view_id, None)
-        self.changed()
-        view = self.views.get(view_id) or {}
-        if view.get("notify_on_close"):
-            payload = {"type": "view_closed", **self._common(user), "view": view, "is_cleared": False}
-            await self._deliver(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded",
-                                "view_closed", payload)
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
 
     # ---- what one person sees ----------------------------------------------------------------
 
@@ -498,21 +313,34 @@ class Workspace(SlackFake):
         tz = ZoneInfo(str(self.users.get(user, {}).get("tz") or "UTC"))
         return render.Viewer(user, tz, self.play.now(), names, CHANNELS)
 
-    def visible(self, user: str, channel: str) -> Iterator[Message]:
+    def visible(self, user: str, channel: str, since: int = 0) -> Iterator[Message]:
+        """What `user` sees in `channel` on a page opened at `since`: every message, and their own
+        ephemeral ones that arrived while that page was open."""
         for message in self.messages:
-            if message.channel == channel and message.ephemeral_to in (None, user):
+            if message.channel == channel and (message.ephemeral_to is None or
+                                               (message.ephemeral_to == user and message.seq > since)):
                 yield message
 
-    def snapshot(self, user: str) -> dict[str, Any]:
-        """Everything the page draws for `user`, as HTML made by `render`."""
+    def conversation_html(self, user: str, channel: str, viewer: render.Viewer, since: int = 0) -> str:
+        """A conversation as Slack's client draws it: a divider ("Today", "Monday, December 7th") above
+        the first message of each day, in the person's time zone."""
+        parts: list[str] = []
+        day = None
+        for m in self.visible(user, channel, since):
+            when = datetime.fromtimestamp(int(m.ts.split(".", 1)[0]), viewer.tz).date()
+            if when != day:
+                parts.append(render.day_divider(when, viewer))
+                day = when
+            parts.append(render.message_html(m.id, self._author(m.author), m.ts, m.text, m.blocks, viewer,
+                                             ephemeral=m.ephemeral_to is not None, edited=m.edited,
+                                             in_thread=m.thread_ts is not None))
+        return "".join(parts)
+
+    def snapshot(self, user: str, since: int = 0) -> dict[str, Any]:
+        """Everything the page draws for `user` (on a page opened at `since`), as HTML made by `render`."""
         viewer = self.viewer(user)
-        conversations = {}
-        for channel in [*CHANNELS, self.dm(user)]:
-            conversations[channel] = "".join(
-                render.message_html(m.id, self._author(m.author), m.ts, m.text, m.blocks, viewer,
-                                    ephemeral=m.ephemeral_to is not None, edited=m.edited,
-                                    in_thread=m.thread_ts is not None)
-                for m in self.visible(user, channel))
+        conversations = {channel: self.conversation_html(user, channel, viewer, since)
+                         for channel in [*CHANNELS, self.dm(user)]}
         modal = self.modals.get(user) or Modal()
         top = modal.stack[-1] if modal.stack else None
         modal_html = None
@@ -535,79 +363,3 @@ class Workspace(SlackFake):
         return str((self.users.get(user) or {}).get("profile", {}).get("real_name") or user), False
 
 
-def find_element(blocks: Any, block_id: str, action_id: str) -> dict[str, Any] | None:
-    """The interactive element a click names, as the bot drew it."""
-    for block in blocks if isinstance(blocks, list) else []:
-        if not isinstance(block, dict) or str(block.get("block_id") or "") != block_id:
-            continue
-        candidates = [block.get("accessory"), block.get("element"), *(block.get("elements") or [])]
-        for element in candidates:
-            if isinstance(element, dict) and element.get("action_id") == action_id:
-                return element
-    return None
-
-
-def _options(element: dict[str, Any]) -> list[dict[str, Any]]:
-    found = [o for o in element.get("options") or [] if isinstance(o, dict)]
-    for group in element.get("option_groups") or []:
-        found += [o for o in (group.get("options") or []) if isinstance(o, dict)]
-    return found
-
-
-def _option(element: dict[str, Any], value: Any) -> dict[str, Any] | None:
-    return next((o for o in _options(element) if o.get("value") == value), None)
-
-
-def action_of(element: dict[str, Any], block_id: str, option: str | None) -> dict[str, Any] | None:
-    """The `actions[0]` Slack sends for a click on `element`."""
-    kind = str(element.get("type") or "")
-    action: dict[str, Any] = {"type": kind, "action_id": element.get("action_id"), "block_id": block_id}
-    if kind == "button":
-        action["text"] = element.get("text")
-        if "value" in element:
-            action["value"] = element["value"]
-        return action
-    chosen = _option(element, option)
-    if chosen is None:
-        return None
-    action["selected_option"] = chosen
-    return action
-
-
-def input_value(element: dict[str, Any], raw: Any) -> dict[str, Any]:
-    """One entry of `state.values`, typed as Slack types it; options come from the element, by value."""
-    kind = str(element.get("type") or "")
-    if kind in ("static_select", "radio_buttons", "external_select"):
-        return {"type": kind, "selected_option": _option(element, raw)}
-    if kind == "checkboxes":
-        chosen = [o for o in _options(element) if isinstance(raw, list) and o.get("value") in raw]
-        return {"type": kind, "selected_options": chosen}
-    if kind == "datepicker":
-        return {"type": kind, "selected_date": raw if isinstance(raw, str) and raw else None}
-    return {"type": kind, "value": raw if isinstance(raw, str) and raw != "" else None}
-
-
-def masked_headers(headers: dict[str, str], secret: tuple[str, ...]) -> dict[str, str]:
-    """The headers the inspector shows: the content type, and the credentials as dots."""
-    return {name: "••••" if name.lower() in secret else value for name, value in headers.items()
-            if name.lower() in (*secret, "content-type")}
-
-
-def _blocks(params: dict[str, Any]) -> list[Any]:
-    blocks = params.get("blocks")
-    return blocks if isinstance(blocks, list) else []
-
-
-def _decoded(text: str, kind: str) -> Any:
-    if "json" in kind:
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-    return text
-
-
-def _pretty(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, indent=2, ensure_ascii=False, default=str)

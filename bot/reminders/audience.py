@@ -1,7 +1,8 @@
 """Who gets reminders: DataOS persons matched to Slack members by e-mail, plus explicit links.
 
 The Slack directory comes from `users.list` (paginated, Tier 2): walked at discovery, kept current by
-events in between, never per request. Deleted members and bots are skipped.
+events in between, never per request. Deleted members, bots, people from other organisations (Slack
+Connect) and guests (unless ALLOW_GUESTS) are skipped.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dataos import User
-from bot.identity import SlackProfile, email_key, profile_from_user
+from bot.identity import email_key
+from bot.membership import SlackProfile, Workspace, admitted, profile_from_user
 from bot.metrics import SLACK_DIRECTORY_PAGES, SLACK_RATE_LIMIT_WAITS
 from bot.store import Link, Member, Store
 
@@ -43,11 +45,14 @@ class SlackDirectory:
     """
 
     def __init__(self, client: AsyncWebClient, store: Store, *, sleep: Sleep = asyncio.sleep,
-                 page_size: int = 200) -> None:
+                 page_size: int = 200, home: Callable[[], Awaitable[Workspace | None]] | None = None,
+                 allow_guests: bool = False) -> None:
         self._client = client
         self._store = store
         self._sleep = sleep
         self._page_size = page_size
+        self._home = home
+        self._allow_guests = allow_guests
         self._members: dict[str, SlackProfile] = {}
         self._loaded = False
         self._walk_lock = asyncio.Lock()
@@ -64,8 +69,10 @@ class SlackDirectory:
                 if not self._loaded:
                     stored = await self._store.load_members()
                     if stored:
+                        # (a guest stored while ALLOW_GUESTS was on is left out once it is off)
                         self._members = {m.slack_user_id: SlackProfile(m.slack_user_id, m.email, m.tz, m.tz_offset,
-                                                                       name=m.name) for m in stored}
+                                                                       name=m.name, guest=m.guest)
+                                         for m in stored if self._allow_guests or not m.guest}
                         self._loaded = True
                     else:
                         await self._walk()
@@ -75,9 +82,17 @@ class SlackDirectory:
         async with self._walk_lock:
             await self._walk()
 
+    async def _workspace(self) -> Workspace | None:
+        return await self._home() if self._home is not None else None
+
+    def _admits(self, profile: SlackProfile, home: Workspace | None) -> bool:
+        """An active human member of this organisation (or an admitted guest): the only people whose
+        e-mails take part in matching, so a guest's or an outsider's never makes an employee's ambiguous."""
+        return not profile.deleted and not profile.is_bot and admitted(profile, home, allow_guests=self._allow_guests)
+
     async def apply(self, profile: SlackProfile) -> None:
         """A member changed or joined (an event): keep the directory current without a walk."""
-        gone = profile.deleted or profile.is_bot
+        gone = not self._admits(profile, await self._workspace())
         if gone:
             self._members.pop(profile.user_id, None)
         elif self._loaded:
@@ -85,6 +100,7 @@ class SlackDirectory:
         await self._store.put_member(None if gone else _member(profile), profile.user_id)
 
     async def _walk(self) -> None:
+        home = await self._workspace()  # once a walk: without it, only Slack's own flags can tell outsiders
         members: dict[str, SlackProfile] = {}
         cursor = ""
         waits = 0
@@ -102,7 +118,7 @@ class SlackDirectory:
             SLACK_DIRECTORY_PAGES.inc()
             for raw in page.get("members") or []:
                 profile = profile_from_user(raw)
-                if not profile.deleted and not profile.is_bot:
+                if self._admits(profile, home):
                     members[profile.user_id] = profile
             cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
             if not cursor:
@@ -114,7 +130,7 @@ class SlackDirectory:
 
 
 def _member(profile: SlackProfile) -> Member:
-    return Member(profile.user_id, profile.email, profile.tz, profile.tz_offset, profile.name)
+    return Member(profile.user_id, profile.email, profile.tz, profile.tz_offset, profile.name, profile.guest)
 
 
 def _retry_after(exc: SlackApiError) -> float | None:
@@ -156,6 +172,8 @@ def build_audience(
         if shared[email] > 1:
             continue  # the same rule as identity: an ambiguous e-mail maps to nobody
         matches = by_email.get(email, [])
+        if len(matches) > 1:  # an admitted guest's e-mail never takes an employee's away
+            matches = [m for m in matches if not m.guest] or matches
         if len(matches) == 1 and matches[0].user_id not in linked_slack:
             chosen[person_id] = Recipient(person_id, matches[0], "e-mail")
     for link in links:

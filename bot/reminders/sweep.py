@@ -252,6 +252,7 @@ class Sweeper:
             members = await self.rt.slack_directory.members()  # walked only if never walked and stored
             horizon = None if discover else now + timedelta(hours=max(self.ladder, default=0)) + timedelta(days=1)
             state = await self.rt.store.load_reminder_state(since=now, until=horizon)
+            await self.rt.self_links.check_all()  # a self-link ends with the key that proved it
             links = await self.rt.store.links()
         except DataOSError as exc:
             raise SweepFailed(f"the DataOS user directory is unavailable: {exc}") from None

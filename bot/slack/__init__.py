@@ -76,7 +76,18 @@ class AckFirst:
 
 
 def register_all(app: AsyncApp, rt: Runtime) -> None:
-    from bot.slack import actions, admin, commands, home, leak_watch, lifecycle, offboarding, reminder_buttons, views
+    from bot.slack import (
+        actions,
+        admin,
+        commands,
+        home,
+        leak_watch,
+        lifecycle,
+        links,
+        offboarding,
+        reminder_buttons,
+        views,
+    )
     from bot.slack.common import PooledRespond
 
     commands.register(app, rt)
@@ -87,6 +98,7 @@ def register_all(app: AsyncApp, rt: Runtime) -> None:
     home.register(app, rt)
     offboarding.register(app, rt)
     leak_watch.register(app, rt)
+    links.register(app, rt)
     lifecycle.register(app, rt)
 
     @app.middleware

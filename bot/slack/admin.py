@@ -198,7 +198,7 @@ async def admin_revoke(rt: Runtime, body: dict[str, Any], respond: AsyncRespond)
         return
     try:
         name = await rt.keys.resolve(dataos_user, name)
-        await rt.dataos.delete_token(dataos_user, name)
+        await rt.keys.delete_token(dataos_user, name, actor=actor)
     except DataOSError as exc:
         await _audit(rt, actor, "revoke", f"error:{exc.status}", dataos_user=dataos_user, key_name=name)
         await respond(response_type="ephemeral", replace_original=False,

@@ -15,6 +15,7 @@ from bot.dataos import (
     DataOSError,
     DataOSForbidden,
     DataOSNotFound,
+    DataOSTooLarge,
     DataOSUnauthorized,
     DataOSUnavailable,
 )
@@ -55,6 +56,9 @@ def explain(exc: DataOSError, *, doing: str, key_name: str | None = None, read: 
     if isinstance(exc, DataOSForbidden):
         return (f"The bot is not allowed to manage keys for your DataOS user{ref}, so I could not finish "
                 f"{doing}.{changed} {TELL_ADMIN}")
+    if isinstance(exc, DataOSTooLarge):
+        return (f"DataOS sent an answer larger than the bot accepts while I was {doing}{ref}, so it was not read."
+                f"{changed} {TELL_ADMIN}")
     if isinstance(exc, DataOSUnavailable):
         return (f"DataOS is not answering right now, so I could not finish {doing}{ref}.{changed} "
                 "Please try again in a few minutes.")

@@ -135,6 +135,7 @@ async def _check(rt: Runtime, candidate: str, paste: Paste) -> None:
     now = rt.clock()
     fp = fingerprint(candidate, rt.leak_secret)
     del candidate
+    await rt.self_links.key_leaked(fp, actor=paste.poster)  # a leaked key proves nobody: the links it made end
     people, to_admins = await _recipients(rt, owner)
     # The one place a live key's report is recorded.
     report = await rt.leak_reports.record(fp, dataos_user_id=owner, key_name=name, channel=paste.channel,

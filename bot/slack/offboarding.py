@@ -92,7 +92,7 @@ async def revoke_all(rt: Runtime, body: dict[str, Any]) -> None:
     revoked, failed = 0, 0
     for token in tokens:
         try:
-            await rt.dataos.delete_token(dataos_user, token.name)
+            await rt.keys.delete_token(dataos_user, token.name, actor=actor)
         except DataOSNotFound:
             continue
         except DataOSError:

@@ -16,6 +16,7 @@ from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
+from bot.proxies import use_proxy_rule
 from bot.slack.front_door import FrontDoor
 from bot.slack.guard import MAX_DEPTH, Inbound, Kind, too_deep
 
@@ -27,6 +28,9 @@ class CheckedSocketModeHandler(AsyncSocketModeHandler):
     def __init__(self, door: FrontDoor, app_token: str) -> None:
         super().__init__(door.bolt, app_token)
         self.door = door
+        # The WebSocket goes where the Web API goes (the same company proxy, or none): Slack's WebSocket
+        # hosts sit beside its API host, and NO_PROXY entries name them together (`.slack.com`).
+        use_proxy_rule(self.client, door.rt.settings.slack_api_url)
 
     async def handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
         started = time.time()

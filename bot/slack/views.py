@@ -199,9 +199,13 @@ async def submit_link(rt: Runtime, body: dict[str, Any], view: dict[str, Any], a
         await update_view(client, view_id, blocks.info_modal(
             title, ":x: " + explain(exc, doing="checking the key", read=True)))
         return
+    proof = result.link.proof if result.link is not None else None
+    lasts = (f" The link lasts as long as the key you pasted (*{shown(proof.key_name)}*, expires "
+             f"{blocks.slack_date(proof.expiration)}): when it is revoked or expires, link again with a current "
+             "key." if proof is not None else "")
     await update_view(client, view_id, blocks.info_modal(
         title, f":link: You are now linked to DataOS user `{shown(result.dataos_user_id)}`. "
-               "`/apikey list` shows your keys. The key you pasted was not stored."))
+               f"`/apikey list` shows your keys. The key you pasted was not stored.{lasts}"))
     await tell_others(rt, result)
     await publish_home(rt, user_id(body))
 

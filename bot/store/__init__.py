@@ -9,10 +9,10 @@ from bot.store.db import (
     safe_database_url,
 )
 from bot.store.ledger import KeyId, Outcome
+from bot.store.links import Link, Proof
 from bot.store.repo import (
     Audit,
     Idempotency,
-    Link,
     Member,
     ReminderState,
     Revocation,
@@ -21,7 +21,7 @@ from bot.store.repo import (
 )
 
 __all__ = [
-    "Audit", "DatabaseUnusable", "Idempotency", "KeyId", "Link", "Member", "Outcome", "ReminderState",
+    "Audit", "DatabaseUnusable", "Idempotency", "KeyId", "Link", "Member", "Outcome", "Proof", "ReminderState",
     "Revocation", "Sighting", "Store", "create_engine", "current_revision", "head_revision", "migrate",
     "safe_database_url",
 ]

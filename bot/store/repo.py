@@ -14,10 +14,10 @@ from sqlalchemy import Table, bindparam, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.store.ledger import FINAL_STATES, KeyId, LedgerStore
+from bot.store.links import LinkRepository
 from bot.store.schema import (
     AuditEntry,
     IdempotencyKey,
-    IdentityLink,
     KeySighting,
     ReminderLedger,
     ScheduledRevocation,
@@ -27,15 +27,6 @@ from bot.store.schema import (
     SweptUser,
     UserPrefs,
 )
-
-
-@dataclass(frozen=True)
-class Link:
-    slack_user_id: str
-    dataos_user_id: str
-    method: str
-    linked_by: str
-    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -98,11 +89,12 @@ class Member:
     tz: str | None
     tz_offset: int
     name: str | None
+    guest: bool = False
 
     def row(self) -> dict[str, Any]:
         return {"slack_user_id": self.slack_user_id, "email": (self.email or None) and self.email[:320],
                 "tz": (self.tz or None) and self.tz[:64], "tz_offset": self.tz_offset,
-                "name": (self.name or None) and self.name[:255]}
+                "name": (self.name or None) and self.name[:255], "guest": self.guest}
 
 
 @dataclass(frozen=True)
@@ -115,7 +107,7 @@ class Revocation:
     key_expiration: datetime | None = None
 
 
-class Store(LedgerStore):
+class Store(LedgerStore, LinkRepository):
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
@@ -139,44 +131,6 @@ class Store(LedgerStore):
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
-
-    # ---- identity links ---------------------------------------------------------------------
-
-    async def get_link(self, slack_user_id: str) -> Link | None:
-        async with self.session() as s:
-            row = await s.get(IdentityLink, slack_user_id)
-            return _link(row) if row else None
-
-    async def set_link(
-        self, slack_user_id: str, dataos_user_id: str, *, method: str, linked_by: str, now: datetime
-    ) -> None:
-        values = {
-            "slack_user_id": slack_user_id, "dataos_user_id": dataos_user_id,
-            "method": method, "linked_by": linked_by, "created_at": now,
-        }
-        stmt = self._insert(IdentityLink).values(**values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[IdentityLink.slack_user_id],
-            set_={k: v for k, v in values.items() if k != "slack_user_id"},
-        )
-        async with self.session() as s, s.begin():
-            await s.execute(stmt)
-
-    async def delete_link(self, slack_user_id: str) -> bool:
-        async with self.session() as s, s.begin():
-            result = await s.execute(delete(IdentityLink).where(IdentityLink.slack_user_id == slack_user_id))
-            return bool(getattr(result, "rowcount", 0))
-
-    async def links(self) -> list[Link]:
-        async with self.session() as s:
-            rows = (await s.scalars(select(IdentityLink))).all()
-            return [_link(r) for r in rows]
-
-    async def links_to(self, dataos_user_id: str) -> list[Link]:
-        """Every explicit link to one DataOS user."""
-        async with self.session() as s:
-            rows = (await s.scalars(select(IdentityLink).where(IdentityLink.dataos_user_id == dataos_user_id))).all()
-            return [_link(r) for r in rows]
 
     # ---- audit ------------------------------------------------------------------------------
 
@@ -448,7 +402,7 @@ class Store(LedgerStore):
     async def load_members(self) -> list[Member]:
         async with self.engine.connect() as conn:
             rows = await conn.execute(select(SlackMember.slack_user_id, SlackMember.email, SlackMember.tz,
-                                             SlackMember.tz_offset, SlackMember.name))
+                                             SlackMember.tz_offset, SlackMember.name, SlackMember.guest))
             return [Member(*row) for row in rows]
 
     async def replace_members(self, members: Sequence[Member]) -> None:
@@ -457,7 +411,7 @@ class Store(LedgerStore):
         # An upsert, not a plain insert: two replicas may walk at the same moment.
         insert = self._insert(table)
         upsert = insert.on_conflict_do_update(index_elements=[table.c.slack_user_id], set_={
-            c: insert.excluded[c] for c in ("email", "tz", "tz_offset", "name")})
+            c: insert.excluded[c] for c in ("email", "tz", "tz_offset", "name", "guest")})
         async with self.engine.begin() as conn:
             walked = {m.slack_user_id for m in members}
             gone = [uid for uid in (await conn.execute(select(table.c.slack_user_id))).scalars() if uid not in walked]
@@ -531,6 +485,3 @@ def _sighting(r: KeySighting) -> Sighting:
     return Sighting(r.dataos_user_id, r.key_name, r.expiration, r.first_seen, r.created_at, r.muted,
                     r.snoozed_until, r.preexisting)
 
-
-def _link(row: IdentityLink) -> Link:
-    return Link(row.slack_user_id, row.dataos_user_id, row.method, row.linked_by, row.created_at)

@@ -48,10 +48,17 @@ class IdentityLink(Base):
 
     __tablename__ = "identity_links"
     slack_user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    dataos_user_id: Mapped[str] = mapped_column(Text())
+    dataos_user_id: Mapped[str] = mapped_column(Text(), index=True)
     method: Mapped[str] = mapped_column(String(16))  # "admin" | "self"
     linked_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A self-link is derived from the key that proved it, and ends with it: which key that was (a keyed
+    # hash, as the leak watch keeps, plus name and expiry; never the key), and when DataOS last said it
+    # still exists. Empty for admin links.
+    proof_fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    proof_key_name: Mapped[str | None] = mapped_column(String(255))
+    proof_expiration: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    proof_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class AuditEntry(Base):
@@ -135,6 +142,8 @@ class SlackMember(Base):
     tz: Mapped[str | None] = mapped_column(String(64))
     tz_offset: Mapped[int] = mapped_column(Integer, default=0)
     name: Mapped[str | None] = mapped_column(String(255))
+    #: A guest account (`is_restricted` or `is_ultra_restricted`), kept only when ALLOW_GUESTS admits them.
+    guest: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class LeakReport(Base):

@@ -1,4 +1,7 @@
-"""What a person sees in the playground, in a real browser: each test ends with a screenshot in tmp_path."""
+"""What a person sees in the playground, in a real browser: each test ends with a screenshot in tmp_path.
+
+The page opens on #general: the app's Messages tab is read-only (as in Slack with this manifest), so
+commands are typed in a channel, and what only the person may see (a new key) arrives in the DM."""
 
 from __future__ import annotations
 
@@ -12,7 +15,12 @@ from playwright.sync_api import expect
 
 from tests.browser.running import RunningPlayground
 
-DM = "#messages"
+DM = "#messages"  # the conversation shown: #general, or the DM with the bot after open_dm
+
+
+def open_dm(page: Any) -> None:
+    page.click("#nav .nav-item[data-pane=dm]")
+    expect(page.locator("#pane-title")).to_have_text("🔑 DataOS API keys")
 
 
 def send(page: Any, text: str) -> None:
@@ -45,6 +53,7 @@ def test_create_a_key_shows_progress_then_delivers_it_privately(page: Any, tmp_p
         shutil.copy(tmp_path / "create-modal.png", keep)
     modal.locator(".bk-close").click()
     expect(page.locator("#modal-layer")).to_be_hidden()
+    open_dm(page)
     delivered = page.locator(f"{DM} .msg", has_text="Your new DataOS API key")
     expect(delivered).to_contain_text("Only visible to you")
     expect(delivered).to_contain_text("ci_loader")
@@ -106,6 +115,7 @@ def test_the_reminder_ladder_after_moving_the_clock_then_snooze(page: Any) -> No
     expect(page.locator("#clock")).to_contain_text("(1 day ahead)")
     page.click("#sweep")
     expect(page.locator("#sweep-result")).to_contain_text("reminders sent:")
+    open_dm(page)
     # a reminder whose key outlives a snooze (one due within the day offers none)
     first = page.locator(f"{DM} .msg").filter(has=page.locator("button", has_text="Remind me in")).first
     expect(first).to_be_visible()
@@ -128,7 +138,8 @@ def test_dataos_down_reads_as_a_sentence(page: Any) -> None:
 
 
 def test_the_home_tab(page: Any) -> None:
-    page.click(".nav-item[data-pane=home]")
+    open_dm(page)
+    page.click(".app-tab[data-pane=home]")
     home = page.locator("#home")
     expect(home).to_contain_text("nightly_loader")
     expect(home).to_contain_text("Expiry reminders are on")
@@ -161,6 +172,7 @@ def test_renew_from_a_reminder(page: Any) -> None:
     page.click("[data-days='1']")
     page.click("#sweep")
     expect(page.locator("#sweep-result")).to_contain_text("reminders sent: 3")
+    open_dm(page)
     reminder = page.locator(f"{DM} .msg", has_text="ci_pipeline").filter(has=page.locator("button", has_text="Renew"))
     reminder.locator("button", has_text="Renew").click()
     modal = page.locator("#modal-layer .bk-modal")
@@ -168,6 +180,7 @@ def test_renew_from_a_reminder(page: Any) -> None:
     modal.locator(".bk-submit").click()
     expect(modal.locator(".bk-modal-title")).to_have_text("Key created", timeout=15_000)
     modal.locator(".bk-close").click()
+    open_dm(page)
     expect(page.locator(f"{DM} .msg", has_text="Your new DataOS API key")).to_contain_text("Only visible to you")
 
 
@@ -180,6 +193,8 @@ def test_dm_refused_leaves_the_key_in_the_window(page: Any) -> None:
     modal.locator("button", has_text="Show the key here").click()
     expect(modal.locator("pre.bk-pre")).to_be_visible()
     expect(page.locator("#calls")).to_contain_text("messages_tab_disabled")
+    modal.locator(".bk-close").click()
+    open_dm(page)
     expect(page.locator(f"{DM} .msg")).to_have_count(0)  # nothing reached the DM
 
 
@@ -188,11 +203,12 @@ def test_a_key_pasted_in_a_channel_is_caught(page: Any) -> None:
     modal = page.locator("#modal-layer .bk-modal")
     modal.locator(".bk-submit").click()
     modal.locator(".bk-close").click()
+    open_dm(page)
     secret = page.locator(f"{DM} .msg pre.bk-pre").inner_text().strip()
     page.click(".nav-item[data-pane=C0GENERAL]")
     send(page, f"here you go: {secret}")
-    expect(page.locator("#messages .msg").first).to_contain_text("here you go")
-    page.click(".nav-item[data-pane=dm]")
+    expect(page.locator("#messages .msg", has_text="here you go")).to_have_count(1)
+    open_dm(page)
     warning = page.locator(f"{DM} .msg", has_text="was posted in")
     expect(warning).to_contain_text("#general")  # the channel's name, from the <#C…> mention
     expect(warning.locator("button", has_text="Revoke now")).to_have_count(1)

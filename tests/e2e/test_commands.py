@@ -225,7 +225,7 @@ def test_link_with_own_key(bot: Bot) -> None:
     assert carol_key not in text_of(done)
     bot.user.command("whoami", user="U0DAVE")
     assert "you linked yourself" in text_of(bot.slack.wait_for("response_url")[0])
-    assert ("link", "ok", None) in audit_actions(bot)
+    assert ("link", "ok", "carols") in audit_actions(bot)  # the key that proved it, by name
     rows = table_rows(bot, IdentityLink)
     assert [(r["slack_user_id"], r["dataos_user_id"], r["method"]) for r in rows] == [("U0DAVE", "carol", "self")]
 

@@ -55,6 +55,7 @@ def test_metrics_count_requests_dataos_calls_errors_rate_limits_and_sweeps(bot: 
     bot.user.submit(view_id_of(opened), create_values(name="metered"))
     bot.slack.wait_for("views.update", where=lambda c: "created" in text_of(c))
     bot.server.call(Sweeper(bot.runtime).run())
+    assert bot.server.call(bot.runtime.drain(10))  # every listener has finished (and counted itself)
     after = samples(bot)
 
     def delta(metric: str, **labels: str) -> float:

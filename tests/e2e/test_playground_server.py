@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,9 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.playground.blockkit import action_of, find_element, input_value
 from bot.playground.clock import PlayClock
-from bot.playground.run import escape_command_text, ignored_settings
-from bot.playground.workspace import RespondTo, Workspace, action_of, find_element, input_value
+from bot.playground.controls import escape_command_text
+from bot.playground.model import RespondTo
+from bot.playground.people import People
+from bot.playground.run import ignored_settings
+from bot.playground.workspace import Workspace
 from tests.browser.running import RunningPlayground
 
 
@@ -47,7 +54,7 @@ def test_the_start_up_names_what_it_ignores(tmp_path: Path) -> None:
 
 
 def test_the_controls_take_json_from_known_people_only(running: RunningPlayground) -> None:
-    with httpx.Client(base_url=running.url) as client:
+    with httpx.Client(base_url=running.url, headers={"Origin": running.url}) as client:
         form = client.post("/pg/command", data={"user": "U0ADA", "channel": "D0ADA", "text": "list"})
         assert form.status_code == 415  # what a form on another web site could send
         stranger = client.post("/pg/command", json={"user": "U0EVIL", "channel": "D0ADA", "text": "list"})
@@ -69,15 +76,15 @@ def test_the_controls_take_json_from_known_people_only(running: RunningPlaygroun
 
 
 def test_the_page_gets_live_updates(running: RunningPlayground) -> None:
-    with httpx.Client(base_url=running.url, timeout=10) as client:
+    with httpx.Client(base_url=running.url, timeout=10, headers={"Origin": running.url}) as client:
         with client.stream("GET", "/pg/stream", params={"user": "U0ADA"}) as stream:
             lines = stream.iter_lines()
             first = _next_state(lines)
-            assert first["world"]["ready"] is True and first["conversations"]["D0ADA"] == ""
-            assert client.post("/pg/command", json={"user": "U0ADA", "channel": "D0ADA", "text": "help"}).is_success
-            while "Only visible to you" not in (state := _next_state(lines))["conversations"]["D0ADA"]:
+            assert first["world"]["ready"] is True and first["conversations"]["C0GENERAL"] == ""
+            assert client.post("/pg/command", json={"user": "U0ADA", "channel": "C0GENERAL", "text": "help"}).is_success
+            while "Only visible to you" not in (state := _next_state(lines))["conversations"]["C0GENERAL"]:
                 pass
-            assert "/apikey" in state["conversations"]["D0ADA"]
+            assert "/apikey" in state["conversations"]["C0GENERAL"]
 
 
 def _next_state(lines: Iterator[str]) -> dict[str, Any]:
@@ -126,6 +133,7 @@ def test_a_response_url_takes_five_posts_within_thirty_minutes() -> None:
     ticks = Ticks()
     ws = workspace(ticks)
     ws.start()
+    ws.open_page("U0ADA")  # ephemeral replies are held by the person's open page
     try:
         url = ws._response_url(RespondTo("U0ADA", "C0GENERAL"))
         answers = [httpx.post(url, json={"text": f"reply {i}"}) for i in range(6)]
@@ -156,11 +164,14 @@ def test_clicks_and_state_are_built_from_what_the_bot_drew() -> None:
     blocks = [{"type": "actions", "block_id": "b1", "elements": [
         {"type": "button", "action_id": "go", "value": "key_1", "text": {"type": "plain_text", "text": "Go"}},
         select]}]
-    button = find_element(blocks, "b1", "go")
+    button = find_element(blocks, "0.0", "b1", "go")
     assert button is not None and action_of(button, "b1", None)["value"] == "key_1"
+    assert find_element(blocks, "0.1", "b1", "pick") is select
     assert action_of(select, "b1", "168h")["selected_option"] == options[0]
     assert action_of(select, "b1", "999h") is None  # the page cannot invent an option
-    assert find_element(blocks, "b1", "nope") is None
+    assert find_element(blocks, "0.0", "b1", "nope") is None  # not what the page drew there
+    assert find_element(blocks, "0.0", "b2", "go") is None
+    assert find_element(blocks, "0.5", "b1", "go") is None and find_element(blocks, "x", "b1", "go") is None
     assert input_value(select, "168h") == {"type": "static_select", "selected_option": options[0]}
     assert input_value({"type": "plain_text_input"}, "") == {"type": "plain_text_input", "value": None}
     assert input_value({"type": "plain_text_input"}, "x") == {"type": "plain_text_input", "value": "x"}
@@ -227,24 +238,40 @@ async def test_submissions_follow_the_response_action() -> None:
     ticks = Ticks()
     ws = Workspace(PlayClock(), f"http://127.0.0.1:{port}", "secret", "xoxb-t", trigger_clock=ticks)
     ws.add_persona("U0ADA", "Ada", "ada@acme.example", "Europe/Berlin", "")
+    people = People(ws)
     try:
         view_id = ws._m_views_open({"trigger_id": ws._trigger("U0ADA"), "view": form})["view"]["id"]
         modal = ws.modals["U0ADA"]
-        await ws.submit("U0ADA", view_id, {"name": {"v": "x"}, "pick": {"v": "a"}})
+        await people.submit("U0ADA", view_id, {"name": {"v": "x"}, "pick": {"v": "a"}})
         sent = stand_in.payloads[-1]
         assert sent["type"] == "view_submission" and sent["view"]["id"] == view_id
         assert sent["view"]["state"]["values"] == {
             "name": {"v": {"type": "plain_text_input", "value": "x"}},
             "pick": {"v": {"type": "radio_buttons", "selected_option": form["blocks"][1]["element"]["options"][0]}}}
         assert modal.errors[view_id] == {"name": "Too short."} and modal.stack == [view_id]
-        await ws.submit("U0ADA", view_id, {})
+        await people.submit("U0ADA", view_id, {})
         assert ws.views[view_id]["title"]["text"] == "Updated" and view_id not in modal.errors
-        await ws.submit("U0ADA", view_id, {})
+        await people.submit("U0ADA", view_id, {})
         assert len(modal.stack) == 2 and ws.views[modal.stack[-1]]["title"]["text"] == "Second"
-        await ws.submit("U0ADA", modal.stack[-1], {})
+        await people.submit("U0ADA", modal.stack[-1], {})
         assert modal.stack == [view_id]
-        await ws.submit("U0ADA", view_id, {})
+        await people.submit("U0ADA", view_id, {})
         assert modal.stack == []
     finally:
-        await ws.aclose()
+        await people.aclose()
         await runner.cleanup()
+
+
+def _make_dry_run(*args: str, env: dict[str, str] | None = None) -> str:
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(["make", "-n", "--no-print-directory", "-C", str(root), "playground", *args],
+                          capture_output=True, text=True, env={**os.environ, **(env or {})}, check=True)
+    return done.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make")
+def test_make_playground_takes_a_port() -> None:
+    assert _make_dry_run("PORT=4100").endswith("apikey-bot playground --port 4100")
+    assert _make_dry_run("HOST=0.0.0.0").endswith("apikey-bot playground --host 0.0.0.0")
+    # A PORT in the environment is serve's setting: the playground keeps its own default.
+    assert _make_dry_run(env={"PORT": "3000"}).endswith("apikey-bot playground")

@@ -270,7 +270,7 @@ async def test_expired_keys_listing_switch(client: HeimdallClient, heimdall: Hei
     assert {t.name for t in await client.list_tokens("bob")} == {"new"}
 
 
-@pytest.mark.parametrize("body", [b'[{"no": "name"}]', b'{"tokens": [', b"<html>gateway</html>"])
+@pytest.mark.parametrize("body", [b'{"no": "name"}', b'{"tokens": [', b"<html>gateway</html>"])
 async def test_unreadable_answer_is_an_error_without_body(client: HeimdallClient, heimdall: HeimdallEmulator,
                                                           body: bytes) -> None:
     heimdall.fail_next(1, 200, body=body, match="GET")
@@ -278,6 +278,13 @@ async def test_unreadable_answer_is_an_error_without_body(client: HeimdallClient
         await client.list_tokens("alice")
     assert "could not read" in str(err.value)
     assert "name" not in str(err.value) and "gateway" not in str(err.value)  # the answer is not echoed
+
+
+async def test_a_list_is_read_record_by_record(client: HeimdallClient, heimdall: HeimdallEmulator) -> None:
+    """One record without a name is skipped; the rest of the answer is used (issue #20 A3)."""
+    heimdall.fail_next(1, 200, body=b'[{"no": "name"}, {"name": "ok", "expiration": "2026-12-30T10:00:00Z", '
+                                    b'"data": null, "type": null}]', match="GET")
+    assert [t.name for t in await client.list_tokens("alice")] == ["ok"]
 
 
 async def test_redirects_are_not_followed(client: HeimdallClient, heimdall: HeimdallEmulator) -> None:

@@ -35,6 +35,10 @@ async def test_an_older_schema_is_migrated_and_an_up_to_date_one_skips_alembic(t
         await conn.execute(text("ALTER TABLE swept_users DROP COLUMN listed_at"))
         await conn.execute(text("ALTER TABLE reminder_ledger DROP COLUMN retry_at"))
         await conn.execute(text("ALTER TABLE reminder_ledger DROP COLUMN error"))
+        await conn.execute(text("DROP INDEX ix_identity_links_proof_fingerprint"))
+        await conn.execute(text("DROP INDEX ix_identity_links_dataos_user_id"))
+        for column in ("proof_fingerprint", "proof_key_name", "proof_expiration", "proof_checked_at"):
+            await conn.execute(text(f"ALTER TABLE identity_links DROP COLUMN {column}"))
         await conn.execute(text("UPDATE alembic_version SET version_num = '0003'"))
     await migrate(engine)
     assert await current_revision(engine) == SCHEMA_HEAD

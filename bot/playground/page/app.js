@@ -7,10 +7,11 @@ const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
 const pg = {
   persona: localStorage.getItem("pg.persona") || "",
-  pane: localStorage.getItem("pg.pane") || "dm",
+  pane: localStorage.getItem("pg.pane") || "C0GENERAL",
   state: null,
   drawn: { messages: null, home: null, modal: null },
   stream: null,
+  goTo: null, // a permalink's message, to show once its conversation is drawn
 };
 window.__pg = pg; // tests and the benchmark read timings from here
 
@@ -28,14 +29,18 @@ function toast(text) {
   el.textContent = text;
   el.hidden = false;
   clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => { el.hidden = true; }, 5000);
+  toast.timer = setTimeout(() => { el.hidden = true; }, 6000);
 }
 
 // ---- the live stream ---------------------------------------------------------------------------
 
 function connect() {
   if (pg.stream) pg.stream.close();
-  pg.drawn = { messages: null, home: null, modal: null };
+  // Another person's page: nothing of the previous person's stays on screen (their modal included).
+  pg.drawn = { messages: null, home: null, modal: null, scrollAll: true };
+  pg.state = null;
+  closeLayer($("#confirm-layer"));
+  closeLayer($("#modal-layer"));
   $("#calls").textContent = "";
   pg.stream = new EventSource(`/pg/stream?user=${encodeURIComponent(pg.persona)}`);
   pg.stream.addEventListener("state", (e) => apply(JSON.parse(e.data)));
@@ -46,18 +51,20 @@ function apply(state) {
   const first = pg.state === null;
   pg.state = state;
   const world = state.world;
-  if (first || $("#persona").options.length !== world.personas.length) drawPersonas(world);
+  drawPersonas(world, first);
   if (!world.personas.some((p) => p.user_id === pg.persona)) {
     pg.persona = world.personas[0].user_id;
     connect();
     return;
   }
   const me = world.personas.find((p) => p.user_id === pg.persona);
-  $("#persona-note").textContent = `${me.email} · ${me.tz} · ${me.note}`;
+  $("#persona-note").textContent = `${me.email} · ${me.tz} · ${me.note}` + (me.active ? "" : " · deactivated");
   $("#banner").hidden = world.ready;
   const ahead = world.days_ahead === 1 ? "1 day" : `${world.days_ahead} days`;
   $("#clock").textContent = world.clock + (world.days_ahead ? ` (${ahead} ahead)` : "");
   for (const box of $$("[data-fault]")) box.checked = !!world.faults[box.dataset.fault];
+  drawMembers(world);
+  drawDropped(world.inspector);
   if (!$("#nav-channels").childElementCount) {
     for (const channel of world.channels) {
       const item = document.createElement("button");
@@ -72,16 +79,45 @@ function apply(state) {
   drawModal(state.modal);
 }
 
-function drawPersonas(world) {
+function drawPersonas(world, first) {
   const select = $("#persona");
+  const labels = world.personas.map((p) => p.name + (p.active ? "" : " (deactivated)"));
+  if (!first && Array.from(select.options).map((o) => o.textContent).join("|") === labels.join("|")) return;
   select.textContent = "";
-  for (const p of world.personas) {
+  world.personas.forEach((p, i) => {
     const option = document.createElement("option");
     option.value = p.user_id;
-    option.textContent = p.name;
+    option.textContent = labels[i];
     select.append(option);
-  }
+  });
   select.value = pg.persona;
+}
+
+function drawMembers(world) {
+  const list = $("#members");
+  const key = world.personas.map((p) => `${p.user_id}:${p.active}`).join("|");
+  if (list.dataset.key === key) return;
+  list.dataset.key = key;
+  list.textContent = "";
+  for (const p of world.personas) {
+    const li = document.createElement("li");
+    const name = document.createElement("span");
+    name.textContent = p.name + (p.active ? "" : " · deactivated");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "ctl";
+    button.dataset.member = p.user_id;
+    button.dataset.active = p.active ? "false" : "true"; // what a click makes them
+    button.textContent = p.active ? "Deactivate" : "Reactivate";
+    li.append(name, button);
+    list.append(li);
+  }
+}
+
+function drawDropped(inspector) {
+  const note = $("#calls-dropped");
+  note.hidden = !inspector.dropped;
+  note.textContent = `${inspector.dropped} older rows were dropped: the inspector keeps the newest ${inspector.kept}.`;
 }
 
 function channelOfPane() {
@@ -92,14 +128,22 @@ function channelOfPane() {
 
 function drawPane() {
   if (!pg.state) return;
-  for (const item of $$(".nav-item")) item.classList.toggle("active", item.dataset.pane === pg.pane);
+  const app = pg.pane === "dm" || pg.pane === "home";
+  for (const item of $$(".nav-item")) {
+    item.classList.toggle("active", item.dataset.pane === pg.pane || (app && item.dataset.pane === "dm"));
+  }
+  for (const tab of $$(".app-tab")) tab.setAttribute("aria-selected", String(tab.dataset.pane === pg.pane));
+  $("#app-tabs").hidden = !app;
   const home = pg.pane === "home";
   $("#messages").hidden = home;
   $("#home").hidden = !home;
-  $("#composer-wrap").hidden = home;
   const channel = pg.state.world.channels.find((c) => c.id === pg.pane);
-  $("#pane-title").textContent = home ? "DataOS API keys · Home" : channel ? `# ${channel.name}` : "DataOS API keys · Messages";
-  $("#composer").placeholder = channel ? `Message #${channel.name} (try /apikey)` : "Message DataOS API keys (try /apikey)";
+  // The app's Messages tab is read-only (its manifest says so): Slack's client has no composer there,
+  // for messages or slash commands, only its sentence.
+  $("#composer-wrap").hidden = !channel;
+  $("#read-only").hidden = pg.pane !== "dm";
+  $("#pane-title").textContent = channel ? `# ${channel.name}` : "🔑 DataOS API keys";
+  if (channel) $("#composer").placeholder = `Message #${channel.name} (try /apikey)`;
   if (home) {
     if (pg.state.world.ready && pg.homeAskedFor !== pg.persona) {
       pg.homeAskedFor = pg.persona; // Slack sends app_home_opened each time the tab is opened
@@ -115,12 +159,13 @@ function drawPane() {
   const html = pg.state.conversations[channelOfPane()] || "";
   if (html !== pg.drawn.messages) {
     const box = $("#messages");
-    const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+    const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
     box.innerHTML = html || '<p class="muted empty">Nothing here yet. Type <code>/apikey</code> below.</p>';
     pg.drawn.messages = html;
-    if (atBottom || pg.drawn.scrollAll) box.scrollTop = box.scrollHeight;
+    if (atBottom || pg.drawn.scrollAll) box.scrollTop = box.scrollHeight; // follow the conversation
     pg.drawn.scrollAll = false;
   }
+  showLinked();
 }
 
 function choose(pane) {
@@ -129,7 +174,34 @@ function choose(pane) {
   pg.drawn.messages = pg.drawn.home = null;
   pg.drawn.scrollAll = true;
   pg.homeAskedFor = null;
+  openDrawer(null);
   drawPane();
+}
+
+// ---- permalinks: Slack's links to this workspace's messages open that message here ----------------
+
+function linkTarget(href) {
+  const workspace = pg.state && pg.state.world.workspace_url;
+  if (!workspace || !href.startsWith(`${workspace}/archives/`)) return null;
+  const match = /^\/archives\/([A-Z0-9]+)\/p(\d{7,})$/.exec(new URL(href).pathname);
+  if (!match) return null;
+  const digits = match[2];
+  return { channel: match[1], ts: `${digits.slice(0, -6)}.${digits.slice(-6)}` };
+}
+
+function openLink(target) {
+  pg.goTo = target;
+  choose(target.channel === pg.state.dm ? "dm" : target.channel);
+}
+
+function showLinked() {
+  if (!pg.goTo || channelOfPane() !== pg.goTo.channel) return;
+  const message = $(`#messages .msg[data-ts="${CSS.escape(pg.goTo.ts)}"]`);
+  pg.goTo = null;
+  if (!message) { toast("That message is not in this conversation any more."); return; }
+  for (const old of $$("#messages .msg.linked")) old.classList.remove("linked");
+  message.classList.add("linked");
+  message.scrollIntoView({ block: "center" });
 }
 
 // ---- modals ------------------------------------------------------------------------------------
@@ -165,21 +237,54 @@ function restore(root, values) {
   }
 }
 
+// While a modal or a confirm dialog is open, the page behind it is inert: nothing there can be
+// clicked or focused, as in Slack's client. Focus stays in the dialog (Tab wraps around).
+function syncInert() {
+  const open = !$("#modal-layer").hidden || !$("#confirm-layer").hidden;
+  $("#app").inert = open;
+  $("#modal-layer").inert = !$("#confirm-layer").hidden;
+}
+
+function closeLayer(layer) {
+  layer.hidden = true;
+  layer.textContent = "";
+  if (layer.id === "modal-layer") pg.drawn.modal = null;
+  syncInert();
+}
+
 function drawModal(modal) {
   const layer = $("#modal-layer");
   if (!modal) {
-    if (pg.drawn.modal !== null) { layer.hidden = true; layer.textContent = ""; pg.drawn.modal = null; }
+    if (pg.drawn.modal !== null || !layer.hidden) closeLayer(layer);
     return;
   }
   if (pg.drawn.modal && pg.drawn.modal.html === modal.html) return;
   // The same window redrawn (inline errors, say) keeps what was typed, as Slack does.
   const keep = pg.drawn.modal && pg.drawn.modal.id === modal.id ? inputs(layer) : null;
+  const focused = document.activeElement && layer.contains(document.activeElement) ? focusPath(document.activeElement) : null;
   layer.innerHTML = modal.html; // made and escaped by the server
   if (keep) restore(layer, keep);
   layer.hidden = false;
+  syncInert();
   pg.drawn.modal = modal;
   requestAnimationFrame(() => { pg.modalDrawnAt = performance.now(); });
-  if (!keep) { const first = $("input, textarea, select", layer); if (first) first.focus(); }
+  const again = focused && $(focused, layer);
+  if (again) again.focus();
+  else if (!keep || !layer.contains(document.activeElement)) {
+    const first = $("input, textarea, select", layer) || focusables(layer)[0];
+    if (first) first.focus();
+  }
+}
+
+function focusPath(el) {
+  if (el.dataset && el.dataset.el) return `[data-el="${CSS.escape(el.dataset.el)}"]`;
+  for (const css of ["bk-submit", "bk-close", "bk-modal-x"]) if (el.classList.contains(css)) return `.${css}`;
+  return null;
+}
+
+function focusables(root) {
+  return $$("button, [href], input, select, textarea, summary, [tabindex]:not([tabindex='-1'])", root)
+    .filter((el) => !el.disabled && el.getClientRects().length);
 }
 
 // ---- clicks ------------------------------------------------------------------------------------
@@ -196,8 +301,9 @@ function where(el) {
 function act(el, option) {
   const place = where(el);
   if (!place) return;
-  post("action", { user: pg.persona, block_id: el.dataset.blockId, action_id: el.dataset.actionId,
-                   option: option ?? null, ...place });
+  // The element's own place, as the server drew it: the server sends the bot that element's payload.
+  post("action", { user: pg.persona, el: el.dataset.el, block_id: el.dataset.blockId,
+                   action_id: el.dataset.actionId, option: option ?? null, ...place });
 }
 
 function confirmFirst(el, then) {
@@ -208,14 +314,36 @@ function confirmFirst(el, then) {
   layer.textContent = "";
   layer.append(template.content.cloneNode(true));
   layer.hidden = false;
-  $(".bk-deny", layer).onclick = () => { layer.hidden = true; };
-  $(".bk-ok", layer).onclick = () => { layer.hidden = true; then(); };
+  syncInert();
+  $(".bk-deny", layer).onclick = () => { closeLayer(layer); };
+  $(".bk-ok", layer).onclick = () => { closeLayer(layer); then(); };
+  $(".bk-ok", layer).focus();
+}
+
+function openDrawer(which) {
+  for (const id of ["sidebar", "controls"]) {
+    $(`#${id}`).classList.toggle("open", id === which);
+  }
+  $("#open-sidebar").setAttribute("aria-expanded", String(which === "sidebar"));
+  $("#open-controls").setAttribute("aria-expanded", String(which === "controls"));
+  $("#scrim").hidden = which === null;
 }
 
 document.addEventListener("click", (e) => {
   const t = e.target;
-  const nav = t.closest(".nav-item");
-  if (nav) { choose(nav.dataset.pane); return; }
+  const link = t.closest("a[href]");
+  if (link) {
+    const target = linkTarget(link.getAttribute("href"));
+    if (target) { e.preventDefault(); openLink(target); }
+    return;
+  }
+  const pane = t.closest(".nav-item, .app-tab, .go-pane");
+  if (pane) { choose(pane.dataset.pane); return; }
+  if (t.closest("#open-sidebar")) { openDrawer($("#sidebar").classList.contains("open") ? null : "sidebar"); return; }
+  if (t.closest("#open-controls")) { openDrawer($("#controls").classList.contains("open") ? null : "controls"); return; }
+  if (t.closest("#close-controls") || t.closest("#scrim")) { openDrawer(null); return; }
+  const member = t.closest("[data-member]");
+  if (member) { post("member", { user: member.dataset.member, active: member.dataset.active === "true" }); return; }
   const button = t.closest("button.bk-button[data-kind='button']");
   if (button) {
     confirmFirst(button, () => {
@@ -295,6 +423,7 @@ function send(pressedAt) {
   const channel = channelOfPane();
   box.value = "";
   suggestions();
+  pg.drawn.scrollAll = true; // what you send, and its answer, come into view (as in Slack)
   if (text === "/apikey" || text.startsWith("/apikey ")) {
     pg.enterAt = pressedAt ?? performance.now(); // from the key press itself
     post("command", { user: pg.persona, channel, text: text.slice(7).trim() });
@@ -359,14 +488,27 @@ $("#persona").addEventListener("change", (e) => {
   pg.persona = e.target.value;
   localStorage.setItem("pg.persona", pg.persona);
   pg.homeAskedFor = null;
+  openDrawer(null);
   connect();
 });
 
 document.addEventListener("keydown", (e) => {
-  if (e.key !== "Escape") return;
-  if (!$("#confirm-layer").hidden) { $("#confirm-layer").hidden = true; return; }
+  const confirmOpen = !$("#confirm-layer").hidden;
   const modal = $("#modal-layer .bk-modal");
-  if (modal) post("close", { user: pg.persona, view_id: modal.dataset.viewId });
+  const dialog = confirmOpen ? $("#confirm-layer") : (modal && !$("#modal-layer").hidden ? modal : null);
+  if (e.key === "Escape") {
+    if (confirmOpen) { closeLayer($("#confirm-layer")); return; }
+    if (dialog) { post("close", { user: pg.persona, view_id: modal.dataset.viewId }); return; }
+    openDrawer(null);
+    return;
+  }
+  if (e.key !== "Tab" || !dialog) return;
+  const items = focusables(dialog);
+  if (!items.length) { e.preventDefault(); return; }
+  const first = items[0], last = items[items.length - 1];
+  const inside = dialog.contains(document.activeElement);
+  if (!inside || (e.shiftKey && document.activeElement === first)) { e.preventDefault(); (e.shiftKey ? last : first).focus(); }
+  else if (!e.shiftKey && document.activeElement === last) { e.preventDefault(); first.focus(); }
 });
 
 if (!pg.persona) pg.persona = "U0ADA";

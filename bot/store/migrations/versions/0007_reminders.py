@@ -3,14 +3,14 @@ label fits with an admin's id in it, and the ledger keeps why a DM was not deliv
 transient refusal may be tried again.
 
 Revision ID: 0007
-Revises: 0008
+Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0008"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,29 @@
+"""The people and keys the playground starts with (README: "The playground")."""
+
+from __future__ import annotations
+
+from bot.playground.heimdall import HeimdallEmulator
+from bot.playground.slack import BOT_USER_ID
+from bot.playground.workspace import Workspace
+
+ADMIN = "U0GRACE"
+DAY = 24  # hours
+
+
+def seed(emu: HeimdallEmulator, slack: Workspace) -> None:
+    slack.add_persona("U0ADA", "Ada Lovelace", "ada@acme.example", "Europe/Berlin",
+                      "matched to DataOS user ada by e-mail; keys expire tomorrow, in 6, 25 and 200 days")
+    slack.add_persona("U0BOB", "Bob Stone", "bob@acme.example", "America/New_York",
+                      "has no DataOS user")
+    slack.add_persona(ADMIN, "Grace Hopper", "grace@acme.example", "America/Los_Angeles",
+                      "platform admin (ADMIN_SLACK_USER_IDS); DataOS user grace")
+    slack.add_user(BOT_USER_ID, None, is_bot=True, name="apikey-bot")
+    emu.add_user("ada", "ada@acme.example", name="Ada Lovelace")
+    for name, hours in (("nightly_loader", 1 * DAY), ("ci_pipeline", 6 * DAY), ("notebook_sandbox", 25 * DAY),
+                        ("dashboard_reader", 200 * DAY)):
+        emu.add_token("ada", name, hours=hours)
+    emu.add_user("grace", "grace@acme.example", name="Grace Hopper")
+    emu.add_token("grace", "admin_cli", hours=90 * DAY)
+    emu.add_user("etl-ingest", None, name="ETL ingest service", type="application",
+                  tags=["roles:id:app-user", "users:id:etl-ingest"])
+    emu.add_token("etl-ingest", "ingest_writer", hours=25 * DAY)
