@@ -29,9 +29,10 @@ from bot.dataos import DataOSError, DataOSUnavailable, HeimdallClient
 from bot.domain.durations import parse_duration_hours
 from bot.domain.policy import ValidityPolicy
 from bot.identity import DataOSDirectory, IdentityResolver, SlackProfiles, Workspace, failure, slack_error
-from bot.metrics import CountingRateLimitHandler, dataos_observer
+from bot.metrics import SLACK_TOKEN_LOST, TOKEN_LOSS_CAUSES, CountingRateLimitHandler, dataos_observer
 from bot.proxies import session_middleware, use_proxy_rule
 from bot.reminders.audience import SlackDirectory
+from bot.reminders.delivery import TOKEN_ERRORS, OutcomeBook, slack_code
 from bot.self_links import SelfLinks
 from bot.service import KeyService
 from bot.slack.leak_gate import CheckGate
@@ -80,6 +81,7 @@ class Runtime:
         slack_sleep: Sleep | None = None,
         engine: AsyncEngine | None = None,
         sweep_at_start: bool = True,
+        db_sleep: Sleep | None = None,
     ) -> None:
         self.settings = settings
         self.sweep_at_start = sweep_at_start
@@ -141,6 +143,10 @@ class Runtime:
         self._acking = InProgress()  # requests whose acknowledgement has not been sent yet
         self._sweeping = InProgress()  # scheduled sweeps running
         self.scheduler: Any = None
+        # Reminder outcomes the database has not taken yet (written by the next pass, or at exit).
+        self.outcomes = OutcomeBook(sleep=db_sleep or asyncio.sleep)
+        #: Why Slack will take nothing from this bot any more (uninstalled, token revoked), once it says so.
+        self.slack_stopped: str | None = None
 
     async def start(self, *, schedule: bool = False) -> None:
         """Migrate the schema, load the DataOS directory in the background (readyz waits for it), and
@@ -191,8 +197,13 @@ class Runtime:
         try:
             response = await self.slack.auth_test()
         except SlackApiError as exc:
+            if self.slack_stopped is not None:
+                return  # a reminder pass met the refusal first and said so
             log.error("Slack refused the bot token (auth.test answered `%s`); every request will fail until it is "
                       "fixed. Run `apikey-bot doctor` to check the configuration.", slack_error(exc))
+            code = slack_code(exc)
+            if code in TOKEN_ERRORS:  # dead for good: reminders stop and /readyz says so (the line above told)
+                self.stop_slack(f"auth.test answered {code} at start-up", code, logged=True)
             return
         except Exception as exc:
             log.error("%s; the bot tries again with each request. Run `apikey-bot doctor` to check the "
@@ -247,6 +258,18 @@ class Runtime:
             return False
         return True
 
+    def stop_slack(self, reason: str, cause: str, *, logged: bool = False) -> None:
+        """Slack refuses the bot's token for good (`cause`: the event or error code that said so): reminder
+        passes stop, /readyz says why, and this is logged once as an ERROR (unless the caller has)."""
+        if self.slack_stopped is not None:
+            return
+        self.slack_stopped = reason
+        SLACK_TOKEN_LOST.labels(cause if cause in TOKEN_LOSS_CAUSES else "other").inc()
+        if logged:
+            return
+        log.error("Slack refuses this bot's token: %s. Reminders are stopped and /readyz answers 503 until the "
+                  "app is reinstalled and the bot restarted with the new token.", reason)
+
     async def readiness(self) -> dict[str, str]:
         """Each check's state; ready when all are "ok"."""
         checks: dict[str, str] = {}
@@ -256,6 +279,7 @@ class Runtime:
         except Exception as exc:
             checks["database"] = f"unreachable ({type(exc).__name__})"
         checks["dataos_directory"] = "ok" if self.directory.loaded else "not loaded yet"
+        checks["slack_token"] = "ok" if self.slack_stopped is None else f"refused: {self.slack_stopped}"
         return checks
 
     async def bot_user_id(self) -> str | None:
@@ -303,6 +327,9 @@ class Runtime:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        if self.outcomes.pending and not await self.outcomes.flush(self.store):
+            log.error("%d reminder outcome(s) could not be recorded before exit; their claims stay open, so those "
+                      "DMs are not sent again until the claims' lease runs out", len(self.outcomes.pending))
         await self.directory.aclose()
         await self.dataos.aclose()
         await self.engine.dispose()

@@ -35,8 +35,9 @@ METHOD_SCOPES: dict[str, str] = {
     "conversations.info": "channels:read",  # doctor: is the bot in AUDIT_CHANNEL?
 }
 #: Events the bot subscribes to (the Home tab; members changing, leaving or joining, which keep the reminder
-#: audience current between directory walks and tell admins about deactivations).
-BOT_EVENTS = ("app_home_opened", "user_change", "team_join")
+#: audience current between directory walks and tell admins about deactivations; the app being uninstalled
+#: or its tokens revoked, which stop reminders and make /readyz say so).
+BOT_EVENTS = ("app_home_opened", "user_change", "team_join", "app_uninstalled", "tokens_revoked")
 #: Scopes that follow from features rather than from one method.
 FEATURE_SCOPES = {
     "commands": "the /apikey slash command",

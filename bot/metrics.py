@@ -31,7 +31,8 @@ DATAOS_ERRORS = Counter(
     "apikey_bot_dataos_errors_total", "DataOS calls that failed, by status (or transport error)",
     ["method", "route", "status"],
 )
-REMINDERS = Counter("apikey_bot_reminders_total", "Reminder decisions by outcome (sent, skipped, failed)",
+REMINDERS = Counter("apikey_bot_reminders_total",
+                    "Reminder decisions by outcome (sent, skipped, failed, undeliverable, unknown)",
                     ["outcome"])
 SWEEP_SECONDS = Histogram("apikey_bot_sweep_seconds", "Duration of a whole reminder sweep",
                           buckets=(0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600))
@@ -46,6 +47,13 @@ DATAOS_CALLS = Counter("apikey_bot_dataos_calls_total",
 RECORD_AGE = Gauge("apikey_bot_key_record_oldest_seconds",
                    "Age of the oldest entry in the bot's record of keys: how long ago the least recently "
                    "listed person's keys were listed")
+SLACK_TOKEN_LOST = Counter("apikey_bot_slack_token_lost_total",
+                           "Slack said the bot's token is dead (app uninstalled, tokens revoked, or a call refused "
+                           "with invalid_auth, token_revoked, account_inactive…); reminders stop", ["cause"])
+TOKEN_LOSS_CAUSES = frozenset({"app_uninstalled", "tokens_revoked", "invalid_auth", "not_authed", "token_revoked",
+                               "token_expired", "account_inactive"})
+SLACK_RATE_LIMITED = Counter("apikey_bot_slack_app_rate_limited_total",
+                             "app_rate_limited callbacks: Slack is dropping this app's events (over 30,000 an hour)")
 #: Why DataOS is being called right now; the sweep sets it for its own calls.
 DATAOS_PURPOSE: ContextVar[str] = ContextVar("dataos_purpose", default="user action")
 

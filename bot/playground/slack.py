@@ -47,6 +47,9 @@ class Failure:
     error: str | None = None
     status: int = 200
     retry_after: int | None = None
+    #: The call is carried out (a DM is delivered), then the connection drops before the answer: the
+    #: caller cannot know whether it happened.
+    lost: bool = False
 
 
 class SlackFake:
@@ -129,6 +132,12 @@ class SlackFake:
                 Failure(error, status, retry_after) for _ in range(times)
             )
 
+    def lose_answer(self, method: str, times: int = 1) -> None:
+        """The next `times` calls of `method` are carried out (a DM reaches its person), but the connection
+        drops before the answer is sent: the caller sees a disconnection and cannot tell."""
+        with self._lock:
+            self.failures.setdefault(method, []).extend(Failure(lost=True) for _ in range(times))
+
     def hold(self, method: str, times: int = 1, *, after: int = 0) -> None:
         """After `after` more calls, the next `times` calls of `method` get no answer, as if Slack hung.
 
@@ -137,6 +146,16 @@ class SlackFake:
         """
         with self._lock:
             self.held[method] = (after, times)
+
+    def release(self) -> None:
+        """Let every held call go on (answered as usual)."""
+        assert self._server is not None
+        self._server.run(self._let_go())
+
+    async def _let_go(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release.set()
 
     def delivered(self, method: str) -> list[SlackCall]:
         """Calls of `method` that Slack answered with ok: what people actually received."""
@@ -292,13 +311,16 @@ class SlackFake:
                     self.calls.append(call)
                     self._lock.notify_all()
                 raise
-        response = self._answer(method, params, request, failure)
+        lost = failure is not None and failure.lost
+        response = self._answer(method, params, request, None if lost else failure)
         call.result = json.loads(response.text or "{}")
         call.status = response.status
         with self._lock:
             self.calls.append(call)
             self._lock.notify_all()
         self.recorded(call)
+        if lost and request.transport is not None:
+            request.transport.abort()  # done, and the answer never leaves: the caller sees the connection drop
         return response
 
     def _answer(self, method: str, params: dict[str, Any], request: web.Request,

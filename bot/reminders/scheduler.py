@@ -31,6 +31,8 @@ async def scheduled_sweep(rt: Runtime) -> None:
 
 
 async def _sweep(rt: Runtime) -> None:
+    if rt.slack_stopped is not None:
+        return  # said once, as an ERROR, when Slack refused the token; /readyz keeps saying it
     try:
         summary = await Sweeper(rt).run()
     except asyncio.CancelledError:
@@ -39,7 +41,8 @@ async def _sweep(rt: Runtime) -> None:
         log.warning("reminder sweep stopped by the shutdown; the next sweep goes on from what this one recorded")
         return
     except SweepFailed as exc:
-        log.error("reminder sweep could not run: %s", exc)
+        if rt.slack_stopped is None:  # (a refused token has had its one ERROR line: Runtime.stop_slack)
+            log.error("reminder sweep could not run: %s", exc)
         return
     except Exception:
         log.exception("reminder sweep failed")

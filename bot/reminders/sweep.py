@@ -23,7 +23,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from slack_sdk.errors import SlackApiError
 
@@ -33,8 +33,9 @@ from bot.domain.reminders import KeyFacts, WorkingTime, due_step, may_send_now, 
 from bot.identity import SlackProfile, slack_error
 from bot.metrics import DATAOS_PURPOSE, RECORD_AGE, REMINDERS, SWEEP_SECONDS
 from bot.reminders.audience import Recipient, build_audience
+from bot.reminders.delivery import fate_of, retry_after
 from bot.slack import blocks
-from bot.store import KeyId, Link, ReminderState, Sighting
+from bot.store import KeyId, Link, Outcome, ReminderState, Sighting
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -47,6 +48,9 @@ FLUSH_EVERY = 1000
 SEND_BATCH = 50
 
 
+#: A discovery that began this long ago and never said it finished (its process died, or the database
+#: was down when it failed) is due again, whatever DISCOVERY_INTERVAL says.
+DISCOVERY_LEASE = timedelta(hours=1)
 #: A discovery reads the DataOS directory afresh unless it was read this recently.
 DIRECTORY_FRESH_SECONDS = 60.0
 
@@ -55,7 +59,12 @@ DISCOVERY_MARK = "discovery"
 
 
 class SweepFailed(Exception):
-    """The sweep could not start (directory or database unavailable); the message says why."""
+    """The sweep could not start (directory or database unavailable) or had to stop (Slack refuses the
+    bot's token); the message says why."""
+
+
+class SlackStopped(Exception):
+    """Slack refuses the bot's token: no DM can be sent, so the pass stops at once."""
 
 
 @dataclass
@@ -69,6 +78,10 @@ class SweepSummary:
     failures: list[str] = field(default_factory=list)
     revoked_later: int = 0
     seconds: float = 0.0
+    #: Steps Slack refused for good, by Slack's reason: not tried again (the next step is).
+    undeliverable: Counter[str] = field(default_factory=Counter)
+    #: DMs Slack may or may not have taken (the answer was lost): recorded, never sent again.
+    unknown: int = 0
 
     def lines(self) -> list[str]:
         out = [
@@ -81,6 +94,11 @@ class SweepSummary:
             out.append("skipped: " + ", ".join(f"{n} {why}" for why, n in sorted(self.skipped.items())))
         else:
             out.append("skipped: none")
+        if self.undeliverable:
+            out.append(f"undeliverable (not tried again before the next step): {sum(self.undeliverable.values())} ("
+                       + ", ".join(f"{n} {why}" for why, n in sorted(self.undeliverable.items())) + ")")
+        if self.unknown:
+            out.append(f"outcome unknown (Slack may have them; never sent twice): {self.unknown}")
         if self.revoked_later:
             out.append(f"scheduled revocations carried out: {self.revoked_later}")
         out.append(f"failures: {len(self.failures)}")
@@ -100,8 +118,16 @@ class _Outgoing:
     now: datetime
 
 
+@dataclass
+class _Held:
+    """The claims a batch holds, and when they were last stamped."""
+
+    since: datetime
+    mine: set[tuple[KeyId, str]]
+
+
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+    return f"{socket.gethostname()[:64]}:{uuid.uuid4().hex[:8]}"
 
 
 class Sweeper:
@@ -119,6 +145,8 @@ class Sweeper:
         self._pending_listed: list[str] = []
         self._pending_gone: list[KeyId] = []
         self._known: dict[str, list[KeyId]] = {}  # the record, by owner
+        self._renewing = asyncio.Lock()
+        self._token_checked: bool | None = None  # auth.test's word on the token, asked once per pass
 
     async def _flush(self, now: datetime) -> None:
         sightings, swept, listed, gone = (self._pending_sightings, self._pending_swept, self._pending_listed,
@@ -133,12 +161,22 @@ class Sweeper:
         started = time.perf_counter()
         now = self.rt.clock()
         summary = SweepSummary()
+        if self.rt.slack_stopped is not None:
+            raise SweepFailed(f"Slack refuses the bot's token ({self.rt.slack_stopped}); no reminder can be sent")
+        # Outcomes an earlier pass could not write go in first: their claims are still open.
+        if not await self.rt.outcomes.flush(self.rt.store):
+            raise SweepFailed(f"the database did not take {len(self.rt.outcomes.pending)} earlier reminder "
+                              "outcome(s); nothing new is sent until it does")
         await self._scheduled_revocations(now, summary)
         interval = timedelta(hours=parse_duration_hours(self.settings.discovery_interval))
         discover = False
         if mode != "tick":
             older_than = now - interval if mode == "auto" else now + interval
-            discover = await self.rt.store.claim_mark(DISCOVERY_MARK, now=now, older_than=older_than) is not None
+            # Claimed as "due again once the lease has passed", and moved to `now` only when it finished:
+            # a discovery that fails or dies without being able to say so is not lost for a whole interval.
+            lease = min(DISCOVERY_LEASE, interval / 2)
+            discover = await self.rt.store.claim_mark(DISCOVERY_MARK, now=now, older_than=older_than,
+                                                      to=now - interval + lease) is not None
             discover = discover or mode == "discovery"
         summary.kind = "discovery" if discover else "tick"
         purpose = DATAOS_PURPOSE.set(summary.kind)
@@ -147,20 +185,36 @@ class Sweeper:
                 await self._discover(now, summary)
             else:
                 await self._tick(now, summary)
-        except BaseException:
+        except BaseException as exc:
             if discover:  # not done (failed, or cancelled by a shutdown): due again, so the next pass is one
-                await asyncio.shield(self.rt.store.set_mark(DISCOVERY_MARK, now - interval - timedelta(seconds=1)))
+                await self._set_discovery_mark(now - interval - timedelta(seconds=1), "due again")
+            if isinstance(exc, SlackStopped):
+                raise SweepFailed(str(exc)) from None
             raise
         finally:
             DATAOS_PURPOSE.reset(purpose)
-        oldest = await self.rt.store.oldest_listing()
-        RECORD_AGE.set((now - oldest).total_seconds() if oldest is not None else 0)
+        if discover:
+            await self._set_discovery_mark(now, "done")
+        try:
+            oldest = await self.rt.store.oldest_listing()
+            RECORD_AGE.set((now - oldest).total_seconds() if oldest is not None else 0)
+        except Exception as exc:  # a gauge: never a reason to fail a pass whose DMs are out
+            log.warning("could not read the age of the key record: %s", type(exc).__name__)
         summary.seconds = time.perf_counter() - started
         SWEEP_SECONDS.observe(summary.seconds)
         REMINDERS.labels("sent").inc(summary.sent)
         REMINDERS.labels("skipped").inc(sum(summary.skipped.values()))
         REMINDERS.labels("failed").inc(len(summary.failures))
+        REMINDERS.labels("undeliverable").inc(sum(summary.undeliverable.values()))
+        REMINDERS.labels("unknown").inc(summary.unknown)
         return summary
+
+    async def _set_discovery_mark(self, at: datetime, what: str) -> None:
+        try:
+            await asyncio.shield(self.rt.store.set_mark(DISCOVERY_MARK, at))
+        except Exception as exc:  # the claim's lease makes it due again anyway (DISCOVERY_LEASE)
+            log.warning("could not mark the discovery as %s (%s); it is due again within %s", what,
+                        type(exc).__name__, DISCOVERY_LEASE)
 
     async def _discover(self, now: datetime, summary: SweepSummary) -> None:
         """Every audience member's keys, listed; both directories read afresh."""
@@ -239,8 +293,14 @@ class Sweeper:
         outbox: asyncio.Queue[_Outgoing | None] = asyncio.Queue(maxsize=2 * SEND_BATCH)
         sender = asyncio.create_task(self._sender(outbox, summary, listers))
         workers = [asyncio.create_task(self._worker(queue, outbox, state, now, summary)) for _ in range(listers)]
+        listing = asyncio.gather(*workers)
         try:
-            await asyncio.gather(*workers)
+            # The sender may stop first (Slack refuses the token): then the listers must not wait on it.
+            waiting: list[asyncio.Future[Any]] = [listing, sender]
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if sender.done():
+                sender.result()  # raises SlackStopped
+            await listing
             await outbox.put(None)
             await sender
         finally:
@@ -330,44 +390,118 @@ class Sweeper:
             if batch:
                 try:
                     await self._send_batch(batch, summary, parallel)
+                except SlackStopped:
+                    raise
                 except Exception as exc:  # as in _worker: one failed batch must not stop the others
-                    log.exception("sending %d reminders failed", len(batch))
-                    summary.failures += [f"{i.key[0]}/{i.key[1]}: {type(exc).__name__}" for i in batch]
+                    log.warning("could not claim %d reminders (%s); the next pass tries again", len(batch),
+                                type(exc).__name__)
+                    summary.failures += [f"{i.key[0]}/{i.key[1]}: not claimed ({type(exc).__name__}); "
+                                         "the next pass tries again" for i in batch]
 
     async def _send(self, key: KeyId, step: str, slack_user_id: str, message: blocks.Message, now: datetime,
                     summary: SweepSummary) -> None:
         await self._send_batch([_Outgoing(key, step, slack_user_id, message, now)], summary, 1)
 
     async def _send_batch(self, batch: list[_Outgoing], summary: SweepSummary, parallel: int) -> None:
-        now = batch[0].now
-        claimed = await self.rt.store.claim_reminders([(i.key, i.step, i.slack_user_id) for i in batch], now=now,
-                                                      worker=self.worker, lease=CLAIM_LEASE)
+        """Claim a batch (stamped with the time of the claim), post each DM, and record each DM's own
+        outcome as it comes (several in one write when they come together), through a database blip,
+        and kept for later if it lasts."""
+        if not await self.rt.outcomes.flush(self.rt.store):
+            raise RuntimeError("earlier outcomes not recorded")
+        claimed_at = self.rt.clock()
+        claimed = await self.rt.store.claim_reminders([(i.key, i.step, i.slack_user_id) for i in batch],
+                                                      now=claimed_at, worker=self.worker, lease=CLAIM_LEASE)
         mine = [i for i in batch if (i.key, i.step) in claimed]
         if len(mine) < len(batch):
             summary.skipped["claimed by another sweep"] += len(batch) - len(mine)
         gate = asyncio.Semaphore(parallel)
-        outcomes: list[tuple[KeyId, str, str, str | None, str | None]] = []
+        book = self.rt.outcomes
+        held = _Held(claimed_at, {(i.key, i.step) for i in mine})
 
         async def post(item: _Outgoing) -> None:
-            async with gate:
-                try:
+            attempted = False
+            try:
+                async with gate:
+                    if not await self._still_held(item, held):
+                        return
+                    attempted = True
                     # Rate limits (429) are waited out by the client's retry handler; a 429 means "not posted".
                     response = await self.rt.slack.chat_postMessage(channel=item.slack_user_id,
                                                                     **item.message.kwargs())
-                except SlackApiError as exc:
-                    outcomes.append((item.key, item.step, "failed", None, None))
-                    summary.failures.append(f"{item.key[0]}/{item.key[1]}: Slack refused the DM "
-                                            f"({slack_error(exc)})")
-                    return
-                outcomes.append((item.key, item.step, "sent", str(response.get("channel")), str(response.get("ts"))))
+            except BaseException as exc:
+                if not attempted:  # never went out: free at once for the next pass
+                    book.add([Outcome(item.key, item.step, "failed", error="not_attempted")])
+                else:
+                    book.add([await self._refused(item, exc, claimed[item.key, item.step], summary)])
+                if not isinstance(exc, Exception):
+                    raise  # cancelled (a shutdown): recorded below, and the cancellation goes on
+            else:
+                book.add([Outcome(item.key, item.step, "sent", str(response.get("channel")), str(response.get("ts")),
+                                  at=self.rt.clock())])
                 summary.sent += 1
+            # On record within moments, not when the whole batch is done: a write under way (or the
+            # batch's last one) takes this outcome along with the others that came meanwhile.
+            if not book.busy:
+                await book.flush(self.rt.store, attempts=1)
 
         try:
             await asyncio.gather(*(post(item) for item in mine))
         finally:
             # What Slack has is recorded even if this pass is being cancelled (a shutdown), or a later pass
             # would send it again once the claims' lease ran out.
-            await asyncio.shield(self.rt.store.finish_reminders(outcomes, now))
+            if not await book.flush(self.rt.store):
+                summary.failures.append(f"{len(book.pending)} reminder outcome(s) could not be "
+                                        "recorded yet (database unavailable); they are kept and written first "
+                                        "by the next pass or at exit")
+        if self.rt.slack_stopped is not None:
+            raise SlackStopped(f"Slack refuses the bot's token ({self.rt.slack_stopped}); the pass stopped")
+
+    async def _still_held(self, item: _Outgoing, held: _Held) -> bool:
+        """True to post `item` now: Slack takes the token, and the claim is still this pass's (a batch held
+        up past half its lease, e.g. by Slack's rate limits, renews its claims before going on)."""
+        if self.rt.slack_stopped is not None:
+            return False
+        async with self._renewing:
+            if self.rt.clock() - held.since > CLAIM_LEASE / 2:
+                now = self.rt.clock()
+                held.mine = await self.rt.store.renew_claims(sorted(held.mine), now=now, worker=self.worker)
+                held.since = now
+        return (item.key, item.step) in held.mine
+
+    async def _refused(self, item: _Outgoing, exc: BaseException, attempts: int, summary: SweepSummary) -> Outcome:
+        """The outcome of a chat.postMessage that raised: refused for now, for good, unknown, or the token."""
+        fate, code = fate_of(exc)
+        if fate == "token" and code == "account_inactive" and await self._token_alive():
+            fate = "undeliverable"  # the recipient's account, not the bot's
+        who = f"{item.key[0]}/{item.key[1]}"
+        if fate == "token":
+            self.rt.stop_slack(f"{code} on chat.postMessage", code)
+            summary.failures.append(f"Slack refused the bot's token ({code}); the pass stopped")
+            return Outcome(item.key, item.step, "failed", error=code)
+        if fate == "undeliverable":
+            summary.undeliverable[code] += 1
+            log.info("reminder %s step %s is undeliverable (%s); the next step tries again", who, item.step, code)
+            return Outcome(item.key, item.step, "undeliverable", error=code, at=self.rt.clock())
+        if fate == "unknown":
+            summary.unknown += 1
+            log.warning("reminder %s step %s: Slack's answer was lost (%s); recorded as unknown, not sent again",
+                        who, item.step, code)
+            return Outcome(item.key, item.step, "unknown", error=code, at=self.rt.clock())
+        why = slack_error(exc) if isinstance(exc, SlackApiError) else code
+        summary.failures.append(f"{who}: Slack refused the DM ({why}); tried again later")
+        return Outcome(item.key, item.step, "failed", error=code, retry_at=retry_after(attempts, self.rt.clock()))
+
+    async def _token_alive(self) -> bool:
+        """auth.test's word: is the bot's token still taken? (`account_inactive` names either side.)"""
+        if self._token_checked is None:
+            try:
+                await self.rt.slack.auth_test()
+                self._token_checked = True
+            except SlackApiError as exc:
+                self._token_checked = fate_of(exc)[0] != "token"
+            except Exception:
+                self._token_checked = True  # cannot tell: treat as the recipient's, which stops nothing
+        return self._token_checked
 
     async def _scheduled_revocations(self, now: datetime, summary: SweepSummary) -> None:
         """"Revoke the old key in N hours" (from a renewal), once its time has come."""

@@ -76,7 +76,18 @@ class AckFirst:
 
 
 def register_all(app: AsyncApp, rt: Runtime) -> None:
-    from bot.slack import actions, admin, commands, home, leak_watch, links, offboarding, reminder_buttons, views
+    from bot.slack import (
+        actions,
+        admin,
+        commands,
+        home,
+        leak_watch,
+        lifecycle,
+        links,
+        offboarding,
+        reminder_buttons,
+        views,
+    )
     from bot.slack.common import PooledRespond
 
     commands.register(app, rt)
@@ -88,6 +99,7 @@ def register_all(app: AsyncApp, rt: Runtime) -> None:
     offboarding.register(app, rt)
     leak_watch.register(app, rt)
     links.register(app, rt)
+    lifecycle.register(app, rt)
 
     @app.middleware
     async def request_context(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:

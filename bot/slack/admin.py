@@ -163,13 +163,14 @@ async def _stats(rt: Runtime, actor: str, say: Any) -> None:
     live = [k for k in state.sightings if k[0] in mapped]
     soon = sum(1 for _, _, expiration in live if expiration - now <= timedelta(days=7))
     oldest = await rt.store.oldest_listing()
-    ledger = await rt.store.ledger()
-    week = now - timedelta(days=7)
-    sent_week = sum(1 for r in ledger if r["state"] == "sent" and r["sent_at"] and r["sent_at"] >= week)
+    week = await rt.store.ledger_states(since=now - timedelta(days=7))
     await _audit(rt, actor, "stats", "ok")
     age = f" (record as of {blocks.slack_date(oldest)} at the oldest)" if oldest is not None else " (no record yet)"
     await say(f"*Mapped users:* {len(audience)} ({len(state.disabled)} with reminders off)\n*Keys:* {len(live)}{age}\n"
-              f"*Expiring in 7 days:* {soon}\n*Reminders sent in 7 days:* {sent_week}")
+              f"*Expiring in 7 days:* {soon}\n*Reminders sent in 7 days:* {week.get('sent', 0)}\n"
+              f"*Undeliverable in 7 days:* {week.get('undeliverable', 0)} (Slack refused them for good; the next "
+              f"step tries again)\n*Outcome unknown in 7 days:* {week.get('unknown', 0)} (Slack may have them; "
+              "never sent twice)")
 
 
 async def admin_revoke(rt: Runtime, body: dict[str, Any], respond: AsyncRespond) -> None:

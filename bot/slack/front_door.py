@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from bot.metrics import TRIGGER_DEADLINE
+from bot.metrics import SLACK_RATE_LIMITED, TRIGGER_DEADLINE
 from bot.slack.guard import Inbound, Rejection, check_payload
 
 if TYPE_CHECKING:
@@ -37,6 +37,13 @@ class FrontDoor:
         except Rejection as exc:
             log.warning("rejected a signed %s: %s", inbound.kind, exc)
             return BoltResponse(status=exc.status, body=str(exc))
+        if inbound.kind == "app_rate_limited":
+            # Not for Bolt (it would answer 404): Slack only wants a 200, and the operator should know.
+            SLACK_RATE_LIMITED.inc()
+            log.warning("Slack is dropping this app's events for the minute starting %s (app_rate_limited: over "
+                        "30,000 events an hour); commands and buttons still arrive",
+                        inbound.payload.get("minute_rate_limited"))
+            return BoltResponse(status=200, body="")
         event_id = str(inbound.payload["event_id"]) if inbound.kind == "event" else None
         if event_id is not None and not await self._first_delivery(event_id, headers):
             return BoltResponse(status=200, body="")

@@ -23,7 +23,7 @@ MAX_DEPTH = 32
 #: A slash command has about fifteen fields; an interaction one.
 MAX_FIELDS = 50
 
-Kind = Literal["command", "interaction", "event", "url_verification", "ssl_check"]
+Kind = Literal["command", "interaction", "event", "url_verification", "ssl_check", "app_rate_limited"]
 Text = StrictStr
 
 
@@ -233,6 +233,24 @@ class _EventCallback(_Common):
     event: _Event
 
 
+class _Tokens(_Loose):
+    oauth: list[Text] | None = Field(default=None, max_length=1000)
+    bot: list[Text] | None = Field(default=None, max_length=1000)
+
+
+class _TokensRevoked(_Event):
+    tokens: _Tokens
+
+
+class _AppRateLimited(_Loose):
+    """Slack's top-level callback when it drops this app's events (over 30,000 an hour)."""
+
+    type: Literal["app_rate_limited"]
+    team_id: Text | None = Field(default=None, max_length=64)
+    api_app_id: Text | None = Field(default=None, max_length=64)
+    minute_rate_limited: StrictInt | None = None
+
+
 class _UrlVerification(_Loose):
     type: Literal["url_verification"]
     challenge: Text = Field(max_length=200)
@@ -240,7 +258,7 @@ class _UrlVerification(_Loose):
 
 EVENT_SHAPES: dict[str, type[BaseModel]] = {
     "user_change": _MemberEvent, "team_join": _MemberEvent, "app_home_opened": _HomeOpened,
-    "message": _MessageEvent,
+    "message": _MessageEvent, "tokens_revoked": _TokensRevoked,
 }
 
 
@@ -259,6 +277,8 @@ def parse_body(text: str, content_type: str) -> Inbound:
             return Inbound("url_verification", data)
         if data.get("type") == "event_callback":
             return Inbound("event", data)
+        if data.get("type") == "app_rate_limited":
+            return Inbound("app_rate_limited", data)
         raise Rejection(404, "This request type is not handled.")
     raise Rejection(415, "Send application/x-www-form-urlencoded or application/json.")
 
@@ -342,6 +362,8 @@ def check_payload(inbound: Inbound) -> None:
             _validate(shape, data["event"], "event")
     elif inbound.kind == "url_verification":
         _validate(_UrlVerification, data, "URL verification")
+    elif inbound.kind == "app_rate_limited":
+        _validate(_AppRateLimited, data, "app_rate_limited callback")
 
 
 def _validate(model: type[BaseModel], data: Any, what: str) -> None:

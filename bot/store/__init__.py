@@ -8,11 +8,11 @@ from bot.store.db import (
     migrate,
     safe_database_url,
 )
+from bot.store.ledger import KeyId, Outcome
 from bot.store.links import Link, Proof
 from bot.store.repo import (
     Audit,
     Idempotency,
-    KeyId,
     Member,
     ReminderState,
     Revocation,
@@ -21,7 +21,7 @@ from bot.store.repo import (
 )
 
 __all__ = [
-    "Audit", "DatabaseUnusable", "Idempotency", "KeyId", "Link", "Member", "Proof", "ReminderState",
+    "Audit", "DatabaseUnusable", "Idempotency", "KeyId", "Link", "Member", "Outcome", "Proof", "ReminderState",
     "Revocation", "Sighting", "Store", "create_engine", "current_revision", "head_revision", "migrate",
     "safe_database_url",
 ]

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, text, update
+from sqlalchemy import Table, bindparam, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.store.ledger import FINAL_STATES, KeyId, LedgerStore
 from bot.store.links import LinkRepository
 from bot.store.schema import (
     AuditEntry,
@@ -50,7 +51,6 @@ class Idempotency:
     created_at: datetime
 
 
-KeyId = tuple[str, str, datetime]  # (DataOS user, key name, expiration): one key, as reminders see it
 
 
 @dataclass(frozen=True, slots=True)  # a tick holds one per known key: tens of thousands
@@ -107,7 +107,7 @@ class Revocation:
     key_expiration: datetime | None = None
 
 
-class Store(LinkRepository):
+class Store(LedgerStore, LinkRepository):
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
@@ -236,7 +236,7 @@ class Store(LinkRepository):
             sent: dict[KeyId, set[str]] = {}
             rows = await s.execute(
                 select(ReminderLedger.dataos_user_id, ReminderLedger.key_name, ReminderLedger.expiration,
-                       ReminderLedger.step).where(*sent_window, ReminderLedger.state == "sent")
+                       ReminderLedger.step).where(*sent_window, ReminderLedger.state.in_(FINAL_STATES))
             )
             for uid, name, exp, step in rows:
                 sent.setdefault((uid, name, exp), set()).add(step)
@@ -311,17 +311,19 @@ class Store(LinkRepository):
         async with self.session() as s:
             return await s.scalar(select(func.min(SweptUser.listed_at)))
 
-    async def claim_mark(self, name: str, *, now: datetime, older_than: datetime) -> datetime | None:
-        """Move mark `name` to `now` if it is missing or older than `older_than`; returns the previous
-        value (or `now` if there was none) to the one caller that moved it, None to everyone else."""
+    async def claim_mark(self, name: str, *, now: datetime, older_than: datetime,
+                         to: datetime | None = None) -> datetime | None:
+        """Move mark `name` to `to` (default `now`) if it is missing or older than `older_than`; returns the
+        previous value (or `now` if there was none) to the one caller that moved it, None to everyone else."""
+        to = now if to is None else to
         async with self.engine.begin() as conn:
             previous = await conn.scalar(select(SweepMark.at).where(SweepMark.name == name))
             if previous is None:
-                inserted = await conn.execute(self._insert(SweepMark).values(name=name, at=now)
+                inserted = await conn.execute(self._insert(SweepMark).values(name=name, at=to)
                                               .on_conflict_do_nothing())
                 return now if getattr(inserted, "rowcount", 0) else None
             moved = await conn.execute(update(SweepMark).where(SweepMark.name == name, SweepMark.at == previous,
-                                                               SweepMark.at < older_than).values(at=now))
+                                                               SweepMark.at < older_than).values(at=to))
             return previous if getattr(moved, "rowcount", 0) else None
 
     async def set_mark(self, name: str, at: datetime) -> None:
@@ -331,65 +333,6 @@ class Store(LinkRepository):
     async def get_mark(self, name: str) -> datetime | None:
         async with self.engine.connect() as conn:
             return await conn.scalar(select(SweepMark.at).where(SweepMark.name == name))
-
-    async def claim_reminders(self, wanted: Sequence[tuple[KeyId, str, str]], *, now: datetime, worker: str,
-                              lease: timedelta) -> set[tuple[KeyId, str]]:
-        """Claim reminders, (key, step, Slack user) each, before sending them; returns the (key, step)
-        pairs this caller got. Each is got by exactly one caller, across replicas. A claim never confirmed
-        as sent (the sender died, or Slack refused) can be taken again once its lease has passed, or at
-        once if the send was recorded as failed. One transaction for many: on SQLite, twenty senders
-        committing one by one spent most of a tick waiting for the lock."""
-        if not wanted:
-            return set()
-        table = cast(Table, ReminderLedger.__table__)
-        rows = [{"dataos_user_id": k[0], "key_name": k[1], "expiration": k[2], "step": step, "claimed_at": now,
-                 "claimed_by": worker, "attempts": 1, "state": "claimed", "slack_user_id": user}
-                for k, step, user in wanted]
-        insert = self._insert(table).on_conflict_do_nothing().returning(
-            table.c.dataos_user_id, table.c.key_name, table.c.expiration, table.c.step)
-        async with self.engine.begin() as conn:
-            got = {((u, n, e), s) for u, n, e, s in await conn.execute(insert, rows)}
-            for key, step, user in wanted:
-                if (key, step) in got:
-                    continue
-                uid, name, exp = key
-                retake = (
-                    update(ReminderLedger)
-                    .where(ReminderLedger.dataos_user_id == uid, ReminderLedger.key_name == name,
-                           ReminderLedger.expiration == exp, ReminderLedger.step == step,
-                           or_(ReminderLedger.state == "failed",
-                               and_(ReminderLedger.state == "claimed", ReminderLedger.claimed_at < now - lease)))
-                    .values(state="claimed", claimed_at=now, claimed_by=worker,
-                            attempts=ReminderLedger.attempts + 1, slack_user_id=user)
-                )
-                if getattr(await conn.execute(retake), "rowcount", 0):
-                    got.add((key, step))
-        return got
-
-    async def finish_reminders(self, done: Sequence[tuple[KeyId, str, str, str | None, str | None]],
-                               now: datetime) -> None:
-        """Record many outcomes, (key, step, state, channel, ts) each, in one transaction."""
-        if not done:
-            return
-        table = cast(Table, ReminderLedger.__table__)
-        stmt = update(table).where(
-            table.c.dataos_user_id == bindparam("uid"), table.c.key_name == bindparam("name"),
-            table.c.expiration == bindparam("exp"), table.c.step == bindparam("st"),
-        ).values(state=bindparam("state"), sent_at=bindparam("sent_at"), channel=bindparam("channel"),
-                 ts=bindparam("msg_ts"))
-        async with self.engine.begin() as conn:
-            await conn.execute(stmt, [
-                {"uid": k[0], "name": k[1], "exp": k[2], "st": step, "state": state,
-                 "sent_at": now if state == "sent" else None, "channel": channel, "msg_ts": ts}
-                for k, step, state, channel, ts in done])
-
-    async def ledger(self) -> list[dict[str, Any]]:
-        """Every ledger row (for admins and tests)."""
-        async with self.session() as s:
-            rows = (await s.scalars(select(ReminderLedger))).all()
-        return [{c: getattr(r, c) for c in ("dataos_user_id", "key_name", "expiration", "step", "state",
-                                            "attempts", "channel", "ts", "slack_user_id", "sent_at")}
-                for r in rows]
 
     async def update_sighting(self, key: KeyId, *, now: datetime, muted: bool | None = None,
                               snoozed_until: datetime | None = None) -> None:

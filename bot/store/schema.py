@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Dialect, Index, Integer, MetaData, String, TypeDecorator
+from sqlalchemy import Boolean, DateTime, Dialect, Index, Integer, MetaData, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -48,7 +48,7 @@ class IdentityLink(Base):
 
     __tablename__ = "identity_links"
     slack_user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    dataos_user_id: Mapped[str] = mapped_column(String(255), index=True)
+    dataos_user_id: Mapped[str] = mapped_column(Text(), index=True)
     method: Mapped[str] = mapped_column(String(16))  # "admin" | "self"
     linked_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -66,9 +66,9 @@ class AuditEntry(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     actor_slack_id: Mapped[str] = mapped_column(String(32))
-    dataos_user_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    dataos_user_id: Mapped[str | None] = mapped_column(Text(), index=True)
     action: Mapped[str] = mapped_column(String(32))
-    key_name: Mapped[str | None] = mapped_column(String(255))
+    key_name: Mapped[str | None] = mapped_column(Text())
     key_expiration: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str | None] = mapped_column(String(500))
@@ -82,8 +82,8 @@ class IdempotencyKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     state: Mapped[str] = mapped_column(String(16))  # pending | done | failed
-    dataos_user_id: Mapped[str] = mapped_column(String(255))
-    key_name: Mapped[str | None] = mapped_column(String(255))
+    dataos_user_id: Mapped[str] = mapped_column(Text())
+    key_name: Mapped[str | None] = mapped_column(Text())
     key_expiration: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
@@ -91,26 +91,30 @@ class ReminderLedger(Base):
     """Each (user, key, expiration, step) is claimed here before its DM is sent: at most once."""
 
     __tablename__ = "reminder_ledger"
-    dataos_user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    key_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    dataos_user_id: Mapped[str] = mapped_column(Text(), primary_key=True)
+    key_name: Mapped[str] = mapped_column(Text(), primary_key=True)
     expiration: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
-    step: Mapped[str] = mapped_column(String(32), primary_key=True)
+    step: Mapped[str] = mapped_column(String(64), primary_key=True)
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    claimed_by: Mapped[str] = mapped_column(String(64))
+    claimed_by: Mapped[str] = mapped_column(String(128))
     attempts: Mapped[int] = mapped_column(Integer, default=1)
-    state: Mapped[str] = mapped_column(String(16))  # claimed | sent | failed | skipped
+    #: claimed | sent | failed (refused for now: tried again from `retry_at`) | undeliverable (refused for
+    #: good: this step is over, the next one tries again) | unknown (Slack may have it: never sent again)
+    state: Mapped[str] = mapped_column(String(16))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     slack_user_id: Mapped[str | None] = mapped_column(String(32))
     channel: Mapped[str | None] = mapped_column(String(32))
     ts: Mapped[str | None] = mapped_column(String(32))
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(String(64))  # Slack's error code, or what went wrong
 
 
 class KeySighting(Base):
     """When the bot first saw a key (or made it): gives a lifetime to keys made elsewhere."""
 
     __tablename__ = "key_sightings"
-    dataos_user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    key_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    dataos_user_id: Mapped[str] = mapped_column(Text(), primary_key=True)
+    key_name: Mapped[str] = mapped_column(Text(), primary_key=True)
     expiration: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -123,7 +127,7 @@ class SweptUser(Base):
     """A DataOS user the reminder sweep has seen before: keys new to them since have a known lifetime."""
 
     __tablename__ = "swept_users"
-    dataos_user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    dataos_user_id: Mapped[str] = mapped_column(Text(), primary_key=True)
     first_swept_at: Mapped[datetime] = mapped_column(UTCDateTime())
     #: When this person's keys were last listed (by a sweep or a user action): the record's age.
     listed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -191,8 +195,8 @@ class ScheduledRevocation(Base):
 
     __tablename__ = "scheduled_revocations"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    dataos_user_id: Mapped[str] = mapped_column(String(255))
-    key_name: Mapped[str] = mapped_column(String(255))
+    dataos_user_id: Mapped[str] = mapped_column(Text())
+    key_name: Mapped[str] = mapped_column(Text())
     revoke_at: Mapped[datetime] = mapped_column(UTCDateTime())
     requested_by: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(16))  # pending | running | done | skipped

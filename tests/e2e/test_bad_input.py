@@ -100,8 +100,10 @@ CATALOGUE: dict[str, Case] = {
     "payload is a list": Case(payload([1, 2]), expect={400}),
     "payload is a string": Case(payload("hi"), expect={400}),
     "payload of an unhandled type": Case(payload({"type": "shortcut", "user": {"id": "U0ALICE"}}), expect={404}),
-    "json of an unhandled type": Case('{"type": "app_rate_limited"}', content_type="application/json",
+    "json of an unhandled type": Case('{"type": "app_deleted"}', content_type="application/json",
                                       expect={404}),
+    "app_rate_limited of the wrong shape": Case('{"type": "app_rate_limited", "minute_rate_limited": "soon"}',
+                                                content_type="application/json", expect={400}),
     "event without event": Case('{"type": "event_callback"}', content_type="application/json", expect={400}),
     # slash commands
     "command without user": Case(command("list", user_id=""), expect={400}),

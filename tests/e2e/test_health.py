@@ -16,7 +16,8 @@ def test_health_ready_and_metrics(slack: SlackFake, heimdall: HeimdallEmulator, 
         assert user.http.get("/healthz").json() == {"status": "ok"}
         r = user.http.get("/readyz")
         assert r.status_code == 503
-        assert r.json() == {"ready": False, "checks": {"database": "ok", "dataos_directory": "not loaded yet"}}
+        assert r.json() == {"ready": False, "checks": {"database": "ok", "dataos_directory": "not loaded yet",
+                                                      "slack_token": "ok"}}
         user.command("whoami")
         assert "directory is unavailable" in text_of(slack.wait_for("response_url")[0])
         heimdall.faults.clear()  # DataOS is back: the next request loads the directory

@@ -24,7 +24,7 @@ def runtime(store: Store, heimdall: HeimdallEmulator, slack: SlackFake, clock: F
 
     s = make_settings(slack, heimdall, str(tmp / "unused.db"), **settings)
     return Runtime(s, clock=clock.now, monotonic=clock.monotonic, dataos_sleep=no_wait, slack_sleep=wait_out,
-                   engine=store.engine)
+                   engine=store.engine, db_sleep=no_wait)
 
 
 #: A Wednesday afternoon: working hours in Berlin (15:30) and New York (09:30), night in Tokyo (23:30).

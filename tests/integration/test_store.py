@@ -33,6 +33,8 @@ async def test_an_older_schema_is_migrated_and_an_up_to_date_one_skips_alembic(t
         await conn.execute(text("DROP TABLE sweep_marks"))
         await conn.execute(text("DROP TABLE slack_members"))
         await conn.execute(text("ALTER TABLE swept_users DROP COLUMN listed_at"))
+        await conn.execute(text("ALTER TABLE reminder_ledger DROP COLUMN retry_at"))
+        await conn.execute(text("ALTER TABLE reminder_ledger DROP COLUMN error"))
         await conn.execute(text("DROP INDEX ix_identity_links_proof_fingerprint"))
         await conn.execute(text("DROP INDEX ix_identity_links_dataos_user_id"))
         for column in ("proof_fingerprint", "proof_key_name", "proof_expiration", "proof_checked_at"):
