@@ -208,6 +208,10 @@ class DataOSDirectory:
     def persons(self) -> list[User]:
         return [u for u in self._by_id.values() if u.is_person]
 
+    def applications(self) -> list[User]:
+        """Application users (pipelines, services): their keys are a team's (`bot.reminders.team_sweep`)."""
+        return [u for u in self._by_id.values() if u.type == "application"]
+
     async def aclose(self) -> None:
         if self._refreshing is not None and not self._refreshing.done():
             self._refreshing.cancel()

@@ -34,6 +34,7 @@ from bot.identity import SlackProfile, slack_error
 from bot.metrics import DATAOS_PURPOSE, RECORD_AGE, REMINDERS, SWEEP_SECONDS
 from bot.reminders.audience import Recipient, build_audience
 from bot.reminders.delivery import fate_of, retry_after
+from bot.reminders.team_sweep import TeamReminders
 from bot.slack import blocks
 from bot.store import KeyId, Link, Outcome, ReminderState, Sighting
 
@@ -147,6 +148,7 @@ class Sweeper:
         self._known: dict[str, list[KeyId]] = {}  # the record, by owner
         self._renewing = asyncio.Lock()
         self._token_checked: bool | None = None  # auth.test's word on the token, asked once per pass
+        self.teams = TeamReminders(self)
 
     async def _flush(self, now: datetime) -> None:
         sightings, swept, listed, gone = (self._pending_sightings, self._pending_swept, self._pending_listed,
@@ -220,6 +222,7 @@ class Sweeper:
         """Every audience member's keys, listed; both directories read afresh."""
         members, state, audience = await self._prepare(now, summary, discover=True)
         await self._process(audience, state, now, summary)
+        await self.teams.run(now, state, members, summary)
         await self._watch_bot_key(now, state, members, summary)
 
     async def _tick(self, now: datetime, summary: SweepSummary) -> None:
@@ -228,6 +231,7 @@ class Sweeper:
         due = [r for r in audience if self._has_due_key(r, state, now)]
         summary.due_owners = len(due)
         await self._process(due, state, now, summary)
+        await self.teams.run(now, state, members, summary)
         if await self._bot_key_due(state, members, now):
             await self._watch_bot_key(now, state, members, summary)
 

@@ -86,6 +86,7 @@ def register_all(app: AsyncApp, rt: Runtime) -> None:
         links,
         offboarding,
         reminder_buttons,
+        team_reminder_buttons,
         views,
     )
     from bot.slack.common import PooledRespond
@@ -94,6 +95,7 @@ def register_all(app: AsyncApp, rt: Runtime) -> None:
     views.register(app, rt)
     actions.register(app, rt)
     reminder_buttons.register(app, rt)
+    team_reminder_buttons.register(app, rt)
     admin.register(app, rt)
     home.register(app, rt)
     offboarding.register(app, rt)

@@ -1,0 +1,228 @@
+"""Team reminders: the keys of application users a team owns are reminded in the team's channel, and
+admins get one digest a day of the application keys no team owns.
+
+The same ladder and half-lifetime rule as personal keys (`bot.domain.reminders`), the same ledger and
+claims (`claim_reminders`), so two replicas post a channel reminder once: the step is recorded as
+`team:<step>` with the channel as its recipient. When Slack refuses the channel for good (archived, the
+bot removed) the step goes to each owner by DM instead (each claimed on its own, `team:<step>:dm:<owner>`)
+and the admins are told once per channel (a mark in `sweep_marks`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from slack_sdk.errors import SlackApiError
+
+from bot.dataos import DataOSError, Token
+from bot.domain.reminders import KeyFacts, due_step, may_send_now, zone_for
+from bot.identity import SlackProfile
+from bot.reminders.delivery import fate_of, retry_after
+from bot.slack.blocks import Message
+from bot.slack.team_reminder_blocks import (
+    UnownedKey,
+    channel_unreachable_message,
+    team_reminder_message,
+    unowned_digest_message,
+)
+from bot.store import KeyId, Outcome, ReminderState, Sighting
+from bot.store.teams import Team
+
+if TYPE_CHECKING:
+    from bot.reminders.sweep import Sweeper, SweepSummary
+
+log = logging.getLogger(__name__)
+STEP_PREFIX = "team:"
+#: Slack's answers that mean the channel itself cannot take the reminder (not this message, not for now).
+CHANNEL_GONE = frozenset({"is_archived", "not_in_channel", "channel_not_found"})
+DIGEST_HORIZON = timedelta(days=7)
+DIGEST_MARK = "unowned-digest"
+GONE_MARK = "team-channel-gone"
+#: A mark claimed once and never due again ("older than" a moment before anything was ever stored).
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+#: As the personal reminders' claims (`bot.reminders.sweep.CLAIM_LEASE`).
+CLAIM_LEASE = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class _Due:
+    team: Team
+    token: Token
+    key: KeyId
+    step: str
+    lifetime: timedelta | None
+
+
+class TeamReminders:
+    def __init__(self, sweeper: Sweeper) -> None:
+        self.sweeper = sweeper
+        self.rt = sweeper.rt
+
+    async def run(self, now: datetime, state: ReminderState, members: dict[str, SlackProfile],
+                  summary: SweepSummary) -> None:
+        """Each owned application user's keys are listed (teams are few), decided, claimed and posted."""
+        try:
+            teams = await self.rt.teams.all()
+        except Exception as exc:  # the database: the personal reminders of this pass are out already
+            summary.failures.append(f"teams could not be read ({type(exc).__name__}); team reminders wait")
+            return
+        for team in teams:
+            try:
+                tokens = await self.rt.dataos.list_tokens(team.app_user_id)
+            except DataOSError as exc:
+                summary.failures.append(f"{team.app_user_id}: listing the team's keys failed ({exc})")
+                continue
+            summary.users_checked += 1
+            try:
+                for due in await self._decide(team, tokens, state, members, now, summary):
+                    await self._post(due, now, summary)
+            except SlackApiError:
+                raise
+            except Exception as exc:  # one team's problem must not stop the others'
+                log.exception("team reminders failed for %s", team.app_user_id)
+                summary.failures.append(f"{team.app_user_id}: {type(exc).__name__}")
+        await self._digest(now, {t.app_user_id for t in teams}, summary)
+
+    async def _decide(self, team: Team, tokens: list[Token], state: ReminderState,
+                      members: dict[str, SlackProfile], now: datetime, summary: SweepSummary) -> list[_Due]:
+        uid = team.app_user_id
+        first_sweep = uid not in state.swept
+        new: list[Sighting] = []
+        out: list[_Due] = []
+        # The channel is read across zones: its reminders keep to the first owner's working time (UTC if
+        # Slack does not know it), so a 3 a.m. mention never wakes them for a key that can wait.
+        owner = members.get(team.owner_users[0]) if team.owner_users else None
+        zone = zone_for(owner.tz if owner else None, owner.tz_offset if owner else 0)
+        for token in tokens:
+            if token.expiration <= now:
+                continue
+            summary.keys_seen += 1
+            key: KeyId = (uid, token.name, token.expiration)
+            sighting = state.sightings.get(key)
+            if sighting is None:
+                sighting = Sighting(uid, token.name, token.expiration, first_seen=now, preexisting=first_sweep)
+                new.append(sighting)
+                state.sightings[key] = sighting
+            lifetime = _lifetime(sighting)
+            facts = KeyFacts(token.expiration, lifetime, sighting.muted, sighting.snoozed_until)
+            sent = {s[len(STEP_PREFIX):] for s in state.sent.get(key, ()) if s.startswith(STEP_PREFIX)}
+            step = due_step(facts, now, self.sweeper.ladder, {s for s in sent if ":" not in s})
+            if step is None:
+                summary.skipped["muted" if sighting.muted else "not due"] += 1
+                continue
+            if not may_send_now(now, zone, self.sweeper.working, token.expiration):
+                summary.skipped["outside working hours"] += 1
+                continue
+            out.append(_Due(team, token, key, step, lifetime))
+        if new:
+            await self.rt.store.save_sweep_progress(new, [uid] if first_sweep else [], now)
+            if first_sweep:
+                state.swept.add(uid)
+        return out
+
+    def _message(self, due: _Due, now: datetime) -> Message:
+        hours = int(due.lifetime.total_seconds() // 3600) if due.lifetime else None
+        snooze = self.sweeper.snooze_words if due.token.expiration - now > self.sweeper.snooze else None
+        return team_reminder_message(due.team.app_user_id, due.token.name, due.token.expiration, now, due.step,
+                                     owners=self.rt.teams.describe(due.team), lifetime_hours=hours,
+                                     snooze_words=snooze)
+
+    async def _post(self, due: _Due, now: datetime, summary: SweepSummary) -> None:
+        step = STEP_PREFIX + due.step
+        message = self._message(due, now)
+        code = await self._claim_and_send(due.key, step, due.team.channel_id, message, summary)
+        if code not in CHANNEL_GONE:
+            return
+        # The channel cannot take it: each owner gets it by DM (each claimed on its own), admins hear once.
+        for owner in await self.rt.teams.owners_of(due.team):
+            await self._claim_and_send(due.key, f"{step}:dm:{owner}", owner, message, summary)
+        await self._tell_admins(due.team, code, now)
+
+    async def _claim_and_send(self, key: KeyId, step: str, to: str, message: Message,
+                              summary: SweepSummary) -> str | None:
+        """Claim (key, step) for `to` in the ledger and post once; the outcome is recorded on its own.
+        Returns Slack's error code when it refused for good, else None."""
+        book = self.rt.outcomes
+        claimed = await self.rt.store.claim_reminders([(key, step, to)], now=self.rt.clock(),
+                                                      worker=self.sweeper.worker, lease=CLAIM_LEASE)
+        if (key, step) not in claimed:
+            summary.skipped["claimed by another sweep"] += 1
+            return None
+        try:
+            response = await self.rt.slack.chat_postMessage(channel=to, **message.kwargs())
+        except Exception as exc:
+            fate, code = fate_of(exc)
+            if fate == "undeliverable":
+                summary.undeliverable[code] += 1
+                book.add([Outcome(key, step, "undeliverable", error=code, at=self.rt.clock())])
+            elif fate == "unknown":
+                summary.unknown += 1
+                book.add([Outcome(key, step, "unknown", error=code, at=self.rt.clock())])
+            else:
+                if fate == "token":
+                    self.rt.stop_slack(f"{code} on chat.postMessage", code)
+                summary.failures.append(f"{key[0]}/{key[1]}: Slack refused the team reminder ({code})")
+                book.add([Outcome(key, step, "failed", error=code,
+                                  retry_at=retry_after(claimed[key, step], self.rt.clock()))])
+            await book.flush(self.rt.store)
+            return code if fate == "undeliverable" else None
+        book.add([Outcome(key, step, "sent", str(response.get("channel")), str(response.get("ts")),
+                          at=self.rt.clock())])
+        summary.sent += 1
+        if not await book.flush(self.rt.store):
+            summary.failures.append("a team reminder's outcome could not be recorded yet; it is kept")
+        return None
+
+    async def _tell_admins(self, team: Team, code: str, now: datetime) -> None:
+        """Once per channel (across passes and replicas): the mark is claimed before the DMs go out."""
+        mark = f"{GONE_MARK}:{team.channel_id}"
+        if await self.rt.store.claim_mark(mark, now=now, older_than=_NEVER) is None:
+            return
+        message = channel_unreachable_message(team.app_user_id, team.channel_id, code)
+        for admin in sorted(self.rt.admins):
+            await self._dm(admin, message)
+
+    async def _digest(self, now: datetime, owned: set[str], summary: SweepSummary) -> None:
+        """One message per admin per day: application keys that no team owns, expiring within 7 days."""
+        if not self.rt.admins:
+            return
+        day = now.date().isoformat()
+        if await self.rt.store.get_mark(f"{DIGEST_MARK}:{day}") is not None:
+            return  # cheap: no DataOS call on the day's later passes
+        apps = [u for u in self.rt.directory.applications() if u.id not in owned]
+        keys: list[UnownedKey] = []
+        for app in apps:
+            try:
+                tokens = await self.rt.dataos.list_tokens(app.id)
+            except DataOSError as exc:
+                summary.failures.append(f"{app.id}: listing keys for the admins' digest failed ({exc})")
+                return  # incomplete: tried again next pass, not sent half-known
+            keys += [UnownedKey(app.id, t.name, t.expiration) for t in tokens
+                     if now < t.expiration <= now + DIGEST_HORIZON]
+        if await self.rt.store.claim_mark(f"{DIGEST_MARK}:{day}", now=now, older_than=_NEVER) is None:
+            return  # another replica has it
+        if not keys:
+            return
+        message = unowned_digest_message(sorted(keys, key=lambda k: (k.expiration, k.app_user_id, k.name)), now)
+        for admin in sorted(self.rt.admins):
+            if await self._dm(admin, message):
+                summary.sent += 1
+
+    async def _dm(self, slack_user_id: str, message: Message) -> bool:
+        try:
+            await self.rt.slack.chat_postMessage(channel=slack_user_id, **message.kwargs())
+            return True
+        except Exception as exc:
+            log.warning("could not tell admin %s about team keys: %s", slack_user_id, fate_of(exc)[1])
+            return False
+
+
+def _lifetime(sighting: Sighting) -> timedelta | None:
+    if sighting.created_at is not None:
+        return sighting.expiration - sighting.created_at
+    if sighting.preexisting:
+        return None
+    return sighting.expiration - sighting.first_seen

@@ -1,0 +1,236 @@
+"""The buttons on a team reminder in a team channel (Renew, Revoke, Remind me later, Mute) and the team
+renew form's submission.
+
+Anyone in the channel can read the reminder; only the team's owners may press. Ownership is checked at
+the press and again at the form's submission (a person removed from the team or its user group meanwhile
+is refused), from the Slack user who acts and the application user the button names, never from
+anything else in the payload. Others get an ephemeral sentence naming the owners; nothing changes. A
+renewed key goes to the owner who pressed, privately (ephemeral in their DM, the form as fallback); the
+channel message is updated in place with who renewed and when the old key stops working.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.app import Runtime
+from bot.dataos import DataOSConflict, DataOSError
+from bot.domain.durations import humanize_hours
+from bot.identity import Identity
+from bot.service import Duplicate, StoreUnavailable
+from bot.slack import blocks, tracked
+from bot.slack.common import (
+    clicked_message,
+    deliver_secret,
+    metadata,
+    open_view,
+    state_block_id,
+    state_value,
+    tell,
+    update_message,
+    update_view,
+    user_id,
+)
+from bot.slack.errors import explain, explain_slack
+from bot.slack.key_buttons import replaced_text
+from bot.slack.reminder_buttons import suggest_name
+from bot.slack.team_reminder_blocks import (
+    TEAM_MUTE_ACTION,
+    TEAM_RENEW_ACTION,
+    TEAM_RENEW_VIEW,
+    TEAM_REVOKE_ACTION,
+    TEAM_SNOOZE_ACTION,
+    TeamKeyRef,
+    owners_only_text,
+    parse_team_value,
+    team_reminder_done_message,
+)
+from bot.slack.views import read_create_form
+from bot.store import Audit
+from bot.store.teams import Team
+from bot.text import shown
+
+log = logging.getLogger(__name__)
+TITLE = "Renew a team key"
+
+
+async def _owner_or_say(rt: Runtime, client: AsyncWebClient, channel: str, clicker: str,
+                        app_user_id: str) -> Team | None:
+    """The team, if `clicker` owns it now; otherwise an ephemeral sentence and None."""
+    team = await rt.teams.team_of(app_user_id)
+    if team is None:
+        await tell(client, channel, clicker, f":no_entry: `{shown(app_user_id)}` has no team any more, so its "
+                   "reminder's buttons do nothing. Nothing was changed; an admin can set one with `/apikey admin team`.")
+        return None
+    if not await rt.teams.is_owner(clicker, team):
+        await tell(client, channel, clicker, owners_only_text(app_user_id, rt.teams.describe(team)))
+        return None
+    return team
+
+
+async def on_revoke(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref: TeamKeyRef, clicker: str) -> None:
+    channel, ts = clicked_message(body)
+    try:
+        done = await rt.keys.revoke_exact(ref.app_user_id, ref.name, ref.expiration, actor=clicker,
+                                          detail="from a team reminder")
+    except DataOSError as exc:
+        await tell(client, channel, clicker, ":x: " + explain(exc, doing="revoking the team's key", key_name=ref.name))
+        return
+    outcome = {
+        "revoked": f":wastebasket: revoked by <@{clicker}>. Anything still using it is now refused by DataOS.",
+        "gone": "already gone from DataOS; nothing was changed.",
+        "changed": f":warning: {replaced_text(done.name)}",
+    }[done.outcome]
+    await update_message(client, channel, ts, team_reminder_done_message(ref.app_user_id, done.name,
+                                                                         ref.expiration, outcome))
+
+
+async def on_snooze(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref: TeamKeyRef, clicker: str) -> None:
+    now = rt.clock()
+    until = min(now + timedelta(hours=rt.snooze_hours), ref.expiration - timedelta(minutes=1))
+    channel, ts = clicked_message(body)
+    if until <= now:
+        await tell(client, channel, clicker, "It expires before a snooze would end, so there is nothing to snooze.")
+        return
+    await rt.store.update_sighting((ref.app_user_id, ref.name, ref.expiration), now=now, snoozed_until=until)
+    await update_message(client, channel, ts, team_reminder_done_message(
+        ref.app_user_id, ref.name, ref.expiration,
+        f":zzz: snoozed by <@{clicker}>; I will remind this channel again {blocks.slack_date(until)}."))
+
+
+async def on_mute(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref: TeamKeyRef, clicker: str) -> None:
+    await rt.store.update_sighting((ref.app_user_id, ref.name, ref.expiration), now=rt.clock(), muted=True)
+    channel, ts = clicked_message(body)
+    await update_message(client, channel, ts, team_reminder_done_message(
+        ref.app_user_id, ref.name, ref.expiration, f":no_bell: muted by <@{clicker}>; no more reminders for this key."))
+
+
+async def on_renew(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref: TeamKeyRef, clicker: str) -> None:
+    """The renew form at once (the trigger expires), prefilled from the old key; it names the application
+    user, and the submission checks ownership again."""
+    channel, ts = clicked_message(body)
+    now = rt.clock()
+    view = blocks.renew_modal(
+        rt.policy, old_name=ref.name, old_expiration=ref.expiration, now=now,
+        suggested_name=suggest_name(ref.name, now), lifetime_hours=ref.lifetime_hours,
+        grace_hours=rt.renew_grace_hours,
+        meta={"app": ref.app_user_id, "old": ref.name, "exp": str(int(ref.expiration.timestamp())), "ch": channel,
+              "ts": ts},
+    )
+    view["callback_id"] = TEAM_RENEW_VIEW
+    view["title"] = {"type": "plain_text", "text": TITLE}
+    try:
+        await open_view(client, str(body.get("trigger_id") or ""), view)
+    except SlackApiError as exc:
+        await tell(client, channel, clicker, ":x: " + explain_slack(exc, doing="opening the renew form"))
+
+
+async def submit_team_renew(rt: Runtime, body: dict[str, Any], view: dict[str, Any], ack: AsyncAck,
+                            client: AsyncWebClient) -> None:
+    name, hours, errors = read_create_form(rt, view)
+    meta = metadata(view)
+    app, old_name = meta.get("app", ""), meta.get("old", "")
+    old_expiration = _stamp(meta.get("exp", ""))
+    choice = str((state_value(view, blocks.OLD_BLOCK, blocks.OLD_INPUT).get("selected_option") or {}).get("value", ""))
+    if choice not in ("now", "keep") and not re.fullmatch(r"in:\d{1,5}", choice):
+        errors[blocks.OLD_BLOCK] = "Choose what happens to the old key."
+    if name is not None and name == old_name:
+        errors[blocks.NAME_BLOCK] = "The new key needs a name of its own; the old one still exists."
+    if errors or hours is None or not old_name or not app or old_expiration is None:
+        errors = {state_block_id(view, block): text for block, text in errors.items()}
+        await ack(response_action="errors", errors=errors or {blocks.NAME_BLOCK: "This form is incomplete."})
+        return
+    await ack(response_action="update", view=blocks.working_modal(TITLE, "Creating the new key…"))
+    view_id, clicker = str(view.get("id") or ""), user_id(body)
+    team = await rt.teams.team_of(app)
+    if team is None or not await rt.teams.is_owner(clicker, team):
+        owners = rt.teams.describe(team) if team is not None else "nobody"
+        await update_view(client, view_id, blocks.info_modal(TITLE, owners_only_text(app, owners)))
+        return
+    # The key is the application user's; the owner who acts is who DataOS's description and the audit name.
+    acting = Identity(slack_user_id=clicker, dataos_user_id=app, how="admin link")
+    try:
+        result = await rt.keys.create_key(acting, name=name, hours=hours, request_id=f"{view_id}:{view.get('hash')}")
+    except DataOSError as exc:
+        tail = " Press Renew again." if isinstance(exc, DataOSConflict) else " The old key was not touched."
+        await update_view(client, view_id, blocks.info_modal(
+            TITLE, ":x: " + explain(exc, doing="renewing the team's key", key_name=name) + tail))
+        return
+    except StoreUnavailable as exc:
+        await update_view(client, view_id, blocks.info_modal(TITLE, f":x: {exc}"))
+        return
+    if isinstance(result, Duplicate):
+        return
+    now = rt.clock()
+    delivered = await deliver_secret(client, clicker, result, now)
+    old_outcome = await _handle_old_key(rt, app, old_name, old_expiration, choice, clicker, now)
+    await rt.keys.trail.record(Audit(at=now, actor_slack_id=clicker, action="renew", outcome="ok",
+                                     dataos_user_id=app, key_name=old_name,
+                                     detail=f"team key; new key {result.name}; old key {old_outcome}"))
+    await update_view(client, view_id, blocks.created_modal(
+        result.name, result.expiration, now, delivered=delivered,
+        note=f"The old key *{shown(old_name)}* of `{shown(app)}` {old_outcome}."))
+    await update_message(client, meta.get("ch", ""), meta.get("ts", ""), team_reminder_done_message(
+        app, old_name, old_expiration,
+        f":recycle: renewed by <@{clicker}> {blocks.slack_date(now)} as *{shown(result.name)}* (the new key went "
+        f"to them privately); this key {old_outcome}."))
+
+
+def _stamp(text: str) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(text), UTC) if text.isascii() and text.isdigit() else None
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+async def _handle_old_key(rt: Runtime, app: str, old_name: str, old_expiration: datetime, choice: str,
+                          clicker: str, now: datetime) -> str:
+    if choice == "keep":
+        return "is left to expire"
+    if choice == "now":
+        try:
+            done = await rt.keys.revoke_exact(app, old_name, old_expiration, actor=clicker, detail="at team renewal")
+        except DataOSError as exc:
+            return "could not be revoked. " + explain(exc, doing="revoking the old key", key_name=old_name)
+        return {"revoked": "was revoked", "gone": "was already gone",
+                "changed": "was left alone: a different key has that name now"}[done.outcome]
+    hours = int(choice.split(":", 1)[1])
+    revoke_at = now + timedelta(hours=hours)
+    if revoke_at >= old_expiration:
+        return "is left to expire: it expires before then"
+    await rt.store.schedule_revocation(app, old_name, key_expiration=old_expiration, revoke_at=revoke_at,
+                                       requested_by=clicker, now=now)
+    return f"stops working {blocks.slack_date(revoke_at)} (revoked in {humanize_hours(hours)})"
+
+
+def register(app: AsyncApp, rt: Runtime) -> None:
+    handlers = {TEAM_RENEW_ACTION: on_renew, TEAM_REVOKE_ACTION: on_revoke, TEAM_SNOOZE_ACTION: on_snooze,
+                TEAM_MUTE_ACTION: on_mute}
+
+    @app.action(re.compile("^(" + "|".join(map(re.escape, handlers)) + ")$"))
+    @tracked(rt, "action", lambda body: str((body.get("actions") or [{}])[0].get("action_id") or "team_reminder"))
+    async def on_team_button(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        action = (body.get("actions") or [{}])[0]
+        channel, _ = clicked_message(body)
+        clicker = user_id(body)
+        ref = parse_team_value(str(action.get("value") or ""))
+        if ref is None:
+            await tell(client, channel, clicker, f"{blocks.DAMAGED_BUTTON} Nothing was changed.")
+            return
+        if await _owner_or_say(rt, client, channel, clicker, ref.app_user_id) is None:
+            return
+        await handlers[str(action.get("action_id"))](rt, body, client, ref, clicker)
+
+    @app.view(TEAM_RENEW_VIEW)
+    @tracked(rt, "view", "team_renew")
+    async def on_team_renew_submit(body: dict[str, Any], view: dict[str, Any], ack: AsyncAck,
+                                   client: AsyncWebClient) -> None:
+        await submit_team_renew(rt, body, view, ack, client)
