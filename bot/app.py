@@ -38,6 +38,8 @@ from bot.service import KeyService
 from bot.slack.leak_gate import CheckGate
 from bot.store import Store, create_engine, migrate
 from bot.store.leaks import LeakReports
+from bot.store.teams import TeamsRepo
+from bot.teams import Teams
 
 log = logging.getLogger(__name__)
 #: The longest a listener's follow-up work waits for other requests' acknowledgements.
@@ -134,6 +136,8 @@ class Runtime:
         self.leak_gate = CheckGate(settings.leak_watch_checks_per_minute, queue_size=settings.leak_watch_queue,
                                    clock=monotonic)
         self.leak_reports = LeakReports(self.store)
+        #: Team keys: who owns each application user's keys (people and user groups) and its channel.
+        self.teams = Teams(TeamsRepo(self.engine), self.slack, clock, monotonic=monotonic)
         self._bot_user_id: str | None = None
         self._workspace: Workspace | None = None
         self._warmup: asyncio.Task[None] | None = None

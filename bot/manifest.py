@@ -32,7 +32,8 @@ METHOD_SCOPES: dict[str, str] = {
     "auth.test": "",
     "views.publish": "",
     "chat.getPermalink": "",  # the leak watch's link to the message; no scope
-    "conversations.info": "channels:read",  # doctor: is the bot in AUDIT_CHANNEL?
+    "conversations.info": "channels:read",  # doctor: is the bot in AUDIT_CHANNEL and every team channel?
+    "usergroups.users.list": "usergroups:read",  # team keys: who is in a user group that owns a team
 }
 #: Events the bot subscribes to (the Home tab; members changing, leaving or joining, which keep the reminder
 #: audience current between directory walks and tell admins about deactivations; the app being uninstalled

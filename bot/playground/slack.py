@@ -28,7 +28,8 @@ TEAM_ID = "T0123"
 DROP = 0
 #: How long Slack honours a trigger_id.
 TRIGGER_SECONDS = 3.0
-DEFAULT_SCOPES = "commands,chat:write,im:write,users:read,users:read.email,channels:read,groups:read"
+DEFAULT_SCOPES = ("commands,chat:write,im:write,users:read,users:read.email,channels:read,groups:read,"
+                  "usergroups:read")
 
 
 @dataclass
@@ -70,6 +71,7 @@ class SlackFake:
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, dict[str, Any]] = {}  # channels made with add_channel; others accept posts
         self.views: dict[str, dict[str, Any]] = {}
+        self.usergroups: dict[str, dict[str, Any]] = {}  # user groups made with add_usergroup
         self.failures: dict[str, list[Failure]] = {}
         self.used_triggers: set[str] = set()
         self.trigger_made: dict[str, float] = {}  # trigger_id -> when Slack made it (on `clock`)
@@ -110,6 +112,16 @@ class SlackFake:
                    "is_private": private, "is_archived": archived, "is_member": member}
         self.channels[channel_id] = channel
         return channel
+
+    def add_usergroup(self, group_id: str, handle: str, members: list[str]) -> dict[str, Any]:
+        """A user group (`@handle`); `set_usergroup_members` changes who is in it, as an admin would."""
+        group = {"id": group_id, "team_id": TEAM_ID, "handle": handle, "name": handle, "users": list(members)}
+        self.usergroups[group_id] = group
+        return group
+
+    def set_usergroup_members(self, group_id: str, members: list[str]) -> None:
+        with self._lock:
+            self.usergroups[group_id]["users"] = list(members)
 
     def trigger(self, trigger_id: str) -> str:
         """A trigger_id Slack makes for a command or an interaction it is sending now: views.open
@@ -415,6 +427,14 @@ class SlackFake:
         if ("groups:read" if channel["is_private"] else "channels:read") not in granted:
             return {"ok": False, "error": "missing_scope"}
         return {"ok": True, "channel": dict(channel)}
+
+    def _m_usergroups_users_list(self, p: dict[str, Any]) -> dict[str, Any]:
+        if "usergroups:read" not in set(self.scopes.split(",")):
+            return {"ok": False, "error": "missing_scope", "needed": "usergroups:read"}
+        group = self.usergroups.get(str(p.get("usergroup") or ""))
+        if group is None:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(group["users"])}
 
     def _m_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
         channel = str(p.get("channel", ""))

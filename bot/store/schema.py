@@ -221,3 +221,17 @@ class UserPrefs(Base):
 
 
 Index("ix_audit_actor_at", AuditEntry.actor_slack_id, AuditEntry.at)
+
+
+class TeamRow(Base):
+    """Who owns an application user's keys: Slack people and user groups (space-separated ids), and the
+    channel that hears about its keys. Set by admins (`/apikey admin team`)."""
+
+    __tablename__ = "teams"
+    app_user_id: Mapped[str] = mapped_column(Text(), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    owner_users: Mapped[str] = mapped_column(Text(), default="")
+    owner_groups: Mapped[str] = mapped_column(Text(), default="")
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -54,7 +54,7 @@ async def test_missing_scopes(heimdall: HeimdallEmulator, clock: FakeClock, db_p
         check = by_name(await run_doctor(make_settings(slack, heimdall, db_path), now=clock.now()))["Slack scopes"]
     finally:
         slack.stop()
-    missing = "missing channels:read, groups:read, im:write, users:read, users:read.email"
+    missing = "missing channels:read, groups:read, im:write, usergroups:read, users:read, users:read.email"
     assert check.status == "fail" and missing in check.detail
 
 
@@ -146,7 +146,8 @@ def test_cli_exit_codes(slack: SlackFake, heimdall: HeimdallEmulator, db_path: s
 
 @pytest.mark.parametrize(("leak_watch", "scopes", "expect"), [
     (True, "commands,chat:write,im:write,users:read,users:read.email", ("fail", "apikey-bot manifest --leak-watch")),
-    (True, "commands,chat:write,im:write,users:read,users:read.email,channels:read,groups:read,channels:history,"
+    (True, "commands,chat:write,im:write,users:read,users:read.email,channels:read,groups:read,usergroups:read,"
+           "channels:history,"
            "groups:history", ("ok", "on:")),
     (False, "commands,chat:write,im:write,users:read,users:read.email,channels:history", ("warn", "LEAK_WATCH is off")),
 ])

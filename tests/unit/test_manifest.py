@@ -122,7 +122,7 @@ def test_command_scopes_and_events_match_the_code() -> None:
     assert commands == {c["command"] for c in manifest["features"]["slash_commands"]}
     # every Web API method the code calls is known, with its scope
     web_methods = {n for n in dir(AsyncWebClient) if "_" in n and not n.startswith("_")}
-    called = {m.replace("_", ".", 1) for m in re.findall(r"\.([a-z]+_[A-Za-z_]+)\(", source) if m in web_methods}
+    called = {m.replace("_", ".") for m in re.findall(r"\.([a-z]+_[A-Za-z_]+)\(", source) if m in web_methods}
     called.discard("api.call")
     assert {"views.open", "views.update", "chat.postEphemeral", "conversations.open", "users.info"} <= called
     assert called <= set(METHOD_SCOPES), called - set(METHOD_SCOPES)

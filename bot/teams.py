@@ -1,0 +1,106 @@
+"""Team keys: who owns an application user's keys, as Slack people and Slack user groups.
+
+Group members are asked of Slack (`usergroups.users.list`) and kept for at most `group_ttl` seconds,
+so someone removed from a group loses access within that time. Every check is made at the time of the
+action, from the Slack user who acts: nothing in a payload is trusted to name a team.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.store.teams import Team, TeamsRepo
+
+log = logging.getLogger(__name__)
+
+#: The longest a group's members are kept before Slack is asked again (issue #22: at most 5 minutes).
+GROUP_TTL_SECONDS = 300.0
+
+
+class Teams:
+    def __init__(self, repo: TeamsRepo, slack: AsyncWebClient, clock: Callable[[], datetime], *,
+                 monotonic: Callable[[], float] = time.monotonic, group_ttl: float = GROUP_TTL_SECONDS) -> None:
+        self.repo = repo
+        self.slack = slack
+        self.clock = clock
+        self.monotonic = monotonic
+        self.group_ttl = min(group_ttl, GROUP_TTL_SECONDS)
+        self._groups: dict[str, tuple[float, frozenset[str]]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def team_of(self, app_user_id: str) -> Team | None:
+        return await self.repo.get(app_user_id)
+
+    async def all(self) -> list[Team]:
+        return await self.repo.all()
+
+    async def owned_by(self, slack_user_id: str) -> list[Team]:
+        """The teams the person owns, directly or through one of its user groups."""
+        return [team for team in await self.repo.all() if await self.is_owner(slack_user_id, team)]
+
+    async def is_owner(self, slack_user_id: str, team: Team) -> bool:
+        if slack_user_id in team.owner_users:
+            return True
+        for group in team.owner_groups:
+            if slack_user_id in await self.group_members(group):
+                return True
+        return False
+
+    async def owners_of(self, team: Team) -> list[str]:
+        """Every Slack user who owns the team now: its people, then its groups' members, each once."""
+        owners = dict.fromkeys(team.owner_users)
+        for group in team.owner_groups:
+            owners.update(dict.fromkeys(sorted(await self.group_members(group))))
+        return list(owners)
+
+    async def group_members(self, group_id: str) -> frozenset[str]:
+        """A user group's members (cached up to `group_ttl`). When Slack cannot say, nobody is taken for a
+        member (an owner is refused rather than a stranger let in), and Slack is asked again next time."""
+        cached = self._groups.get(group_id)
+        if cached is not None and self.monotonic() - cached[0] < self.group_ttl:
+            return cached[1]
+        lock = self._locks.setdefault(group_id, asyncio.Lock())
+        async with lock:
+            cached = self._groups.get(group_id)
+            if cached is not None and self.monotonic() - cached[0] < self.group_ttl:
+                return cached[1]
+            try:
+                answer = await self.slack.usergroups_users_list(usergroup=group_id)
+            except Exception as exc:
+                log.warning("could not read the members of user group %s: %s", group_id, type(exc).__name__)
+                self._groups.pop(group_id, None)
+                return frozenset()
+            members = frozenset(str(u) for u in (answer.get("users") or []) if isinstance(u, str))
+            self._groups[group_id] = (self.monotonic(), members)
+            return members
+
+    def forget_groups(self) -> None:
+        self._groups.clear()
+
+    def describe(self, team: Team) -> str:
+        """The owners for a sentence: `<@U1>, <@U2> and <!subteam^S1>`."""
+        return describe_owners(team)
+
+
+def mention_user(slack_user_id: str) -> str:
+    return f"<@{slack_user_id}>"
+
+
+def mention_group(group_id: str) -> str:
+    return f"<!subteam^{group_id}>"
+
+
+def describe_owners(team: Team) -> str:
+    """The owners as Slack shows them in a sentence: `<@U1>, <@U2> and <!subteam^S1>`."""
+    parts = [mention_user(u) for u in team.owner_users] + [mention_group(g) for g in team.owner_groups]
+    if not parts:
+        return "nobody"
+    if len(parts) == 1:
+        return parts[0]
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
