@@ -68,12 +68,6 @@ def _md(text: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": text}
 
 
-def mentions(owner_users: Sequence[str], owner_groups: Sequence[str]) -> str:
-    """The owners as Slack renders them: people and user groups (ids are Slack's, checked on the way in)."""
-    names = [f"<@{shown(u)}>" for u in owner_users] + [f"<!subteam^{shown(g)}>" for g in owner_groups]
-    return ", ".join(names) or "nobody"
-
-
 def team_reminder_message(app_user_id: str, name: str, expiration: datetime, now: datetime, step: str, *,
                           owners: str, lifetime_hours: int | None, snooze_words: str | None) -> Message:
     """The reminder in the team channel: readable by everyone there, pressable by owners only."""
@@ -125,7 +119,8 @@ def channel_unreachable_message(app_user_id: str, channel_id: str, reason: str) 
             f"`{shown(app_user_id)}` (Slack says `{shown(reason)}`: archived, or I was removed). Its key "
             "reminders go to the team's owners by DM instead. Invite me back (`/invite @apikey-bot`) or give the "
             "team another channel with `/apikey admin team`.")
-    return Message(f"I cannot post in the team channel of {shown(app_user_id)}", [{"type": "section", "text": _md(text)}])
+    return Message(f"I cannot post in the team channel of {shown(app_user_id)}",
+                   [{"type": "section", "text": _md(text)}])
 
 
 @dataclass(frozen=True)

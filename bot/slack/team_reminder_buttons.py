@@ -67,7 +67,8 @@ async def _owner_or_say(rt: Runtime, client: AsyncWebClient, channel: str, click
     team = await rt.teams.team_of(app_user_id)
     if team is None:
         await tell(client, channel, clicker, f":no_entry: `{shown(app_user_id)}` has no team any more, so its "
-                   "reminder's buttons do nothing. Nothing was changed; an admin can set one with `/apikey admin team`.")
+                   "reminder's buttons do nothing. Nothing was changed; an admin can set one with "
+                   "`/apikey admin team`.")
         return None
     if not await rt.teams.is_owner(clicker, team):
         await tell(client, channel, clicker, owners_only_text(app_user_id, rt.teams.describe(team)))
