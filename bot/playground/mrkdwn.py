@@ -113,7 +113,9 @@ def _angle(inner: str, viewer: Viewer) -> str:
     if target in ("!here", "!channel", "!everyone"):
         return f'<span class="bk-mention">@{esc(target[1:])}</span>'
     if target.startswith("!subteam^"):
-        return f'<span class="bk-mention">@{esc(_unescape_slack(label) or "group")}</span>'
+        group = target[len("!subteam^"):]  # Slack shows a user group by its handle
+        name = viewer.names.get(group) or _unescape_slack(label) or "group"
+        return f'<span class="bk-mention">@{esc(name)}</span>'
     url = _unescape_slack(target)
     shown = _unescape_slack(label) if label else url
     if SAFE_URL.match(url):

@@ -193,11 +193,13 @@ class Playground:
 
         from bot.app import Runtime
         from bot.manifest import COMMAND_DESCRIPTION, COMMAND_USAGE
+        from bot.playground.seed_teams import seed_teams
         from bot.web import create_web_app
 
         self.command_help = {"command": "/apikey", "description": COMMAND_DESCRIPTION, "usage": COMMAND_USAGE}
         self.runtime = Runtime(self.settings(), clock=self.clock.now, monotonic=self.clock.monotonic,
                                sweep_at_start=False)
+        await seed_teams(self.runtime)
 
         def started() -> None:
             self.slack.ready = True

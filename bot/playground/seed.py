@@ -8,6 +8,9 @@ from bot.playground.workspace import Workspace
 
 ADMIN = "U0GRACE"
 DAY = 24  # hours
+#: The team of `etl-ingest` (issue #22): its channel, and a user group owning it with Ada.
+TEAM_APP, TEAM_CHANNEL, TEAM_GROUP = "etl-ingest", "C0DATAENG", "S0DATAENG"
+TEAM_OWNERS = ("U0ADA",)
 
 
 def seed(emu: HeimdallEmulator, slack: Workspace) -> None:
@@ -27,3 +30,6 @@ def seed(emu: HeimdallEmulator, slack: Workspace) -> None:
     emu.add_user("etl-ingest", None, name="ETL ingest service", type="application",
                   tags=["roles:id:app-user", "users:id:etl-ingest"])
     emu.add_token("etl-ingest", "ingest_writer", hours=25 * DAY)
+    # Expires tomorrow: "+1 day, sweep" finds its 1-day step due, and #data-eng gets the reminder.
+    emu.add_token("etl-ingest", "nightly_ingest", hours=30)
+    slack.add_usergroup(TEAM_GROUP, "data-eng-oncall", [ADMIN])

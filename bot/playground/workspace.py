@@ -32,7 +32,7 @@ TRIGGER_SECONDS = 3.0
 RESPONSE_URL_POSTS = 5
 RESPONSE_URL_SECONDS = 30 * 60
 WORKSPACE_URL = "https://acme.slack.com"
-CHANNELS = {"C0GENERAL": "general", "C0AUDIT": "apikey-audit"}
+CHANNELS = {"C0GENERAL": "general", "C0AUDIT": "apikey-audit", "C0DATAENG": "data-eng"}
 INSPECTOR_ROWS = 300
 
 
@@ -310,6 +310,7 @@ class Workspace(SlackFake):
     def viewer(self, user: str) -> render.Viewer:
         names = {uid: str(u.get("profile", {}).get("real_name") or u["name"]) for uid, u in self.users.items()}
         names[BOT_USER_ID] = BOT_NAME
+        names.update({gid: str(g["handle"]) for gid, g in self.usergroups.items()})
         tz = ZoneInfo(str(self.users.get(user, {}).get("tz") or "UTC"))
         return render.Viewer(user, tz, self.play.now(), names, CHANNELS)
 

@@ -83,6 +83,9 @@ class SweepSummary:
     undeliverable: Counter[str] = field(default_factory=Counter)
     #: DMs Slack may or may not have taken (the answer was lost): recorded, never sent again.
     unknown: int = 0
+    #: Team reminders (in team channels, or to owners by DM when the channel is gone) and admins' digests.
+    team_sent: int = 0
+    digests: int = 0
 
     def lines(self) -> list[str]:
         out = [
@@ -91,6 +94,10 @@ class SweepSummary:
             f"keys seen: {self.keys_seen}",
             f"reminders sent: {self.sent}",
         ]
+        if self.team_sent:
+            out.append(f"team reminders posted: {self.team_sent}")
+        if self.digests:
+            out.append(f"digests of keys no team owns sent to admins: {self.digests}")
         if self.skipped:
             out.append("skipped: " + ", ".join(f"{n} {why}" for why, n in sorted(self.skipped.items())))
         else:
@@ -204,7 +211,7 @@ class Sweeper:
             log.warning("could not read the age of the key record: %s", type(exc).__name__)
         summary.seconds = time.perf_counter() - started
         SWEEP_SECONDS.observe(summary.seconds)
-        REMINDERS.labels("sent").inc(summary.sent)
+        REMINDERS.labels("sent").inc(summary.sent + summary.team_sent)
         REMINDERS.labels("skipped").inc(sum(summary.skipped.values()))
         REMINDERS.labels("failed").inc(len(summary.failures))
         REMINDERS.labels("undeliverable").inc(sum(summary.undeliverable.values()))

@@ -171,7 +171,7 @@ class TeamReminders:
             return code if fate == "undeliverable" else None
         book.add([Outcome(key, step, "sent", str(response.get("channel")), str(response.get("ts")),
                           at=self.rt.clock())])
-        summary.sent += 1
+        summary.team_sent += 1
         if not await book.flush(self.rt.store):
             summary.failures.append("a team reminder's outcome could not be recorded yet; it is kept")
         return None
@@ -211,7 +211,7 @@ class TeamReminders:
         message = unowned_digest_message(sorted(keys, key=lambda k: (k.expiration, k.app_user_id, k.name)), now)
         for admin in sorted(self.rt.admins):
             if await self._dm(admin, message):
-                summary.sent += 1
+                summary.digests += 1
 
     async def _dm(self, slack_user_id: str, message: Message) -> bool:
         try:

@@ -1,0 +1,69 @@
+"""Team reminders in the playground (#22 item 7): `etl-ingest` belongs to the #data-eng team (Ada and
+@data-eng-oncall, which has Grace). "+1 day, sweep" posts the reminder of its key in #data-eng; Bob, who
+is no owner, is refused when he presses Renew; Ada renews, gets the key privately, and the channel message
+says who renewed. The screenshot of the end state is kept in the test's tmp_path (the `page` fixture)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import expect
+
+from tests.browser.running import RunningPlayground
+from tests.browser.test_playground import DM, act_as, open_dm
+
+TEAM_PANE = ".nav-item[data-pane=C0DATAENG]"
+
+
+def open_team_channel(page: Any) -> None:
+    page.click(TEAM_PANE)
+    expect(page.locator("#pane-title")).to_have_text("# data-eng")
+
+
+def test_a_channel_reminder_refuses_bob_and_ada_renews_privately(page: Any, playground: RunningPlayground,
+                                                                  tmp_path: Path) -> None:
+    page.click("[data-days='1']")
+    expect(page.locator("#clock")).to_contain_text("(1 day ahead)")
+    page.click("#sweep")
+    # nightly_ingest (1-day step) and ingest_writer (25 days left: its 30-day step)
+    expect(page.locator("#sweep-result")).to_contain_text("team reminders posted: 2")
+    open_team_channel(page)
+    reminder = page.locator(f"{DM} .msg", has_text="nightly_ingest").filter(
+        has=page.locator("button", has_text="Renew"))
+    expect(reminder).to_contain_text("etl-ingest")
+    expect(reminder).to_contain_text("@Ada Lovelace")
+    expect(reminder).to_contain_text("@data-eng-oncall")
+    expect(reminder).not_to_contain_text("Only visible to you")  # a channel message everyone there reads
+    message_id = reminder.get_attribute("data-message-id")
+    page.screenshot(path=str(tmp_path / "team-reminder.png"))
+
+    act_as(page, "Bob Stone")
+    open_team_channel(page)
+    page.locator(f"{DM} .msg[data-message-id='{message_id}'] button", has_text="Renew").click()
+    refusal = page.locator(f"{DM} .msg", has_text="Only the owners of")
+    expect(refusal).to_contain_text("Only visible to you")
+    expect(refusal).to_contain_text("Nothing was changed")
+    expect(page.locator("#modal-layer")).to_be_hidden()
+    page.screenshot(path=str(tmp_path / "bob-refused.png"))
+
+    act_as(page, "Ada Lovelace")
+    open_team_channel(page)
+    page.locator(f"{DM} .msg[data-message-id='{message_id}'] button", has_text="Renew").click()
+    modal = page.locator("#modal-layer .bk-modal")
+    expect(modal.locator(".bk-modal-title")).to_have_text("Renew a team key")
+    modal.locator(".bk-submit").click()
+    expect(modal.locator(".bk-modal-title")).to_have_text("Key created", timeout=15_000)
+    modal.locator(".bk-close").click()
+    open_team_channel(page)
+    updated = page.locator(f"{DM} .msg[data-message-id='{message_id}']")
+    expect(updated).to_contain_text("renewed by @Ada Lovelace")
+    expect(updated).to_contain_text("(edited)")
+    expect(updated.locator("button")).to_have_count(0)
+    names = playground.call(lambda: sorted(playground.pg.emu.tokens["etl-ingest"]))  # type: ignore[union-attr]
+    new = [n for n in names if n.startswith("nightly_ingest_")]
+    assert len(new) == 1
+    secret = playground.call(lambda: playground.pg.emu.tokens["etl-ingest"][new[0]].apikey)  # type: ignore[union-attr]
+    expect(page.locator(DM)).not_to_contain_text(secret)  # never in the channel
+    open_dm(page)
+    expect(page.locator(f"{DM} .msg", has_text="Your new DataOS API key")).to_contain_text("Only visible to you")
