@@ -164,7 +164,10 @@ async def _check_channel(rt: Runtime, channel: str) -> None:
 async def admin_teams(rt: Runtime, actor: str, say: Say) -> None:
     """Every team, and every application user with keys but no team, each with its next expiry."""
     teams = {t.app_user_id: t for t in await rt.teams.all()}
-    await rt.directory.ensure_loaded()
+    try:  # a rare admin command: application users made since the last load are listed too
+        await rt.directory.refresh()
+    except DataOSError:
+        await rt.directory.ensure_loaded()
     operator = await rt.keys.operator_user_id()
     apps = sorted({u.id for u in rt.directory.applications() if u.id != operator and not u.is_operator}
                   | set(teams))
