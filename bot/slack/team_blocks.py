@@ -3,6 +3,7 @@ the sentences its team channel reads. A team channel's lines never carry a key: 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -29,9 +30,6 @@ from bot.text import clip, shown
 TEAM_REVEAL_ACTION = "team_reveal"
 TEAM_REVOKE_ACTION = "team_revoke"
 TEAM_SHOW_HERE_ACTION = "team_show_here"
-LEAK_REVOKE_ACTION = "team_leak_revoke"
-LEAK_RENEW_ACTION = "team_leak_renew"
-LEAK_KEEP_ACTION = "team_leak_keep"
 FOR_BLOCK = "for_block"
 FOR_INPUT = "for"
 #: The "For" select's value for the person themselves.
@@ -83,9 +81,10 @@ def team_keys_message(team: Team, tokens: Sequence[Token], now: datetime) -> Mes
     return Message(f"Keys of {shown(team.app_user_id)} ({len(tokens)})", built)
 
 
-def for_block(person_label: str, teams: Sequence[Team], selected: str | None) -> dict[str, Any]:
-    """The create form's "For" select: the person, then each application user they own."""
-    options = [Option(text=clip(person_label, 75), value=MYSELF)]
+def for_block(person_label: str | None, teams: Sequence[Team], selected: str | None) -> dict[str, Any]:
+    """The create form's "For" select: the person (unless `person_label` is None), then each application
+    user they own."""
+    options = [Option(text=clip(person_label, 75), value=MYSELF)] if person_label is not None else []
     options += [Option(text=clip(t.app_user_id, 75), value=clip(t.app_user_id, 150)) for t in teams]
     initial = next((o for o in options if o.value == selected), options[0])
     return InputBlock(block_id=FOR_BLOCK, label="For",
@@ -94,10 +93,15 @@ def for_block(person_label: str, teams: Sequence[Team], selected: str | None) ->
                            "that it was made, never the key.").to_dict()
 
 
-def with_for(view: dict[str, Any], person_label: str, teams: Sequence[Team], selected: str | None) -> dict[str, Any]:
-    """The create form (as `blocks.create_modal` draws it) with the "For" select first."""
+def with_for(view: dict[str, Any], person_label: str | None, teams: Sequence[Team], selected: str | None,
+             **meta: str) -> dict[str, Any]:
+    """The create form (as `blocks.create_modal` draws it) with the "For" select first, and `meta` added
+    to its private metadata (names and dates only)."""
     blocks = [b for b in view.get("blocks") or [] if str(b.get("block_id") or "") != FOR_BLOCK]
-    return dict(view, blocks=[for_block(person_label, teams, selected), *blocks])
+    data = json.loads(view.get("private_metadata") or "{}")
+    data.update(meta)
+    return dict(view, blocks=[for_block(person_label, teams, selected), *blocks],
+                private_metadata=json.dumps(data, separators=(",", ":")))
 
 
 def created_line(actor: str, name: str, app_user_id: str, expiration: datetime) -> str:
@@ -143,28 +147,6 @@ def team_secret_message(token: Token, app_user_id: str, now: datetime) -> Messag
         ContextBlock(elements=[_md("Only you can see this message and it disappears when Slack reloads: copy it "
                                    "now into where the service keeps its secrets.")]).to_dict(),
     ])
-
-
-def leak_team_message(app_user_id: str, name: str, expiration: datetime, where: str, when: datetime,
-                      owners: str) -> Message:
-    """A leaked application key, told to its team channel: where and when, never the key; the buttons
-    are for the team's owners (re-checked when pressed)."""
-    value = exact_value(name, expiration, a=app_user_id)
-    text = (f":rotating_light: Key `{shown(name)}` of {shown(app_user_id)} was posted in {where} "
-            f"{slack_date(when)}, where others could read it. Owners ({owners}): revoke it, or renew it and then "
-            "revoke it once the service has the new key.")
-    blocks: list[Block] = [
-        SectionBlock(text=_md(text)),
-        ActionsBlock(block_id="team_leak", elements=[
-            ButtonElement(text="Revoke now", action_id=LEAK_REVOKE_ACTION, value=value, style="danger",
-                          confirm=ConfirmObject(title="Revoke this key?", text=f"*{shown(name, 80)}* stops working "
-                                                "at once, everywhere it is used.", confirm="Revoke",
-                                                deny="Keep it", style="danger")),
-            ButtonElement(text="Renew and revoke", action_id=LEAK_RENEW_ACTION, value=value),
-            ButtonElement(text="Keep", action_id=LEAK_KEEP_ACTION, value=value),
-        ]),
-    ]
-    return Message(f"A key of {shown(app_user_id)} was posted in a channel", [b.to_dict() for b in blocks])
 
 
 def done_message(text: str) -> Message:

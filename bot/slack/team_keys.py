@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -22,9 +23,9 @@ from bot.dataos import DataOSError, DataOSNotFound, Token
 from bot.identity import Identity, failure, slack_error
 from bot.service import Duplicate, StoreUnavailable, same_second
 from bot.slack import blocks, tracked
-from bot.slack.common import action_value, open_view, state_value, update_view, user_id
+from bot.slack.common import action_value, clicked_message, metadata, open_view, state_value, tell, update_view, user_id
 from bot.slack.errors import explain, explain_slack
-from bot.slack.key_buttons import ExactKey, parse_exact, replaced_text
+from bot.slack.key_buttons import ExactKey, exact_key, parse_exact, replaced_text
 from bot.slack.team_blocks import (
     FOR_BLOCK,
     FOR_INPUT,
@@ -192,6 +193,28 @@ async def submit_team_create(rt: Runtime, body: dict[str, Any], view: dict[str, 
     await update_view(client, view_id, team_created_modal(app_user_id, result.name, result.expiration, rt.clock(),
                                                           delivered=delivered))
     await tell_channel(rt, team, created_line(slack_user, result.name, app_user_id, result.expiration))
+    meta = metadata(view)
+    old = exact_key(meta.get("rk"), meta.get("re"))
+    if old is not None:  # "Renew and revoke" of a leaked key: the old one goes once the new one exists
+        await revoke_team_key(rt, slack_user, app_user_id, old, "leak watch: renew and revoke")
+
+
+async def renew_team_key(rt: Runtime, body: dict[str, Any], app_user_id: str, name: str,
+                         expiration: datetime) -> None:
+    """"Renew and revoke" on a leaked application key: for its owners, the create form for that application
+    user, which revokes exactly the leaked key once the new key was made (both re-checked on submit)."""
+    slack_user = user_id(body)
+    channel = clicked_message(body)[0]
+    acting = await act_as(rt, slack_user, app_user_id, "renew")
+    if isinstance(acting, str):
+        await tell(rt.slack, channel, slack_user, f":no_entry: {acting}")
+        return
+    view = with_for(blocks.create_modal(rt.policy, channel_id=channel), None, [acting[1]], app_user_id,
+                    rk=name, re=str(int(expiration.timestamp())))
+    try:
+        await open_view(rt.slack, str(body.get("trigger_id") or ""), view)
+    except SlackApiError as exc:
+        await tell(rt.slack, channel, slack_user, ":x: " + explain_slack(exc, doing="opening the renew form"))
 
 
 # ---- reveal ---------------------------------------------------------------------------------------
