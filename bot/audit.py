@@ -25,7 +25,8 @@ from bot.text import shown
 
 log = logging.getLogger(__name__)
 ANNOUNCED = frozenset({"create", "revoke", "renew", "reveal", "link", "admin link", "admin unlink", "admin revoke",
-                       "link takeover", "leak", "link end", "link not me"})
+                       "link takeover", "leak", "link end", "link not me", "admin team", "admin team remove",
+                       "team leave"})
 ICONS = {"create": ":key:", "revoke": ":wastebasket:", "renew": ":recycle:", "reveal": ":eyes:", "link": ":link:",
          "link takeover": ":warning:", "leak": ":rotating_light:", "link end": ":scissors:",
          "link not me": ":no_entry:"}

@@ -58,7 +58,7 @@ HOW_TO_LINK = how_to_link()
 class Identity:
     slack_user_id: str
     dataos_user_id: str
-    how: Literal["admin link", "self link", "e-mail"]
+    how: Literal["admin link", "self link", "e-mail", "team owner"]  # team owner: acting for an application user
     email: str | None = None
 
 
@@ -209,7 +209,7 @@ class DataOSDirectory:
         return [u for u in self._by_id.values() if u.is_person]
 
     def applications(self) -> list[User]:
-        """Application users (pipelines, services): their keys are a team's (`bot.reminders.team_sweep`)."""
+        """Every user that is not a person (pipelines' and services' application users)."""
         return [u for u in self._by_id.values() if u.type == "application"]
 
     async def aclose(self) -> None:

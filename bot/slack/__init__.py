@@ -86,6 +86,7 @@ def register_all(app: AsyncApp, rt: Runtime) -> None:
         links,
         offboarding,
         reminder_buttons,
+        team_keys,
         team_reminder_buttons,
         views,
     )
@@ -102,6 +103,7 @@ def register_all(app: AsyncApp, rt: Runtime) -> None:
     leak_watch.register(app, rt)
     links.register(app, rt)
     lifecycle.register(app, rt)
+    team_keys.register(app, rt)
 
     @app.middleware
     async def request_context(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:

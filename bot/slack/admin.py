@@ -34,6 +34,7 @@ from bot.slack.key_buttons import (
     replaced_text,
 )
 from bot.slack.links import people_of, tell_others
+from bot.slack.team_admin import admin_team, admin_teams
 from bot.store import Audit
 from bot.text import shown
 
@@ -42,7 +43,8 @@ log = logging.getLogger(__name__)
 AUDIT_ENTRIES = 40
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^([UW][A-Z0-9]{2,})$")
 USAGE = ("Admin commands: `/apikey admin link @user &lt;dataos-user-id&gt;`, `unlink @user`, `keys @user`, "
-         "`audit [@user] [--days N]`, `sweep [--discover]`, `stats`.")
+         "`audit [@user] [--days N]`, `sweep [--discover]`, `stats`, "
+         "`team &lt;app-user&gt; #channel @owner… [@usergroup…]`, `team &lt;app-user&gt; [remove]`, `teams`.")
 
 
 def slack_user(token: str) -> str | None:
@@ -104,6 +106,10 @@ async def admin_command(rt: Runtime, actor: str, args: list[str], respond: Async
             more="The rest of this summary is too long for Slack; the bot's log has the whole sweep."))
     elif sub == "stats":
         await _stats(rt, actor, say)
+    elif sub == "team":
+        await admin_team(rt, actor, rest, say)
+    elif sub == "teams":
+        await admin_teams(rt, actor, say)
     else:
         await say(USAGE)
 

@@ -24,6 +24,7 @@ from bot.identity import Denied, Mapped
 from bot.slack import blocks, tracked
 from bot.slack.common import open_view, scheduled_revocations, update_view, user_id
 from bot.slack.errors import explain, explain_slack
+from bot.slack.team_keys import cmd_revoke_for, for_option, offer_for, send_team_lists
 from bot.text import shown, unescape
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,11 @@ LOOKING_UP = blocks.text_message(":hourglass_flowing_sand: Looking up your keysâ
 
 async def cmd_list(rt: Runtime, call: Call) -> None:
     await call.ack(response_type="ephemeral", **LOOKING_UP)
+    if call.args:  # `/apikey list <app-user>`: one application user's keys, for its owners
+        await send_team_lists(rt, call.user_id, call.respond, only=call.args[0])
+        return
     await send_key_list(rt, call.user_id, call.respond, replace=True)
+    await send_team_lists(rt, call.user_id, call.respond)
 
 
 async def send_key_list(rt: Runtime, slack_user_id: str, respond: AsyncRespond, *, page: int = 0,
@@ -124,9 +129,10 @@ async def open_create_form(rt: Runtime, client: AsyncWebClient, trigger_id: str,
 
 async def cmd_create(rt: Runtime, call: Call) -> None:
     await call.ack()
+    wanted, args = for_option(call.args)
+    prefill = create_prefill(rt, args)
     try:
-        view_id = await open_create_form(rt, call.client, call.trigger_id, call.channel_id,
-                                         create_prefill(rt, call.args))
+        view_id = await open_create_form(rt, call.client, call.trigger_id, call.channel_id, prefill)
     except SlackApiError as exc:
         await call.reply(blocks.text_message(":x: " + explain_slack(exc, doing="opening the create form")))
         return
@@ -135,10 +141,20 @@ async def cmd_create(rt: Runtime, call: Call) -> None:
     if isinstance(identity, Denied):
         denial = blocks.info_modal("Create a DataOS key", f":no_entry: {identity.message}")
         await update_view(call.client, view_id, denial)
+        return
+    form = blocks.create_modal(rt.policy, channel_id=call.channel_id, **prefill)
+    await offer_for(rt, call.client, view_id, form, identity, wanted)
 
 
 async def cmd_revoke(rt: Runtime, call: Call) -> None:
     await call.ack()
+    app_user, args = for_option(call.args)
+    if app_user is not None:
+        problem = await cmd_revoke_for(rt, call.client, call.trigger_id, call.user_id, app_user,
+                                       args[0] if args else None)
+        if problem:
+            await call.reply(blocks.text_message(problem))
+        return
     name = call.args[0] if call.args else None
     title = "Revoke a key"
     try:

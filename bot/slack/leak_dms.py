@@ -40,10 +40,12 @@ async def deliver(rt: Runtime, report: Report, recipients: list[str], now: datet
     if not recipients:
         return []
     link = await _permalink(rt, report.channel, report.message_ts)
-    message = leak_message(report.key_name, report.dataos_user_id, report.channel or "", report.poster or "",
-                           link, report.key_expiration, renew=not report.to_admins)
     delivered: list[str] = []
     for person in recipients:
+        # An application user's team hears in its channel (a channel id, not a person, is the recipient).
+        message = leak_message(report.key_name, report.dataos_user_id, report.channel or "", report.poster or "",
+                               link, report.key_expiration, renew=not report.to_admins,
+                               team=person.startswith(("C", "G")))
         try:
             # No preview of the linked message: it holds the key.
             response = await rt.slack.chat_postMessage(channel=person, unfurl_links=False, unfurl_media=False,
@@ -103,10 +105,11 @@ def leak_value(owner: str, name: str, expiration: datetime | None) -> str:
 
 
 def leak_message(name: str, owner: str, channel: str, poster: str, link: str | None, expiration: datetime | None,
-                 *, renew: bool) -> blocks.Message:
+                 *, renew: bool, team: bool = False) -> blocks.Message:
     where = f"<#{shown(channel, 32)}>" + (f" (<{link}|the message>)" if link else "")
     expires = (f" It expires {blocks.slack_date(expiration)}." if expiration else "")
-    whose = "Your DataOS API key" if renew else f"The DataOS API key of `{shown(owner)}`"
+    whose = ("Your DataOS API key" if renew and not team else
+             f"The DataOS API key of {'application user ' if team else ''}`{shown(owner)}`")
     text = (f":rotating_light: {whose} *{shown(name)}* was posted in {where} by <@{shown(poster, 32)}>, where "
             f"others can read it.{expires} Anyone who copied it can act as that DataOS user until it is revoked.")
     value = leak_value(owner, name, expiration)
@@ -116,10 +119,13 @@ def leak_message(name: str, owner: str, channel: str, poster: str, link: str | N
                                                    deny="Not yet", style="danger"))]
     if renew and expiration is not None:  # without the pasted key's expiration the old key is not named exactly
         buttons.append(ButtonElement(text="Renew and revoke", action_id=RENEW_ACTION, value=value, style="primary"))
-    buttons.append(ButtonElement(text="I know, keep it", action_id=KEEP_ACTION, value=value))
+    buttons.append(ButtonElement(text="Keep" if team else "I know, keep it", action_id=KEEP_ACTION, value=value))
+    context = "The key itself is not shown here or kept by the bot."
+    if team:
+        context += " The buttons are for the team's owners."
     return blocks.Message(f"A DataOS API key ({shown(name)}) was posted where others can read it", [
         b.to_dict() for b in (
             SectionBlock(text=text),
             ActionsBlock(block_id=f"leak:{blocks.render_id()}", elements=buttons),
-            ContextBlock(elements=[blocks.text_object("The key itself is not shown here or kept by the bot.")]),
+            ContextBlock(elements=[blocks.text_object(context)]),
         )])

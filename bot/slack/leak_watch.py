@@ -33,6 +33,7 @@ from bot.slack import blocks, tracked
 from bot.slack.common import clicked_message, tell, update_message, user_id
 from bot.slack.leak_dms import KEEP_ACTION, RENEW_ACTION, REPEAT_WITHIN, REVOKE_ACTION, append, deliver
 from bot.slack.links import people_of
+from bot.slack.team_keys import refusal, renew_team_key
 from bot.store import Audit
 from bot.text import shown
 
@@ -166,7 +167,11 @@ async def _check(rt: Runtime, candidate: str, paste: Paste) -> None:
 
 
 async def _recipients(rt: Runtime, owner: str) -> tuple[list[str], bool]:
-    """The Slack people acting as DataOS user `owner`; the admins when there is none or it is not a person."""
+    """The team channel of an application user that has a team; else the Slack people acting as DataOS
+    user `owner`; the admins when there is none or it is not a person."""
+    team = await rt.teams.team_of(owner)
+    if team is not None:
+        return [team.channel_id], False
     people = await people_of(rt, owner)
     if people:
         return people, False
@@ -214,9 +219,12 @@ def _parse(body: dict[str, Any]) -> tuple[str, str, datetime | None] | None:
 
 
 async def _may_act(rt: Runtime, clicker: str, owner: str) -> bool:
-    """The owner (as mapped now, not as the button says) or an admin."""
+    """The owner (as mapped now, not as the button says), an owner of its team now, or an admin."""
     if clicker in rt.admins:
         return True
+    team = await rt.teams.team_of(owner)
+    if team is not None:
+        return await rt.resolver.admission(clicker) is None and await rt.teams.is_owner(clicker, team)
     identity = await rt.keys.identify(clicker)
     return not isinstance(identity, Denied) and identity.dataos_user_id == owner
 
@@ -234,8 +242,9 @@ async def on_button(rt: Runtime, body: dict[str, Any], action: str) -> None:
         return
     owner, name, expiration = parsed
     if not await _may_act(rt, clicker, owner):
-        await _ephemeral(rt, body, ":no_entry: Only the key's owner or a platform admin can do that. "
-                         "Nothing was changed.")
+        team = await rt.teams.team_of(owner)
+        await _ephemeral(rt, body, f":no_entry: {refusal(team, owner)}" if team is not None else
+                         ":no_entry: Only the key's owner or a platform admin can do that. Nothing was changed.")
         return
     real = await _real_name(rt, owner, name)
     shown_name = shown(real or name)
@@ -312,7 +321,10 @@ async def renew_and_revoke(rt: Runtime, body: dict[str, Any]) -> None:
     if parsed is None:
         await _done(rt, body, DAMAGED)
         return
-    _owner, name, expiration = parsed
+    owner, name, expiration = parsed
+    if expiration is not None and await rt.teams.team_of(owner) is not None:
+        await renew_team_key(rt, body, owner, name, expiration)
+        return
     if expiration is None:
         await _ephemeral(rt, body, f"I could not tell exactly which key *{shown(name)}* was pasted, so I cannot "
                          "revoke it safely from here; nothing was changed. Make a new key with `/apikey create`, "

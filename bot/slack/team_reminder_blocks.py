@@ -108,11 +108,6 @@ def team_reminder_done_message(app_user_id: str, name: str, expiration: datetime
     return Message(f"{shown(name)} of {shown(app_user_id)}: {outcome}", [{"type": "section", "text": _md(text)}])
 
 
-def owners_only_text(app_user_id: str, owners: str) -> str:
-    return (f":no_entry: Only the owners of `{shown(app_user_id)}` ({owners}) can use this reminder's buttons. "
-            "Nothing was changed. Ask one of them, or an admin to add you with `/apikey admin team`.")
-
-
 def channel_unreachable_message(app_user_id: str, channel_id: str, reason: str) -> Message:
     """To the admins, once per channel: the team's reminders go to its owners by DM meanwhile."""
     text = (f":warning: I cannot post in <#{shown(channel_id)}>, the team channel of application user "

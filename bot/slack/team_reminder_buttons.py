@@ -23,12 +23,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.app import Runtime
 from bot.dataos import DataOSConflict, DataOSError
 from bot.domain.durations import humanize_hours
-from bot.identity import Identity
 from bot.service import Duplicate, StoreUnavailable
 from bot.slack import blocks, tracked
 from bot.slack.common import (
     clicked_message,
-    deliver_secret,
     metadata,
     open_view,
     state_block_id,
@@ -41,6 +39,8 @@ from bot.slack.common import (
 from bot.slack.errors import explain, explain_slack
 from bot.slack.key_buttons import replaced_text
 from bot.slack.reminder_buttons import suggest_name
+from bot.slack.team_blocks import team_created_modal
+from bot.slack.team_keys import act_as, deliver_team_secret
 from bot.slack.team_reminder_blocks import (
     TEAM_MUTE_ACTION,
     TEAM_RENEW_ACTION,
@@ -48,7 +48,6 @@ from bot.slack.team_reminder_blocks import (
     TEAM_REVOKE_ACTION,
     TEAM_SNOOZE_ACTION,
     TeamKeyRef,
-    owners_only_text,
     parse_team_value,
     team_reminder_done_message,
 )
@@ -59,21 +58,20 @@ from bot.text import shown
 
 log = logging.getLogger(__name__)
 TITLE = "Renew a team key"
+#: How a refusal is audited, by button.
+ACTION_NAMES = {TEAM_RENEW_ACTION: "renew", TEAM_REVOKE_ACTION: "revoke", TEAM_SNOOZE_ACTION: "snooze",
+                TEAM_MUTE_ACTION: "mute"}
 
 
-async def _owner_or_say(rt: Runtime, client: AsyncWebClient, channel: str, clicker: str,
-                        app_user_id: str) -> Team | None:
-    """The team, if `clicker` owns it now; otherwise an ephemeral sentence and None."""
-    team = await rt.teams.team_of(app_user_id)
-    if team is None:
-        await tell(client, channel, clicker, f":no_entry: `{shown(app_user_id)}` has no team any more, so its "
-                   "reminder's buttons do nothing. Nothing was changed; an admin can set one with "
-                   "`/apikey admin team`.")
+async def _owner_or_say(rt: Runtime, client: AsyncWebClient, channel: str, clicker: str, app_user_id: str,
+                        action: str) -> Team | None:
+    """The team, if `clicker` may act for it now (`team_keys.act_as`: admitted, and an owner; refusals are
+    audited); otherwise an ephemeral sentence naming the owners, and None."""
+    acting = await act_as(rt, clicker, app_user_id, action)
+    if isinstance(acting, str):
+        await tell(client, channel, clicker, f":no_entry: {acting}")
         return None
-    if not await rt.teams.is_owner(clicker, team):
-        await tell(client, channel, clicker, owners_only_text(app_user_id, rt.teams.describe(team)))
-        return None
-    return team
+    return acting[1]
 
 
 async def on_revoke(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref: TeamKeyRef, clicker: str) -> None:
@@ -150,15 +148,12 @@ async def submit_team_renew(rt: Runtime, body: dict[str, Any], view: dict[str, A
         return
     await ack(response_action="update", view=blocks.working_modal(TITLE, "Creating the new key…"))
     view_id, clicker = str(view.get("id") or ""), user_id(body)
-    team = await rt.teams.team_of(app)
-    if team is None or not await rt.teams.is_owner(clicker, team):
-        owners = rt.teams.describe(team) if team is not None else "nobody"
-        await update_view(client, view_id, blocks.info_modal(TITLE, owners_only_text(app, owners)))
+    acting = await act_as(rt, clicker, app, "renew")  # again: ownership may have ended since the press
+    if isinstance(acting, str):
+        await update_view(client, view_id, blocks.info_modal(TITLE, f":no_entry: {acting}"))
         return
-    # The key is the application user's; the owner who acts is who DataOS's description and the audit name.
-    acting = Identity(slack_user_id=clicker, dataos_user_id=app, how="admin link")
     try:
-        result = await rt.keys.create_key(acting, name=name, hours=hours, request_id=f"{view_id}:{view.get('hash')}")
+        result = await rt.keys.create_key(acting[0], name=name, hours=hours, request_id=f"{view_id}:{view.get('hash')}")
     except DataOSError as exc:
         tail = " Press Renew again." if isinstance(exc, DataOSConflict) else " The old key was not touched."
         await update_view(client, view_id, blocks.info_modal(
@@ -170,14 +165,13 @@ async def submit_team_renew(rt: Runtime, body: dict[str, Any], view: dict[str, A
     if isinstance(result, Duplicate):
         return
     now = rt.clock()
-    delivered = await deliver_secret(client, clicker, result, now)
+    delivered = await deliver_team_secret(client, clicker, app, result, rt)
     old_outcome = await _handle_old_key(rt, app, old_name, old_expiration, choice, clicker, now)
     await rt.keys.trail.record(Audit(at=now, actor_slack_id=clicker, action="renew", outcome="ok",
                                      dataos_user_id=app, key_name=old_name,
                                      detail=f"team key; new key {result.name}; old key {old_outcome}"))
-    await update_view(client, view_id, blocks.created_modal(
-        result.name, result.expiration, now, delivered=delivered,
-        note=f"The old key *{shown(old_name)}* of `{shown(app)}` {old_outcome}."))
+    await update_view(client, view_id, team_created_modal(app, result.name, result.expiration, now,
+                                                          delivered=delivered))
     await update_message(client, meta.get("ch", ""), meta.get("ts", ""), team_reminder_done_message(
         app, old_name, old_expiration,
         f":recycle: renewed by <@{clicker}> {blocks.slack_date(now)} as *{shown(result.name)}* (the new key went "
@@ -226,9 +220,10 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         if ref is None:
             await tell(client, channel, clicker, f"{blocks.DAMAGED_BUTTON} Nothing was changed.")
             return
-        if await _owner_or_say(rt, client, channel, clicker, ref.app_user_id) is None:
+        action_id = str(action.get("action_id"))
+        if await _owner_or_say(rt, client, channel, clicker, ref.app_user_id, ACTION_NAMES[action_id]) is None:
             return
-        await handlers[str(action.get("action_id"))](rt, body, client, ref, clicker)
+        await handlers[action_id](rt, body, client, ref, clicker)
 
     @app.view(TEAM_RENEW_VIEW)
     @tracked(rt, "view", "team_renew")

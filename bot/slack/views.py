@@ -26,6 +26,8 @@ from bot.slack.errors import explain
 from bot.slack.home import publish_home
 from bot.slack.key_buttons import ExactKey, exact_key, parse_option, replaced_text
 from bot.slack.links import tell_others
+from bot.slack.team_blocks import revoked_line
+from bot.slack.team_keys import act_as, chosen_for, submit_team_create, tell_channel
 from bot.text import shown
 
 log = logging.getLogger(__name__)
@@ -116,6 +118,10 @@ async def submit_create(rt: Runtime, body: dict[str, Any], view: dict[str, Any],
         else:
             await ack(response_action="errors", errors=errors)
         return
+    app_user = chosen_for(view)
+    if app_user is not None:  # for an application user the person owns (checked again in there)
+        await submit_team_create(rt, body, view, ack, client, app_user, name, hours)
+        return
     title = "Create a DataOS key"
     view_id, identity = await begin(rt, body, view, ack, client, title, "Creating your key…")
     if identity is None:
@@ -178,6 +184,13 @@ async def submit_revoke(rt: Runtime, body: dict[str, Any], view: dict[str, Any],
     view_id, identity = await begin(rt, body, view, ack, client, title, f"Revoking *{shown(key.name)}*…")
     if identity is None:
         return
+    team = None
+    if meta.get("for"):  # `/apikey revoke --for <app-user>`: its owners only, checked again now
+        acting = await act_as(rt, identity.slack_user_id, meta["for"], "revoke")
+        if isinstance(acting, str):
+            await update_view(client, view_id, blocks.info_modal(title, f":no_entry: {acting}"))
+            return
+        identity, team = acting
     try:
         # Looked up under the caller's own DataOS user: a tampered name can only miss, never reach another user.
         done = await rt.keys.revoke_exact(identity.dataos_user_id, key.name, key.expiration,
@@ -192,6 +205,8 @@ async def submit_revoke(rt: Runtime, body: dict[str, Any], view: dict[str, Any],
                    f"{shown(done.name, 80)}` again to revoke the key that has that name now.",
         "gone": ":x: " + explain(DataOSNotFound(), doing="revoking your key", key_name=done.name),
     }[done.outcome]
+    if team is not None and done.outcome == "revoked":
+        await tell_channel(rt, team, revoked_line(identity.slack_user_id, done.name, team.app_user_id))
     await update_view(client, view_id, blocks.info_modal(title, text))
     await publish_home(rt, identity.slack_user_id)
 

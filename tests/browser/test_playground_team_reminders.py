@@ -41,7 +41,7 @@ def test_a_channel_reminder_refuses_bob_and_ada_renews_privately(page: Any, play
     act_as(page, "Bob Stone")
     open_team_channel(page)
     page.locator(f"{DM} .msg[data-message-id='{message_id}'] button", has_text="Renew").click()
-    refusal = page.locator(f"{DM} .msg", has_text="Only the owners of")
+    refusal = page.locator(f"{DM} .msg", has_text="belong to its team")
     expect(refusal).to_contain_text("Only visible to you")
     expect(refusal).to_contain_text("Nothing was changed")
     expect(page.locator("#modal-layer")).to_be_hidden()

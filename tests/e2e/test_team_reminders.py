@@ -97,7 +97,7 @@ def test_someone_else_pressing_is_refused_and_nothing_changes(bot: Bot) -> None:
     refusals = bot.slack.wait_for("chat.postEphemeral", 3)
     for refusal in refusals:
         assert refusal.params["user"] == "U0BOB" and refusal.params["channel"] == CHANNEL
-        assert "Only the owners of `etl-ingest`" in text_of(refusal) and "<@U0ALICE>" in text_of(refusal)
+        assert "The keys of `etl-ingest` belong to its team" in text_of(refusal) and "<@U0ALICE>" in text_of(refusal)
         assert "Nothing was changed" in text_of(refusal)
     assert bot.slack.calls_to("views.open") == [] and bot.slack.calls_to("chat.update") == []
     assert list(bot.heimdall.tokens[APP]) == ["ingest_writer"]
@@ -146,7 +146,7 @@ def test_ownership_is_checked_again_when_the_form_is_submitted(bot: Bot) -> None
     values = create_values(name="sneaky", preset="720h")
     values["old_key_block"] = {"old_key": {"type": "static_select", "selected_option": {"value": "now"}}}
     bot.user.submit(view_id_of(opened), values, user="U0ALICE")
-    refused = bot.slack.wait_for("views.update", where=lambda c: "Only the owners" in text_of(c))[0]
+    refused = bot.slack.wait_for("views.update", where=lambda c: "belong to its team" in text_of(c))[0]
     assert "Nothing was changed" in text_of(refused)
     assert sorted(bot.heimdall.tokens[APP]) == ["ingest_writer"]
 

@@ -1,0 +1,197 @@
+"""`/apikey admin team …` and `/apikey admin teams`: admins say who owns an application user's keys.
+
+Refused with a sentence, and nothing stored: a person user, the bot's own operator user, an unknown
+DataOS user, a channel the bot is not a member of, owners who are guests or from another organisation
+(or deactivated, or bots), a user group Slack does not know, and no owner at all. Every outcome is audited
+(and announced in the audit channel).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from slack_sdk.errors import SlackApiError
+
+from bot.app import Runtime
+from bot.dataos import DataOSError, DataOSNotFound
+from bot.identity import slack_error
+from bot.slack.blocks import slack_date
+from bot.slack.errors import explain
+from bot.store import Audit
+from bot.store.teams import Team
+from bot.teams import describe_owners
+from bot.text import shown
+
+Say = Callable[[str], Awaitable[None]]
+_PERSON = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+_CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
+_GROUP = re.compile(r"^<!subteam\^(S[A-Z0-9]+)(?:\|[^>]*)?>$")
+#: DataOS calls at once when `teams` looks for application users' keys.
+LIST_CONCURRENCY = 8
+TEAM_USAGE = ("`/apikey admin team <app-user> #channel @person… [@usergroup…]` makes or replaces a team; "
+              "`/apikey admin team <app-user>` shows it; `/apikey admin team <app-user> remove` ends it; "
+              "`/apikey admin teams` lists them all.")
+
+
+class Refused(Exception):
+    """A team was not set; the message is the sentence the admin reads (`reason` for the audit)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+async def _audit(rt: Runtime, actor: str, action: str, outcome: str, app_user_id: str | None,
+                 detail: str | None = None) -> None:
+    await rt.keys.trail.record(Audit(at=rt.clock(), actor_slack_id=actor, action=f"admin {action}", outcome=outcome,
+                                     dataos_user_id=app_user_id and app_user_id[:255], detail=detail))
+
+
+def team_text(team: Team) -> str:
+    return (f"`{shown(team.app_user_id)}`: owners {describe_owners(team)}, channel <#{team.channel_id}> "
+            f"(set by <@{team.created_by}>)")
+
+
+async def admin_team(rt: Runtime, actor: str, args: list[str], say: Say) -> None:
+    if not args:
+        await say(TEAM_USAGE)
+        return
+    app = args[0]
+    rest = args[1:]
+    if not rest:
+        team = await rt.teams.team_of(app)
+        await _audit(rt, actor, "team show", "ok" if team else "no-team", app)
+        await say(f"Team of {team_text(team)}." if team else f"`{shown(app)}` has no team. {TEAM_USAGE}")
+        return
+    if rest == ["remove"]:
+        removed = await rt.teams.repo.remove(app)
+        await _audit(rt, actor, "team remove", "ok" if removed else "no-team", app)
+        await say(f"`{shown(app)}` has no team any more; only platform admins manage its keys." if removed
+                  else f"`{shown(app)}` had no team. Nothing was changed.")
+        return
+    try:
+        team = await _checked_team(rt, actor, app, rest)
+    except Refused as exc:
+        await _audit(rt, actor, "team", f"refused:{exc.reason}"[:32], app)
+        await say(f":no_entry: {exc}")
+        return
+    except DataOSError as exc:
+        await _audit(rt, actor, "team", "failed", app)
+        await say(":x: " + explain(exc, doing="looking up that DataOS user", read=True))
+        return
+    previous = await rt.teams.team_of(app)
+    await rt.teams.repo.put(team, now=rt.clock())
+    owners = " ".join(team.owner_users + team.owner_groups)
+    await _audit(rt, actor, "team", "ok", app, detail=f"channel {team.channel_id}; owners {owners}"[:500])
+    verb = "replaced" if previous else "made"
+    await say(f":busts_in_silhouette: Team {verb}: {team_text(team)}. Its owners see its keys in `/apikey list`.")
+
+
+async def _checked_team(rt: Runtime, actor: str, app: str, words: list[str]) -> Team:
+    shown_app = shown(app, 80)
+    if app == await rt.keys.operator_user_id():
+        raise Refused(f"`{shown_app}` is the bot's own DataOS user: its key is the bot's, and no team may hold it. "
+                      "Nothing was changed.", "operator")
+    user = await rt.directory.get(app)
+    if user is None:
+        try:
+            user = await rt.dataos.get_user(app)
+        except DataOSNotFound:
+            raise Refused(f"DataOS has no user `{shown_app}`. Nothing was changed.", "unknown-user") from None
+    if user.is_person:
+        raise Refused(f"`{shown_app}` is a person: teams are for application users; people manage their own keys. "
+                      "Nothing was changed.", "person")
+    if user.is_operator:
+        raise Refused(f"`{shown_app}` is an operator user; no team may hold its keys. Nothing was changed.", "operator")
+    channel: str | None = None
+    people: list[str] = []
+    groups: list[str] = []
+    for word in words:
+        if (m := _CHANNEL.match(word)) is not None:
+            if channel is not None:
+                raise Refused("A team has one channel; name only one. Nothing was changed.", "two-channels")
+            channel = m.group(1)
+        elif (m := _PERSON.match(word)) is not None:
+            people.append(m.group(1))
+        elif (m := _GROUP.match(word)) is not None:
+            groups.append(m.group(1))
+        else:
+            raise Refused(f"I could not read `{shown(word, 80)}`: name the channel as #channel, people as @person and "
+                          "user groups as @group. Nothing was changed.", "unreadable")
+    if channel is None:
+        raise Refused("Name the team's channel (#channel). Nothing was changed.", "no-channel")
+    if not people and not groups:
+        raise Refused("A team needs at least one owner (@person or @usergroup). Nothing was changed.", "no-owner")
+    await _check_channel(rt, channel)
+    for person in dict.fromkeys(people):
+        denied = await rt.resolver.admission(person)
+        if denied is not None:
+            what = {"other_org": "is from another organisation (Slack Connect)", "guest": "is a guest account",
+                    "deactivated": "is deactivated", "bot": "is a bot or app"}.get(
+                denied.reason, "could not be looked up in Slack just now")
+            raise Refused(f"<@{person}> {what}, and cannot own a team. Nothing was changed.", denied.reason)
+    for group in dict.fromkeys(groups):
+        try:
+            await rt.slack.usergroups_users_list(usergroup=group)
+        except SlackApiError as exc:
+            raise Refused(f"Slack could not tell me who is in <!subteam^{group}> ({shown(slack_error(exc), 60)}). "
+                          "Nothing was changed.", "group") from None
+    return Team(app, channel, tuple(dict.fromkeys(people)), tuple(dict.fromkeys(groups)), actor, rt.clock())
+
+
+async def _check_channel(rt: Runtime, channel: str) -> None:
+    bot = await rt.bot_user_id()
+    invite = f"Invite <@{bot}> to <#{channel}> first (`/invite` in the channel), then run this again." if bot else (
+        f"Invite the bot to <#{channel}> first, then run this again.")
+    try:
+        answer = await rt.slack.conversations_info(channel=channel)
+    except SlackApiError as exc:
+        code = slack_error(exc)
+        if code == "channel_not_found":
+            raise Refused(f"I cannot see <#{channel}>. {invite} Nothing was changed.", "no-channel") from None
+        raise Refused(f"Slack would not tell me about <#{channel}> ({shown(code, 60)}). Nothing was changed.",
+                      "channel") from None
+    info = answer.get("channel") or {}
+    if info.get("is_archived"):
+        raise Refused(f"<#{channel}> is archived. Nothing was changed.", "archived")
+    if not info.get("is_member"):
+        raise Refused(f"I am not a member of <#{channel}>. {invite} Nothing was changed.", "not-in-channel")
+
+
+async def admin_teams(rt: Runtime, actor: str, say: Say) -> None:
+    """Every team, and every application user with keys but no team, each with its next expiry."""
+    teams = {t.app_user_id: t for t in await rt.teams.all()}
+    try:  # a rare admin command: application users made since the last load are listed too
+        await rt.directory.refresh()
+    except DataOSError:
+        await rt.directory.ensure_loaded()
+    operator = await rt.keys.operator_user_id()
+    apps = sorted({u.id for u in rt.directory.applications() if u.id != operator and not u.is_operator}
+                  | set(teams))
+    gate = asyncio.Semaphore(LIST_CONCURRENCY)
+
+    async def next_expiry(app: str) -> tuple[int, datetime | None] | None:
+        async with gate:
+            try:
+                tokens = await rt.dataos.list_tokens(app)
+            except DataOSError:
+                return None
+        return len(tokens), min((t.expiration for t in tokens), default=None)
+
+    found = await asyncio.gather(*(next_expiry(a) for a in apps))
+    owned: list[str] = []
+    unowned: list[str] = []
+    for app, keys in zip(apps, found, strict=True):
+        when = ("keys unknown (DataOS did not answer)" if keys is None else "no keys" if not keys[0] else
+                f"{keys[0]} key{'s' if keys[0] != 1 else ''}, next expiry {slack_date(keys[1])}" if keys[1] else "")
+        if app in teams:
+            owned.append(f"• {team_text(teams[app])} · {when}")
+        elif keys is None or keys[0]:
+            unowned.append(f"• `{shown(app)}` · {when}")
+    await _audit(rt, actor, "teams", "ok", None)
+    lines = ["*Teams*"] + (owned or ["None yet."]) + ["*Application users with keys but no team*"] + (
+        unowned or ["None."])
+    await say("\n".join(lines)[:11000])

@@ -1,0 +1,153 @@
+"""Block Kit of team keys: an application user's keys in a list, the create form's "For" select, and
+the sentences its team channel reads. A team channel's lines never carry a key: names, who and when."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    SectionBlock,
+    StaticSelectElement,
+)
+
+from bot.dataos import Token
+from bot.domain.keys import key_ref, mask_secret
+from bot.slack.blocks import KEYS_PER_PAGE, Message, exact_value, render_id, slack_date, text_message
+from bot.store.teams import Team
+from bot.text import clip, shown
+
+TEAM_REVEAL_ACTION = "team_reveal"
+TEAM_REVOKE_ACTION = "team_revoke"
+TEAM_SHOW_HERE_ACTION = "team_show_here"
+FOR_BLOCK = "for_block"
+FOR_INPUT = "for"
+#: The "For" select's value for the person themselves.
+MYSELF = "-"
+
+
+def _md(text: str) -> MarkdownTextObject:
+    return MarkdownTextObject(text=text)
+
+
+def team_value(app_user_id: str, token: Token) -> str:
+    """A team-key button: which application user's key, its name and expiration (never its secret)."""
+    return exact_value(token.name, token.expiration, a=app_user_id)
+
+
+def team_key_blocks(team: Team, tokens: Sequence[Token], now: datetime) -> list[Block]:
+    app = team.app_user_id
+    count = f"{len(tokens)} key{'s' if len(tokens) != 1 else ''}"
+    blocks: list[Block] = [SectionBlock(text=_md(
+        f"*Keys of {shown(app)}* (application user, {count}) · team channel <#{team.channel_id}>"))]
+    if not tokens:
+        blocks.append(SectionBlock(text=_md(f"`{shown(app)}` has no keys. `/apikey create --for {shown(app)}` "
+                                            "makes one.")))
+        return blocks
+    render = render_id()
+    for i, token in enumerate(tokens[:KEYS_PER_PAGE]):
+        masked = mask_secret(token.secret.get_secret_value()) if token.secret else "…"
+        blocks.append(SectionBlock(text=_md(f"*{shown(token.name)}* · expires {slack_date(token.expiration)} · "
+                                            f"`{masked}`")))
+        value = team_value(app, token)
+        blocks.append(ActionsBlock(block_id=f"team_key:{render}:{i}:{key_ref(token.name)}", elements=[
+            ButtonElement(text="Reveal", action_id=TEAM_REVEAL_ACTION, value=value),
+            ButtonElement(text="Revoke", action_id=TEAM_REVOKE_ACTION, value=value, style="danger",
+                          confirm=ConfirmObject(
+                              title="Revoke this key?",
+                              text=f"*{shown(token.name, 80)}* of {shown(app, 80)} stops working at once, "
+                                   "everywhere it is used. This cannot be undone.",
+                              confirm="Revoke", deny="Keep it", style="danger")),
+        ]))
+    if len(tokens) > KEYS_PER_PAGE:
+        blocks.append(ContextBlock(elements=[_md(f"The first {KEYS_PER_PAGE} of {len(tokens)} keys.")]))
+    blocks.append(ContextBlock(elements=[_md("Reveal shows a key only to you, and the team channel is told that "
+                                             "you saw it.")]))
+    return blocks
+
+
+def team_keys_message(team: Team, tokens: Sequence[Token], now: datetime) -> Message:
+    built = [b.to_dict() for b in team_key_blocks(team, tokens, now)]
+    return Message(f"Keys of {shown(team.app_user_id)} ({len(tokens)})", built)
+
+
+def for_block(person_label: str | None, teams: Sequence[Team], selected: str | None) -> dict[str, Any]:
+    """The create form's "For" select: the person (unless `person_label` is None), then each application
+    user they own."""
+    options = [Option(text=clip(person_label, 75), value=MYSELF)] if person_label is not None else []
+    options += [Option(text=clip(t.app_user_id, 75), value=clip(t.app_user_id, 150)) for t in teams]
+    initial = next((o for o in options if o.value == selected), options[0])
+    return InputBlock(block_id=FOR_BLOCK, label="For",
+                      element=StaticSelectElement(action_id=FOR_INPUT, options=options, initial_option=initial),
+                      hint="An application user's key is delivered to you only; its team channel is told "
+                           "that it was made, never the key.").to_dict()
+
+
+def with_for(view: dict[str, Any], person_label: str | None, teams: Sequence[Team], selected: str | None,
+             **meta: str) -> dict[str, Any]:
+    """The create form (as `blocks.create_modal` draws it) with the "For" select first, and `meta` added
+    to its private metadata (names and dates only)."""
+    blocks = [b for b in view.get("blocks") or [] if str(b.get("block_id") or "") != FOR_BLOCK]
+    data = json.loads(view.get("private_metadata") or "{}")
+    data.update(meta)
+    return dict(view, blocks=[for_block(person_label, teams, selected), *blocks],
+                private_metadata=json.dumps(data, separators=(",", ":")))
+
+
+def created_line(actor: str, name: str, app_user_id: str, expiration: datetime) -> str:
+    return (f":key: <@{actor}> created `{shown(name)}` for {shown(app_user_id)}, valid until "
+            f"{slack_date(expiration)}.")
+
+
+def revealed_line(actor: str, name: str, app_user_id: str) -> str:
+    return f":eyes: <@{actor}> revealed `{shown(name)}` of {shown(app_user_id)}."
+
+
+def revoked_line(actor: str, name: str, app_user_id: str) -> str:
+    return f":wastebasket: <@{actor}> revoked `{shown(name)}` of {shown(app_user_id)}."
+
+
+def team_created_modal(app_user_id: str, token_name: str, expiration: datetime, now: datetime, *,
+                       delivered: bool | None) -> dict[str, Any]:
+    """The result of creating an application user's key: like a personal key's, with a "Show the key
+    here" that names the application user and the exact key (re-checked when pressed)."""
+    if delivered is None:
+        where = "This form was submitted twice; only one key was made."
+    elif delivered:
+        where = "I sent it to you privately in your direct messages with me."
+    else:
+        where = "I could not deliver it to your direct messages with me: use the button below to see it here."
+    text = (f":white_check_mark: Key *{shown(token_name)}* created for {shown(app_user_id)}, valid until "
+            f"{slack_date(expiration)}.\n{where}\nIts team channel was told, without the key.")
+    button = ButtonElement(text="Show the key here", action_id=TEAM_SHOW_HERE_ACTION,
+                           value=exact_value(token_name, expiration, a=app_user_id),
+                           style="primary" if delivered is False else None)
+    blocks: list[Block] = [SectionBlock(text=_md(text)), ActionsBlock(block_id="info_actions", elements=[button])]
+    return {"type": "modal", "callback_id": "apikey_info", "title": {"type": "plain_text", "text": "Key created"},
+            "close": {"type": "plain_text", "text": "Close"}, "blocks": [b.to_dict() for b in blocks]}
+
+
+def team_secret_message(token: Token, app_user_id: str, now: datetime) -> Message:
+    """The ephemeral DM that carries a new application key to the owner who asked for it."""
+    assert token.secret is not None
+    return Message(f"New DataOS API key {shown(token.name)} of {shown(app_user_id)}", [
+        SectionBlock(text=_md(f":key: New key *{shown(token.name)}* of application user {shown(app_user_id)}, "
+                              f"valid until {slack_date(token.expiration)}:")).to_dict(),
+        SectionBlock(text=_md(f"```{token.secret.get_secret_value()}```")).to_dict(),
+        ContextBlock(elements=[_md("Only you can see this message and it disappears when Slack reloads: copy it "
+                                   "now into where the service keeps its secrets.")]).to_dict(),
+    ])
+
+
+def done_message(text: str) -> Message:
+    return text_message(text)

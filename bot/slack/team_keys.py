@@ -1,0 +1,351 @@
+"""Team keys: owners act on their application users' keys where they act on their own.
+
+Who may act is decided at every action from the Slack user who acts (`act_as`): the application user
+a button, form or command names is only a hint, checked against its team (people and user groups,
+asked of Slack at most 5 minutes ago) before anything is read or changed. A new key goes to the owner
+who asked, privately (ephemeral in their DM, or "Show the key here"); the team channel reads who did
+what to which key, never the key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.app import Runtime
+from bot.dataos import DataOSError, DataOSNotFound, Token
+from bot.identity import Identity, failure, slack_error
+from bot.service import Duplicate, StoreUnavailable, same_second
+from bot.slack import blocks, tracked
+from bot.slack.common import action_value, clicked_message, metadata, open_view, state_value, tell, update_view, user_id
+from bot.slack.errors import explain, explain_slack
+from bot.slack.key_buttons import ExactKey, exact_key, parse_exact, replaced_text
+from bot.slack.team_blocks import (
+    FOR_BLOCK,
+    FOR_INPUT,
+    MYSELF,
+    TEAM_REVEAL_ACTION,
+    TEAM_REVOKE_ACTION,
+    TEAM_SHOW_HERE_ACTION,
+    created_line,
+    revealed_line,
+    revoked_line,
+    team_created_modal,
+    team_keys_message,
+    team_secret_message,
+    with_for,
+)
+from bot.store import Audit
+from bot.store.teams import Team
+from bot.teams import describe_owners
+from bot.text import shown
+
+log = logging.getLogger(__name__)
+REVEAL_TITLE = "Application key"
+
+
+def refusal(team: Team | None, app_user_id: str) -> str:
+    """The one sentence anyone who may not act on an application user's keys reads."""
+    if team is None:
+        return (f"`{shown(app_user_id)}` has no team, so only platform admins manage its keys. Nothing was "
+                "changed.")
+    return (f"The keys of `{shown(app_user_id)}` belong to its team: {describe_owners(team)}. Ask one of them. "
+            "Nothing was changed.")
+
+
+async def act_as(rt: Runtime, slack_user: str, app_user_id: str, action: str) -> tuple[Identity, Team] | str:
+    """The owner acting for `app_user_id`, or the sentence saying why not (audited)."""
+    team = await rt.teams.team_of(app_user_id) if app_user_id else None
+    denied = await rt.resolver.admission(slack_user)
+    if denied is not None:
+        await _refused(rt, slack_user, app_user_id, action, denied.reason)
+        return denied.message
+    if team is None or not await rt.teams.is_owner(slack_user, team):
+        await _refused(rt, slack_user, app_user_id, action, "not-owner")
+        return refusal(team, app_user_id)
+    return Identity(slack_user, app_user_id, "team owner"), team
+
+
+async def _refused(rt: Runtime, actor: str, app_user_id: str, action: str, reason: str) -> None:
+    await rt.keys.trail.record(Audit(at=rt.clock(), actor_slack_id=actor, action=action,
+                                     outcome=f"refused:{reason}"[:32], dataos_user_id=app_user_id[:255] or None,
+                                     detail="team key"))
+
+
+async def tell_channel(rt: Runtime, team: Team, text: str) -> bool:
+    """A line in the team channel (never a key); False (logged) if Slack refused it."""
+    try:
+        await rt.slack.chat_postMessage(channel=team.channel_id, text=text, unfurl_links=False)
+    except Exception as exc:
+        log.warning("could not post in the team channel of %s: %s", team.app_user_id, failure(exc))
+        return False
+    return True
+
+
+# ---- list ---------------------------------------------------------------------------------------
+
+
+async def send_team_lists(rt: Runtime, slack_user: str, respond: AsyncRespond, *, only: str | None = None) -> None:
+    """After "Your keys": a message per application user the person owns (`only`: just that one, or why not)."""
+    if only is not None:
+        acting = await act_as(rt, slack_user, only, "team list")
+        if isinstance(acting, str):
+            await respond(response_type="ephemeral", replace_original=True,
+                          **blocks.text_message(f":no_entry: {acting}").kwargs())
+            return
+        teams = [acting[1]]
+    else:
+        teams = await rt.teams.owned_by(slack_user)
+    for team in teams:
+        try:
+            tokens = sorted(await rt.dataos.list_tokens(team.app_user_id), key=lambda t: (t.expiration, t.name))
+        except DataOSError as exc:
+            message = blocks.text_message(":x: " + explain(exc, doing=f"listing the keys of {shown(team.app_user_id)}",
+                                                           read=True))
+        else:
+            message = team_keys_message(team, tokens, rt.clock())
+        await respond(response_type="ephemeral", replace_original=only is not None, **message.kwargs())
+
+
+# ---- create -------------------------------------------------------------------------------------
+
+
+def for_option(args: list[str]) -> tuple[str | None, list[str]]:
+    """`--for <app-user>` out of a command's words: (the application user or None, the other words)."""
+    if "--for" not in args:
+        return None, args
+    i = args.index("--for")
+    app = args[i + 1] if i + 1 < len(args) else ""
+    return app, args[:i] + args[i + 2:]
+
+
+async def offer_for(rt: Runtime, client: AsyncWebClient, view_id: str, view: dict[str, Any], identity: Identity,
+                    wanted: str | None) -> None:
+    """Once the create form is open: add its "For" select when the person owns any team (preselecting
+    `--for`), or say why `--for` is refused."""
+    teams = await rt.teams.owned_by(identity.slack_user_id)
+    if wanted is not None and wanted not in {t.app_user_id for t in teams}:
+        sentence = refusal(await rt.teams.team_of(wanted), wanted) if wanted else "`--for` needs an application user."
+        await update_view(client, view_id, blocks.info_modal("Create a DataOS key", f":no_entry: {sentence}"))
+        return
+    if teams:
+        label = f"Me ({identity.dataos_user_id})"
+        await update_view(client, view_id, with_for(view, label, teams, wanted))
+
+
+def chosen_for(view: dict[str, Any]) -> str | None:
+    """The application user the create form was submitted for; None for the person themselves."""
+    selected = state_value(view, FOR_BLOCK, FOR_INPUT).get("selected_option")
+    value = str(selected.get("value") or "") if isinstance(selected, dict) else ""
+    return value if value and value != MYSELF else None
+
+
+async def deliver_team_secret(client: AsyncWebClient, slack_user: str, app_user_id: str, token: Token,
+                              rt: Runtime) -> bool:
+    """The new application key, ephemeral in the asking owner's DM with the bot; True if Slack took it."""
+    try:
+        opened = await client.conversations_open(users=slack_user)
+        await client.chat_postEphemeral(channel=str(opened["channel"]["id"]), user=slack_user,
+                                        **team_secret_message(token, app_user_id, rt.clock()).kwargs())
+    except SlackApiError as exc:
+        log.warning("could not deliver key %s to %s privately: %s", token.name, slack_user, slack_error(exc))
+        return False
+    except Exception as exc:
+        log.warning("could not deliver key %s to %s privately: %s", token.name, slack_user, type(exc).__name__)
+        return False
+    return True
+
+
+async def submit_team_create(rt: Runtime, body: dict[str, Any], view: dict[str, Any], ack: AsyncAck,
+                             client: AsyncWebClient, app_user_id: str, name: str | None, hours: int) -> None:
+    title = "Create a DataOS key"
+    await ack(response_action="update", view=blocks.working_modal(title, f"Creating a key for {shown(app_user_id)}…"))
+    view_id = str(view.get("id") or "")
+    slack_user = user_id(body)
+    acting = await act_as(rt, slack_user, app_user_id, "create")
+    if isinstance(acting, str):
+        await update_view(client, view_id, blocks.info_modal(title, f":no_entry: {acting}"))
+        return
+    identity, team = acting
+    request_id = f"{view_id}:{view.get('hash') or ''}"  # a double submit is one key, as for personal keys
+    try:
+        result = await rt.keys.create_key(identity, name=name, hours=hours, request_id=request_id)
+    except DataOSError as exc:
+        await update_view(client, view_id, blocks.info_modal(
+            title, ":x: " + explain(exc, doing=f"creating a key for {shown(app_user_id)}", key_name=name)))
+        return
+    except StoreUnavailable as exc:
+        await update_view(client, view_id, blocks.info_modal(title, f":x: {exc}"))
+        return
+    if isinstance(result, Duplicate):
+        previous = result.previous
+        if previous.state == "done" and previous.key_name and previous.key_expiration:
+            await update_view(client, view_id, team_created_modal(app_user_id, previous.key_name,
+                                                                  previous.key_expiration, rt.clock(), delivered=None))
+        return
+    delivered = await deliver_team_secret(client, slack_user, app_user_id, result, rt)
+    await update_view(client, view_id, team_created_modal(app_user_id, result.name, result.expiration, rt.clock(),
+                                                          delivered=delivered))
+    await tell_channel(rt, team, created_line(slack_user, result.name, app_user_id, result.expiration))
+    meta = metadata(view)
+    old = exact_key(meta.get("rk"), meta.get("re"))
+    if old is not None:  # "Renew and revoke" of a leaked key: the old one goes once the new one exists
+        await revoke_team_key(rt, slack_user, app_user_id, old, "leak watch: renew and revoke")
+
+
+async def renew_team_key(rt: Runtime, body: dict[str, Any], app_user_id: str, name: str,
+                         expiration: datetime) -> None:
+    """"Renew and revoke" on a leaked application key: for its owners, the create form for that application
+    user, which revokes exactly the leaked key once the new key was made (both re-checked on submit)."""
+    slack_user = user_id(body)
+    channel = clicked_message(body)[0]
+    acting = await act_as(rt, slack_user, app_user_id, "renew")
+    if isinstance(acting, str):
+        await tell(rt.slack, channel, slack_user, f":no_entry: {acting}")
+        return
+    view = with_for(blocks.create_modal(rt.policy, channel_id=channel), None, [acting[1]], app_user_id,
+                    rk=name, re=str(int(expiration.timestamp())))
+    try:
+        await open_view(rt.slack, str(body.get("trigger_id") or ""), view)
+    except SlackApiError as exc:
+        await tell(rt.slack, channel, slack_user, ":x: " + explain_slack(exc, doing="opening the renew form"))
+
+
+# ---- reveal ---------------------------------------------------------------------------------------
+
+
+async def _reveal(rt: Runtime, client: AsyncWebClient, slack_user: str, view_id: str, value: str) -> None:
+    """Show an application key to an owner, in a modal, once its team channel has been told so."""
+    parsed = parse_exact(value, "a")
+    if parsed is None:
+        await update_view(client, view_id, blocks.info_modal(REVEAL_TITLE, blocks.DAMAGED_BUTTON))
+        return
+    key, fields = parsed
+    acting = await act_as(rt, slack_user, fields["a"], "reveal")
+    if isinstance(acting, str):
+        await update_view(client, view_id, blocks.info_modal(REVEAL_TITLE, f":no_entry: {acting}"))
+        return
+    identity, team = acting
+    try:
+        token = await rt.keys.reveal_key(identity, key.name)
+    except DataOSError as exc:
+        await update_view(client, view_id, blocks.info_modal(REVEAL_TITLE, ":x: " + explain(
+            exc, doing=f"fetching a key of {shown(team.app_user_id)}", key_name=key.name, read=True)))
+        return
+    if not same_second(token.expiration, key.expiration):
+        await update_view(client, view_id, blocks.info_modal(REVEAL_TITLE, (
+            f":warning: `{shown(token.name)}` was replaced after this button was drawn; nothing is shown. "
+            f"`/apikey list {shown(team.app_user_id, 80)}` shows the key that has that name now.")))
+        return
+    # A shared secret is being seen: the team is told first, and without that nothing is shown.
+    if not await tell_channel(rt, team, revealed_line(slack_user, token.name, team.app_user_id)):
+        await update_view(client, view_id, blocks.info_modal(REVEAL_TITLE, (
+            f":x: I could not tell <#{team.channel_id}> that you are revealing this key, so I did not show it. "
+            "Ask a platform admin to check that I am a member of the team channel (`apikey-bot doctor`).")))
+        return
+    await update_view(client, view_id, blocks.secret_modal(token, rt.clock()))
+
+
+async def on_reveal(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
+    try:
+        view_id = await open_view(client, str(body.get("trigger_id") or ""),
+                                  blocks.working_modal(REVEAL_TITLE, "Fetching the key…"))
+    except SlackApiError as exc:
+        if body.get("response_url"):
+            await respond(response_type="ephemeral", replace_original=False, **blocks.text_message(
+                ":x: " + explain_slack(exc, doing="opening the key window")).kwargs())
+        return
+    await _reveal(rt, client, user_id(body), view_id, action_value(body))
+
+
+async def on_show_here(rt: Runtime, body: dict[str, Any], client: AsyncWebClient) -> None:
+    await _reveal(rt, client, user_id(body), str((body.get("view") or {}).get("id") or ""), action_value(body))
+
+
+# ---- revoke ---------------------------------------------------------------------------------------
+
+
+async def revoke_team_key(rt: Runtime, slack_user: str, app_user_id: str, key: ExactKey, detail: str) -> str:
+    """Revoke exactly that key of an application user for one of its owners; the sentence they read."""
+    acting = await act_as(rt, slack_user, app_user_id, "revoke")
+    if isinstance(acting, str):
+        return f":no_entry: {acting}"
+    _, team = acting
+    try:
+        done = await rt.keys.revoke_exact(app_user_id, key.name, key.expiration, actor=slack_user, detail=detail)
+    except DataOSError as exc:
+        return ":x: " + explain(exc, doing=f"revoking a key of {shown(app_user_id)}", key_name=key.name)
+    if done.outcome == "revoked":
+        await tell_channel(rt, team, revoked_line(slack_user, done.name, app_user_id))
+        return f":wastebasket: Key *{shown(done.name)}* of {shown(app_user_id)} revoked; <#{team.channel_id}> was told."
+    if done.outcome == "changed":
+        return f":warning: {replaced_text(done.name)}"
+    return ":x: " + explain(DataOSNotFound(), doing="revoking the key", key_name=done.name)
+
+
+async def on_revoke(rt: Runtime, body: dict[str, Any], respond: AsyncRespond) -> None:
+    parsed = parse_exact(action_value(body), "a")
+    text = (blocks.DAMAGED_BUTTON if parsed is None else
+            await revoke_team_key(rt, user_id(body), parsed[1]["a"], parsed[0], "team key list"))
+    if body.get("response_url"):
+        await respond(response_type="ephemeral", replace_original=False, **blocks.text_message(text).kwargs())
+
+
+def with_app(view: dict[str, Any], app_user_id: str) -> dict[str, Any]:
+    """A revoke form (`blocks.revoke_modal` or picker) that acts for `app_user_id` (re-checked on submit)."""
+    meta = json.loads(view.get("private_metadata") or "{}")
+    meta["for"] = app_user_id
+    return dict(view, private_metadata=json.dumps(meta, separators=(",", ":")))
+
+
+async def cmd_revoke_for(rt: Runtime, client: AsyncWebClient, trigger_id: str, slack_user: str, app_user_id: str,
+                         name: str | None) -> str | None:
+    """`/apikey revoke --for <app-user> [name]`: the confirm (or picker) for that application user's key;
+    a sentence if it could not be opened."""
+    title = "Revoke a key"
+    try:
+        view_id = await open_view(client, trigger_id, blocks.working_modal(title, "Looking up the key…"))
+    except SlackApiError as exc:
+        return ":x: " + explain_slack(exc, doing="opening the revoke dialog")
+    acting = await act_as(rt, slack_user, app_user_id, "revoke")
+    if isinstance(acting, str):
+        await update_view(client, view_id, blocks.info_modal(title, f":no_entry: {acting}"))
+        return None
+    try:
+        if name:
+            token = await rt.dataos.get_token(app_user_id, name)
+            view = with_app(blocks.revoke_modal(token, rt.clock()), app_user_id)
+        else:
+            tokens = await rt.dataos.list_tokens(app_user_id)
+            view = (with_app(blocks.revoke_picker_modal(tokens), app_user_id) if tokens else
+                    blocks.info_modal(title, f"`{shown(app_user_id)}` has no keys to revoke."))
+    except DataOSError as exc:
+        view = blocks.info_modal(title, ":x: " + explain(exc, doing="looking up the key", key_name=name, read=True))
+    await update_view(client, view_id, view)
+    return None
+
+
+def register(app: AsyncApp, rt: Runtime) -> None:
+    @app.action(TEAM_REVEAL_ACTION)
+    @tracked(rt, "action", "team_reveal")
+    async def reveal(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
+        await ack()
+        await on_reveal(rt, body, client, respond)
+
+    @app.action(TEAM_SHOW_HERE_ACTION)
+    @tracked(rt, "action", "team_show_here")
+    async def show_here(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await on_show_here(rt, body, client)
+
+    @app.action(TEAM_REVOKE_ACTION)
+    @tracked(rt, "action", "team_revoke")
+    async def revoke(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        await on_revoke(rt, body, respond)

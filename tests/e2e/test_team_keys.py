@@ -1,0 +1,192 @@
+"""Team keys (issue #22), end to end over HTTP against the fakes: an admin sets a team; an owner lists,
+creates (delivered privately; the channel reads a line without the key), reveals and revokes an
+application key; a non-owner is refused at each step; a user group's member gains and loses access."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from bot.store.schema import AuditEntry, TeamRow
+from tests.e2e.conftest import Bot
+from tests.e2e.harness import create_values, table_rows, text_of, view_id_of
+
+ADMIN = "U0ADMIN"
+APP = "etl-ingest"
+CHANNEL = "CTEAM01"
+OWNER, OTHER, MEMBER = "U0ALICE", "U0BOB", "U0CAROL"
+SET_TEAM = f"admin team {APP} <#{CHANNEL}|etl> <@{OWNER}|alice> <!subteam^SDATA|@data-eng>"
+
+
+@pytest.fixture
+def bot_settings() -> dict[str, Any]:
+    return {"admin_slack_user_ids": ADMIN}
+
+
+@pytest.fixture(autouse=True)
+def world(bot: Bot) -> None:
+    bot.slack.add_user(ADMIN, "admin@example.com")
+    bot.slack.add_user("U0GUEST", "guest@example.com", is_restricted=True)
+    bot.slack.add_channel(CHANNEL, "etl")
+    bot.slack.add_channel("COUT", "elsewhere", member=False)
+    bot.slack.add_usergroup("SDATA", "data-eng", [])
+    bot.heimdall.add_user(APP, None, type="application", tags=["roles:id:app-user", f"users:id:{APP}"])
+
+
+def replies(bot: Bot, n: int) -> list[str]:
+    return [text_of(c) for c in bot.slack.wait_for("response_url", n)]
+
+
+def channel_lines(bot: Bot) -> list[str]:
+    return [str(c.params.get("text")) for c in bot.slack.calls
+            if c.method == "chat.postMessage" and c.params.get("channel") == CHANNEL and c.result.get("ok")]
+
+
+def set_team(bot: Bot) -> None:
+    n = len(bot.slack.calls_to("response_url"))
+    bot.user.command(SET_TEAM, user=ADMIN)
+    assert "Team made" in replies(bot, n + 1)[n]
+
+
+def everything_said(bot: Bot) -> str:
+    return "\n".join(text_of(c) for c in bot.slack.calls)
+
+
+def test_admin_sets_shows_lists_and_removes_a_team_and_every_refusal_changes_nothing(bot: Bot) -> None:
+    refusals = [
+        (f"admin team alice <#{CHANNEL}> <@{OWNER}>", "is a person"),
+        (f"admin team nobody <#{CHANNEL}> <@{OWNER}>", "DataOS has no user `nobody`"),
+        (f"admin team apikey-bot <#{CHANNEL}> <@{OWNER}>", "bot's own DataOS user"),
+        (f"admin team {APP} <#COUT|elsewhere> <@{OWNER}>", "Invite <@UBOT0001> to <#COUT> first"),
+        (f"admin team {APP} <#{CHANNEL}> <@U0GUEST>", "is a guest account"),
+        (f"admin team {APP} <#{CHANNEL}>", "at least one owner"),
+        (f"admin team {APP} <#{CHANNEL}> <@{OWNER}> <!subteam^SNOPE>", "could not tell me who is in"),
+    ]
+    for i, (text, sentence) in enumerate(refusals, start=1):
+        bot.user.command(text, user=ADMIN)
+        said = replies(bot, i)[i - 1]
+        assert sentence in said and "Nothing was changed." in said, said
+    assert table_rows(bot, TeamRow) == []
+    bot.user.command(SET_TEAM, user=OTHER)  # not an admin
+    assert "is for platform admins" in replies(bot, len(refusals) + 1)[-1]
+    assert table_rows(bot, TeamRow) == []
+
+    set_team(bot)
+    n = len(refusals) + 2
+    rows = table_rows(bot, TeamRow)
+    assert [(r["app_user_id"], r["channel_id"], r["owner_users"], r["owner_groups"]) for r in rows] == [
+        (APP, CHANNEL, OWNER, "SDATA")]
+    bot.user.command(f"admin team {APP}", user=ADMIN)
+    assert f"<@{OWNER}> and <!subteam^SDATA>" in replies(bot, n + 1)[-1]
+    bot.heimdall.add_token("loader-app", "x", hours=5)  # an application user with keys and no team
+    bot.heimdall.add_user("loader-app", None, type="application")
+    bot.user.command("admin teams", user=ADMIN)
+    listing = replies(bot, n + 2)[-1]
+    assert f"`{APP}`: owners" in listing and "`loader-app` · 1 key, next expiry" in listing
+    bot.user.command(f"admin team {APP} remove", user=ADMIN)
+    assert "has no team any more" in replies(bot, n + 3)[-1]
+    assert table_rows(bot, TeamRow) == []
+    actions = [(r["action"], r["outcome"]) for r in table_rows(bot, AuditEntry) if r["action"].startswith("admin t")]
+    assert ("admin team", "ok") in actions and ("admin team", "refused:person") in actions
+    assert ("admin team remove", "ok") in actions and ("admin teams", "ok") in actions
+
+
+def test_owner_lists_creates_reveals_and_revokes_and_a_non_owner_is_refused_at_each(bot: Bot) -> None:
+    old = bot.heimdall.add_token(APP, "loader", hours=72)
+    set_team(bot)
+    # list: "Your keys", then the team's section
+    bot.user.command("list", user=OWNER)
+    lists = [text_of(c) for c in bot.slack.wait_for("response_url", 3)[1:]]
+    assert "Your DataOS API keys" in lists[0] or "You have no DataOS API keys" in lists[0]
+    assert f"Keys of {APP}" in lists[1] and "loader" in lists[1] and old.apikey not in lists[1]
+    team_buttons = [e for b in bot.slack.wait_for("response_url", 3)[2].params["blocks"] if b["type"] == "actions"
+                    for e in b["elements"]]
+    reveal_value = next(e["value"] for e in team_buttons if e["action_id"] == "team_reveal")
+    assert json.loads(reveal_value) == {"k": "loader", "e": int(old.expiration.timestamp()), "a": APP}
+    # a non-owner: list of that app user refused, naming the owners; nothing else reaches them
+    bot.user.command(f"list {APP}", user=OTHER)
+    refused = text_of(bot.slack.wait_for("response_url", 4)[3])
+    assert f"belong to its team: <@{OWNER}> and <!subteam^SDATA>" in refused and "loader" not in refused
+
+    # create: the form offers "For", preselected by --for
+    opened = bot.user.command_modal(f"create --for {APP} loader_2027 30d", user=OWNER)
+    form = bot.slack.wait_for("views.update", where=lambda c: c.params["view_id"] == view_id_of(opened))[-1]
+    assert '"block_id": "for_block"' in text_of(form) and f'"value": "{APP}"' in text_of(form)
+    values = create_values("loader_2027", "720h")
+    values["for_block"] = {"for": {"type": "static_select", "selected_option": {"value": APP}}}
+    before = len(bot.slack.calls_to("views.update"))
+    bot.user.submit(view_id_of(opened), values, user=OWNER)
+    bot.user.submit(view_id_of(opened), values, user=OWNER)  # a double submit: still one key
+    done = bot.slack.wait_for("views.update", before + 2)[-1]
+    created = bot.heimdall.tokens[APP]["loader_2027"]
+    delivered = bot.slack.wait_for("chat.postEphemeral", where=lambda c: created.apikey in text_of(c))
+    assert [c.params["user"] for c in delivered] == [OWNER]
+    assert str(delivered[0].params["channel"]).startswith("D")  # the owner's DM with the bot
+    assert len(bot.heimdall.tokens[APP]) == 2 and "loader_2027" in text_of(done)
+    bot.slack.wait_for("chat.postMessage", where=lambda c: c.params.get("channel") == CHANNEL)
+    assert channel_lines(bot)[0].startswith(f":key: <@{OWNER}> created `loader_2027` for {APP}, valid until")
+    # a non-owner's submission of a form made for that app user is refused
+    sneaky = bot.user.command_modal("create", user=OTHER)
+    bot.user.submit(view_id_of(sneaky), values | {"name_block": {"name": {"type": "plain_text_input",
+                                                                           "value": "mine"}}}, user=OTHER)
+    bot.slack.wait_for("views.update", where=lambda c: c.params["view_id"] == view_id_of(sneaky)
+                       and "belong to its team" in text_of(c))
+    assert "mine" not in bot.heimdall.tokens[APP]
+
+    # reveal: the channel is told, the owner sees the key in a modal; a non-owner sees nothing
+    bot.user.click("team_reveal", reveal_value, user=OTHER)
+    bot.slack.wait_for("views.update", where=lambda c: "belong to its team" in text_of(c) and "Nothing" in text_of(c))
+    bot.user.click("team_reveal", reveal_value, user=OWNER)
+    bot.slack.wait_for("views.update", where=lambda c: old.apikey in text_of(c))
+    assert channel_lines(bot)[1] == f":eyes: <@{OWNER}> revealed `loader` of {APP}."
+
+    # revoke: a non-owner changes nothing; the owner revokes exactly that key and the channel is told
+    bot.user.click("team_revoke", reveal_value, user=OTHER)
+    bot.slack.wait_for("response_url", where=lambda c: "belong to its team" in text_of(c) and "loader" not in
+                       str(c.params.get("text", "")).replace(APP, ""))
+    assert "loader" in bot.heimdall.tokens[APP]
+    bot.user.click("team_revoke", reveal_value, user=OWNER)
+    bot.slack.wait_for("response_url", where=lambda c: "revoked" in text_of(c) and "loader" in text_of(c))
+    assert "loader" not in bot.heimdall.tokens[APP] and "loader_2027" in bot.heimdall.tokens[APP]
+    assert channel_lines(bot)[2] == f":wastebasket: <@{OWNER}> revoked `loader` of {APP}."
+    # `/apikey revoke --for` by a non-owner: refused in the dialog, the key stays
+    bot.user.command_modal(f"revoke --for {APP} loader_2027", user=OTHER)
+    bot.slack.wait_for("views.update", where=lambda c: "belong to its team" in text_of(c) and "Revoke" in text_of(c))
+    assert "loader_2027" in bot.heimdall.tokens[APP]
+    # ... and by the owner: the confirm names the key, its submission revokes it
+    confirm = bot.user.command_modal(f"revoke --for {APP} loader_2027", user=OWNER)
+    shown = bot.slack.wait_for("views.update", where=lambda c: c.params["view_id"] == view_id_of(confirm)
+                               and "revoke_key" in text_of(c))[-1]
+    assert json.loads(shown.params["view"]["private_metadata"])["for"] == APP
+    bot.user.submit(view_id_of(confirm), {}, user=OWNER)
+    bot.slack.wait_for("views.update", where=lambda c: c.params["view_id"] == view_id_of(confirm)
+                       and "revoked" in text_of(c))
+    assert bot.heimdall.tokens[APP] == {}
+    # never a key in a channel
+    said_in_channel = "\n".join(channel_lines(bot))
+    assert created.apikey not in said_in_channel and old.apikey not in said_in_channel
+    refused = [(r["actor_slack_id"], r["action"]) for r in table_rows(bot, AuditEntry)
+               if r["outcome"] == "refused:not-owner"]
+    assert {(OTHER, "reveal"), (OTHER, "revoke"), (OTHER, "create"), (OTHER, "team list")} <= set(refused)
+
+
+def test_a_user_group_member_gains_and_loses_access_within_five_minutes(bot: Bot) -> None:
+    key = bot.heimdall.add_token(APP, "loader", hours=72)
+    set_team(bot)
+    value = json.dumps({"k": "loader", "e": int(key.expiration.timestamp()), "a": APP}, separators=(",", ":"))
+    bot.user.click("team_reveal", value, user=MEMBER)
+    bot.slack.wait_for("views.update", where=lambda c: "belong to its team" in text_of(c))
+    bot.slack.set_usergroup_members("SDATA", [MEMBER])
+    bot.clock.advance(minutes=5)
+    bot.user.command(f"list {APP}", user=MEMBER)
+    bot.slack.wait_for("response_url", where=lambda c: f"Keys of {APP}" in text_of(c))
+    bot.user.click("team_reveal", value, user=MEMBER)
+    bot.slack.wait_for("views.update", where=lambda c: key.apikey in text_of(c))
+    bot.slack.set_usergroup_members("SDATA", [])
+    bot.clock.advance(minutes=5)
+    bot.user.click("team_revoke", value, user=MEMBER)
+    bot.slack.wait_for("response_url", where=lambda c: "belong to its team" in text_of(c))
+    assert "loader" in bot.heimdall.tokens[APP]
+    assert key.apikey not in "\n".join(channel_lines(bot))

@@ -1,0 +1,92 @@
+"""Issue #22, item 4: a leaked application key goes to its team channel (where and when, never the key),
+with Revoke now / Renew and revoke / Keep for its owners; anyone else gets one sentence naming them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from bot.store.teams import Team
+from tests.e2e.conftest import Bot
+from tests.e2e.harness import create_values, text_of, view_id_of
+
+ADMIN = "U0ADMIN"
+APP = "etl-ingest"
+TEAM_CHANNEL = "CTEAM01"
+GENERAL = "C0GEN"
+OWNER, OTHER = "U0ALICE", "U0BOB"
+
+
+@pytest.fixture
+def bot_settings() -> dict[str, Any]:
+    return {"leak_watch": True, "admin_slack_user_ids": ADMIN, "leak_watch_checks_per_minute": 30}
+
+
+@pytest.fixture(autouse=True)
+def world(bot: Bot) -> None:
+    bot.slack.add_user(ADMIN, "admin@example.com")
+    bot.slack.add_channel(TEAM_CHANNEL, "etl")
+    bot.heimdall.add_user(APP, None, type="application")
+    team = Team(APP, TEAM_CHANNEL, (OWNER,), (), ADMIN, bot.clock.now())
+    bot.server.call(bot.runtime.teams.repo.put(team))
+
+
+def paste(bot: Bot, text: str) -> None:
+    event = {"type": "message", "channel": GENERAL, "user": OTHER, "text": text, "ts": "1700000111.000100",
+             "channel_type": "channel"}
+    assert bot.user.event(event, event_id="EvTEAMLEAK").status_code == 200
+    assert bot.server.call(bot.runtime.drain(10))
+
+
+def posted_to(bot: Bot, channel: str) -> list[Any]:
+    return [c for c in bot.slack.delivered("chat.postMessage") if c.params.get("channel") == channel]
+
+
+def buttons(call: Any) -> dict[str, str]:
+    return {e["action_id"]: e["value"] for b in call.params["blocks"] if b["type"] == "actions"
+            for e in b["elements"]}
+
+
+def test_a_leaked_application_key_goes_to_its_team_channel_and_only_owners_act(bot: Bot) -> None:
+    key = bot.heimdall.add_token(APP, "loader", hours=24 * 30)
+    paste(bot, f"try this `{key.apikey}`")
+    [told] = posted_to(bot, TEAM_CHANNEL)
+    said = text_of(told)
+    assert "`loader`" in said or "*loader*" in said
+    assert APP in said and f"<#{GENERAL}>" in said and "<!date^" in said
+    assert key.apikey not in json.dumps([c.params for c in bot.slack.calls])  # never echoed anywhere
+    assert posted_to(bot, ADMIN) == []  # no longer to the admins only
+    values = buttons(told)
+    assert set(values) == {"leak_revoke", "leak_renew", "leak_keep"}
+    where = {"channel": TEAM_CHANNEL, "message_ts": told.result["ts"], "ephemeral": False}
+    # someone else: one sentence naming the owners, nothing changes
+    bot.user.click("leak_revoke", values["leak_revoke"], user=OTHER, **where)
+    refused = bot.slack.wait_for("chat.postEphemeral", where=lambda c: "belong to its team" in text_of(c))
+    assert f"<@{OWNER}>" in text_of(refused[0]) and refused[0].params["user"] == OTHER
+    assert "loader" in bot.heimdall.tokens[APP]
+    # an owner: Renew and revoke opens the create form for that application user; its submission makes the
+    # new key (delivered privately) and revokes exactly the leaked one
+    bot.user.click("leak_renew", values["leak_renew"], user=OWNER, **where)
+    form = bot.slack.wait_for("views.open", where=lambda c: c.result.get("ok") is True)[-1]
+    assert f'"value": "{APP}"' in text_of(form)
+    values_in = create_values("loader_v2", "720h")
+    values_in["for_block"] = {"for": {"type": "static_select", "selected_option": {"value": APP}}}
+    bot.user.submit(view_id_of(form), values_in, user=OWNER)
+    bot.slack.wait_for("chat.postMessage", where=lambda c: c.params.get("channel") == TEAM_CHANNEL
+                       and "revoked `loader`" in str(c.params.get("text")))
+    assert set(bot.heimdall.tokens[APP]) == {"loader_v2"}
+    new = bot.heimdall.tokens[APP]["loader_v2"]
+    assert [c.params["user"] for c in bot.slack.delivered("chat.postEphemeral") if new.apikey in text_of(c)] == [OWNER]
+    assert new.apikey not in json.dumps([c.params for c in posted_to(bot, TEAM_CHANNEL)])
+
+
+def test_revoke_now_by_an_owner_from_the_team_channel(bot: Bot) -> None:
+    key = bot.heimdall.add_token(APP, "loader", hours=24 * 30)
+    paste(bot, key.apikey)
+    [told] = posted_to(bot, TEAM_CHANNEL)
+    bot.user.click("leak_revoke", buttons(told)["leak_revoke"], user=OWNER, channel=TEAM_CHANNEL,
+                   message_ts=told.result["ts"], ephemeral=False)
+    bot.slack.wait_for("chat.update", where=lambda c: "revoked" in text_of(c))
+    assert bot.heimdall.tokens[APP] == {}
