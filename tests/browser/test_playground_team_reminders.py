@@ -66,4 +66,4 @@ def test_a_channel_reminder_refuses_bob_and_ada_renews_privately(page: Any, play
     secret = playground.call(lambda: playground.pg.emu.tokens["etl-ingest"][new[0]].apikey)  # type: ignore[union-attr]
     expect(page.locator(DM)).not_to_contain_text(secret)  # never in the channel
     open_dm(page)
-    expect(page.locator(f"{DM} .msg", has_text="Your new DataOS API key")).to_contain_text("Only visible to you")
+    expect(page.locator(f"{DM} .msg", has_text="of application user etl-ingest")).to_contain_text("Only visible to you")
