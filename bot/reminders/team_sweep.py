@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from slack_sdk.errors import SlackApiError
-
 from bot.dataos import DataOSError, Token
 from bot.domain.reminders import KeyFacts, due_step, may_send_now, zone_for
 from bot.identity import SlackProfile
@@ -79,8 +77,6 @@ class TeamReminders:
             try:
                 for due in await self._decide(team, tokens, state, members, now, summary):
                     await self._post(due, now, summary)
-            except SlackApiError:
-                raise
             except Exception as exc:  # one team's problem must not stop the others'
                 log.exception("team reminders failed for %s", team.app_user_id)
                 summary.failures.append(f"{team.app_user_id}: {type(exc).__name__}")
@@ -145,6 +141,8 @@ class TeamReminders:
                               summary: SweepSummary) -> str | None:
         """Claim (key, step) for `to` in the ledger and post once; the outcome is recorded on its own.
         Returns Slack's error code when it refused for good, else None."""
+        if self.rt.slack_stopped is not None:  # Slack refuses the token: nothing is claimed in vain
+            return None
         book = self.rt.outcomes
         claimed = await self.rt.store.claim_reminders([(key, step, to)], now=self.rt.clock(),
                                                       worker=self.sweeper.worker, lease=CLAIM_LEASE)
@@ -153,7 +151,7 @@ class TeamReminders:
             return None
         try:
             response = await self.rt.slack.chat_postMessage(channel=to, **message.kwargs())
-        except Exception as exc:
+        except BaseException as exc:  # a shutdown too: what Slack may have is recorded, never posted twice
             fate, code = fate_of(exc)
             if fate == "undeliverable":
                 summary.undeliverable[code] += 1
@@ -168,6 +166,8 @@ class TeamReminders:
                 book.add([Outcome(key, step, "failed", error=code,
                                   retry_at=retry_after(claimed[key, step], self.rt.clock()))])
             await book.flush(self.rt.store)
+            if not isinstance(exc, Exception):
+                raise
             return code if fate == "undeliverable" else None
         book.add([Outcome(key, step, "sent", str(response.get("channel")), str(response.get("ts")),
                           at=self.rt.clock())])

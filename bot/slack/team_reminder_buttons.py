@@ -162,7 +162,11 @@ async def submit_team_renew(rt: Runtime, body: dict[str, Any], view: dict[str, A
     except StoreUnavailable as exc:
         await update_view(client, view_id, blocks.info_modal(TITLE, f":x: {exc}"))
         return
-    if isinstance(result, Duplicate):
+    if isinstance(result, Duplicate):  # a second submission of the same form: one key, said so
+        previous = result.previous
+        if previous.state == "done" and previous.key_name and previous.key_expiration:
+            await update_view(client, view_id, team_created_modal(app, previous.key_name, previous.key_expiration,
+                                                                  rt.clock(), delivered=None))
         return
     now = rt.clock()
     delivered = await deliver_team_secret(client, clicker, app, result, rt)

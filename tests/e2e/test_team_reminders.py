@@ -161,6 +161,34 @@ def test_an_owner_revokes_exactly_that_key_and_the_message_says_who(bot: Bot) ->
     assert APP not in bot.heimdall.tokens or not bot.heimdall.tokens[APP]
 
 
+def test_an_owner_snoozes_and_the_channel_is_reminded_again_then_mute_stops_it(bot: Bot) -> None:
+    own(bot)
+    bot.heimdall.add_token(APP, "weekly", expiration=WED_1430 + 5 * D)
+    sweep(bot)
+    press(bot, channel_posts(bot.slack)[0], "team_reminder_snooze", user="U0ALICE")
+    snoozed = bot.slack.wait_for("chat.update")[0]
+    assert snoozed.params["channel"] == CHANNEL and "snoozed by <@U0ALICE>" in text_of(snoozed)
+    assert sweep(bot).team_sent == 0
+    bot.clock.advance(days=1, minutes=1)
+    assert sweep(bot).team_sent == 1  # the snooze's own step
+    again = channel_posts(bot.slack)[1]
+    press(bot, again, "team_reminder_mute", user="U0CAROL")
+    muted = bot.slack.wait_for("chat.update", 2)[1]
+    assert "muted by <@U0CAROL>" in text_of(muted)
+    bot.clock.advance(days=3, hours=12)  # the 1-day step would be due now
+    assert sweep(bot).team_sent == 0 and len(channel_posts(bot.slack)) == 2
+
+
+def test_a_post_whose_answer_was_lost_is_recorded_and_never_posted_twice(bot: Bot) -> None:
+    own(bot)
+    bot.heimdall.add_token(APP, "ingest_writer", expiration=WED_1430 + 20 * H)
+    bot.slack.fail("chat.postMessage", "internal_error")  # Slack: "some aspect may have succeeded"
+    assert sweep(bot).unknown == 1
+    assert sweep(bot).team_sent == 0
+    assert [c.params["channel"] for c in bot.slack.calls_to("chat.postMessage")] == [CHANNEL]
+    assert [r["state"] for r in bot.server.call(bot.runtime.store.ledger())] == ["unknown"]
+
+
 def test_archived_channel_goes_to_the_owners_by_dm_and_admins_are_told_once(bot: Bot) -> None:
     own(bot)
     bot.slack.channels[CHANNEL]["is_archived"] = True
