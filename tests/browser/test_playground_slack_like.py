@@ -50,7 +50,9 @@ def test_the_conversation_scrolls_in_its_pane_and_follows_new_messages(page: Any
     for n in range(1, 11):
         send(page, "/apikey list")
         expect(page.locator(f"{DM} .msg", has_text="Your DataOS API keys")).to_have_count(n, timeout=15_000)
-    expect(page.locator(f"{DM} .msg").last).to_contain_text("Your DataOS API keys")
+    # Ada owns etl-ingest (#22): each list ends with her team's keys, right after her own
+    expect(page.locator(f"{DM} .msg", has_text="Keys of etl-ingest")).to_have_count(10)
+    expect(page.locator(f"{DM} .msg").last).to_contain_text("Keys of etl-ingest")
     page.screenshot(path=str(tmp_path / "ten-lists.png"))
     assert page_scrolls(page) == {"x": 0, "y": 0, "wide": 0, "tall": 0}  # the window itself never scrolls
     for fixed in ("#composer", "#persona", "#clock", "[data-fault=dataos_down]", "#calls li"):
