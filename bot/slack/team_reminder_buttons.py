@@ -83,7 +83,7 @@ async def on_revoke(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, r
         await tell(client, channel, clicker, ":x: " + explain(exc, doing="revoking the team's key", key_name=ref.name))
         return
     outcome = {
-        "revoked": f":wastebasket: revoked by <@{clicker}>. Anything still using it is now refused by DataOS.",
+        "revoked": f":wastebasket: revoked by <@{shown(clicker)}>. Anything still using it is now refused by DataOS.",
         "gone": "already gone from DataOS; nothing was changed.",
         "changed": f":warning: {replaced_text(done.name)}",
     }[done.outcome]
@@ -101,14 +101,14 @@ async def on_snooze(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, r
     await rt.store.update_sighting((ref.app_user_id, ref.name, ref.expiration), now=now, snoozed_until=until)
     await update_message(client, channel, ts, team_reminder_done_message(
         ref.app_user_id, ref.name, ref.expiration,
-        f":zzz: snoozed by <@{clicker}>; I will remind this channel again {blocks.slack_date(until)}."))
+        f":zzz: snoozed by <@{shown(clicker)}>; I will remind this channel again {blocks.slack_date(until)}."))
 
 
 async def on_mute(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref: TeamKeyRef, clicker: str) -> None:
     await rt.store.update_sighting((ref.app_user_id, ref.name, ref.expiration), now=rt.clock(), muted=True)
     channel, ts = clicked_message(body)
     await update_message(client, channel, ts, team_reminder_done_message(
-        ref.app_user_id, ref.name, ref.expiration, f":no_bell: muted by <@{clicker}>; no more reminders for this key."))
+        ref.app_user_id, ref.name, ref.expiration, f":no_bell: muted by <@{shown(clicker)}>; no more reminders for this key."))
 
 
 async def on_renew(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref: TeamKeyRef, clicker: str) -> None:
@@ -178,7 +178,7 @@ async def submit_team_renew(rt: Runtime, body: dict[str, Any], view: dict[str, A
                                                           delivered=delivered))
     await update_message(client, meta.get("ch", ""), meta.get("ts", ""), team_reminder_done_message(
         app, old_name, old_expiration,
-        f":recycle: renewed by <@{clicker}> {blocks.slack_date(now)} as *{shown(result.name)}* (the new key went "
+        f":recycle: renewed by <@{shown(clicker)}> {blocks.slack_date(now)} as *{shown(result.name)}* (the new key went "
         f"to them privately); this key {old_outcome}."))
 
 
