@@ -108,7 +108,8 @@ async def on_mute(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref
     await rt.store.update_sighting((ref.app_user_id, ref.name, ref.expiration), now=rt.clock(), muted=True)
     channel, ts = clicked_message(body)
     await update_message(client, channel, ts, team_reminder_done_message(
-        ref.app_user_id, ref.name, ref.expiration, f":no_bell: muted by <@{shown(clicker)}>; no more reminders for this key."))
+        ref.app_user_id, ref.name, ref.expiration,
+        f":no_bell: muted by <@{shown(clicker)}>; no more reminders for this key."))
 
 
 async def on_renew(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref: TeamKeyRef, clicker: str) -> None:
@@ -178,8 +179,8 @@ async def submit_team_renew(rt: Runtime, body: dict[str, Any], view: dict[str, A
                                                           delivered=delivered))
     await update_message(client, meta.get("ch", ""), meta.get("ts", ""), team_reminder_done_message(
         app, old_name, old_expiration,
-        f":recycle: renewed by <@{shown(clicker)}> {blocks.slack_date(now)} as *{shown(result.name)}* (the new key went "
-        f"to them privately); this key {old_outcome}."))
+        f":recycle: renewed by <@{shown(clicker)}> {blocks.slack_date(now)} as *{shown(result.name)}* "
+        f"(the new key went to them privately); this key {old_outcome}."))
 
 
 def _stamp(text: str) -> datetime | None:
