@@ -103,6 +103,27 @@ def test_someone_else_pressing_is_refused_and_nothing_changes(bot: Bot) -> None:
     assert list(bot.heimdall.tokens[APP]) == ["ingest_writer"]
 
 
+def test_a_damaged_or_redirected_button_changes_nothing(bot: Bot) -> None:
+    own(bot)
+    bot.heimdall.add_user("billing-svc", None, name="Billing", type="application")
+    bot.heimdall.add_token("billing-svc", "payments", expiration=WED_1430 + 20 * H)
+    bot.heimdall.add_token(APP, "ingest_writer", expiration=WED_1430 + 20 * H)
+    sweep(bot)
+    post = channel_posts(bot.slack)[0]
+    common = {"user": "U0ALICE", "channel": CHANNEL, "message_ts": post.result["ts"], "ephemeral": False}
+    bot.user.click("team_reminder_revoke", '{"k": "ingest_writer"}', **common)  # no application user, no expiry
+    damaged = bot.slack.wait_for("chat.postEphemeral")[0]
+    assert "damaged" in text_of(damaged) and "Nothing was changed" in text_of(damaged)
+    # Ada owns etl-ingest, not billing-svc: a value edited to name billing-svc's key is refused
+    forged = json.dumps({"u": "billing-svc", "k": "payments",
+                         "e": int(bot.heimdall.tokens["billing-svc"]["payments"].expiration.timestamp())})
+    bot.user.click("team_reminder_revoke", forged, **common)
+    refused = bot.slack.wait_for("chat.postEphemeral", 2)[1]
+    assert "`billing-svc` has no team" in text_of(refused) and "Nothing was changed" in text_of(refused)
+    assert "payments" in bot.heimdall.tokens["billing-svc"] and "ingest_writer" in bot.heimdall.tokens[APP]
+    assert bot.slack.calls_to("chat.update") == []
+
+
 def test_a_group_owner_renews_privately_and_the_old_key_ends_after_the_grace(bot: Bot) -> None:
     own(bot)
     old = bot.heimdall.add_token(APP, "ingest_writer", expiration=WED_1430 + 5 * D)
