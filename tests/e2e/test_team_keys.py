@@ -190,3 +190,22 @@ def test_a_user_group_member_gains_and_loses_access_within_five_minutes(bot: Bot
     bot.slack.wait_for("response_url", where=lambda c: "belong to its team" in text_of(c))
     assert "loader" in bot.heimdall.tokens[APP]
     assert key.apikey not in "\n".join(channel_lines(bot))
+
+
+def test_a_deactivated_owner_leaves_every_team_and_admins_hear_of_a_team_without_owners(bot: Bot) -> None:
+    bot.heimdall.add_token(APP, "loader", hours=72)
+    bot.heimdall.add_user("etl-export", None, type="application")
+    bot.user.command(f"admin team {APP} <#{CHANNEL}> <@{OWNER}>", user=ADMIN)
+    bot.user.command(f"admin team etl-export <#{CHANNEL}> <@{OWNER}> <@{OTHER}>", user=ADMIN)
+    bot.slack.wait_for("response_url", 2)
+    alice = dict(bot.slack.users[OWNER], deleted=True)
+    assert bot.user.event({"type": "user_change", "user": alice}, event_id="EvGONE").status_code == 200
+    assert bot.server.call(bot.runtime.drain(10))
+    rows = {r["app_user_id"]: r["owner_users"] for r in table_rows(bot, TeamRow)}
+    assert rows == {APP: "", "etl-export": OTHER}
+    told = [c for c in bot.slack.delivered("chat.postMessage") if c.params.get("channel") == ADMIN]
+    assert len(told) == 1 and f"`{APP}` lost its last owner" in text_of(told[0]) and "`loader`" in text_of(told[0])
+    assert "Revoke all 1" in text_of(told[0])
+    # the one who left cannot act any more (a deactivated account is refused before anything is read)
+    bot.user.command(f"list {APP}", user=OWNER)
+    bot.slack.wait_for("response_url", where=lambda c: "deactivated" in text_of(c) or "belong to its team" in text_of(c))
