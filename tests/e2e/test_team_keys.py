@@ -209,3 +209,16 @@ def test_a_deactivated_owner_leaves_every_team_and_admins_hear_of_a_team_without
     # the one who left cannot act any more (a deactivated account is refused before anything is read)
     bot.user.command(f"list {APP}", user=OWNER)
     bot.slack.wait_for("response_url", where=lambda c: "deactivated" in text_of(c) or "belong to its team" in text_of(c))
+
+
+def test_the_home_tab_shows_the_teams_an_owner_owns_and_not_to_others(bot: Bot) -> None:
+    key = bot.heimdall.add_token(APP, "loader", hours=72)
+    set_team(bot)
+    for n, user in enumerate((OWNER, OTHER)):
+        assert bot.user.event({"type": "app_home_opened", "user": user, "tab": "home"},
+                              event_id=f"EvHOME{n}").status_code == 200
+    owner_home = bot.slack.wait_for("views.publish", where=lambda c: c.params.get("user_id") == OWNER)[-1]
+    other_home = bot.slack.wait_for("views.publish", where=lambda c: c.params.get("user_id") == OTHER)[-1]
+    assert f"Keys of {APP}" in text_of(owner_home) and "team_reveal" in text_of(owner_home)
+    assert key.apikey not in text_of(owner_home)
+    assert APP not in text_of(other_home)
