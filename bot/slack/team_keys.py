@@ -103,6 +103,8 @@ async def send_team_lists(rt: Runtime, slack_user: str, respond: AsyncRespond, *
         teams = [acting[1]]
     else:
         teams = await rt.teams.owned_by(slack_user)
+        if teams and await rt.resolver.admission(slack_user) is not None:
+            return  # a guest (or someone from another organisation) in an owning group sees no team's keys
     for team in teams:
         try:
             tokens = sorted(await rt.dataos.list_tokens(team.app_user_id), key=lambda t: (t.expiration, t.name))

@@ -22,7 +22,7 @@ SET_TEAM = f"admin team {APP} <#{CHANNEL}|etl> <@{OWNER}|alice> <!subteam^SDATA|
 
 @pytest.fixture
 def bot_settings() -> dict[str, Any]:
-    return {"admin_slack_user_ids": ADMIN}
+    return {"admin_slack_user_ids": ADMIN, "audit_channel": "C0AUDIT"}
 
 
 @pytest.fixture(autouse=True)
@@ -91,6 +91,23 @@ def test_admin_sets_shows_lists_and_removes_a_team_and_every_refusal_changes_not
     actions = [(r["action"], r["outcome"]) for r in table_rows(bot, AuditEntry) if r["action"].startswith("admin t")]
     assert ("admin team", "ok") in actions and ("admin team", "refused:person") in actions
     assert ("admin team remove", "ok") in actions and ("admin teams", "ok") in actions
+    announced = [str(c.params.get("text")) for c in bot.slack.delivered("chat.postMessage")
+                 if c.params.get("channel") == "C0AUDIT"]
+    assert any("admin team" in line and APP in line for line in announced), announced
+
+
+def test_a_guest_in_an_owning_group_is_refused_and_sees_no_team_keys(bot: Bot) -> None:
+    key = bot.heimdall.add_token(APP, "loader", hours=72)
+    set_team(bot)
+    bot.slack.set_usergroup_members("SDATA", ["U0GUEST"])
+    value = json.dumps({"k": "loader", "e": int(key.expiration.timestamp()), "a": APP}, separators=(",", ":"))
+    bot.user.click("team_reveal", value, user="U0GUEST")
+    bot.slack.wait_for("views.update", where=lambda c: "Guest accounts cannot" in text_of(c))
+    bot.user.command("list", user="U0GUEST")
+    bot.slack.wait_for("response_url", where=lambda c: "Guest accounts cannot" in text_of(c))
+    assert bot.server.call(bot.runtime.drain(10))
+    assert all(f"Keys of {APP}" not in text_of(c) for c in bot.slack.calls_to("response_url"))
+    assert key.apikey not in everything_said(bot)
 
 
 def test_owner_lists_creates_reveals_and_revokes_and_a_non_owner_is_refused_at_each(bot: Bot) -> None:
