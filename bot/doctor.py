@@ -23,6 +23,7 @@ from bot.identity import slack_error
 from bot.manifest import LEAK_WATCH_SCOPES, bot_scopes
 from bot.proxies import use_proxy_rule
 from bot.store import DatabaseUnusable, create_engine, current_revision, head_revision, safe_database_url
+from bot.store.teams import Team, TeamsRepo
 
 Status = Literal["ok", "warn", "fail"]
 MARK = {"ok": "✔", "warn": "!", "fail": "✘"}
@@ -221,4 +222,49 @@ async def run_doctor(settings: Settings, *, now: datetime | None = None) -> list
                             "(Socket Mode) is set"))
     slack, dataos, database = await asyncio.gather(check_slack(settings), check_dataos(settings, now),
                                                    check_database(settings))
-    return config + slack + dataos + database
+    teams: list[Check] = []
+    if any(c.name == "database schema" and c.status == "ok" for c in database):
+        teams = await check_team_channels(settings)
+    return config + slack + dataos + database + teams
+
+
+async def check_team_channels(settings: Settings) -> list[Check]:
+    """Every team channel must have the bot in it: otherwise its team hears nothing (new keys, reveals,
+    leaks, reminders). Read-only: the teams as stored, and conversations.info of each channel."""
+    engine = create_engine(settings.database_url)
+    try:
+        stored = await asyncio.wait_for(TeamsRepo(engine).all(), timeout=10)
+    except Exception as exc:
+        return [Check("team channels", "warn", f"could not read the teams ({type(exc).__name__})")]
+    finally:
+        await engine.dispose()
+    if not stored:
+        return []
+    client = use_proxy_rule(AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
+                                           base_url=settings.slack_api_url), settings.slack_api_url)
+    try:
+        problems = [p for team in stored if (p := await _team_channel_problem(client, team))]
+    finally:
+        session = getattr(client, "session", None)
+        if session is not None:
+            await session.close()
+    if problems:
+        return [Check("team channels", "fail", "; ".join(problems) + ". Invite the bot (`/invite @apikey-bot` in "
+                      "the channel) or give the team another channel (`/apikey admin team`)")]
+    return [Check("team channels", "ok", f"the bot is in all {len(stored)} team channel(s)")]
+
+
+async def _team_channel_problem(client: AsyncWebClient, team: Team) -> str | None:
+    where = f"<#{team.channel_id}> of `{team.app_user_id}`"
+    try:
+        info = (await client.conversations_info(channel=team.channel_id)).get("channel") or {}
+    except SlackApiError as exc:
+        return f"{where}: Slack answered `{slack_error(exc)}`"
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return f"{where}: could not be looked up ({type(exc).__name__})"
+    where = f"#{info.get('name') or team.channel_id} of `{team.app_user_id}`"
+    if info.get("is_archived"):
+        return f"{where} is archived"
+    if not info.get("is_member"):
+        return f"the bot is not in {where}"
+    return None

@@ -13,6 +13,7 @@ from bot.identity import Denied, failure
 from bot.slack import blocks, tracked
 from bot.slack.common import scheduled_revocations, user_id
 from bot.slack.errors import explain
+from bot.slack.team_blocks import team_key_blocks
 from bot.store.pending import Scheduled
 
 log = logging.getLogger(__name__)
@@ -36,9 +37,29 @@ async def publish_home(rt: Runtime, slack_user: str, *, notice: str | None = Non
         reminders_on = await rt.store.reminders_enabled(slack_user)
         view = blocks.home_view(identity, tokens, rt.clock(), reminders_on=reminders_on, notice=notice,
                                 problem=problem, scheduled=scheduled)
+        if not isinstance(identity, Denied):
+            view = dict(view, blocks=view["blocks"] + await team_home_blocks(rt, slack_user, 100 - len(view["blocks"])))
         await rt.slack.views_publish(user_id=slack_user, view=view)
     except Exception as exc:
         log.warning("could not publish the Home tab of %s: %s", slack_user, failure(exc))
+
+
+async def team_home_blocks(rt: Runtime, slack_user: str, room: int) -> list[dict[str, Any]]:
+    """After "Your keys": a section per application user the person owns (within Home's 100 blocks)."""
+    found: list[dict[str, Any]] = []
+    for team in await rt.teams.owned_by(slack_user):
+        try:
+            tokens = sorted(await rt.dataos.list_tokens(team.app_user_id), key=lambda t: (t.expiration, t.name))
+        except DataOSError as exc:
+            section = [blocks.text_message(":x: " + explain(
+                exc, doing=f"listing the keys of {team.app_user_id}", read=True)).blocks[0]]
+        else:
+            section = [b.to_dict() for b in team_key_blocks(team, tokens, rt.clock())]
+        section = [{"type": "divider"}, *section]
+        if len(found) + len(section) > room:
+            break
+        found += section
+    return found
 
 
 def from_home(body: dict[str, Any]) -> bool:

@@ -17,6 +17,7 @@ from bot.slack import blocks, tracked
 from bot.slack.common import clicked_message, tell, update_message, user_id
 from bot.slack.errors import explain
 from bot.slack.key_buttons import REVOKE_ALL_ACTION, offboarding_notice, parse_revoke_all, revoke_all_result
+from bot.slack.team_offboarding import leave_teams
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,10 @@ def register(app: AsyncApp, rt: Runtime) -> None:
                     await on_deactivated(rt, user)
                 except Exception:
                     log.exception("offboarding notice failed")
+                try:
+                    await leave_teams(rt, str(user.get("id") or ""))
+                except Exception:
+                    log.exception("removing a deactivated member from their teams failed")
 
     @app.action(REVOKE_ALL_ACTION)
     @tracked(rt, "action", "admin_revoke_all")

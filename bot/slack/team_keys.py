@@ -25,6 +25,7 @@ from bot.service import Duplicate, StoreUnavailable, same_second
 from bot.slack import blocks, tracked
 from bot.slack.common import action_value, clicked_message, metadata, open_view, state_value, tell, update_view, user_id
 from bot.slack.errors import explain, explain_slack
+from bot.slack.home import from_home, publish_home
 from bot.slack.key_buttons import ExactKey, exact_key, parse_exact, replaced_text
 from bot.slack.team_blocks import (
     FOR_BLOCK,
@@ -102,6 +103,8 @@ async def send_team_lists(rt: Runtime, slack_user: str, respond: AsyncRespond, *
         teams = [acting[1]]
     else:
         teams = await rt.teams.owned_by(slack_user)
+        if teams and await rt.resolver.admission(slack_user) is not None:
+            return  # a guest (or someone from another organisation) in an owning group sees no team's keys
     for team in teams:
         try:
             tokens = sorted(await rt.dataos.list_tokens(team.app_user_id), key=lambda t: (t.expiration, t.name))
@@ -293,7 +296,9 @@ async def on_revoke(rt: Runtime, body: dict[str, Any], respond: AsyncRespond) ->
     parsed = parse_exact(action_value(body), "a")
     text = (blocks.DAMAGED_BUTTON if parsed is None else
             await revoke_team_key(rt, user_id(body), parsed[1]["a"], parsed[0], "team key list"))
-    if body.get("response_url"):
+    if from_home(body):
+        await publish_home(rt, user_id(body), notice=text)
+    elif body.get("response_url"):
         await respond(response_type="ephemeral", replace_original=False, **blocks.text_message(text).kwargs())
 
 

@@ -22,7 +22,7 @@ SET_TEAM = f"admin team {APP} <#{CHANNEL}|etl> <@{OWNER}|alice> <!subteam^SDATA|
 
 @pytest.fixture
 def bot_settings() -> dict[str, Any]:
-    return {"admin_slack_user_ids": ADMIN}
+    return {"admin_slack_user_ids": ADMIN, "audit_channel": "C0AUDIT"}
 
 
 @pytest.fixture(autouse=True)
@@ -91,6 +91,23 @@ def test_admin_sets_shows_lists_and_removes_a_team_and_every_refusal_changes_not
     actions = [(r["action"], r["outcome"]) for r in table_rows(bot, AuditEntry) if r["action"].startswith("admin t")]
     assert ("admin team", "ok") in actions and ("admin team", "refused:person") in actions
     assert ("admin team remove", "ok") in actions and ("admin teams", "ok") in actions
+    announced = [str(c.params.get("text")) for c in bot.slack.delivered("chat.postMessage")
+                 if c.params.get("channel") == "C0AUDIT"]
+    assert any("admin team" in line and APP in line for line in announced), announced
+
+
+def test_a_guest_in_an_owning_group_is_refused_and_sees_no_team_keys(bot: Bot) -> None:
+    key = bot.heimdall.add_token(APP, "loader", hours=72)
+    set_team(bot)
+    bot.slack.set_usergroup_members("SDATA", ["U0GUEST"])
+    value = json.dumps({"k": "loader", "e": int(key.expiration.timestamp()), "a": APP}, separators=(",", ":"))
+    bot.user.click("team_reveal", value, user="U0GUEST")
+    bot.slack.wait_for("views.update", where=lambda c: "Guest accounts cannot" in text_of(c))
+    bot.user.command("list", user="U0GUEST")
+    bot.slack.wait_for("response_url", where=lambda c: "Guest accounts cannot" in text_of(c))
+    assert bot.server.call(bot.runtime.drain(10))
+    assert all(f"Keys of {APP}" not in text_of(c) for c in bot.slack.calls_to("response_url"))
+    assert key.apikey not in everything_said(bot)
 
 
 def test_owner_lists_creates_reveals_and_revokes_and_a_non_owner_is_refused_at_each(bot: Bot) -> None:
@@ -190,3 +207,35 @@ def test_a_user_group_member_gains_and_loses_access_within_five_minutes(bot: Bot
     bot.slack.wait_for("response_url", where=lambda c: "belong to its team" in text_of(c))
     assert "loader" in bot.heimdall.tokens[APP]
     assert key.apikey not in "\n".join(channel_lines(bot))
+
+
+def test_a_deactivated_owner_leaves_every_team_and_admins_hear_of_a_team_without_owners(bot: Bot) -> None:
+    bot.heimdall.add_token(APP, "loader", hours=72)
+    bot.heimdall.add_user("etl-export", None, type="application")
+    bot.user.command(f"admin team {APP} <#{CHANNEL}> <@{OWNER}>", user=ADMIN)
+    bot.user.command(f"admin team etl-export <#{CHANNEL}> <@{OWNER}> <@{OTHER}>", user=ADMIN)
+    bot.slack.wait_for("response_url", 2)
+    alice = dict(bot.slack.users[OWNER], deleted=True)
+    assert bot.user.event({"type": "user_change", "user": alice}, event_id="EvGONE").status_code == 200
+    assert bot.server.call(bot.runtime.drain(10))
+    rows = {r["app_user_id"]: r["owner_users"] for r in table_rows(bot, TeamRow)}
+    assert rows == {APP: "", "etl-export": OTHER}
+    told = [c for c in bot.slack.delivered("chat.postMessage") if c.params.get("channel") == ADMIN]
+    assert len(told) == 1 and f"`{APP}` lost its last owner" in text_of(told[0]) and "`loader`" in text_of(told[0])
+    assert "Revoke all 1" in text_of(told[0])
+    # the one who left cannot act any more (a deactivated account is refused before anything is read)
+    bot.user.command(f"list {APP}", user=OWNER)
+    bot.slack.wait_for("response_url", where=lambda c: "deactivated" in text_of(c) or "belong to its team" in text_of(c))
+
+
+def test_the_home_tab_shows_the_teams_an_owner_owns_and_not_to_others(bot: Bot) -> None:
+    key = bot.heimdall.add_token(APP, "loader", hours=72)
+    set_team(bot)
+    for n, user in enumerate((OWNER, OTHER)):
+        assert bot.user.event({"type": "app_home_opened", "user": user, "tab": "home"},
+                              event_id=f"EvHOME{n}").status_code == 200
+    owner_home = bot.slack.wait_for("views.publish", where=lambda c: c.params.get("user_id") == OWNER)[-1]
+    other_home = bot.slack.wait_for("views.publish", where=lambda c: c.params.get("user_id") == OTHER)[-1]
+    assert f"Keys of {APP}" in text_of(owner_home) and "team_reveal" in text_of(owner_home)
+    assert key.apikey not in text_of(owner_home)
+    assert APP not in text_of(other_home)

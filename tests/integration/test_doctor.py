@@ -188,3 +188,22 @@ async def test_an_audit_channel_that_does_not_exist(slack: SlackFake, heimdall: 
     settings = make_settings(slack, heimdall, db_path, audit_channel="C0GONE")
     check = by_name(await run_doctor(settings, now=clock.now()))["audit channel"]
     assert check.status == "fail" and "is not a channel the bot can see" in check.detail
+
+
+async def test_team_channels_the_bot_is_not_in_fail(slack: SlackFake, heimdall: HeimdallEmulator, clock: FakeClock,
+                                                     db_path: str) -> None:
+    from bot.store.teams import Team, TeamsRepo
+
+    slack.add_channel("CETL", "etl", member=True)
+    slack.add_channel("CEXPORT", "export", member=False)
+    engine = create_engine(f"sqlite+aiosqlite:///{db_path}")
+    repo = TeamsRepo(engine)
+    await repo.put(Team("etl-ingest", "CETL", ("U0ALICE",), (), "U0ADMIN", clock.now()))
+    settings = make_settings(slack, heimdall, db_path)
+    check = by_name(await run_doctor(settings, now=clock.now()))["team channels"]
+    assert check.status == "ok" and "all 1 team channel" in check.detail
+    await repo.put(Team("etl-export", "CEXPORT", ("U0ALICE",), (), "U0ADMIN", clock.now()))
+    await engine.dispose()
+    check = by_name(await run_doctor(settings, now=clock.now()))["team channels"]
+    assert check.status == "fail" and "the bot is not in #export of `etl-export`" in check.detail
+    assert "#etl" not in check.detail
