@@ -225,7 +225,8 @@ def test_a_deactivated_owner_leaves_every_team_and_admins_hear_of_a_team_without
     assert "Revoke all 1" in text_of(told[0])
     # the one who left cannot act any more (a deactivated account is refused before anything is read)
     bot.user.command(f"list {APP}", user=OWNER)
-    bot.slack.wait_for("response_url", where=lambda c: "deactivated" in text_of(c) or "belong to its team" in text_of(c))
+    bot.slack.wait_for("response_url",
+                       where=lambda c: "deactivated" in text_of(c) or "belong to its team" in text_of(c))
 
 
 def test_the_home_tab_shows_the_teams_an_owner_owns_and_not_to_others(bot: Bot) -> None:
