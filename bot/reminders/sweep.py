@@ -34,7 +34,8 @@ from bot.identity import SlackProfile, slack_error
 from bot.metrics import DATAOS_PURPOSE, RECORD_AGE, REMINDERS, SWEEP_SECONDS
 from bot.reminders.audience import Recipient, build_audience
 from bot.reminders.delivery import fate_of, retry_after
-from bot.slack import blocks
+from bot.slack.blocks.common import Message
+from bot.slack.blocks.reminders import bot_key_reminder_message, reminder_message
 from bot.store import KeyId, Link, Outcome, ReminderState, Sighting
 
 if TYPE_CHECKING:
@@ -114,7 +115,7 @@ class _Outgoing:
     key: KeyId
     step: str
     slack_user_id: str
-    message: blocks.Message
+    message: Message
     now: datetime
 
 
@@ -370,7 +371,7 @@ class Sweeper:
             hours = int(lifetime.total_seconds() // 3600) if lifetime else None
             # A snooze that would end after the key expired is no choice at all: not offered.
             snooze = self.snooze_words if token.expiration - now > self.snooze else None
-            message = blocks.reminder_message(token.name, token.expiration, now, step, lifetime_hours=hours,
+            message = reminder_message(token.name, token.expiration, now, step, lifetime_hours=hours,
                                               snooze_words=snooze)
             await outbox.put(_Outgoing(key, step, recipient.slack.user_id, message, now))
 
@@ -398,7 +399,7 @@ class Sweeper:
                     summary.failures += [f"{i.key[0]}/{i.key[1]}: not claimed ({type(exc).__name__}); "
                                          "the next pass tries again" for i in batch]
 
-    async def _send(self, key: KeyId, step: str, slack_user_id: str, message: blocks.Message, now: datetime,
+    async def _send(self, key: KeyId, step: str, slack_user_id: str, message: Message, now: datetime,
                     summary: SweepSummary) -> None:
         await self._send_batch([_Outgoing(key, step, slack_user_id, message, now)], summary, 1)
 
@@ -547,7 +548,7 @@ class Sweeper:
             sighting = Sighting(owner, token.name, token.expiration, now, preexisting=True)
             await self.rt.store.save_sightings([sighting])
         for admin, step in self._admin_steps(key, sighting, state, members, now, summary):
-            message = blocks.bot_key_reminder_message(token.name, token.expiration, now, owner)
+            message = bot_key_reminder_message(token.name, token.expiration, now, owner)
             await self._send(key, f"admin:{admin}:{step}", admin, message, now, summary)
 
     async def _bot_key_due(self, state: ReminderState, members: dict[str, SlackProfile], now: datetime) -> bool:

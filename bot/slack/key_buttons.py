@@ -25,7 +25,8 @@ from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, ConfirmO
 from bot.dataos import Token
 from bot.domain.keys import EXACT_DIGEST_LENGTH, exact_digest, mask_secret
 from bot.identity import Identity
-from bot.slack.blocks import KEYS_PER_PAGE, Message, exact_value, slack_date, text_message, text_object
+from bot.slack.blocks.common import Message, exact_value, slack_date, text_message, text_object
+from bot.slack.blocks.keys import KEYS_PER_PAGE
 from bot.text import shown
 
 ADMIN_REVOKE_ACTION = "admin_revoke"
