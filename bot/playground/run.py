@@ -313,7 +313,9 @@ class Playground:
 
     async def sweep(self) -> list[str]:
         """The scheduler's reminder pass, now; its summary lines."""
-        from bot.reminders.sweep import Sweeper, SweepFailed  # imported with the bot, after start-up
+        # imported with the bot, after start-up
+        from bot.reminders.summary import SweepFailed
+        from bot.reminders.sweep import Sweeper
 
         assert self.runtime is not None
         try:

@@ -19,7 +19,8 @@ from bot.app import Runtime
 from bot.audit import audit_line
 from bot.dataos import DataOSError
 from bot.identity import Denied, slack_error
-from bot.reminders.sweep import Sweeper, SweepFailed
+from bot.reminders.summary import SweepFailed
+from bot.reminders.sweep import Sweeper
 from bot.service import LinkRefused
 from bot.slack import tracked
 from bot.slack.blocks.common import DAMAGED_BUTTON, Message, slack_date, text_message
