@@ -20,7 +20,7 @@ from bot.dataos import Token
 from bot.domain.keys import exact_digest, key_ref
 from bot.domain.policy import ValidityPolicy
 from bot.identity import Denied, Identity
-from bot.playground.heimdall import make_key_value
+from bot.playground.heimdall_model import make_key_value
 from bot.slack import key_buttons, leak_dms
 from bot.slack.blocks.common import Message, denied_message, info_modal, text_message, working_modal
 from bot.slack.blocks.forms import create_modal, created_modal, renew_modal

@@ -12,7 +12,7 @@ from slack_sdk.models.views import View
 from bot.dataos import Token
 from bot.domain.policy import ValidityPolicy
 from bot.identity import Denied, Identity
-from bot.playground.heimdall import make_key_value
+from bot.playground.heimdall_model import make_key_value
 from bot.slack.blocks.common import Message, denied_message, info_modal, slack_date, text_message, working_modal
 from bot.slack.blocks.forms import create_modal, created_modal
 from bot.slack.blocks.help import help_message

@@ -13,7 +13,7 @@ from bot.audit import audit_line
 from bot.dataos import DataOSConflict, DataOSNotFound, DataOSUnavailable, Token, User
 from bot.domain.policy import ValidityPolicy
 from bot.identity import Denied, Identity, SlackProfile, decide
-from bot.playground.heimdall import make_key_value
+from bot.playground.heimdall_model import make_key_value
 from bot.service import LinkResult
 from bot.slack import key_buttons
 from bot.slack.blocks.common import Message, denied_message, render_id
