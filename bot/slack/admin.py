@@ -23,8 +23,8 @@ from bot.reminders.summary import SweepFailed
 from bot.reminders.sweep import Sweeper
 from bot.service import LinkRefused
 from bot.slack import tracked
+from bot.slack.blocks.chunks import section_blocks
 from bot.slack.blocks.common import DAMAGED_BUTTON, Message, slack_date, text_message
-from bot.slack.chunks import section_blocks
 from bot.slack.common import user_id
 from bot.slack.errors import explain
 from bot.slack.key_buttons import (

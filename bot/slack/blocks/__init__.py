@@ -2,7 +2,8 @@
 
 Everything is built with `slack_sdk.models`, whose `to_dict()` checks Slack's limits; messages are
 also kept within 50 blocks (which slack_sdk does not check). Callers import from the surface module
-(`bot.slack.blocks.keys`, `.forms`, `.reminders`, `.home`, `.identity`, `.help`, `.common`, `.ids`);
+(`bot.slack.blocks.keys`, `.forms`, `.reminders`, `.home`, `.identity`, `.help`, `.common`, `.ids`,
+`.chunks`);
 the names are also re-exported here so that code written against the former single module keeps working.
 """
 
