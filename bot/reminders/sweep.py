@@ -297,7 +297,7 @@ class Sweeper:
             # A snooze that would end after the key expired is no choice at all: not offered.
             snooze = self.snooze_words if token.expiration - now > self.snooze else None
             message = reminder_message(token.name, token.expiration, now, step, lifetime_hours=hours,
-                                              snooze_words=snooze)
+                                       snooze_words=snooze)
             await outbox.put(Outgoing(key, step, recipient.slack.user_id, message, now))
 
     async def _scheduled_revocations(self, now: datetime, summary: SweepSummary) -> None:

@@ -37,7 +37,7 @@ async def publish_home(rt: Runtime, slack_user: str, *, notice: str | None = Non
             scheduled = await scheduled_revocations(rt.store, identity.dataos_user_id)
         reminders_on = await rt.store.reminders_enabled(slack_user)
         view = home_view(identity, tokens, rt.clock(), reminders_on=reminders_on, notice=notice,
-                                problem=problem, scheduled=scheduled)
+                         problem=problem, scheduled=scheduled)
         await rt.slack.views_publish(user_id=slack_user, view=view)
     except Exception as exc:
         log.warning("could not publish the Home tab of %s: %s", slack_user, failure(exc))

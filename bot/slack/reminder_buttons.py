@@ -223,7 +223,7 @@ async def submit_renew(rt: Runtime, body: dict[str, Any], view: dict[str, Any], 
                                dataos_user_id=identity.dataos_user_id, key_name=old_name,
                                detail=f"new key {result.name}; old key {old_outcome}"))
     created = created_modal(result.name, result.expiration, now, delivered=delivered,
-                                   note=_sentence(f"The old key *{shown(old_name)}* {old_outcome}"))
+                            note=_sentence(f"The old key *{shown(old_name)}* {old_outcome}"))
     await update_view(client, view_id, created)
     await update_message(client, meta.get("ch", ""), meta.get("ts", ""), reminder_done_message(
         old_name, old_expiration or now,

@@ -146,8 +146,8 @@ async def submit_create(rt: Runtime, body: dict[str, Any], view: dict[str, Any],
         result = await rt.keys.create_key(identity, name=name, hours=hours, request_id=request_id)
     except DataOSConflict as exc:
         form = create_modal(rt.policy, name=name, validity_hours=hours,
-                                   error=explain(exc, doing="creating your key", key_name=name),
-                                   channel_id=metadata(view).get("channel_id", ""), render=render_id())
+                            error=explain(exc, doing="creating your key", key_name=name),
+                            channel_id=metadata(view).get("channel_id", ""), render=render_id())
         await update_view(client, view_id, form)
         return
     except DataOSError as exc:
@@ -170,7 +170,7 @@ async def _deliver_and_confirm(rt: Runtime, client: AsyncWebClient, slack_user: 
                                token: Token) -> None:
     delivered = await deliver_secret(client, slack_user, token, rt.clock())
     await update_view(client, view_id, created_modal(token.name, token.expiration, rt.clock(),
-                                                            delivered=delivered))
+                                                     delivered=delivered))
     await publish_home(rt, slack_user)
 
 

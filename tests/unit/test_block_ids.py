@@ -65,14 +65,14 @@ def builders() -> dict[str, Callable[[], Any]]:
         "home_view": lambda: home_view(ME, KEYS, NOW, reminders_on=True, notice="n"),
         "home_view many": lambda: home_view(ME, [token(f"k{i}") for i in range(45)], NOW, reminders_on=False),
         "reminder_message": lambda: reminder_message("ci_loader", NOW + timedelta(days=3), NOW, "7d",
-                                                             lifetime_hours=720, snooze_words="1 day"),
+                                                      lifetime_hours=720, snooze_words="1 day"),
         "reminder_message_from_models": lambda: reminder_message_from_models(
             "ci_loader", NOW + timedelta(days=3), NOW, "7d", lifetime_hours=720, snooze_words="1 day"),
         "bot_key_reminder_message": lambda: bot_key_reminder_message("k", NOW, NOW, "bot"),
         "reminder_done_message": lambda: reminder_done_message("k", NOW, "done"),
         "renew_modal": lambda: renew_modal(POLICY, old_name="k", old_expiration=NOW, now=NOW,
-                                                  suggested_name="k2", lifetime_hours=None, grace_hours=24,
-                                                  meta={"old": "k"}),
+                                           suggested_name="k2", lifetime_hours=None, grace_hours=24,
+                                           meta={"old": "k"}),
         "info_modal": lambda: info_modal("t", "x", buttons=[ButtonElement(
             text="a", action_id="a", value="1")], context="c"),
         "working_modal": lambda: working_modal("t", "x"),
