@@ -19,7 +19,9 @@ from bot.dataos import DataOSError, Token
 from bot.domain.reminders import KeyFacts, due_step, may_send_now, zone_for
 from bot.identity import SlackProfile
 from bot.reminders.delivery import fate_of, retry_after
-from bot.slack.blocks import Message
+from bot.reminders.outbox import CLAIM_LEASE
+from bot.reminders.summary import SweepSummary
+from bot.slack.blocks.common import Message
 from bot.slack.team_reminder_blocks import (
     UnownedKey,
     channel_unreachable_message,
@@ -30,7 +32,7 @@ from bot.store import KeyId, Outcome, ReminderState, Sighting
 from bot.store.teams import Team
 
 if TYPE_CHECKING:
-    from bot.reminders.sweep import Sweeper, SweepSummary
+    from bot.reminders.sweep import Sweeper  # (which imports this module)
 
 log = logging.getLogger(__name__)
 STEP_PREFIX = "team:"
@@ -41,8 +43,6 @@ DIGEST_MARK = "unowned-digest"
 GONE_MARK = "team-channel-gone"
 #: A mark claimed once and never due again ("older than" a moment before anything was ever stored).
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
-#: As the personal reminders' claims (`bot.reminders.sweep.CLAIM_LEASE`).
-CLAIM_LEASE = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)

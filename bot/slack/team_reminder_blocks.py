@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.domain.keys import relative
 from bot.domain.reminders import step_words
-from bot.slack.blocks import Message, slack_date
+from bot.slack.blocks.common import Message, slack_date
 from bot.text import shown
 
 TEAM_RENEW_ACTION = "team_reminder_renew"
