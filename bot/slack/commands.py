@@ -29,7 +29,7 @@ from bot.slack.blocks.identity import link_modal, whoami_message
 from bot.slack.blocks.keys import keys_message, revoke_modal, revoke_picker_modal
 from bot.slack.common import open_view, scheduled_revocations, update_view, user_id
 from bot.slack.errors import explain, explain_slack
-from bot.slack.team_keys import cmd_revoke_for, for_option, offer_for, send_team_lists
+from bot.slack.team_keys import cmd_revoke_for, for_option, offer_for, owned_teams, send_team_lists
 from bot.text import shown, unescape
 
 log = logging.getLogger(__name__)
@@ -69,8 +69,9 @@ async def cmd_list(rt: Runtime, call: Call) -> None:
     if call.args:  # `/apikey list <app-user>`: one application user's keys, for its owners
         await send_team_lists(rt, call.user_id, call.respond, only=call.args[0])
         return
+    owned = await owned_teams(rt, call.user_id)
     await send_key_list(rt, call.user_id, call.respond, replace=True)
-    await send_team_lists(rt, call.user_id, call.respond)
+    await send_team_lists(rt, call.user_id, call.respond, owned=owned)
 
 
 async def send_key_list(rt: Runtime, slack_user_id: str, respond: AsyncRespond, *, page: int = 0,

@@ -50,7 +50,13 @@ async def publish_home(rt: Runtime, slack_user: str, *, notice: str | None = Non
 async def team_home_blocks(rt: Runtime, slack_user: str, room: int) -> list[dict[str, Any]]:
     """After "Your keys": a section per application user the person owns (within Home's 100 blocks)."""
     found: list[dict[str, Any]] = []
-    for team in await rt.teams.owned_by(slack_user):
+    try:
+        teams = await rt.teams.owned_by(slack_user)
+    except Exception as exc:  # the person's own keys still show
+        log.warning("could not find the teams %s owns: %s", slack_user, type(exc).__name__)
+        return [{"type": "section", "text": {"type": "mrkdwn", "text": ":x: I could not look up the application "
+                 "users you own just now; their keys are not shown. Please try again in a minute."}}]
+    for team in teams:
         try:
             tokens = sorted(await rt.dataos.list_tokens(team.app_user_id), key=lambda t: (t.expiration, t.name))
         except DataOSError as exc:

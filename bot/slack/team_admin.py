@@ -19,13 +19,14 @@ from bot.app import Runtime
 from bot.dataos import DataOSError, DataOSNotFound
 from bot.identity import slack_error
 from bot.slack.blocks import slack_date
+from bot.slack.chunks import section_blocks
 from bot.slack.errors import explain
 from bot.store import Audit
 from bot.store.teams import Team
 from bot.teams import describe_owners
 from bot.text import shown
 
-Say = Callable[[str], Awaitable[None]]
+Say = Callable[..., Awaitable[None]]  # admin_command's say(text, extra blocks=None)
 _PERSON = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 _GROUP = re.compile(r"^<!subteam\^(S[A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -192,6 +193,6 @@ async def admin_teams(rt: Runtime, actor: str, say: Say) -> None:
         elif keys is None or keys[0]:
             unowned.append(f"• `{shown(app)}` · {when}")
     await _audit(rt, actor, "teams", "ok", None)
-    lines = ["*Teams*"] + (owned or ["None yet."]) + ["*Application users with keys but no team*"] + (
-        unowned or ["None."])
-    await say("\n".join(lines)[:11000])
+    lines = (owned or ["No teams yet."]) + ["*Application users with keys but no team*"] + (unowned or ["None."])
+    await say("*Teams*", section_blocks(lines, more="The rest of this list is too long for Slack; "
+                                              "`/apikey admin team <app-user>` shows one team."))

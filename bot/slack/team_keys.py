@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Runtime
 from bot.dataos import DataOSError, DataOSNotFound, Token
-from bot.identity import Identity, failure, slack_error
+from bot.identity import Denied, Identity, failure, slack_error
 from bot.service import Duplicate, StoreUnavailable, same_second
 from bot.slack import blocks, tracked
 from bot.slack.common import action_value, clicked_message, metadata, open_view, state_value, tell, update_view, user_id
@@ -92,8 +92,22 @@ async def tell_channel(rt: Runtime, team: Team, text: str) -> bool:
 # ---- list ---------------------------------------------------------------------------------------
 
 
-async def send_team_lists(rt: Runtime, slack_user: str, respond: AsyncRespond, *, only: str | None = None) -> None:
-    """After "Your keys": a message per application user the person owns (`only`: just that one, or why not)."""
+async def owned_teams(rt: Runtime, slack_user: str) -> list[Team] | None:
+    """The teams the person owns now ([] for someone who may not be mapped at all); None if that could not
+    be found out. Asked before "Your keys" is sent, so that the two answers come in order."""
+    if isinstance(await rt.keys.identify(slack_user), Denied):
+        return []  # "Your keys" says why not; a guest in an owning group sees no team's keys either
+    try:
+        return await rt.teams.owned_by(slack_user)
+    except Exception as exc:
+        log.warning("could not find the teams %s owns: %s", slack_user, type(exc).__name__)
+        return None
+
+
+async def send_team_lists(rt: Runtime, slack_user: str, respond: AsyncRespond, *, only: str | None = None,
+                          owned: list[Team] | None = None) -> None:
+    """After "Your keys": a message per team in `owned` (None: they could not be looked up), or with `only`
+    just that application user's (or why not)."""
     if only is not None:
         acting = await act_as(rt, slack_user, only, "team list")
         if isinstance(acting, str):
@@ -101,10 +115,13 @@ async def send_team_lists(rt: Runtime, slack_user: str, respond: AsyncRespond, *
                           **blocks.text_message(f":no_entry: {acting}").kwargs())
             return
         teams = [acting[1]]
+    elif owned is None:  # the person's own list is shown already: say what is missing, not "error"
+        await respond(response_type="ephemeral", replace_original=False, **blocks.text_message(
+            ":x: I could not look up the application users you own just now, so their keys are not listed "
+            "here. Nothing was changed; please try again in a minute.").kwargs())
+        return
     else:
-        teams = await rt.teams.owned_by(slack_user)
-        if teams and await rt.resolver.admission(slack_user) is not None:
-            return  # a guest (or someone from another organisation) in an owning group sees no team's keys
+        teams = owned
     for team in teams:
         try:
             tokens = sorted(await rt.dataos.list_tokens(team.app_user_id), key=lambda t: (t.expiration, t.name))
@@ -132,7 +149,15 @@ async def offer_for(rt: Runtime, client: AsyncWebClient, view_id: str, view: dic
                     wanted: str | None) -> None:
     """Once the create form is open: add its "For" select when the person owns any team (preselecting
     `--for`), or say why `--for` is refused."""
-    teams = await rt.teams.owned_by(identity.slack_user_id)
+    try:
+        teams = await rt.teams.owned_by(identity.slack_user_id)
+    except Exception as exc:  # the form still makes a personal key; only the "For" choice is missing
+        log.warning("could not find the teams %s owns: %s", identity.slack_user_id, type(exc).__name__)
+        if wanted is not None:
+            await update_view(client, view_id, blocks.info_modal("Create a DataOS key", (
+                ":x: I could not look up the application users you own just now. Nothing was changed; please "
+                "try again in a minute.")))
+        return
     if wanted is not None and wanted not in {t.app_user_id for t in teams}:
         sentence = refusal(await rt.teams.team_of(wanted), wanted) if wanted else "`--for` needs an application user."
         await update_view(client, view_id, blocks.info_modal("Create a DataOS key", f":no_entry: {sentence}"))

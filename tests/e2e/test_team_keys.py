@@ -240,3 +240,19 @@ def test_the_home_tab_shows_the_teams_an_owner_owns_and_not_to_others(bot: Bot) 
     assert f"Keys of {APP}" in text_of(owner_home) and "team_reveal" in text_of(owner_home)
     assert key.apikey not in text_of(owner_home)
     assert APP not in text_of(other_home)
+
+
+def test_a_team_key_button_acts_only_on_the_exact_key_it_showed(bot: Bot) -> None:
+    old = bot.heimdall.add_token(APP, "loader", hours=72)
+    set_team(bot)
+    value = json.dumps({"k": "loader", "e": int(old.expiration.timestamp()), "a": APP}, separators=(",", ":"))
+    bot.heimdall.remove_token(APP, "loader")
+    new = bot.heimdall.add_token(APP, "loader", hours=24 * 20)  # the same name, another key
+    bot.user.click("team_reveal", value, user=OWNER)
+    bot.slack.wait_for("views.update", where=lambda c: "was replaced" in text_of(c))
+    bot.user.click("team_revoke", value, user=OWNER)
+    bot.slack.wait_for("response_url", where=lambda c: "was replaced" in text_of(c))
+    assert bot.heimdall.tokens[APP]["loader"].apikey == new.apikey
+    assert new.apikey not in everything_said(bot) and channel_lines(bot) == []
+    bot.user.click("team_revoke", "not json", user=OWNER)
+    bot.slack.wait_for("response_url", where=lambda c: "That button is damaged" in text_of(c))
