@@ -27,13 +27,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from slack_sdk.errors import SlackApiError
 
+from bot.audience import Recipient, build_audience
 from bot.dataos import DataOSError, Token
+from bot.delivery import SweepFailed as SweepFailed  # re-exported: callers catch it from here too
+from bot.delivery import fate_of, retry_after
 from bot.domain.durations import humanize_hours, parse_duration_hours
 from bot.domain.reminders import KeyFacts, WorkingTime, due_step, may_send_now, zone_for
 from bot.identity import SlackProfile, slack_error
 from bot.metrics import DATAOS_PURPOSE, RECORD_AGE, REMINDERS, SWEEP_SECONDS
-from bot.reminders.audience import Recipient, build_audience
-from bot.reminders.delivery import fate_of, retry_after
 from bot.slack import blocks
 from bot.store import KeyId, Link, Outcome, ReminderState, Sighting
 
@@ -56,11 +57,6 @@ DIRECTORY_FRESH_SECONDS = 60.0
 
 Mode = Literal["auto", "tick", "discovery"]
 DISCOVERY_MARK = "discovery"
-
-
-class SweepFailed(Exception):
-    """The sweep could not start (directory or database unavailable) or had to stop (Slack refuses the
-    bot's token); the message says why."""
 
 
 class SlackStopped(Exception):

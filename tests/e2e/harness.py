@@ -19,10 +19,10 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import Runtime
+from bot.compose import create_web_app
 from bot.config import Settings
 from bot.playground.heimdall import HeimdallEmulator
 from bot.playground.slack import SlackCall, SlackFake
-from bot.web import create_web_app
 from tests.conftest import FakeClock
 
 SIGNING_SECRET = "test-signing-secret"
