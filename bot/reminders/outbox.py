@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
 
+from bot.delivery import fate_of, retry_after
 from bot.identity import slack_error
-from bot.reminders.delivery import fate_of, retry_after
 from bot.reminders.summary import SlackStopped, SweepSummary
 from bot.slack.blocks.common import Message
 from bot.store import KeyId, Outcome

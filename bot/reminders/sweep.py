@@ -25,14 +25,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from slack_sdk.errors import SlackApiError
 
+from bot.audience import Recipient, build_audience
 from bot.dataos import DataOSError, Token
+from bot.delivery import SweepFailed as SweepFailed  # re-exported: callers catch it from here too
 from bot.domain.durations import humanize_hours, parse_duration_hours
 from bot.domain.reminders import KeyFacts, WorkingTime, due_step, may_send_now, zone_for
 from bot.identity import SlackProfile, slack_error
 from bot.metrics import DATAOS_PURPOSE, RECORD_AGE, REMINDERS, SWEEP_SECONDS
-from bot.reminders.audience import Recipient, build_audience
 from bot.reminders.outbox import SEND_BATCH, Outbox, Outgoing
-from bot.reminders.summary import SlackStopped, SweepFailed, SweepSummary
+from bot.reminders.summary import SlackStopped, SweepSummary
 from bot.slack.blocks.reminders import bot_key_reminder_message, reminder_message
 from bot.store import KeyId, Link, ReminderState, Sighting
 

@@ -16,11 +16,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block, SectionBlock
 
 from bot.app import Runtime
+from bot.audience import build_audience
 from bot.audit import audit_line
 from bot.dataos import DataOSError
+from bot.delivery import SweepFailed
 from bot.identity import Denied, slack_error
-from bot.reminders.summary import SweepFailed
-from bot.reminders.sweep import Sweeper
 from bot.service import LinkRefused
 from bot.slack import tracked
 from bot.slack.blocks.chunks import section_blocks
@@ -95,7 +95,9 @@ async def admin_command(rt: Runtime, actor: str, args: list[str], respond: Async
         await _audit_report(rt, actor, rest, say)
     elif sub == "sweep":
         try:
-            summary = await Sweeper(rt).run("discovery" if rest[:1] == ["--discover"] else "auto")
+            if rt.sweep_now is None:  # (bot.compose sets it whenever it registers this command)
+                raise SweepFailed("this process runs no reminder sweeps")
+            summary = await rt.sweep_now("discovery" if rest[:1] == ["--discover"] else "auto")
         except SweepFailed as exc:
             await _audit(rt, actor, "sweep", "failed")
             await say(f":x: The sweep could not run: {shown(str(exc), 300)}")
@@ -152,8 +154,6 @@ async def _audit_report(rt: Runtime, actor: str, args: list[str], say: Any) -> N
 
 
 async def _stats(rt: Runtime, actor: str, say: Any) -> None:
-    from bot.reminders.audience import build_audience
-
     now = rt.clock()
     await rt.directory.ensure_loaded()
     members = await rt.slack_directory.members()

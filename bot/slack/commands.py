@@ -22,6 +22,7 @@ from bot.domain.durations import DurationTooLong, InvalidDuration, humanize_hour
 from bot.domain.keys import InvalidKeyName, validate_key_name
 from bot.identity import Denied, Mapped
 from bot.slack import tracked
+from bot.slack.admin import admin_command
 from bot.slack.blocks.common import Message, denied_message, info_modal, text_message, working_modal
 from bot.slack.blocks.forms import create_modal
 from bot.slack.blocks.help import help_message
@@ -29,6 +30,7 @@ from bot.slack.blocks.identity import link_modal, whoami_message
 from bot.slack.blocks.keys import keys_message, revoke_modal, revoke_picker_modal
 from bot.slack.common import open_view, scheduled_revocations, update_view, user_id
 from bot.slack.errors import explain, explain_slack
+from bot.slack.home import publish_home
 from bot.text import shown, unescape
 
 log = logging.getLogger(__name__)
@@ -210,14 +212,10 @@ async def cmd_reminders(rt: Runtime, call: Call) -> None:
                 "before a key expires, in your working hours.")
     await call.reply(text_message(text))
     if choice in ("on", "off"):
-        from bot.slack.home import publish_home
-
         await publish_home(rt, call.user_id)
 
 
 async def cmd_admin(rt: Runtime, call: Call) -> None:
-    from bot.slack.admin import admin_command
-
     await call.ack()
     await admin_command(rt, call.user_id, call.args, call.respond)
 
