@@ -152,7 +152,7 @@ class Sweeper:
         sightings, swept, listed, gone = (self._pending_sightings, self._pending_swept, self._pending_listed,
                                           self._pending_gone)
         self._pending_sightings, self._pending_swept, self._pending_listed, self._pending_gone = [], [], [], []
-        await self.rt.store.save_sweep_progress(sightings, swept, now, listed=listed, gone=gone)
+        await self.rt.sightings.save_sweep_progress(sightings, swept, now, listed=listed, gone=gone)
 
     async def run(self, mode: Mode = "auto") -> SweepSummary:
         """One pass. "auto" (the scheduler's and `apikey-bot sweep`'s) is a tick, or a discovery when the
@@ -164,7 +164,7 @@ class Sweeper:
         if self.rt.slack_stopped is not None:
             raise SweepFailed(f"Slack refuses the bot's token ({self.rt.slack_stopped}); no reminder can be sent")
         # Outcomes an earlier pass could not write go in first: their claims are still open.
-        if not await self.rt.outcomes.flush(self.rt.store):
+        if not await self.rt.outcomes.flush(self.rt.ledger):
             raise SweepFailed(f"the database did not take {len(self.rt.outcomes.pending)} earlier reminder "
                               "outcome(s); nothing new is sent until it does")
         await self._scheduled_revocations(now, summary)
@@ -175,7 +175,7 @@ class Sweeper:
             # Claimed as "due again once the lease has passed", and moved to `now` only when it finished:
             # a discovery that fails or dies without being able to say so is not lost for a whole interval.
             lease = min(DISCOVERY_LEASE, interval / 2)
-            discover = await self.rt.store.claim_mark(DISCOVERY_MARK, now=now, older_than=older_than,
+            discover = await self.rt.marks.claim_mark(DISCOVERY_MARK, now=now, older_than=older_than,
                                                       to=now - interval + lease) is not None
             discover = discover or mode == "discovery"
         summary.kind = "discovery" if discover else "tick"
@@ -196,7 +196,7 @@ class Sweeper:
         if discover:
             await self._set_discovery_mark(now, "done")
         try:
-            oldest = await self.rt.store.oldest_listing()
+            oldest = await self.rt.sightings.oldest_listing()
             RECORD_AGE.set((now - oldest).total_seconds() if oldest is not None else 0)
         except Exception as exc:  # a gauge: never a reason to fail a pass whose DMs are out
             log.warning("could not read the age of the key record: %s", type(exc).__name__)
@@ -211,7 +211,7 @@ class Sweeper:
 
     async def _set_discovery_mark(self, at: datetime, what: str) -> None:
         try:
-            await asyncio.shield(self.rt.store.set_mark(DISCOVERY_MARK, at))
+            await asyncio.shield(self.rt.marks.set_mark(DISCOVERY_MARK, at))
         except Exception as exc:  # the claim's lease makes it due again anyway (DISCOVERY_LEASE)
             log.warning("could not mark the discovery as %s (%s); it is due again within %s", what,
                         type(exc).__name__, DISCOVERY_LEASE)
@@ -251,9 +251,9 @@ class Sweeper:
                 await self.rt.directory.ensure_loaded()
             members = await self.rt.slack_directory.members()  # walked only if never walked and stored
             horizon = None if discover else now + timedelta(hours=max(self.ladder, default=0)) + timedelta(days=1)
-            state = await self.rt.store.load_reminder_state(since=now, until=horizon)
+            state = await self.rt.sightings.load_reminder_state(since=now, until=horizon)
             await self.rt.self_links.check_all()  # a self-link ends with the key that proved it
-            links = await self.rt.store.links()
+            links = await self.rt.links.links()
         except DataOSError as exc:
             raise SweepFailed(f"the DataOS user directory is unavailable: {exc}") from None
         except SlackApiError as exc:
@@ -406,10 +406,10 @@ class Sweeper:
         """Claim a batch (stamped with the time of the claim), post each DM, and record each DM's own
         outcome as it comes (several in one write when they come together), through a database blip,
         and kept for later if it lasts."""
-        if not await self.rt.outcomes.flush(self.rt.store):
+        if not await self.rt.outcomes.flush(self.rt.ledger):
             raise RuntimeError("earlier outcomes not recorded")
         claimed_at = self.rt.clock()
-        claimed = await self.rt.store.claim_reminders([(i.key, i.step, i.slack_user_id) for i in batch],
+        claimed = await self.rt.ledger.claim_reminders([(i.key, i.step, i.slack_user_id) for i in batch],
                                                       now=claimed_at, worker=self.worker, lease=CLAIM_LEASE)
         mine = [i for i in batch if (i.key, i.step) in claimed]
         if len(mine) < len(batch):
@@ -442,14 +442,14 @@ class Sweeper:
             # On record within moments, not when the whole batch is done: a write under way (or the
             # batch's last one) takes this outcome along with the others that came meanwhile.
             if not book.busy:
-                await book.flush(self.rt.store, attempts=1)
+                await book.flush(self.rt.ledger, attempts=1)
 
         try:
             await asyncio.gather(*(post(item) for item in mine))
         finally:
             # What Slack has is recorded even if this pass is being cancelled (a shutdown), or a later pass
             # would send it again once the claims' lease ran out.
-            if not await book.flush(self.rt.store):
+            if not await book.flush(self.rt.ledger):
                 summary.failures.append(f"{len(book.pending)} reminder outcome(s) could not be "
                                         "recorded yet (database unavailable); they are kept and written first "
                                         "by the next pass or at exit")
@@ -464,7 +464,7 @@ class Sweeper:
         async with self._renewing:
             if self.rt.clock() - held.since > CLAIM_LEASE / 2:
                 now = self.rt.clock()
-                held.mine = await self.rt.store.renew_claims(sorted(held.mine), now=now, worker=self.worker)
+                held.mine = await self.rt.ledger.renew_claims(sorted(held.mine), now=now, worker=self.worker)
                 held.since = now
         return (item.key, item.step) in held.mine
 
@@ -505,17 +505,17 @@ class Sweeper:
 
     async def _scheduled_revocations(self, now: datetime, summary: SweepSummary) -> None:
         """"Revoke the old key in N hours" (from a renewal), once its time has come."""
-        for item in await self.rt.store.due_revocations(now):
-            if not await self.rt.store.take_revocation(item.id):
+        for item in await self.rt.revocations.due_revocations(now):
+            if not await self.rt.revocations.take_revocation(item.id):
                 continue
             try:
                 outcome = await self.rt.keys.revoke_exact(item.dataos_user_id, item.key_name, item.key_expiration,
                                                           actor=item.requested_by, detail="scheduled at renewal")
             except DataOSError as exc:
-                await self.rt.store.finish_revocation(item.id, "pending")  # try again next sweep
+                await self.rt.revocations.finish_revocation(item.id, "pending")  # try again next sweep
                 summary.failures.append(f"{item.dataos_user_id}/{item.key_name}: scheduled revoke failed ({exc})")
                 continue
-            await self.rt.store.finish_revocation(item.id, "skipped" if outcome == "changed" else "done")
+            await self.rt.revocations.finish_revocation(item.id, "skipped" if outcome == "changed" else "done")
             if outcome == "revoked":
                 summary.revoked_later += 1
             elif outcome == "changed":
@@ -544,7 +544,7 @@ class Sweeper:
         sighting = state.sightings.get(key)
         if sighting is None:
             sighting = Sighting(owner, token.name, token.expiration, now, preexisting=True)
-            await self.rt.store.save_sightings([sighting])
+            await self.rt.sightings.save_sightings([sighting])
         for admin, step in self._admin_steps(key, sighting, state, members, now, summary):
             message = blocks.bot_key_reminder_message(token.name, token.expiration, now, owner)
             await self._send(key, f"admin:{admin}:{step}", admin, message, now, summary)
