@@ -124,7 +124,7 @@ class SlackDirectory:
             if not cursor:
                 break
         await self._stored.replace_members([_member(p) for p in members.values()])
-        self._stored = members
+        self._members = members
         self._loaded = True
         log.info("slack directory walked: %d active members (%d rate-limit waits)", len(members), waits)
 
