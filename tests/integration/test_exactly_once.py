@@ -211,8 +211,9 @@ async def test_concurrent_claims_in_opposite_orders_do_not_deadlock(pg_engines: 
     for round_ in range(5):
         wanted = [(k, f"{s}-{round_}", u) for k, s, u in keys]
         one, two = await asyncio.gather(
-            pg_engines[0].claim_reminders(wanted, now=now, worker="a", lease=timedelta(minutes=10)),
-            pg_engines[1].claim_reminders(list(reversed(wanted)), now=now, worker="b", lease=timedelta(minutes=10)))
+            pg_engines[0].ledger.claim_reminders(wanted, now=now, worker="a", lease=timedelta(minutes=10)),
+            pg_engines[1].ledger.claim_reminders(list(reversed(wanted)), now=now, worker="b",
+                                                 lease=timedelta(minutes=10)))
         assert len(one) + len(two) == 300 and not set(one) & set(two)
 
 

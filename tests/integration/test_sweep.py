@@ -238,7 +238,7 @@ async def test_two_replicas_sweeping_at_once_send_each_reminder_once(
     assert len(received) == 80 and len(set(received)) == 80
     assert a.sent + b.sent == 80
     assert a.skipped["claimed by another sweep"] + b.skipped["claimed by another sweep"] == 80
-    ledger = await pg_engines[0].ledger()
+    ledger = await pg_engines[0].ledger.ledger()
     assert len(ledger) == 80 and {r["state"] for r in ledger} == {"sent"}
     await one.aclose()
     await two.aclose()
@@ -262,7 +262,7 @@ async def test_interrupted_sweep_is_finished_by_the_next_and_the_dm_in_flight_ne
         await task
     await asyncio.to_thread(slack.wait_for, "chat.postMessage", 1,
                             where=lambda c: c.result.get("error") == "caller_went_away")
-    states = Counter(r["state"] for r in await pg_engines[0].ledger())
+    states = Counter(r["state"] for r in await pg_engines[0].ledger.ledger())
     # The DM in flight when the process stopped may have reached Slack: recorded as unknown, never sent
     # again. Those claimed but not yet sent are released at once, not left to their lease.
     assert (states["sent"], states["unknown"], states["claimed"]) == (10, 1, 0)
@@ -279,6 +279,6 @@ async def test_interrupted_sweep_is_finished_by_the_next_and_the_dm_in_flight_ne
     received = dms(slack)
     assert len(received) == 59 and len(set(received)) == 59, sorted(received)
     assert len(slack.calls_to("chat.postMessage")) == 60  # the unknown one was attempted once, never again
-    assert Counter(r["state"] for r in await pg_engines[0].ledger()) == {"sent": 59, "unknown": 1}
+    assert Counter(r["state"] for r in await pg_engines[0].ledger.ledger()) == {"sent": 59, "unknown": 1}
     await rt.aclose()
     await rt2.aclose()
