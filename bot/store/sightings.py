@@ -43,7 +43,6 @@ class ReminderState:
     active: set[str]  # Slack users who have used the bot
 
 
-
 class KeySightings(Repository):
     async def note_key_created(self, dataos_user_id: str, key_name: str, expiration: datetime, now: datetime) -> None:
         """The bot made this key now: its lifetime is known exactly."""

@@ -13,9 +13,10 @@ from sqlalchemy.exc import OperationalError
 from bot.app import Runtime
 
 When = Literal["before", "after"]
-#: The Runtime's repositories, which `install` wraps (one fault plan for all: method names are unique).
+#: The Runtime's repositories that `install` wraps (one fault plan for all: method names are unique); the
+#: same boundary the single store had (leak reports were never behind it).
 REPOSITORIES = ("database", "audit_log", "idempotency", "sightings", "ledger", "marks", "revocations", "members",
-                "events", "prefs", "links", "leak_reports")
+                "events", "prefs", "links")
 
 
 def blip() -> OperationalError:
