@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from bot.audit import AuditTrail
 from bot.dataos import DataOSError, DataOSNotFound, HeimdallClient, Token, User
-from bot.domain.keys import created_by_description, is_ref, key_ref
+from bot.domain.keys import created_by_description, is_ref, key_digest
 from bot.domain.names import generate_key_name
 from bot.identity import Denied, Identity, IdentityResolver, Mapped
 from bot.self_links import SelfLinks
@@ -62,6 +62,20 @@ class LinkResult:
     others: tuple[Mapped, ...] = ()
     #: The link as stored (a self-link with the key that proved it), to be named exactly later.
     link: Link | None = None
+
+
+@dataclass(frozen=True)
+class Revoked:
+    """What `revoke_exact` did: revoked it, found it gone, or found a different key under that name
+    (`changed`; `expiration` is then the other key's). `name` is the real name, never a digest."""
+
+    outcome: Literal["revoked", "gone", "changed"]
+    name: str
+    expiration: datetime | None
+
+
+def same_second(a: datetime, b: datetime) -> bool:
+    return int(a.timestamp()) == int(b.timestamp())
 
 
 def _outcome(exc: DataOSError) -> str:
@@ -124,7 +138,7 @@ class KeyService:
         if not is_ref(name):
             return name
         for token in await self.dataos.list_tokens(dataos_user_id):
-            if key_ref(token.name) == name:
+            if key_digest(token.name) == name:
                 return token.name
         raise DataOSNotFound("DataOS has no such key any more.", status=404)
 
@@ -186,44 +200,43 @@ class KeyService:
         except Exception:  # the key is gone; a link it proved then fails its next check instead
             log.exception("could not end the self-links proven by a revoked key of %s", dataos_user_id)
 
-    async def revoke_key(self, identity: Identity, name: str) -> Token:
-        try:
-            name = await self.resolve(identity.dataos_user_id, name)
-            token = await self.dataos.get_token(identity.dataos_user_id, name)
-            await self.delete_token(identity.dataos_user_id, name, actor=identity.slack_user_id)
-        except DataOSError as exc:
-            await self._audit(identity, "revoke", _outcome(exc), key_name=name)
-            raise
-        await self._audit(identity, "revoke", "ok", key_name=name, expiration=token.expiration)
-        await self._bookkeeping("revoke", self.sightings.forget_sighting(
-            (identity.dataos_user_id, name, token.expiration)))
-        return token
-
     async def revoke_exact(self, dataos_user_id: str, name: str, expiration: datetime | None, *, actor: str,
-                           detail: str) -> Literal["revoked", "gone", "changed"]:
-        """Revoke the key `name` only if it is still the one that expires at `expiration`: a key revoked
-        meanwhile and made again under the same name is another key, and is left alone (audited)."""
+                           detail: str, action: str = "revoke") -> Revoked:
+        """Revoke the key `name` only if it is still the one that expires at `expiration` (to the second,
+        which is what buttons and forms carry): a key revoked meanwhile and made again under the same
+        name is another key, and is left alone. The one way anything in the bot revokes a key; every
+        outcome is audited (as `action`), and a DataOS error is audited and raised."""
+
+        async def audit(outcome: str, key_name: str, key_expiration: datetime | None) -> None:
+            await self.trail.record(Audit(at=self.clock(), actor_slack_id=actor, action=action, outcome=outcome,
+                                          dataos_user_id=dataos_user_id, key_name=key_name,
+                                          key_expiration=key_expiration, detail=detail))
+
         try:
             name = await self.resolve(dataos_user_id, name)
             token = await self.dataos.get_token(dataos_user_id, name)
         except DataOSNotFound:
             if not is_ref(name):
                 await self._key_gone(dataos_user_id, name, actor)
-            return "gone"
-        if expiration is None or token.expiration != expiration:
-            await self.trail.record(Audit(at=self.clock(), actor_slack_id=actor, action="revoke",
-                                          outcome="skipped: key changed", dataos_user_id=dataos_user_id,
-                                          key_name=name, key_expiration=token.expiration, detail=detail))
-            return "changed"
+            await audit("skipped: already gone", name, expiration)
+            return Revoked("gone", name, None)
+        except DataOSError as exc:
+            await audit(_outcome(exc), name, expiration)
+            raise
+        if expiration is None or not same_second(token.expiration, expiration):
+            await audit("skipped: key changed", name, token.expiration)
+            return Revoked("changed", name, token.expiration)
         try:
             await self.delete_token(dataos_user_id, name, actor=actor)
         except DataOSNotFound:
-            return "gone"
-        await self.trail.record(Audit(at=self.clock(), actor_slack_id=actor, action="revoke", outcome="ok",
-                                      dataos_user_id=dataos_user_id, key_name=name, key_expiration=expiration,
-                                      detail=detail))
-        await self._bookkeeping("revoke", self.sightings.forget_sighting((dataos_user_id, name, expiration)))
-        return "revoked"
+            await audit("skipped: already gone", name, expiration)
+            return Revoked("gone", name, None)
+        except DataOSError as exc:
+            await audit(_outcome(exc), name, token.expiration)
+            raise
+        await audit("ok", name, token.expiration)
+        await self._bookkeeping("revoke", self.sightings.forget_sighting((dataos_user_id, name, token.expiration)))
+        return Revoked("revoked", name, token.expiration)
 
     async def reveal_key(self, identity: Identity, name: str) -> Token:
         try:

@@ -59,12 +59,28 @@ REF_MAX_NAME = 150
 REF_PREFIX = "#"
 
 
-def key_ref(name: str) -> str:
-    """How a button, option or form names a key: the name itself, or for a name too long for Slack's
-    value limits a digest of it, which the listener resolves by listing the owner's keys."""
-    if len(name) <= REF_MAX_NAME and not name.startswith(REF_PREFIX):
+def key_ref(name: str, limit: int = REF_MAX_NAME) -> str:
+    """How a button, option or form names a key: the name itself, or for a name longer than `limit`
+    (Slack's value limits) a digest of it, which the listener resolves by listing the owner's keys."""
+    if len(name) <= limit and not name.startswith(REF_PREFIX):
         return name
+    return key_digest(name)
+
+
+def key_digest(name: str) -> str:
+    """The digest form of `key_ref`, whatever the name's length (41 characters)."""
     return REF_PREFIX + hashlib.sha256(name.encode()).hexdigest()[:40]
+
+
+#: Hex digits of `exact_digest`: 48 bits tell apart the keys of one DataOS user.
+EXACT_DIGEST_LENGTH = 12
+
+
+def exact_digest(name: str, expiration: datetime) -> str:
+    """One exact key (name AND expiration, to the second) in a few characters, for a button that names
+    many keys: a key made again under the same name expires at another time, so has another digest."""
+    text = f"{name}\0{int(expiration.timestamp())}"
+    return hashlib.sha256(text.encode()).hexdigest()[:EXACT_DIGEST_LENGTH]
 
 
 def is_ref(value: str) -> bool:

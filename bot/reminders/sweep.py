@@ -509,8 +509,9 @@ class Sweeper:
             if not await self.rt.revocations.take_revocation(item.id):
                 continue
             try:
-                outcome = await self.rt.keys.revoke_exact(item.dataos_user_id, item.key_name, item.key_expiration,
-                                                          actor=item.requested_by, detail="scheduled at renewal")
+                outcome = (await self.rt.keys.revoke_exact(
+                    item.dataos_user_id, item.key_name, item.key_expiration, actor=item.requested_by,
+                    detail="scheduled at renewal")).outcome
             except DataOSError as exc:
                 await self.rt.revocations.finish_revocation(item.id, "pending")  # try again next sweep
                 summary.failures.append(f"{item.dataos_user_id}/{item.key_name}: scheduled revoke failed ({exc})")

@@ -2,6 +2,7 @@
 
 A button's value is only a hint of which key: every action resolves the clicking user again and
 looks the key up under *their* DataOS user, so an altered value can never reach someone else's key.
+Revoke names the exact key it showed, name and expiration (`key_buttons`).
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Runtime
-from bot.dataos import DataOSError
+from bot.dataos import DataOSError, DataOSNotFound
 from bot.identity import Denied
 from bot.slack import blocks, tracked
 from bot.slack.commands import open_create_form, send_key_list
 from bot.slack.common import action_value, open_view, update_view, user_id
 from bot.slack.errors import explain, explain_slack
 from bot.slack.home import from_home, publish_home
+from bot.slack.key_buttons import parse_exact, replaced_text
 from bot.text import shown
 
 log = logging.getLogger(__name__)
@@ -86,28 +88,43 @@ async def on_show_here(rt: Runtime, body: dict[str, Any], client: AsyncWebClient
 
 
 async def on_revoke(rt: Runtime, body: dict[str, Any], respond: AsyncRespond) -> None:
-    """From a list message, after Slack's confirm dialog: revoke, then refresh the list in place."""
-    name = action_value(body)
+    """From a list message or the Home tab, after Slack's confirm dialog: revoke exactly the key the
+    button showed (name and expiration, re-read from DataOS first), then refresh where it was pressed."""
     slack_user = user_id(body)
+    parsed = parse_exact(action_value(body))
+
+    async def answer(text: str, *, refresh: bool) -> None:
+        if from_home(body):
+            await publish_home(rt, slack_user, notice=text)
+        elif refresh:
+            await send_key_list(rt, slack_user, respond, replace=True, notice=text)
+            await publish_home(rt, slack_user)
+        else:
+            await _say(respond, body, text)
+
+    if parsed is None:  # on the Home tab the redraw also replaces the damaged button
+        await answer(blocks.DAMAGED_BUTTON, refresh=False)
+        return
+    key, _ = parsed
     identity = await rt.keys.identify(slack_user)
     if isinstance(identity, Denied):
         await _say(respond, body, f":no_entry: {identity.message}")
         return
+    where = "Home tab" if from_home(body) else "key list"
     try:
-        await rt.keys.revoke_key(identity, name)
+        # Looked up under the clicker's own DataOS user: an altered value can only miss.
+        done = await rt.keys.revoke_exact(identity.dataos_user_id, key.name, key.expiration, actor=slack_user,
+                                          detail=f"from the {where}")
     except DataOSError as exc:
-        text = ":x: " + explain(exc, doing="revoking your key", key_name=name)
-        if from_home(body):
-            await publish_home(rt, slack_user, notice=text)
-        else:
-            await _say(respond, body, text)
+        await answer(":x: " + explain(exc, doing="revoking your key", key_name=key.name), refresh=False)
         return
-    notice = f":wastebasket: Key *{shown(name)}* revoked."
-    if from_home(body):
-        await publish_home(rt, slack_user, notice=notice)
+    if done.outcome == "revoked":
+        await answer(f":wastebasket: Key *{shown(done.name)}* revoked.", refresh=True)
+    elif done.outcome == "changed":
+        await answer(f":warning: {replaced_text(done.name)} `/apikey list` shows the key that has that name now.",
+                     refresh=True)
     else:
-        await send_key_list(rt, slack_user, respond, replace=True, notice=notice)
-        await publish_home(rt, slack_user)
+        await answer(":x: " + explain(DataOSNotFound(), doing="revoking your key", key_name=done.name), refresh=False)
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:

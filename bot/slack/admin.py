@@ -6,32 +6,38 @@ escapes its text) or by a bare Slack user id.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from datetime import timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
-from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, ConfirmObject, SectionBlock
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block, SectionBlock
 
 from bot.app import Runtime
 from bot.audit import audit_line
 from bot.dataos import DataOSError
-from bot.domain.keys import key_ref, mask_secret
-from bot.identity import Denied
+from bot.identity import Denied, slack_error
 from bot.reminders.sweep import Sweeper, SweepFailed
 from bot.service import LinkRefused
 from bot.slack import blocks, tracked
 from bot.slack.chunks import section_blocks
 from bot.slack.common import user_id
 from bot.slack.errors import explain
-from bot.slack.links import tell_others
+from bot.slack.key_buttons import (
+    ADMIN_REVOKE_ACTION,
+    admin_keys_message,
+    admin_revoked_message,
+    gone_text,
+    parse_exact,
+    replaced_text,
+)
+from bot.slack.links import people_of, tell_others
 from bot.store import Audit
 from bot.text import shown
 
 log = logging.getLogger(__name__)
-ADMIN_REVOKE_ACTION = "admin_revoke"
 #: Audit entries one answer shows (newest first); a line says when there are more.
 AUDIT_ENTRIES = 40
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^([UW][A-Z0-9]{2,})$")
@@ -51,8 +57,8 @@ async def _audit(rt: Runtime, actor: str, action: str, outcome: str, *, dataos_u
 
 
 async def admin_command(rt: Runtime, actor: str, args: list[str], respond: AsyncRespond) -> None:
-    async def say(text: str, extra: list[Block] | None = None) -> None:
-        message = blocks.text_message(text)
+    async def say(text: str | blocks.Message, extra: list[Block] | None = None) -> None:
+        message = text if isinstance(text, blocks.Message) else blocks.text_message(text)
         payload = message.blocks + [b.to_dict() for b in (extra or [])]
         await respond(response_type="ephemeral", text=message.text, blocks=payload)
 
@@ -116,23 +122,7 @@ async def _keys(rt: Runtime, actor: str, target: str, say: Any) -> None:
     if not tokens:
         await say(f"<@{target}> (DataOS user `{shown(identity.dataos_user_id)}`) has no keys.")
         return
-    extra: list[Block] = []
-    for token in tokens[:blocks.KEYS_PER_PAGE]:
-        masked = mask_secret(token.secret.get_secret_value()) if token.secret else "…"
-        value = json.dumps({"u": identity.dataos_user_id, "k": key_ref(token.name)}, separators=(",", ":"))
-        extra += [
-            SectionBlock(text=f"*{shown(token.name)}* · expires {blocks.slack_date(token.expiration)} · "
-                              f"`{masked}`"),
-            ActionsBlock(elements=[ButtonElement(
-                text="Revoke", action_id=ADMIN_REVOKE_ACTION, value=value, style="danger",
-                confirm=ConfirmObject(title="Revoke this key?", text=f"*{shown(token.name, 80)}* of "
-                                      f"`{shown(identity.dataos_user_id, 80)}` stops working at once.",
-                                      confirm="Revoke", deny="Keep it", style="danger"))]),
-        ]
-    more = f" (the first {blocks.KEYS_PER_PAGE} of {len(tokens)})" if len(tokens) > blocks.KEYS_PER_PAGE else ""
-    how = {"e-mail": "mapped by e-mail", "self link": "linked themselves", "admin link": "linked by an admin"}
-    await say(f"Keys of <@{target}> (DataOS user `{shown(identity.dataos_user_id)}`, {how[identity.how]}){more}:",
-              extra)
+    await say(admin_keys_message(target, identity, tokens))
 
 
 async def _audit_report(rt: Runtime, actor: str, args: list[str], say: Any) -> None:
@@ -184,29 +174,83 @@ async def _stats(rt: Runtime, actor: str, say: Any) -> None:
 
 
 async def admin_revoke(rt: Runtime, body: dict[str, Any], respond: AsyncRespond) -> None:
+    """Revoke exactly the key the admin saw (whose, name, expiration; re-read first), then tell its owner."""
     actor = user_id(body)
+
+    async def say(text: str) -> None:
+        await respond(response_type="ephemeral", replace_original=False, **blocks.text_message(text).kwargs())
+
     if actor not in rt.admins:  # the button could be replayed by anyone who saw it
-        await respond(response_type="ephemeral", replace_original=False,
-                      **blocks.text_message(":no_entry: Only platform admins can do that. Nothing was done.").kwargs())
+        await say(":no_entry: Only platform admins can do that. Nothing was done.")
         return
-    try:
-        data = json.loads(str((body.get("actions") or [{}])[0].get("value") or ""))
-        dataos_user, name = str(data["u"]), str(data["k"])
-    except (ValueError, KeyError, TypeError):
-        await respond(response_type="ephemeral", replace_original=False,
-                      **blocks.text_message(blocks.DAMAGED_BUTTON).kwargs())
+    value = str((body.get("actions") or [{}])[0].get("value") or "")
+    parsed = parse_exact(value, "u") or parse_exact(value, "t")
+    if parsed is None:
+        await say(blocks.DAMAGED_BUTTON)
         return
+    key, fields = parsed
+    if "u" in fields:
+        dataos_user = fields["u"]
+    else:  # the listing named them by Slack user: their DataOS user now (a key elsewhere simply does not match)
+        identity = await rt.keys.identify(fields["t"])
+        if isinstance(identity, Denied):
+            await say(f"<@{shown(fields['t'], 32)}> is not mapped to a DataOS user any more. Nothing was revoked.")
+            return
+        dataos_user = identity.dataos_user_id
     try:
-        name = await rt.keys.resolve(dataos_user, name)
-        await rt.keys.delete_token(dataos_user, name, actor=actor)
+        done = await rt.keys.revoke_exact(dataos_user, key.name, key.expiration, actor=actor,
+                                          detail="admin keys", action="admin revoke")
     except DataOSError as exc:
-        await _audit(rt, actor, "revoke", f"error:{exc.status}", dataos_user=dataos_user, key_name=name)
-        await respond(response_type="ephemeral", replace_original=False,
-                      **blocks.text_message(":x: " + explain(exc, doing="revoking the key", key_name=name)).kwargs())
+        await say(":x: " + explain(exc, doing="revoking the key", key_name=key.name))
         return
-    await _audit(rt, actor, "revoke", "ok", dataos_user=dataos_user, key_name=name)
-    await respond(response_type="ephemeral", replace_original=False, **blocks.text_message(
-        f":wastebasket: Revoked *{shown(name)}* of DataOS user `{shown(dataos_user)}`.").kwargs())
+    whose = f"of DataOS user `{shown(dataos_user)}`"
+    if done.outcome == "changed":
+        await say(f":warning: {replaced_text(done.name)} The key {whose} that has that name now is a newer one; "
+                  "run `/apikey admin keys` again to see it.")
+    elif done.outcome == "gone":
+        await say(f"{gone_text(done.name)} ({whose})")
+    else:
+        told = await tell_owner(rt, actor, dataos_user, done.name)
+        await say(f":wastebasket: Revoked *{shown(done.name)}* {whose}. {told}")
+
+
+async def tell_owner(rt: Runtime, actor: str, dataos_user: str, name: str) -> str:
+    """DM the Slack people acting as `dataos_user` that an admin revoked their key; what the admin is told.
+    Each DM's outcome is audited once; a DM that failed is not tried again."""
+    try:
+        mapped = await people_of(rt, dataos_user)
+    except Exception as exc:  # the key is revoked already: the admin must not read "nothing was changed"
+        log.warning("could not find who acts as %s: %s", dataos_user, type(exc).__name__)
+        return "I could not find out who uses that DataOS user, so nobody was told; please tell them yourself."
+    people = [p for p in mapped if p != actor]  # an admin revoking a key of their own knows already
+    if not mapped:
+        return "Nobody in Slack is mapped to that DataOS user, so nobody was told."
+    message = admin_revoked_message(actor, name, dataos_user, rt.clock())
+    by_outcome: dict[str, list[str]] = {"told": [], "not told": [], "unknown": []}
+    for person in people:
+        try:
+            await rt.slack.chat_postMessage(channel=person, **message.kwargs())
+            outcome = "told"
+        except SlackApiError as exc:
+            log.warning("could not tell %s that an admin revoked their key: %s", person, slack_error(exc))
+            outcome = "not told"
+        except Exception as exc:  # no answer: it may have arrived, so it is not sent again
+            log.warning("no answer telling %s that an admin revoked their key: %s", person, type(exc).__name__)
+            outcome = "unknown"
+        by_outcome[outcome].append(person)
+        await _audit(rt, actor, "revoke notice", outcome, dataos_user=dataos_user, key_name=name,
+                     detail=f"slack user {person}")
+
+    def who(people: list[str]) -> str:
+        return " and ".join(f"<@{p}>" for p in people)
+
+    text = f"I told {who(by_outcome['told'])} in a DM." if by_outcome["told"] else ""
+    if by_outcome["not told"]:
+        text += f" I could not DM {who(by_outcome['not told'])}; please tell them yourself."
+    if by_outcome["unknown"]:
+        text += (f" Slack did not answer when I DMed {who(by_outcome['unknown'])}, so they may not know; "
+                 "please check with them.")
+    return text.strip()
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:

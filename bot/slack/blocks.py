@@ -138,7 +138,7 @@ def help_message(*, unknown: str | None = None, suggestion: str | None = None) -
         SectionBlock(text=_md("*Your DataOS API keys, from Slack.* Keys reach you privately, "
                               "in your direct messages with me.")),
         SectionBlock(text=_md("\n".join(HELP_LINES))),
-        ActionsBlock(elements=[
+        ActionsBlock(block_id="help_actions", elements=[
             ButtonElement(text="List my keys", action_id=LIST_ACTION, value="list"),
             ButtonElement(text="Create a key", action_id=CREATE_ACTION, value="create", style="primary"),
         ]),
@@ -160,6 +160,18 @@ def render_id() -> str:
     return uuid.uuid4().hex[:8]
 
 
+def exact_value(name: str, expiration: datetime, **extra: str | int) -> str:
+    """The value of a button that changes a key: exactly which key it showed, name AND expiration (epoch
+    seconds), never its secret. The listener re-reads the key and acts only if it is still that one."""
+    return json.dumps({"k": key_ref(name), "e": int(expiration.timestamp()), **extra}, separators=(",", ":"))
+
+
+def key_block_id(render: str, index: int, token: Token) -> str:
+    """Distinct per key even if DataOS ever listed two keys of one name (Slack refuses a message whose
+    block ids repeat); the name only makes the id readable."""
+    return f"key:{render}:{index}:{key_ref(token.name)}"
+
+
 def description_text(description: str) -> str:
     """A key's description for mrkdwn; the bot's own "created from Slack by U…" names the person by a
     mention, which Slack shows as their name."""
@@ -169,7 +181,7 @@ def description_text(description: str) -> str:
     return shown(description[:200])
 
 
-def _key_blocks(token: Token, now: datetime, render: str, revoke_at: datetime | None = None) -> list[Block]:
+def _key_blocks(token: Token, now: datetime, block_id: str, revoke_at: datetime | None = None) -> list[Block]:
     status = key_status(token.expiration, now)
     when = "Expired" if status is KeyStatus.EXPIRED else "Expires"
     masked = mask_secret(token.secret.get_secret_value()) if token.secret else "…"
@@ -184,10 +196,11 @@ def _key_blocks(token: Token, now: datetime, render: str, revoke_at: datetime | 
         lines.append(f"_{description_text(token.description)}_")
     return [
         SectionBlock(text=_md("\n".join(lines))),
-        ActionsBlock(block_id=f"key:{render}:{key_ref(token.name)}", elements=[
+        ActionsBlock(block_id=block_id, elements=[
             ButtonElement(text="Reveal", action_id=REVEAL_ACTION, value=key_ref(token.name)),
             ButtonElement(
-                text="Revoke", action_id=REVOKE_ACTION, value=key_ref(token.name), style="danger",
+                text="Revoke", action_id=REVOKE_ACTION, value=exact_value(token.name, token.expiration),
+                style="danger",
                 confirm=ConfirmObject(
                     title="Revoke this key?",
                     text=f"*{shown(token.name, 80)}* stops working at once, everywhere it is used. "
@@ -207,8 +220,8 @@ def keys_message(identity: Identity, tokens: Sequence[Token], now: datetime, *, 
     if not tokens:
         blocks += [
             SectionBlock(text=_md(f"You have no DataOS API keys (DataOS user `{shown(identity.dataos_user_id)}`).")),
-            ActionsBlock(elements=[ButtonElement(text="Create a key", action_id=CREATE_ACTION, value="create",
-                                                 style="primary")]),
+            ActionsBlock(block_id="keys_create", elements=[
+                ButtonElement(text="Create a key", action_id=CREATE_ACTION, value="create", style="primary")]),
         ]
         return _message("You have no DataOS API keys.", blocks)
     pages = max(1, -(-len(tokens) // KEYS_PER_PAGE))
@@ -219,15 +232,16 @@ def keys_message(identity: Identity, tokens: Sequence[Token], now: datetime, *, 
     blocks.append(SectionBlock(text=_md(
         f"*Your DataOS API keys* ({count}{where}) as DataOS user `{shown(identity.dataos_user_id)}`")))
     render = render_id()
-    for token in on_page:
-        blocks += _key_blocks(token, now, render, revoke_time(scheduled or {}, token.name, token.expiration))
+    for i, token in enumerate(on_page):  # one message repeats Reveal and Revoke: each key its own block id
+        blocks += _key_blocks(token, now, key_block_id(render, i, token),
+                              revoke_time(scheduled or {}, token.name, token.expiration))
     nav: list[ButtonElement] = []
     if page > 0:
         nav.append(ButtonElement(text="Previous", action_id=f"{PAGE_ACTION}:prev", value=str(page - 1)))
     if page < pages - 1:
         nav.append(ButtonElement(text="Next", action_id=f"{PAGE_ACTION}:next", value=str(page + 1)))
     nav.append(ButtonElement(text="Create a key", action_id=CREATE_ACTION, value="create", style="primary"))
-    blocks.append(ActionsBlock(elements=nav))
+    blocks.append(ActionsBlock(block_id=f"keys_nav:{render}", elements=nav))
     blocks.append(ContextBlock(elements=[_md("Dates are shown in your time zone. Values are masked; "
                                              "Reveal shows one only to you.")]))
     return _message(f"Your DataOS API keys ({count})", blocks)
@@ -366,7 +380,7 @@ def home_view(identity: Identity | Denied, tokens: Sequence[Token], now: datetim
            "admin link": "by a platform admin"}[identity.how]
     home_blocks.append(ContextBlock(elements=[_md(f"You are DataOS user `{shown(identity.dataos_user_id)}`, "
                                                   f"mapped {how}. Dates are in your time zone.")]))
-    home_blocks.append(ActionsBlock(elements=[
+    home_blocks.append(ActionsBlock(block_id="home_actions", elements=[
         ButtonElement(text="Create a key", action_id=CREATE_ACTION, value="create", style="primary"),
         ButtonElement(text="Turn reminders off" if reminders_on else "Turn reminders on",
                       action_id=HOME_REMINDERS_ACTION, value="off" if reminders_on else "on"),
@@ -379,8 +393,9 @@ def home_view(identity: Identity | Denied, tokens: Sequence[Token], now: datetim
     elif not tokens:
         home_blocks.append(SectionBlock(text=_md("You have no DataOS API keys.")))
     render = render_id()
-    for token in tokens[:40]:  # 2 blocks each: within Home's 100
-        key_blocks = _key_blocks(token, now, render, revoke_time(scheduled or {}, token.name, token.expiration))
+    for i, token in enumerate(tokens[:40]):  # 2 blocks each: within Home's 100
+        key_blocks = _key_blocks(token, now, key_block_id(render, i, token),
+                                 revoke_time(scheduled or {}, token.name, token.expiration))
         actions = key_blocks[1]
         assert isinstance(actions, ActionsBlock)
         actions.elements.append(ButtonElement(text="Renew", action_id=RENEW_ACTION,
@@ -402,8 +417,7 @@ def _reminder_context(step: str) -> str:
 
 def reminder_value(name: str, expiration: datetime, lifetime_hours: int | None) -> str:
     """A reminder button's value: which key (never its secret)."""
-    return json.dumps({"k": key_ref(name), "e": int(expiration.timestamp()), "h": lifetime_hours or 0},
-                      separators=(",", ":"))
+    return exact_value(name, expiration, h=lifetime_hours or 0)
 
 
 def reminder_message(name: str, expiration: datetime, now: datetime, step: str, *, lifetime_hours: int | None,
@@ -519,7 +533,7 @@ def info_modal(title: str, text: str, *, buttons: Sequence[ButtonElement] = (), 
     """A modal that only shows something (progress, a result, an error)."""
     blocks: list[Block] = [SectionBlock(text=_md(text))]
     if buttons:
-        blocks.append(ActionsBlock(elements=list(buttons)))
+        blocks.append(ActionsBlock(block_id="info_actions", elements=list(buttons)))
     if context:
         blocks.append(ContextBlock(elements=[_md(context)]))
     return View(type="modal", callback_id=INFO_VIEW, title=title[:24], close=close, blocks=blocks).to_dict()
@@ -570,11 +584,18 @@ def revoke_modal(token: Token, now: datetime) -> dict[str, Any]:
     text = (f"Revoke *{shown(token.name)}* (`{masked}`, expires {slack_date(token.expiration)})?\n"
             "It stops working at once, everywhere it is used. This cannot be undone.")
     return View(type="modal", callback_id=REVOKE_VIEW, title="Revoke a key", submit="Revoke", close="Keep it",
-                blocks=[SectionBlock(text=_md(text))], private_metadata=_meta(name=key_ref(token.name))).to_dict()
+                blocks=[SectionBlock(text=_md(text))],
+                private_metadata=_meta(name=key_ref(token.name), exp=str(int(token.expiration.timestamp())))).to_dict()
+
+
+def option_value(token: Token) -> str:
+    """A picker option naming one exact key, `<expiration epoch>:<key_ref>`, within Slack's 150 characters."""
+    stamp = str(int(token.expiration.timestamp()))
+    return f"{stamp}:{key_ref(token.name, 150 - len(stamp) - 1)}"
 
 
 def revoke_picker_modal(tokens: Sequence[Token]) -> dict[str, Any]:
-    options = [Option(text=clip(t.name, 75), value=key_ref(t.name)) for t in tokens[:100]]
+    options = [Option(text=clip(t.name, 75), value=option_value(t)) for t in tokens[:100]]
     return View(
         type="modal", callback_id=REVOKE_VIEW, title="Revoke a key", submit="Revoke", close="Keep it",
         blocks=[

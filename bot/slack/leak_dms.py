@@ -114,7 +114,7 @@ def leak_message(name: str, owner: str, channel: str, poster: str, link: str | N
                              confirm=ConfirmObject(title="Revoke this key?", text=f"*{shown(name, 80)}* stops "
                                                    "working at once, everywhere.", confirm="Revoke",
                                                    deny="Not yet", style="danger"))]
-    if renew:
+    if renew and expiration is not None:  # without the pasted key's expiration the old key is not named exactly
         buttons.append(ButtonElement(text="Renew and revoke", action_id=RENEW_ACTION, value=value, style="primary"))
     buttons.append(ButtonElement(text="I know, keep it", action_id=KEEP_ACTION, value=value))
     return blocks.Message(f"A DataOS API key ({shown(name)}) was posted where others can read it", [

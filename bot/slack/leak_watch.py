@@ -32,6 +32,7 @@ from bot.metrics import LEAKS
 from bot.slack import blocks, tracked
 from bot.slack.common import clicked_message, tell, update_message, user_id
 from bot.slack.leak_dms import KEEP_ACTION, RENEW_ACTION, REPEAT_WITHIN, REVOKE_ACTION, append, deliver
+from bot.slack.links import people_of
 from bot.store import Audit
 from bot.text import shown
 
@@ -166,15 +167,7 @@ async def _check(rt: Runtime, candidate: str, paste: Paste) -> None:
 
 async def _recipients(rt: Runtime, owner: str) -> tuple[list[str], bool]:
     """The Slack people acting as DataOS user `owner`; the admins when there is none or it is not a person."""
-    try:
-        user = await rt.directory.get(owner)
-        if user is None:
-            user = await rt.dataos.get_user(owner)
-    except DataOSError:
-        user = None
-    people: list[str] = []
-    if user is not None and user.is_person:
-        people = [slack_id for slack_id, _ in await rt.resolver.others_mapped(user, exclude="")]
+    people = await people_of(rt, owner)
     if people:
         return people, False
     return sorted(rt.admins), True
@@ -253,8 +246,8 @@ async def on_button(rt: Runtime, body: dict[str, Any], action: str) -> None:
                     "copied it from the channel can still use it.")
         return
     try:
-        outcome = await rt.keys.revoke_exact(owner, real or name, expiration, actor=clicker,
-                                             detail="leak watch")
+        outcome = (await rt.keys.revoke_exact(owner, real or name, expiration, actor=clicker,
+                                              detail="leak watch")).outcome
     except DataOSError as exc:
         from bot.slack.errors import explain
 
@@ -320,4 +313,9 @@ async def renew_and_revoke(rt: Runtime, body: dict[str, Any]) -> None:
         await _done(rt, body, DAMAGED)
         return
     _owner, name, expiration = parsed
-    await open_renew_form(rt, body, rt.slack, KeyRef(name, expiration or rt.clock(), None), revoke_old="now")
+    if expiration is None:
+        await _ephemeral(rt, body, f"I could not tell exactly which key *{shown(name)}* was pasted, so I cannot "
+                         "revoke it safely from here; nothing was changed. Make a new key with `/apikey create`, "
+                         "then revoke the old one from `/apikey list`.")
+        return
+    await open_renew_form(rt, body, rt.slack, KeyRef(name, expiration, None), revoke_old="now")

@@ -132,8 +132,8 @@ async def not_me(rt: Runtime, body: dict[str, Any]) -> None:
     await rt.self_links.end(link, "not me", actor=clicker, tell=True)
     outcome: str
     try:
-        outcome = await rt.keys.revoke_exact(dataos_user, proof.key_name, proof.expiration, actor=clicker,
-                                             detail=f"not me: link of {linked}")
+        outcome = (await rt.keys.revoke_exact(dataos_user, proof.key_name, proof.expiration, actor=clicker,
+                                              detail=f"not me: link of {linked}")).outcome
     except DataOSError as exc:
         log.warning("could not revoke the key a disowned link was made with: %s", exc)
         outcome = "failed"
@@ -157,3 +157,17 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     async def on_not_me(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         await not_me(rt, body)
+
+
+async def people_of(rt: Runtime, dataos_user: str) -> list[str]:
+    """The Slack people acting as DataOS user `dataos_user` (by link or e-mail); none for an application
+    user, or one DataOS cannot tell about just now."""
+    try:
+        user = await rt.directory.get(dataos_user)
+        if user is None:
+            user = await rt.dataos.get_user(dataos_user)
+    except DataOSError:
+        return []
+    if not user.is_person:
+        return []
+    return [slack_id for slack_id, _ in await rt.resolver.others_mapped(user, exclude="")]

@@ -1,25 +1,24 @@
 """When a Slack member is deactivated (`user_change` with `deleted: true`), admins get a DM listing that
-person's DataOS keys with one button that revokes them all (asked to confirm, re-checked when pressed)."""
+person's DataOS keys with one button that revokes exactly those keys (asked to confirm, each re-checked
+when pressed; keys made after the notice are left alone and named)."""
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ConfirmObject, SectionBlock
 
 from bot.app import Runtime
-from bot.dataos import DataOSError, DataOSNotFound
+from bot.dataos import DataOSError
+from bot.domain.keys import exact_digest
 from bot.identity import failure, profile_from_user
 from bot.slack import blocks, tracked
-from bot.slack.common import clicked_message, update_message, user_id
-from bot.store import Audit
-from bot.text import shown
+from bot.slack.common import clicked_message, tell, update_message, user_id
+from bot.slack.errors import explain
+from bot.slack.key_buttons import REVOKE_ALL_ACTION, offboarding_notice, parse_revoke_all, revoke_all_result
 
 log = logging.getLogger(__name__)
-REVOKE_ALL_ACTION = "admin_revoke_all"
 
 
 async def dataos_user_of(rt: Runtime, slack_user: dict[str, Any]) -> str | None:
@@ -50,61 +49,63 @@ async def on_deactivated(rt: Runtime, slack_user: dict[str, Any]) -> None:
         return
     if not tokens:
         return
-    names = ", ".join(f"`{shown(t.name, 60)}`" for t in tokens[:30]) + (" …" if len(tokens) > 30 else "")
-    text = (f":bust_in_silhouette: <@{who}> was deactivated in Slack and still has {len(tokens)} DataOS API "
-            f"key{'s' if len(tokens) != 1 else ''} (DataOS user `{shown(dataos_user)}`): {names}.")
-    value = json.dumps({"u": dataos_user, "s": who}, separators=(",", ":"))
-    message_blocks = [
-        SectionBlock(text=text).to_dict(),
-        ActionsBlock(elements=[ButtonElement(
-            text=f"Revoke all {len(tokens)}", action_id=REVOKE_ALL_ACTION, value=value, style="danger",
-            confirm=ConfirmObject(title="Revoke all their keys?", text="Every one stops working at once.",
-                                  confirm="Revoke all", deny="Not now", style="danger"))]).to_dict(),
-    ]
+    notice = offboarding_notice(who, dataos_user, tokens)
     for admin in sorted(rt.admins):
         try:
-            await rt.slack.chat_postMessage(channel=admin, text=text, blocks=message_blocks)
+            await rt.slack.chat_postMessage(channel=admin, **notice.kwargs())
         except Exception as exc:
             log.warning("could not tell admin %s about %s: %s", admin, who, failure(exc))
 
 
 async def revoke_all(rt: Runtime, body: dict[str, Any]) -> None:
+    """Revoke exactly the keys the pressed button listed (each re-checked, name and expiration); keys
+    made after the notice are named and left alone. The notice keeps the buttons not yet pressed, and
+    this one too if DataOS failed on some key (pressing it again is safe: the revoked ones are gone)."""
     actor = user_id(body)
     channel, ts = clicked_message(body)
-
-    async def update(text: str) -> None:
-        await update_message(rt.slack, channel, ts, blocks.text_message(text))
-
-    if actor not in rt.admins:
-        await update(":no_entry: Only platform admins can revoke these keys. Nothing was done.")
+    action = (body.get("actions") or [{}])[0]
+    if actor not in rt.admins:  # a replayed button: answered to the clicker only, the notice stays as it is
+        await tell(rt.slack, channel, actor, ":no_entry: Only platform admins can revoke these keys. Nothing was done.")
+        return
+    request = parse_revoke_all(str(action.get("value") or ""))
+    if request is None:
+        await tell(rt.slack, channel, actor, f"{blocks.DAMAGED_BUTTON} `/apikey admin keys` lists their keys "
+                   "with a Revoke button each.")
         return
     try:
-        data = json.loads(str((body.get("actions") or [{}])[0].get("value") or ""))
-        dataos_user, who = str(data["u"]), str(data["s"])
-        tokens = await rt.dataos.list_tokens(dataos_user)
-    except (ValueError, KeyError, TypeError):
-        await update(blocks.DAMAGED_BUTTON)
-        return
+        tokens = await rt.dataos.list_tokens(request.dataos_user)
     except DataOSError as exc:
-        await update(f":x: Could not list the keys ({shown(str(exc), 200)}). Nothing was changed; press the button "
-                     "again later.")
+        await tell(rt.slack, channel, actor, ":x: " + explain(exc, doing="listing their keys") + " Press the "
+                   "button again later.")
         return
-    revoked, failed = 0, 0
-    for token in tokens:
+    listed = set(request.digests)
+    now_there = {exact_digest(t.name, t.expiration): t for t in tokens}
+    revoked: list[str] = []
+    left = [t.name for d, t in now_there.items() if d not in listed and t.expiration > rt.clock()]
+    failed: list[str] = []
+    gone = sum(1 for d in listed if d not in now_there)
+    for digest in request.digests:
+        token = now_there.get(digest)
+        if token is None:
+            continue
         try:
-            await rt.keys.delete_token(dataos_user, token.name, actor=actor)
-        except DataOSNotFound:
-            continue
+            done = await rt.keys.revoke_exact(request.dataos_user, token.name, token.expiration, actor=actor,
+                                              detail=f"offboarding {request.who}", action="admin revoke")
         except DataOSError:
-            failed += 1
+            failed.append(token.name)
             continue
-        revoked += 1
-        await rt.keys.trail.record(Audit(at=rt.clock(), actor_slack_id=actor, action="admin revoke", outcome="ok",
-                                         dataos_user_id=dataos_user, key_name=token.name,
-                                         key_expiration=token.expiration, detail=f"offboarding {who}"))
-    tail = f" {failed} could not be revoked; press again later." if failed else ""
-    await update(f":wastebasket: <@{actor}> revoked {revoked} key{'s' if revoked != 1 else ''} of <@{who}> "
-                 f"(DataOS user `{shown(dataos_user)}`).{tail}")
+        if done.outcome == "revoked":
+            revoked.append(done.name)
+        elif done.outcome == "gone":
+            gone += 1
+        else:
+            left.append(done.name)
+    result = revoke_all_result(actor, request, revoked=revoked, gone=gone, left=left, failed=failed)
+    pressed = str(action.get("block_id") or "")
+    shown_before = (body.get("message") or {}).get("blocks") or []
+    kept = [b for b in shown_before if isinstance(b, dict) and (failed or b.get("block_id") != pressed)]
+    message = blocks.text_message(result)
+    await update_message(rt.slack, channel, ts, blocks.Message(message.text, (kept + message.blocks)[-50:]))
 
 
 async def remember_member(rt: Runtime, user: dict[str, Any]) -> None:

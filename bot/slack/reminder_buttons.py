@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Runtime
-from bot.dataos import DataOSConflict, DataOSError, DataOSNotFound
+from bot.dataos import DataOSConflict, DataOSError
 from bot.domain.durations import humanize_hours
 from bot.domain.keys import NAME_MAX_LENGTH, is_ref
 from bot.identity import Denied, Identity
@@ -39,6 +39,7 @@ from bot.slack.common import (
 )
 from bot.slack.errors import explain, explain_slack
 from bot.slack.home import publish_home
+from bot.slack.key_buttons import replaced_text
 from bot.slack.views import begin, read_create_form
 from bot.store import Audit
 from bot.text import shown
@@ -126,22 +127,25 @@ async def on_mute(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref
 
 
 async def on_revoke(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref: KeyRef) -> None:
+    """Revoke exactly the key this reminder is about: the same name with another expiration is a newer
+    key (this one revoked and made again), and is left alone."""
     identity = await _identity_or_say(rt, client, body)
     if identity is None:
         return
     channel, ts = clicked_message(body)
     try:
-        await rt.keys.revoke_key(identity, ref.name)
-    except DataOSNotFound:
-        await update_message(client, channel, ts, blocks.reminder_done_message(
-            ref.name, ref.expiration, "already gone from DataOS; nothing was changed."))
-        return
+        done = await rt.keys.revoke_exact(identity.dataos_user_id, ref.name, ref.expiration,
+                                          actor=identity.slack_user_id, detail="from a reminder")
     except DataOSError as exc:
         await tell(client, channel, identity.slack_user_id,
                          ":x: " + explain(exc, doing="revoking your key", key_name=ref.name))
         return
-    await update_message(client, channel, ts, blocks.reminder_done_message(
-        ref.name, ref.expiration, ":wastebasket: revoked. Anything still using it is now refused by DataOS."))
+    outcome = {
+        "revoked": ":wastebasket: revoked. Anything still using it is now refused by DataOS.",
+        "gone": "already gone from DataOS; nothing was changed.",
+        "changed": f":warning: {replaced_text(done.name)} `/apikey list` shows the key that has that name now.",
+    }[done.outcome]
+    await update_message(client, channel, ts, blocks.reminder_done_message(done.name, ref.expiration, outcome))
 
 
 async def on_renew(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref: KeyRef) -> None:
@@ -235,12 +239,12 @@ async def _handle_old_key(rt: Runtime, identity: Identity, old_name: str, old_ex
         return "was left alone (I could not tell exactly which key it was); revoke it with `/apikey revoke`"
     if choice == "now":
         try:
-            outcome = await rt.keys.revoke_exact(identity.dataos_user_id, old_name, old_expiration,
-                                                 actor=identity.slack_user_id, detail="at renewal")
+            done = await rt.keys.revoke_exact(identity.dataos_user_id, old_name, old_expiration,
+                                              actor=identity.slack_user_id, detail="at renewal")
         except DataOSError as exc:
             return "could not be revoked. " + explain(exc, doing="revoking the old key", key_name=old_name)
         return {"revoked": "was revoked", "gone": "was already gone",
-                "changed": "was left alone: a different key has that name now"}[outcome]
+                "changed": "was left alone: a different key has that name now"}[done.outcome]
     hours = int(choice.split(":", 1)[1])
     revoke_at = now + timedelta(hours=hours)
     if revoke_at >= old_expiration:  # a form opened long ago: the key expires first

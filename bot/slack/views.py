@@ -15,7 +15,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Runtime
-from bot.dataos import DataOSConflict, DataOSError, Token
+from bot.dataos import DataOSConflict, DataOSError, DataOSNotFound, Token
 from bot.domain.durations import InvalidDuration
 from bot.domain.keys import InvalidKeyName, validate_key_name
 from bot.identity import Denied, Identity
@@ -24,6 +24,7 @@ from bot.slack import blocks, tracked
 from bot.slack.common import deliver_secret, metadata, state_block_id, state_value, update_view, user_id
 from bot.slack.errors import explain
 from bot.slack.home import publish_home
+from bot.slack.key_buttons import ExactKey, exact_key, parse_option, replaced_text
 from bot.slack.links import tell_others
 from bot.text import shown
 
@@ -156,26 +157,42 @@ async def _deliver_and_confirm(rt: Runtime, client: AsyncWebClient, slack_user: 
 
 async def submit_revoke(rt: Runtime, body: dict[str, Any], view: dict[str, Any], ack: AsyncAck,
                         client: AsyncWebClient) -> None:
-    name = metadata(view).get("name") or ""
-    if not name:
+    """The revoke confirm (`/apikey revoke <name>`) or picker: both name one exact key, name and
+    expiration, which is re-read from DataOS before it is revoked."""
+    meta = metadata(view)
+    key: ExactKey | None
+    if meta.get("name"):
+        key = exact_key(meta.get("name"), meta.get("exp"))
+    else:
         picked = state_value(view, blocks.REVOKE_PICK_BLOCK, blocks.REVOKE_PICK_INPUT).get("selected_option")
-        name = str(picked.get("value") or "") if isinstance(picked, dict) else ""
-    if not name:
-        await ack(response_action="errors", errors={blocks.REVOKE_PICK_BLOCK: "Choose the key to revoke."})
-        return
+        value = str(picked.get("value") or "") if isinstance(picked, dict) else ""
+        if not value:
+            await ack(response_action="errors", errors={blocks.REVOKE_PICK_BLOCK: "Choose the key to revoke."})
+            return
+        key = parse_option(value)
     title = "Revoke a key"
-    view_id, identity = await begin(rt, body, view, ack, client, title, f"Revoking *{shown(name)}*…")
+    if key is None:
+        await ack(response_action="update", view=blocks.info_modal(
+            title, "That form could not be read; nothing was revoked. Run `/apikey revoke` again."))
+        return
+    view_id, identity = await begin(rt, body, view, ack, client, title, f"Revoking *{shown(key.name)}*…")
     if identity is None:
         return
     try:
         # Looked up under the caller's own DataOS user: a tampered name can only miss, never reach another user.
-        await rt.keys.revoke_key(identity, name)
+        done = await rt.keys.revoke_exact(identity.dataos_user_id, key.name, key.expiration,
+                                          actor=identity.slack_user_id, detail="/apikey revoke")
     except DataOSError as exc:
         await update_view(client, view_id, blocks.info_modal(
-            title, ":x: " + explain(exc, doing="revoking your key", key_name=name)))
+            title, ":x: " + explain(exc, doing="revoking your key", key_name=key.name)))
         return
-    await update_view(client, view_id, blocks.info_modal(
-        title, f":wastebasket: Key *{shown(name)}* revoked. Anything still using it is now refused by DataOS."))
+    text = {
+        "revoked": f":wastebasket: Key *{shown(done.name)}* revoked. Anything still using it is now refused by DataOS.",
+        "changed": f":warning: {replaced_text(done.name, 'this window opened')} Run `/apikey revoke "
+                   f"{shown(done.name, 80)}` again to revoke the key that has that name now.",
+        "gone": ":x: " + explain(DataOSNotFound(), doing="revoking your key", key_name=done.name),
+    }[done.outcome]
+    await update_view(client, view_id, blocks.info_modal(title, text))
     await publish_home(rt, identity.slack_user_id)
 
 

@@ -22,6 +22,7 @@ from bot.app import Runtime
 from bot.config import Settings
 from bot.playground.heimdall import HeimdallEmulator
 from bot.playground.slack import SlackCall, SlackFake
+from bot.slack.blocks import exact_value
 from bot.web import create_web_app
 from tests.conftest import FakeClock
 
@@ -192,6 +193,12 @@ def create_values(name: str | None = None, preset: str | None = "720h", custom: 
         "validity_block": {"validity": {"type": "static_select", "selected_option": selected}},
         "custom_block": {"custom": {"type": "plain_text_input", "value": custom}},
     }
+
+
+def revoke_value(token: Any) -> str:
+    """The value of the Revoke button the bot draws for the emulator's `token`: that key exactly, name
+    and expiration (what Slack sends back when it is pressed)."""
+    return exact_value(token.name, token.expiration)
 
 
 def text_of(call: SlackCall) -> str:

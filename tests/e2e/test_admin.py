@@ -70,7 +70,7 @@ def test_keys_masked_with_revoke(bot: Bot) -> None:
     bot.user.click("admin_revoke", button["value"], user=ADMIN)
     assert "Revoked *bobs_key* of DataOS user `bob`" in reply(bot, 3)
     assert bot.heimdall.tokens["bob"] == {}
-    assert admin_actions(bot) == [("admin keys", "ok"), ("admin revoke", "ok")]
+    assert admin_actions(bot) == [("admin keys", "ok"), ("admin revoke", "ok"), ("admin revoke notice", "told")]
 
 
 def test_audit_report(bot: Bot) -> None:

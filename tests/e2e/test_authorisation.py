@@ -15,7 +15,7 @@ import pytest
 from bot.reminders.sweep import Sweeper
 from bot.store.schema import KeySighting
 from tests.e2e.conftest import Bot
-from tests.e2e.harness import create_values, table_rows, text_of, view_id_of
+from tests.e2e.harness import create_values, revoke_value, table_rows, text_of, view_id_of
 
 WED_1430 = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)
 
@@ -46,8 +46,10 @@ def test_text_cannot_name_another_users_key(bot: Bot) -> None:
 
 @pytest.mark.parametrize("action", ["reveal_key", "revoke_key"])
 def test_list_buttons_with_another_users_key(bot: Bot, action: str) -> None:
-    bot.user.click(action, "bobs_key")
-    bot.slack.wait_for("views.update" if action == "reveal_key" else "response_url")
+    bobs = bot.heimdall.tokens["bob"]["bobs_key"]  # the exact key, as Bob's own button would name it
+    bot.user.click(action, "bobs_key" if action == "reveal_key" else revoke_value(bobs))
+    reply = bot.slack.wait_for("views.update" if action == "reveal_key" else "response_url")[0]
+    assert "no key named *bobs_key* for you" in text_of(reply)
     bobs_key_intact(bot)
 
 
@@ -91,7 +93,9 @@ def test_renew_with_forged_old_key(bot: Bot) -> None:
 def test_revoke_form_with_forged_metadata(bot: Bot) -> None:
     bot.user.command("revoke alices_key")
     confirm = bot.slack.wait_for("views.update")[0]
-    bot.user.submit(confirm.params["view_id"], {}, metadata=json.dumps({"name": "bobs_key"}))
+    bobs = bot.heimdall.tokens["bob"]["bobs_key"]
+    forged = {"name": "bobs_key", "exp": str(int(bobs.expiration.timestamp()))}
+    bot.user.submit(confirm.params["view_id"], {}, metadata=json.dumps(forged))
     assert "no key named *bobs_key* for you" in text_of(bot.slack.wait_for("views.update", 2)[1])
     bobs_key_intact(bot)
 

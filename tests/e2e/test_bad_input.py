@@ -146,6 +146,14 @@ CATALOGUE: dict[str, Case] = {
     "value too long": Case(payload(click("reveal_key", "x" * 2001)), expect={400}),
     "reveal another user's key": Case(payload(click("reveal_key", "bobs_key"))),
     "revoke another user's key": Case(payload(click("revoke_key", "bobs_key"))),
+    "revoke another user's exact key": Case(payload(click("revoke_key", json.dumps({"k": "bobs_key", "e": 1})))),
+    "revoke value damaged": Case(payload(click("revoke_key", '{"k":"x","e":"soon"}'))),
+    "admin revoke by a non-admin": Case(payload(click("admin_revoke", json.dumps({"k": "bobs_key", "e": 1,
+                                                                                  "u": "bob"})))),
+    "revoke all by a non-admin": Case(payload(click("admin_revoke_all", '{"u":"bob","s":"U0BOB","p":"1/1",'
+                                                                        '"d":"0123456789ab"}'))),
+    "revoke picked with a forged option": Case(payload(view(callback="revoke_key", values={"revoke_pick_block": {
+        "revoke_pick": {"type": "static_select", "selected_option": {"value": "1:bobs_key"}}}}))),
     "reminder revoke forged": Case(payload(click("reminder_revoke", json.dumps({"k": "bobs_key", "e": 1, "h": 0})))),
     "reminder value damaged": Case(payload(click("reminder_mute", "{{{"))),
     "page far away": Case(payload(click("keys_page:next", "99999999"))),

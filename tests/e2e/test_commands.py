@@ -8,7 +8,7 @@ import pytest
 
 from bot.store.schema import AuditEntry, IdentityLink
 from tests.e2e.conftest import Bot
-from tests.e2e.harness import audit_actions, table_rows, text_of, view_id_of
+from tests.e2e.harness import audit_actions, revoke_value, table_rows, text_of, view_id_of
 
 
 def _blocks_text(body: dict[str, object]) -> str:
@@ -50,7 +50,7 @@ def test_list_shows_keys_masked_with_dates_and_actions(bot: Bot) -> None:
     assert text.index("nightly") < text.index("ci_loader")
     buttons = [e for b in reply["blocks"] if b["type"] == "actions" for e in b["elements"]]
     revoke = [b for b in buttons if b["action_id"] == "revoke_key"]
-    assert {b["value"] for b in revoke} == {"ci_loader", "nightly"}
+    assert {b["value"] for b in revoke} == {revoke_value(k1), revoke_value(k2)}  # each names its exact key
     assert all("confirm" in b for b in revoke)
     assert len(reply["blocks"]) <= 50
 
@@ -142,9 +142,9 @@ def test_reveal_someone_elses_key_name_finds_nothing(bot: Bot) -> None:
 
 
 def test_revoke_button_revokes_and_refreshes_list(bot: Bot) -> None:
-    bot.heimdall.add_token("alice", "gone_soon", hours=72)
+    gone_soon = bot.heimdall.add_token("alice", "gone_soon", hours=72)
     bot.heimdall.add_token("alice", "stays", hours=72)
-    bot.user.click("revoke_key", "gone_soon")
+    bot.user.click("revoke_key", revoke_value(gone_soon))
     reply = bot.slack.wait_for("response_url")[0].params
     assert reply["replace_original"] is True
     assert "Key *gone_soon* revoked" in _blocks_text(reply)
@@ -154,8 +154,8 @@ def test_revoke_button_revokes_and_refreshes_list(bot: Bot) -> None:
 
 
 def test_revoke_button_with_other_users_key_changes_nothing(bot: Bot) -> None:
-    bot.heimdall.add_token("bob", "bobs_key", hours=72)
-    bot.user.click("revoke_key", "bobs_key")
+    bobs_key = bot.heimdall.add_token("bob", "bobs_key", hours=72)
+    bot.user.click("revoke_key", revoke_value(bobs_key))  # Bob's exact key, pressed by Alice
     reply = bot.slack.wait_for("response_url")[0].params
     assert "no key named *bobs_key* for you" in _blocks_text(reply)
     assert "bobs_key" in bot.heimdall.tokens["bob"]
@@ -194,8 +194,9 @@ def test_revoke_command_without_name_offers_a_picker(bot: Bot) -> None:
     r = bot.user.submit(view_id, {"revoke_pick_block": {"revoke_pick": {"type": "static_select",
                                                                         "selected_option": None}}})
     assert r.json() == {"response_action": "errors", "errors": {"revoke_pick_block": "Choose the key to revoke."}}
-    values = {"revoke_pick_block": {"revoke_pick": {"type": "static_select",
-                                                    "selected_option": {"value": "b_key"}}}}
+    chosen = next(o for o in next(b for b in picker.params["view"]["blocks"] if b["type"] == "input")
+                  ["element"]["options"] if o["text"]["text"] == "b_key")
+    values = {"revoke_pick_block": {"revoke_pick": {"type": "static_select", "selected_option": chosen}}}
     bot.user.submit(view_id, values)
     bot.slack.wait_for("views.update", where=lambda c: "revoked" in text_of(c))
     assert set(bot.heimdall.tokens["alice"]) == {"a_key"}
@@ -203,10 +204,11 @@ def test_revoke_command_without_name_offers_a_picker(bot: Bot) -> None:
 
 def test_revoke_with_tampered_metadata_cannot_reach_another_user(bot: Bot) -> None:
     bot.heimdall.add_token("alice", "mine", hours=72)
-    bot.heimdall.add_token("bob", "bobs_key", hours=72)
+    bobs_key = bot.heimdall.add_token("bob", "bobs_key", hours=72)
     bot.user.command("revoke mine")
     confirm = bot.slack.wait_for("views.update")[0]
-    bot.user.submit(confirm.params["view_id"], {}, metadata=json.dumps({"name": "bobs_key"}))
+    forged = {"name": "bobs_key", "exp": str(int(bobs_key.expiration.timestamp()))}
+    bot.user.submit(confirm.params["view_id"], {}, metadata=json.dumps(forged))
     done = bot.slack.wait_for("views.update", 2)[1]
     assert "no key named *bobs_key* for you" in text_of(done)
     assert "bobs_key" in bot.heimdall.tokens["bob"] and "mine" in bot.heimdall.tokens["alice"]

@@ -16,7 +16,7 @@ from bot.playground.slack import SlackFake
 from bot.store import create_engine
 from tests.conftest import TEST_DATABASE_URL, FakeClock, require_postgres
 from tests.e2e.conftest import Bot
-from tests.e2e.harness import create_values, make_settings, running_bot, text_of, view_id_of
+from tests.e2e.harness import create_values, make_settings, revoke_value, running_bot, text_of, view_id_of
 from tests.fakes.tcp_proxy import TcpProxy
 
 
@@ -52,9 +52,9 @@ def test_dataos_429_is_retried_quietly_and_persistent_429_is_explained(bot: Bot)
 
 
 def test_dataos_revoke_timeout_says_it_may_have_happened(bot: Bot) -> None:
-    bot.heimdall.add_token("alice", "k", hours=48)
+    key = bot.heimdall.add_token("alice", "k", hours=48)
     bot.heimdall.fail_next(4, None, delay=1.0, match="DELETE")
-    bot.user.click("revoke_key", "k")
+    bot.user.click("revoke_key", revoke_value(key))
     text = last_reply(bot, 1)
     assert "cannot tell whether it was done" in text and "/apikey list" in text
 

@@ -200,3 +200,18 @@ def test_off_by_default_nothing_is_read(bot: Bot) -> None:
     live = bot.heimdall.add_token("alice", "live", hours=48)
     say(bot, live.apikey)
     assert authorize_calls(bot) == 0 and dms_to(bot, "U0ALICE") == []
+
+
+def test_renew_and_revoke_is_not_offered_when_the_pasted_key_could_not_be_named_exactly(bot: Bot) -> None:
+    key = bot.heimdall.add_token("alice", "etl_job", hours=24 * 30)
+    bot.heimdall.fail_next(1, 400, match="/users/alice/tokens")  # which key it was: DataOS cannot say now
+    say(bot, key.apikey)
+    dm = dms_to(bot, "U0ALICE")[0]
+    actions = [e for b in dm.params["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert [e["action_id"] for e in actions] == ["leak_revoke", "leak_keep"]
+    # a Renew from such a DM (an older message) explains itself and changes nothing
+    bot.user.click("leak_renew", actions[0]["value"], user="U0ALICE", channel=dm.result["channel"],
+                   message_ts=dm.result["ts"], ephemeral=False)
+    said = bot.slack.wait_for("chat.postEphemeral", where=lambda c: c.params.get("user") == "U0ALICE")[0]
+    assert "I could not tell exactly which key *etl_job* was pasted" in text_of(said)
+    assert bot.slack.calls_to("views.open") == [] and "etl_job" in bot.heimdall.tokens["alice"]

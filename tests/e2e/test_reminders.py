@@ -110,6 +110,18 @@ def test_revoke_from_the_reminder(bot: Bot) -> None:
     assert ("revoke", "ok", "old_key") in audit_actions(bot)
 
 
+def test_revoke_on_an_old_reminder_leaves_a_newer_key_of_that_name_alone(bot: Bot) -> None:
+    bot.heimdall.add_token("alice", "ci_loader", expiration=WED_1430 + 20 * H)
+    sweep(bot)
+    dm = reminder_for(bot, "ci_loader")
+    newer = bot.heimdall.add_token("alice", "ci_loader", expiration=WED_1430 + 30 * D)  # revoked, made again
+    press(bot, dm, "reminder_revoke")
+    assert "`ci_loader` was replaced after this message; nothing was revoked." in text_of(dm_update(bot, dm))
+    assert bot.heimdall.tokens["alice"]["ci_loader"].apikey == newer.apikey
+    assert bot.heimdall.calls_to("DELETE", "/") == []
+    assert ("revoke", "skipped: key changed", "ci_loader") in audit_actions(bot)
+
+
 def test_revoke_button_pointing_at_another_users_key_changes_nothing(bot: Bot) -> None:
     bot.heimdall.add_token("alice", "mine", expiration=WED_1430 + 20 * H)
     bot.heimdall.add_token("bob", "bobs_key", expiration=WED_1430 + 20 * H)

@@ -31,6 +31,7 @@ from tests.e2e.harness import (
     free_port,
     make_settings,
     process_env,
+    revoke_value,
     start_bot_process,
     table_rows,
     text_of,
@@ -374,8 +375,8 @@ def test_typed_extras_do_not_reach_the_form_unescaped(bot: Bot) -> None:
 
 
 def test_audit_channel_lines_escape_names_from_dataos(bot: Bot) -> None:
-    bot.heimdall.add_token("alice", HOSTILE, hours=48)
-    bot.user.click("revoke_key", HOSTILE)
+    hostile = bot.heimdall.add_token("alice", HOSTILE, hours=48)
+    bot.user.click("revoke_key", revoke_value(hostile))
     line = bot.slack.wait_for("chat.postMessage", where=lambda c: c.params.get("channel") == AUDIT)[0]
     assert raw_mentions(line.params["text"]) == []
     assert "&lt;!channel&gt;" in line.params["text"]
@@ -398,7 +399,8 @@ def test_long_names_and_ids_from_dataos_still_render_and_work(bot: Bot) -> None:
     listed = bot.slack.wait_for("response_url")[0]
     buttons = [e for b in listed.params["blocks"] if b["type"] == "actions" for e in b["elements"]]
     reveal = next(e for e in buttons if e["action_id"] == "reveal_key")
-    assert len(reveal["value"]) <= 150
+    revoke = next(e for e in buttons if e["action_id"] == "revoke_key")
+    assert len(reveal["value"]) <= 150 and len(revoke["value"]) <= 200
     bot.user.command_modal("revoke")
     picker = bot.slack.wait_for("views.update", where=lambda c: "Which key?" in text_of(c))[0]
     options = next(b for b in picker.params["view"]["blocks"] if b["type"] == "input")["element"]["options"]
@@ -406,7 +408,7 @@ def test_long_names_and_ids_from_dataos_still_render_and_work(bot: Bot) -> None:
     bot.user.click("reveal_key", reveal["value"])  # the reference finds the key
     secret = bot.heimdall.tokens["alice"][long_name].apikey
     bot.slack.wait_for("views.update", where=lambda c: secret in text_of(c))
-    bot.user.click("revoke_key", reveal["value"])
+    bot.user.click("revoke_key", revoke["value"])
     bot.slack.wait_for("response_url", 2)
     assert long_name not in bot.heimdall.tokens["alice"]
 

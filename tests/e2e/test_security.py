@@ -15,7 +15,7 @@ import pytest
 from bot.logs import configure_logging
 from bot.reminders.sweep import Sweeper
 from tests.e2e.conftest import Bot
-from tests.e2e.harness import create_values, text_of, view_id_of
+from tests.e2e.harness import create_values, revoke_value, text_of, view_id_of
 
 PRIVATE_METHODS = {"chat.postEphemeral", "views.update", "views.open"}
 
@@ -121,7 +121,7 @@ def test_secrets_reach_only_private_channels(bot: Bot, debug_logs: tuple[RawReco
     bot.slack.wait_for("response_url")
     bot.user.click("reveal_key", "leak_b")
     bot.slack.wait_for("views.update", where=lambda c: secret_b in text_of(c) and "Your DataOS key" in text_of(c))
-    bot.user.click("revoke_key", "leak_c")
+    bot.user.click("revoke_key", revoke_value(bot.heimdall.tokens["alice"]["leak_c"]))
     bot.slack.wait_for("response_url", 2)
     # 5. a failure right after a create: DataOS refuses the next create with 409 (its key is known)
     opened_d = bot.user.command_modal("create leak_a 1d")

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.slack.blocks import exact_value
 from bot.store import Proof
 from bot.store.schema import AuditEntry, IdentityLink
 from tests.e2e.conftest import Bot
@@ -210,18 +211,19 @@ def test_an_admin_revoke_and_offboarding_end_links_too(bot: Bot) -> None:
     bot.slack.add_user(ADMIN, "admin@example.com")
     pasted = bot.heimdall.add_token("alice", "pasted", hours=24 * 30)
     link_with(bot, pasted.apikey)
-    bot.user.click("admin_revoke", json.dumps({"u": "alice", "k": "pasted"}), user=ADMIN)
+    bot.user.click("admin_revoke", exact_value("pasted", pasted.expiration, u="alice"), user=ADMIN)
     assert bot.server.call(bot.runtime.drain(10))
     assert table_rows(bot, IdentityLink) == []
 
 
 def test_admin_links_are_not_affected(bot: Bot) -> None:
     bot.slack.add_user(ADMIN, "admin@example.com")
-    bot.heimdall.add_token("alice", "some_key", hours=24 * 30)
+    some_key = bot.heimdall.add_token("alice", "some_key", hours=24 * 30)
     bot.user.command(f"admin link <@{MALLORY}> alice", user=ADMIN)
     bot.slack.wait_for("response_url")
-    bot.user.click("admin_revoke", json.dumps({"u": "alice", "k": "some_key"}), user=ADMIN)
+    bot.user.click("admin_revoke", exact_value("some_key", some_key.expiration, u="alice"), user=ADMIN)
     assert bot.server.call(bot.runtime.drain(10))
+    assert "some_key" not in bot.heimdall.tokens["alice"]
     bot.clock.advance(days=40)
     from bot.reminders.sweep import Sweeper
 

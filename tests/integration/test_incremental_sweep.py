@@ -112,7 +112,7 @@ async def test_people_s_own_actions_refresh_the_record_without_extra_calls(
     assert token_calls(heimdall) == ["alice"]  # just the list she asked for
     rows = (await store.sightings.load_reminder_state(since=clock.now())).sightings
     assert ("alice", "listed_by_alice", made.expiration) in rows
-    await rt.keys.revoke_key(alice, "listed_by_alice")
+    await rt.keys.revoke_exact("alice", "listed_by_alice", made.expiration, actor="U0ALICE", detail="test")
     rows = (await store.sightings.load_reminder_state(since=clock.now())).sightings
     assert ("alice", "listed_by_alice", made.expiration) not in rows
     assert await store.database.count(KeySighting) == 0

@@ -15,7 +15,7 @@ from bot.domain.policy import ValidityPolicy
 from bot.identity import Denied, Identity, SlackProfile, decide
 from bot.playground.heimdall import make_key_value
 from bot.service import LinkResult
-from bot.slack import blocks
+from bot.slack import blocks, key_buttons
 from bot.slack.errors import explain
 from bot.slack.links import displaced_text
 from bot.store import Audit
@@ -86,6 +86,14 @@ def builders(text: str) -> dict[str, Callable[[], Any]]:
         "explain not found": lambda: explain(DataOSNotFound(), doing="revoking your key", key_name=text),
         "explain unavailable": lambda: explain(DataOSUnavailable(text, changed=None), doing="creating your key"),
         "displaced": lambda: displaced_text(LinkResult(text, "U1", "U1")),
+        "admin keys": lambda: key_buttons.admin_keys_message("U1", me, keys),
+        "admin revoked": lambda: key_buttons.admin_revoked_message("U1", text, text, NOW),
+        "offboarding notice": lambda: key_buttons.offboarding_notice("U1", text, keys),
+        "revoke all result": lambda: key_buttons.revoke_all_result(
+            "U1", key_buttons.RevokeAll(text, "U2", ("0" * 12,), 1, 1), revoked=[text], gone=1, left=[text],
+            failed=[text]),
+        "replaced": lambda: key_buttons.replaced_text(text),
+        "gone": lambda: key_buttons.gone_text(text),
     }
 
 

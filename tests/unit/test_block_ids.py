@@ -1,0 +1,167 @@
+"""Slack tells a click apart only by (block_id, action_id) and sends the clicked element's value. So in
+every message and view the bot builds, each block that carries an action has an explicit block id, no
+two interactive elements share (block_id, action_id), and no two blocks share an id; and every button
+that changes a key names its exact key (name and expiration)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.dataos import Token
+from bot.domain.keys import exact_digest, key_ref
+from bot.domain.policy import ValidityPolicy
+from bot.identity import Denied, Identity
+from bot.playground.heimdall import make_key_value
+from bot.slack import blocks, key_buttons, leak_dms
+from bot.slack.key_buttons import parse_exact, parse_option, parse_revoke_all
+from tests.unit.test_blocks import check_message, check_view
+
+NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
+POLICY = ValidityPolicy(presets=(24, 168, 720), default=720, maximum=8760)
+ME = Identity("U1", "alice", "e-mail", "alice@example.com")
+
+
+def token(name: str, hours: int = 72) -> Token:
+    return Token.model_validate({"name": name, "expiration": (NOW + timedelta(hours=hours)).isoformat(),
+                                 "data": {"apikey": make_key_value(name)}})
+
+
+KEYS = [token("ci_loader", 30), token("nightly_loader", 60), token("notebook_sandbox", 90), token("n" * 300, 120)]
+
+
+def builders() -> dict[str, Callable[[], Any]]:
+    """Every builder of a message or view, each with several keys where it shows keys."""
+    return {
+        "help_message": lambda: blocks.help_message(unknown="x", suggestion="list"),
+        "text_message": lambda: blocks.text_message("hello"),
+        "denied_message": lambda: blocks.denied_message(Denied("U1", "no_match", "No DataOS user.")),
+        "keys_message": lambda: blocks.keys_message(ME, KEYS, NOW, notice="n"),
+        "keys_message paged": lambda: blocks.keys_message(ME, [token(f"k{i}") for i in range(45)], NOW, page=1),
+        "keys_message empty": lambda: blocks.keys_message(ME, [], NOW),
+        "whoami_message": lambda: blocks.whoami_message(ME, None),
+        "secret_message": lambda: blocks.secret_message(KEYS[0], NOW),
+        "create_modal": lambda: blocks.create_modal(POLICY, error="taken", render="r1"),
+        "home_view": lambda: blocks.home_view(ME, KEYS, NOW, reminders_on=True, notice="n"),
+        "home_view many": lambda: blocks.home_view(ME, [token(f"k{i}") for i in range(45)], NOW, reminders_on=False),
+        "reminder_message": lambda: blocks.reminder_message("ci_loader", NOW + timedelta(days=3), NOW, "7d",
+                                                             lifetime_hours=720, snooze_words="1 day"),
+        "reminder_message_from_models": lambda: blocks.reminder_message_from_models(
+            "ci_loader", NOW + timedelta(days=3), NOW, "7d", lifetime_hours=720, snooze_words="1 day"),
+        "bot_key_reminder_message": lambda: blocks.bot_key_reminder_message("k", NOW, NOW, "bot"),
+        "reminder_done_message": lambda: blocks.reminder_done_message("k", NOW, "done"),
+        "renew_modal": lambda: blocks.renew_modal(POLICY, old_name="k", old_expiration=NOW, now=NOW,
+                                                  suggested_name="k2", lifetime_hours=None, grace_hours=24,
+                                                  meta={"old": "k"}),
+        "info_modal": lambda: blocks.info_modal("t", "x", buttons=[blocks.ButtonElement(
+            text="a", action_id="a", value="1")], context="c"),
+        "working_modal": lambda: blocks.working_modal("t", "x"),
+        "created_modal": lambda: blocks.created_modal("k", NOW, NOW, delivered=False, note="n"),
+        "secret_modal": lambda: blocks.secret_modal(KEYS[0], NOW),
+        "revoke_modal": lambda: blocks.revoke_modal(KEYS[0], NOW),
+        "revoke_picker_modal": lambda: blocks.revoke_picker_modal(KEYS),
+        "link_modal": lambda: blocks.link_modal(),
+        "admin_keys_message": lambda: key_buttons.admin_keys_message("U2", ME, KEYS),
+        "admin_revoked_message": lambda: key_buttons.admin_revoked_message("U9", "k", "alice", NOW),
+        "offboarding_notice": lambda: key_buttons.offboarding_notice("U2", "bob", KEYS),
+        "offboarding_notice many": lambda: key_buttons.offboarding_notice(
+            "U2", "bob", [token(f"key_{i}", i + 1) for i in range(400)]),
+        "leak_message": lambda: leak_dms.leak_message("k", "alice", "C1", "U2", None, KEYS[0].expiration, renew=True),
+        "leak_message unknown": lambda: leak_dms.leak_message("k", "alice", "C1", "U2", None, None, renew=False),
+    }
+
+
+def _blocks(built: Any) -> list[dict[str, Any]]:
+    return built.blocks if isinstance(built, blocks.Message) else built["blocks"]
+
+
+def _interactive(block: dict[str, Any]) -> list[dict[str, Any]]:
+    found = [block.get("accessory"), block.get("element"), *(block.get("elements") or [])]
+    return [e for e in found if isinstance(e, dict) and "action_id" in e]
+
+
+@pytest.mark.parametrize("name", sorted(builders()))
+def test_every_action_has_its_own_explicit_block_id(name: str) -> None:
+    built = builders()[name]()
+    if isinstance(built, blocks.Message):
+        check_message(built)
+    else:
+        check_view(built)
+    ids = [b["block_id"] for b in _blocks(built) if "block_id" in b]
+    assert len(ids) == len(set(ids)), f"{name}: two blocks share an id"
+    seen: set[tuple[str, str]] = set()
+    for block in _blocks(built):
+        elements = _interactive(block)
+        if elements:
+            assert block.get("block_id"), f"{name}: a {block['type']} block with an action has no block_id"
+        for element in elements:
+            pair = (block["block_id"], element["action_id"])
+            assert pair not in seen, f"{name}: two elements are both {pair}"
+            seen.add(pair)
+
+
+PREFIXES = ("_message", "_modal", "_view", "_notice")
+
+
+def test_the_walk_covers_every_builder() -> None:
+    """A new builder must be added above, or its buttons go unchecked."""
+    walked = {name.split(" ")[0] for name in builders()}
+    for module in (blocks, key_buttons, leak_dms):
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            if fn.__module__ == module.__name__ and name.endswith(PREFIXES) and not name.startswith("_"):
+                assert name in walked, f"{module.__name__}.{name} is not walked"
+
+
+def test_each_revoke_names_its_exact_key() -> None:
+    shown = [key_buttons.ExactKey(key_ref(t.name), t.expiration) for t in KEYS]
+    for built in (blocks.keys_message(ME, KEYS, NOW), blocks.home_view(ME, KEYS, NOW, reminders_on=True)):
+        values = [e["value"] for b in _blocks(built) for e in _interactive(b) if e["action_id"] == "revoke_key"]
+        assert [p[0] if p else None for p in map(parse_exact, values)] == shown
+    admin = key_buttons.admin_keys_message("U2", ME, KEYS)
+    values = [e["value"] for b in admin.blocks for e in _interactive(b)]
+    assert [parse_exact(v, "u") for v in values] == [(k, {"u": "alice"}) for k in shown]
+    options = blocks.revoke_picker_modal(KEYS)["blocks"][0]["element"]["options"]
+    picked = [parse_option(o["value"]) for o in options]
+    assert [p.expiration if p else None for p in picked] == [t.expiration for t in KEYS]
+    assert [p.name for p in picked if p][:3] == [t.name for t in KEYS[:3]] and all(len(o["value"]) <= 150
+                                                                                for o in options)
+
+
+def test_revoke_all_carries_exactly_the_listed_keys_in_buttons_within_slack_limits() -> None:
+    many = [token(f"key_{i}_" + "x" * 60, i + 1) for i in range(400)]
+    notice = key_buttons.offboarding_notice("U2", "bob", many)
+    buttons = [e for b in notice.blocks for e in _interactive(b)]
+    assert len(buttons) > 1 and all(len(b["value"]) <= 2000 for b in buttons)
+    requests = [parse_revoke_all(b["value"]) for b in buttons]
+    assert all(r is not None and r.dataos_user == "bob" and r.who == "U2" for r in requests)
+    carried = [d for r in requests if r for d in r.digests]
+    assert carried == [exact_digest(t.name, t.expiration) for t in many]  # each key once, in order
+    one = key_buttons.offboarding_notice("U2", "bob", many[:2])
+    (button,) = [e for b in one.blocks for e in _interactive(b)]
+    assert button["text"]["text"] == "Revoke all 2"
+
+
+def test_a_key_made_again_under_its_name_is_another_key() -> None:
+    old, new = token("ci_loader", 30), token("ci_loader", 31)
+    assert exact_digest(old.name, old.expiration) != exact_digest(new.name, new.expiration)
+
+
+@pytest.mark.parametrize("value", ["", "ci_loader", "{}", "[]", '{"k":"x"}', '{"k":"x","e":"soon"}',
+                                   '{"k":"x","e":true}', '{"k":"","e":1}', '{"k":5,"e":1}', '{"k":"x","e":-1}',
+                                   '{"k":"x","e":99999999999999999999}'])
+def test_damaged_values_do_not_parse(value: str) -> None:
+    assert parse_exact(value) is None
+    assert parse_revoke_all(value) is None
+
+
+@pytest.mark.parametrize("value", ['{"u":"bob","s":"U2","p":"1/1","d":"abc"}',
+                                   '{"u":"bob","s":"U2","p":"2/1","d":"0123456789ab"}',
+                                   '{"u":"bob","s":"U2","p":"1/1","d":""}',
+                                   '{"u":"","s":"U2","p":"1/1","d":"0123456789ab"}',
+                                   '{"u":"bob","s":"U2","p":"1/1","d":"0123456789AB"}'])
+def test_damaged_revoke_all_values_do_not_parse(value: str) -> None:
+    assert parse_revoke_all(value) is None
