@@ -128,7 +128,8 @@ def sweep(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     from bot.app import Runtime
     from bot.logs import configure_logging
-    from bot.reminders.sweep import Sweeper, SweepFailed
+    from bot.reminders.summary import SweepFailed
+    from bot.reminders.sweep import Sweeper
     from bot.store import DatabaseUnusable
 
     settings = settings_or_exit()

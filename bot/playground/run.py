@@ -27,7 +27,8 @@ from aiohttp import web
 from bot.playground.blockkit import masked_headers
 from bot.playground.clock import PlayClock
 from bot.playground.controls import MAX_BODY, Controls, json_route, same_origin_guard
-from bot.playground.heimdall import Call, HeimdallEmulator
+from bot.playground.heimdall import HeimdallEmulator
+from bot.playground.heimdall_model import Call
 from bot.playground.people import People
 from bot.playground.seed import ADMIN, seed
 from bot.playground.workspace import CHANNELS, INSPECTOR_ROWS, WORKSPACE_URL, Workspace
@@ -313,7 +314,9 @@ class Playground:
 
     async def sweep(self) -> list[str]:
         """The scheduler's reminder pass, now; its summary lines."""
-        from bot.reminders.sweep import Sweeper, SweepFailed  # imported with the bot, after start-up
+        # imported with the bot, after start-up
+        from bot.reminders.summary import SweepFailed
+        from bot.reminders.sweep import Sweeper
 
         assert self.runtime is not None
         try:

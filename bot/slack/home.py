@@ -10,7 +10,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.app import Runtime
 from bot.dataos import DataOSError, Token
 from bot.identity import Denied, failure
-from bot.slack import blocks, tracked
+from bot.slack import tracked
+from bot.slack.blocks.home import home_view
+from bot.slack.blocks.ids import HOME_REMINDERS_ACTION
 from bot.slack.common import scheduled_revocations, user_id
 from bot.slack.errors import explain
 from bot.store.pending import Scheduled
@@ -34,8 +36,8 @@ async def publish_home(rt: Runtime, slack_user: str, *, notice: str | None = Non
                 problem = explain(exc, doing="listing your keys", read=True)
             scheduled = await scheduled_revocations(rt.revocations, identity.dataos_user_id)
         reminders_on = await rt.prefs.reminders_enabled(slack_user)
-        view = blocks.home_view(identity, tokens, rt.clock(), reminders_on=reminders_on, notice=notice,
-                                problem=problem, scheduled=scheduled)
+        view = home_view(identity, tokens, rt.clock(), reminders_on=reminders_on, notice=notice,
+                         problem=problem, scheduled=scheduled)
         await rt.slack.views_publish(user_id=slack_user, view=view)
     except Exception as exc:
         log.warning("could not publish the Home tab of %s: %s", slack_user, failure(exc))
@@ -52,7 +54,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             async with rt.work():
                 await publish_home(rt, str(event.get("user") or ""))
 
-    @app.action(blocks.HOME_REMINDERS_ACTION)
+    @app.action(HOME_REMINDERS_ACTION)
     @tracked(rt, "action", "home_reminders")
     async def on_reminders_toggle(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()

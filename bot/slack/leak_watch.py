@@ -29,7 +29,8 @@ from bot.dataos import DataOSError, DataOSNotFound
 from bot.domain.leaks import MAX_CANDIDATES, candidates, fingerprint, key_name_of
 from bot.identity import Denied, slack_error
 from bot.metrics import LEAKS
-from bot.slack import blocks, tracked
+from bot.slack import tracked
+from bot.slack.blocks.common import DAMAGED_BUTTON, text_message
 from bot.slack.common import clicked_message, tell, update_message, user_id
 from bot.slack.leak_dms import KEEP_ACTION, RENEW_ACTION, REPEAT_WITHIN, REVOKE_ACTION, append, deliver
 from bot.slack.links import people_of
@@ -37,7 +38,7 @@ from bot.store import Audit
 from bot.text import shown
 
 log = logging.getLogger(__name__)
-DAMAGED = f"{blocks.DAMAGED_BUTTON} Use `/apikey list` to manage your keys."
+DAMAGED = f"{DAMAGED_BUTTON} Use `/apikey list` to manage your keys."
 #: Messages the watch never reads: the bot's own, other bots', joins and deletions.
 IGNORED_SUBTYPES = frozenset({"bot_message", "message_deleted", "channel_join", "channel_leave", "group_join",
                               "group_leave", "channel_topic", "channel_purpose", "channel_name", "pinned_item"})
@@ -177,7 +178,7 @@ async def _note(rt: Runtime, paste: Paste, text: str) -> None:
     """An ephemeral note to the poster, in the thread they posted in."""
     try:
         await rt.slack.chat_postEphemeral(channel=paste.channel, user=paste.poster, thread_ts=paste.thread_ts,
-                                          **blocks.text_message(text).kwargs())
+                                          **text_message(text).kwargs())
     except SlackApiError as exc:
         log.warning("leak watch: could not tell %s: %s", paste.poster, slack_error(exc))
 
@@ -223,7 +224,7 @@ async def _may_act(rt: Runtime, clicker: str, owner: str) -> bool:
 
 async def _done(rt: Runtime, body: dict[str, Any], text: str) -> None:
     channel, ts = clicked_message(body)
-    await update_message(rt.slack, channel, ts, blocks.text_message(text))
+    await update_message(rt.slack, channel, ts, text_message(text))
 
 
 async def on_button(rt: Runtime, body: dict[str, Any], action: str) -> None:

@@ -22,7 +22,7 @@ from bot.app import Runtime
 from bot.config import Settings
 from bot.playground.heimdall import HeimdallEmulator
 from bot.playground.slack import SlackCall, SlackFake
-from bot.slack.blocks import exact_value
+from bot.slack.blocks.common import exact_value
 from bot.web import create_web_app
 from tests.conftest import FakeClock
 
