@@ -236,6 +236,10 @@ class Sweeper:
             # Cancelled (a shutdown), they still record what Slack took (see Outbox.send_batch): wait for that, so
             # nothing closes the database under them.
             await asyncio.gather(*workers, sender, return_exceptions=True)
+            if listing.done() and not listing.cancelled():
+                # When the sender stopped first nobody awaited the listers' gather; reading its outcome here
+                # keeps asyncio from logging "exception was never retrieved" as an ERROR.
+                listing.exception()
         await self._flush(now)
 
     async def _worker(self, queue: asyncio.Queue[Recipient], outbox: asyncio.Queue[Outgoing | None],

@@ -238,7 +238,10 @@ async def test_two_replicas_sweeping_at_once_send_each_reminder_once(
     received = dms(slack)
     assert len(received) == 80 and len(set(received)) == 80
     assert a.sent + b.sent == 80
-    assert a.skipped["claimed by another sweep"] + b.skipped["claimed by another sweep"] == 80
+    # Each reminder the other replica sent is skipped: as claimed by it, or, when this replica read the
+    # record after it was sent, as not due (which of the two depends on timing, the total does not).
+    others = sum(s.skipped["claimed by another sweep"] + s.skipped["not due"] for s in (a, b))
+    assert others == 80
     ledger = await pg_engines[0].ledger.ledger()
     assert len(ledger) == 80 and {r["state"] for r in ledger} == {"sent"}
     await one.aclose()
