@@ -11,33 +11,45 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
-from slack_bolt.async_app import AsyncApp
-from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.audience import SlackDirectory
 from bot.audit import AuditTrail
 from bot.config import Settings
 from bot.dataos import DataOSError, DataOSUnavailable, HeimdallClient
+from bot.delivery import TOKEN_ERRORS, OutcomeBook, SweepReport, slack_code
 from bot.domain.durations import parse_duration_hours
 from bot.domain.policy import ValidityPolicy
 from bot.identity import DataOSDirectory, IdentityResolver, SlackProfiles, Workspace, failure, slack_error
+from bot.leak_gate import CheckGate
 from bot.metrics import SLACK_TOKEN_LOST, TOKEN_LOSS_CAUSES, CountingRateLimitHandler, dataos_observer
 from bot.proxies import session_middleware, use_proxy_rule
-from bot.reminders.audience import SlackDirectory
-from bot.reminders.delivery import TOKEN_ERRORS, OutcomeBook, slack_code
 from bot.self_links import SelfLinks
 from bot.service import KeyService
-from bot.slack.leak_gate import CheckGate
-from bot.store import Store, create_engine, migrate
-from bot.store.leaks import LeakReports
+from bot.store import (
+    AuditLog,
+    Database,
+    IdempotencyClaims,
+    KeySightings,
+    LeakReports,
+    Ledger,
+    Links,
+    Members,
+    Preferences,
+    ScheduledRevocations,
+    SlackEvents,
+    SweepMarks,
+    create_engine,
+    migrate,
+)
 from bot.store.teams import TeamsRepo
 from bot.teams import Teams
 
@@ -106,7 +118,21 @@ class Runtime:
                                                      monotonic=monotonic)],
         ), settings.slack_api_url)
         self.engine = engine if engine is not None else create_engine(settings.database_url)
-        self.store = Store(self.engine)
+        # One repository per concern, over the one engine; each part of the bot takes the ones it uses.
+        self.database = Database(self.engine)
+        self.audit_log = AuditLog(self.engine)
+        self.idempotency = IdempotencyClaims(self.engine)
+        self.sightings = KeySightings(self.engine)
+        self.ledger = Ledger(self.engine)
+        self.marks = SweepMarks(self.engine)
+        self.revocations = ScheduledRevocations(self.engine)
+        self.members = Members(self.engine)
+        self.events = SlackEvents(self.engine)
+        self.prefs = Preferences(self.engine)
+        self.links = Links(self.engine)
+        self.leak_reports = LeakReports(self.engine)
+        #: Team keys: who owns each application user's keys (people and user groups) and its channel.
+        self.teams = Teams(TeamsRepo(self.engine), self.slack, clock, monotonic=monotonic)
         self.directory = DataOSDirectory(self.dataos, settings.directory_ttl_seconds, clock=monotonic,
                                          limit=settings.dataos_users_limit)
         self.profiles = SlackProfiles(self.slack, settings.slack_profile_ttl_seconds, clock=monotonic)
@@ -115,7 +141,7 @@ class Runtime:
         self._walk_client = use_proxy_rule(AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
                                                           base_url=settings.slack_api_url, retry_handlers=[]),
                                            settings.slack_api_url)
-        self.slack_directory = SlackDirectory(self._walk_client, self.store, sleep=slack_sleep or asyncio.sleep,
+        self.slack_directory = SlackDirectory(self._walk_client, self.members, sleep=slack_sleep or asyncio.sleep,
                                               home=self.workspace, allow_guests=settings.allow_guests)
         self.snooze_hours = parse_duration_hours(settings.snooze)
         self.renew_grace_hours = parse_duration_hours(settings.renew_grace)
@@ -124,20 +150,18 @@ class Runtime:
         # same on every replica and after a restart, and never stored.
         self.leak_secret = hmac.new(settings.dataos_apikey.get_secret_value().encode(), b"apikey-bot leak watch",
                                     hashlib.sha256).digest()
-        trail = AuditTrail(self.store, self.slack, settings.audit_channel, sleep=slack_sleep or asyncio.sleep,
+        trail = AuditTrail(self.audit_log, self.slack, settings.audit_channel, sleep=slack_sleep or asyncio.sleep,
                            monotonic=monotonic, work=self.work)
-        self.self_links = SelfLinks(self.store, self.dataos, trail, clock, self.leak_secret, tell=self.dm)
-        self.resolver = IdentityResolver(self.store, self.directory, self.profiles, clock=monotonic,
+        self.self_links = SelfLinks(self.links, self.dataos, trail, clock, self.leak_secret, tell=self.dm)
+        self.resolver = IdentityResolver(self.links, self.directory, self.profiles, clock=monotonic,
                                          admins=settings.admin_slack_user_ids, self_links=self.self_links,
                                          home=self.workspace, allow_guests=settings.allow_guests)
-        self.keys = KeyService(self.dataos, self.store, self.resolver, clock, trail,
+        self.keys = KeyService(self.dataos, self.resolver, clock, trail, links=self.links,
+                               idempotency=self.idempotency, sightings=self.sightings,
                                operator_key=settings.dataos_apikey, self_links=self.self_links)
         self.admins = frozenset(settings.admin_slack_user_ids)
         self.leak_gate = CheckGate(settings.leak_watch_checks_per_minute, queue_size=settings.leak_watch_queue,
                                    clock=monotonic)
-        self.leak_reports = LeakReports(self.store)
-        #: Team keys: who owns each application user's keys (people and user groups) and its channel.
-        self.teams = Teams(TeamsRepo(self.engine), self.slack, clock, monotonic=monotonic)
         self._bot_user_id: str | None = None
         self._workspace: Workspace | None = None
         self._warmup: asyncio.Task[None] | None = None
@@ -146,16 +170,18 @@ class Runtime:
         self._working = InProgress()  # listener work, which goes on after Slack's ack
         self._acking = InProgress()  # requests whose acknowledgement has not been sent yet
         self._sweeping = InProgress()  # scheduled sweeps running
-        self.scheduler: Any = None
+        self.scheduler: Any = None  # the reminder and housekeeping jobs, set by `bot.compose.start_runtime`
+        #: Runs a reminder sweep now ("auto" or "discovery"), for the admin command; set by `bot.compose`,
+        #: which knows the sweep (it sits above the Slack listeners that call it).
+        self.sweep_now: Callable[[str], Awaitable[SweepReport]] | None = None
         # Reminder outcomes the database has not taken yet (written by the next pass, or at exit).
         self.outcomes = OutcomeBook(sleep=db_sleep or asyncio.sleep)
         #: Why Slack will take nothing from this bot any more (uninstalled, token revoked), once it says so.
         self.slack_stopped: str | None = None
 
-    async def start(self, *, schedule: bool = False) -> None:
-        """Migrate the schema, load the DataOS directory in the background (readyz waits for it), and
-        with `schedule`, start the scheduler: housekeeping always, and the reminder sweep (once now, to
-        catch up, then on its interval) unless REMINDERS_ENABLED=false."""
+    async def start(self) -> None:
+        """Migrate the schema and load the DataOS directory in the background (readyz waits for it). The
+        scheduler is started above this, by `bot.compose.start_runtime`."""
         # One pooled aiohttp session for every Slack call (the SDK would open one per call otherwise).
         if self.slack.session is None:
             self.slack.session = aiohttp.ClientSession(
@@ -170,10 +196,6 @@ class Runtime:
             self._warmup.cancel()
             raise
         self._migrated = True
-        if schedule:
-            from bot.reminders.scheduler import start_scheduler
-
-            self.scheduler = start_scheduler(self)
 
     async def _warm_directory(self) -> None:
         delay = 1.0
@@ -278,7 +300,7 @@ class Runtime:
         """Each check's state; ready when all are "ok"."""
         checks: dict[str, str] = {}
         try:
-            await asyncio.wait_for(self.store.ping(), timeout=2)
+            await asyncio.wait_for(self.database.ping(), timeout=2)
             checks["database"] = "ok" if self._migrated else "not migrated"
         except Exception as exc:
             checks["database"] = f"unreachable ({type(exc).__name__})"
@@ -331,7 +353,7 @@ class Runtime:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        if self.outcomes.pending and not await self.outcomes.flush(self.store):
+        if self.outcomes.pending and not await self.outcomes.flush(self.ledger):
             log.error("%d reminder outcome(s) could not be recorded before exit; their claims stay open, so those "
                       "DMs are not sent again until the claims' lease runs out", len(self.outcomes.pending))
         await self.directory.aclose()
@@ -353,45 +375,3 @@ def _unreachable(what: str, url: str, exc: BaseException) -> str:
     if isinstance(exc, DataOSError) and not isinstance(exc, DataOSUnavailable):
         return f"{what} at {shown_url} answered with an error ({type(exc).__name__}: {exc})"
     return f"{what} at {shown_url} cannot be reached ({cause})"
-
-
-class _QuietBolt(logging.Filter):
-    """Two of Bolt's and the Slack SDK's lines, made to say what they mean.
-
-    "As you gave `client` as well, `token` will be unused." fires whenever SLACK_BOT_TOKEN is in the
-    environment and an app is given a client, which is every deployment of this bot: the client is made
-    from that very token, so it is dropped. "Failed to connect (…); Retrying..." (Socket Mode, every
-    10 s while Slack cannot be reached) is logged as an error with a traceback each time: it becomes
-    one warning line.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if message == warning_client_prioritized_and_token_skipped():
-            return False
-        if message.startswith("Failed to connect (error:") and record.levelno >= logging.WARNING:
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-            record.exc_info, record.exc_text = None, None
-        return True
-
-
-def build_bolt_app(runtime: Runtime, *, socket_mode: bool = False) -> AsyncApp:
-    from bot.slack import register_all
-
-    settings = runtime.settings
-    bolt_log = logging.getLogger("bot.bolt")
-    if not any(isinstance(f, _QuietBolt) for f in bolt_log.filters):
-        bolt_log.addFilter(_QuietBolt())
-    signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    app = AsyncApp(
-        client=runtime.slack,
-        signing_secret=signing_secret,
-        # bot.web checks the signature before anything else reads the body; once is enough.
-        request_verification_enabled=False,
-        raise_error_for_unhandled_request=False,
-        logger=bolt_log,
-        # Named here, or Bolt finds a name with inspect.stack(), which reads source files: ~75 ms of start-up.
-        name="apikey-bot",
-    )
-    register_all(app, runtime)
-    return app

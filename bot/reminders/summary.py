@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-
-class SweepFailed(Exception):
-    """The sweep could not start (directory or database unavailable) or had to stop (Slack refuses the
-    bot's token); the message says why."""
+from bot.delivery import (
+    SweepFailed as SweepFailed,  # defined below the Slack layer, where the admin listener catches it
+)
 
 
 class SlackStopped(Exception):

@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.dataos import DataOSError, Token
+from bot.delivery import fate_of, retry_after
 from bot.domain.reminders import KeyFacts, due_step, may_send_now, zone_for
 from bot.identity import SlackProfile
-from bot.reminders.delivery import fate_of, retry_after
 from bot.reminders.outbox import CLAIM_LEASE
 from bot.reminders.summary import SweepSummary
 from bot.slack.blocks.common import Message
@@ -114,7 +114,7 @@ class TeamReminders:
                 continue
             out.append(_Due(team, token, key, step, lifetime))
         if new:
-            await self.rt.store.save_sweep_progress(new, [uid] if first_sweep else [], now)
+            await self.rt.sightings.save_sweep_progress(new, [uid] if first_sweep else [], now)
             if first_sweep:
                 state.swept.add(uid)
         return out
@@ -144,7 +144,7 @@ class TeamReminders:
         if self.rt.slack_stopped is not None:  # Slack refuses the token: nothing is claimed in vain
             return None
         book = self.rt.outcomes
-        claimed = await self.rt.store.claim_reminders([(key, step, to)], now=self.rt.clock(),
+        claimed = await self.rt.ledger.claim_reminders([(key, step, to)], now=self.rt.clock(),
                                                       worker=self.sweeper.worker, lease=CLAIM_LEASE)
         if (key, step) not in claimed:
             summary.skipped["claimed by another sweep"] += 1
@@ -165,21 +165,21 @@ class TeamReminders:
                 summary.failures.append(f"{key[0]}/{key[1]}: Slack refused the team reminder ({code})")
                 book.add([Outcome(key, step, "failed", error=code,
                                   retry_at=retry_after(claimed[key, step], self.rt.clock()))])
-            await book.flush(self.rt.store)
+            await book.flush(self.rt.ledger)
             if not isinstance(exc, Exception):
                 raise
             return code if fate == "undeliverable" else None
         book.add([Outcome(key, step, "sent", str(response.get("channel")), str(response.get("ts")),
                           at=self.rt.clock())])
         summary.team_sent += 1
-        if not await book.flush(self.rt.store):
+        if not await book.flush(self.rt.ledger):
             summary.failures.append("a team reminder's outcome could not be recorded yet; it is kept")
         return None
 
     async def _tell_admins(self, team: Team, code: str, now: datetime) -> None:
         """Once per channel (across passes and replicas): the mark is claimed before the DMs go out."""
         mark = f"{GONE_MARK}:{team.channel_id}"
-        if await self.rt.store.claim_mark(mark, now=now, older_than=_NEVER) is None:
+        if await self.rt.marks.claim_mark(mark, now=now, older_than=_NEVER) is None:
             return
         message = channel_unreachable_message(team.app_user_id, team.channel_id, code)
         for admin in sorted(self.rt.admins):
@@ -190,7 +190,7 @@ class TeamReminders:
         if not self.rt.admins:
             return
         day = now.date().isoformat()
-        if await self.rt.store.get_mark(f"{DIGEST_MARK}:{day}") is not None:
+        if await self.rt.marks.get_mark(f"{DIGEST_MARK}:{day}") is not None:
             return  # cheap: no DataOS call on the day's later passes
         # The bot's own key has its admins' reminders already (`Sweeper._watch_bot_key`).
         operator = await self.rt.keys.operator_user_id()
@@ -204,7 +204,7 @@ class TeamReminders:
                 return  # incomplete: tried again next pass, not sent half-known
             keys += [UnownedKey(app.id, t.name, t.expiration) for t in tokens
                      if now < t.expiration <= now + DIGEST_HORIZON]
-        if await self.rt.store.claim_mark(f"{DIGEST_MARK}:{day}", now=now, older_than=_NEVER) is None:
+        if await self.rt.marks.claim_mark(f"{DIGEST_MARK}:{day}", now=now, older_than=_NEVER) is None:
             return  # another replica has it
         if not keys:
             return

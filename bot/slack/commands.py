@@ -22,6 +22,7 @@ from bot.domain.durations import DurationTooLong, InvalidDuration, humanize_hour
 from bot.domain.keys import InvalidKeyName, validate_key_name
 from bot.identity import Denied, Mapped
 from bot.slack import tracked
+from bot.slack.admin import admin_command
 from bot.slack.blocks.common import Message, denied_message, info_modal, text_message, working_modal
 from bot.slack.blocks.forms import create_modal
 from bot.slack.blocks.help import help_message
@@ -29,6 +30,7 @@ from bot.slack.blocks.identity import link_modal, whoami_message
 from bot.slack.blocks.keys import keys_message, revoke_modal, revoke_picker_modal
 from bot.slack.common import open_view, scheduled_revocations, update_view, user_id
 from bot.slack.errors import explain, explain_slack
+from bot.slack.home import publish_home
 from bot.slack.team_keys import cmd_revoke_for, for_option, offer_for, owned_teams, send_team_lists
 from bot.text import shown, unescape
 
@@ -88,7 +90,7 @@ async def send_key_list(rt: Runtime, slack_user_id: str, respond: AsyncRespond, 
         await respond(response_type="ephemeral", replace_original=replace, **text_message(
             ":x: " + explain(exc, doing="listing your keys", read=True)).kwargs())
         return
-    scheduled = await scheduled_revocations(rt.store, identity.dataos_user_id)
+    scheduled = await scheduled_revocations(rt.revocations, identity.dataos_user_id)
     message = keys_message(identity, tokens, rt.clock(), page=page, notice=notice, scheduled=scheduled)
     await respond(response_type="ephemeral", replace_original=replace, **message.kwargs())
 
@@ -215,26 +217,22 @@ async def cmd_reminders(rt: Runtime, call: Call) -> None:
     choice = call.args[0].lower() if call.args else ""
     now = rt.clock()
     if choice in ("on", "off"):
-        await rt.store.set_reminders_enabled(call.user_id, choice == "on", now)
+        await rt.prefs.set_reminders_enabled(call.user_id, choice == "on", now)
         text = (":bell: Expiry reminders are *on*: I will DM you before your keys expire."
                 if choice == "on" else
                 ":no_bell: Expiry reminders are *off* for all your keys. `/apikey reminders on` turns them back on.")
     else:
-        enabled = await rt.store.reminders_enabled(call.user_id)
+        enabled = await rt.prefs.reminders_enabled(call.user_id)
         state = "on" if enabled else "off"
         text = (f"Expiry reminders are *{state}* for you. `/apikey reminders {'off' if enabled else 'on'}` "
                 f"turns them {'off' if enabled else 'on'}. Reminders come {ladder_words(rt.settings.ladder_hours)} "
                 "before a key expires, in your working hours.")
     await call.reply(text_message(text))
     if choice in ("on", "off"):
-        from bot.slack.home import publish_home
-
         await publish_home(rt, call.user_id)
 
 
 async def cmd_admin(rt: Runtime, call: Call) -> None:
-    from bot.slack.admin import admin_command
-
     await call.ack()
     await admin_command(rt, call.user_id, call.args, call.respond)
 
@@ -291,7 +289,7 @@ async def dispatch(rt: Runtime, body: dict[str, Any], ack: AsyncAck, respond: As
         # After the handler, which has acknowledged: "has used the bot" (REMINDER_AUDIENCE=active)
         # must not slow down Slack's 3-second acknowledgement, nor turn an answer into an error.
         try:
-            await rt.store.touch_user(call.user_id, rt.clock())
+            await rt.prefs.touch_user(call.user_id, rt.clock())
         except Exception as exc:
             log.warning("could not record that %s used the bot: %s", call.user_id, type(exc).__name__)
 

@@ -5,7 +5,7 @@ Every message in a channel the bot is in (new, edited, in threads, shared or for
 scanned for key-shaped text in memory (`bot.domain.leaks`); ordinary messages cost no call. An edit or
 a link preview (`message_changed`) counts only for keys that were not in the previous version. Each
 candidate is confirmed with DataOS `/authorize`, within a budget shared fairly by posters and channels
-(`bot.slack.leak_gate`); only a live key counts. The owner gets a DM with Revoke now, Renew and revoke,
+(`bot.leak_gate`); only a live key counts. The owner gets a DM with Revoke now, Renew and revoke,
 and I know, keep it; the poster an ephemeral note where they posted; the audit log and channel one
 line. A key whose owner is not a mapped person goes to the admins. A report counts as told only once a
 DM was delivered (`bot.store.leaks`). Message text is never logged or stored, and a key is kept only
@@ -32,8 +32,10 @@ from bot.metrics import LEAKS
 from bot.slack import tracked
 from bot.slack.blocks.common import DAMAGED_BUTTON, text_message
 from bot.slack.common import clicked_message, tell, update_message, user_id
+from bot.slack.errors import explain
 from bot.slack.leak_dms import KEEP_ACTION, RENEW_ACTION, REPEAT_WITHIN, REVOKE_ACTION, append, deliver
 from bot.slack.links import people_of
+from bot.slack.reminder_buttons import KeyRef, open_renew_form
 from bot.slack.team_keys import refusal, renew_team_key
 from bot.store import Audit
 from bot.text import shown
@@ -259,8 +261,6 @@ async def on_button(rt: Runtime, body: dict[str, Any], action: str) -> None:
         outcome = (await rt.keys.revoke_exact(owner, real or name, expiration, actor=clicker,
                                               detail="leak watch")).outcome
     except DataOSError as exc:
-        from bot.slack.errors import explain
-
         await _ephemeral(rt, body, ":x: " + explain(exc, doing="revoking the key", key_name=real or name))
         return
     text = {"revoked": f":wastebasket: <@{clicker}> revoked *{shown_name}*. Anything still using it is now "
@@ -316,8 +316,6 @@ def register(app: AsyncApp, rt: Runtime) -> None:
 
 async def renew_and_revoke(rt: Runtime, body: dict[str, Any]) -> None:
     """The renew form, prefilled from the pasted key, with the old key revoked at once on submit."""
-    from bot.slack.reminder_buttons import KeyRef, open_renew_form
-
     parsed = _parse(body)
     if parsed is None:
         await _done(rt, body, DAMAGED)

@@ -98,14 +98,14 @@ async def on_snooze(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, r
     if until <= now:
         await tell(client, channel, clicker, "It expires before a snooze would end, so there is nothing to snooze.")
         return
-    await rt.store.update_sighting((ref.app_user_id, ref.name, ref.expiration), now=now, snoozed_until=until)
+    await rt.sightings.update_sighting((ref.app_user_id, ref.name, ref.expiration), now=now, snoozed_until=until)
     await update_message(client, channel, ts, team_reminder_done_message(
         ref.app_user_id, ref.name, ref.expiration,
         f":zzz: snoozed by <@{shown(clicker)}>; I will remind this channel again {blocks.slack_date(until)}."))
 
 
 async def on_mute(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref: TeamKeyRef, clicker: str) -> None:
-    await rt.store.update_sighting((ref.app_user_id, ref.name, ref.expiration), now=rt.clock(), muted=True)
+    await rt.sightings.update_sighting((ref.app_user_id, ref.name, ref.expiration), now=rt.clock(), muted=True)
     channel, ts = clicked_message(body)
     await update_message(client, channel, ts, team_reminder_done_message(
         ref.app_user_id, ref.name, ref.expiration,
@@ -205,7 +205,7 @@ async def _handle_old_key(rt: Runtime, app: str, old_name: str, old_expiration: 
     revoke_at = now + timedelta(hours=hours)
     if revoke_at >= old_expiration:
         return "is left to expire: it expires before then"
-    await rt.store.schedule_revocation(app, old_name, key_expiration=old_expiration, revoke_at=revoke_at,
+    await rt.revocations.schedule_revocation(app, old_name, key_expiration=old_expiration, revoke_at=revoke_at,
                                        requested_by=clicker, now=now)
     return f"stops working {blocks.slack_date(revoke_at)} (revoked in {humanize_hours(hours)})"
 

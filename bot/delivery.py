@@ -14,14 +14,28 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
-from bot.store import Outcome, Store
+from bot.store import Ledger, Outcome
 
 log = logging.getLogger(__name__)
+
+
+class SweepFailed(Exception):
+    """The sweep could not start (directory or database unavailable) or had to stop (Slack refuses the
+    bot's token); the message says why."""
+
+
+class SweepReport(Protocol):
+    """What a finished sweep tells whoever asked for it (`bot.reminders.sweep.SweepSummary`)."""
+
+    @property
+    def sent(self) -> int: ...
+
+    def lines(self) -> list[str]: ...
 
 Fate = Literal["failed", "undeliverable", "unknown", "token"]
 #: The bot's token itself is refused: every DM would be.
@@ -106,11 +120,11 @@ class OutcomeBook:
         """A write is under way (it takes what was added meanwhile, or the next one does)."""
         return self._lock.locked()
 
-    async def flush(self, store: Store, *, attempts: int = RECORD_ATTEMPTS) -> bool:
+    async def flush(self, ledger: Ledger, *, attempts: int = RECORD_ATTEMPTS) -> bool:
         """Write what is pending; True when nothing is left. Not cancelled by a shutdown half-way."""
-        return await asyncio.shield(self._flush(store, attempts))
+        return await asyncio.shield(self._flush(ledger, attempts))
 
-    async def _flush(self, store: Store, attempts: int) -> bool:
+    async def _flush(self, ledger: Ledger, attempts: int) -> bool:
         async with self._lock:
             wait = RECORD_FIRST_WAIT
             for attempt in range(attempts):
@@ -118,7 +132,7 @@ class OutcomeBook:
                 if not batch:
                     return True
                 try:
-                    await store.finish_reminders(batch)
+                    await ledger.finish_reminders(batch)
                 except Exception as exc:  # the database is unreachable or refused: try again shortly
                     if attempts == 1:  # a write on the way (the batch's own write retries): no noise per DM
                         return False
