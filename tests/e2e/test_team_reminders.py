@@ -83,7 +83,7 @@ def test_channel_reminder_is_posted_once_names_the_owners_and_never_the_key(bot:
     value = json.loads(button(post, "team_reminder_renew")["value"])
     assert value == {"u": APP, "k": "ingest_writer", "e": int(key.expiration.timestamp()), "h": 0}
     assert sweep(bot).team_sent == 0 and len(channel_posts(bot.slack)) == 1  # the step is recorded, not sent again
-    assert [r["channel"] for r in bot.server.call(bot.runtime.store.ledger())] == [CHANNEL]
+    assert [r["channel"] for r in bot.server.call(bot.runtime.ledger.ledger())] == [CHANNEL]
     assert not [c for c in bot.slack.delivered("chat.postMessage") if c.params["channel"].startswith("U")]
 
 
@@ -207,7 +207,7 @@ def test_a_post_whose_answer_was_lost_is_recorded_and_never_posted_twice(bot: Bo
     assert sweep(bot).unknown == 1
     assert sweep(bot).team_sent == 0
     assert [c.params["channel"] for c in bot.slack.calls_to("chat.postMessage")] == [CHANNEL]
-    assert [r["state"] for r in bot.server.call(bot.runtime.store.ledger())] == ["unknown"]
+    assert [r["state"] for r in bot.server.call(bot.runtime.ledger.ledger())] == ["unknown"]
 
 
 def test_archived_channel_goes_to_the_owners_by_dm_and_admins_are_told_once(bot: Bot) -> None:
@@ -280,4 +280,4 @@ def test_two_replicas_on_postgresql_post_the_channel_reminder_once(
         a, b = first.result(timeout=60), second.result(timeout=60)
         assert a.team_sent + b.team_sent == 1 and a.sent + b.sent == 0
         assert len(channel_posts(slack)) == 1
-        assert [r["channel"] for r in one.call(one.runtime.store.ledger())] == [CHANNEL]
+        assert [r["channel"] for r in one.call(one.runtime.ledger.ledger())] == [CHANNEL]
