@@ -25,7 +25,8 @@ playground: install
 	$(BIN)/apikey-bot playground$(if $(filter command line,$(origin PORT)), --port $(PORT))$(if $(filter command line,$(origin HOST)), --host $(HOST))
 
 lint: dev
-	$(BIN)/ruff check bot tests
+	$(BIN)/ruff check bot tests bench
+	$(BIN)/lint-imports
 
 typecheck: dev
 	$(BIN)/mypy bot
@@ -36,6 +37,7 @@ pytest: dev
 test: dev
 	$(BIN)/ruff check bot tests bench
 	$(BIN)/mypy bot
+	$(BIN)/lint-imports
 	rm -rf build/wheel && $(BIN)/pip wheel --quiet --no-deps --wheel-dir build/wheel .
 	BOT_WHEEL_DIR=build/wheel $(BIN)/pytest -q
 
@@ -51,4 +53,4 @@ wheel: $(BIN)/python
 	$(BIN)/pip wheel --no-deps --wheel-dir dist .
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -13,7 +13,7 @@ import timeit
 
 from bench.common import report
 from bot.domain.leaks import candidates
-from bot.playground.heimdall import make_key_value
+from bot.playground.heimdall_model import make_key_value
 
 PROSE = ("Deploying the nightly loader now; the dashboards at https://grafana.example.com/d/abc123 should "
          "update within the hour. Ping me if the numbers look off — thanks! ")

@@ -173,7 +173,7 @@ async def cold_walk(members: int, tmp: Path) -> tuple[int, float, float, int]:
     limit's own minimum, 429s waited out)."""
     from slack_sdk.web.async_client import AsyncWebClient
 
-    from bot.reminders.audience import SlackDirectory
+    from bot.audience import SlackDirectory
     from bot.store import Store, create_engine, migrate
 
     clock = FakeClock()

@@ -11,31 +11,29 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
-from slack_bolt.async_app import AsyncApp
-from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.audience import SlackDirectory
 from bot.audit import AuditTrail
 from bot.config import Settings
 from bot.dataos import DataOSError, DataOSUnavailable, HeimdallClient
+from bot.delivery import TOKEN_ERRORS, OutcomeBook, SweepReport, slack_code
 from bot.domain.durations import parse_duration_hours
 from bot.domain.policy import ValidityPolicy
 from bot.identity import DataOSDirectory, IdentityResolver, SlackProfiles, Workspace, failure, slack_error
+from bot.leak_gate import CheckGate
 from bot.metrics import SLACK_TOKEN_LOST, TOKEN_LOSS_CAUSES, CountingRateLimitHandler, dataos_observer
 from bot.proxies import session_middleware, use_proxy_rule
-from bot.reminders.audience import SlackDirectory
-from bot.reminders.delivery import TOKEN_ERRORS, OutcomeBook, slack_code
 from bot.self_links import SelfLinks
 from bot.service import KeyService
-from bot.slack.leak_gate import CheckGate
 from bot.store import Store, create_engine, migrate
 from bot.store.leaks import LeakReports
 from bot.store.teams import TeamsRepo
@@ -146,16 +144,18 @@ class Runtime:
         self._working = InProgress()  # listener work, which goes on after Slack's ack
         self._acking = InProgress()  # requests whose acknowledgement has not been sent yet
         self._sweeping = InProgress()  # scheduled sweeps running
-        self.scheduler: Any = None
+        self.scheduler: Any = None  # the reminder and housekeeping jobs, set by `bot.compose.start_runtime`
+        #: Runs a reminder sweep now ("auto" or "discovery"), for the admin command; set by `bot.compose`,
+        #: which knows the sweep (it sits above the Slack listeners that call it).
+        self.sweep_now: Callable[[str], Awaitable[SweepReport]] | None = None
         # Reminder outcomes the database has not taken yet (written by the next pass, or at exit).
         self.outcomes = OutcomeBook(sleep=db_sleep or asyncio.sleep)
         #: Why Slack will take nothing from this bot any more (uninstalled, token revoked), once it says so.
         self.slack_stopped: str | None = None
 
-    async def start(self, *, schedule: bool = False) -> None:
-        """Migrate the schema, load the DataOS directory in the background (readyz waits for it), and
-        with `schedule`, start the scheduler: housekeeping always, and the reminder sweep (once now, to
-        catch up, then on its interval) unless REMINDERS_ENABLED=false."""
+    async def start(self) -> None:
+        """Migrate the schema and load the DataOS directory in the background (readyz waits for it). The
+        scheduler is started above this, by `bot.compose.start_runtime`."""
         # One pooled aiohttp session for every Slack call (the SDK would open one per call otherwise).
         if self.slack.session is None:
             self.slack.session = aiohttp.ClientSession(
@@ -170,10 +170,6 @@ class Runtime:
             self._warmup.cancel()
             raise
         self._migrated = True
-        if schedule:
-            from bot.reminders.scheduler import start_scheduler
-
-            self.scheduler = start_scheduler(self)
 
     async def _warm_directory(self) -> None:
         delay = 1.0
@@ -353,45 +349,3 @@ def _unreachable(what: str, url: str, exc: BaseException) -> str:
     if isinstance(exc, DataOSError) and not isinstance(exc, DataOSUnavailable):
         return f"{what} at {shown_url} answered with an error ({type(exc).__name__}: {exc})"
     return f"{what} at {shown_url} cannot be reached ({cause})"
-
-
-class _QuietBolt(logging.Filter):
-    """Two of Bolt's and the Slack SDK's lines, made to say what they mean.
-
-    "As you gave `client` as well, `token` will be unused." fires whenever SLACK_BOT_TOKEN is in the
-    environment and an app is given a client, which is every deployment of this bot: the client is made
-    from that very token, so it is dropped. "Failed to connect (…); Retrying..." (Socket Mode, every
-    10 s while Slack cannot be reached) is logged as an error with a traceback each time: it becomes
-    one warning line.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if message == warning_client_prioritized_and_token_skipped():
-            return False
-        if message.startswith("Failed to connect (error:") and record.levelno >= logging.WARNING:
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-            record.exc_info, record.exc_text = None, None
-        return True
-
-
-def build_bolt_app(runtime: Runtime, *, socket_mode: bool = False) -> AsyncApp:
-    from bot.slack import register_all
-
-    settings = runtime.settings
-    bolt_log = logging.getLogger("bot.bolt")
-    if not any(isinstance(f, _QuietBolt) for f in bolt_log.filters):
-        bolt_log.addFilter(_QuietBolt())
-    signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    app = AsyncApp(
-        client=runtime.slack,
-        signing_secret=signing_secret,
-        # bot.web checks the signature before anything else reads the body; once is enough.
-        request_verification_enabled=False,
-        raise_error_for_unhandled_request=False,
-        logger=bolt_log,
-        # Named here, or Bolt finds a name with inspect.stack(), which reads source files: ~75 ms of start-up.
-        name="apikey-bot",
-    )
-    register_all(app, runtime)
-    return app

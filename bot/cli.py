@@ -52,10 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
 def run_async(main: Coroutine[Any, Any, T]) -> T:
     """Run a one-shot command on uvloop where it is installed, as `serve` does through uvicorn, so a
     sweep behaves the same from cron as inside the server."""
-    import asyncio
+    # Imports in this module's functions are deferred for start-up speed: each command loads only what it
+    # uses (`manifest` and `doctor` need no Bolt, `sweep` no web server), and `serve` and `sweep` load theirs
+    # while the collector is paused (see bot.collector).
+    import asyncio  # noqa: PLC0415
 
     try:
-        import uvloop
+        import uvloop  # noqa: PLC0415
     except ImportError:  # Windows
         return asyncio.run(main)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
@@ -63,7 +66,7 @@ def run_async(main: Coroutine[Any, Any, T]) -> T:
 
 
 def settings_or_exit() -> Settings:
-    from bot.config import ConfigError, load_settings
+    from bot.config import ConfigError, load_settings  # noqa: PLC0415
 
     try:
         return load_settings()
@@ -78,12 +81,12 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    import uvicorn  # noqa: PLC0415
 
-    from bot.app import Runtime
-    from bot.logs import configure_logging
-    from bot.store import DatabaseUnusable
-    from bot.web import create_web_app
+    from bot.app import Runtime  # noqa: PLC0415
+    from bot.compose import create_web_app  # noqa: PLC0415
+    from bot.logs import configure_logging  # noqa: PLC0415
+    from bot.store import DatabaseUnusable  # noqa: PLC0415
 
     settings = settings_or_exit()
     if args.socket_mode and settings.slack_app_token is None:
@@ -126,10 +129,11 @@ def sweep(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from bot.app import Runtime
-    from bot.logs import configure_logging
-    from bot.reminders.sweep import Sweeper, SweepFailed
-    from bot.store import DatabaseUnusable
+    from bot.app import Runtime  # noqa: PLC0415
+    from bot.delivery import SweepFailed  # noqa: PLC0415
+    from bot.logs import configure_logging  # noqa: PLC0415
+    from bot.reminders.sweep import Sweeper  # noqa: PLC0415
+    from bot.store import DatabaseUnusable  # noqa: PLC0415
 
     settings = settings_or_exit()
     configure_logging(settings.log_format, settings.log_level)
@@ -162,11 +166,11 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def playground(args: argparse.Namespace) -> int:
-    import asyncio
-    import signal
+    import asyncio  # noqa: PLC0415
+    import signal  # noqa: PLC0415
 
-    from bot.logs import configure_logging
-    from bot.playground.run import main_async
+    from bot.logs import configure_logging  # noqa: PLC0415
+    from bot.playground.run import main_async  # noqa: PLC0415
 
     configure_logging("console", "INFO")
     signal.signal(signal.SIGTERM, _terminate)
@@ -181,8 +185,8 @@ def playground(args: argparse.Namespace) -> int:
 
 
 def doctor(args: argparse.Namespace) -> int:
-    from bot.config import ConfigError, load_settings
-    from bot.doctor import run_doctor
+    from bot.config import ConfigError, load_settings  # noqa: PLC0415
+    from bot.doctor import run_doctor  # noqa: PLC0415
 
     try:
         settings = load_settings()
@@ -198,7 +202,7 @@ def doctor(args: argparse.Namespace) -> int:
 
 
 def manifest(args: argparse.Namespace) -> int:
-    from bot.manifest import render
+    from bot.manifest import render  # noqa: PLC0415
 
     print(render(args.url, socket_mode=args.socket_mode, leak_watch=args.leak_watch), end="")
     return 0

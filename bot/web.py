@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -15,13 +15,15 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.app import Runtime, build_bolt_app
+from bot.app import Runtime
 from bot.collector import resume_collector
 from bot.slack.front_door import FrontDoor
 from bot.slack.guard import Rejection, is_ssl_check, parse_body
 from bot.store import DatabaseUnusable
 
 if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+
     from bot.slack.socket_mode import CheckedSocketModeHandler
 
 log = logging.getLogger(__name__)
@@ -82,12 +84,12 @@ def _report_connect_failure(task: asyncio.Task[None]) -> None:
         log.error("the Socket Mode connection could not be made: %s", task.exception())
 
 
-def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
-                   on_started: Callable[[], None] | None = None, on_fatal: Callable[[], None] | None = None,
-                   body_seconds: float = BODY_SECONDS) -> Starlette:
-    """The ASGI app. `on_fatal` is called when start-up cannot go on (the database is unusable; it has been
-    logged); without it, the start-up fails with the exception."""
-    bolt = build_bolt_app(runtime, socket_mode=socket_mode)
+def asgi_app(runtime: Runtime, bolt: AsyncApp, *, start: Callable[[], Awaitable[None]], socket_mode: bool = False,
+             on_started: Callable[[], None] | None = None, on_fatal: Callable[[], None] | None = None,
+             body_seconds: float = BODY_SECONDS) -> Starlette:
+    """The ASGI app around a Bolt app (`bolt`, built by `bot.compose`); `start` starts the runtime and its
+    jobs. `on_fatal` is called when start-up cannot go on (the database is unusable; it has been logged);
+    without it, the start-up fails with the exception."""
     door = FrontDoor(runtime, bolt)
     secret = runtime.settings.slack_signing_secret
     verifier = SignatureVerifier(secret.get_secret_value()) if secret is not None else None
@@ -143,7 +145,7 @@ def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         nonlocal socket_handler
         try:
-            await runtime.start(schedule=True)
+            await start()
         except DatabaseUnusable as exc:
             # One line that says what to fix, instead of a traceback and unclosed sessions.
             log.error("apikey-bot cannot start: %s", exc)
@@ -156,7 +158,8 @@ def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
         runtime.check_slack_in_background()
         connecting: asyncio.Task[None] | None = None
         if socket_mode:
-            from bot.slack.socket_mode import CheckedSocketModeHandler
+            # Deferred for start-up speed: Socket Mode's client (and its websocket stack) is not loaded in HTTP mode.
+            from bot.slack.socket_mode import CheckedSocketModeHandler  # noqa: PLC0415
 
             token = runtime.settings.slack_app_token
             assert token is not None

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import logging
 import random
-import re
 import threading
 import time
 import uuid
@@ -27,71 +25,23 @@ from aiohttp import web
 
 from bot.logs import configure_logging
 from bot.playground._server import ServerThread
+from bot.playground.heimdall_model import (
+    ADJECTIVES,
+    ADVERBS,
+    ANIMALS,
+    GO_DURATION,
+    KEY_NAME,
+    LOCAL_OPERATOR_KEY,
+    OPERATOR_ID,
+    Call,
+    EmuToken,
+    Fault,
+    ceil_hour,
+    make_key_value,
+)
 
-_GO_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-_NAME = re.compile(r"^[A-Za-z0-9_]+$")
-ADVERBS = ["hopefully", "loudly", "quietly", "boldly", "gently", "swiftly", "oddly", "calmly", "wisely"]
-ADJECTIVES = ["striking", "brave", "shiny", "sleepy", "clever", "eager", "fancy", "jolly", "witty"]
-ANIMALS = ["newt", "otter", "lynx", "heron", "panda", "koala", "gecko", "bison", "crane", "moose"]
 log = logging.getLogger(__name__)
-OPERATOR_ID = "apikey-bot"
-#: The operator key of an emulator run by hand: readable, and not shaped like a DataOS key.
-LOCAL_OPERATOR_KEY = "local-operator-key"
 CALLER = web.RequestKey("caller", dict)
-
-
-def make_key_value(name: str) -> str:
-    """DataOS's format: base64("<name>.<uuid4>")."""
-    return base64.b64encode(f"{name}.{uuid.uuid4()}".encode()).decode()
-
-
-def _ceil_hour(moment: datetime) -> datetime:
-    floor = moment.replace(minute=0, second=0, microsecond=0)
-    return floor if floor == moment else floor + timedelta(hours=1)
-
-
-@dataclass
-class EmuToken:
-    name: str
-    user_id: str
-    expiration: datetime
-    apikey: str
-    description: str | None = None
-    created: datetime | None = None
-
-    def wire(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "type": "apikey",
-            "expiration": self.expiration.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "data": {"apikey": self.apikey},
-            "user_id": self.user_id,
-            "description": self.description,
-            "_links": {"self": f"/api/v1/users/{self.user_id}/tokens/{self.name}"},
-        }
-
-
-@dataclass
-class Call:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-    status: int = 0
-    at: float = field(default_factory=time.monotonic)
-    ms: float = 0.0
-    answer: bytes | None = None  # the response body, kept only when there is an observer
-
-
-@dataclass
-class Fault:
-    status: int | None = 503
-    delay: float = 0.0
-    after_effect: bool = False
-    match: str | None = None  # only calls whose "METHOD /path" contains this
-    retry_after: int | None = None  # sent as a Retry-After header
-    body: bytes | None = None  # sent as-is instead of an error document (a garbled or foreign answer)
-    headers: dict[str, str] | None = None  # with `body`: extra response headers (a Location, say)
 
 
 @dataclass
@@ -153,7 +103,7 @@ class HeimdallEmulator:
         name = name or self.generate_name()
         now = self.clock()
         token = EmuToken(
-            name=name, user_id=user_id, expiration=expiration or _ceil_hour(now + timedelta(hours=hours)),
+            name=name, user_id=user_id, expiration=expiration or ceil_hour(now + timedelta(hours=hours)),
             apikey=apikey or make_key_value(name), description=description, created=now,
         )
         with self._lock:
@@ -349,10 +299,10 @@ class HeimdallEmulator:
         if not isinstance(body, dict) or body.get("type") != "apikey":
             return _error(400, "type must be apikey")
         name = body.get("name") or None
-        if name is not None and (not isinstance(name, str) or not _NAME.match(name) or len(name) > 128):
+        if name is not None and (not isinstance(name, str) or not KEY_NAME.match(name) or len(name) > 128):
             return _error(400, "invalid name")
         duration = body.get("duration") or "24h"
-        match = _GO_DURATION.match(duration) if isinstance(duration, str) else None
+        match = GO_DURATION.match(duration) if isinstance(duration, str) else None
         if not match or not any(match.groups()):
             return _error(400, f"invalid duration {duration!r}")
         h, m, s = (int(g or 0) for g in match.groups())
@@ -368,7 +318,7 @@ class HeimdallEmulator:
                     return _error(409, "token already exists")
             description = body.get("description")
             token = self.add_token(
-                user_id, name, expiration=_ceil_hour(self.clock() + timedelta(seconds=seconds)),
+                user_id, name, expiration=ceil_hour(self.clock() + timedelta(seconds=seconds)),
                 description=description if isinstance(description, str) else None,
             )
         return web.json_response(token.wire(), status=self.create_status)

@@ -27,7 +27,8 @@ from aiohttp import web
 from bot.playground.blockkit import masked_headers
 from bot.playground.clock import PlayClock
 from bot.playground.controls import MAX_BODY, Controls, json_route, same_origin_guard
-from bot.playground.heimdall import Call, HeimdallEmulator
+from bot.playground.heimdall import HeimdallEmulator
+from bot.playground.heimdall_model import Call
 from bot.playground.people import People
 from bot.playground.seed import ADMIN, seed
 from bot.playground.workspace import CHANNELS, INSPECTOR_ROWS, WORKSPACE_URL, Workspace
@@ -47,7 +48,7 @@ def ignored_settings(environ: dict[str, str], dotenv: Path = Path(".env")) -> li
     """Names of real-deployment settings present in the environment or `.env`, which the playground ignores."""
     names = set(environ)
     if dotenv.is_file():
-        from dotenv import dotenv_values
+        from dotenv import dotenv_values  # noqa: PLC0415
 
         names |= {k for k in dotenv_values(dotenv) if k}
     return sorted(n for n in names if n.startswith(REAL_SETTINGS))
@@ -55,9 +56,9 @@ def ignored_settings(environ: dict[str, str], dotenv: Path = Path(".env")) -> li
 
 def playground_settings(values: dict[str, Any]) -> Settings:
     """Settings from `values` only: no environment, no `.env`."""
-    from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+    from pydantic_settings import BaseSettings, PydanticBaseSettingsSource  # noqa: PLC0415
 
-    from bot.config import Settings
+    from bot.config import Settings  # noqa: PLC0415
 
     class Isolated(Settings):
         @classmethod
@@ -79,8 +80,8 @@ class Masker:
         self._known: set[str] = set(fixed)
 
     def __call__(self, text: str) -> str:
-        from bot.domain.keys import mask_secret
-        from bot.domain.leaks import candidates
+        from bot.domain.keys import mask_secret  # noqa: PLC0415
+        from bot.domain.leaks import candidates  # noqa: PLC0415
 
         self._known.update(self._emu.by_key)
         for secret in [*(s for s in self._known if s in text), *candidates(text)]:
@@ -188,12 +189,12 @@ class Playground:
     async def run_bot(self, on_ready: Callable[[], None]) -> None:
         """Import and start the bot, then serve it until the process is asked to stop."""
         # The bot's modules take most of a second to import: in a thread, so the page is served meanwhile.
-        await asyncio.to_thread(importlib.import_module, "bot.web")
-        import uvicorn
+        await asyncio.to_thread(importlib.import_module, "bot.compose")
+        import uvicorn  # noqa: PLC0415
 
-        from bot.app import Runtime
-        from bot.manifest import COMMAND_DESCRIPTION, COMMAND_USAGE
-        from bot.web import create_web_app
+        from bot.app import Runtime  # noqa: PLC0415
+        from bot.compose import create_web_app  # noqa: PLC0415
+        from bot.manifest import COMMAND_DESCRIPTION, COMMAND_USAGE  # noqa: PLC0415
 
         self.command_help = {"command": "/apikey", "description": COMMAND_DESCRIPTION, "usage": COMMAND_USAGE}
         self.runtime = Runtime(self.settings(), clock=self.clock.now, monotonic=self.clock.monotonic,
@@ -313,7 +314,8 @@ class Playground:
 
     async def sweep(self) -> list[str]:
         """The scheduler's reminder pass, now; its summary lines."""
-        from bot.reminders.sweep import Sweeper, SweepFailed  # imported with the bot, after start-up
+        from bot.delivery import SweepFailed  # noqa: PLC0415 (deferred: loaded with the bot, after start-up)
+        from bot.reminders.sweep import Sweeper  # noqa: PLC0415 (deferred: loaded with the bot, after start-up)
 
         assert self.runtime is not None
         try:

@@ -2,7 +2,8 @@
 
 Serves `POST /api/<method>` the way slack.com does (see ../shared/slack-payloads.md): `{"ok": true,…}`,
 `{"ok": false, "error": …}` with HTTP 200 on failure, and HTTP 429 with `Retry-After` when asked to.
-`POST /respond/<anything>` stands in for the `response_url`s of commands and buttons.
+`POST /respond/<anything>` stands in for the `response_url`s of commands and buttons. The methods are
+in `slack_methods`, the Socket Mode WebSocket in `slack_socket`.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from bot.playground._server import ServerThread
+from bot.playground.slack_methods import BOT_USER_ID as BOT_USER_ID  # the fake's public names, kept here
+from bot.playground.slack_methods import TEAM_ID as TEAM_ID
+from bot.playground.slack_methods import TRIGGER_SECONDS as TRIGGER_SECONDS
+from bot.playground.slack_methods import WebApiMethods
+from bot.playground.slack_socket import SocketModeSide
 
-BOT_USER_ID = "UBOT0001"
-TEAM_ID = "T0123"
 #: `fail(…, status=DROP)`: the connection is cut with no answer.
 DROP = 0
-#: How long Slack honours a trigger_id.
-TRIGGER_SECONDS = 3.0
 DEFAULT_SCOPES = ("commands,chat:write,im:write,users:read,users:read.email,channels:read,groups:read,"
                   "usergroups:read")
 
@@ -53,7 +55,7 @@ class Failure:
     lost: bool = False
 
 
-class SlackFake:
+class SlackFake(WebApiMethods, SocketModeSide):
     def __init__(self, token: str = "xoxb-test-token", scopes: str = DEFAULT_SCOPES,
                  app_token: str = "xapp-1-test-app-token", clock: Callable[[], float] = time.monotonic) -> None:
         self.token = token
@@ -221,65 +223,6 @@ class SlackFake:
         app.router.add_get("/link", self._socket)
         return app
 
-    # ---- Socket Mode ------------------------------------------------------------------------
-
-    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
-        """The WebSocket `apps.connections.open` hands out: sends envelopes, records their acks."""
-        ws = web.WebSocketResponse(autoping=True)
-        await ws.prepare(request)
-        await ws.send_str(json.dumps({"type": "hello", "num_connections": len(self.sockets) + 1,
-                                      "connection_info": {"app_id": "A0ABC"}}))
-        with self._lock:
-            self.sockets.append(ws)
-            self._lock.notify_all()
-        async for msg in ws:
-            if msg.type != web.WSMsgType.TEXT:
-                continue
-            data = json.loads(msg.data)
-            with self._lock:
-                self.acks[str(data.get("envelope_id"))] = (time.monotonic(), data.get("payload") or {})
-                self._lock.notify_all()
-        return ws
-
-    def wait_for_socket(self, count: int = 1, timeout: float = 10.0) -> web.WebSocketResponse:
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while len([s for s in self.sockets if not s.closed]) < 1 or len(self.sockets) < count:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"no WebSocket #{count} was opened")
-                self._lock.wait(remaining)
-            return self.sockets[-1]
-
-    def send_envelope(self, kind: str, payload: dict[str, Any] | None = None, **extra: Any) -> str:
-        """Send a Socket Mode envelope on the newest WebSocket; returns its envelope id."""
-        assert self._server is not None
-        ws = self.wait_for_socket()
-        envelope_id = f"env-{next(self._ids)}"
-        message = {"envelope_id": envelope_id, "type": kind, "accepts_response_payload": kind != "events_api",
-                   "payload": payload, **extra}
-        self.sent_at[envelope_id] = time.monotonic()
-        self._server.run(ws.send_str(json.dumps(message)))
-        return envelope_id
-
-    def disconnect_socket(self) -> None:
-        """Slack's `disconnect` envelope: the client must open a new connection and carry on."""
-        assert self._server is not None
-        ws = self.wait_for_socket()
-        self._server.run(ws.send_str(json.dumps({"type": "disconnect", "reason": "refresh_requested"})))
-
-    def wait_for_ack(self, envelope_id: str, timeout: float = 10.0) -> tuple[float, dict[str, Any]]:
-        """(seconds from sending to the ack, the ack's payload)."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while envelope_id not in self.acks:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"envelope {envelope_id} was not acknowledged")
-                self._lock.wait(remaining)
-            at, payload = self.acks[envelope_id]
-            return at - self.sent_at[envelope_id], payload
-
     async def _respond(self, request: web.Request) -> web.Response:
         body = await request.json()
         call = SlackCall("response_url", body, dict(request.headers), result={"ok": True})
@@ -379,113 +322,6 @@ class SlackFake:
             recent.append(now)
             self._recent[method] = recent
         return None
-
-    # ---- methods ----------------------------------------------------------------------------
-
-    def _m_auth_test(self, p: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "url": "https://acme.slack.com/", "team": "Acme", "user": "apikey-bot",
-                "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": "B0BOT"}
-
-    def _m_users_info(self, p: dict[str, Any]) -> dict[str, Any]:
-        user = self.users.get(str(p.get("user")))
-        return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
-
-    def _m_users_list(self, p: dict[str, Any]) -> dict[str, Any]:
-        members = list(self.users.values())
-        start = int(p.get("cursor") or 0)
-        limit = min(int(p.get("limit") or self.page_size), self.page_size)
-        page = members[start:start + limit]
-        nxt = str(start + limit) if start + limit < len(members) else ""
-        return {"ok": True, "members": page, "response_metadata": {"next_cursor": nxt}}
-
-    def _m_users_lookupByEmail(self, p: dict[str, Any]) -> dict[str, Any]:
-        email = str(p.get("email") or "").lower()
-        for user in self.users.values():
-            if email and str((user.get("profile") or {}).get("email") or "").lower() == email:
-                return {"ok": True, "user": user}
-        return {"ok": False, "error": "users_not_found"}
-
-    def _m_chat_getPermalink(self, p: dict[str, Any]) -> dict[str, Any]:
-        channel, ts = str(p.get("channel") or ""), str(p.get("message_ts") or "")
-        return {"ok": True, "channel": channel,
-                "permalink": f"https://acme.slack.com/archives/{channel}/p{ts.replace('.', '')}"}
-
-    def _m_conversations_open(self, p: dict[str, Any]) -> dict[str, Any]:
-        user = str(p.get("users", ""))
-        if user not in self.users:
-            return {"ok": False, "error": "user_not_found"}
-        return {"ok": True, "channel": {"id": "D" + user[1:]}}
-
-    def _m_chat_postEphemeral(self, p: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "message_ts": f"{time.time():.6f}"}
-
-    def _m_conversations_info(self, p: dict[str, Any]) -> dict[str, Any]:
-        channel = self.channels.get(str(p.get("channel") or ""))
-        granted = set(self.scopes.split(","))
-        if channel is None or (channel["is_private"] and not channel["is_member"]):
-            return {"ok": False, "error": "channel_not_found"}  # a private channel is invisible from outside
-        if ("groups:read" if channel["is_private"] else "channels:read") not in granted:
-            return {"ok": False, "error": "missing_scope"}
-        return {"ok": True, "channel": dict(channel)}
-
-    def _m_usergroups_users_list(self, p: dict[str, Any]) -> dict[str, Any]:
-        if "usergroups:read" not in set(self.scopes.split(",")):
-            return {"ok": False, "error": "missing_scope", "needed": "usergroups:read"}
-        group = self.usergroups.get(str(p.get("usergroup") or ""))
-        if group is None:
-            return {"ok": False, "error": "no_such_subteam"}
-        return {"ok": True, "users": list(group["users"])}
-
-    def _m_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
-        channel = str(p.get("channel", ""))
-        known = self.channels.get(channel)
-        if known is not None and known["is_archived"]:
-            return {"ok": False, "error": "is_archived"}
-        if known is not None and not known["is_member"]:
-            return {"ok": False, "error": "not_in_channel" if not known["is_private"] else "channel_not_found"}
-        if channel.startswith(("U", "W")):
-            channel = "D" + channel[1:]
-        ts = f"{1700000000 + next(self._ids)}.000100"
-        message = {"text": p.get("text"), "blocks": p.get("blocks"), "ts": ts}
-        if p.get("thread_ts"):  # a reply: Slack answers with the thread it went to
-            message["thread_ts"] = str(p["thread_ts"])
-        return {"ok": True, "channel": channel, "ts": ts, "message": message}
-
-    def _m_chat_update(self, p: dict[str, Any]) -> dict[str, Any]:
-        channel = str(p.get("channel", ""))
-        if not channel.startswith(("D", "C", "G")):
-            return {"ok": False, "error": "channel_not_found"}
-        return {"ok": True, "channel": channel, "ts": p.get("ts")}
-
-    def _store_view(self, view: dict[str, Any], view_id: str | None = None) -> dict[str, Any]:
-        view_id = view_id or f"V{next(self._ids):06d}"
-        stored = dict(view, id=view_id, hash=f"{time.time():.0f}.{next(self._ids):08x}")
-        self.views[view_id] = stored
-        return stored
-
-    def _m_views_open(self, p: dict[str, Any]) -> dict[str, Any]:
-        trigger = str(p.get("trigger_id", ""))
-        if not trigger or trigger in self.used_triggers or trigger.startswith("expired"):
-            return {"ok": False, "error": "expired_trigger_id"}
-        made = self.trigger_made.get(trigger)
-        if made is not None and self.clock() - made > TRIGGER_SECONDS:
-            return {"ok": False, "error": "expired_trigger_id"}
-        self.used_triggers.add(trigger)
-        return {"ok": True, "view": self._store_view(p["view"])}
-
-    def _m_views_push(self, p: dict[str, Any]) -> dict[str, Any]:
-        return self._m_views_open(p)
-
-    def _m_views_update(self, p: dict[str, Any]) -> dict[str, Any]:
-        view_id = str(p.get("view_id") or "")
-        if view_id not in self.views:
-            return {"ok": False, "error": "not_found"}
-        if p.get("hash") and p["hash"] != self.views[view_id]["hash"]:
-            return {"ok": False, "error": "hash_conflict"}
-        return {"ok": True, "view": self._store_view(p["view"], view_id)}
-
-    def _m_views_publish(self, p: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "view": self._store_view(p["view"], f"VHOME{p.get('user_id')}")}
 
 
 async def _params(request: web.Request) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from apscheduler.util import undefined
 
 from bot.housekeeping import INTERVAL_MINUTES, housekeeping
-from bot.reminders.sweep import Sweeper, SweepFailed
+from bot.reminders.summary import SweepFailed
+from bot.reminders.sweep import Sweeper
 
 if TYPE_CHECKING:
     from bot.app import Runtime

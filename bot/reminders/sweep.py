@@ -20,32 +20,28 @@ import logging
 import socket
 import time
 import uuid
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from slack_sdk.errors import SlackApiError
 
+from bot.audience import Recipient, build_audience
 from bot.dataos import DataOSError, Token
+from bot.delivery import SweepFailed as SweepFailed  # re-exported: callers catch it from here too
 from bot.domain.durations import humanize_hours, parse_duration_hours
 from bot.domain.reminders import KeyFacts, WorkingTime, due_step, may_send_now, zone_for
 from bot.identity import SlackProfile, slack_error
 from bot.metrics import DATAOS_PURPOSE, RECORD_AGE, REMINDERS, SWEEP_SECONDS
-from bot.reminders.audience import Recipient, build_audience
-from bot.reminders.delivery import fate_of, retry_after
-from bot.slack import blocks
-from bot.store import KeyId, Link, Outcome, ReminderState, Sighting
+from bot.reminders.outbox import SEND_BATCH, Outbox, Outgoing
+from bot.reminders.summary import SlackStopped, SweepSummary
+from bot.slack.blocks.reminders import bot_key_reminder_message, reminder_message
+from bot.store import KeyId, Link, ReminderState, Sighting
 
 if TYPE_CHECKING:
     from bot.app import Runtime
 
 log = logging.getLogger(__name__)
-#: A claim not confirmed as sent within this time is taken over by a later sweep.
-CLAIM_LEASE = timedelta(minutes=10)
 FLUSH_EVERY = 1000
-#: Reminders claimed, sent and recorded together (two commits per batch instead of two per DM).
-SEND_BATCH = 50
 
 
 #: A discovery that began this long ago and never said it finished (its process died, or the database
@@ -56,74 +52,6 @@ DIRECTORY_FRESH_SECONDS = 60.0
 
 Mode = Literal["auto", "tick", "discovery"]
 DISCOVERY_MARK = "discovery"
-
-
-class SweepFailed(Exception):
-    """The sweep could not start (directory or database unavailable) or had to stop (Slack refuses the
-    bot's token); the message says why."""
-
-
-class SlackStopped(Exception):
-    """Slack refuses the bot's token: no DM can be sent, so the pass stops at once."""
-
-
-@dataclass
-class SweepSummary:
-    kind: str = "tick"
-    due_owners: int = 0
-    users_checked: int = 0
-    keys_seen: int = 0
-    sent: int = 0
-    skipped: Counter[str] = field(default_factory=Counter)
-    failures: list[str] = field(default_factory=list)
-    revoked_later: int = 0
-    seconds: float = 0.0
-    #: Steps Slack refused for good, by Slack's reason: not tried again (the next step is).
-    undeliverable: Counter[str] = field(default_factory=Counter)
-    #: DMs Slack may or may not have taken (the answer was lost): recorded, never sent again.
-    unknown: int = 0
-
-    def lines(self) -> list[str]:
-        out = [
-            f"kind: {self.kind}" + (f" ({self.due_owners} owners with a key due)" if self.kind == "tick" else ""),
-            f"users checked: {self.users_checked}",
-            f"keys seen: {self.keys_seen}",
-            f"reminders sent: {self.sent}",
-        ]
-        if self.skipped:
-            out.append("skipped: " + ", ".join(f"{n} {why}" for why, n in sorted(self.skipped.items())))
-        else:
-            out.append("skipped: none")
-        if self.undeliverable:
-            out.append(f"undeliverable (not tried again before the next step): {sum(self.undeliverable.values())} ("
-                       + ", ".join(f"{n} {why}" for why, n in sorted(self.undeliverable.items())) + ")")
-        if self.unknown:
-            out.append(f"outcome unknown (Slack may have them; never sent twice): {self.unknown}")
-        if self.revoked_later:
-            out.append(f"scheduled revocations carried out: {self.revoked_later}")
-        out.append(f"failures: {len(self.failures)}")
-        out += [f"  - {f}" for f in self.failures[:20]]
-        if len(self.failures) > 20:
-            out.append(f"  … and {len(self.failures) - 20} more")
-        out.append(f"took {self.seconds:.1f} s")
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class _Outgoing:
-    key: KeyId
-    step: str
-    slack_user_id: str
-    message: blocks.Message
-    now: datetime
-
-
-@dataclass
-class _Held:
-    """The claims a batch holds, and when they were last stamped."""
-
-    since: datetime
-    mine: set[tuple[KeyId, str]]
 
 
 def worker_name() -> str:
@@ -145,8 +73,7 @@ class Sweeper:
         self._pending_listed: list[str] = []
         self._pending_gone: list[KeyId] = []
         self._known: dict[str, list[KeyId]] = {}  # the record, by owner
-        self._renewing = asyncio.Lock()
-        self._token_checked: bool | None = None  # auth.test's word on the token, asked once per pass
+        self.outbox = Outbox(rt, self.worker)
 
     async def _flush(self, now: datetime) -> None:
         sightings, swept, listed, gone = (self._pending_sightings, self._pending_swept, self._pending_listed,
@@ -290,8 +217,8 @@ class Sweeper:
         # DMs go out from their own task, so a lister goes back to DataOS at once instead of waiting
         # for claims, Slack and the ledger; the bounded queue holds the listers back when Slack is
         # slower than DataOS.
-        outbox: asyncio.Queue[_Outgoing | None] = asyncio.Queue(maxsize=2 * SEND_BATCH)
-        sender = asyncio.create_task(self._sender(outbox, summary, listers))
+        outbox: asyncio.Queue[Outgoing | None] = asyncio.Queue(maxsize=2 * SEND_BATCH)
+        sender = asyncio.create_task(self.outbox.run(outbox, summary, listers))
         workers = [asyncio.create_task(self._worker(queue, outbox, state, now, summary)) for _ in range(listers)]
         listing = asyncio.gather(*workers)
         try:
@@ -306,12 +233,12 @@ class Sweeper:
         finally:
             for task in [*workers, sender]:
                 task.cancel()
-            # Cancelled (a shutdown), they still record what Slack took (see _send_batch): wait for that, so
+            # Cancelled (a shutdown), they still record what Slack took (see Outbox.send_batch): wait for that, so
             # nothing closes the database under them.
             await asyncio.gather(*workers, sender, return_exceptions=True)
         await self._flush(now)
 
-    async def _worker(self, queue: asyncio.Queue[Recipient], outbox: asyncio.Queue[_Outgoing | None],
+    async def _worker(self, queue: asyncio.Queue[Recipient], outbox: asyncio.Queue[Outgoing | None],
                       state: ReminderState, now: datetime, summary: SweepSummary) -> None:
         while True:
             try:
@@ -330,7 +257,7 @@ class Sweeper:
                 log.exception("sweep failed for %s", recipient.dataos_user_id)
                 summary.failures.append(f"{recipient.dataos_user_id}: {type(exc).__name__}")
 
-    async def _user(self, recipient: Recipient, tokens: list[Token], outbox: asyncio.Queue[_Outgoing | None],
+    async def _user(self, recipient: Recipient, tokens: list[Token], outbox: asyncio.Queue[Outgoing | None],
                     state: ReminderState, now: datetime, summary: SweepSummary) -> None:
         uid = recipient.dataos_user_id
         first_sweep = uid not in state.swept
@@ -370,138 +297,9 @@ class Sweeper:
             hours = int(lifetime.total_seconds() // 3600) if lifetime else None
             # A snooze that would end after the key expired is no choice at all: not offered.
             snooze = self.snooze_words if token.expiration - now > self.snooze else None
-            message = blocks.reminder_message(token.name, token.expiration, now, step, lifetime_hours=hours,
-                                              snooze_words=snooze)
-            await outbox.put(_Outgoing(key, step, recipient.slack.user_id, message, now))
-
-    async def _sender(self, outbox: asyncio.Queue[_Outgoing | None], summary: SweepSummary, parallel: int) -> None:
-        """Send in batches: claim a batch in one transaction, post its DMs (`parallel` at a time), record
-        the outcomes in one transaction."""
-        done = False
-        while not done:
-            batch: list[_Outgoing] = []
-            item = await outbox.get()
-            while item is not None:
-                batch.append(item)
-                if len(batch) >= SEND_BATCH or outbox.empty():
-                    break
-                item = outbox.get_nowait()
-            done = item is None
-            if batch:
-                try:
-                    await self._send_batch(batch, summary, parallel)
-                except SlackStopped:
-                    raise
-                except Exception as exc:  # as in _worker: one failed batch must not stop the others
-                    log.warning("could not claim %d reminders (%s); the next pass tries again", len(batch),
-                                type(exc).__name__)
-                    summary.failures += [f"{i.key[0]}/{i.key[1]}: not claimed ({type(exc).__name__}); "
-                                         "the next pass tries again" for i in batch]
-
-    async def _send(self, key: KeyId, step: str, slack_user_id: str, message: blocks.Message, now: datetime,
-                    summary: SweepSummary) -> None:
-        await self._send_batch([_Outgoing(key, step, slack_user_id, message, now)], summary, 1)
-
-    async def _send_batch(self, batch: list[_Outgoing], summary: SweepSummary, parallel: int) -> None:
-        """Claim a batch (stamped with the time of the claim), post each DM, and record each DM's own
-        outcome as it comes (several in one write when they come together), through a database blip,
-        and kept for later if it lasts."""
-        if not await self.rt.outcomes.flush(self.rt.store):
-            raise RuntimeError("earlier outcomes not recorded")
-        claimed_at = self.rt.clock()
-        claimed = await self.rt.store.claim_reminders([(i.key, i.step, i.slack_user_id) for i in batch],
-                                                      now=claimed_at, worker=self.worker, lease=CLAIM_LEASE)
-        mine = [i for i in batch if (i.key, i.step) in claimed]
-        if len(mine) < len(batch):
-            summary.skipped["claimed by another sweep"] += len(batch) - len(mine)
-        gate = asyncio.Semaphore(parallel)
-        book = self.rt.outcomes
-        held = _Held(claimed_at, {(i.key, i.step) for i in mine})
-
-        async def post(item: _Outgoing) -> None:
-            attempted = False
-            try:
-                async with gate:
-                    if not await self._still_held(item, held):
-                        return
-                    attempted = True
-                    # Rate limits (429) are waited out by the client's retry handler; a 429 means "not posted".
-                    response = await self.rt.slack.chat_postMessage(channel=item.slack_user_id,
-                                                                    **item.message.kwargs())
-            except BaseException as exc:
-                if not attempted:  # never went out: free at once for the next pass
-                    book.add([Outcome(item.key, item.step, "failed", error="not_attempted")])
-                else:
-                    book.add([await self._refused(item, exc, claimed[item.key, item.step], summary)])
-                if not isinstance(exc, Exception):
-                    raise  # cancelled (a shutdown): recorded below, and the cancellation goes on
-            else:
-                book.add([Outcome(item.key, item.step, "sent", str(response.get("channel")), str(response.get("ts")),
-                                  at=self.rt.clock())])
-                summary.sent += 1
-            # On record within moments, not when the whole batch is done: a write under way (or the
-            # batch's last one) takes this outcome along with the others that came meanwhile.
-            if not book.busy:
-                await book.flush(self.rt.store, attempts=1)
-
-        try:
-            await asyncio.gather(*(post(item) for item in mine))
-        finally:
-            # What Slack has is recorded even if this pass is being cancelled (a shutdown), or a later pass
-            # would send it again once the claims' lease ran out.
-            if not await book.flush(self.rt.store):
-                summary.failures.append(f"{len(book.pending)} reminder outcome(s) could not be "
-                                        "recorded yet (database unavailable); they are kept and written first "
-                                        "by the next pass or at exit")
-        if self.rt.slack_stopped is not None:
-            raise SlackStopped(f"Slack refuses the bot's token ({self.rt.slack_stopped}); the pass stopped")
-
-    async def _still_held(self, item: _Outgoing, held: _Held) -> bool:
-        """True to post `item` now: Slack takes the token, and the claim is still this pass's (a batch held
-        up past half its lease, e.g. by Slack's rate limits, renews its claims before going on)."""
-        if self.rt.slack_stopped is not None:
-            return False
-        async with self._renewing:
-            if self.rt.clock() - held.since > CLAIM_LEASE / 2:
-                now = self.rt.clock()
-                held.mine = await self.rt.store.renew_claims(sorted(held.mine), now=now, worker=self.worker)
-                held.since = now
-        return (item.key, item.step) in held.mine
-
-    async def _refused(self, item: _Outgoing, exc: BaseException, attempts: int, summary: SweepSummary) -> Outcome:
-        """The outcome of a chat.postMessage that raised: refused for now, for good, unknown, or the token."""
-        fate, code = fate_of(exc)
-        if fate == "token" and code == "account_inactive" and await self._token_alive():
-            fate = "undeliverable"  # the recipient's account, not the bot's
-        who = f"{item.key[0]}/{item.key[1]}"
-        if fate == "token":
-            self.rt.stop_slack(f"{code} on chat.postMessage", code)
-            summary.failures.append(f"Slack refused the bot's token ({code}); the pass stopped")
-            return Outcome(item.key, item.step, "failed", error=code)
-        if fate == "undeliverable":
-            summary.undeliverable[code] += 1
-            log.info("reminder %s step %s is undeliverable (%s); the next step tries again", who, item.step, code)
-            return Outcome(item.key, item.step, "undeliverable", error=code, at=self.rt.clock())
-        if fate == "unknown":
-            summary.unknown += 1
-            log.warning("reminder %s step %s: Slack's answer was lost (%s); recorded as unknown, not sent again",
-                        who, item.step, code)
-            return Outcome(item.key, item.step, "unknown", error=code, at=self.rt.clock())
-        why = slack_error(exc) if isinstance(exc, SlackApiError) else code
-        summary.failures.append(f"{who}: Slack refused the DM ({why}); tried again later")
-        return Outcome(item.key, item.step, "failed", error=code, retry_at=retry_after(attempts, self.rt.clock()))
-
-    async def _token_alive(self) -> bool:
-        """auth.test's word: is the bot's token still taken? (`account_inactive` names either side.)"""
-        if self._token_checked is None:
-            try:
-                await self.rt.slack.auth_test()
-                self._token_checked = True
-            except SlackApiError as exc:
-                self._token_checked = fate_of(exc)[0] != "token"
-            except Exception:
-                self._token_checked = True  # cannot tell: treat as the recipient's, which stops nothing
-        return self._token_checked
+            message = reminder_message(token.name, token.expiration, now, step, lifetime_hours=hours,
+                                       snooze_words=snooze)
+            await outbox.put(Outgoing(key, step, recipient.slack.user_id, message, now))
 
     async def _scheduled_revocations(self, now: datetime, summary: SweepSummary) -> None:
         """"Revoke the old key in N hours" (from a renewal), once its time has come."""
@@ -547,8 +345,8 @@ class Sweeper:
             sighting = Sighting(owner, token.name, token.expiration, now, preexisting=True)
             await self.rt.store.save_sightings([sighting])
         for admin, step in self._admin_steps(key, sighting, state, members, now, summary):
-            message = blocks.bot_key_reminder_message(token.name, token.expiration, now, owner)
-            await self._send(key, f"admin:{admin}:{step}", admin, message, now, summary)
+            message = bot_key_reminder_message(token.name, token.expiration, now, owner)
+            await self.outbox.send(key, f"admin:{admin}:{step}", admin, message, now, summary)
 
     async def _bot_key_due(self, state: ReminderState, members: dict[str, SlackProfile], now: datetime) -> bool:
         """From the record: is a reminder about the bot's own key due for an admin now? (Then a tick checks

@@ -1,18 +1,19 @@
-"""Slack side: listeners per kind (commands, views, actions), Block Kit builders, delivery."""
+"""Slack side: listeners per kind (commands, views, actions), Block Kit builders, delivery.
+
+The listeners are registered on a Bolt app by `bot.compose.register_all`, above this package."""
 
 from __future__ import annotations
 
 import functools
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bot.logs import request_id
 from bot.metrics import count_request
+from bot.slack.common import apologise, apology_modal
 
 if TYPE_CHECKING:
-    from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+    from slack_bolt.async_app import AsyncAck
     from slack_bolt.response import BoltResponse
 
     from bot.app import Runtime
@@ -28,8 +29,6 @@ def tracked(rt: Runtime, kind: str, name: str | Callable[[dict[str, Any]], str])
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
         async def wrapper(**kwargs: Any) -> None:
-            from bot.slack.common import apologise, apology_modal
-
             body = kwargs.get("body") or {}
             label = name(body) if callable(name) else name
             ack = kwargs.get("ack")
@@ -73,47 +72,3 @@ class AckFirst:
         response = await self._ack(*args, **kwargs)
         await self._rt.after_acks()
         return response
-
-
-def register_all(app: AsyncApp, rt: Runtime) -> None:
-    from bot.slack import (
-        actions,
-        admin,
-        commands,
-        home,
-        leak_watch,
-        lifecycle,
-        links,
-        offboarding,
-        reminder_buttons,
-        team_keys,
-        views,
-    )
-    from bot.slack.common import PooledRespond
-
-    commands.register(app, rt)
-    views.register(app, rt)
-    actions.register(app, rt)
-    reminder_buttons.register(app, rt)
-    admin.register(app, rt)
-    home.register(app, rt)
-    offboarding.register(app, rt)
-    leak_watch.register(app, rt)
-    links.register(app, rt)
-    lifecycle.register(app, rt)
-    team_keys.register(app, rt)
-
-    @app.middleware
-    async def request_context(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
-        # Every log line of this request, including its listener's work after the ack, carries this id.
-        request_id.set(uuid.uuid4().hex[:12])
-        if context.response_url is not None and rt.slack.session is not None:
-            context["respond"] = PooledRespond(response_url=context.response_url, session=rt.slack.session,
-                                               client=rt.slack)
-        await next()
-
-    @app.error
-    async def on_error(error: Exception, body: dict[str, Any]) -> None:
-        # Type and where only: an exception's text could carry request data.
-        kind = body.get("type") or ("command" if "command" in body else "unknown")
-        log.error("unhandled %s in a %s listener", type(error).__name__, kind, exc_info=error)

@@ -18,7 +18,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.app import Runtime
 from bot.dataos import DataOSError, DataOSNotFound
 from bot.identity import Denied
-from bot.slack import blocks, tracked
+from bot.slack import tracked
+from bot.slack.blocks.common import DAMAGED_BUTTON, info_modal, text_message, working_modal
+from bot.slack.blocks.ids import CREATE_ACTION, LIST_ACTION, PAGE_ACTION, REVEAL_ACTION, REVOKE_ACTION, SHOW_HERE_ACTION
+from bot.slack.blocks.keys import secret_modal
 from bot.slack.commands import open_create_form, send_key_list
 from bot.slack.common import action_value, open_view, update_view, user_id
 from bot.slack.errors import explain, explain_slack
@@ -32,7 +35,7 @@ log = logging.getLogger(__name__)
 async def _say(respond: AsyncRespond, body: dict[str, Any], text: str) -> None:
     """A short ephemeral answer where the click happened (if it came from a message)."""
     if body.get("response_url"):
-        await respond(response_type="ephemeral", replace_original=False, **blocks.text_message(text).kwargs())
+        await respond(response_type="ephemeral", replace_original=False, **text_message(text).kwargs())
 
 
 async def on_list(rt: Runtime, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -58,15 +61,15 @@ async def _show_secret(rt: Runtime, client: AsyncWebClient, slack_user: str, vie
     title = "Your DataOS key"
     identity = await rt.keys.identify(slack_user)
     if isinstance(identity, Denied):
-        await update_view(client, view_id, blocks.info_modal(title, f":no_entry: {identity.message}"))
+        await update_view(client, view_id, info_modal(title, f":no_entry: {identity.message}"))
         return
     try:
         token = await rt.keys.reveal_key(identity, name)
     except DataOSError as exc:
-        await update_view(client, view_id, blocks.info_modal(
+        await update_view(client, view_id, info_modal(
             title, ":x: " + explain(exc, doing="fetching your key", key_name=name, read=True)))
         return
-    await update_view(client, view_id, blocks.secret_modal(token, rt.clock()))
+    await update_view(client, view_id, secret_modal(token, rt.clock()))
 
 
 async def on_reveal(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
@@ -74,7 +77,7 @@ async def on_reveal(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, r
     name = action_value(body)
     try:
         view_id = await open_view(client, str(body.get("trigger_id") or ""),
-                                  blocks.working_modal("Your DataOS key", f"Fetching *{shown(name)}*…"))
+                                  working_modal("Your DataOS key", f"Fetching *{shown(name)}*…"))
     except SlackApiError as exc:
         await _say(respond, body, ":x: " + explain_slack(exc, doing="opening the key window"))
         return
@@ -103,7 +106,7 @@ async def on_revoke(rt: Runtime, body: dict[str, Any], respond: AsyncRespond) ->
             await _say(respond, body, text)
 
     if parsed is None:  # on the Home tab the redraw also replaces the damaged button
-        await answer(blocks.DAMAGED_BUTTON, refresh=False)
+        await answer(DAMAGED_BUTTON, refresh=False)
         return
     key, _ = parsed
     identity = await rt.keys.identify(slack_user)
@@ -128,37 +131,37 @@ async def on_revoke(rt: Runtime, body: dict[str, Any], respond: AsyncRespond) ->
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:
-    @app.action(blocks.LIST_ACTION)
+    @app.action(LIST_ACTION)
     @tracked(rt, "action", "list")
     async def list_keys(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         await on_list(rt, body, respond)
 
-    @app.action(re.compile(f"^{blocks.PAGE_ACTION}"))
+    @app.action(re.compile(f"^{PAGE_ACTION}"))
     @tracked(rt, "action", "page")
     async def page(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         await on_page(rt, body, respond)
 
-    @app.action(blocks.CREATE_ACTION)
+    @app.action(CREATE_ACTION)
     @tracked(rt, "action", "create")
     async def open_create(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
         await ack()
         await on_open_create(rt, body, client, respond)
 
-    @app.action(blocks.REVEAL_ACTION)
+    @app.action(REVEAL_ACTION)
     @tracked(rt, "action", "reveal")
     async def reveal(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
         await ack()
         await on_reveal(rt, body, client, respond)
 
-    @app.action(blocks.SHOW_HERE_ACTION)
+    @app.action(SHOW_HERE_ACTION)
     @tracked(rt, "action", "show_here")
     async def show_here(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         await on_show_here(rt, body, client)
 
-    @app.action(blocks.REVOKE_ACTION)
+    @app.action(REVOKE_ACTION)
     @tracked(rt, "action", "revoke")
     async def revoke(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()

@@ -16,13 +16,15 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block, SectionBlock
 
 from bot.app import Runtime
+from bot.audience import build_audience
 from bot.audit import audit_line
 from bot.dataos import DataOSError
+from bot.delivery import SweepFailed
 from bot.identity import Denied, slack_error
-from bot.reminders.sweep import Sweeper, SweepFailed
 from bot.service import LinkRefused
-from bot.slack import blocks, tracked
-from bot.slack.chunks import section_blocks
+from bot.slack import tracked
+from bot.slack.blocks.chunks import section_blocks
+from bot.slack.blocks.common import DAMAGED_BUTTON, Message, slack_date, text_message
 from bot.slack.common import user_id
 from bot.slack.errors import explain
 from bot.slack.key_buttons import (
@@ -59,8 +61,8 @@ async def _audit(rt: Runtime, actor: str, action: str, outcome: str, *, dataos_u
 
 
 async def admin_command(rt: Runtime, actor: str, args: list[str], respond: AsyncRespond) -> None:
-    async def say(text: str | blocks.Message, extra: list[Block] | None = None) -> None:
-        message = text if isinstance(text, blocks.Message) else blocks.text_message(text)
+    async def say(text: str | Message, extra: list[Block] | None = None) -> None:
+        message = text if isinstance(text, Message) else text_message(text)
         payload = message.blocks + [b.to_dict() for b in (extra or [])]
         await respond(response_type="ephemeral", text=message.text, blocks=payload)
 
@@ -95,7 +97,9 @@ async def admin_command(rt: Runtime, actor: str, args: list[str], respond: Async
         await _audit_report(rt, actor, rest, say)
     elif sub == "sweep":
         try:
-            summary = await Sweeper(rt).run("discovery" if rest[:1] == ["--discover"] else "auto")
+            if rt.sweep_now is None:  # (bot.compose sets it whenever it registers this command)
+                raise SweepFailed("this process runs no reminder sweeps")
+            summary = await rt.sweep_now("discovery" if rest[:1] == ["--discover"] else "auto")
         except SweepFailed as exc:
             await _audit(rt, actor, "sweep", "failed")
             await say(f":x: The sweep could not run: {shown(str(exc), 300)}")
@@ -146,7 +150,7 @@ async def _audit_report(rt: Runtime, actor: str, args: list[str], say: Any) -> N
     if not entries:
         await say(f"No audit entries in the last {days} days" + (f" for <@{target}>." if target else "."))
         return
-    lines = [f"{blocks.slack_date(e.at)} {audit_line(e, icon=False)}" for e in entries]
+    lines = [f"{slack_date(e.at)} {audit_line(e, icon=False)}" for e in entries]
     narrow = ("`/apikey admin audit @user` or a shorter `--days N` shows fewer at a time; the database keeps "
               "every entry.")
     extra = section_blocks(lines, more=f"Some entries are not shown here: {narrow}")
@@ -156,8 +160,6 @@ async def _audit_report(rt: Runtime, actor: str, args: list[str], say: Any) -> N
 
 
 async def _stats(rt: Runtime, actor: str, say: Any) -> None:
-    from bot.reminders.audience import build_audience
-
     now = rt.clock()
     await rt.directory.ensure_loaded()
     members = await rt.slack_directory.members()
@@ -171,7 +173,7 @@ async def _stats(rt: Runtime, actor: str, say: Any) -> None:
     oldest = await rt.store.oldest_listing()
     week = await rt.store.ledger_states(since=now - timedelta(days=7))
     await _audit(rt, actor, "stats", "ok")
-    age = f" (record as of {blocks.slack_date(oldest)} at the oldest)" if oldest is not None else " (no record yet)"
+    age = f" (record as of {slack_date(oldest)} at the oldest)" if oldest is not None else " (no record yet)"
     await say(f"*Mapped users:* {len(audience)} ({len(state.disabled)} with reminders off)\n*Keys:* {len(live)}{age}\n"
               f"*Expiring in 7 days:* {soon}\n*Reminders sent in 7 days:* {week.get('sent', 0)}\n"
               f"*Undeliverable in 7 days:* {week.get('undeliverable', 0)} (Slack refused them for good; the next "
@@ -184,7 +186,7 @@ async def admin_revoke(rt: Runtime, body: dict[str, Any], respond: AsyncRespond)
     actor = user_id(body)
 
     async def say(text: str) -> None:
-        await respond(response_type="ephemeral", replace_original=False, **blocks.text_message(text).kwargs())
+        await respond(response_type="ephemeral", replace_original=False, **text_message(text).kwargs())
 
     if actor not in rt.admins:  # the button could be replayed by anyone who saw it
         await say(":no_entry: Only platform admins can do that. Nothing was done.")
@@ -192,7 +194,7 @@ async def admin_revoke(rt: Runtime, body: dict[str, Any], respond: AsyncRespond)
     value = str((body.get("actions") or [{}])[0].get("value") or "")
     parsed = parse_exact(value, "u") or parse_exact(value, "t")
     if parsed is None:
-        await say(blocks.DAMAGED_BUTTON)
+        await say(DAMAGED_BUTTON)
         return
     key, fields = parsed
     if "u" in fields:

@@ -21,9 +21,16 @@ from bot.dataos import DataOSError
 from bot.domain.durations import DurationTooLong, InvalidDuration, humanize_hours, parse_duration_hours
 from bot.domain.keys import InvalidKeyName, validate_key_name
 from bot.identity import Denied, Mapped
-from bot.slack import blocks, tracked
+from bot.slack import tracked
+from bot.slack.admin import admin_command
+from bot.slack.blocks.common import Message, denied_message, info_modal, text_message, working_modal
+from bot.slack.blocks.forms import create_modal
+from bot.slack.blocks.help import help_message
+from bot.slack.blocks.identity import link_modal, whoami_message
+from bot.slack.blocks.keys import keys_message, revoke_modal, revoke_picker_modal
 from bot.slack.common import open_view, scheduled_revocations, update_view, user_id
 from bot.slack.errors import explain, explain_slack
+from bot.slack.home import publish_home
 from bot.slack.team_keys import cmd_revoke_for, for_option, offer_for, owned_teams, send_team_lists
 from bot.text import shown, unescape
 
@@ -47,16 +54,16 @@ class Call:
         self.trigger_id = str(body.get("trigger_id") or "")
         self.channel_id = str(body.get("channel_id") or "")
 
-    async def reply(self, message: blocks.Message) -> None:
+    async def reply(self, message: Message) -> None:
         await self.respond(response_type="ephemeral", **message.kwargs())
 
 
 async def cmd_help(rt: Runtime, call: Call) -> None:
-    await call.ack(**blocks.help_message().kwargs())
+    await call.ack(**help_message().kwargs())
 
 
 #: The acknowledgement of `/apikey list`: shown at once, then replaced by the list (DataOS may be slow).
-LOOKING_UP = blocks.text_message(":hourglass_flowing_sand: Looking up your keys…").kwargs()
+LOOKING_UP = text_message(":hourglass_flowing_sand: Looking up your keys…").kwargs()
 
 
 async def cmd_list(rt: Runtime, call: Call) -> None:
@@ -77,16 +84,16 @@ async def send_key_list(rt: Runtime, slack_user_id: str, respond: AsyncRespond, 
     identity = await rt.keys.identify(slack_user_id)
     if isinstance(identity, Denied):
         await respond(response_type="ephemeral", replace_original=replace,
-                      **blocks.denied_message(identity).kwargs())
+                      **denied_message(identity).kwargs())
         return False
     try:
         tokens = await rt.keys.list_keys(identity)
     except DataOSError as exc:
-        await respond(response_type="ephemeral", replace_original=replace, **blocks.text_message(
+        await respond(response_type="ephemeral", replace_original=replace, **text_message(
             ":x: " + explain(exc, doing="listing your keys", read=True)).kwargs())
         return True
     scheduled = await scheduled_revocations(rt.store, identity.dataos_user_id)
-    message = blocks.keys_message(identity, tokens, rt.clock(), page=page, notice=notice, scheduled=scheduled)
+    message = keys_message(identity, tokens, rt.clock(), page=page, notice=notice, scheduled=scheduled)
     await respond(response_type="ephemeral", replace_original=replace, **message.kwargs())
     return True
 
@@ -127,7 +134,7 @@ def _looks_like_duration(text: str) -> bool:
 
 async def open_create_form(rt: Runtime, client: AsyncWebClient, trigger_id: str, channel_id: str,
                            prefill: dict[str, Any]) -> str:
-    view = blocks.create_modal(rt.policy, channel_id=channel_id, **prefill)
+    view = create_modal(rt.policy, channel_id=channel_id, **prefill)
     return await open_view(client, trigger_id, view)
 
 
@@ -138,15 +145,15 @@ async def cmd_create(rt: Runtime, call: Call) -> None:
     try:
         view_id = await open_create_form(rt, call.client, call.trigger_id, call.channel_id, prefill)
     except SlackApiError as exc:
-        await call.reply(blocks.text_message(":x: " + explain_slack(exc, doing="opening the create form")))
+        await call.reply(text_message(":x: " + explain_slack(exc, doing="opening the create form")))
         return
     # The form is open; now the slower check. A person who cannot be mapped learns it before typing.
     identity = await rt.keys.identify(call.user_id)
     if isinstance(identity, Denied):
-        denial = blocks.info_modal("Create a DataOS key", f":no_entry: {identity.message}")
+        denial = info_modal("Create a DataOS key", f":no_entry: {identity.message}")
         await update_view(call.client, view_id, denial)
         return
-    form = blocks.create_modal(rt.policy, channel_id=call.channel_id, **prefill)
+    form = create_modal(rt.policy, channel_id=call.channel_id, **prefill)
     await offer_for(rt, call.client, view_id, form, identity, wanted)
 
 
@@ -157,30 +164,30 @@ async def cmd_revoke(rt: Runtime, call: Call) -> None:
         problem = await cmd_revoke_for(rt, call.client, call.trigger_id, call.user_id, app_user,
                                        args[0] if args else None)
         if problem:
-            await call.reply(blocks.text_message(problem))
+            await call.reply(text_message(problem))
         return
     name = call.args[0] if call.args else None
     title = "Revoke a key"
     try:
-        view_id = await open_view(call.client, call.trigger_id, blocks.working_modal(
+        view_id = await open_view(call.client, call.trigger_id, working_modal(
             title, f"Looking up {'*' + shown(name) + '*' if name else 'your keys'}…"))
     except SlackApiError as exc:
-        await call.reply(blocks.text_message(":x: " + explain_slack(exc, doing="opening the revoke dialog")))
+        await call.reply(text_message(":x: " + explain_slack(exc, doing="opening the revoke dialog")))
         return
     identity = await rt.keys.identify(call.user_id)
     if isinstance(identity, Denied):
-        await update_view(call.client, view_id, blocks.info_modal(title, f":no_entry: {identity.message}"))
+        await update_view(call.client, view_id, info_modal(title, f":no_entry: {identity.message}"))
         return
     try:
         if name:
             token = await rt.keys.get_key(identity, name)
-            view = blocks.revoke_modal(token, rt.clock())
+            view = revoke_modal(token, rt.clock())
         else:
             tokens = await rt.keys.list_keys(identity)
-            view = (blocks.revoke_picker_modal(tokens) if tokens else
-                    blocks.info_modal(title, "You have no DataOS API keys to revoke."))
+            view = (revoke_picker_modal(tokens) if tokens else
+                    info_modal(title, "You have no DataOS API keys to revoke."))
     except DataOSError as exc:
-        view = blocks.info_modal(title, ":x: " + explain(exc, doing="looking up your key", key_name=name, read=True))
+        view = info_modal(title, ":x: " + explain(exc, doing="looking up your key", key_name=name, read=True))
     await update_view(call.client, view_id, view)
 
 
@@ -188,7 +195,7 @@ async def cmd_whoami(rt: Runtime, call: Call) -> None:
     await call.ack()
     identity = await rt.keys.identify(call.user_id)
     if isinstance(identity, Denied):
-        await call.reply(blocks.denied_message(identity))
+        await call.reply(denied_message(identity))
         return
     others: list[Mapped] = []
     try:
@@ -197,15 +204,15 @@ async def cmd_whoami(rt: Runtime, call: Call) -> None:
         user = None
     if user is not None:
         others = await rt.resolver.others_mapped(user, exclude=call.user_id)
-    await call.reply(blocks.whoami_message(identity, user, others))
+    await call.reply(whoami_message(identity, user, others))
 
 
 async def cmd_link(rt: Runtime, call: Call) -> None:
     await call.ack()
     try:
-        await open_view(call.client, call.trigger_id, blocks.link_modal())
+        await open_view(call.client, call.trigger_id, link_modal())
     except SlackApiError as exc:
-        await call.reply(blocks.text_message(":x: " + explain_slack(exc, doing="opening the link form")))
+        await call.reply(text_message(":x: " + explain_slack(exc, doing="opening the link form")))
 
 
 async def cmd_reminders(rt: Runtime, call: Call) -> None:
@@ -223,16 +230,12 @@ async def cmd_reminders(rt: Runtime, call: Call) -> None:
         text = (f"Expiry reminders are *{state}* for you. `/apikey reminders {'off' if enabled else 'on'}` "
                 f"turns them {'off' if enabled else 'on'}. Reminders come {ladder_words(rt.settings.ladder_hours)} "
                 "before a key expires, in your working hours.")
-    await call.reply(blocks.text_message(text))
+    await call.reply(text_message(text))
     if choice in ("on", "off"):
-        from bot.slack.home import publish_home
-
         await publish_home(rt, call.user_id)
 
 
 async def cmd_admin(rt: Runtime, call: Call) -> None:
-    from bot.slack.admin import admin_command
-
     await call.ack()
     await admin_command(rt, call.user_id, call.args, call.respond)
 
@@ -282,7 +285,7 @@ async def dispatch(rt: Runtime, body: dict[str, Any], ack: AsyncAck, respond: As
     handler = SUBCOMMANDS.get(sub)
     if handler is None:
         close = difflib.get_close_matches(sub, list(SUBCOMMANDS), n=1, cutoff=0.5)
-        await ack(**blocks.help_message(unknown=sub, suggestion=close[0] if close else None).kwargs())
+        await ack(**help_message(unknown=sub, suggestion=close[0] if close else None).kwargs())
         return
     await handler(rt, call)
     if call.user_id:

@@ -20,7 +20,8 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.dataos import Token
 from bot.identity import failure, slack_error
 from bot.logs import request_id
-from bot.slack.blocks import Message, info_modal, secret_message, text_message
+from bot.slack.blocks.common import Message, info_modal, text_message
+from bot.slack.blocks.keys import secret_message
 from bot.store import Store
 from bot.store.pending import Scheduled, pending_revocations
 

@@ -10,7 +10,10 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.app import Runtime
 from bot.dataos import DataOSError, Token
 from bot.identity import Denied, failure
-from bot.slack import blocks, tracked
+from bot.slack import tracked
+from bot.slack.blocks.common import text_message
+from bot.slack.blocks.home import home_view
+from bot.slack.blocks.ids import HOME_REMINDERS_ACTION
 from bot.slack.common import scheduled_revocations, user_id
 from bot.slack.errors import explain
 from bot.slack.team_blocks import team_key_blocks
@@ -35,10 +38,11 @@ async def publish_home(rt: Runtime, slack_user: str, *, notice: str | None = Non
                 problem = explain(exc, doing="listing your keys", read=True)
             scheduled = await scheduled_revocations(rt.store, identity.dataos_user_id)
         reminders_on = await rt.store.reminders_enabled(slack_user)
-        view = blocks.home_view(identity, tokens, rt.clock(), reminders_on=reminders_on, notice=notice,
-                                problem=problem, scheduled=scheduled)
+        view = home_view(identity, tokens, rt.clock(), reminders_on=reminders_on, notice=notice,
+                         problem=problem, scheduled=scheduled)
         if not isinstance(identity, Denied):
-            view = dict(view, blocks=view["blocks"] + await team_home_blocks(rt, slack_user, 100 - len(view["blocks"])))
+            room = 100 - len(view["blocks"])
+            view = dict(view, blocks=view["blocks"] + await team_home_blocks(rt, slack_user, room))
         await rt.slack.views_publish(user_id=slack_user, view=view)
     except Exception as exc:
         log.warning("could not publish the Home tab of %s: %s", slack_user, failure(exc))
@@ -57,7 +61,7 @@ async def team_home_blocks(rt: Runtime, slack_user: str, room: int) -> list[dict
         try:
             tokens = sorted(await rt.dataos.list_tokens(team.app_user_id), key=lambda t: (t.expiration, t.name))
         except DataOSError as exc:
-            section = [blocks.text_message(":x: " + explain(
+            section = [text_message(":x: " + explain(
                 exc, doing=f"listing the keys of {team.app_user_id}", read=True)).blocks[0]]
         else:
             section = [b.to_dict() for b in team_key_blocks(team, tokens, rt.clock())]
@@ -79,7 +83,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             async with rt.work():
                 await publish_home(rt, str(event.get("user") or ""))
 
-    @app.action(blocks.HOME_REMINDERS_ACTION)
+    @app.action(HOME_REMINDERS_ACTION)
     @tracked(rt, "action", "home_reminders")
     async def on_reminders_toggle(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()

@@ -1,11 +1,11 @@
 """Buttons and confirms that change a key: each names the exact key it showed, and is re-checked.
 
 A key is exactly its name AND its expiration: DataOS lets a key be revoked and made again under the
-same name, and that is another key. So a button that revokes carries both (`blocks.exact_value`, or
-for "Revoke all N" a short digest of each, `exact_digest`), and its listener re-reads the key from
+same name, and that is another key. So a button that revokes carries both (`blocks.common.exact_value`,
+or for "Revoke all N" a short digest of each, `exact_digest`), and its listener re-reads the key from
 DataOS right before acting (`KeyService.revoke_exact`): if it is not the same key any more, nothing is
 revoked and the person is told so by name. Values never hold a secret; one that does not parse changes
-nothing (`blocks.DAMAGED_BUTTON`). Who may act is decided again at click time, never by the value.
+nothing (`blocks.common.DAMAGED_BUTTON`). Who may act is decided again at click time, never by the value.
 
 Slack tells a click apart by (block_id, action_id): wherever one message repeats an action, each of
 its blocks gets an explicit block id of its own.
@@ -25,7 +25,8 @@ from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, ConfirmO
 from bot.dataos import Token
 from bot.domain.keys import EXACT_DIGEST_LENGTH, exact_digest, mask_secret
 from bot.identity import Identity
-from bot.slack.blocks import KEYS_PER_PAGE, Message, exact_value, slack_date, text_message, text_object
+from bot.slack.blocks.common import Message, exact_value, slack_date, text_message, text_object
+from bot.slack.blocks.keys import KEYS_PER_PAGE
 from bot.text import shown
 
 ADMIN_REVOKE_ACTION = "admin_revoke"
@@ -66,7 +67,7 @@ def exact_key(name: object, stamp: object) -> ExactKey | None:
 
 
 def parse_exact(value: str, *extra: str) -> tuple[ExactKey, dict[str, str]] | None:
-    """A `blocks.exact_value`, with the string fields `extra` it must also have; None if damaged."""
+    """A `blocks.common.exact_value`, with the string fields `extra` it must also have; None if damaged."""
     try:
         data = json.loads(value)
     except ValueError:
@@ -81,7 +82,7 @@ def parse_exact(value: str, *extra: str) -> tuple[ExactKey, dict[str, str]] | No
 
 
 def parse_option(value: str) -> ExactKey | None:
-    """A picker option's value, `blocks.option_value`."""
+    """A picker option's value, `blocks.keys.option_value`."""
     stamp, _, name = value.partition(":")
     return exact_key(name, stamp)
 

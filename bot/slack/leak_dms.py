@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ConfirmObject, 
 
 from bot.domain.keys import key_ref
 from bot.identity import slack_error
-from bot.slack import blocks
+from bot.slack.blocks.common import Message, render_id, slack_date, text_object
 from bot.store import Audit
 from bot.store.leaks import Report
 from bot.text import shown
@@ -105,9 +105,9 @@ def leak_value(owner: str, name: str, expiration: datetime | None) -> str:
 
 
 def leak_message(name: str, owner: str, channel: str, poster: str, link: str | None, expiration: datetime | None,
-                 *, renew: bool, team: bool = False) -> blocks.Message:
+                 *, renew: bool, team: bool = False) -> Message:
     where = f"<#{shown(channel, 32)}>" + (f" (<{link}|the message>)" if link else "")
-    expires = (f" It expires {blocks.slack_date(expiration)}." if expiration else "")
+    expires = (f" It expires {slack_date(expiration)}." if expiration else "")
     whose = ("Your DataOS API key" if renew and not team else
              f"The DataOS API key of {'application user ' if team else ''}`{shown(owner)}`")
     text = (f":rotating_light: {whose} *{shown(name)}* was posted in {where} by <@{shown(poster, 32)}>, where "
@@ -123,9 +123,9 @@ def leak_message(name: str, owner: str, channel: str, poster: str, link: str | N
     context = "The key itself is not shown here or kept by the bot."
     if team:
         context += " The buttons are for the team's owners."
-    return blocks.Message(f"A DataOS API key ({shown(name)}) was posted where others can read it", [
+    return Message(f"A DataOS API key ({shown(name)}) was posted where others can read it", [
         b.to_dict() for b in (
             SectionBlock(text=text),
-            ActionsBlock(block_id=f"leak:{blocks.render_id()}", elements=buttons),
-            ContextBlock(elements=[blocks.text_object(context)]),
+            ActionsBlock(block_id=f"leak:{render_id()}", elements=buttons),
+            ContextBlock(elements=[text_object(context)]),
         )])

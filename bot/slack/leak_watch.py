@@ -5,7 +5,7 @@ Every message in a channel the bot is in (new, edited, in threads, shared or for
 scanned for key-shaped text in memory (`bot.domain.leaks`); ordinary messages cost no call. An edit or
 a link preview (`message_changed`) counts only for keys that were not in the previous version. Each
 candidate is confirmed with DataOS `/authorize`, within a budget shared fairly by posters and channels
-(`bot.slack.leak_gate`); only a live key counts. The owner gets a DM with Revoke now, Renew and revoke,
+(`bot.leak_gate`); only a live key counts. The owner gets a DM with Revoke now, Renew and revoke,
 and I know, keep it; the poster an ephemeral note where they posted; the audit log and channel one
 line. A key whose owner is not a mapped person goes to the admins. A report counts as told only once a
 DM was delivered (`bot.store.leaks`). Message text is never logged or stored, and a key is kept only
@@ -29,16 +29,19 @@ from bot.dataos import DataOSError, DataOSNotFound
 from bot.domain.leaks import MAX_CANDIDATES, candidates, fingerprint, key_name_of
 from bot.identity import Denied, slack_error
 from bot.metrics import LEAKS
-from bot.slack import blocks, tracked
+from bot.slack import tracked
+from bot.slack.blocks.common import DAMAGED_BUTTON, text_message
 from bot.slack.common import clicked_message, tell, update_message, user_id
+from bot.slack.errors import explain
 from bot.slack.leak_dms import KEEP_ACTION, RENEW_ACTION, REPEAT_WITHIN, REVOKE_ACTION, append, deliver
 from bot.slack.links import people_of
+from bot.slack.reminder_buttons import KeyRef, open_renew_form
 from bot.slack.team_keys import refusal, renew_team_key
 from bot.store import Audit
 from bot.text import shown
 
 log = logging.getLogger(__name__)
-DAMAGED = f"{blocks.DAMAGED_BUTTON} Use `/apikey list` to manage your keys."
+DAMAGED = f"{DAMAGED_BUTTON} Use `/apikey list` to manage your keys."
 #: Messages the watch never reads: the bot's own, other bots', joins and deletions.
 IGNORED_SUBTYPES = frozenset({"bot_message", "message_deleted", "channel_join", "channel_leave", "group_join",
                               "group_leave", "channel_topic", "channel_purpose", "channel_name", "pinned_item"})
@@ -182,7 +185,7 @@ async def _note(rt: Runtime, paste: Paste, text: str) -> None:
     """An ephemeral note to the poster, in the thread they posted in."""
     try:
         await rt.slack.chat_postEphemeral(channel=paste.channel, user=paste.poster, thread_ts=paste.thread_ts,
-                                          **blocks.text_message(text).kwargs())
+                                          **text_message(text).kwargs())
     except SlackApiError as exc:
         log.warning("leak watch: could not tell %s: %s", paste.poster, slack_error(exc))
 
@@ -231,7 +234,7 @@ async def _may_act(rt: Runtime, clicker: str, owner: str) -> bool:
 
 async def _done(rt: Runtime, body: dict[str, Any], text: str) -> None:
     channel, ts = clicked_message(body)
-    await update_message(rt.slack, channel, ts, blocks.text_message(text))
+    await update_message(rt.slack, channel, ts, text_message(text))
 
 
 async def on_button(rt: Runtime, body: dict[str, Any], action: str) -> None:
@@ -258,8 +261,6 @@ async def on_button(rt: Runtime, body: dict[str, Any], action: str) -> None:
         outcome = (await rt.keys.revoke_exact(owner, real or name, expiration, actor=clicker,
                                               detail="leak watch")).outcome
     except DataOSError as exc:
-        from bot.slack.errors import explain
-
         await _ephemeral(rt, body, ":x: " + explain(exc, doing="revoking the key", key_name=real or name))
         return
     text = {"revoked": f":wastebasket: <@{clicker}> revoked *{shown_name}*. Anything still using it is now "
@@ -315,8 +316,6 @@ def register(app: AsyncApp, rt: Runtime) -> None:
 
 async def renew_and_revoke(rt: Runtime, body: dict[str, Any]) -> None:
     """The renew form, prefilled from the pasted key, with the old key revoked at once on submit."""
-    from bot.slack.reminder_buttons import KeyRef, open_renew_form
-
     parsed = _parse(body)
     if parsed is None:
         await _done(rt, body, DAMAGED)

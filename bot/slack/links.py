@@ -23,7 +23,8 @@ from bot.dataos import DataOSError
 from bot.domain.keys import key_ref
 from bot.identity import Denied, failure
 from bot.service import LinkResult
-from bot.slack import blocks, tracked
+from bot.slack import tracked
+from bot.slack.blocks.common import DAMAGED_BUTTON, Message, text_message
 from bot.slack.common import clicked_message, tell, update_message, user_id
 from bot.slack.home import publish_home
 from bot.store import Audit, Link
@@ -62,17 +63,17 @@ def not_me_value(link: Link, displaced: str) -> str:
                       separators=(",", ":"))
 
 
-def displaced_message(result: LinkResult, displaced: str) -> blocks.Message:
+def displaced_message(result: LinkResult, displaced: str) -> Message:
     text = displaced_text(result)
     if not _disownable(result) or result.link is None:
-        return blocks.text_message(text)
+        return text_message(text)
     button = ButtonElement(
         text="This was not me", action_id=NOT_ME_ACTION, value=not_me_value(result.link, displaced),
         style="danger", confirm=ConfirmObject(
             title="End this link?", confirm="End it and revoke", deny="Cancel", style="danger",
             text=(f"<@{result.slack_user_id}> stops acting as `{shown(result.dataos_user_id, 80)}`, and the key "
                   f"that was used to link (*{shown(result.link.proof_key_name or '', 80)}*) is revoked at once.")))
-    return blocks.Message(text, [SectionBlock(text=text).to_dict(), ActionsBlock(elements=[button]).to_dict()])
+    return Message(text, [SectionBlock(text=text).to_dict(), ActionsBlock(elements=[button]).to_dict()])
 
 
 async def tell_others(rt: Runtime, result: LinkResult) -> None:
@@ -104,7 +105,7 @@ async def not_me(rt: Runtime, body: dict[str, Any]) -> None:
     channel, ts = clicked_message(body)
     data = _parse(body)
     if data is None:
-        await update_message(rt.slack, channel, ts, blocks.text_message(blocks.DAMAGED_BUTTON))
+        await update_message(rt.slack, channel, ts, text_message(DAMAGED_BUTTON))
         return
     linked, dataos_user = data["s"], data["u"]
 
@@ -125,7 +126,7 @@ async def not_me(rt: Runtime, body: dict[str, Any]) -> None:
     if (link is None or proof is None or link.method != "self" or link.dataos_user_id != dataos_user
             or _micros(link.created_at) != data["c"] or key_ref(proof.key_name) != data["k"]
             or int(proof.expiration.timestamp()) != data["e"]):
-        await update_message(rt.slack, channel, ts, blocks.text_message(
+        await update_message(rt.slack, channel, ts, text_message(
             f"The link of <@{shown(linked, 32)}> to `{shown(dataos_user)}` named here has already ended (or was made "
             "again since). Nothing was changed. `/apikey whoami` shows who acts as your DataOS user now."))
         return
@@ -144,7 +145,7 @@ async def not_me(rt: Runtime, body: dict[str, Any]) -> None:
                           "alone)",
                "failed": f"the key it was made with ({key}) could not be revoked just now: revoke it with "
                          "`/apikey revoke`"}[outcome]
-    await update_message(rt.slack, channel, ts, blocks.text_message(
+    await update_message(rt.slack, channel, ts, text_message(
         f":white_check_mark: <@{shown(linked, 32)}> no longer acts as `{shown(dataos_user)}`, and {revoked}. "
         "Check your other keys (`/apikey list`) and tell your admins."))
 

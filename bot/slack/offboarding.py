@@ -13,7 +13,8 @@ from bot.app import Runtime
 from bot.dataos import DataOSError
 from bot.domain.keys import exact_digest
 from bot.identity import failure, profile_from_user
-from bot.slack import blocks, tracked
+from bot.slack import tracked
+from bot.slack.blocks.common import DAMAGED_BUTTON, Message, text_message
 from bot.slack.common import clicked_message, tell, update_message, user_id
 from bot.slack.errors import explain
 from bot.slack.key_buttons import REVOKE_ALL_ACTION, offboarding_notice, parse_revoke_all, revoke_all_result
@@ -70,7 +71,7 @@ async def revoke_all(rt: Runtime, body: dict[str, Any]) -> None:
         return
     request = parse_revoke_all(str(action.get("value") or ""))
     if request is None:
-        await tell(rt.slack, channel, actor, f"{blocks.DAMAGED_BUTTON} `/apikey admin keys` lists their keys "
+        await tell(rt.slack, channel, actor, f"{DAMAGED_BUTTON} `/apikey admin keys` lists their keys "
                    "with a Revoke button each.")
         return
     try:
@@ -105,8 +106,8 @@ async def revoke_all(rt: Runtime, body: dict[str, Any]) -> None:
     pressed = str(action.get("block_id") or "")
     shown_before = (body.get("message") or {}).get("blocks") or []
     kept = [b for b in shown_before if isinstance(b, dict) and (failed or b.get("block_id") != pressed)]
-    message = blocks.text_message(result)
-    await update_message(rt.slack, channel, ts, blocks.Message(message.text, (kept + message.blocks)[-50:]))
+    message = text_message(result)
+    await update_message(rt.slack, channel, ts, Message(message.text, (kept + message.blocks)[-50:]))
 
 
 async def remember_member(rt: Runtime, user: dict[str, Any]) -> None:

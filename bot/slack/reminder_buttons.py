@@ -24,7 +24,20 @@ from bot.domain.durations import humanize_hours
 from bot.domain.keys import NAME_MAX_LENGTH, is_ref
 from bot.identity import Denied, Identity
 from bot.service import Duplicate, StoreUnavailable
-from bot.slack import blocks, tracked
+from bot.slack import tracked
+from bot.slack.blocks.common import DAMAGED_BUTTON, info_modal, slack_date
+from bot.slack.blocks.forms import created_modal, renew_modal
+from bot.slack.blocks.ids import (
+    MUTE_ACTION,
+    NAME_BLOCK,
+    OLD_BLOCK,
+    OLD_INPUT,
+    REMINDER_REVOKE_ACTION,
+    RENEW_ACTION,
+    RENEW_VIEW,
+    SNOOZE_ACTION,
+)
+from bot.slack.blocks.reminders import reminder_done_message
 from bot.slack.common import (
     clicked_message,
     deliver_secret,
@@ -106,12 +119,12 @@ async def on_snooze(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, r
     until = min(now + timedelta(hours=rt.snooze_hours), ref.expiration - timedelta(minutes=1))
     channel, ts = clicked_message(body)
     if until <= now:
-        await update_message(client, channel, ts, blocks.reminder_done_message(
+        await update_message(client, channel, ts, reminder_done_message(
             ref.name, ref.expiration, "it expires before a snooze would end, so there is nothing to snooze."))
         return
     await rt.store.update_sighting((identity.dataos_user_id, ref.name, ref.expiration), now=now, snoozed_until=until)
-    await update_message(client, channel, ts, blocks.reminder_done_message(
-        ref.name, ref.expiration, f":zzz: snoozed; I will remind you again {blocks.slack_date(until)}."))
+    await update_message(client, channel, ts, reminder_done_message(
+        ref.name, ref.expiration, f":zzz: snoozed; I will remind you again {slack_date(until)}."))
 
 
 async def on_mute(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref: KeyRef) -> None:
@@ -121,7 +134,7 @@ async def on_mute(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref
     ref = found
     await rt.store.update_sighting((identity.dataos_user_id, ref.name, ref.expiration), now=rt.clock(), muted=True)
     channel, ts = clicked_message(body)
-    await update_message(client, channel, ts, blocks.reminder_done_message(
+    await update_message(client, channel, ts, reminder_done_message(
         ref.name, ref.expiration, ":no_bell: muted; no more reminders for this key."))
 
 
@@ -144,7 +157,7 @@ async def on_revoke(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, r
         "gone": "already gone from DataOS; nothing was changed.",
         "changed": f":warning: {replaced_text(done.name)} `/apikey list` shows the key that has that name now.",
     }[done.outcome]
-    await update_message(client, channel, ts, blocks.reminder_done_message(done.name, ref.expiration, outcome))
+    await update_message(client, channel, ts, reminder_done_message(done.name, ref.expiration, outcome))
 
 
 async def on_renew(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref: KeyRef) -> None:
@@ -157,7 +170,7 @@ async def open_renew_form(rt: Runtime, body: dict[str, Any], client: AsyncWebCli
     preselects what happens to the old key ("now" for a key that leaked)."""
     channel, ts = clicked_message(body)
     now = rt.clock()
-    view = blocks.renew_modal(
+    view = renew_modal(
         rt.policy, old_name=ref.name, old_expiration=ref.expiration, now=now,
         suggested_name="" if is_ref(ref.name) else suggest_name(ref.name, now), lifetime_hours=ref.lifetime_hours,
         grace_hours=rt.renew_grace_hours, revoke_old=revoke_old,
@@ -174,14 +187,14 @@ async def submit_renew(rt: Runtime, body: dict[str, Any], view: dict[str, Any], 
     name, hours, errors = read_create_form(rt, view)
     meta = metadata(view)
     old_name = meta.get("old", "")
-    choice = (state_value(view, blocks.OLD_BLOCK, blocks.OLD_INPUT).get("selected_option") or {}).get("value", "")
+    choice = (state_value(view, OLD_BLOCK, OLD_INPUT).get("selected_option") or {}).get("value", "")
     if choice not in ("now", "keep") and not re.fullmatch(r"in:\d{1,5}", str(choice)):
-        errors[blocks.OLD_BLOCK] = "Choose what happens to the old key."
+        errors[OLD_BLOCK] = "Choose what happens to the old key."
     if name is not None and name == old_name:
-        errors[blocks.NAME_BLOCK] = "The new key needs a name of its own; the old one still exists."
+        errors[NAME_BLOCK] = "The new key needs a name of its own; the old one still exists."
     if errors or hours is None or not old_name:
         errors = {state_block_id(view, block): text for block, text in errors.items()}
-        await ack(response_action="errors", errors=errors or {blocks.NAME_BLOCK: "This form is incomplete."})
+        await ack(response_action="errors", errors=errors or {NAME_BLOCK: "This form is incomplete."})
         return
     title = "Renew a DataOS key"
     view_id, identity = await begin(rt, body, view, ack, client, title, "Creating the new key…")
@@ -190,15 +203,15 @@ async def submit_renew(rt: Runtime, body: dict[str, Any], view: dict[str, Any], 
     try:
         result = await rt.keys.create_key(identity, name=name, hours=hours, request_id=f"{view_id}:{view.get('hash')}")
     except DataOSConflict as exc:
-        await update_view(client, view_id, blocks.info_modal(
+        await update_view(client, view_id, info_modal(
             title, ":x: " + explain(exc, doing="renewing your key", key_name=name) + " Press Renew again."))
         return
     except DataOSError as exc:
-        await update_view(client, view_id, blocks.info_modal(
+        await update_view(client, view_id, info_modal(
             title, ":x: " + explain(exc, doing="renewing your key", key_name=name) + " The old key was not touched."))
         return
     except StoreUnavailable as exc:
-        await update_view(client, view_id, blocks.info_modal(title, f":x: {exc}"))
+        await update_view(client, view_id, info_modal(title, f":x: {exc}"))
         return
     if isinstance(result, Duplicate):
         return
@@ -209,10 +222,10 @@ async def submit_renew(rt: Runtime, body: dict[str, Any], view: dict[str, Any], 
     await rt.keys.trail.record(Audit(at=now, actor_slack_id=identity.slack_user_id, action="renew", outcome="ok",
                                dataos_user_id=identity.dataos_user_id, key_name=old_name,
                                detail=f"new key {result.name}; old key {old_outcome}"))
-    created = blocks.created_modal(result.name, result.expiration, now, delivered=delivered,
-                                   note=_sentence(f"The old key *{shown(old_name)}* {old_outcome}"))
+    created = created_modal(result.name, result.expiration, now, delivered=delivered,
+                            note=_sentence(f"The old key *{shown(old_name)}* {old_outcome}"))
     await update_view(client, view_id, created)
-    await update_message(client, meta.get("ch", ""), meta.get("ts", ""), blocks.reminder_done_message(
+    await update_message(client, meta.get("ch", ""), meta.get("ts", ""), reminder_done_message(
         old_name, old_expiration or now,
         _sentence(f":recycle: renewed as *{shown(result.name)}*; this key {old_outcome}")))
     await publish_home(rt, identity.slack_user_id)
@@ -250,15 +263,15 @@ async def _handle_old_key(rt: Runtime, identity: Identity, old_name: str, old_ex
         return "is left to expire: it expires before then"
     await rt.store.schedule_revocation(identity.dataos_user_id, old_name, key_expiration=old_expiration,
                                        revoke_at=revoke_at, requested_by=identity.slack_user_id, now=now)
-    return f"will be revoked {blocks.slack_date(revoke_at)} (in {humanize_hours(hours)})"
+    return f"will be revoked {slack_date(revoke_at)} (in {humanize_hours(hours)})"
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:
     handlers = {
-        blocks.RENEW_ACTION: on_renew,
-        blocks.REMINDER_REVOKE_ACTION: on_revoke,
-        blocks.SNOOZE_ACTION: on_snooze,
-        blocks.MUTE_ACTION: on_mute,
+        RENEW_ACTION: on_renew,
+        REMINDER_REVOKE_ACTION: on_revoke,
+        SNOOZE_ACTION: on_snooze,
+        MUTE_ACTION: on_mute,
     }
 
     @app.action(re.compile("^(" + "|".join(map(re.escape, handlers)) + ")$"))
@@ -269,12 +282,12 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         ref = parse_value(str(action.get("value") or ""))
         if ref is None:
             channel, _ = clicked_message(body)
-            await tell(client, channel, user_id(body), f"{blocks.DAMAGED_BUTTON} Use `/apikey list` to manage "
+            await tell(client, channel, user_id(body), f"{DAMAGED_BUTTON} Use `/apikey list` to manage "
                              "your keys.")
             return
         await handlers[str(action.get("action_id"))](rt, body, client, ref)
 
-    @app.view(blocks.RENEW_VIEW)
+    @app.view(RENEW_VIEW)
     @tracked(rt, "view", "renew")
     async def on_renew_submit(body: dict[str, Any], view: dict[str, Any], ack: AsyncAck,
                               client: AsyncWebClient) -> None:

@@ -19,7 +19,7 @@ from bot.app import Runtime
 from bot.dataos import DataOSError, DataOSNotFound
 from bot.identity import slack_error
 from bot.slack.blocks import slack_date
-from bot.slack.chunks import section_blocks
+from bot.slack.blocks.chunks import section_blocks
 from bot.slack.errors import explain
 from bot.store import Audit
 from bot.store.teams import Team

@@ -20,7 +20,26 @@ from bot.domain.durations import InvalidDuration
 from bot.domain.keys import InvalidKeyName, validate_key_name
 from bot.identity import Denied, Identity
 from bot.service import Duplicate, LinkRefused, StoreUnavailable
-from bot.slack import blocks, tracked
+from bot.slack import tracked
+from bot.slack.blocks.common import info_modal, render_id, slack_date, working_modal
+from bot.slack.blocks.forms import create_modal, created_modal
+from bot.slack.blocks.ids import (
+    BANNER_BLOCK,
+    CREATE_VIEW,
+    CUSTOM_BLOCK,
+    CUSTOM_INPUT,
+    CUSTOM_VALUE,
+    LINK_BLOCK,
+    LINK_INPUT,
+    LINK_VIEW,
+    NAME_BLOCK,
+    NAME_INPUT,
+    REVOKE_PICK_BLOCK,
+    REVOKE_PICK_INPUT,
+    REVOKE_VIEW,
+    VALIDITY_BLOCK,
+    VALIDITY_INPUT,
+)
 from bot.slack.common import deliver_secret, metadata, state_block_id, state_value, update_view, user_id
 from bot.slack.errors import explain
 from bot.slack.home import publish_home
@@ -38,58 +57,58 @@ def read_create_form(rt: Runtime, view: dict[str, Any]) -> tuple[str | None, int
     errors: dict[str, str] = {}
     name: str | None = None
     # Anything not shaped as Slack sends it is refused, not guessed at: a form is not a place for surprises.
-    raw_name = state_value(view, blocks.NAME_BLOCK, blocks.NAME_INPUT).get("value")
+    raw_name = state_value(view, NAME_BLOCK, NAME_INPUT).get("value")
     try:
         if raw_name is not None and not isinstance(raw_name, str):
             raise InvalidKeyName("That name could not be read; type it again.")
         name = validate_key_name(raw_name)
     except InvalidKeyName as exc:
-        errors[blocks.NAME_BLOCK] = str(exc)
-    selected = state_value(view, blocks.VALIDITY_BLOCK, blocks.VALIDITY_INPUT).get("selected_option") or {}
+        errors[NAME_BLOCK] = str(exc)
+    selected = state_value(view, VALIDITY_BLOCK, VALIDITY_INPUT).get("selected_option") or {}
     choice = str(selected.get("value") or "") if isinstance(selected, dict) else ""
-    raw_custom = state_value(view, blocks.CUSTOM_BLOCK, blocks.CUSTOM_INPUT).get("value")
+    raw_custom = state_value(view, CUSTOM_BLOCK, CUSTOM_INPUT).get("value")
     custom = raw_custom.strip() if isinstance(raw_custom, str) else ""
     if raw_custom is not None and not isinstance(raw_custom, str):
-        errors[blocks.CUSTOM_BLOCK] = "That validity could not be read; type it again."
+        errors[CUSTOM_BLOCK] = "That validity could not be read; type it again."
     hours: int | None = None
-    if choice == blocks.CUSTOM_VALUE or not choice:
+    if choice == CUSTOM_VALUE or not choice:
         if not custom:
-            target = blocks.CUSTOM_BLOCK if choice else blocks.VALIDITY_BLOCK
+            target = CUSTOM_BLOCK if choice else VALIDITY_BLOCK
             errors[target] = "Type a validity such as 36h, 45d or 2w, or choose one of the presets."
         else:
             try:
                 hours = rt.policy.parse(custom)
             except InvalidDuration as exc:
-                errors[blocks.CUSTOM_BLOCK] = str(exc)
+                errors[CUSTOM_BLOCK] = str(exc)
     else:
         digits = choice[:-1]
         preset = int(digits) if choice.endswith("h") and digits.isascii() and digits.isdigit() else None
         if preset is None or preset not in rt.policy.presets:
-            errors[blocks.VALIDITY_BLOCK] = "That validity is not offered any more; choose another."
+            errors[VALIDITY_BLOCK] = "That validity is not offered any more; choose another."
         else:
             hours = preset
     return name, hours, {state_block_id(view, block): text for block, text in errors.items()}
 
 
 def has_banner(view: dict[str, Any]) -> bool:
-    return any(isinstance(b, dict) and str(b.get("block_id") or "").split("~")[0] == blocks.BANNER_BLOCK
+    return any(isinstance(b, dict) and str(b.get("block_id") or "").split("~")[0] == BANNER_BLOCK
                for b in view.get("blocks") or [])
 
 
 def redraw_create_form(rt: Runtime, view: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     """The create form as submitted, with `problems` (about these very values) as its banner."""
-    raw_name = state_value(view, blocks.NAME_BLOCK, blocks.NAME_INPUT).get("value")
-    selected = state_value(view, blocks.VALIDITY_BLOCK, blocks.VALIDITY_INPUT).get("selected_option") or {}
+    raw_name = state_value(view, NAME_BLOCK, NAME_INPUT).get("value")
+    selected = state_value(view, VALIDITY_BLOCK, VALIDITY_INPUT).get("selected_option") or {}
     choice = str(selected.get("value") or "") if isinstance(selected, dict) else ""
-    raw_custom = state_value(view, blocks.CUSTOM_BLOCK, blocks.CUSTOM_INPUT).get("value")
+    raw_custom = state_value(view, CUSTOM_BLOCK, CUSTOM_INPUT).get("value")
     digits = choice[:-1]
     preset = int(digits) if choice.endswith("h") and digits.isascii() and digits.isdigit() else None
     error = " ".join(shown(p, 300) for p in problems) or "Choose a validity."
-    return blocks.create_modal(
+    return create_modal(
         rt.policy, name=raw_name if isinstance(raw_name, str) else None,
         validity_hours=preset if preset in rt.policy.presets else None,
-        validity_text=raw_custom.strip() if isinstance(raw_custom, str) and choice == blocks.CUSTOM_VALUE else None,
-        error=error, channel_id=metadata(view).get("channel_id", ""), render=blocks.render_id())
+        validity_text=raw_custom.strip() if isinstance(raw_custom, str) and choice == CUSTOM_VALUE else None,
+        error=error, channel_id=metadata(view).get("channel_id", ""), render=render_id())
 
 
 async def begin(rt: Runtime, body: dict[str, Any], view: dict[str, Any], ack: AsyncAck, client: AsyncWebClient,
@@ -98,11 +117,11 @@ async def begin(rt: Runtime, body: dict[str, Any], view: dict[str, Any], ack: As
 
     Returns the view id and the identity; None (after saying why in the modal) if they are not mapped.
     """
-    await ack(response_action="update", view=blocks.working_modal(title, working))
+    await ack(response_action="update", view=working_modal(title, working))
     view_id = str(view.get("id") or "")
     identity = await rt.keys.identify(user_id(body))
     if isinstance(identity, Denied):
-        await update_view(client, view_id, blocks.info_modal(title, f":no_entry: {identity.message}"))
+        await update_view(client, view_id, info_modal(title, f":no_entry: {identity.message}"))
         return view_id, None
     return view_id, identity
 
@@ -132,22 +151,22 @@ async def submit_create(rt: Runtime, body: dict[str, Any], view: dict[str, Any],
     try:
         result = await rt.keys.create_key(identity, name=name, hours=hours, request_id=request_id)
     except DataOSConflict as exc:
-        form = blocks.create_modal(rt.policy, name=name, validity_hours=hours,
-                                   error=explain(exc, doing="creating your key", key_name=name),
-                                   channel_id=metadata(view).get("channel_id", ""), render=blocks.render_id())
+        form = create_modal(rt.policy, name=name, validity_hours=hours,
+                            error=explain(exc, doing="creating your key", key_name=name),
+                            channel_id=metadata(view).get("channel_id", ""), render=render_id())
         await update_view(client, view_id, form)
         return
     except DataOSError as exc:
-        await update_view(client, view_id, blocks.info_modal(
+        await update_view(client, view_id, info_modal(
             title, ":x: " + explain(exc, doing="creating your key", key_name=name)))
         return
     except StoreUnavailable as exc:
-        await update_view(client, view_id, blocks.info_modal(title, f":x: {exc}"))
+        await update_view(client, view_id, info_modal(title, f":x: {exc}"))
         return
     if isinstance(result, Duplicate):
         previous = result.previous
         if previous.state == "done" and previous.key_name and previous.key_expiration:
-            await update_view(client, view_id, blocks.created_modal(
+            await update_view(client, view_id, created_modal(
                 previous.key_name, previous.key_expiration, rt.clock(), delivered=None))
         return  # still pending: the first submission will show its result in this same modal
     await _deliver_and_confirm(rt, client, slack_user, view_id, result)
@@ -156,8 +175,8 @@ async def submit_create(rt: Runtime, body: dict[str, Any], view: dict[str, Any],
 async def _deliver_and_confirm(rt: Runtime, client: AsyncWebClient, slack_user: str, view_id: str,
                                token: Token) -> None:
     delivered = await deliver_secret(client, slack_user, token, rt.clock())
-    await update_view(client, view_id, blocks.created_modal(token.name, token.expiration, rt.clock(),
-                                                            delivered=delivered))
+    await update_view(client, view_id, created_modal(token.name, token.expiration, rt.clock(),
+                                                     delivered=delivered))
     await publish_home(rt, slack_user)
 
 
@@ -170,15 +189,15 @@ async def submit_revoke(rt: Runtime, body: dict[str, Any], view: dict[str, Any],
     if meta.get("name"):
         key = exact_key(meta.get("name"), meta.get("exp"))
     else:
-        picked = state_value(view, blocks.REVOKE_PICK_BLOCK, blocks.REVOKE_PICK_INPUT).get("selected_option")
+        picked = state_value(view, REVOKE_PICK_BLOCK, REVOKE_PICK_INPUT).get("selected_option")
         value = str(picked.get("value") or "") if isinstance(picked, dict) else ""
         if not value:
-            await ack(response_action="errors", errors={blocks.REVOKE_PICK_BLOCK: "Choose the key to revoke."})
+            await ack(response_action="errors", errors={REVOKE_PICK_BLOCK: "Choose the key to revoke."})
             return
         key = parse_option(value)
     title = "Revoke a key"
     if key is None:
-        await ack(response_action="update", view=blocks.info_modal(
+        await ack(response_action="update", view=info_modal(
             title, "That form could not be read; nothing was revoked. Run `/apikey revoke` again."))
         return
     view_id, identity = await begin(rt, body, view, ack, client, title, f"Revoking *{shown(key.name)}*…")
@@ -188,7 +207,7 @@ async def submit_revoke(rt: Runtime, body: dict[str, Any], view: dict[str, Any],
     if meta.get("for"):  # `/apikey revoke --for <app-user>`: its owners only, checked again now
         acting = await act_as(rt, identity.slack_user_id, meta["for"], "revoke")
         if isinstance(acting, str):
-            await update_view(client, view_id, blocks.info_modal(title, f":no_entry: {acting}"))
+            await update_view(client, view_id, info_modal(title, f":no_entry: {acting}"))
             return
         identity, team = acting
     try:
@@ -196,7 +215,7 @@ async def submit_revoke(rt: Runtime, body: dict[str, Any], view: dict[str, Any],
         done = await rt.keys.revoke_exact(identity.dataos_user_id, key.name, key.expiration,
                                           actor=identity.slack_user_id, detail="/apikey revoke")
     except DataOSError as exc:
-        await update_view(client, view_id, blocks.info_modal(
+        await update_view(client, view_id, info_modal(
             title, ":x: " + explain(exc, doing="revoking your key", key_name=key.name)))
         return
     text = {
@@ -207,35 +226,35 @@ async def submit_revoke(rt: Runtime, body: dict[str, Any], view: dict[str, Any],
     }[done.outcome]
     if team is not None and done.outcome == "revoked":
         await tell_channel(rt, team, revoked_line(identity.slack_user_id, done.name, team.app_user_id))
-    await update_view(client, view_id, blocks.info_modal(title, text))
+    await update_view(client, view_id, info_modal(title, text))
     await publish_home(rt, identity.slack_user_id)
 
 
 async def submit_link(rt: Runtime, body: dict[str, Any], view: dict[str, Any], ack: AsyncAck,
                       client: AsyncWebClient) -> None:
-    raw = state_value(view, blocks.LINK_BLOCK, blocks.LINK_INPUT).get("value")
+    raw = state_value(view, LINK_BLOCK, LINK_INPUT).get("value")
     pasted = raw.strip() if isinstance(raw, str) else ""
     if not pasted or len(pasted) < 16 or any(c.isspace() for c in pasted):
         await ack(response_action="errors",
-                  errors={blocks.LINK_BLOCK: "That does not look like a DataOS API key; paste the whole key."})
+                  errors={LINK_BLOCK: "That does not look like a DataOS API key; paste the whole key."})
         return
     title = "Link your DataOS user"
-    await ack(response_action="update", view=blocks.working_modal(title, "Checking the key with DataOS…"))
+    await ack(response_action="update", view=working_modal(title, "Checking the key with DataOS…"))
     view_id = str(view.get("id") or "")
     try:
         result = await rt.keys.link(user_id(body), SecretStr(pasted))
     except LinkRefused as exc:
-        await update_view(client, view_id, blocks.info_modal(title, f":x: {exc}"))
+        await update_view(client, view_id, info_modal(title, f":x: {exc}"))
         return
     except DataOSError as exc:
-        await update_view(client, view_id, blocks.info_modal(
+        await update_view(client, view_id, info_modal(
             title, ":x: " + explain(exc, doing="checking the key", read=True)))
         return
     proof = result.link.proof if result.link is not None else None
     lasts = (f" The link lasts as long as the key you pasted (*{shown(proof.key_name)}*, expires "
-             f"{blocks.slack_date(proof.expiration)}): when it is revoked or expires, link again with a current "
+             f"{slack_date(proof.expiration)}): when it is revoked or expires, link again with a current "
              "key." if proof is not None else "")
-    await update_view(client, view_id, blocks.info_modal(
+    await update_view(client, view_id, info_modal(
         title, f":link: You are now linked to DataOS user `{shown(result.dataos_user_id)}`. "
                f"`/apikey list` shows your keys. The key you pasted was not stored.{lasts}"))
     await tell_others(rt, result)
@@ -243,17 +262,17 @@ async def submit_link(rt: Runtime, body: dict[str, Any], view: dict[str, Any], a
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:
-    @app.view(blocks.CREATE_VIEW)
+    @app.view(CREATE_VIEW)
     @tracked(rt, "view", "create")
     async def on_create(body: dict[str, Any], view: dict[str, Any], ack: AsyncAck, client: AsyncWebClient) -> None:
         await submit_create(rt, body, view, ack, client)
 
-    @app.view(blocks.REVOKE_VIEW)
+    @app.view(REVOKE_VIEW)
     @tracked(rt, "view", "revoke")
     async def on_revoke(body: dict[str, Any], view: dict[str, Any], ack: AsyncAck, client: AsyncWebClient) -> None:
         await submit_revoke(rt, body, view, ack, client)
 
-    @app.view(blocks.LINK_VIEW)
+    @app.view(LINK_VIEW)
     @tracked(rt, "view", "link")
     async def on_link(body: dict[str, Any], view: dict[str, Any], ack: AsyncAck, client: AsyncWebClient) -> None:
         await submit_link(rt, body, view, ack, client)

@@ -121,10 +121,10 @@ class Store(LedgerStore, LinkRepository):
         # Imported here: the engine has loaded its own dialect, and the other one costs start-up time
         # (PostgreSQL's module alone is about 60 ms on a SQLite deployment).
         if self.engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects import postgresql
+            from sqlalchemy.dialects import postgresql  # noqa: PLC0415 (deferred for start-up)
 
             return postgresql.insert(table)
-        from sqlalchemy.dialects import sqlite
+        from sqlalchemy.dialects import sqlite  # noqa: PLC0415 (deferred for start-up)
 
         return sqlite.insert(table)
 

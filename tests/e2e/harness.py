@@ -19,11 +19,11 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import Runtime
+from bot.compose import create_web_app
 from bot.config import Settings
 from bot.playground.heimdall import HeimdallEmulator
 from bot.playground.slack import SlackCall, SlackFake
-from bot.slack.blocks import exact_value
-from bot.web import create_web_app
+from bot.slack.blocks.common import exact_value
 from tests.conftest import FakeClock
 
 SIGNING_SECRET = "test-signing-secret"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.slack.blocks import DAMAGED_BUTTON
+from bot.slack.blocks.common import DAMAGED_BUTTON
 from bot.store.schema import AuditEntry
 from tests.e2e.conftest import Bot
 from tests.e2e.harness import table_rows, text_of

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.reminders.sweep import Sweeper, SweepFailed, SweepSummary
+from bot.reminders.summary import SweepFailed, SweepSummary
+from bot.reminders.sweep import Sweeper
 from tests.e2e.conftest import Bot
 
 WED_1430 = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)

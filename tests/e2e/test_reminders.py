@@ -17,7 +17,8 @@ import pytest
 
 from bot.playground.heimdall import HeimdallEmulator
 from bot.playground.slack import SlackCall, SlackFake
-from bot.reminders.sweep import Sweeper, SweepSummary
+from bot.reminders.summary import SweepSummary
+from bot.reminders.sweep import Sweeper
 from bot.store.schema import KeySighting, ScheduledRevocation
 from tests.e2e.conftest import Bot
 from tests.e2e.harness import audit_actions, create_values, table_rows, text_of, view_id_of
@@ -259,7 +260,7 @@ def test_a_shutdown_in_the_middle_of_a_sweep_sends_each_reminder_once(
     """A deploy stops the bot while its start-up sweep is sending: what Slack took is recorded before the
     database closes, the DM in flight as unknown, the log says so without a traceback, nothing is sent
     twice, and the rest goes out."""
-    from bot.reminders.sweep import CLAIM_LEASE
+    from bot.reminders.outbox import CLAIM_LEASE
     from tests.e2e.harness import make_settings, running_bot
 
     keys = [f"{user}_due_{n}" for user in ("alice", "bob", "carol") for n in (1, 2)]

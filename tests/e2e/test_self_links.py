@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.slack.blocks import exact_value
+from bot.slack.blocks.common import exact_value
 from bot.store import Proof
 from bot.store.schema import AuditEntry, IdentityLink
 from tests.e2e.conftest import Bot

@@ -15,7 +15,8 @@ import pytest
 from bot.app import Runtime
 from bot.playground.heimdall import HeimdallEmulator
 from bot.playground.slack import SlackFake
-from bot.reminders.sweep import Sweeper, SweepFailed
+from bot.reminders.summary import SweepFailed
+from bot.reminders.sweep import Sweeper
 from bot.store import Store
 from tests.conftest import FakeClock
 from tests.fakes.flaky_store import FlakyStore

@@ -120,7 +120,7 @@ async def test_people_s_own_actions_refresh_the_record_without_extra_calls(
 
 async def test_a_failed_discovery_is_tried_again_by_the_next_pass(
         rt: Runtime, heimdall: HeimdallEmulator, clock: FakeClock) -> None:
-    from bot.reminders.sweep import SweepFailed
+    from bot.reminders.summary import SweepFailed
 
     heimdall.fail_next(4, 503, match="/users?limit")  # the directory: one call and its three retries
     with pytest.raises(SweepFailed):

@@ -13,7 +13,8 @@ import pytest
 from bot.app import Runtime
 from bot.playground.heimdall import HeimdallEmulator
 from bot.playground.slack import SlackFake
-from bot.reminders.sweep import Sweeper, SweepSummary
+from bot.reminders.summary import SweepSummary
+from bot.reminders.sweep import Sweeper
 from bot.store import Store
 from tests.conftest import FakeClock
 from tests.integration.runtimes import WED_1430, runtime

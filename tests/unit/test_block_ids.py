@@ -5,19 +5,35 @@ that changes a key names its exact key (name and expiration)."""
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from slack_sdk.models.blocks import ButtonElement
 
+import bot.slack.blocks
 from bot.dataos import Token
 from bot.domain.keys import exact_digest, key_ref
 from bot.domain.policy import ValidityPolicy
 from bot.identity import Denied, Identity
-from bot.playground.heimdall import make_key_value
-from bot.slack import blocks, key_buttons, leak_dms
+from bot.playground.heimdall_model import make_key_value
+from bot.slack import key_buttons, leak_dms
+from bot.slack.blocks.common import Message, denied_message, info_modal, text_message, working_modal
+from bot.slack.blocks.forms import create_modal, created_modal, renew_modal
+from bot.slack.blocks.help import help_message
+from bot.slack.blocks.home import home_view
+from bot.slack.blocks.identity import link_modal, whoami_message
+from bot.slack.blocks.keys import keys_message, revoke_modal, revoke_picker_modal, secret_message, secret_modal
+from bot.slack.blocks.reminders import (
+    bot_key_reminder_message,
+    reminder_done_message,
+    reminder_message,
+    reminder_message_from_models,
+)
 from bot.slack.key_buttons import parse_exact, parse_option, parse_revoke_all
 from tests.unit.test_blocks import check_message, check_view
 
@@ -37,34 +53,34 @@ KEYS = [token("ci_loader", 30), token("nightly_loader", 60), token("notebook_san
 def builders() -> dict[str, Callable[[], Any]]:
     """Every builder of a message or view, each with several keys where it shows keys."""
     return {
-        "help_message": lambda: blocks.help_message(unknown="x", suggestion="list"),
-        "text_message": lambda: blocks.text_message("hello"),
-        "denied_message": lambda: blocks.denied_message(Denied("U1", "no_match", "No DataOS user.")),
-        "keys_message": lambda: blocks.keys_message(ME, KEYS, NOW, notice="n"),
-        "keys_message paged": lambda: blocks.keys_message(ME, [token(f"k{i}") for i in range(45)], NOW, page=1),
-        "keys_message empty": lambda: blocks.keys_message(ME, [], NOW),
-        "whoami_message": lambda: blocks.whoami_message(ME, None),
-        "secret_message": lambda: blocks.secret_message(KEYS[0], NOW),
-        "create_modal": lambda: blocks.create_modal(POLICY, error="taken", render="r1"),
-        "home_view": lambda: blocks.home_view(ME, KEYS, NOW, reminders_on=True, notice="n"),
-        "home_view many": lambda: blocks.home_view(ME, [token(f"k{i}") for i in range(45)], NOW, reminders_on=False),
-        "reminder_message": lambda: blocks.reminder_message("ci_loader", NOW + timedelta(days=3), NOW, "7d",
-                                                             lifetime_hours=720, snooze_words="1 day"),
-        "reminder_message_from_models": lambda: blocks.reminder_message_from_models(
+        "help_message": lambda: help_message(unknown="x", suggestion="list"),
+        "text_message": lambda: text_message("hello"),
+        "denied_message": lambda: denied_message(Denied("U1", "no_match", "No DataOS user.")),
+        "keys_message": lambda: keys_message(ME, KEYS, NOW, notice="n"),
+        "keys_message paged": lambda: keys_message(ME, [token(f"k{i}") for i in range(45)], NOW, page=1),
+        "keys_message empty": lambda: keys_message(ME, [], NOW),
+        "whoami_message": lambda: whoami_message(ME, None),
+        "secret_message": lambda: secret_message(KEYS[0], NOW),
+        "create_modal": lambda: create_modal(POLICY, error="taken", render="r1"),
+        "home_view": lambda: home_view(ME, KEYS, NOW, reminders_on=True, notice="n"),
+        "home_view many": lambda: home_view(ME, [token(f"k{i}") for i in range(45)], NOW, reminders_on=False),
+        "reminder_message": lambda: reminder_message("ci_loader", NOW + timedelta(days=3), NOW, "7d",
+                                                      lifetime_hours=720, snooze_words="1 day"),
+        "reminder_message_from_models": lambda: reminder_message_from_models(
             "ci_loader", NOW + timedelta(days=3), NOW, "7d", lifetime_hours=720, snooze_words="1 day"),
-        "bot_key_reminder_message": lambda: blocks.bot_key_reminder_message("k", NOW, NOW, "bot"),
-        "reminder_done_message": lambda: blocks.reminder_done_message("k", NOW, "done"),
-        "renew_modal": lambda: blocks.renew_modal(POLICY, old_name="k", old_expiration=NOW, now=NOW,
-                                                  suggested_name="k2", lifetime_hours=None, grace_hours=24,
-                                                  meta={"old": "k"}),
-        "info_modal": lambda: blocks.info_modal("t", "x", buttons=[blocks.ButtonElement(
+        "bot_key_reminder_message": lambda: bot_key_reminder_message("k", NOW, NOW, "bot"),
+        "reminder_done_message": lambda: reminder_done_message("k", NOW, "done"),
+        "renew_modal": lambda: renew_modal(POLICY, old_name="k", old_expiration=NOW, now=NOW,
+                                           suggested_name="k2", lifetime_hours=None, grace_hours=24,
+                                           meta={"old": "k"}),
+        "info_modal": lambda: info_modal("t", "x", buttons=[ButtonElement(
             text="a", action_id="a", value="1")], context="c"),
-        "working_modal": lambda: blocks.working_modal("t", "x"),
-        "created_modal": lambda: blocks.created_modal("k", NOW, NOW, delivered=False, note="n"),
-        "secret_modal": lambda: blocks.secret_modal(KEYS[0], NOW),
-        "revoke_modal": lambda: blocks.revoke_modal(KEYS[0], NOW),
-        "revoke_picker_modal": lambda: blocks.revoke_picker_modal(KEYS),
-        "link_modal": lambda: blocks.link_modal(),
+        "working_modal": lambda: working_modal("t", "x"),
+        "created_modal": lambda: created_modal("k", NOW, NOW, delivered=False, note="n"),
+        "secret_modal": lambda: secret_modal(KEYS[0], NOW),
+        "revoke_modal": lambda: revoke_modal(KEYS[0], NOW),
+        "revoke_picker_modal": lambda: revoke_picker_modal(KEYS),
+        "link_modal": lambda: link_modal(),
         "admin_keys_message": lambda: key_buttons.admin_keys_message("U2", ME, KEYS),
         "admin_revoked_message": lambda: key_buttons.admin_revoked_message("U9", "k", "alice", NOW),
         "offboarding_notice": lambda: key_buttons.offboarding_notice("U2", "bob", KEYS),
@@ -76,7 +92,7 @@ def builders() -> dict[str, Callable[[], Any]]:
 
 
 def _blocks(built: Any) -> list[dict[str, Any]]:
-    return built.blocks if isinstance(built, blocks.Message) else built["blocks"]
+    return built.blocks if isinstance(built, Message) else built["blocks"]
 
 
 def _interactive(block: dict[str, Any]) -> list[dict[str, Any]]:
@@ -87,7 +103,7 @@ def _interactive(block: dict[str, Any]) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("name", sorted(builders()))
 def test_every_action_has_its_own_explicit_block_id(name: str) -> None:
     built = builders()[name]()
-    if isinstance(built, blocks.Message):
+    if isinstance(built, Message):
         check_message(built)
     else:
         check_view(built)
@@ -110,7 +126,9 @@ PREFIXES = ("_message", "_modal", "_view", "_notice")
 def test_the_walk_covers_every_builder() -> None:
     """A new builder must be added above, or its buttons go unchecked."""
     walked = {name.split(" ")[0] for name in builders()}
-    for module in (blocks, key_buttons, leak_dms):
+    surfaces = [importlib.import_module(f"bot.slack.blocks.{m.name}")
+                for m in pkgutil.iter_modules(bot.slack.blocks.__path__)]
+    for module in (*surfaces, key_buttons, leak_dms):
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             if fn.__module__ == module.__name__ and name.endswith(PREFIXES) and not name.startswith("_"):
                 assert name in walked, f"{module.__name__}.{name} is not walked"
@@ -118,13 +136,13 @@ def test_the_walk_covers_every_builder() -> None:
 
 def test_each_revoke_names_its_exact_key() -> None:
     shown = [key_buttons.ExactKey(key_ref(t.name), t.expiration) for t in KEYS]
-    for built in (blocks.keys_message(ME, KEYS, NOW), blocks.home_view(ME, KEYS, NOW, reminders_on=True)):
+    for built in (keys_message(ME, KEYS, NOW), home_view(ME, KEYS, NOW, reminders_on=True)):
         values = [e["value"] for b in _blocks(built) for e in _interactive(b) if e["action_id"] == "revoke_key"]
         assert [p[0] if p else None for p in map(parse_exact, values)] == shown
     admin = key_buttons.admin_keys_message("U2", ME, KEYS)
     values = [e["value"] for b in admin.blocks for e in _interactive(b)]
     assert [parse_exact(v, "u") for v in values] == [(k, {"u": "alice"}) for k in shown]
-    options = blocks.revoke_picker_modal(KEYS)["blocks"][0]["element"]["options"]
+    options = revoke_picker_modal(KEYS)["blocks"][0]["element"]["options"]
     picked = [parse_option(o["value"]) for o in options]
     assert [p.expiration if p else None for p in picked] == [t.expiration for t in KEYS]
     assert [p.name for p in picked if p][:3] == [t.name for t in KEYS[:3]] and all(len(o["value"]) <= 150

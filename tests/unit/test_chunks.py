@@ -3,7 +3,7 @@ line too long on its own clipped outside any entity."""
 
 from __future__ import annotations
 
-from bot.slack.chunks import clip_whole, section_blocks, sections
+from bot.slack.blocks.chunks import clip_whole, section_blocks, sections
 
 
 def test_lines_are_grouped_without_being_cut() -> None:

@@ -13,9 +13,16 @@ from bot.audit import audit_line
 from bot.dataos import DataOSConflict, DataOSNotFound, DataOSUnavailable, Token, User
 from bot.domain.policy import ValidityPolicy
 from bot.identity import Denied, Identity, SlackProfile, decide
-from bot.playground.heimdall import make_key_value
+from bot.playground.heimdall_model import make_key_value
 from bot.service import LinkResult
-from bot.slack import blocks, key_buttons
+from bot.slack import key_buttons
+from bot.slack.blocks.common import Message, denied_message, render_id
+from bot.slack.blocks.forms import create_modal, created_modal, renew_modal
+from bot.slack.blocks.help import help_message
+from bot.slack.blocks.home import home_view
+from bot.slack.blocks.identity import whoami_message
+from bot.slack.blocks.keys import keys_message, revoke_modal, revoke_picker_modal, secret_message, secret_modal
+from bot.slack.blocks.reminders import bot_key_reminder_message, reminder_done_message, reminder_message
 from bot.slack.errors import explain
 from bot.slack.links import displaced_text
 from bot.store import Audit
@@ -38,8 +45,8 @@ def rendered(built: Any) -> str:
     metadata and plain_text are never parsed for mentions or links)."""
     if isinstance(built, str):
         return built
-    found: list[str] = [built.text] if isinstance(built, blocks.Message) else []
-    stack: list[Any] = [built.blocks if isinstance(built, blocks.Message) else built]
+    found: list[str] = [built.text] if isinstance(built, Message) else []
+    stack: list[Any] = [built.blocks if isinstance(built, Message) else built]
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
@@ -64,23 +71,23 @@ def builders(text: str) -> dict[str, Callable[[], Any]]:
     entry = Audit(at=NOW, actor_slack_id="U1", action="revoke", outcome=text[:32], dataos_user_id=text,
                   key_name=text, key_expiration=NOW, detail=text)
     return {
-        "help": lambda: blocks.help_message(unknown=text[:200]),
-        "denied": lambda: blocks.denied_message(decide("U1", None, profile, [])),  # type: ignore[arg-type]
-        "keys": lambda: blocks.keys_message(me, keys, NOW, notice=None),
-        "no keys": lambda: blocks.keys_message(me, [], NOW),
-        "whoami": lambda: blocks.whoami_message(me, user),
-        "secret": lambda: blocks.secret_message(keys[0], NOW),
-        "reminder": lambda: blocks.reminder_message(text, NOW + timedelta(days=3), NOW, "7d", lifetime_hours=None,
-                                                     snooze_words="1 day"),
-        "reminder done": lambda: blocks.reminder_done_message(text, NOW, "revoked"),
-        "bot key": lambda: blocks.bot_key_reminder_message(text, NOW + timedelta(days=3), NOW, text),
-        "home": lambda: blocks.home_view(me, keys, NOW, reminders_on=True),
-        "renew": lambda: blocks.renew_modal(POLICY, old_name=text, old_expiration=NOW, now=NOW, suggested_name="x",
-                                            lifetime_hours=None, grace_hours=24, meta={"old": "x"}),
-        "created": lambda: blocks.created_modal(text, NOW, NOW, delivered=False, note=None),
-        "secret modal": lambda: blocks.secret_modal(keys[0], NOW),
-        "revoke": lambda: blocks.revoke_modal(keys[0], NOW),
-        "picker": lambda: blocks.revoke_picker_modal(keys),
+        "help": lambda: help_message(unknown=text[:200]),
+        "denied": lambda: denied_message(decide("U1", None, profile, [])),  # type: ignore[arg-type]
+        "keys": lambda: keys_message(me, keys, NOW, notice=None),
+        "no keys": lambda: keys_message(me, [], NOW),
+        "whoami": lambda: whoami_message(me, user),
+        "secret": lambda: secret_message(keys[0], NOW),
+        "reminder": lambda: reminder_message(text, NOW + timedelta(days=3), NOW, "7d", lifetime_hours=None,
+                                              snooze_words="1 day"),
+        "reminder done": lambda: reminder_done_message(text, NOW, "revoked"),
+        "bot key": lambda: bot_key_reminder_message(text, NOW + timedelta(days=3), NOW, text),
+        "home": lambda: home_view(me, keys, NOW, reminders_on=True),
+        "renew": lambda: renew_modal(POLICY, old_name=text, old_expiration=NOW, now=NOW, suggested_name="x",
+                                     lifetime_hours=None, grace_hours=24, meta={"old": "x"}),
+        "created": lambda: created_modal(text, NOW, NOW, delivered=False, note=None),
+        "secret modal": lambda: secret_modal(keys[0], NOW),
+        "revoke": lambda: revoke_modal(keys[0], NOW),
+        "picker": lambda: revoke_picker_modal(keys),
         "audit line": lambda: audit_line(entry),
         "explain conflict": lambda: explain(DataOSConflict(), doing="creating your key", key_name=text),
         "explain not found": lambda: explain(DataOSNotFound(), doing="revoking your key", key_name=text),
@@ -115,7 +122,7 @@ def test_form_prefill_from_typed_arguments_is_escaped() -> None:
     prefill = create_prefill(Rt(), ["mykey", "30d", "extra", "<!here>", "<https://evil.example|x>"])  # type: ignore[arg-type]
     prefill_bad = create_prefill(Rt(), ["<!channel>", "<@UEVIL>"])  # type: ignore[arg-type]
     for p in (prefill, prefill_bad):
-        out = rendered(blocks.create_modal(POLICY, **p))
+        out = rendered(create_modal(POLICY, **p))
         assert [raw for raw in RAW if raw in out] == []
 
 
@@ -124,7 +131,7 @@ def test_builders_render_whatever_the_size_of_what_dataos_sends(size: int) -> No
     huge = "n" * size
     for name, build in builders(huge).items():
         out = build()
-        if isinstance(out, blocks.Message):
+        if isinstance(out, Message):
             check_message(out)
         elif isinstance(out, dict):
             check_view(out)
@@ -134,17 +141,17 @@ def test_builders_render_whatever_the_size_of_what_dataos_sends(size: int) -> No
 
 def test_many_keys_with_long_names_page_and_pick() -> None:
     many = [token("k" * 400 + str(i)) for i in range(150)]
-    check_message(blocks.keys_message(identity("alice", "a@example.com"), many, NOW))
-    picker = blocks.revoke_picker_modal(many)
+    check_message(keys_message(identity("alice", "a@example.com"), many, NOW))
+    picker = revoke_picker_modal(many)
     check_view(picker)
     options = picker["blocks"][0]["element"]["options"]
     assert len(options) == 100 and all(len(o["value"]) <= 150 for o in options)
     assert len({o["value"] for o in options}) == 100  # long names stay distinguishable
-    check_view(blocks.home_view(identity("alice", "a@example.com"), many, NOW, reminders_on=True))
+    check_view(home_view(identity("alice", "a@example.com"), many, NOW, reminders_on=True))
 
 
 def test_prefilled_inputs_never_exceed_their_max_length() -> None:
-    view = blocks.create_modal(POLICY, name="n" * 500, validity_text="1" * 40 + "h")
+    view = create_modal(POLICY, name="n" * 500, validity_text="1" * 40 + "h")
     for block in view["blocks"]:
         element = block.get("element") or {}
         if "initial_value" in element and "max_length" in element:
@@ -153,11 +160,11 @@ def test_prefilled_inputs_never_exceed_their_max_length() -> None:
 
 def test_block_ids_change_between_renderings_of_a_message() -> None:
     me = identity("alice", "a@example.com")
-    first = blocks.keys_message(me, [token("a")], NOW)
-    second = blocks.keys_message(me, [token("a")], NOW)
+    first = keys_message(me, [token("a")], NOW)
+    second = keys_message(me, [token("a")], NOW)
     ids = lambda m: [b["block_id"] for b in m.blocks if "block_id" in b]  # noqa: E731
     assert ids(first) and set(ids(first)).isdisjoint(ids(second))
-    drawn_again = blocks.create_modal(POLICY, name="x", error="taken", render=blocks.render_id())
+    drawn_again = create_modal(POLICY, name="x", error="taken", render=render_id())
     assert all(b["block_id"].startswith(("name_block~", "validity_block~", "custom_block~"))
                for b in drawn_again["blocks"] if b["type"] == "input")
 

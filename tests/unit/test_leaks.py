@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.domain.leaks import MAX_CANDIDATES, candidates, fingerprint, key_name_of
-from bot.playground.heimdall import make_key_value
+from bot.playground.heimdall_model import make_key_value
 
 
 def test_keys_are_found_wherever_they_are_pasted() -> None:

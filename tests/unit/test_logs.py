@@ -5,7 +5,7 @@ import json
 import logging
 
 from bot.logs import configure_logging, redact
-from bot.playground.heimdall import make_key_value
+from bot.playground.heimdall_model import make_key_value
 
 KEY = make_key_value("ci_loader")
 

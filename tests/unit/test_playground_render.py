@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.playground import render
-from bot.slack import blocks
+from bot.slack.blocks.common import Message
 from tests.unit.test_foreign_text import builders
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
@@ -212,7 +212,7 @@ def test_unknown_blocks_say_so_instead_of_vanishing() -> None:
 
 def _built(name: str, text: str) -> Any:
     built = builders(text)[name]()
-    if isinstance(built, blocks.Message):
+    if isinstance(built, Message):
         return built.blocks
     return built
 

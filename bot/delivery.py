@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -22,6 +22,20 @@ from slack_sdk.errors import SlackApiError
 from bot.store import Outcome, Store
 
 log = logging.getLogger(__name__)
+
+
+class SweepFailed(Exception):
+    """The sweep could not start (directory or database unavailable) or had to stop (Slack refuses the
+    bot's token); the message says why."""
+
+
+class SweepReport(Protocol):
+    """What a finished sweep tells whoever asked for it (`bot.reminders.sweep.SweepSummary`)."""
+
+    @property
+    def sent(self) -> int: ...
+
+    def lines(self) -> list[str]: ...
 
 Fate = Literal["failed", "undeliverable", "unknown", "token"]
 #: The bot's token itself is refused: every DM would be.
