@@ -174,27 +174,27 @@ async def cold_walk(members: int, tmp: Path) -> tuple[int, float, float, int]:
     from slack_sdk.web.async_client import AsyncWebClient
 
     from bot.audience import SlackDirectory
-    from bot.store import Store, create_engine, migrate
+    from bot.store import Members, create_engine, migrate
 
     clock = FakeClock()
     slack = SlackFake(clock=clock.monotonic)
     for i in range(members):
         slack.add_user(f"U{i:07d}", f"m{i}@example.com", tz="UTC", tz_offset=0)
     slack.start()
-    store = Store(create_engine(f"sqlite+aiosqlite:///{tmp}/walk.db"))
-    await migrate(store.engine)
+    members_stored = Members(create_engine(f"sqlite+aiosqlite:///{tmp}/walk.db"))
+    await migrate(members_stored.engine)
 
     async def wait_out(seconds: float) -> None:
         clock.advance(seconds=seconds)
 
     client = AsyncWebClient(token=slack.token, base_url=slack.api_url, retry_handlers=[])
-    directory = SlackDirectory(client, store, sleep=wait_out)
+    directory = SlackDirectory(client, members_stored, sleep=wait_out)
     started = clock.monotonic()
     try:
         found = len(await directory.members())
     finally:
         slack.stop()
-        await store.engine.dispose()
+        await members_stored.engine.dispose()
     elapsed = clock.monotonic() - started
     calls, per = 20, 60.0
     pages = -(-members // slack.page_size)

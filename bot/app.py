@@ -34,8 +34,22 @@ from bot.metrics import SLACK_TOKEN_LOST, TOKEN_LOSS_CAUSES, CountingRateLimitHa
 from bot.proxies import session_middleware, use_proxy_rule
 from bot.self_links import SelfLinks
 from bot.service import KeyService
-from bot.store import Store, create_engine, migrate
-from bot.store.leaks import LeakReports
+from bot.store import (
+    AuditLog,
+    Database,
+    IdempotencyClaims,
+    KeySightings,
+    LeakReports,
+    Ledger,
+    Links,
+    Members,
+    Preferences,
+    ScheduledRevocations,
+    SlackEvents,
+    SweepMarks,
+    create_engine,
+    migrate,
+)
 from bot.store.teams import TeamsRepo
 from bot.teams import Teams
 
@@ -104,7 +118,19 @@ class Runtime:
                                                      monotonic=monotonic)],
         ), settings.slack_api_url)
         self.engine = engine if engine is not None else create_engine(settings.database_url)
-        self.store = Store(self.engine)
+        # One repository per concern, over the one engine; each part of the bot takes the ones it uses.
+        self.database = Database(self.engine)
+        self.audit_log = AuditLog(self.engine)
+        self.idempotency = IdempotencyClaims(self.engine)
+        self.sightings = KeySightings(self.engine)
+        self.ledger = Ledger(self.engine)
+        self.marks = SweepMarks(self.engine)
+        self.revocations = ScheduledRevocations(self.engine)
+        self.members = Members(self.engine)
+        self.events = SlackEvents(self.engine)
+        self.prefs = Preferences(self.engine)
+        self.links = Links(self.engine)
+        self.leak_reports = LeakReports(self.engine)
         self.directory = DataOSDirectory(self.dataos, settings.directory_ttl_seconds, clock=monotonic,
                                          limit=settings.dataos_users_limit)
         self.profiles = SlackProfiles(self.slack, settings.slack_profile_ttl_seconds, clock=monotonic)
@@ -113,7 +139,7 @@ class Runtime:
         self._walk_client = use_proxy_rule(AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
                                                           base_url=settings.slack_api_url, retry_handlers=[]),
                                            settings.slack_api_url)
-        self.slack_directory = SlackDirectory(self._walk_client, self.store, sleep=slack_sleep or asyncio.sleep,
+        self.slack_directory = SlackDirectory(self._walk_client, self.members, sleep=slack_sleep or asyncio.sleep,
                                               home=self.workspace, allow_guests=settings.allow_guests)
         self.snooze_hours = parse_duration_hours(settings.snooze)
         self.renew_grace_hours = parse_duration_hours(settings.renew_grace)
@@ -122,18 +148,18 @@ class Runtime:
         # same on every replica and after a restart, and never stored.
         self.leak_secret = hmac.new(settings.dataos_apikey.get_secret_value().encode(), b"apikey-bot leak watch",
                                     hashlib.sha256).digest()
-        trail = AuditTrail(self.store, self.slack, settings.audit_channel, sleep=slack_sleep or asyncio.sleep,
+        trail = AuditTrail(self.audit_log, self.slack, settings.audit_channel, sleep=slack_sleep or asyncio.sleep,
                            monotonic=monotonic, work=self.work)
-        self.self_links = SelfLinks(self.store, self.dataos, trail, clock, self.leak_secret, tell=self.dm)
-        self.resolver = IdentityResolver(self.store, self.directory, self.profiles, clock=monotonic,
+        self.self_links = SelfLinks(self.links, self.dataos, trail, clock, self.leak_secret, tell=self.dm)
+        self.resolver = IdentityResolver(self.links, self.directory, self.profiles, clock=monotonic,
                                          admins=settings.admin_slack_user_ids, self_links=self.self_links,
                                          home=self.workspace, allow_guests=settings.allow_guests)
-        self.keys = KeyService(self.dataos, self.store, self.resolver, clock, trail,
+        self.keys = KeyService(self.dataos, self.resolver, clock, trail, links=self.links,
+                               idempotency=self.idempotency, sightings=self.sightings,
                                operator_key=settings.dataos_apikey, self_links=self.self_links)
         self.admins = frozenset(settings.admin_slack_user_ids)
         self.leak_gate = CheckGate(settings.leak_watch_checks_per_minute, queue_size=settings.leak_watch_queue,
                                    clock=monotonic)
-        self.leak_reports = LeakReports(self.store)
         #: Team keys: who owns each application user's keys (people and user groups) and its channel.
         self.teams = Teams(TeamsRepo(self.engine), self.slack, clock, monotonic=monotonic)
         self._bot_user_id: str | None = None
@@ -274,7 +300,7 @@ class Runtime:
         """Each check's state; ready when all are "ok"."""
         checks: dict[str, str] = {}
         try:
-            await asyncio.wait_for(self.store.ping(), timeout=2)
+            await asyncio.wait_for(self.database.ping(), timeout=2)
             checks["database"] = "ok" if self._migrated else "not migrated"
         except Exception as exc:
             checks["database"] = f"unreachable ({type(exc).__name__})"
@@ -327,7 +353,7 @@ class Runtime:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        if self.outcomes.pending and not await self.outcomes.flush(self.store):
+        if self.outcomes.pending and not await self.outcomes.flush(self.ledger):
             log.error("%d reminder outcome(s) could not be recorded before exit; their claims stay open, so those "
                       "DMs are not sent again until the claims' lease runs out", len(self.outcomes.pending))
         await self.directory.aclose()

@@ -20,7 +20,7 @@ from bot.dataos import User
 from bot.identity import email_key
 from bot.membership import SlackProfile, Workspace, admitted, profile_from_user
 from bot.metrics import SLACK_DIRECTORY_PAGES, SLACK_RATE_LIMIT_WAITS
-from bot.store import Link, Member, Store
+from bot.store import Link, Member, Members
 
 log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
@@ -44,11 +44,11 @@ class SlackDirectory:
     replica or a cron `apikey-bot sweep` starts from it instead of walking again.
     """
 
-    def __init__(self, client: AsyncWebClient, store: Store, *, sleep: Sleep = asyncio.sleep,
+    def __init__(self, client: AsyncWebClient, members: Members, *, sleep: Sleep = asyncio.sleep,
                  page_size: int = 200, home: Callable[[], Awaitable[Workspace | None]] | None = None,
                  allow_guests: bool = False) -> None:
         self._client = client
-        self._store = store
+        self._stored = members
         self._sleep = sleep
         self._page_size = page_size
         self._home = home
@@ -67,7 +67,7 @@ class SlackDirectory:
         if not self._loaded:
             async with self._walk_lock:
                 if not self._loaded:
-                    stored = await self._store.load_members()
+                    stored = await self._stored.load_members()
                     if stored:
                         # (a guest stored while ALLOW_GUESTS was on is left out once it is off)
                         self._members = {m.slack_user_id: SlackProfile(m.slack_user_id, m.email, m.tz, m.tz_offset,
@@ -97,7 +97,7 @@ class SlackDirectory:
             self._members.pop(profile.user_id, None)
         elif self._loaded:
             self._members[profile.user_id] = profile
-        await self._store.put_member(None if gone else _member(profile), profile.user_id)
+        await self._stored.put_member(None if gone else _member(profile), profile.user_id)
 
     async def _walk(self) -> None:
         home = await self._workspace()  # once a walk: without it, only Slack's own flags can tell outsiders
@@ -123,7 +123,7 @@ class SlackDirectory:
             cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
             if not cursor:
                 break
-        await self._store.replace_members([_member(p) for p in members.values()])
+        await self._stored.replace_members([_member(p) for p in members.values()])
         self._members = members
         self._loaded = True
         log.info("slack directory walked: %d active members (%d rate-limit waits)", len(members), waits)

@@ -20,7 +20,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.identity import failure
-from bot.store import Audit, Store
+from bot.store import Audit, AuditLog
 from bot.text import shown
 
 log = logging.getLogger(__name__)
@@ -148,11 +148,11 @@ async def _untracked() -> AsyncIterator[None]:
 
 
 class AuditTrail:
-    def __init__(self, store: Store, slack: AsyncWebClient, channel: str | None, *,
+    def __init__(self, log: AuditLog, slack: AsyncWebClient, channel: str | None, *,
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
                  monotonic: Callable[[], float] = time.monotonic,
                  work: Callable[[], contextlib.AbstractAsyncContextManager[None]] = _untracked) -> None:
-        self.store = store
+        self.log = log
         self.slack = slack
         self.channel = channel
         self._sleep = sleep
@@ -165,7 +165,7 @@ class AuditTrail:
     async def record(self, entry: Audit) -> None:
         """Write the entry, then announce it. A failure is logged: the action itself already happened."""
         try:
-            await self.store.audit(entry)
+            await self.log.audit(entry)
         except Exception:
             log.exception("could not write the audit entry for %s %s", entry.action, entry.key_name)
         await self.announce(entry)

@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
-from bot.store import Outcome, Store
+from bot.store import Ledger, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -120,11 +120,11 @@ class OutcomeBook:
         """A write is under way (it takes what was added meanwhile, or the next one does)."""
         return self._lock.locked()
 
-    async def flush(self, store: Store, *, attempts: int = RECORD_ATTEMPTS) -> bool:
+    async def flush(self, ledger: Ledger, *, attempts: int = RECORD_ATTEMPTS) -> bool:
         """Write what is pending; True when nothing is left. Not cancelled by a shutdown half-way."""
-        return await asyncio.shield(self._flush(store, attempts))
+        return await asyncio.shield(self._flush(ledger, attempts))
 
-    async def _flush(self, store: Store, attempts: int) -> bool:
+    async def _flush(self, ledger: Ledger, attempts: int) -> bool:
         async with self._lock:
             wait = RECORD_FIRST_WAIT
             for attempt in range(attempts):
@@ -132,7 +132,7 @@ class OutcomeBook:
                 if not batch:
                     return True
                 try:
-                    await store.finish_reminders(batch)
+                    await ledger.finish_reminders(batch)
                 except Exception as exc:  # the database is unreachable or refused: try again shortly
                     if attempts == 1:  # a write on the way (the batch's own write retries): no noise per DM
                         return False

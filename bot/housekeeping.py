@@ -50,11 +50,11 @@ async def housekeeping(rt: Runtime) -> Tidied:
     now = rt.clock()
     done = Tidied()
     try:
-        done.events = await rt.store.prune_events(older_than=now - EVENT_MEMORY)
+        done.events = await rt.events.prune_events(older_than=now - EVENT_MEMORY)
     except Exception as exc:
         done.failed.append(f"prune event ids ({type(exc).__name__})")
     try:
-        done.idempotency = await rt.store.prune_idempotency(older_than=now - IDEMPOTENCY_MEMORY)
+        done.idempotency = await rt.idempotency.prune_idempotency(older_than=now - IDEMPOTENCY_MEMORY)
     except Exception as exc:
         done.failed.append(f"prune idempotency claims ({type(exc).__name__})")
     try:

@@ -28,7 +28,7 @@ from bot.membership import Workspace as Workspace
 from bot.membership import admitted as admitted
 from bot.membership import profile_from_user as profile_from_user
 from bot.membership import standing as standing
-from bot.store import Link, Store
+from bot.store import Link, Links
 from bot.text import shown
 
 if TYPE_CHECKING:  # a type only: bot.self_links records through bot.audit, which names failures from here
@@ -267,11 +267,11 @@ class IdentityResolver:
     seconds apart, and a burst of requests should not mean a database read each. A link made or
     removed here is seen at once; one made on another replica within `ttl` seconds."""
 
-    def __init__(self, store: Store, directory: DataOSDirectory, profiles: SlackProfiles, *, ttl: float = 30.0,
+    def __init__(self, links: Links, directory: DataOSDirectory, profiles: SlackProfiles, *, ttl: float = 30.0,
                  clock: Monotonic = time.monotonic, admins: Sequence[str] = (), self_links: SelfLinks | None = None,
                  home: Callable[[], Awaitable[Workspace | None]] | None = None, allow_guests: bool = False) -> None:
         self.admins = tuple(admins)  # named to people who cannot be mapped: whom to ask
-        self.store = store
+        self.links = links
         self.directory = directory
         self.profiles = profiles
         self.self_links = self_links
@@ -308,12 +308,12 @@ class IdentityResolver:
         """Slack users other than `exclude` who act as DataOS user `user`: by an explicit link, or by
         e-mail (a member whose e-mail matches and who has no explicit link of their own)."""
         found: list[Mapped] = [(link.slack_user_id, "admin link" if link.method == "admin" else "self link")
-                               for link in await self.store.links_to(user.id) if link.slack_user_id != exclude]
+                               for link in await self.links.links_to(user.id) if link.slack_user_id != exclude]
         if user.is_person and user.email:
             member = await self.profiles.by_email(user.email)
             if (member is not None and member.user_id != exclude and all(m[0] != member.user_id for m in found)
                     and admitted(member, await self.home(), allow_guests=self.allow_guests)
-                    and await self.store.get_link(member.user_id) is None):
+                    and await self.links.get_link(member.user_id) is None):
                 found.append((member.user_id, "e-mail"))
         return found
 
@@ -329,7 +329,7 @@ class IdentityResolver:
 
     async def _resolve(self, slack_user_id: str) -> Identity | Denied:
         try:
-            link = await self.store.get_link(slack_user_id)
+            link = await self.links.get_link(slack_user_id)
         except Exception as exc:  # the database is down or unreachable
             log.warning("identity links unavailable: %s", type(exc).__name__)
             return Denied(slack_user_id, "unavailable",

@@ -30,7 +30,7 @@ from pydantic import SecretStr
 from bot.audit import AuditTrail
 from bot.dataos import DataOSError, DataOSNotFound, HeimdallClient, Token
 from bot.domain.leaks import fingerprint, key_name_of
-from bot.store import Audit, Link, Proof, Store
+from bot.store import Audit, Link, Links, Proof
 from bot.text import shown
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,9 @@ class Ended:
 
 
 class SelfLinks:
-    def __init__(self, store: Store, dataos: HeimdallClient, trail: AuditTrail, clock: Clock, secret: bytes,
+    def __init__(self, links: Links, dataos: HeimdallClient, trail: AuditTrail, clock: Clock, secret: bytes,
                  tell: Tell | None = None) -> None:
-        self.store = store
+        self.links = links
         self.dataos = dataos
         self.trail = trail
         self.clock = clock
@@ -110,7 +110,7 @@ class SelfLinks:
         return Proof(fp, token.name, token.expiration)
 
     async def leaked(self, fp: str) -> bool:
-        return await self.store.key_reported_leaked(fp)
+        return await self.links.key_reported_leaked(fp)
 
     async def check(self, link: Link, *, tell: bool = False) -> Ended | None:
         """Is this self-link's proving key still alive? Ends the link (and says why) if not. Raises
@@ -132,7 +132,7 @@ class SelfLinks:
         if token.expiration != proof.expiration or (token.secret is not None
                                                      and not _same_key(token, proof.fingerprint, self)):
             return await self.end(link, "key changed", actor=actor, tell=tell)
-        await self.store.proof_confirmed(link, now)
+        await self.links.proof_confirmed(link, now)
         return None
 
     async def check_all(self) -> list[Ended]:
@@ -151,19 +151,19 @@ class SelfLinks:
             if done is not None:
                 ended.append(done)
 
-        await asyncio.gather(*(one(link) for link in await self.store.links() if link.method == "self"))
+        await asyncio.gather(*(one(link) for link in await self.links.links() if link.method == "self"))
         return ended
 
     async def key_gone(self, dataos_user_id: str, key_name: str, *, actor: str) -> list[Ended]:
         """A key was deleted (or found missing) through the bot: the self-links it proved end now."""
-        links = await self.store.end_links_proven_by(dataos_user_id=dataos_user_id, key_name=key_name)
+        links = await self.links.end_links_proven_by(dataos_user_id=dataos_user_id, key_name=key_name)
         return [await self._ended(link, "key revoked", actor=actor, tell=True) for link in links]
 
     async def key_leaked(self, fp: str, *, actor: str) -> list[Ended]:
         """The leak watch saw this key pasted where others can read it. Never raises: the owner must
         still hear of the leak (a link it misses here fails its next check once the key is revoked)."""
         try:
-            links = await self.store.end_links_proven_by(fingerprint=fp)
+            links = await self.links.end_links_proven_by(fingerprint=fp)
         except Exception as exc:
             log.warning("could not end the self-links made with a leaked key: %s", type(exc).__name__)
             return []
@@ -171,7 +171,7 @@ class SelfLinks:
 
     async def end(self, link: Link, reason: str, *, actor: str, tell: bool) -> Ended | None:
         """End `link` if it is still that link; None if it had ended or changed meanwhile."""
-        if not await self.store.end_link(link):
+        if not await self.links.end_link(link):
             return None
         return await self._ended(link, reason, actor=actor, tell=tell)
 

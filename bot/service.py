@@ -21,7 +21,7 @@ from bot.domain.keys import created_by_description, is_ref, key_digest
 from bot.domain.names import generate_key_name
 from bot.identity import Denied, Identity, IdentityResolver, Mapped
 from bot.self_links import SelfLinks
-from bot.store import Audit, Idempotency, Link, Proof, Store
+from bot.store import Audit, Idempotency, IdempotencyClaims, KeySightings, Link, Links, Proof
 from bot.text import escape
 
 log = logging.getLogger(__name__)
@@ -83,14 +83,17 @@ def _outcome(exc: DataOSError) -> str:
 
 
 class KeyService:
-    def __init__(self, dataos: HeimdallClient, store: Store, resolver: IdentityResolver, clock: Clock,
-                 trail: AuditTrail, *, self_links: SelfLinks, operator_key: SecretStr | None = None) -> None:
+    def __init__(self, dataos: HeimdallClient, resolver: IdentityResolver, clock: Clock, trail: AuditTrail, *,
+                 links: Links, idempotency: IdempotencyClaims, sightings: KeySightings, self_links: SelfLinks,
+                 operator_key: SecretStr | None = None) -> None:
         self._operator_key = operator_key
         self.self_links = self_links
         self._operator_user: str | None = None
         self._recorded: dict[str, datetime] = {}  # when each person's listing last updated the record
         self.dataos = dataos
-        self.store = store
+        self.links = links
+        self.idempotency = idempotency
+        self.sightings = sightings
         self.resolver = resolver
         self.clock = clock
         self.trail = trail
@@ -119,7 +122,7 @@ class KeyService:
             return
         self._recorded[dataos_user_id] = now
         try:
-            await self.store.record_listing(dataos_user_id, [(t.name, t.expiration) for t in tokens], now)
+            await self.sightings.record_listing(dataos_user_id, [(t.name, t.expiration) for t in tokens], now)
         except Exception as exc:  # bookkeeping: the person still gets their list
             self._recorded.pop(dataos_user_id, None)
             log.warning("could not update the key record of %s: %s", dataos_user_id, type(exc).__name__)
@@ -148,12 +151,12 @@ class KeyService:
         """Create once per `request_id` (e.g. one modal submission): a double submit gets `Duplicate`."""
         now = self.clock()
         try:
-            claimed = await self.store.claim_idempotency(request_id, identity.dataos_user_id, now)
+            claimed = await self.idempotency.claim_idempotency(request_id, identity.dataos_user_id, now)
         except Exception as exc:
             log.warning("could not claim %s: %s", request_id, type(exc).__name__)
             raise StoreUnavailable from None
         if not claimed:
-            previous = await self.store.get_idempotency(request_id)
+            previous = await self.idempotency.get_idempotency(request_id)
             assert previous is not None
             return Duplicate(previous)
         key_name = name or generate_key_name()
@@ -164,9 +167,9 @@ class KeyService:
             )
         except DataOSError as exc:
             if exc.changed is False:
-                await self.store.release_idempotency(request_id)  # nothing happened: a retry is fine
+                await self.idempotency.release_idempotency(request_id)  # nothing happened: a retry is fine
             else:
-                await self.store.finish_idempotency(request_id, state="unknown", now=self.clock(),
+                await self.idempotency.finish_idempotency(request_id, state="unknown", now=self.clock(),
                                                     key_name=key_name)
             await self._audit(identity, "create", _outcome(exc), key_name=key_name,
                               detail=f"correlation {exc.correlation_id}")
@@ -175,7 +178,7 @@ class KeyService:
         entry = Audit(at=self.clock(), actor_slack_id=identity.slack_user_id, dataos_user_id=identity.dataos_user_id,
                       action="create", outcome="ok", key_name=token.name, key_expiration=token.expiration)
         try:
-            await self.store.record_created(request_id, entry, now=now)
+            await self.idempotency.record_created(request_id, entry, now=now)
         except Exception:
             log.exception("could not record the creation of %s", token.name)
         await self.trail.announce(entry)
@@ -232,7 +235,7 @@ class KeyService:
             await audit(_outcome(exc), name, token.expiration)
             raise
         await audit("ok", name, token.expiration)
-        await self._bookkeeping("revoke", self.store.forget_sighting((dataos_user_id, name, token.expiration)))
+        await self._bookkeeping("revoke", self.sightings.forget_sighting((dataos_user_id, name, token.expiration)))
         return Revoked("revoked", name, token.expiration)
 
     async def reveal_key(self, identity: Identity, name: str) -> Token:
@@ -246,7 +249,7 @@ class KeyService:
             await self._audit(identity, "reveal", "error:no-value", key_name=name)
             raise DataOSNotFound("DataOS did not return the value of this key.", status=None)
         await self._audit(identity, "reveal", "ok", key_name=name, expiration=token.expiration)
-        await self._bookkeeping("reveal", self.store.record_key(identity.dataos_user_id, name, token.expiration,
+        await self._bookkeeping("reveal", self.sightings.record_key(identity.dataos_user_id, name, token.expiration,
                                                                 self.clock()))
         return token
 
@@ -344,12 +347,12 @@ class KeyService:
                     proof: Proof | None = None) -> LinkResult:
         displaced = await self.resolver.others_mapped(user, exclude=target)
         now = self.clock()
-        await self.store.set_link(target, user.id, method=method, linked_by=actor, now=now, proof=proof)
+        await self.links.set_link(target, user.id, method=method, linked_by=actor, now=now, proof=proof)
         self.resolver.forget(target)
         await self.trail.record(Audit(at=self.clock(), actor_slack_id=actor, dataos_user_id=user.id, outcome="ok",
                                      action="link" if method == "self" else "admin link",
                                      key_name=proof.key_name if proof else None,
                                      key_expiration=proof.expiration if proof else None,
                                      detail=None if method == "self" else f"slack user {target}"))
-        link = await self.store.get_link(target)
+        link = await self.links.get_link(target)
         return LinkResult(user.id, target, actor, tuple(displaced), link=link)

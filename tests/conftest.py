@@ -13,7 +13,8 @@ import pytest
 
 from bot.playground.heimdall import HeimdallEmulator, seed_people
 from bot.playground.slack import SlackFake
-from bot.store import Store, create_engine, migrate
+from bot.store import create_engine, migrate
+from tests.repositories import Repositories, repositories
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
@@ -104,7 +105,7 @@ def require_postgres() -> None:
     pytest.skip(message)
 
 
-async def _pg_schema_engine(schema: str) -> Store:
+async def _pg_schema_engine(schema: str) -> Repositories:
     """An engine whose every connection works inside its own PostgreSQL schema: tests do not collide."""
     import asyncpg
     from sqlalchemy.engine import make_url
@@ -115,7 +116,7 @@ async def _pg_schema_engine(schema: str) -> Store:
     await conn.execute(f'CREATE SCHEMA "{schema}"')
     await conn.close()
     engine = create_engine(TEST_DATABASE_URL, connect_args={"server_settings": {"search_path": schema}})
-    return Store(engine)
+    return repositories(engine)
 
 
 async def _drop_schema(schema: str) -> None:
@@ -137,9 +138,9 @@ def db_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def store(db_kind: str, tmp_path: object) -> AsyncIterator[Store]:
+async def store(db_kind: str, tmp_path: object) -> AsyncIterator[Repositories]:
     if db_kind == "sqlite":
-        s = Store(create_engine(f"sqlite+aiosqlite:///{tmp_path}/bot.db"))
+        s = repositories(create_engine(f"sqlite+aiosqlite:///{tmp_path}/bot.db"))
         await migrate(s.engine)
         yield s
         await s.engine.dispose()
@@ -153,13 +154,13 @@ async def store(db_kind: str, tmp_path: object) -> AsyncIterator[Store]:
 
 
 @pytest.fixture
-async def pg_engines() -> AsyncIterator[tuple[Store, Store]]:
+async def pg_engines() -> AsyncIterator[tuple[Repositories, Repositories]]:
     """Two separate engines (as two replicas would have) on one fresh PostgreSQL schema."""
     require_postgres()
     schema = f"t_{uuid.uuid4().hex[:12]}"
     first = await _pg_schema_engine(schema)
     await migrate(first.engine)
-    second = Store(create_engine(TEST_DATABASE_URL, connect_args={"server_settings": {"search_path": schema}}))
+    second = repositories(create_engine(TEST_DATABASE_URL, connect_args={"server_settings": {"search_path": schema}}))
     yield first, second
     await first.engine.dispose()
     await second.engine.dispose()

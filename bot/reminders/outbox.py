@@ -86,10 +86,10 @@ class Outbox:
         """Claim a batch (stamped with the time of the claim), post each DM, and record each DM's own
         outcome as it comes (several in one write when they come together), through a database blip,
         and kept for later if it lasts."""
-        if not await self.rt.outcomes.flush(self.rt.store):
+        if not await self.rt.outcomes.flush(self.rt.ledger):
             raise RuntimeError("earlier outcomes not recorded")
         claimed_at = self.rt.clock()
-        claimed = await self.rt.store.claim_reminders([(i.key, i.step, i.slack_user_id) for i in batch],
+        claimed = await self.rt.ledger.claim_reminders([(i.key, i.step, i.slack_user_id) for i in batch],
                                                       now=claimed_at, worker=self.worker, lease=CLAIM_LEASE)
         mine = [i for i in batch if (i.key, i.step) in claimed]
         if len(mine) < len(batch):
@@ -122,14 +122,14 @@ class Outbox:
             # On record within moments, not when the whole batch is done: a write under way (or the
             # batch's last one) takes this outcome along with the others that came meanwhile.
             if not book.busy:
-                await book.flush(self.rt.store, attempts=1)
+                await book.flush(self.rt.ledger, attempts=1)
 
         try:
             await asyncio.gather(*(post(item) for item in mine))
         finally:
             # What Slack has is recorded even if this pass is being cancelled (a shutdown), or a later pass
             # would send it again once the claims' lease ran out.
-            if not await book.flush(self.rt.store):
+            if not await book.flush(self.rt.ledger):
                 summary.failures.append(f"{len(book.pending)} reminder outcome(s) could not be "
                                         "recorded yet (database unavailable); they are kept and written first "
                                         "by the next pass or at exit")
@@ -144,7 +144,7 @@ class Outbox:
         async with self._renewing:
             if self.rt.clock() - held.since > CLAIM_LEASE / 2:
                 now = self.rt.clock()
-                held.mine = await self.rt.store.renew_claims(sorted(held.mine), now=now, worker=self.worker)
+                held.mine = await self.rt.ledger.renew_claims(sorted(held.mine), now=now, worker=self.worker)
                 held.since = now
         return (item.key, item.step) in held.mine
 

@@ -79,7 +79,7 @@ class Sweeper:
         sightings, swept, listed, gone = (self._pending_sightings, self._pending_swept, self._pending_listed,
                                           self._pending_gone)
         self._pending_sightings, self._pending_swept, self._pending_listed, self._pending_gone = [], [], [], []
-        await self.rt.store.save_sweep_progress(sightings, swept, now, listed=listed, gone=gone)
+        await self.rt.sightings.save_sweep_progress(sightings, swept, now, listed=listed, gone=gone)
 
     async def run(self, mode: Mode = "auto") -> SweepSummary:
         """One pass. "auto" (the scheduler's and `apikey-bot sweep`'s) is a tick, or a discovery when the
@@ -91,7 +91,7 @@ class Sweeper:
         if self.rt.slack_stopped is not None:
             raise SweepFailed(f"Slack refuses the bot's token ({self.rt.slack_stopped}); no reminder can be sent")
         # Outcomes an earlier pass could not write go in first: their claims are still open.
-        if not await self.rt.outcomes.flush(self.rt.store):
+        if not await self.rt.outcomes.flush(self.rt.ledger):
             raise SweepFailed(f"the database did not take {len(self.rt.outcomes.pending)} earlier reminder "
                               "outcome(s); nothing new is sent until it does")
         await self._scheduled_revocations(now, summary)
@@ -102,7 +102,7 @@ class Sweeper:
             # Claimed as "due again once the lease has passed", and moved to `now` only when it finished:
             # a discovery that fails or dies without being able to say so is not lost for a whole interval.
             lease = min(DISCOVERY_LEASE, interval / 2)
-            discover = await self.rt.store.claim_mark(DISCOVERY_MARK, now=now, older_than=older_than,
+            discover = await self.rt.marks.claim_mark(DISCOVERY_MARK, now=now, older_than=older_than,
                                                       to=now - interval + lease) is not None
             discover = discover or mode == "discovery"
         summary.kind = "discovery" if discover else "tick"
@@ -123,7 +123,7 @@ class Sweeper:
         if discover:
             await self._set_discovery_mark(now, "done")
         try:
-            oldest = await self.rt.store.oldest_listing()
+            oldest = await self.rt.sightings.oldest_listing()
             RECORD_AGE.set((now - oldest).total_seconds() if oldest is not None else 0)
         except Exception as exc:  # a gauge: never a reason to fail a pass whose DMs are out
             log.warning("could not read the age of the key record: %s", type(exc).__name__)
@@ -138,7 +138,7 @@ class Sweeper:
 
     async def _set_discovery_mark(self, at: datetime, what: str) -> None:
         try:
-            await asyncio.shield(self.rt.store.set_mark(DISCOVERY_MARK, at))
+            await asyncio.shield(self.rt.marks.set_mark(DISCOVERY_MARK, at))
         except Exception as exc:  # the claim's lease makes it due again anyway (DISCOVERY_LEASE)
             log.warning("could not mark the discovery as %s (%s); it is due again within %s", what,
                         type(exc).__name__, DISCOVERY_LEASE)
@@ -178,9 +178,9 @@ class Sweeper:
                 await self.rt.directory.ensure_loaded()
             members = await self.rt.slack_directory.members()  # walked only if never walked and stored
             horizon = None if discover else now + timedelta(hours=max(self.ladder, default=0)) + timedelta(days=1)
-            state = await self.rt.store.load_reminder_state(since=now, until=horizon)
+            state = await self.rt.sightings.load_reminder_state(since=now, until=horizon)
             await self.rt.self_links.check_all()  # a self-link ends with the key that proved it
-            links = await self.rt.store.links()
+            links = await self.rt.links.links()
         except DataOSError as exc:
             raise SweepFailed(f"the DataOS user directory is unavailable: {exc}") from None
         except SlackApiError as exc:
@@ -236,6 +236,10 @@ class Sweeper:
             # Cancelled (a shutdown), they still record what Slack took (see Outbox.send_batch): wait for that, so
             # nothing closes the database under them.
             await asyncio.gather(*workers, sender, return_exceptions=True)
+            if listing.done() and not listing.cancelled():
+                # When the sender stopped first nobody awaited the listers' gather; reading its outcome here
+                # keeps asyncio from logging "exception was never retrieved" as an ERROR.
+                listing.exception()
         await self._flush(now)
 
     async def _worker(self, queue: asyncio.Queue[Recipient], outbox: asyncio.Queue[Outgoing | None],
@@ -303,18 +307,18 @@ class Sweeper:
 
     async def _scheduled_revocations(self, now: datetime, summary: SweepSummary) -> None:
         """"Revoke the old key in N hours" (from a renewal), once its time has come."""
-        for item in await self.rt.store.due_revocations(now):
-            if not await self.rt.store.take_revocation(item.id):
+        for item in await self.rt.revocations.due_revocations(now):
+            if not await self.rt.revocations.take_revocation(item.id):
                 continue
             try:
                 outcome = (await self.rt.keys.revoke_exact(
                     item.dataos_user_id, item.key_name, item.key_expiration, actor=item.requested_by,
                     detail="scheduled at renewal")).outcome
             except DataOSError as exc:
-                await self.rt.store.finish_revocation(item.id, "pending")  # try again next sweep
+                await self.rt.revocations.finish_revocation(item.id, "pending")  # try again next sweep
                 summary.failures.append(f"{item.dataos_user_id}/{item.key_name}: scheduled revoke failed ({exc})")
                 continue
-            await self.rt.store.finish_revocation(item.id, "skipped" if outcome == "changed" else "done")
+            await self.rt.revocations.finish_revocation(item.id, "skipped" if outcome == "changed" else "done")
             if outcome == "revoked":
                 summary.revoked_later += 1
             elif outcome == "changed":
@@ -343,7 +347,7 @@ class Sweeper:
         sighting = state.sightings.get(key)
         if sighting is None:
             sighting = Sighting(owner, token.name, token.expiration, now, preexisting=True)
-            await self.rt.store.save_sightings([sighting])
+            await self.rt.sightings.save_sightings([sighting])
         for admin, step in self._admin_steps(key, sighting, state, members, now, summary):
             message = bot_key_reminder_message(token.name, token.expiration, now, owner)
             await self.outbox.send(key, f"admin:{admin}:{step}", admin, message, now, summary)

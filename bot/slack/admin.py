@@ -86,7 +86,7 @@ async def admin_command(rt: Runtime, actor: str, args: list[str], respond: Async
         await tell_others(rt, result)
     elif sub == "unlink" and len(rest) == 1 and slack_user(rest[0]):
         target = slack_user(rest[0]) or ""
-        removed = await rt.store.delete_link(target)
+        removed = await rt.links.delete_link(target)
         rt.resolver.forget(target)
         await _audit(rt, actor, "unlink", "ok" if removed else "no-link", detail=f"slack user {target}")
         await say(f"<@{target}> is no longer linked; they are mapped by e-mail again, if it matches."
@@ -142,7 +142,7 @@ async def _audit_report(rt: Runtime, actor: str, args: list[str], say: Any) -> N
             days = max(1, min(int(args[i + 1]), 365))
         elif slack_user(word):
             target = slack_user(word)
-    entries = await rt.store.recent_audit(since=rt.clock() - timedelta(days=days), actor_slack_id=target,
+    entries = await rt.audit_log.recent_audit(since=rt.clock() - timedelta(days=days), actor_slack_id=target,
                                           limit=AUDIT_ENTRIES + 1)
     more_entries = len(entries) > AUDIT_ENTRIES
     entries = entries[:AUDIT_ENTRIES]
@@ -163,15 +163,15 @@ async def _stats(rt: Runtime, actor: str, say: Any) -> None:
     now = rt.clock()
     await rt.directory.ensure_loaded()
     members = await rt.slack_directory.members()
-    state = await rt.store.load_reminder_state(since=now)
-    audience = build_audience(rt.directory.persons(), members, await rt.store.links(), disabled=set())
+    state = await rt.sightings.load_reminder_state(since=now)
+    audience = build_audience(rt.directory.persons(), members, await rt.links.links(), disabled=set())
     # From the bot's record of keys (kept by discoveries, ticks and people's own actions), not from a
     # DataOS call per person: stats must not cost what a discovery costs.
     mapped = {r.dataos_user_id for r in audience}
     live = [k for k in state.sightings if k[0] in mapped]
     soon = sum(1 for _, _, expiration in live if expiration - now <= timedelta(days=7))
-    oldest = await rt.store.oldest_listing()
-    week = await rt.store.ledger_states(since=now - timedelta(days=7))
+    oldest = await rt.sightings.oldest_listing()
+    week = await rt.ledger.ledger_states(since=now - timedelta(days=7))
     await _audit(rt, actor, "stats", "ok")
     age = f" (record as of {slack_date(oldest)} at the oldest)" if oldest is not None else " (no record yet)"
     await say(f"*Mapped users:* {len(audience)} ({len(state.disabled)} with reminders off)\n*Keys:* {len(live)}{age}\n"

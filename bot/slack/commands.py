@@ -92,7 +92,7 @@ async def send_key_list(rt: Runtime, slack_user_id: str, respond: AsyncRespond, 
         await respond(response_type="ephemeral", replace_original=replace, **text_message(
             ":x: " + explain(exc, doing="listing your keys", read=True)).kwargs())
         return True
-    scheduled = await scheduled_revocations(rt.store, identity.dataos_user_id)
+    scheduled = await scheduled_revocations(rt.revocations, identity.dataos_user_id)
     message = keys_message(identity, tokens, rt.clock(), page=page, notice=notice, scheduled=scheduled)
     await respond(response_type="ephemeral", replace_original=replace, **message.kwargs())
     return True
@@ -220,12 +220,12 @@ async def cmd_reminders(rt: Runtime, call: Call) -> None:
     choice = call.args[0].lower() if call.args else ""
     now = rt.clock()
     if choice in ("on", "off"):
-        await rt.store.set_reminders_enabled(call.user_id, choice == "on", now)
+        await rt.prefs.set_reminders_enabled(call.user_id, choice == "on", now)
         text = (":bell: Expiry reminders are *on*: I will DM you before your keys expire."
                 if choice == "on" else
                 ":no_bell: Expiry reminders are *off* for all your keys. `/apikey reminders on` turns them back on.")
     else:
-        enabled = await rt.store.reminders_enabled(call.user_id)
+        enabled = await rt.prefs.reminders_enabled(call.user_id)
         state = "on" if enabled else "off"
         text = (f"Expiry reminders are *{state}* for you. `/apikey reminders {'off' if enabled else 'on'}` "
                 f"turns them {'off' if enabled else 'on'}. Reminders come {ladder_words(rt.settings.ladder_hours)} "
@@ -292,7 +292,7 @@ async def dispatch(rt: Runtime, body: dict[str, Any], ack: AsyncAck, respond: As
         # After the handler, which has acknowledged: "has used the bot" (REMINDER_AUDIENCE=active)
         # must not slow down Slack's 3-second acknowledgement, nor turn an answer into an error.
         try:
-            await rt.store.touch_user(call.user_id, rt.clock())
+            await rt.prefs.touch_user(call.user_id, rt.clock())
         except Exception as exc:
             log.warning("could not record that %s used the bot: %s", call.user_id, type(exc).__name__)
 

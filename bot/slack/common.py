@@ -22,7 +22,7 @@ from bot.identity import failure, slack_error
 from bot.logs import request_id
 from bot.slack.blocks.common import Message, info_modal, text_message
 from bot.slack.blocks.keys import secret_message
-from bot.store import Store
+from bot.store import ScheduledRevocations
 from bot.store.pending import Scheduled, pending_revocations
 
 log = logging.getLogger(__name__)
@@ -179,11 +179,11 @@ async def apologise(client: AsyncWebClient, body: dict[str, Any], respond: Any =
         log.warning("could not tell %s about a failure: %s", user_id(body), failure(exc))
 
 
-async def scheduled_revocations(store: Store, dataos_user_id: str) -> Scheduled:
+async def scheduled_revocations(revocations: ScheduledRevocations, dataos_user_id: str) -> Scheduled:
     """Pending revocations of a person's keys, for their list; none when the database cannot say (the
     list is still worth showing)."""
     try:
-        return await pending_revocations(store, dataos_user_id)
+        return await pending_revocations(revocations, dataos_user_id)
     except Exception as exc:
         log.warning("could not read the scheduled revocations of %s: %s", dataos_user_id, type(exc).__name__)
         return {}

@@ -73,7 +73,7 @@ class FrontDoor:
         """Slack re-sends an event whose delivery it thinks failed; replicas share the record of what
         was taken, so each event is handled once, and a retry of one that never arrived is handled."""
         try:
-            first = await self.rt.store.claim_event(event_id, self.rt.clock())
+            first = await self.rt.events.claim_event(event_id, self.rt.clock())
         except Exception as exc:  # without the database, handling twice beats losing an event
             log.warning("could not record event %s (%s); handling it anyway", event_id, type(exc).__name__)
             return True
@@ -86,7 +86,7 @@ class FrontDoor:
         if event_id is None:
             return
         try:
-            await self.rt.store.release_event(event_id)
+            await self.rt.events.release_event(event_id)
         except Exception as exc:
             log.warning("could not release event %s: %s", event_id, type(exc).__name__)
 

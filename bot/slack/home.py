@@ -36,8 +36,8 @@ async def publish_home(rt: Runtime, slack_user: str, *, notice: str | None = Non
                 tokens = await rt.keys.list_keys(identity)
             except DataOSError as exc:
                 problem = explain(exc, doing="listing your keys", read=True)
-            scheduled = await scheduled_revocations(rt.store, identity.dataos_user_id)
-        reminders_on = await rt.store.reminders_enabled(slack_user)
+            scheduled = await scheduled_revocations(rt.revocations, identity.dataos_user_id)
+        reminders_on = await rt.prefs.reminders_enabled(slack_user)
         view = home_view(identity, tokens, rt.clock(), reminders_on=reminders_on, notice=notice,
                          problem=problem, scheduled=scheduled)
         if not isinstance(identity, Denied):
@@ -89,5 +89,5 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         await ack()
         actions = body.get("actions") or [{}]
         on = str(actions[0].get("value") or "") == "on"
-        await rt.store.set_reminders_enabled(user_id(body), on, rt.clock())
+        await rt.prefs.set_reminders_enabled(user_id(body), on, rt.clock())
         await publish_home(rt, user_id(body))

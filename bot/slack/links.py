@@ -121,7 +121,7 @@ async def not_me(rt: Runtime, body: dict[str, Any]) -> None:
         await refuse("not displaced", ":no_entry: Only the person who was acting as that DataOS user can say this "
                      "link was not theirs to take. Nothing was changed.")
         return
-    link = await rt.store.get_link(linked)
+    link = await rt.links.get_link(linked)
     proof = link.proof if link is not None else None
     if (link is None or proof is None or link.method != "self" or link.dataos_user_id != dataos_user
             or _micros(link.created_at) != data["c"] or key_ref(proof.key_name) != data["k"]

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 async def dataos_user_of(rt: Runtime, slack_user: dict[str, Any]) -> str | None:
     """The deactivated member's DataOS user: their explicit link, else their e-mail (persons only)."""
     profile = profile_from_user(slack_user)
-    link = await rt.store.get_link(profile.user_id)
+    link = await rt.links.get_link(profile.user_id)
     if link is not None:
         return link.dataos_user_id
     if not profile.email:

@@ -122,7 +122,8 @@ async def on_snooze(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, r
         await update_message(client, channel, ts, reminder_done_message(
             ref.name, ref.expiration, "it expires before a snooze would end, so there is nothing to snooze."))
         return
-    await rt.store.update_sighting((identity.dataos_user_id, ref.name, ref.expiration), now=now, snoozed_until=until)
+    await rt.sightings.update_sighting((identity.dataos_user_id, ref.name, ref.expiration), now=now,
+                                       snoozed_until=until)
     await update_message(client, channel, ts, reminder_done_message(
         ref.name, ref.expiration, f":zzz: snoozed; I will remind you again {slack_date(until)}."))
 
@@ -132,7 +133,7 @@ async def on_mute(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref
     if identity is None or (found := await _real_name(rt, client, body, identity, ref)) is None:
         return
     ref = found
-    await rt.store.update_sighting((identity.dataos_user_id, ref.name, ref.expiration), now=rt.clock(), muted=True)
+    await rt.sightings.update_sighting((identity.dataos_user_id, ref.name, ref.expiration), now=rt.clock(), muted=True)
     channel, ts = clicked_message(body)
     await update_message(client, channel, ts, reminder_done_message(
         ref.name, ref.expiration, ":no_bell: muted; no more reminders for this key."))
@@ -261,7 +262,7 @@ async def _handle_old_key(rt: Runtime, identity: Identity, old_name: str, old_ex
     revoke_at = now + timedelta(hours=hours)
     if revoke_at >= old_expiration:  # a form opened long ago: the key expires first
         return "is left to expire: it expires before then"
-    await rt.store.schedule_revocation(identity.dataos_user_id, old_name, key_expiration=old_expiration,
+    await rt.revocations.schedule_revocation(identity.dataos_user_id, old_name, key_expiration=old_expiration,
                                        revoke_at=revoke_at, requested_by=identity.slack_user_id, now=now)
     return f"will be revoked {slack_date(revoke_at)} (in {humanize_hours(hours)})"
 

@@ -146,7 +146,7 @@ async def submit_create(rt: Runtime, body: dict[str, Any], view: dict[str, Any],
     if identity is None:
         return
     slack_user = identity.slack_user_id
-    # Same view id and hash = the same submission (a double click): the store lets one through.
+    # Same view id and hash = the same submission (a double click): the idempotency claims let one through.
     request_id = f"{view_id}:{view.get('hash') or ''}"
     try:
         result = await rt.keys.create_key(identity, name=name, hours=hours, request_id=request_id)

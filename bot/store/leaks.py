@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, select, update
 
-from bot.store.repo import Store
+from bot.store.base import Repository
 from bot.store.schema import LeakDM, LeakReport
 
 #: A DM Slack refused is tried this many times in all.
@@ -62,10 +62,7 @@ def _report(row: LeakReport, *, new: bool) -> Report:
                   row.to_admins, new)
 
 
-class LeakReports:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
+class LeakReports(Repository):
     async def record(self, fingerprint: str, *, dataos_user_id: str, key_name: str, channel: str, poster: str,
                      message_ts: str, key_expiration: datetime | None, to_admins: bool, now: datetime,
                      within: timedelta) -> Report:
@@ -75,8 +72,8 @@ class LeakReports:
         values = {"dataos_user_id": dataos_user_id, "key_name": key_name[:255], "first_seen": now, "last_seen": now,
                   "times": 1, "places": channel[:32], "poster": poster[:32], "channel": channel[:32],
                   "message_ts": message_ts[:32], "key_expiration": key_expiration, "to_admins": to_admins}
-        async with self.store.session() as s, s.begin():
-            inserted = await s.execute(self.store._insert(LeakReport).values(fingerprint=fingerprint, **values)
+        async with self.session() as s, s.begin():
+            inserted = await s.execute(self._insert(LeakReport).values(fingerprint=fingerprint, **values)
                                        .on_conflict_do_nothing().returning(LeakReport.fingerprint))
             if inserted.first() is None:
                 row = (await s.execute(select(LeakReport).where(LeakReport.fingerprint == fingerprint)
@@ -97,9 +94,9 @@ class LeakReports:
         """Of `recipients`, those this caller is to DM now: never DMed about this report, or refused by
         Slack fewer than MAX_ATTEMPTS times. Each is marked `sending` first, so no one else sends it."""
         claimed: list[str] = []
-        async with self.store.session() as s, s.begin():
+        async with self.session() as s, s.begin():
             for recipient in dict.fromkeys(r[:32] for r in recipients):
-                inserted = await s.execute(self.store._insert(LeakDM).values(
+                inserted = await s.execute(self._insert(LeakDM).values(
                     fingerprint=fingerprint, recipient=recipient, state="sending", attempts=1, updated_at=now,
                 ).on_conflict_do_nothing().returning(LeakDM.recipient))
                 if inserted.first() is None:
@@ -115,27 +112,27 @@ class LeakReports:
     async def finish(self, fingerprint: str, recipient: str, *, state: str, now: datetime,
                      channel: str | None = None, ts: str | None = None) -> None:
         """The outcome of one DM: `sent` (with where it landed), `failed` or `unknown`."""
-        async with self.store.session() as s, s.begin():
+        async with self.session() as s, s.begin():
             await s.execute(update(LeakDM).where(LeakDM.fingerprint == fingerprint, LeakDM.recipient == recipient[:32])
                             .values(state=state, channel=channel and channel[:32], ts=ts and ts[:32],
                                     updated_at=now))
 
     async def sent(self, fingerprint: str) -> list[Sent]:
-        async with self.store.session() as s:
+        async with self.session() as s:
             rows = (await s.execute(select(LeakDM).where(LeakDM.fingerprint == fingerprint, LeakDM.state == "sent")
                                     .order_by(LeakDM.recipient))).scalars().all()
         return [Sent(r.recipient, r.channel or "", r.ts or "") for r in rows if r.channel and r.ts]
 
     async def retryable(self, fingerprint: str) -> list[str]:
         """Recipients of this report whom Slack refused a DM and who may be tried again."""
-        async with self.store.session() as s:
+        async with self.session() as s:
             return list((await s.execute(select(LeakDM.recipient).where(
                 LeakDM.fingerprint == fingerprint, LeakDM.state == "failed", LeakDM.attempts < MAX_ATTEMPTS,
             ).order_by(LeakDM.recipient))).scalars().all())
 
     async def failed(self, *, now: datetime, within: timedelta) -> list[tuple[Report, list[str]]]:
         """Reports still in their window with DMs Slack refused and that may be tried again."""
-        async with self.store.session() as s:
+        async with self.session() as s:
             rows = (await s.execute(select(LeakReport, LeakDM.recipient).join(
                 LeakDM, LeakDM.fingerprint == LeakReport.fingerprint).where(
                 LeakDM.state == "failed", LeakDM.attempts < MAX_ATTEMPTS, LeakReport.first_seen > now - within,
@@ -147,7 +144,7 @@ class LeakReports:
 
     async def prune(self, older_than: datetime) -> int:
         """Forget reports last seen before `older_than`, with their DMs; the number of reports."""
-        async with self.store.session() as s, s.begin():
+        async with self.session() as s, s.begin():
             old = select(LeakReport.fingerprint).where(LeakReport.last_seen < older_than)
             await s.execute(delete(LeakDM).where(LeakDM.fingerprint.in_(old)))
             result = await s.execute(delete(LeakReport).where(and_(LeakReport.last_seen < older_than)))

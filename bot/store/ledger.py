@@ -12,14 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 
+from bot.store.base import Repository
 from bot.store.schema import ReminderLedger
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
 
 KeyId = tuple[str, str, datetime]  # (DataOS user, key name, expiration): one key, as reminders see it
 #: A step in one of these states is over: it is never claimed, and so never sent, again.
@@ -46,13 +44,8 @@ def _ordered(wanted: Sequence[tuple[KeyId, str, str]]) -> list[tuple[KeyId, str,
     return sorted(wanted, key=lambda w: (w[0][0], w[0][1], w[0][2], w[1]))
 
 
-class LedgerStore:
-    """The ledger's queries (mixed into `Store`)."""
-
-    engine: AsyncEngine
-
-    def _insert(self, table: Any) -> Any:  # provided by Store
-        raise NotImplementedError
+class Ledger(Repository):
+    """The ledger's queries."""
 
     async def claim_reminders(self, wanted: Sequence[tuple[KeyId, str, str]], *, now: datetime, worker: str,
                               lease: timedelta) -> dict[tuple[KeyId, str], int]:

@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from bot.store.base import Repository
 from bot.store.schema import IdentityLink, LeakReport
 
 
@@ -46,16 +46,8 @@ class Link:
         return None
 
 
-class LinkRepository:
-    """The identity-link queries of `Store` (which provides `session` and `_insert`)."""
-
-    engine: AsyncEngine
-
-    def session(self) -> AsyncSession:
-        raise NotImplementedError
-
-    def _insert(self, table: Any) -> Any:
-        raise NotImplementedError
+class Links(Repository):
+    """Identity links, and whether the key that proved one was reported leaked."""
 
     async def get_link(self, slack_user_id: str) -> Link | None:
         async with self.session() as s:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot.store.repo import Store
+from bot.store.revocations import ScheduledRevocations
 from bot.store.schema import ScheduledRevocation
 
 #: (key name, its expiration in whole seconds, as the renew form carries it) -> when it is to be revoked.
@@ -14,9 +14,9 @@ from bot.store.schema import ScheduledRevocation
 Scheduled = dict[tuple[str, int | None], datetime]
 
 
-async def pending_revocations(store: Store, dataos_user_id: str) -> Scheduled:
+async def pending_revocations(revocations: ScheduledRevocations, dataos_user_id: str) -> Scheduled:
     """The pending revocations of one DataOS user's keys (a handful at most: one per renewal)."""
-    async with store.session() as s:
+    async with revocations.session() as s:
         rows = (await s.execute(select(ScheduledRevocation.key_name, ScheduledRevocation.key_expiration,
                                        ScheduledRevocation.revoke_at).where(
             ScheduledRevocation.dataos_user_id == dataos_user_id,

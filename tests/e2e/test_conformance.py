@@ -268,7 +268,7 @@ def assert_whole(texts: list[str]) -> None:
 def test_admin_audit_shows_whole_entries_across_sections_and_says_when_there_are_more(bot: Bot) -> None:
     for i in range(50):
         bot.clock.advance(seconds=1)
-        bot.server.call(bot.runtime.store.audit(Audit(
+        bot.server.call(bot.runtime.audit_log.audit(Audit(
             at=bot.clock.now(), actor_slack_id="U0ALICE", action="create", outcome="ok",
             dataos_user_id="alice" + "x" * 50, key_name=f"entry_{i:02d}_" + "n" * 50)))
     bot.user.command("admin audit", user=ADMIN)

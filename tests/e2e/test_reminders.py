@@ -68,7 +68,7 @@ def test_reminder_dm_is_persisted_without_secret_and_names_the_key(bot: Bot) -> 
     assert dm.params["channel"] == "U0ALICE" and dm.result["channel"] == "D0ALICE"
     text = json.dumps(dm.params, ensure_ascii=False)
     assert key.apikey not in text and "expires" in text and "refused by DataOS" in text
-    assert [r["channel"] for r in bot.server.call(bot.runtime.store.ledger())] == ["D0ALICE"]
+    assert [r["channel"] for r in bot.server.call(bot.runtime.ledger.ledger())] == ["D0ALICE"]
 
 
 def test_snooze_then_remind_again(bot: Bot) -> None:

@@ -234,7 +234,7 @@ def test_admin_links_are_not_affected(bot: Bot) -> None:
 
 
 def test_a_self_link_from_before_the_proving_key_was_kept_ends_on_first_use(bot: Bot) -> None:
-    bot.server.call(bot.runtime.store.set_link(MALLORY, "alice", method="self", linked_by=MALLORY,
+    bot.server.call(bot.runtime.links.set_link(MALLORY, "alice", method="self", linked_by=MALLORY,
                                                now=bot.clock.now()))
     text = answer(bot, "list")
     assert "has ended" in text and "before the bot kept track" in text
@@ -313,7 +313,7 @@ def test_this_was_not_me_names_one_link_only(bot: Bot) -> None:
 def test_proof_is_stored_as_a_keyed_hash_the_leak_watch_can_match(bot: Bot) -> None:
     pasted = bot.heimdall.add_token("alice", "pasted", hours=24 * 30)
     link_with(bot, pasted.apikey)
-    link = bot.server.call(bot.runtime.store.get_link(MALLORY))
+    link = bot.server.call(bot.runtime.links.get_link(MALLORY))
     assert link is not None and link.proof == Proof(bot.runtime.self_links.fingerprint(pasted.apikey) or "",
                                                     "pasted", pasted.expiration)
 

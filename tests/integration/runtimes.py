@@ -9,12 +9,12 @@ from pathlib import Path
 from bot.app import Runtime
 from bot.playground.heimdall import HeimdallEmulator
 from bot.playground.slack import SlackFake
-from bot.store import Store
 from tests.conftest import FakeClock
 from tests.e2e.harness import make_settings
+from tests.repositories import Repositories
 
 
-def runtime(store: Store, heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock, tmp: Path,
+def runtime(store: Repositories, heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock, tmp: Path,
             **settings: object) -> Runtime:
     async def no_wait(_: float) -> None:
         return None

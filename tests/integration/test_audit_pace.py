@@ -11,14 +11,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.audit import AuditTrail
 from bot.playground.slack import SlackFake
-from bot.store import Audit, Store
+from bot.store import Audit
 from tests.conftest import FakeClock
+from tests.repositories import Repositories
 
 AUDIT = "C0AUDIT"
 
 
 async def test_a_burst_waits_for_the_next_second_and_goes_out_as_one_message(
-        store: Store, slack: SlackFake, clock: FakeClock) -> None:
+        store: Repositories, slack: SlackFake, clock: FakeClock) -> None:
     waits: list[float] = []
     second_passed = asyncio.Event()
 
@@ -28,7 +29,7 @@ async def test_a_burst_waits_for_the_next_second_and_goes_out_as_one_message(
         clock.advance(seconds=seconds)
 
     client = AsyncWebClient(token=slack.token, base_url=slack.api_url)
-    trail = AuditTrail(store, client, AUDIT, sleep=sleep, monotonic=clock.monotonic)
+    trail = AuditTrail(store.audit_log, client, AUDIT, sleep=sleep, monotonic=clock.monotonic)
     for i in range(30):
         await trail.record(Audit(at=clock.now(), actor_slack_id="U0ADMIN", action="admin revoke",
                                  outcome="ok", dataos_user_id="bob", key_name=f"key_{i:02d}"))
@@ -39,15 +40,16 @@ async def test_a_burst_waits_for_the_next_second_and_goes_out_as_one_message(
     assert len(posts) == 2 and waits == [1.0]
     lines = "\n".join(posts).splitlines()
     assert [line.split("`")[1] for line in lines] == [f"key_{i:02d}" for i in range(30)]
-    assert len(await store.recent_audit(since=clock.now().replace(year=2000), actor_slack_id=None, limit=100)) == 30
+    assert len(await store.audit_log.recent_audit(since=clock.now().replace(year=2000), actor_slack_id=None,
+                                                  limit=100)) == 30
 
 
-async def test_a_refused_post_is_logged_with_slacks_reason(store: Store, slack: SlackFake, clock: FakeClock,
+async def test_a_refused_post_is_logged_with_slacks_reason(store: Repositories, slack: SlackFake, clock: FakeClock,
                                                            caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
     slack.add_channel(AUDIT, "apikey-audit", member=False)
     client = AsyncWebClient(token=slack.token, base_url=slack.api_url)
-    trail = AuditTrail(store, client, AUDIT, monotonic=clock.monotonic)
+    trail = AuditTrail(store.audit_log, client, AUDIT, monotonic=clock.monotonic)
     await trail.record(Audit(at=clock.now(), actor_slack_id="U0ALICE", action="create", outcome="ok",
                              dataos_user_id="alice", key_name="k"))
     await trail.flush()

@@ -17,11 +17,11 @@ from bot.playground.heimdall import HeimdallEmulator
 from bot.playground.slack import SlackFake
 from bot.reminders.summary import SweepFailed
 from bot.reminders.sweep import Sweeper
-from bot.store import Store
 from tests.conftest import FakeClock
 from tests.fakes.flaky_store import FlakyStore
 from tests.integration.runtimes import WED_1430, runtime
 from tests.integration.test_sweep import dms
+from tests.repositories import Repositories
 
 H = timedelta(hours=1)
 D = timedelta(days=1)
@@ -36,9 +36,7 @@ def people(heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock, count
 
 
 def flaky(rt: Runtime) -> FlakyStore:
-    wrapped = FlakyStore(rt.store)
-    rt.store = wrapped  # type: ignore[assignment]
-    return wrapped
+    return FlakyStore().install(rt)
 
 
 def twice(slack: SlackFake) -> list[tuple[str, str]]:
@@ -47,7 +45,7 @@ def twice(slack: SlackFake) -> list[tuple[str, str]]:
 
 
 async def test_a_database_blip_while_outcomes_are_recorded_sends_nobody_anything_twice(
-    rt: Runtime, heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock, tmp_path: Path, store: Store,
+    rt: Runtime, heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock, tmp_path: Path, store: Repositories,
 ) -> None:
     people(heimdall, slack, clock, 6)
     db = flaky(rt)
@@ -58,12 +56,12 @@ async def test_a_database_blip_while_outcomes_are_recorded_sends_nobody_anything
     await Sweeper(other, worker="two").run("discovery")
     assert len(dms(slack)) == 6 and twice(slack) == []
     assert first.sent == 6 and not rt.outcomes.pending
-    assert {r["state"] for r in await store.ledger()} == {"sent"}
+    assert {r["state"] for r in await store.ledger.ledger()} == {"sent"}
     await other.aclose()
 
 
 async def test_outcomes_the_database_never_took_during_the_pass_are_written_at_exit(
-    store: Store, heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock, tmp_path: Path,
+    store: Repositories, heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock, tmp_path: Path,
 ) -> None:
     clock._now = WED_1430
     people(heimdall, slack, clock, 6)
@@ -84,7 +82,7 @@ async def test_outcomes_the_database_never_took_during_the_pass_are_written_at_e
 
 
 async def test_a_pass_after_a_long_outage_writes_earlier_outcomes_before_sending_anything(
-    rt: Runtime, heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock, store: Store,
+    rt: Runtime, heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock, store: Repositories,
 ) -> None:
     people(heimdall, slack, clock, 3)
     db = flaky(rt)
@@ -111,11 +109,11 @@ async def test_a_lost_answer_is_recorded_as_unknown_and_the_siblings_as_sent(
     assert again.sent == 0
     assert (first.sent, first.unknown, first.failures) == (11, 1, [])
     assert "outcome unknown (Slack may have them; never sent twice): 1" in first.lines()
-    assert Counter(r["state"] for r in await rt.store.ledger()) == {"sent": 11, "unknown": 1}
+    assert Counter(r["state"] for r in await rt.ledger.ledger()) == {"sent": 11, "unknown": 1}
 
 
 async def test_claims_carry_their_own_time_so_a_slow_pass_keeps_them(
-    pg_engines: tuple[Store, Store], heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock,
+    pg_engines: tuple[Repositories, Repositories], heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock,
     tmp_path: Path,
 ) -> None:
     clock._now = WED_1430
@@ -156,7 +154,7 @@ async def test_a_permanent_refusal_marks_the_step_undeliverable_and_the_next_ste
     clock.advance(hours=137, minutes=45)  # Tuesday 10:00 in Berlin, under a day left: the 1-day step
     await Sweeper(rt).run("tick")
     assert dms(slack) == [("U0ALICE", "weekly")]
-    assert sorted((r["step"], r["state"], r["error"]) for r in await rt.store.ledger()) == [
+    assert sorted((r["step"], r["state"], r["error"]) for r in await rt.ledger.ledger()) == [
         ("1d", "sent", None), ("7d", "undeliverable", error)]
 
 
@@ -190,7 +188,7 @@ async def test_a_token_wide_refusal_stops_the_pass_at_once_with_one_error(
     assert checks["slack_token"].startswith("refused") and "token_revoked" in checks["slack_token"]
     with pytest.raises(SweepFailed, match="refuses the bot's token"):
         await Sweeper(rt).run("tick")
-    assert {r["state"] for r in await rt.store.ledger()} <= {"failed"}  # nothing was sent: tried again later
+    assert {r["state"] for r in await rt.ledger.ledger()} <= {"failed"}  # nothing was sent: tried again later
 
 
 async def test_a_key_name_longer_than_255_characters_is_reminded(
@@ -202,20 +200,21 @@ async def test_a_key_name_longer_than_255_characters_is_reminded(
     summary = await Sweeper(rt).run("discovery")
     assert summary.failures == [] and summary.sent == 2
     assert sorted(person for person, _ in dms(slack)) == ["U0ALICE", "U0BOB"]
-    assert {r["key_name"] for r in await rt.store.ledger()} == {long_name, "short"}  # exact, not cut
+    assert {r["key_name"] for r in await rt.ledger.ledger()} == {long_name, "short"}  # exact, not cut
     await Sweeper(rt).run("discovery")
     assert len(dms(slack)) == 2
 
 
-async def test_concurrent_claims_in_opposite_orders_do_not_deadlock(pg_engines: tuple[Store, Store],
+async def test_concurrent_claims_in_opposite_orders_do_not_deadlock(pg_engines: tuple[Repositories, Repositories],
                                                                    clock: FakeClock) -> None:
     now = WED_1430
     keys = [((f"u{i:03d}", "k", now + D), "1d", f"U{i:03d}") for i in range(300)]
     for round_ in range(5):
         wanted = [(k, f"{s}-{round_}", u) for k, s, u in keys]
         one, two = await asyncio.gather(
-            pg_engines[0].claim_reminders(wanted, now=now, worker="a", lease=timedelta(minutes=10)),
-            pg_engines[1].claim_reminders(list(reversed(wanted)), now=now, worker="b", lease=timedelta(minutes=10)))
+            pg_engines[0].ledger.claim_reminders(wanted, now=now, worker="a", lease=timedelta(minutes=10)),
+            pg_engines[1].ledger.claim_reminders(list(reversed(wanted)), now=now, worker="b",
+                                                 lease=timedelta(minutes=10)))
         assert len(one) + len(two) == 300 and not set(one) & set(two)
 
 
@@ -236,7 +235,7 @@ async def test_a_failed_discovery_with_the_database_down_is_due_again_within_the
 
 
 async def test_a_batch_held_up_renews_its_claims_before_posting_more(
-    pg_engines: tuple[Store, Store], heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock,
+    pg_engines: tuple[Repositories, Repositories], heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock,
     tmp_path: Path,
 ) -> None:
     clock._now = WED_1430

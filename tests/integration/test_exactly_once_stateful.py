@@ -25,11 +25,12 @@ from bot.domain.reminders import KeyFacts, due_step
 from bot.playground.heimdall import HeimdallEmulator
 from bot.playground.slack import SlackFake
 from bot.reminders.sweep import Sweeper
-from bot.store import Store, create_engine, migrate
+from bot.store import create_engine, migrate
 from bot.store.ledger import FINAL_STATES
 from tests.conftest import FakeClock
 from tests.fakes.flaky_store import FlakyStore, When
 from tests.integration.runtimes import WED_1430, runtime
+from tests.repositories import repositories
 
 HOUR = timedelta(hours=1)
 PEOPLE = 6
@@ -51,11 +52,10 @@ class Replica:
     def __init__(self, machine: ExactlyOnce, name: str) -> None:
         self.name = name
         self.machine = machine
-        self.store = Store(create_engine(f"sqlite+aiosqlite:///{machine.db_path}"))
+        self.store = repositories(create_engine(f"sqlite+aiosqlite:///{machine.db_path}"))
         self.rt: Runtime = runtime(self.store, machine.heimdall, machine.slack, machine.clock, machine.tmp,
                                    **SETTINGS)
-        self.db = FlakyStore(self.store)
-        self.rt.store = self.db  # type: ignore[assignment]
+        self.db = FlakyStore().install(self.rt)
         self.kill_at: int | None = None  # die at this claim of the next pass (between batches)
         self.claims = 0
         self.dead = False
@@ -188,7 +188,7 @@ class ExactlyOnce(RuleBasedStateMachine):
             for replica in self.replicas:
                 self.run(self._pass(replica))
         store = self.replicas[0].store
-        ledger = self.run(store.ledger())
+        ledger = self.run(store.ledger.ledger())
         now = self.clock.now()
         open_rows = [r for r in ledger if r["state"] not in FINAL_STATES and r["expiration"] > now]
         assert not open_rows, open_rows
@@ -198,7 +198,7 @@ class ExactlyOnce(RuleBasedStateMachine):
                 done.setdefault((r["dataos_user_id"], r["key_name"]), set()).add(r["step"])
         for i in range(PEOPLE):
             for name in KEYS:
-                sighting = self.run(store.get_sighting((f"p{i}", name, self._expiration(name))))
+                sighting = self.run(store.sightings.get_sighting((f"p{i}", name, self._expiration(name))))
                 if sighting is None:
                     continue
                 facts = KeyFacts(sighting.expiration, None, sighting.muted, sighting.snoozed_until)

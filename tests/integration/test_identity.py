@@ -12,8 +12,9 @@ from bot.dataos import HeimdallClient, User
 from bot.identity import DataOSDirectory, Denied, Identity, IdentityResolver, SlackProfile, SlackProfiles, decide
 from bot.playground.heimdall import HeimdallEmulator
 from bot.playground.slack import SlackFake
-from bot.store import Link, Store
+from bot.store import Link
 from tests.conftest import FakeClock
+from tests.repositories import Repositories
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 
@@ -53,7 +54,7 @@ def test_decide_denials_say_how_to_get_linked(profile: SlackProfile, users: list
 
 @pytest.fixture
 async def resolver(
-    heimdall: HeimdallEmulator, slack: SlackFake, store: Store, clock: FakeClock
+    heimdall: HeimdallEmulator, slack: SlackFake, store: Repositories, clock: FakeClock
 ) -> AsyncIterator[IdentityResolver]:
     async def nowait(_: float) -> None:
         return None
@@ -61,16 +62,17 @@ async def resolver(
     client = HeimdallClient(heimdall.url, heimdall.operator_key, sleep=nowait)  # type: ignore[attr-defined]
     web = AsyncWebClient(token=slack.token, base_url=slack.api_url)
     directory = DataOSDirectory(client, ttl=600, clock=clock.monotonic)
-    yield IdentityResolver(store, directory, SlackProfiles(web, ttl=900, clock=clock.monotonic), clock=clock.monotonic)
+    yield IdentityResolver(store.links, directory, SlackProfiles(web, ttl=900, clock=clock.monotonic),
+                           clock=clock.monotonic)
     await directory.aclose()
     await client.aclose()
 
 
-async def test_resolve_by_email_and_link(resolver: IdentityResolver, store: Store) -> None:
+async def test_resolve_by_email_and_link(resolver: IdentityResolver, store: Repositories) -> None:
     assert await resolver.resolve("U0ALICE") == Identity("U0ALICE", "alice", "e-mail", "Alice@Example.com")
     denied = await resolver.resolve("U0DAVE")
     assert isinstance(denied, Denied) and denied.reason == "no_match"
-    await store.set_link("U0DAVE", "carol", method="self", linked_by="U0DAVE", now=NOW)
+    await store.links.set_link("U0DAVE", "carol", method="self", linked_by="U0DAVE", now=NOW)
     assert await resolver.resolve("U0DAVE") == Identity("U0DAVE", "carol", "self link", "dave@elsewhere.org")
     unknown = await resolver.resolve("U0NOBODY")
     assert isinstance(unknown, Denied) and unknown.reason == "no_email"
@@ -125,13 +127,13 @@ async def test_slack_failure_is_a_polite_denial(resolver: IdentityResolver, slac
     assert isinstance(result, Denied) and result.reason == "unavailable"
 
 
-async def test_resolutions_are_remembered_briefly(resolver: IdentityResolver, store: Store,
+async def test_resolutions_are_remembered_briefly(resolver: IdentityResolver, store: Repositories,
                                                   clock: FakeClock) -> None:
     assert await resolver.resolve("U0BOB") == Identity("U0BOB", "bob", "e-mail", "bob@example.com")
-    await store.set_link("U0BOB", "carol", method="admin", linked_by="UADMIN", now=NOW)
+    await store.links.set_link("U0BOB", "carol", method="admin", linked_by="UADMIN", now=NOW)
     assert (await resolver.resolve("U0BOB")).dataos_user_id == "bob"  # type: ignore[union-attr]
     clock.advance(seconds=31)
     assert (await resolver.resolve("U0BOB")).dataos_user_id == "carol"  # type: ignore[union-attr]
-    await store.delete_link("U0BOB")
+    await store.links.delete_link("U0BOB")
     resolver.forget("U0BOB")  # what a link or unlink made by this bot does
     assert (await resolver.resolve("U0BOB")).dataos_user_id == "bob"  # type: ignore[union-attr]

@@ -17,10 +17,10 @@ from bot.identity import Identity, profile_from_user
 from bot.playground.heimdall import HeimdallEmulator
 from bot.playground.slack import SlackFake
 from bot.reminders.sweep import Sweeper
-from bot.store import Store
 from bot.store.schema import KeySighting
 from tests.conftest import FakeClock
 from tests.integration.runtimes import WED_1430, runtime
+from tests.repositories import Repositories
 
 D = timedelta(days=1)
 
@@ -67,7 +67,7 @@ async def test_first_pass_discovers_then_ticks_call_dataos_only_for_owners_with_
 
 
 async def test_a_key_revoked_or_renewed_elsewhere_gets_no_reminder(
-        rt: Runtime, store: Store, heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock) -> None:
+        rt: Runtime, store: Repositories, heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock) -> None:
     heimdall.add_token("alice", "revoked_in_ui", expiration=WED_1430 + 60 * D)
     heimdall.add_token("bob", "renewed_by_cli", expiration=WED_1430 + 60 * D)
     await Sweeper(rt).run()
@@ -78,7 +78,7 @@ async def test_a_key_revoked_or_renewed_elsewhere_gets_no_reminder(
     tick = await Sweeper(rt).run("tick")
     assert tick.due_owners == 2 and reminded(slack) == []
     sightings = {(r.dataos_user_id, r.key_name, r.expiration) for r in
-                 (await store.load_reminder_state(since=clock.now())).sightings.values()}
+                 (await store.sightings.load_reminder_state(since=clock.now())).sightings.values()}
     assert ("bob", "renewed_by_cli", renewed.expiration) in sightings  # the record follows DataOS's answer
     assert not [s for s in sightings if s[0] == "alice"]
     heimdall.calls.clear()
@@ -103,19 +103,19 @@ async def test_keys_made_outside_the_bot_are_known_at_the_next_discovery(
 
 
 async def test_people_s_own_actions_refresh_the_record_without_extra_calls(
-        rt: Runtime, store: Store, heimdall: HeimdallEmulator, clock: FakeClock) -> None:
+        rt: Runtime, store: Repositories, heimdall: HeimdallEmulator, clock: FakeClock) -> None:
     await Sweeper(rt).run()
     made = heimdall.add_token("alice", "listed_by_alice", expiration=clock.now() + 90 * D)
     heimdall.calls.clear()
     alice = Identity("U0ALICE", "alice", "e-mail")
     await rt.keys.list_keys(alice)
     assert token_calls(heimdall) == ["alice"]  # just the list she asked for
-    rows = (await store.load_reminder_state(since=clock.now())).sightings
+    rows = (await store.sightings.load_reminder_state(since=clock.now())).sightings
     assert ("alice", "listed_by_alice", made.expiration) in rows
     await rt.keys.revoke_exact("alice", "listed_by_alice", made.expiration, actor="U0ALICE", detail="test")
-    rows = (await store.load_reminder_state(since=clock.now())).sightings
+    rows = (await store.sightings.load_reminder_state(since=clock.now())).sightings
     assert ("alice", "listed_by_alice", made.expiration) not in rows
-    assert await store.count(KeySighting) == 0
+    assert await store.database.count(KeySighting) == 0
 
 
 async def test_a_failed_discovery_is_tried_again_by_the_next_pass(
@@ -150,7 +150,7 @@ async def test_the_slack_directory_follows_events_between_walks(
 
 
 async def test_a_cold_walk_survives_tier_2_rate_limits(
-        store: Store, heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock, tmp_path: Path) -> None:
+        store: Repositories, heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock, tmp_path: Path) -> None:
     clock._now = WED_1430
     for i in range(1000):
         slack.add_user(f"UM{i:04d}", f"member{i}@example.com", tz="UTC", tz_offset=0)
@@ -175,7 +175,7 @@ async def test_a_cold_walk_survives_tier_2_rate_limits(
 
 async def test_a_tick_and_a_discovery_on_two_replicas_send_each_reminder_once(
         heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock, tmp_path: Path,
-        pg_engines: tuple[Store, Store]) -> None:
+        pg_engines: tuple[Repositories, Repositories]) -> None:
     clock._now = WED_1430
     for i in range(30):
         heimdall.add_user(f"p{i:03d}", f"p{i:03d}@example.com")
@@ -210,7 +210,7 @@ async def test_record_age_and_directory_pages_are_measured(rt: Runtime, clock: F
 
 
 async def test_a_fresh_process_ticks_from_the_stored_directory_without_a_walk(
-        rt: Runtime, store: Store, heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock,
+        rt: Runtime, store: Repositories, heimdall: HeimdallEmulator, slack: SlackFake, clock: FakeClock,
         tmp_path: Path) -> None:
     heimdall.add_token("alice", "alices", expiration=WED_1430 + 60 * D)
     await Sweeper(rt).run()  # discovery: walks Slack once and stores what it found

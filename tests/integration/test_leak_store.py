@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from bot.store import Store
 from bot.store.leaks import MAX_ATTEMPTS, LeakReports
+from tests.repositories import Repositories
 
 NOW = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -20,8 +20,8 @@ async def record(reports: LeakReports, now: datetime, channel: str = "C1", fp: s
     return report.new
 
 
-async def test_a_report_its_dms_and_its_window(store: Store) -> None:
-    reports = LeakReports(store)
+async def test_a_report_its_dms_and_its_window(store: Repositories) -> None:
+    reports = LeakReports(store.engine)
     assert await record(reports, NOW) is True
     assert await reports.claim("f" * 64, ["U0ALICE", "U0ALICE2"], NOW) == ["U0ALICE", "U0ALICE2"]
     assert await reports.claim("f" * 64, ["U0ALICE", "U0ALICE2"], NOW) == []  # claimed: nobody sends it again
@@ -45,8 +45,8 @@ async def test_a_report_its_dms_and_its_window(store: Store) -> None:
     assert await reports.claim("f" * 64, ["U0ALICE"], NOW) == ["U0ALICE"]  # its DMs went with it
 
 
-async def test_two_replicas_report_and_claim_once(pg_engines: tuple[Store, Store]) -> None:
-    first, second = (LeakReports(s) for s in pg_engines)
+async def test_two_replicas_report_and_claim_once(pg_engines: tuple[Repositories, Repositories]) -> None:
+    first, second = (LeakReports(s.engine) for s in pg_engines)
     news = await asyncio.gather(*(record(r, NOW) for r in (first, second) * 4))
     assert sorted(news) == [False] * 7 + [True]
     claims = await asyncio.gather(*(r.claim("f" * 64, ["U0ALICE"], NOW) for r in (first, second) * 4))

@@ -8,14 +8,15 @@ import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.store import Audit, Store, create_engine, current_revision, head_revision, migrate
+from bot.store import Audit, create_engine, current_revision, head_revision, migrate
 from bot.store.db import SCHEMA_HEAD
 from bot.store.schema import AuditEntry
+from tests.repositories import Repositories
 
 NOW = datetime(2026, 11, 27, 10, tzinfo=UTC)
 
 
-async def test_migrations_reach_head_and_are_idempotent(store: Store) -> None:
+async def test_migrations_reach_head_and_are_idempotent(store: Repositories) -> None:
     assert await current_revision(store.engine) == head_revision() == SCHEMA_HEAD
     await migrate(store.engine)  # second run: nothing to do, no error
     assert await current_revision(store.engine) == head_revision()
@@ -72,53 +73,54 @@ async def test_leak_reports_of_0005_keep_their_dms_whole(tmp_path: Path) -> None
     await engine.dispose()
 
 
-async def test_links_roundtrip_and_upsert(store: Store) -> None:
-    assert await store.get_link("U1") is None
-    await store.set_link("U1", "alice", method="self", linked_by="U1", now=NOW)
-    link = await store.get_link("U1")
+async def test_links_roundtrip_and_upsert(store: Repositories) -> None:
+    assert await store.links.get_link("U1") is None
+    await store.links.set_link("U1", "alice", method="self", linked_by="U1", now=NOW)
+    link = await store.links.get_link("U1")
     assert link is not None and link.dataos_user_id == "alice" and link.method == "self"
     assert link.created_at == NOW and link.created_at.tzinfo is not None
-    await store.set_link("U1", "alice2", method="admin", linked_by="UADMIN", now=NOW + timedelta(hours=1))
-    link = await store.get_link("U1")
+    await store.links.set_link("U1", "alice2", method="admin", linked_by="UADMIN", now=NOW + timedelta(hours=1))
+    link = await store.links.get_link("U1")
     assert link is not None and (link.dataos_user_id, link.method, link.linked_by) == ("alice2", "admin", "UADMIN")
-    assert len(await store.links()) == 1
-    assert await store.delete_link("U1") is True
-    assert await store.delete_link("U1") is False
+    assert len(await store.links.links()) == 1
+    assert await store.links.delete_link("U1") is True
+    assert await store.links.delete_link("U1") is False
 
 
-async def test_audit_filters_and_order(store: Store) -> None:
+async def test_audit_filters_and_order(store: Repositories) -> None:
     for i, (actor, user) in enumerate([("U1", "alice"), ("U2", "bob"), ("U1", "alice")]):
-        await store.audit(Audit(at=NOW + timedelta(minutes=i), actor_slack_id=actor, action="create",
+        await store.audit_log.audit(Audit(at=NOW + timedelta(minutes=i), actor_slack_id=actor, action="create",
                                 outcome="ok", dataos_user_id=user, key_name=f"k{i}",
                                 key_expiration=NOW + timedelta(days=30)))
-    await store.audit(Audit(at=NOW - timedelta(days=10), actor_slack_id="U1", action="revoke", outcome="ok"))
-    recent = await store.recent_audit(since=NOW - timedelta(days=1))
+    await store.audit_log.audit(Audit(at=NOW - timedelta(days=10), actor_slack_id="U1", action="revoke", outcome="ok"))
+    recent = await store.audit_log.recent_audit(since=NOW - timedelta(days=1))
     assert [a.key_name for a in recent] == ["k2", "k1", "k0"]
-    assert [a.key_name for a in await store.recent_audit(since=NOW - timedelta(days=1), dataos_user_id="bob")] == ["k1"]
-    assert len(await store.recent_audit(since=NOW - timedelta(days=30), actor_slack_id="U1")) == 3
-    assert await store.count(AuditEntry) == 4
+    assert [a.key_name for a in await store.audit_log.recent_audit(
+        since=NOW - timedelta(days=1), dataos_user_id="bob")] == ["k1"]
+    assert len(await store.audit_log.recent_audit(since=NOW - timedelta(days=30), actor_slack_id="U1")) == 3
+    assert await store.database.count(AuditEntry) == 4
 
 
-async def test_idempotency_claim_once(store: Store) -> None:
-    assert await store.claim_idempotency("V1:hash", "alice", NOW) is True
-    assert await store.claim_idempotency("V1:hash", "alice", NOW) is False
-    row = await store.get_idempotency("V1:hash")
+async def test_idempotency_claim_once(store: Repositories) -> None:
+    assert await store.idempotency.claim_idempotency("V1:hash", "alice", NOW) is True
+    assert await store.idempotency.claim_idempotency("V1:hash", "alice", NOW) is False
+    row = await store.idempotency.get_idempotency("V1:hash")
     assert row is not None and row.state == "pending"
-    await store.finish_idempotency("V1:hash", state="done", now=NOW, key_name="k", key_expiration=NOW)
-    row = await store.get_idempotency("V1:hash")
+    await store.idempotency.finish_idempotency("V1:hash", state="done", now=NOW, key_name="k", key_expiration=NOW)
+    row = await store.idempotency.get_idempotency("V1:hash")
     assert row is not None and (row.state, row.key_name, row.key_expiration) == ("done", "k", NOW)
-    await store.release_idempotency("V1:hash")
-    assert await store.claim_idempotency("V1:hash", "alice", NOW) is True
-    assert await store.prune_idempotency(NOW + timedelta(seconds=1)) == 1
+    await store.idempotency.release_idempotency("V1:hash")
+    assert await store.idempotency.claim_idempotency("V1:hash", "alice", NOW) is True
+    assert await store.idempotency.prune_idempotency(NOW + timedelta(seconds=1)) == 1
 
 
-async def test_idempotency_concurrent_claims_one_winner(store: Store) -> None:
-    results = await asyncio.gather(*(store.claim_idempotency("race", "alice", NOW) for _ in range(10)))
+async def test_idempotency_concurrent_claims_one_winner(store: Repositories) -> None:
+    results = await asyncio.gather(*(store.idempotency.claim_idempotency("race", "alice", NOW) for _ in range(10)))
     assert sorted(results) == [False] * 9 + [True]
 
 
-async def test_ping(store: Store) -> None:
-    await store.ping()
+async def test_ping(store: Repositories) -> None:
+    await store.database.ping()
 
 
 async def test_sqlite_file_is_private_and_folder_created(tmp_path: Path) -> None:
