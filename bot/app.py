@@ -131,8 +131,6 @@ class Runtime:
         self.prefs = Preferences(self.engine)
         self.links = Links(self.engine)
         self.leak_reports = LeakReports(self.engine)
-        #: Team keys: who owns each application user's keys (people and user groups) and its channel.
-        self.teams = Teams(TeamsRepo(self.engine), self.slack, clock, monotonic=monotonic)
         self.directory = DataOSDirectory(self.dataos, settings.directory_ttl_seconds, clock=monotonic,
                                          limit=settings.dataos_users_limit)
         self.profiles = SlackProfiles(self.slack, settings.slack_profile_ttl_seconds, clock=monotonic)
@@ -162,6 +160,8 @@ class Runtime:
         self.admins = frozenset(settings.admin_slack_user_ids)
         self.leak_gate = CheckGate(settings.leak_watch_checks_per_minute, queue_size=settings.leak_watch_queue,
                                    clock=monotonic)
+        #: Team keys: who owns each application user's keys (people and user groups) and its channel.
+        self.teams = Teams(TeamsRepo(self.engine), self.slack, clock, monotonic=monotonic)
         self._bot_user_id: str | None = None
         self._workspace: Workspace | None = None
         self._warmup: asyncio.Task[None] | None = None

@@ -72,27 +72,30 @@ async def cmd_list(rt: Runtime, call: Call) -> None:
         await send_team_lists(rt, call.user_id, call.respond, only=call.args[0])
         return
     owned = await owned_teams(rt, call.user_id)
-    await send_key_list(rt, call.user_id, call.respond, replace=True)
-    await send_team_lists(rt, call.user_id, call.respond, owned=owned)
+    if await send_key_list(rt, call.user_id, call.respond, replace=True):
+        # Only someone who may be mapped at all (no guest, no other organisation) sees their teams' keys.
+        await send_team_lists(rt, call.user_id, call.respond, owned=owned)
 
 
 async def send_key_list(rt: Runtime, slack_user_id: str, respond: AsyncRespond, *, page: int = 0,
-                        notice: str | None = None, replace: bool = False) -> None:
-    """The list, or why not; `replace` puts it in place of the message it answers."""
+                        notice: str | None = None, replace: bool = False) -> bool:
+    """The list, or why not; `replace` puts it in place of the message it answers. True when the person
+    is mapped (their list, or why DataOS could not give it, was shown)."""
     identity = await rt.keys.identify(slack_user_id)
     if isinstance(identity, Denied):
         await respond(response_type="ephemeral", replace_original=replace,
                       **denied_message(identity).kwargs())
-        return
+        return False
     try:
         tokens = await rt.keys.list_keys(identity)
     except DataOSError as exc:
         await respond(response_type="ephemeral", replace_original=replace, **text_message(
             ":x: " + explain(exc, doing="listing your keys", read=True)).kwargs())
-        return
+        return True
     scheduled = await scheduled_revocations(rt.revocations, identity.dataos_user_id)
     message = keys_message(identity, tokens, rt.clock(), page=page, notice=notice, scheduled=scheduled)
     await respond(response_type="ephemeral", replace_original=replace, **message.kwargs())
+    return True
 
 
 def create_prefill(rt: Runtime, args: list[str]) -> dict[str, Any]:

@@ -41,7 +41,8 @@ async def publish_home(rt: Runtime, slack_user: str, *, notice: str | None = Non
         view = home_view(identity, tokens, rt.clock(), reminders_on=reminders_on, notice=notice,
                          problem=problem, scheduled=scheduled)
         if not isinstance(identity, Denied):
-            view = dict(view, blocks=view["blocks"] + await team_home_blocks(rt, slack_user, 100 - len(view["blocks"])))
+            room = 100 - len(view["blocks"])
+            view = dict(view, blocks=view["blocks"] + await team_home_blocks(rt, slack_user, room))
         await rt.slack.views_publish(user_id=slack_user, view=view)
     except Exception as exc:
         log.warning("could not publish the Home tab of %s: %s", slack_user, failure(exc))

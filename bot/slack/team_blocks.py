@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
 
 from bot.dataos import Token
 from bot.domain.keys import key_ref, mask_secret
-from bot.slack.blocks import KEYS_PER_PAGE, Message, exact_value, render_id, slack_date, text_message
+from bot.slack.blocks import KEYS_PER_PAGE, Message, exact_value, render_id, slack_date
 from bot.store.teams import Team
 from bot.text import clip, shown
 
@@ -147,7 +147,3 @@ def team_secret_message(token: Token, app_user_id: str, now: datetime) -> Messag
         ContextBlock(elements=[_md("Only you can see this message and it disappears when Slack reloads: copy it "
                                    "now into where the service keeps its secrets.")]).to_dict(),
     ])
-
-
-def done_message(text: str) -> Message:
-    return text_message(text)

@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Runtime
 from bot.dataos import DataOSError, DataOSNotFound, Token
-from bot.identity import Denied, Identity, failure, slack_error
+from bot.identity import Identity, failure, slack_error
 from bot.service import Duplicate, StoreUnavailable, same_second
 from bot.slack import blocks, tracked
 from bot.slack.common import action_value, clicked_message, metadata, open_view, state_value, tell, update_view, user_id
@@ -93,10 +93,8 @@ async def tell_channel(rt: Runtime, team: Team, text: str) -> bool:
 
 
 async def owned_teams(rt: Runtime, slack_user: str) -> list[Team] | None:
-    """The teams the person owns now ([] for someone who may not be mapped at all); None if that could not
-    be found out. Asked before "Your keys" is sent, so that the two answers come in order."""
-    if isinstance(await rt.keys.identify(slack_user), Denied):
-        return []  # "Your keys" says why not; a guest in an owning group sees no team's keys either
+    """The teams the person owns now; None if that could not be found out. Asked before "Your keys" is
+    sent (which says whether the person may be mapped at all), so that the two answers come in order."""
     try:
         return await rt.teams.owned_by(slack_user)
     except Exception as exc:

@@ -9,8 +9,8 @@ from datetime import datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.store.base import Repository
 from bot.store.schema import TeamRow
 
 
@@ -39,14 +39,7 @@ def _values(team: Team, now: datetime) -> dict[str, object]:
             "updated_at": now}
 
 
-class TeamsRepo:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
-
-    def session(self) -> AsyncSession:
-        return self._sessions()
-
+class TeamsRepo(Repository):
     async def get(self, app_user_id: str) -> Team | None:
         async with self.session() as s:
             row = await s.get(TeamRow, app_user_id)

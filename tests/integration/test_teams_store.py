@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 from bot.app import Runtime
 from bot.playground.slack import SlackFake
-from bot.store import Store
 from bot.store.teams import Team, TeamsRepo
 from bot.teams import describe_owners
 from tests.conftest import FakeClock
+from tests.repositories import Repositories
 
 NOW = datetime(2026, 11, 27, 10, tzinfo=UTC)
 
@@ -19,7 +19,7 @@ def team(app: str = "etl-ingest", users: tuple[str, ...] = ("UADA",), groups: tu
     return Team(app, "CTEAM", users, groups, "UADMIN", NOW)
 
 
-async def test_a_team_is_made_replaced_listed_and_removed(store: Store) -> None:
+async def test_a_team_is_made_replaced_listed_and_removed(store: Repositories) -> None:
     repo = TeamsRepo(store.engine)
     assert await repo.get("etl-ingest") is None
     await repo.put(team(users=("UADA", "UBOB"), groups=("S1",)))
@@ -36,7 +36,7 @@ async def test_a_team_is_made_replaced_listed_and_removed(store: Store) -> None:
     assert [t.app_user_id for t in await repo.all()] == ["zz-loader"]
 
 
-async def test_an_owner_leaves_every_team_and_only_those_change(store: Store) -> None:
+async def test_an_owner_leaves_every_team_and_only_those_change(store: Repositories) -> None:
     repo = TeamsRepo(store.engine)
     await repo.put(team("a", users=("UADA", "UBOB")))
     await repo.put(team("b", users=("UADA",), groups=("S1",)))
