@@ -25,7 +25,6 @@ class WebApiMethods:
     channels: dict[str, dict[str, Any]]
     usergroups: dict[str, dict[str, Any]]
     views: dict[str, dict[str, Any]]
-    usergroups: dict[str, dict[str, Any]]
     used_triggers: set[str]
     trigger_made: dict[str, float]
     _ids: itertools.count[int]
