@@ -284,9 +284,10 @@ class IdentityResolver:
     async def home(self) -> Workspace | None:
         return await self._home() if self._home is not None else None
 
-    async def admission(self, slack_user_id: str) -> Denied | None:
+    async def admission(self, slack_user_id: str, *, allow_guests: bool | None = None) -> Denied | None:
         """Why this Slack user may not be mapped or linked at all (a guest, another organisation, a
-        deactivated account, a bot), or None. Fails closed when Slack cannot say."""
+        deactivated account, a bot), or None. Fails closed when Slack cannot say. `allow_guests=False`
+        refuses guests whatever ALLOW_GUESTS says (a team's keys are never a guest's)."""
         try:
             profile = await self.profiles.get(slack_user_id)
             home = await self.home()
@@ -297,7 +298,8 @@ class IdentityResolver:
             return Denied(slack_user_id, "unavailable",
                           "Slack did not tell the bot who you are just now, so nothing was done. "
                           "Please try again in a minute.")
-        denied = decide(slack_user_id, None, profile, (), home=home, allow_guests=self.allow_guests)
+        guests = self.allow_guests if allow_guests is None else allow_guests
+        denied = decide(slack_user_id, None, profile, (), home=home, allow_guests=guests)
         return denied if isinstance(denied, Denied) and denied.reason in ("deactivated", "bot", "guest",
                                                                             "other_org") else None
 

@@ -134,6 +134,8 @@ class TeamReminders:
             return
         # The channel cannot take it: each owner gets it by DM (each claimed on its own), admins hear once.
         for owner in await self.rt.teams.owners_of(due.team):
+            if await self.rt.resolver.admission(owner, allow_guests=False) is not None:
+                continue  # a guest, an outsider, a deactivated account or a bot in an owning group: not told
             await self._claim_and_send(due.key, f"{step}:dm:{owner}", owner, message, summary)
         await self._tell_admins(due.team, code, now)
 

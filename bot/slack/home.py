@@ -18,6 +18,7 @@ from bot.slack.common import scheduled_revocations, user_id
 from bot.slack.errors import explain
 from bot.slack.team_blocks import team_key_blocks
 from bot.store.pending import Scheduled
+from bot.text import shown
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ async def team_home_blocks(rt: Runtime, slack_user: str, room: int) -> list[dict
             tokens = sorted(await rt.dataos.list_tokens(team.app_user_id), key=lambda t: (t.expiration, t.name))
         except DataOSError as exc:
             section = [text_message(":x: " + explain(
-                exc, doing=f"listing the keys of {team.app_user_id}", read=True)).blocks[0]]
+                exc, doing=f"listing the keys of {shown(team.app_user_id)}", read=True)).blocks[0]]
         else:
             section = [b.to_dict() for b in team_key_blocks(team, tokens, rt.clock())]
         section = [{"type": "divider"}, *section]

@@ -227,7 +227,8 @@ async def _may_act(rt: Runtime, clicker: str, owner: str) -> bool:
         return True
     team = await rt.teams.team_of(owner)
     if team is not None:
-        return await rt.resolver.admission(clicker) is None and await rt.teams.is_owner(clicker, team)
+        return (await rt.resolver.admission(clicker, allow_guests=False) is None
+                and await rt.teams.is_owner(clicker, team))
     identity = await rt.keys.identify(clicker)
     return not isinstance(identity, Denied) and identity.dataos_user_id == owner
 

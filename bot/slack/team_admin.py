@@ -93,7 +93,11 @@ async def admin_team(rt: Runtime, actor: str, args: list[str], say: Say) -> None
 
 async def _checked_team(rt: Runtime, actor: str, app: str, words: list[str]) -> Team:
     shown_app = shown(app, 80)
-    if app == await rt.keys.operator_user_id():
+    operator = await rt.keys.operator_user_id()
+    if operator is None:  # fail closed: without it, the bot's own user could be handed to a team
+        raise Refused("DataOS cannot say right now which DataOS user the bot itself is, so no team can be set "
+                      "safely. Nothing was changed. Please try again in a few minutes.", "unavailable")
+    if app == operator:
         raise Refused(f"`{shown_app}` is the bot's own DataOS user: its key is the bot's, and no team may hold it. "
                       "Nothing was changed.", "operator")
     user = await rt.directory.get(app)
@@ -105,6 +109,9 @@ async def _checked_team(rt: Runtime, actor: str, app: str, words: list[str]) -> 
     if user.is_person:
         raise Refused(f"`{shown_app}` is a person: teams are for application users; people manage their own keys. "
                       "Nothing was changed.", "person")
+    if user.type != "application":  # a user DataOS gives no type may be a person: never a team's
+        raise Refused(f"`{shown_app}` is not an application user (DataOS gives it no such type): teams are for "
+                      "application users. Nothing was changed.", "not-application")
     if user.is_operator:
         raise Refused(f"`{shown_app}` is an operator user; no team may hold its keys. Nothing was changed.", "operator")
     channel: str | None = None
@@ -128,7 +135,7 @@ async def _checked_team(rt: Runtime, actor: str, app: str, words: list[str]) -> 
         raise Refused("A team needs at least one owner (@person or @usergroup). Nothing was changed.", "no-owner")
     await _check_channel(rt, channel)
     for person in dict.fromkeys(people):
-        denied = await rt.resolver.admission(person)
+        denied = await rt.resolver.admission(person, allow_guests=False)
         if denied is not None:
             what = {"other_org": "is from another organisation (Slack Connect)", "guest": "is a guest account",
                     "deactivated": "is deactivated", "bot": "is a bot or app"}.get(

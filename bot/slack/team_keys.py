@@ -63,10 +63,16 @@ def refusal(team: Team | None, app_user_id: str) -> str:
 async def act_as(rt: Runtime, slack_user: str, app_user_id: str, action: str) -> tuple[Identity, Team] | str:
     """The owner acting for `app_user_id`, or the sentence saying why not (audited)."""
     team = await rt.teams.team_of(app_user_id) if app_user_id else None
-    denied = await rt.resolver.admission(slack_user)
+    # Guests never act for a team, whatever ALLOW_GUESTS says for their own keys.
+    denied = await rt.resolver.admission(slack_user, allow_guests=False)
     if denied is not None:
         await _refused(rt, slack_user, app_user_id, action, denied.reason)
         return denied.message
+    if app_user_id and app_user_id == await rt.keys.operator_user_id():
+        # A team made for a user that later became the bot's own (DATAOS_APIKEY rotated to it) holds nothing.
+        await _refused(rt, slack_user, app_user_id, action, "operator")
+        return (f"`{shown(app_user_id)}` is the bot's own DataOS user: its keys are the bot's, and no team acts "
+                "on them. Nothing was changed.")
     if team is None or not await rt.teams.is_owner(slack_user, team):
         await _refused(rt, slack_user, app_user_id, action, "not-owner")
         return refusal(team, app_user_id)

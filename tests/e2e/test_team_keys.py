@@ -256,3 +256,48 @@ def test_a_team_key_button_acts_only_on_the_exact_key_it_showed(bot: Bot) -> Non
     assert new.apikey not in everything_said(bot) and channel_lines(bot) == []
     bot.user.click("team_revoke", "not json", user=OWNER)
     bot.slack.wait_for("response_url", where=lambda c: "That button is damaged" in text_of(c))
+
+
+# ---- what an attacker's read of the team code found (review before landing) ---------------------
+
+
+@pytest.mark.parametrize("bot_settings", [{"admin_slack_user_ids": ADMIN, "audit_channel": "C0AUDIT",
+                                           "allow_guests": True}])
+def test_a_guest_never_acts_for_a_team_even_where_guests_manage_their_own_keys(bot: Bot) -> None:
+    key = bot.heimdall.add_token(APP, "loader", hours=72)
+    set_team(bot)
+    bot.slack.set_usergroup_members("SDATA", ["U0GUEST"])
+    value = json.dumps({"k": "loader", "e": int(key.expiration.timestamp()), "a": APP}, separators=(",", ":"))
+    bot.user.click("team_reveal", value, user="U0GUEST")
+    bot.slack.wait_for("views.update", where=lambda c: "Guest accounts cannot" in text_of(c))
+    assert bot.server.call(bot.runtime.drain(10))
+    assert key.apikey not in everything_said(bot)
+    assert ("U0GUEST", "refused:guest") in [(r["actor_slack_id"], r["outcome"]) for r in table_rows(bot, AuditEntry)]
+
+
+def test_no_team_is_set_while_dataos_cannot_name_the_bots_own_user(bot: Bot) -> None:
+    bot.heimdall.fail_next(20, 503, match="/authorize")
+    bot.user.command(SET_TEAM, user=ADMIN)
+    said = replies(bot, 1)[0]
+    assert "cannot say right now which DataOS user the bot itself is" in said and "Nothing was changed." in said
+    assert table_rows(bot, TeamRow) == []
+
+
+def test_a_dataos_user_of_no_known_type_gets_no_team(bot: Bot) -> None:
+    bot.heimdall.add_user("mystery", None, type=None)  # type: ignore[arg-type]  # DataOS answering "type": null
+    bot.user.command(f"admin team mystery <#{CHANNEL}|etl> <@{OWNER}|alice>", user=ADMIN)
+    said = replies(bot, 1)[0]
+    assert "is not an application user" in said and "Nothing was changed." in said
+    assert table_rows(bot, TeamRow) == []
+
+
+def test_a_team_of_what_became_the_bots_own_user_acts_on_nothing(bot: Bot) -> None:
+    from bot.store.teams import Team  # the row a rotated DATAOS_APIKEY would leave behind
+
+    operator = bot.server.call(bot.runtime.keys.operator_user_id())
+    assert operator is not None
+    bot.server.call(bot.runtime.teams.repo.put(Team(operator, CHANNEL, (OWNER,), (), ADMIN, bot.clock.now())))
+    bot.user.command(f"list {operator}", user=OWNER)
+    said = text_of(bot.slack.wait_for("response_url", where=lambda c: "bot's own DataOS user" in text_of(c))[0])
+    assert "no team acts on them" in said
+    assert all(t.apikey not in everything_said(bot) for t in bot.heimdall.tokens.get(operator, {}).values())
