@@ -7,6 +7,7 @@ and in the database file an operator would open."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import signal
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 
 from bot.housekeeping import housekeeping
 from bot.playground.heimdall import HeimdallEmulator
@@ -44,13 +46,26 @@ def thread_replies(bot: Bot) -> list[Any]:
 
 def after_the_startup_housekeeping(bot: Bot) -> None:
     """Wait until the pass `serve` runs at start-up is over, so that only the test decides when the next runs."""
-    job = bot.runtime.scheduler.get_job("housekeeping")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if job.next_run_time > datetime.now(UTC) + timedelta(minutes=5) and bot.runtime._sweeping.none.is_set():
-            return
-        time.sleep(0.01)  # polling a condition, not waiting for time to pass
-    raise AssertionError("the start-up housekeeping did not finish")
+    scheduler = bot.runtime.scheduler
+
+    async def over() -> None:
+        # On the bot's loop, so nothing runs between looking at the job and listening for it.
+        job = scheduler.get_job("housekeeping")
+        if job.next_run_time <= datetime.now(UTC) + timedelta(minutes=5):  # not started yet: wait for its end
+            finished = asyncio.Event()
+
+            def done(event: Any) -> None:
+                if event.job_id == "housekeeping":
+                    finished.set()
+
+            scheduler.add_listener(done, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+            try:
+                await asyncio.wait_for(finished.wait(), 10)
+            finally:
+                scheduler.remove_listener(done)
+        await asyncio.wait_for(bot.runtime._sweeping.none.wait(), 10)  # started: it holds the sweeping mark
+
+    bot.server.call(over())
 
 
 def until_the_queue_is_empty(bot: Bot, minutes: int = 10) -> None:
