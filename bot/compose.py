@@ -32,11 +32,11 @@ from bot.slack import (
     links,
     offboarding,
     reminder_buttons,
-    team_keys,
-    team_reminder_buttons,
     views,
 )
 from bot.slack.common import PooledRespond
+from bot.slack.teams import keys as team_keys
+from bot.slack.teams import reminder_buttons as team_reminder_buttons
 from bot.web import BODY_SECONDS, asgi_app
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from bot.identity import SlackProfile
 from bot.reminders.outbox import CLAIM_LEASE
 from bot.reminders.summary import SweepSummary
 from bot.slack.blocks.common import Message
-from bot.slack.team_reminder_blocks import (
+from bot.slack.blocks.team_reminders import (
     UnownedKey,
     channel_unreachable_message,
     team_reminder_message,

@@ -36,7 +36,7 @@ from bot.slack.key_buttons import (
     replaced_text,
 )
 from bot.slack.links import people_of, tell_others
-from bot.slack.team_admin import admin_team, admin_teams
+from bot.slack.teams.admin import admin_team, admin_teams
 from bot.store import Audit
 from bot.text import shown
 

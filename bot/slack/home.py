@@ -14,9 +14,9 @@ from bot.slack import tracked
 from bot.slack.blocks.common import text_message
 from bot.slack.blocks.home import home_view
 from bot.slack.blocks.ids import HOME_REMINDERS_ACTION
+from bot.slack.blocks.teams import team_key_blocks
 from bot.slack.common import scheduled_revocations, user_id
 from bot.slack.errors import explain
-from bot.slack.team_blocks import team_key_blocks
 from bot.store.pending import Scheduled
 from bot.text import shown
 

@@ -36,7 +36,7 @@ from bot.slack.errors import explain
 from bot.slack.leak_dms import KEEP_ACTION, RENEW_ACTION, REPEAT_WITHIN, REVOKE_ACTION, append, deliver
 from bot.slack.links import people_of
 from bot.slack.reminder_buttons import KeyRef, open_renew_form
-from bot.slack.team_keys import refusal, renew_team_key
+from bot.slack.teams.keys import refusal, renew_team_key
 from bot.store import Audit
 from bot.text import shown
 

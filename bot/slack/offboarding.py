@@ -18,7 +18,7 @@ from bot.slack.blocks.common import DAMAGED_BUTTON, Message, text_message
 from bot.slack.common import clicked_message, tell, update_message, user_id
 from bot.slack.errors import explain
 from bot.slack.key_buttons import REVOKE_ALL_ACTION, offboarding_notice, parse_revoke_all, revoke_all_result
-from bot.slack.team_offboarding import leave_teams
+from bot.slack.teams.offboarding import leave_teams
 
 log = logging.getLogger(__name__)
 

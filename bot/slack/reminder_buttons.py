@@ -21,7 +21,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.app import Runtime
 from bot.dataos import DataOSConflict, DataOSError
 from bot.domain.durations import humanize_hours
-from bot.domain.keys import NAME_MAX_LENGTH, is_ref
+from bot.domain.keys import is_ref
+from bot.domain.names import suggest_name
 from bot.identity import Denied, Identity
 from bot.service import Duplicate, StoreUnavailable
 from bot.slack import tracked
@@ -51,14 +52,13 @@ from bot.slack.common import (
     user_id,
 )
 from bot.slack.errors import explain, explain_slack
+from bot.slack.forms import begin, read_create_form
 from bot.slack.home import publish_home
 from bot.slack.key_buttons import replaced_text
-from bot.slack.views import begin, read_create_form
 from bot.store import Audit
 from bot.text import shown
 
 log = logging.getLogger(__name__)
-_DATE_SUFFIX = re.compile(r"_\d{8}$")
 
 
 @dataclass(frozen=True)
@@ -79,13 +79,6 @@ def parse_value(value: str) -> KeyRef | None:
     if not name or len(name) > 255:
         return None
     return KeyRef(name, expiration, hours)
-
-
-def suggest_name(old: str, today: datetime) -> str:
-    """`ci_loader` -> `ci_loader_20261127`; an old date suffix is replaced, not stacked."""
-    base = _DATE_SUFFIX.sub("", old)
-    suffix = today.strftime("_%Y%m%d")
-    return base[: NAME_MAX_LENGTH - len(suffix)] + suffix
 
 
 async def _identity_or_say(rt: Runtime, client: AsyncWebClient, body: dict[str, Any]) -> Identity | None:

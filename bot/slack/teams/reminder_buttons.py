@@ -23,8 +23,20 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.app import Runtime
 from bot.dataos import DataOSConflict, DataOSError
 from bot.domain.durations import humanize_hours
+from bot.domain.names import suggest_name
 from bot.service import Duplicate, StoreUnavailable
 from bot.slack import blocks, tracked
+from bot.slack.blocks.team_reminders import (
+    TEAM_MUTE_ACTION,
+    TEAM_RENEW_ACTION,
+    TEAM_RENEW_VIEW,
+    TEAM_REVOKE_ACTION,
+    TEAM_SNOOZE_ACTION,
+    TeamKeyRef,
+    parse_team_value,
+    team_reminder_done_message,
+)
+from bot.slack.blocks.teams import team_created_modal
 from bot.slack.common import (
     clicked_message,
     metadata,
@@ -37,21 +49,9 @@ from bot.slack.common import (
     user_id,
 )
 from bot.slack.errors import explain, explain_slack
+from bot.slack.forms import read_create_form
 from bot.slack.key_buttons import replaced_text
-from bot.slack.reminder_buttons import suggest_name
-from bot.slack.team_blocks import team_created_modal
-from bot.slack.team_keys import act_as, deliver_team_secret
-from bot.slack.team_reminder_blocks import (
-    TEAM_MUTE_ACTION,
-    TEAM_RENEW_ACTION,
-    TEAM_RENEW_VIEW,
-    TEAM_REVOKE_ACTION,
-    TEAM_SNOOZE_ACTION,
-    TeamKeyRef,
-    parse_team_value,
-    team_reminder_done_message,
-)
-from bot.slack.views import read_create_form
+from bot.slack.teams.keys import act_as, deliver_team_secret
 from bot.store import Audit
 from bot.store.teams import Team
 from bot.text import shown
@@ -65,7 +65,7 @@ ACTION_NAMES = {TEAM_RENEW_ACTION: "renew", TEAM_REVOKE_ACTION: "revoke", TEAM_S
 
 async def _owner_or_say(rt: Runtime, client: AsyncWebClient, channel: str, clicker: str, app_user_id: str,
                         action: str) -> Team | None:
-    """The team, if `clicker` may act for it now (`team_keys.act_as`: admitted, and an owner; refusals are
+    """The team, if `clicker` may act for it now (`bot.slack.teams.keys.act_as`: admitted, and an owner; refusals are
     audited); otherwise an ephemeral sentence naming the owners, and None."""
     acting = await act_as(rt, clicker, app_user_id, action)
     if isinstance(acting, str):

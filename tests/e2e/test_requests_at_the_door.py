@@ -1,7 +1,7 @@
-"""The defects an outside review found (issue #12), each reproduced over HTTP the way it was found.
+"""Requests at the door: bodies too large or too slow, ambiguous or malformed requests, the word
+"payload" in a command, Events API retries shared by replicas, and Slack's ssl_check.
 
-Every test here failed on the code before the fix.
-"""
+Each test drives the bot over HTTP against the Slack and DataOS stand-ins."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import json
 import logging
 import socket
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -19,29 +18,21 @@ import pytest
 
 from bot.playground.heimdall import HeimdallEmulator
 from bot.playground.slack import SlackFake
-from bot.reminders.sweep import Sweeper
-from bot.store.schema import AuditEntry, IdentityLink, ScheduledRevocation
 from tests.conftest import FakeClock
 from tests.e2e.conftest import Bot
 from tests.e2e.harness import (
     BotServer,
     SlackUser,
-    audit_actions,
-    create_values,
     free_port,
     make_settings,
     process_env,
-    revoke_value,
     start_bot_process,
-    table_rows,
     text_of,
-    view_id_of,
 )
 
 ADMIN = "U0ADMIN"
 AUDIT = "C0AUDIT"
 FORM = "application/x-www-form-urlencoded"
-WED_1430 = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -62,6 +53,10 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise AssertionError("no VmRSS")
+
+
+def reply(bot: Bot, n: int = 1) -> str:
+    return text_of(bot.slack.wait_for("response_url", n)[n - 1])
 
 
 # ---- 1. memory exhaustion by a chunked upload ----------------------------------------------------
@@ -134,76 +129,6 @@ def test_a_body_that_trickles_in_is_cut_off(slack: SlackFake, heimdall: Heimdall
     finally:
         server.stop()
     assert answer.startswith(b"HTTP/1.1 408")
-
-
-# ---- 2. a scheduled revoke must not delete a newer key of the same name -----------------------------
-
-
-def test_scheduled_revoke_leaves_a_new_key_with_the_old_name_alone(bot: Bot) -> None:
-    bot.clock._now = WED_1430
-    bot.heimdall.add_token("alice", "ci_loader", expiration=WED_1430 + timedelta(days=5))
-    bot.server.call(Sweeper(bot.runtime).run())
-    dm = next(c for c in bot.slack.delivered("chat.postMessage") if "ci_loader" in text_of(c))
-    renew = next(e for b in dm.params["blocks"] if b["type"] == "actions" for e in b["elements"]
-                 if e["action_id"] == "reminder_renew")
-    bot.user.click("reminder_renew", renew["value"], channel=dm.result["channel"], message_ts=dm.result["ts"],
-                   ephemeral=False)
-    opened = bot.slack.wait_for("views.open")[0]
-    values = create_values(name="ci_loader_v2", preset="720h")
-    values["old_key_block"] = {"old_key": {"type": "static_select", "selected_option": {"value": "in:24"}}}
-    bot.user.submit(view_id_of(opened), values)
-    bot.slack.wait_for("views.update", where=lambda c: "will be revoked" in text_of(c))
-    assert [r["key_expiration"] is not None for r in table_rows(bot, ScheduledRevocation)] == [True]
-    # Meanwhile the person revokes the old key and makes a new one under the same name.
-    bot.heimdall.remove_token("alice", "ci_loader")
-    newer = bot.heimdall.add_token("alice", "ci_loader", hours=24 * 60)
-    bot.clock.advance(hours=24)
-    summary = bot.server.call(Sweeper(bot.runtime).run())
-    assert bot.heimdall.tokens["alice"]["ci_loader"].apikey == newer.apikey  # still there
-    assert summary.revoked_later == 0 and summary.skipped["scheduled revoke: key changed"] == 1
-    assert ("revoke", "skipped: key changed", "ci_loader") in audit_actions(bot)
-    assert [r["state"] for r in table_rows(bot, ScheduledRevocation)] == ["skipped"]
-    bot.clock.advance(hours=24)  # the schedule has ended: nothing is tried again
-    bot.server.call(Sweeper(bot.runtime).run())
-    assert "ci_loader" in bot.heimdall.tokens["alice"]
-
-
-# ---- 3. links to application users and to the bot's own user ---------------------------------------
-
-
-def reply(bot: Bot, n: int = 1) -> str:
-    return text_of(bot.slack.wait_for("response_url", n)[n - 1])
-
-
-def test_admin_cannot_link_a_person_to_the_bot_or_an_application_user(bot: Bot) -> None:
-    bot.slack.add_user(ADMIN, "admin@example.com")
-    bot.heimdall.add_user("etl_app", None, type="application")
-    bot.user.command("admin link <@U0BOB|bob> apikey-bot", user=ADMIN)
-    assert "the bot's own DataOS user" in reply(bot) and "Nothing was linked" in reply(bot)
-    bot.user.command("admin link <@U0BOB|bob> etl_app", user=ADMIN)
-    assert "is an application user" in reply(bot, 2) and "Nothing was linked" in reply(bot, 2)
-    assert table_rows(bot, IdentityLink) == []
-    bot.user.command("list", user="U0BOB")
-    operator_secret = bot.heimdall.operator_key  # type: ignore[attr-defined]
-    assert operator_secret not in reply(bot, 3)
-    assert "apikey_bot_operator" not in reply(bot, 3)
-    assert [a for a in audit_actions(bot) if a[0] == "admin link"] == [
-        ("admin link", "refused:operator", None), ("admin link", "refused:application", None)]
-
-
-def test_self_link_checks_users_the_directory_does_not_know_yet(bot: Bot) -> None:
-    bot.user.command("whoami", user="U0DAVE")  # the directory is loaded now
-    reply(bot)
-    bot.heimdall.add_user("late_app", None, type="application")  # made after the directory was loaded
-    key = bot.heimdall.add_token("late_app", "late_key", hours=48).apikey
-    bot.user.command("link", user="U0DAVE")
-    opened = bot.slack.wait_for("views.open")[0]
-    bot.user.submit(view_id_of(opened), {"link_block": {"pasted_key": {"type": "plain_text_input", "value": key}}},
-                    user="U0DAVE")
-    result = bot.slack.wait_for("views.update", where=lambda c: "Nothing was linked" in text_of(c)
-                                or "now linked" in text_of(c))[0]
-    assert "is an application user" in text_of(result)
-    assert table_rows(bot, IdentityLink) == []
 
 
 # ---- 4. the word "payload" in a slash command ----------------------------------------------------
@@ -356,126 +281,3 @@ def test_ssl_check_gets_an_empty_200_signed_or_not(bot: Bot) -> None:
     unsigned = bot.user.post("ssl_check=1&token=legacy", FORM, signature="v0=" + "0" * 64)
     for r in (signed, unsigned):
         assert r.status_code == 200 and r.text == ""
-
-
-# ---- 9. text nobody in this project wrote, in mrkdwn --------------------------------------------------
-
-
-HOSTILE = "<!channel> <https://evil.example|renew> <@U0BOB> <#C0GEN> & friends"
-
-
-def raw_mentions(text: str) -> list[str]:
-    return [m for m in ("<!channel", "<!here", "<https://evil", "<@U0BOB", "<#C0GEN") if m in text]
-
-
-def test_typed_extras_do_not_reach_the_form_unescaped(bot: Bot) -> None:
-    opened = bot.user.command_modal("create mykey 30d extra <!here> <https://evil.example|x>")
-    assert raw_mentions(text_of(opened)) == []
-    assert "&lt;!here&gt;" in text_of(opened)
-
-
-def test_audit_channel_lines_escape_names_from_dataos(bot: Bot) -> None:
-    hostile = bot.heimdall.add_token("alice", HOSTILE, hours=48)
-    bot.user.click("revoke_key", revoke_value(hostile))
-    line = bot.slack.wait_for("chat.postMessage", where=lambda c: c.params.get("channel") == AUDIT)[0]
-    assert raw_mentions(line.params["text"]) == []
-    assert "&lt;!channel&gt;" in line.params["text"]
-    assert HOSTILE not in bot.heimdall.tokens["alice"]
-
-
-def test_not_mapped_message_escapes_the_slack_email(bot: Bot) -> None:
-    bot.slack.add_user("U0EVE", "<!channel>@example.com")
-    bot.user.command("list", user="U0EVE")
-    assert raw_mentions(reply(bot)) == [] and "&lt;!channel&gt;@example.com" in reply(bot)
-
-
-# ---- 10. builders on large inputs ------------------------------------------------------------------
-
-
-def test_long_names_and_ids_from_dataos_still_render_and_work(bot: Bot) -> None:
-    long_name = "k" * 400
-    bot.heimdall.add_token("alice", long_name, hours=48)
-    bot.user.command("list")
-    listed = bot.slack.wait_for("response_url")[0]
-    buttons = [e for b in listed.params["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    reveal = next(e for e in buttons if e["action_id"] == "reveal_key")
-    revoke = next(e for e in buttons if e["action_id"] == "revoke_key")
-    assert len(reveal["value"]) <= 150 and len(revoke["value"]) <= 200
-    bot.user.command_modal("revoke")
-    picker = bot.slack.wait_for("views.update", where=lambda c: "Which key?" in text_of(c))[0]
-    options = next(b for b in picker.params["view"]["blocks"] if b["type"] == "input")["element"]["options"]
-    assert all(len(o["value"]) <= 150 and len(o["text"]["text"]) <= 75 for o in options)
-    bot.user.click("reveal_key", reveal["value"])  # the reference finds the key
-    secret = bot.heimdall.tokens["alice"][long_name].apikey
-    bot.slack.wait_for("views.update", where=lambda c: secret in text_of(c))
-    bot.user.click("revoke_key", revoke["value"])
-    bot.slack.wait_for("response_url", 2)
-    assert long_name not in bot.heimdall.tokens["alice"]
-
-
-def test_admin_keys_of_a_long_user_id_render(bot: Bot) -> None:
-    bot.slack.add_user(ADMIN, "admin@example.com")
-    long_id = "u" * 300
-    bot.heimdall.add_user(long_id, "long@example.com")
-    bot.slack.add_user("U0LONG", "long@example.com")
-    bot.heimdall.add_token(long_id, "x" * 200, hours=48)
-    bot.server.call(bot.runtime.directory.refresh())
-    bot.user.command("admin keys <@U0LONG>", user=ADMIN)
-    text = reply(bot)
-    assert "Something went wrong" not in text and "Revoke" in text
-
-
-# ---- 11. e-mail matching without Unicode case folding ---------------------------------------------
-
-
-def test_a_look_alike_email_does_not_match(bot: Bot) -> None:
-    bot.heimdall.add_user("karl", "karl@example.com")
-    bot.slack.add_user("U0KELVIN", "\u212aarl@example.com")
-    bot.heimdall.add_token("karl", "karls_key", hours=48)
-    bot.server.call(bot.runtime.directory.refresh())
-    bot.user.command("list", user="U0KELVIN")
-    assert "karls_key" not in reply(bot) and "No DataOS user has the e-mail address" in reply(bot)
-    bot.slack.add_user("U0KARL", "KARL@example.com")  # ASCII case still does not matter
-    bot.user.command("list", user="U0KARL")
-    assert "karls_key" in reply(bot, 2)
-
-
-# ---- 12. a link that takes over someone's DataOS user -------------------------------------------------
-
-
-def test_self_link_over_an_email_match_tells_the_matched_person(bot: Bot) -> None:
-    alice_key = bot.heimdall.add_token("alice", "alices", hours=48).apikey
-    bot.user.command("link", user="U0DAVE")
-    opened = bot.slack.wait_for("views.open")[0]
-    bot.user.submit(view_id_of(opened), {"link_block": {"pasted_key": {"type": "plain_text_input",
-                                                                      "value": alice_key}}}, user="U0DAVE")
-    bot.slack.wait_for("views.update", where=lambda c: "now linked" in text_of(c))
-    dm = bot.slack.wait_for("chat.postMessage", where=lambda c: c.params.get("channel") == "U0ALICE")[0]
-    assert "Slack user <@U0DAVE> linked themselves to your DataOS user `alice`" in text_of(dm)
-    assert "This was not me" in text_of(dm) and "tell your admins" in text_of(dm)
-    audit = bot.slack.wait_for("chat.postMessage", where=lambda c: c.params.get("channel") == AUDIT
-                               and "link takeover" in c.params["text"])[0]
-    assert "U0ALICE" in audit.params["text"]
-    bot.user.command("whoami", user="U0ALICE")
-    assert "<@U0DAVE> (linked themselves)" in reply(bot)
-    bot.user.command("whoami", user="U0DAVE")
-    assert "<@U0ALICE> (by e-mail)" in reply(bot, 2)
-    assert [r["outcome"] for r in table_rows(bot, AuditEntry) if r["action"] == "link takeover"] == ["told"]
-
-
-def test_admin_link_over_an_email_match_tells_the_matched_person(bot: Bot) -> None:
-    bot.slack.add_user(ADMIN, "admin@example.com")
-    bot.user.command("admin link <@U0DAVE|dave> bob", user=ADMIN)
-    assert "now linked" in reply(bot)
-    dm = bot.slack.wait_for("chat.postMessage", where=lambda c: c.params.get("channel") == "U0BOB")[0]
-    assert f"A platform admin (<@{ADMIN}>) linked Slack user <@U0DAVE> to your DataOS user `bob`" in text_of(dm)
-
-
-def test_linking_your_own_user_tells_nobody(bot: Bot) -> None:
-    key = bot.heimdall.add_token("alice", "mine", hours=48).apikey
-    bot.user.command("link")
-    opened = bot.slack.wait_for("views.open")[0]
-    bot.user.submit(view_id_of(opened), {"link_block": {"pasted_key": {"type": "plain_text_input", "value": key}}})
-    bot.slack.wait_for("views.update", where=lambda c: "now linked" in text_of(c))
-    assert bot.server.call(bot.runtime.drain(10))
-    assert [c for c in bot.slack.calls_to("chat.postMessage") if c.params.get("channel") != AUDIT] == []

@@ -23,11 +23,7 @@ from bot.dataos import DataOSError, DataOSNotFound, Token
 from bot.identity import Identity, failure, slack_error
 from bot.service import Duplicate, StoreUnavailable, same_second
 from bot.slack import blocks, tracked
-from bot.slack.common import action_value, clicked_message, metadata, open_view, state_value, tell, update_view, user_id
-from bot.slack.errors import explain, explain_slack
-from bot.slack.home import from_home, publish_home
-from bot.slack.key_buttons import ExactKey, exact_key, parse_exact, replaced_text
-from bot.slack.team_blocks import (
+from bot.slack.blocks.teams import (
     FOR_BLOCK,
     FOR_INPUT,
     MYSELF,
@@ -42,6 +38,10 @@ from bot.slack.team_blocks import (
     team_secret_message,
     with_for,
 )
+from bot.slack.common import action_value, clicked_message, metadata, open_view, state_value, tell, update_view, user_id
+from bot.slack.errors import explain, explain_slack
+from bot.slack.home import from_home, publish_home
+from bot.slack.key_buttons import ExactKey, exact_key, parse_exact, replaced_text
 from bot.store import Audit
 from bot.store.teams import Team
 from bot.teams import describe_owners

@@ -1,4 +1,4 @@
-"""Leak watch, issue #20 section D: a budget junk cannot use up, DMs that count only once delivered,
+"""Leak watch: a budget junk cannot use up, DMs that count only once delivered,
 edits and previews that are not new pastes, shapes that were missed, notes in the right thread, damaged
 buttons, no preview of the leaked message, and housekeeping that keeps each table to its retention.
 

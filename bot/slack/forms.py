@@ -1,0 +1,105 @@
+"""Reading what a person submitted in a create (or renew) form, and the first step of every submission.
+
+Shared by the personal and the team listeners (`bot.slack.views`, `bot.slack.reminder_buttons`,
+`bot.slack.teams`), which is why it sits below all of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.app import Runtime
+from bot.domain.durations import InvalidDuration
+from bot.domain.keys import InvalidKeyName, validate_key_name
+from bot.identity import Denied, Identity
+from bot.slack.blocks.common import info_modal, render_id, working_modal
+from bot.slack.blocks.forms import create_modal
+from bot.slack.blocks.ids import (
+    BANNER_BLOCK,
+    CUSTOM_BLOCK,
+    CUSTOM_INPUT,
+    CUSTOM_VALUE,
+    NAME_BLOCK,
+    NAME_INPUT,
+    VALIDITY_BLOCK,
+    VALIDITY_INPUT,
+)
+from bot.slack.common import metadata, state_block_id, state_value, update_view, user_id
+from bot.text import shown
+
+
+def read_create_form(rt: Runtime, view: dict[str, Any]) -> tuple[str | None, int | None, dict[str, str]]:
+    """(name, hours, errors by block_id) from a create form's state. Pure apart from the policy."""
+    errors: dict[str, str] = {}
+    name: str | None = None
+    # Anything not shaped as Slack sends it is refused, not guessed at: a form is not a place for surprises.
+    raw_name = state_value(view, NAME_BLOCK, NAME_INPUT).get("value")
+    try:
+        if raw_name is not None and not isinstance(raw_name, str):
+            raise InvalidKeyName("That name could not be read; type it again.")
+        name = validate_key_name(raw_name)
+    except InvalidKeyName as exc:
+        errors[NAME_BLOCK] = str(exc)
+    selected = state_value(view, VALIDITY_BLOCK, VALIDITY_INPUT).get("selected_option") or {}
+    choice = str(selected.get("value") or "") if isinstance(selected, dict) else ""
+    raw_custom = state_value(view, CUSTOM_BLOCK, CUSTOM_INPUT).get("value")
+    custom = raw_custom.strip() if isinstance(raw_custom, str) else ""
+    if raw_custom is not None and not isinstance(raw_custom, str):
+        errors[CUSTOM_BLOCK] = "That validity could not be read; type it again."
+    hours: int | None = None
+    if choice == CUSTOM_VALUE or not choice:
+        if not custom:
+            target = CUSTOM_BLOCK if choice else VALIDITY_BLOCK
+            errors[target] = "Type a validity such as 36h, 45d or 2w, or choose one of the presets."
+        else:
+            try:
+                hours = rt.policy.parse(custom)
+            except InvalidDuration as exc:
+                errors[CUSTOM_BLOCK] = str(exc)
+    else:
+        digits = choice[:-1]
+        preset = int(digits) if choice.endswith("h") and digits.isascii() and digits.isdigit() else None
+        if preset is None or preset not in rt.policy.presets:
+            errors[VALIDITY_BLOCK] = "That validity is not offered any more; choose another."
+        else:
+            hours = preset
+    return name, hours, {state_block_id(view, block): text for block, text in errors.items()}
+
+
+def has_banner(view: dict[str, Any]) -> bool:
+    return any(isinstance(b, dict) and str(b.get("block_id") or "").split("~")[0] == BANNER_BLOCK
+               for b in view.get("blocks") or [])
+
+
+def redraw_create_form(rt: Runtime, view: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    """The create form as submitted, with `problems` (about these very values) as its banner."""
+    raw_name = state_value(view, NAME_BLOCK, NAME_INPUT).get("value")
+    selected = state_value(view, VALIDITY_BLOCK, VALIDITY_INPUT).get("selected_option") or {}
+    choice = str(selected.get("value") or "") if isinstance(selected, dict) else ""
+    raw_custom = state_value(view, CUSTOM_BLOCK, CUSTOM_INPUT).get("value")
+    digits = choice[:-1]
+    preset = int(digits) if choice.endswith("h") and digits.isascii() and digits.isdigit() else None
+    error = " ".join(shown(p, 300) for p in problems) or "Choose a validity."
+    return create_modal(
+        rt.policy, name=raw_name if isinstance(raw_name, str) else None,
+        validity_hours=preset if preset in rt.policy.presets else None,
+        validity_text=raw_custom.strip() if isinstance(raw_custom, str) and choice == CUSTOM_VALUE else None,
+        error=error, channel_id=metadata(view).get("channel_id", ""), render=render_id())
+
+
+async def begin(rt: Runtime, body: dict[str, Any], view: dict[str, Any], ack: AsyncAck, client: AsyncWebClient,
+                title: str, working: str) -> tuple[str, Identity | None]:
+    """Switch a valid submission to its "working" view (the ack), then find out who submitted it.
+
+    Returns the view id and the identity; None (after saying why in the modal) if they are not mapped.
+    """
+    await ack(response_action="update", view=working_modal(title, working))
+    view_id = str(view.get("id") or "")
+    identity = await rt.keys.identify(user_id(body))
+    if isinstance(identity, Denied):
+        await update_view(client, view_id, info_modal(title, f":no_entry: {identity.message}"))
+        return view_id, None
+    return view_id, identity
