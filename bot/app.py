@@ -27,10 +27,12 @@ from bot.config import Settings
 from bot.dataos import DataOSError, DataOSUnavailable, HeimdallClient
 from bot.delivery import TOKEN_ERRORS, OutcomeBook, SweepReport, slack_code
 from bot.domain.durations import parse_duration_hours
+from bot.domain.key_policy import KeyPolicy
 from bot.domain.policy import ValidityPolicy
 from bot.identity import DataOSDirectory, IdentityResolver, SlackProfiles, Workspace, failure, slack_error
 from bot.leak_gate import CheckGate
 from bot.metrics import SLACK_TOKEN_LOST, TOKEN_LOSS_CAUSES, CountingRateLimitHandler, dataos_observer
+from bot.policy import Governance, policy_of
 from bot.proxies import session_middleware, use_proxy_rule
 from bot.self_links import SelfLinks
 from bot.service import KeyService
@@ -105,6 +107,8 @@ class Runtime:
             presets=tuple(settings.preset_hours), default=settings.default_validity_hours,
             maximum=settings.max_validity_hours,
         )
+        #: The key policy file (POLICY_FILE), checked now: a broken one stops start-up (ConfigError).
+        self.key_policy: KeyPolicy | None = policy_of(settings)
         kwargs: dict[str, Any] = {"sleep": dataos_sleep} if dataos_sleep is not None else {}
         self.dataos = HeimdallClient(settings.heimdall_url, settings.dataos_apikey,
                                      timeout=settings.dataos_timeout_seconds, observer=dataos_observer,
@@ -162,6 +166,11 @@ class Runtime:
                                    clock=monotonic)
         #: Team keys: who owns each application user's keys (people and user groups) and its channel.
         self.teams = Teams(TeamsRepo(self.engine), self.slack, clock, monotonic=monotonic)
+        #: Which rule of the key policy applies to whom, and who may approve (bot.policy).
+        self.governance = Governance(self.key_policy, base=self.policy, presets=settings.all_preset_hours,
+                                     teams=self.teams, resolver=self.resolver, admins=self.admins)
+        # Forms carry validities up to the longest any rule allows; each submission is decided by its rule.
+        self.policy = self.governance.widest()
         self._bot_user_id: str | None = None
         self._workspace: Workspace | None = None
         self._warmup: asyncio.Task[None] | None = None

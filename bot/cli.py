@@ -39,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     playground.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     playground.add_argument("--port", type=int, default=4000, help="port of the page (default 4000; 0 picks one)")
     sub.add_parser("doctor", help="check configuration, Slack, the bot's DataOS key and the database")
+    policy = sub.add_parser("policy", help="the key policy file (POLICY_FILE)")
+    policy_sub = policy.add_subparsers(dest="policy_command", metavar="ACTION", required=True)
+    check = policy_sub.add_parser("check", help="check a key policy file and print its rules in the order they "
+                                                "are tried; exit 1 naming the line of the first problem")
+    check.add_argument("file", help="the TOML file, e.g. policy.toml")
 
     manifest = sub.add_parser("manifest", help="print the Slack app manifest for this configuration")
     where = manifest.add_mutually_exclusive_group()
@@ -67,12 +72,15 @@ def run_async(main: Coroutine[Any, Any, T]) -> T:
 
 def settings_or_exit() -> Settings:
     from bot.config import ConfigError, load_settings  # noqa: PLC0415
+    from bot.policy.loader import policy_of  # noqa: PLC0415
 
     try:
-        return load_settings()
+        settings = load_settings()
+        policy_of(settings)  # a broken POLICY_FILE stops start-up here, in one line naming it and the line
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         raise SystemExit(2) from None
+    return settings
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -201,6 +209,27 @@ def doctor(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def policy(args: argparse.Namespace) -> int:
+    """`apikey-bot policy check FILE`: 0 and the rules as the bot reads them, or 1 and the line at fault."""
+    from bot.domain.durations import InvalidDuration, parse_duration_hours  # noqa: PLC0415
+    from bot.policy.loader import PolicyError, describe, load_policy_file  # noqa: PLC0415
+
+    try:  # what [defaults] max_validity falls back to, as the bot would read it
+        fallback = parse_duration_hours(os.environ.get("MAX_VALIDITY") or "365d")
+    except InvalidDuration:
+        fallback = 365 * 24
+    try:
+        loaded = load_policy_file(args.file, fallback_max_hours=fallback)
+    except PolicyError as exc:
+        print(f"✘ {exc}", file=sys.stderr)
+        return 1
+    print(f"✔ {args.file}: {len(loaded.rules)} rule{'s' if len(loaded.rules) != 1 else ''} and the defaults; the "
+          "first rule that names a person and covers the kind of key applies:")
+    for line in describe(loaded):
+        print(f"  {line}")
+    return 0
+
+
 def manifest(args: argparse.Namespace) -> int:
     from bot.manifest import render  # noqa: PLC0415
 
@@ -215,7 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    commands = {"serve": serve, "sweep": sweep, "playground": playground, "doctor": doctor, "manifest": manifest}
+    commands = {"serve": serve, "sweep": sweep, "playground": playground, "doctor": doctor, "manifest": manifest,
+                "policy": policy}
     return commands[args.command](args)
 
 

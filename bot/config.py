@@ -56,6 +56,13 @@ EXPECTS: dict[str, str] = {
     "DATAOS_USERS_LIMIT": "a whole number of DataOS users asked for in one directory listing, at least 1",
     "DATAOS_MAX_RESPONSE_MB": "a whole number of megabytes, 1 to 4096 (the largest DataOS answer the bot reads)",
     "ALLOW_GUESTS": "true or false (whether Slack guest accounts may be mapped and link)",
+    "POLICY_FILE": "the path of a key policy file (TOML; check it with `apikey-bot policy check FILE`), or empty",
+    "APPROVAL_CHANNEL": "a Slack channel id such as C0123ABCD for approval requests (the bot must be a member), "
+                        "or empty to DM each approver",
+    "NOTICE_NEW_KEYS": "true or false (DM a key's owner when a key appears that the bot did not make)",
+    "NOTICE_ESCALATE_AFTER": "a duration such as 24h (an unanswered new-key notice is then told to the audit "
+                             "channel)",
+    "DIGEST_CHANNEL": "a Slack channel id such as C0123ABCD for the weekly digest, or empty for AUDIT_CHANNEL",
 }
 
 
@@ -105,6 +112,11 @@ class Settings(BaseSettings):
     leak_watch_queue: int = Field(default=500, ge=0, le=100_000)
     dataos_max_response_mb: int = Field(default=64, ge=1, le=4096)
     allow_guests: bool = False
+    policy_file: str | None = None
+    approval_channel: str | None = None
+    notice_new_keys: bool = True
+    notice_escalate_after: str = "24h"
+    digest_channel: str | None = None
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -127,7 +139,12 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return v if v.endswith("/") else v + "/"
 
-    @field_validator("audit_channel", mode="before")
+    @field_validator("policy_file", mode="before")
+    @classmethod
+    def _policy_file(cls, v: object) -> object:
+        return None if v in ("", None) else v
+
+    @field_validator("audit_channel", "approval_channel", "digest_channel", mode="before")
     @classmethod
     def _channel(cls, v: object) -> object:
         if v in ("", None):
@@ -193,7 +210,8 @@ class Settings(BaseSettings):
         parse_working_days(v)
         return v
 
-    @field_validator("default_validity", "max_validity", "snooze", "renew_grace", "discovery_interval")
+    @field_validator("default_validity", "max_validity", "snooze", "renew_grace", "discovery_interval",
+                     "notice_escalate_after")
     @classmethod
     def _duration(cls, v: str) -> str:
         parse_duration_hours(v)
@@ -221,6 +239,11 @@ class Settings(BaseSettings):
     @property
     def ladder_hours(self) -> list[int]:
         return sorted({parse_duration_hours(s) for s in self.reminder_ladder}, reverse=True)
+
+    @property
+    def all_preset_hours(self) -> list[int]:
+        """Every preset, whatever MAX_VALIDITY says (a key policy caps them per rule)."""
+        return sorted({parse_duration_hours(p) for p in self.validity_presets})
 
     @property
     def preset_hours(self) -> list[int]:

@@ -23,6 +23,14 @@ log = logging.getLogger(__name__)
 GROUP_TTL_SECONDS = 300.0
 
 
+class GroupUnknown(Exception):
+    """Slack could not say who is in a user group just now."""
+
+    def __init__(self, group_id: str) -> None:
+        super().__init__(f"the members of user group {group_id} could not be read from Slack")
+        self.group_id = group_id
+
+
 class Teams:
     def __init__(self, repo: TeamsRepo, slack: AsyncWebClient, clock: Callable[[], datetime], *,
                  monotonic: Callable[[], float] = time.monotonic, group_ttl: float = GROUP_TTL_SECONDS) -> None:
@@ -59,9 +67,11 @@ class Teams:
             owners.update(dict.fromkeys(sorted(await self.group_members(group))))
         return list(owners)
 
-    async def group_members(self, group_id: str) -> frozenset[str]:
+    async def group_members(self, group_id: str, *, strict: bool = False) -> frozenset[str]:
         """A user group's members (cached up to `group_ttl`). When Slack cannot say, nobody is taken for a
-        member (an owner is refused rather than a stranger let in), and Slack is asked again next time."""
+        member (an owner is refused rather than a stranger let in), and Slack is asked again next time;
+        with `strict`, GroupUnknown is raised instead (a key policy must not fall through to a laxer rule
+        because Slack did not answer)."""
         cached = self._groups.get(group_id)
         if cached is not None and self.monotonic() - cached[0] < self.group_ttl:
             return cached[1]
@@ -75,6 +85,8 @@ class Teams:
             except Exception as exc:
                 log.warning("could not read the members of user group %s: %s", group_id, type(exc).__name__)
                 self._groups.pop(group_id, None)
+                if strict:
+                    raise GroupUnknown(group_id) from None
                 return frozenset()
             members = frozenset(str(u) for u in (answer.get("users") or []) if isinstance(u, str))
             self._groups[group_id] = (self.monotonic(), members)

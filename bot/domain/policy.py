@@ -12,6 +12,11 @@ class ValidityPolicy:
     presets: tuple[int, ...]  # hours, shortest first, none above `maximum`
     default: int
     maximum: int
+    #: Above this many hours a key needs someone's approval (a key policy, issue #28); None: never.
+    approval_above: int | None = None
+
+    def needs_approval(self, hours: int) -> bool:
+        return self.approval_above is not None and hours > self.approval_above
 
     def check(self, hours: int) -> int:
         if hours > self.maximum:
