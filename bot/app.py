@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.approvals import ApprovalService, KeyMaker
 from bot.audience import SlackDirectory
 from bot.audit import AuditTrail
 from bot.config import Settings
@@ -52,6 +53,8 @@ from bot.store import (
     create_engine,
     migrate,
 )
+from bot.store.approvals import Approvals
+from bot.store.notices import Notices
 from bot.store.teams import TeamsRepo
 from bot.teams import Teams
 
@@ -171,6 +174,14 @@ class Runtime:
                                      teams=self.teams, resolver=self.resolver, admins=self.admins)
         # Forms carry validities up to the longest any rule allows; each submission is decided by its rule.
         self.policy = self.governance.widest()
+        #: Requests for keys that need approval (bot.approvals); its Slack surface is set by bot.compose.
+        self.approval_requests = Approvals(self.engine)
+        self.approvals = ApprovalService(
+            self.approval_requests, self.governance,
+            KeyMaker(self.approval_requests, self.keys, self.resolver, self.teams, self.revocations, trail, clock),
+            trail, clock)
+        #: "Was this you?" notices about keys the bot did not make (bot.reminders.notices).
+        self.notices = Notices(self.engine)
         self._bot_user_id: str | None = None
         self._workspace: Workspace | None = None
         self._warmup: asyncio.Task[None] | None = None

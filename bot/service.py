@@ -150,8 +150,10 @@ class KeyService:
     ) -> Token | Duplicate:
         """Create once per `request_id` (e.g. one modal submission): a double submit gets `Duplicate`."""
         now = self.clock()
+        key_name = name or generate_key_name()
         try:
-            claimed = await self.idempotency.claim_idempotency(request_id, identity.dataos_user_id, now)
+            claimed = await self.idempotency.claim_idempotency(request_id, identity.dataos_user_id, now,
+                                                               key_name=key_name)
         except Exception as exc:
             log.warning("could not claim %s: %s", request_id, type(exc).__name__)
             raise StoreUnavailable from None
@@ -159,7 +161,6 @@ class KeyService:
             previous = await self.idempotency.get_idempotency(request_id)
             assert previous is not None
             return Duplicate(previous)
-        key_name = name or generate_key_name()
         try:
             token = await self.dataos.create_token(
                 identity.dataos_user_id, name=key_name, hours=hours,

@@ -19,7 +19,9 @@ from bot.app import Runtime
 from bot.dataos import DataOSError, DataOSNotFound
 from bot.identity import Denied
 from bot.slack import tracked
+from bot.slack.approvals.gate import fit_form
 from bot.slack.blocks.common import DAMAGED_BUTTON, info_modal, text_message, working_modal
+from bot.slack.blocks.forms import create_modal
 from bot.slack.blocks.ids import CREATE_ACTION, LIST_ACTION, PAGE_ACTION, REVEAL_ACTION, REVOKE_ACTION, SHOW_HERE_ACTION
 from bot.slack.blocks.keys import secret_modal
 from bot.slack.commands import open_create_form, send_key_list
@@ -52,9 +54,11 @@ async def on_page(rt: Runtime, body: dict[str, Any], respond: AsyncRespond) -> N
 async def on_open_create(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
     channel = str(((body.get("channel") or {}).get("id")) or "")
     try:
-        await open_create_form(rt, client, str(body.get("trigger_id") or ""), channel, {})
+        view_id = await open_create_form(rt, client, str(body.get("trigger_id") or ""), channel, {})
     except SlackApiError as exc:
         await _say(respond, body, ":x: " + explain_slack(exc, doing="opening the create form"))
+        return
+    await fit_form(rt, client, view_id, user_id(body), "personal", lambda p: create_modal(p, channel_id=channel))
 
 
 async def _show_secret(rt: Runtime, client: AsyncWebClient, slack_user: str, view_id: str, name: str) -> None:

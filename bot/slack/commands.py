@@ -23,6 +23,7 @@ from bot.domain.keys import InvalidKeyName, validate_key_name
 from bot.identity import Denied, Mapped
 from bot.slack import tracked
 from bot.slack.admin import admin_command
+from bot.slack.approvals.gate import fit_form
 from bot.slack.blocks.common import Message, denied_message, info_modal, text_message, working_modal
 from bot.slack.blocks.forms import create_modal
 from bot.slack.blocks.help import help_message
@@ -134,7 +135,7 @@ def _looks_like_duration(text: str) -> bool:
 
 async def open_create_form(rt: Runtime, client: AsyncWebClient, trigger_id: str, channel_id: str,
                            prefill: dict[str, Any]) -> str:
-    view = create_modal(rt.policy, channel_id=channel_id, **prefill)
+    view = create_modal(rt.governance.opening_form(), channel_id=channel_id, **prefill)
     return await open_view(client, trigger_id, view)
 
 
@@ -153,7 +154,9 @@ async def cmd_create(rt: Runtime, call: Call) -> None:
         denial = info_modal("Create a DataOS key", f":no_entry: {identity.message}")
         await update_view(call.client, view_id, denial)
         return
-    form = create_modal(rt.policy, channel_id=call.channel_id, **prefill)
+    policy = await fit_form(rt, call.client, view_id, call.user_id, "team" if wanted else "personal",
+                            lambda p: create_modal(p, channel_id=call.channel_id, **prefill))
+    form = create_modal(policy, channel_id=call.channel_id, **prefill)
     await offer_for(rt, call.client, view_id, form, identity, wanted)
 
 

@@ -14,7 +14,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.app import Runtime
 from bot.domain.durations import InvalidDuration
 from bot.domain.keys import InvalidKeyName, validate_key_name
+from bot.domain.policy import ValidityPolicy
 from bot.identity import Denied, Identity
+from bot.slack.approvals.gate import missing_reason_text, reason_missing
+from bot.slack.blocks.approvals import REASON_BLOCK
 from bot.slack.blocks.common import info_modal, render_id, working_modal
 from bot.slack.blocks.forms import create_modal
 from bot.slack.blocks.ids import (
@@ -66,6 +69,9 @@ def read_create_form(rt: Runtime, view: dict[str, Any]) -> tuple[str | None, int
             errors[VALIDITY_BLOCK] = "That validity is not offered any more; choose another."
         else:
             hours = preset
+    if not errors and reason_missing(view, hours):
+        assert hours is not None
+        errors[REASON_BLOCK] = missing_reason_text(hours)
     return name, hours, {state_block_id(view, block): text for block, text in errors.items()}
 
 
@@ -74,8 +80,11 @@ def has_banner(view: dict[str, Any]) -> bool:
                for b in view.get("blocks") or [])
 
 
-def redraw_create_form(rt: Runtime, view: dict[str, Any], problems: list[str]) -> dict[str, Any]:
-    """The create form as submitted, with `problems` (about these very values) as its banner."""
+def redraw_create_form(rt: Runtime, view: dict[str, Any], problems: list[str],
+                       policy: ValidityPolicy | None = None) -> dict[str, Any]:
+    """The create form as submitted, with `problems` (about these very values) as its banner; drawn for
+    `policy` (the person's own rule) when it is known."""
+    policy = policy or rt.policy
     raw_name = state_value(view, NAME_BLOCK, NAME_INPUT).get("value")
     selected = state_value(view, VALIDITY_BLOCK, VALIDITY_INPUT).get("selected_option") or {}
     choice = str(selected.get("value") or "") if isinstance(selected, dict) else ""
@@ -84,8 +93,8 @@ def redraw_create_form(rt: Runtime, view: dict[str, Any], problems: list[str]) -
     preset = int(digits) if choice.endswith("h") and digits.isascii() and digits.isdigit() else None
     error = " ".join(shown(p, 300) for p in problems) or "Choose a validity."
     return create_modal(
-        rt.policy, name=raw_name if isinstance(raw_name, str) else None,
-        validity_hours=preset if preset in rt.policy.presets else None,
+        policy, name=raw_name if isinstance(raw_name, str) else None,
+        validity_hours=preset if preset in policy.presets else None,
         validity_text=raw_custom.strip() if isinstance(raw_custom, str) and choice == CUSTOM_VALUE else None,
         error=error, channel_id=metadata(view).get("channel_id", ""), render=render_id())
 

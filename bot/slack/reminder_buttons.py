@@ -19,13 +19,16 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Runtime
+from bot.approvals import Renewal
 from bot.dataos import DataOSConflict, DataOSError
 from bot.domain.durations import humanize_hours
 from bot.domain.keys import is_ref
 from bot.domain.names import suggest_name
+from bot.domain.policy import ValidityPolicy
 from bot.identity import Denied, Identity
 from bot.service import Duplicate, StoreUnavailable
 from bot.slack import tracked
+from bot.slack.approvals.gate import fit_form, govern
 from bot.slack.blocks.common import DAMAGED_BUTTON, info_modal, slack_date
 from bot.slack.blocks.forms import created_modal, renew_modal
 from bot.slack.blocks.ids import (
@@ -164,16 +167,21 @@ async def open_renew_form(rt: Runtime, body: dict[str, Any], client: AsyncWebCli
     preselects what happens to the old key ("now" for a key that leaked)."""
     channel, ts = clicked_message(body)
     now = rt.clock()
-    view = renew_modal(
-        rt.policy, old_name=ref.name, old_expiration=ref.expiration, now=now,
-        suggested_name="" if is_ref(ref.name) else suggest_name(ref.name, now), lifetime_hours=ref.lifetime_hours,
-        grace_hours=rt.renew_grace_hours, revoke_old=revoke_old,
-        meta={"old": ref.name, "exp": str(int(ref.expiration.timestamp())), "ch": channel, "ts": ts},
-    )
+
+    def form(policy: ValidityPolicy) -> dict[str, Any]:
+        return renew_modal(
+            policy, old_name=ref.name, old_expiration=ref.expiration, now=now,
+            suggested_name="" if is_ref(ref.name) else suggest_name(ref.name, now),
+            lifetime_hours=ref.lifetime_hours, grace_hours=rt.renew_grace_hours, revoke_old=revoke_old,
+            meta={"old": ref.name, "exp": str(int(ref.expiration.timestamp())), "ch": channel, "ts": ts},
+        )
+
     try:
-        await open_view(client, str(body.get("trigger_id") or ""), view)
+        view_id = await open_view(client, str(body.get("trigger_id") or ""), form(rt.governance.opening_form()))
     except SlackApiError as exc:
         await tell(client, channel, user_id(body), ":x: " + explain_slack(exc, doing="opening the renew form"))
+        return
+    await fit_form(rt, client, view_id, user_id(body), "personal", form)
 
 
 async def submit_renew(rt: Runtime, body: dict[str, Any], view: dict[str, Any], ack: AsyncAck,
@@ -194,6 +202,11 @@ async def submit_renew(rt: Runtime, body: dict[str, Any], view: dict[str, Any], 
     view_id, identity = await begin(rt, body, view, ack, client, title, "Creating the new key…")
     if identity is None:
         return
+    old_at = _stamp(meta.get("exp", ""))
+    renewal = Renewal(old_name, old_at, str(choice)) if old_at is not None else None
+    if not await govern(rt, client, view, view_id, owner=identity, kind="personal", name=name, hours=hours,
+                        title=title, renew=renewal):
+        return  # refused by the key policy, or asked for approval (the old key is handled once approved)
     try:
         result = await rt.keys.create_key(identity, name=name, hours=hours, request_id=f"{view_id}:{view.get('hash')}")
     except DataOSConflict as exc:

@@ -18,6 +18,7 @@ from bot.app import Runtime
 from bot.dataos import DataOSConflict, DataOSError, DataOSNotFound, Token
 from bot.service import Duplicate, LinkRefused, StoreUnavailable
 from bot.slack import tracked
+from bot.slack.approvals.gate import govern
 from bot.slack.blocks.common import info_modal, render_id, slack_date, working_modal
 from bot.slack.blocks.forms import create_modal, created_modal
 from bot.slack.blocks.ids import (
@@ -65,6 +66,9 @@ async def submit_create(rt: Runtime, body: dict[str, Any], view: dict[str, Any],
     if identity is None:
         return
     slack_user = identity.slack_user_id
+    if not await govern(rt, client, view, view_id, owner=identity, kind="personal", name=name, hours=hours,
+                        title=title, redraw=lambda policy, problem: redraw_create_form(rt, view, [problem], policy)):
+        return  # refused by the key policy, or asked for approval: the modal says which
     # Same view id and hash = the same submission (a double click): the idempotency claims let one through.
     request_id = f"{view_id}:{view.get('hash') or ''}"
     try:

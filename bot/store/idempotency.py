@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
 from bot.store.audit import Audit, audit_row
 from bot.store.base import Repository
@@ -24,10 +24,14 @@ class Idempotency:
 
 
 class IdempotencyClaims(Repository):
-    async def claim_idempotency(self, key: str, dataos_user_id: str, now: datetime) -> bool:
-        """True if this call claimed `key` first; False if someone already has (a double submit)."""
+    async def claim_idempotency(self, key: str, dataos_user_id: str, now: datetime,
+                                key_name: str | None = None) -> bool:
+        """True if this call claimed `key` first; False if someone already has (a double submit). The name of
+        the key about to be made is on record before DataOS makes it: a discovery that lists the key at any
+        moment after can tell it is the bot's own (`bot.reminders.notices`)."""
         stmt = self._insert(IdempotencyKey).values(
             key=key, created_at=now, updated_at=now, state="pending", dataos_user_id=dataos_user_id,
+            key_name=key_name,
         ).on_conflict_do_nothing(index_elements=[IdempotencyKey.key])
         async with self.session() as s, s.begin():
             result = await s.execute(stmt)
@@ -56,6 +60,16 @@ class IdempotencyClaims(Repository):
                 return None
             return Idempotency(row.key, row.state, row.dataos_user_id, row.key_name, row.key_expiration,
                                row.created_at)
+
+    async def made_by_bot(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (DataOS user, key name) the bot claimed to make (done, pending or unknown)."""
+        if not keys:
+            return set()
+        users = {u for u, _ in keys}
+        async with self.session() as s:
+            rows = await s.execute(select(IdempotencyKey.dataos_user_id, IdempotencyKey.key_name).where(
+                IdempotencyKey.dataos_user_id.in_(users), IdempotencyKey.key_name.is_not(None)))
+            return {(str(u), str(n)) for u, n in rows} & set(keys)
 
     async def prune_idempotency(self, older_than: datetime) -> int:
         async with self.session() as s, s.begin():

@@ -35,6 +35,9 @@ from bot.slack.blocks.reminders import (
     reminder_message_from_models,
 )
 from bot.slack.key_buttons import parse_exact, parse_option, parse_revoke_all
+from bot.domain.key_policy import Rule
+from bot.slack.blocks.approvals import deny_modal, policy_message, request_message, requested_modal, requests_message
+from bot.store.approvals import Request
 from tests.unit.test_blocks import check_message, check_view
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
@@ -45,6 +48,13 @@ ME = Identity("U1", "alice", "e-mail", "alice@example.com")
 def token(name: str, hours: int = 72) -> Token:
     return Token.model_validate({"name": name, "expiration": (NOW + timedelta(hours=hours)).isoformat(),
                                  "data": {"apikey": make_key_value(name)}})
+
+
+def request(i: int = 0, state: str = "open") -> Request:
+    return Request(id=f"abc{i:09d}", created_at=NOW, expires_at=NOW + timedelta(hours=8),
+                   remind_at=NOW + timedelta(hours=4), requester="U1", kind="personal", dataos_user_id="alice",
+                   key_name=f"loader_{i}", hours=24 * 180, reason="<b>for the CI</b> & more", approvers="admins",
+                   state=state, decided_by="U2" if state != "open" else None, decided_at=NOW)
 
 
 KEYS = [token("ci_loader", 30), token("nightly_loader", 60), token("notebook_sandbox", 90), token("n" * 300, 120)]
@@ -87,6 +97,13 @@ def builders() -> dict[str, Callable[[], Any]]:
         "offboarding_notice many": lambda: key_buttons.offboarding_notice(
             "U2", "bob", [token(f"key_{i}", i + 1) for i in range(400)]),
         "leak_message": lambda: leak_dms.leak_message("k", "alice", "C1", "U2", None, KEYS[0].expiration, renew=True),
+        "request_message": lambda: request_message(request(), deciders="<@U2>"),
+        "request_message approved": lambda: request_message(request(state="approved"), deciders="<@U2>"),
+        "requested_modal": lambda: requested_modal(request(), deciders="<@U2>", channel="C1", told=0),
+        "requests_message": lambda: requests_message([request(i) for i in range(12)],
+                                                     [request(i + 20) for i in range(12)]),
+        "deny_modal": lambda: deny_modal("abc", "loader", "U1"),
+        "policy_message": lambda: policy_message(Rule("defaults", approval_above=48), None, source="/etc/p.toml"),
         "leak_message unknown": lambda: leak_dms.leak_message("k", "alice", "C1", "U2", None, None, renew=False),
     }
 

@@ -20,6 +20,7 @@ from slack_sdk.models.views import View
 from bot.domain.durations import humanize_hours
 from bot.domain.keys import NAME_MAX_LENGTH, key_ref, relative
 from bot.domain.policy import ValidityPolicy
+from bot.slack.blocks.approvals import reason_input
 from bot.slack.blocks.common import info_modal, md, meta_json, slack_date
 from bot.slack.blocks.ids import (
     BANNER_BLOCK,
@@ -39,8 +40,11 @@ from bot.slack.blocks.ids import (
 from bot.text import shown
 
 
-def _preset_option(hours: int) -> Option:
-    return Option(text=humanize_hours(hours), value=f"{hours}h")
+def _preset_option(hours: int, policy: ValidityPolicy | None = None) -> Option:
+    label = humanize_hours(hours)
+    if policy is not None and policy.needs_approval(hours):
+        label += " (needs approval)"
+    return Option(text=label, value=f"{hours}h")
 
 
 def _key_inputs(policy: ValidityPolicy, *, name: str | None, validity_hours: int | None,
@@ -48,7 +52,7 @@ def _key_inputs(policy: ValidityPolicy, *, name: str | None, validity_hours: int
     """Name and validity inputs, shared by the create and renew forms. `render` suffixes the block ids
     of a form drawn again, so Slack shows the new initial values instead of keeping the old input."""
     suffix = f"~{render}" if render else ""
-    options = [_preset_option(h) for h in policy.presets]
+    options = [_preset_option(h, policy) for h in policy.presets]
     custom = Option(text="Custom…", value=CUSTOM_VALUE)
     options.append(custom)
     chosen = validity_hours if validity_hours is not None else (None if validity_text else policy.default)
@@ -69,7 +73,9 @@ def _key_inputs(policy: ValidityPolicy, *, name: str | None, validity_hours: int
         InputBlock(
             block_id=VALIDITY_BLOCK + suffix, label="Valid for",
             element=StaticSelectElement(action_id=VALIDITY_INPUT, options=options, initial_option=initial),
-            hint=f"At most {humanize_hours(policy.maximum)}.",
+            hint=f"At most {humanize_hours(policy.maximum)}." + (
+                f" Above {humanize_hours(policy.approval_above)} a key needs someone's approval first."
+                if policy.approval_above is not None else ""),
         ),
         InputBlock(
             block_id=CUSTOM_BLOCK + suffix, optional=True, label="Custom validity",
@@ -79,6 +85,8 @@ def _key_inputs(policy: ValidityPolicy, *, name: str | None, validity_hours: int
             hint="Only used with “Custom…”: hours (h), days (d) or weeks (w).",
         ),
     ]
+    if policy.approval_above is not None:  # a key policy (issue #28) asks for a reason above a validity
+        blocks.append(reason_input(render))
     return blocks
 
 
@@ -90,7 +98,14 @@ def create_modal(policy: ValidityPolicy, *, name: str | None = None, validity_ho
     blocks = _key_inputs(policy, name=name, validity_hours=validity_hours, validity_text=validity_text, error=error,
                          render=render)
     return View(type="modal", callback_id=CREATE_VIEW, title="Create a DataOS key", submit="Create",
-                close="Cancel", blocks=blocks, private_metadata=meta_json(channel_id=channel_id)).to_dict()
+                close="Cancel", blocks=blocks, private_metadata=meta_json(channel_id=channel_id,
+                                                                          **approval_hint(policy))).to_dict()
+
+
+def approval_hint(policy: ValidityPolicy) -> dict[str, str]:
+    """`aa`: above how many hours this form's key needs approval (a hint for an inline error before the
+    acknowledgement; the submission is decided again by the policy)."""
+    return {"aa": str(policy.approval_above)} if policy.approval_above is not None else {}
 
 
 def validity_prefill(policy: ValidityPolicy, hours: int | None) -> dict[str, Any]:
@@ -124,7 +139,7 @@ def renew_modal(policy: ValidityPolicy, *, old_name: str, old_expiration: dateti
                      element=StaticSelectElement(action_id=OLD_INPUT, options=choices, initial_option=initial),
                      hint="Revoking later gives you time to switch everything to the new key.")
     return View(type="modal", callback_id=RENEW_VIEW, title="Renew a DataOS key", submit="Renew", close="Cancel",
-                blocks=[intro, *inputs, old], private_metadata=meta_json(**meta)).to_dict()
+                blocks=[intro, *inputs, old], private_metadata=meta_json(**meta, **approval_hint(policy))).to_dict()
 
 
 def created_modal(name: str, expiration: datetime, now: datetime, *, delivered: bool | None,

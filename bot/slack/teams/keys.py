@@ -19,10 +19,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Runtime
+from bot.approvals import Renewal
 from bot.dataos import DataOSError, DataOSNotFound, Token
 from bot.identity import Identity, failure, slack_error
 from bot.service import Duplicate, StoreUnavailable, same_second
 from bot.slack import blocks, tracked
+from bot.slack.approvals.gate import govern
 from bot.slack.blocks.teams import (
     FOR_BLOCK,
     FOR_INPUT,
@@ -205,6 +207,12 @@ async def submit_team_create(rt: Runtime, body: dict[str, Any], view: dict[str, 
         await update_view(client, view_id, blocks.info_modal(title, f":no_entry: {acting}"))
         return
     identity, team = acting
+    meta = metadata(view)
+    old = exact_key(meta.get("rk"), meta.get("re"))
+    renewal = Renewal(old.name, old.expiration, "now") if old is not None else None
+    if not await govern(rt, client, view, view_id, owner=identity, kind="team", name=name, hours=hours,
+                        title=title, renew=renewal):
+        return  # refused by the key policy, or asked for approval: the modal says which
     request_id = f"{view_id}:{view.get('hash') or ''}"  # a double submit is one key, as for personal keys
     try:
         result = await rt.keys.create_key(identity, name=name, hours=hours, request_id=request_id)
@@ -225,8 +233,6 @@ async def submit_team_create(rt: Runtime, body: dict[str, Any], view: dict[str, 
     await update_view(client, view_id, team_created_modal(app_user_id, result.name, result.expiration, rt.clock(),
                                                           delivered=delivered))
     await tell_channel(rt, team, created_line(slack_user, result.name, app_user_id, result.expiration))
-    meta = metadata(view)
-    old = exact_key(meta.get("rk"), meta.get("re"))
     if old is not None:  # "Renew and revoke" of a leaked key: the old one goes once the new one exists
         await revoke_team_key(rt, slack_user, app_user_id, old, "leak watch: renew and revoke")
 

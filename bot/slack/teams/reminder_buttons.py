@@ -21,11 +21,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Runtime
+from bot.approvals import Renewal
 from bot.dataos import DataOSConflict, DataOSError
 from bot.domain.durations import humanize_hours
 from bot.domain.names import suggest_name
+from bot.domain.policy import ValidityPolicy
 from bot.service import Duplicate, StoreUnavailable
 from bot.slack import blocks, tracked
+from bot.slack.approvals.gate import fit_form, govern
 from bot.slack.blocks.team_reminders import (
     TEAM_MUTE_ACTION,
     TEAM_RENEW_ACTION,
@@ -117,19 +120,23 @@ async def on_renew(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, re
     user, and the submission checks ownership again."""
     channel, ts = clicked_message(body)
     now = rt.clock()
-    view = blocks.renew_modal(
-        rt.policy, old_name=ref.name, old_expiration=ref.expiration, now=now,
-        suggested_name=suggest_name(ref.name, now), lifetime_hours=ref.lifetime_hours,
-        grace_hours=rt.renew_grace_hours,
-        meta={"app": ref.app_user_id, "old": ref.name, "exp": str(int(ref.expiration.timestamp())), "ch": channel,
-              "ts": ts},
-    )
-    view["callback_id"] = TEAM_RENEW_VIEW
-    view["title"] = {"type": "plain_text", "text": TITLE}
+
+    def form(policy: ValidityPolicy) -> dict[str, Any]:
+        view = blocks.renew_modal(
+            policy, old_name=ref.name, old_expiration=ref.expiration, now=now,
+            suggested_name=suggest_name(ref.name, now), lifetime_hours=ref.lifetime_hours,
+            grace_hours=rt.renew_grace_hours,
+            meta={"app": ref.app_user_id, "old": ref.name, "exp": str(int(ref.expiration.timestamp())),
+                  "ch": channel, "ts": ts},
+        )
+        return dict(view, callback_id=TEAM_RENEW_VIEW, title={"type": "plain_text", "text": TITLE})
+
     try:
-        await open_view(client, str(body.get("trigger_id") or ""), view)
+        view_id = await open_view(client, str(body.get("trigger_id") or ""), form(rt.governance.opening_form()))
     except SlackApiError as exc:
         await tell(client, channel, clicker, ":x: " + explain_slack(exc, doing="opening the renew form"))
+        return
+    await fit_form(rt, client, view_id, clicker, "team", form)
 
 
 async def submit_team_renew(rt: Runtime, body: dict[str, Any], view: dict[str, Any], ack: AsyncAck,
@@ -153,6 +160,9 @@ async def submit_team_renew(rt: Runtime, body: dict[str, Any], view: dict[str, A
     if isinstance(acting, str):
         await update_view(client, view_id, blocks.info_modal(TITLE, f":no_entry: {acting}"))
         return
+    if not await govern(rt, client, view, view_id, owner=acting[0], kind="team", name=name, hours=hours,
+                        title=TITLE, renew=Renewal(old_name, old_expiration, choice)):
+        return  # refused by the key policy, or asked for approval (the old key is handled once approved)
     try:
         result = await rt.keys.create_key(acting[0], name=name, hours=hours, request_id=f"{view_id}:{view.get('hash')}")
     except DataOSError as exc:
