@@ -26,10 +26,13 @@ from bot.text import shown
 log = logging.getLogger(__name__)
 ANNOUNCED = frozenset({"create", "revoke", "renew", "reveal", "link", "admin link", "admin unlink", "admin revoke",
                        "link takeover", "leak", "link end", "link not me", "admin team", "admin team remove",
-                       "team leave"})
+                       "team leave", "approval request", "approval approve", "approval deny", "approval cancel",
+                       "approval expire", "approval deliver", "notice mine"})
 ICONS = {"create": ":key:", "revoke": ":wastebasket:", "renew": ":recycle:", "reveal": ":eyes:", "link": ":link:",
          "link takeover": ":warning:", "leak": ":rotating_light:", "link end": ":scissors:",
-         "link not me": ":no_entry:"}
+         "link not me": ":no_entry:", "approval request": ":raised_hand:", "approval approve": ":white_check_mark:",
+         "approval deny": ":no_entry_sign:", "approval cancel": ":heavy_multiplication_x:",
+         "approval expire": ":hourglass:", "approval deliver": ":key:", "notice mine": ":ballot_box_with_check:"}
 #: Slack's pace for posting in one channel: about one message a second.
 PACE_SECONDS = 1.0
 #: Lines in one message: a burst longer than this goes out over several seconds (a line is at most
@@ -72,6 +75,11 @@ OUTCOMES = {
     "ended: key leaked": "ended: the key that proved it was posted in a channel",
     "ended: not me": "ended: the person it displaced said it was not theirs to take",
     "ended: no proof": "ended: made before the bot kept the key that proved it",
+    "open": "asked for approval",
+    "delivered": "made and delivered privately",
+    "unknown": "made; its private delivery is not confirmed",
+    "refused": "refused: not an approver now",
+    "failed: not posted": "failed: no approver could be reached",
 }
 _STATUS_WORDS = {
     400: "refused by DataOS as invalid",
@@ -90,6 +98,9 @@ _DETAILS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(rf"^slack user {_ID}; (told|not told)$"),
      lambda m: f"for <@{m[1]}>, who {'was told' if m[2] == 'told' else 'could not be told'}"),
     (re.compile(rf"^offboarding {_ID}$"), lambda m: f"(offboarding <@{m[1]}>)"),
+    (re.compile(r"^request ([0-9a-f]{12})(?:$|[,:])"), lambda m: f"(request `{m[1]}`)"),
+    (re.compile(rf"^request ([0-9a-f]{{12}}) of <@{_ID}>"), lambda m: f"(request `{m[1]}` of <@{m[2]}>)"),
+    (re.compile(rf"^new-key notice of <@{_ID}>$"), lambda m: f"(a new-key notice, answered by <@{m[1]}>)"),
 ]
 
 
@@ -176,6 +187,15 @@ class AuditTrail:
         if not self.channel or entry.action not in ANNOUNCED:
             return
         self._pending.append(audit_line(entry))
+        if self._poster is None or self._poster.done():
+            self._poster = asyncio.create_task(self._post_pending())
+
+    def say(self, line: str) -> None:
+        """Queue a line of the bot's own (already escaped mrkdwn) for the audit channel, at the same pace as
+        the trail's lines: for a notice that has no actor, such as a new-key notice nobody answered."""
+        if not self.channel:
+            return
+        self._pending.append(line)
         if self._poster is None or self._poster.done():
             self._poster = asyncio.create_task(self._post_pending())
 

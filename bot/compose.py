@@ -34,7 +34,10 @@ from bot.slack import (
     reminder_buttons,
     views,
 )
+from bot.slack.approvals import buttons as approval_buttons
+from bot.slack.approvals.surface import SlackApprovals
 from bot.slack.common import PooledRespond
+from bot.slack.notices import buttons as notice_buttons
 from bot.slack.teams import keys as team_keys
 from bot.slack.teams import reminder_buttons as team_reminder_buttons
 from bot.web import BODY_SECONDS, asgi_app
@@ -122,6 +125,9 @@ def register_all(app: AsyncApp, rt: Runtime) -> None:
     lifecycle.register(app, rt)
     team_keys.register(app, rt)
     team_reminder_buttons.register(app, rt)
+    approval_buttons.register(app, rt)
+    notice_buttons.register(app, rt)
+    rt.approvals.surface = SlackApprovals(rt)  # requests are shown in Slack
 
     @app.middleware
     async def request_context(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:

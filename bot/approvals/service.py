@@ -21,6 +21,7 @@ from bot.approvals.surface import Ask, Opened, Surface
 from bot.audit import AuditTrail
 from bot.domain.durations import humanize_hours
 from bot.domain.key_policy import NeedsApproval, Refused
+from bot.domain.keys import key_ref
 from bot.domain.names import generate_key_name
 from bot.policy import Governance, PolicyUnavailable
 from bot.store import Audit
@@ -128,6 +129,20 @@ class ApprovalService:
         await self._outcome(request)
         return f"Request `{request.id}` for `{escape(request.key_name)}` cancelled; nothing was created."
 
+    async def waiting_for(self, slack_user: str) -> list[Request]:
+        """Open requests this person may decide now (by the rule that applies to each requester now)."""
+        found = []
+        for request in await self.repo.open_requests():
+            try:
+                rule = await self.governance.rule(request.requester, request.kind)  # type: ignore[arg-type]
+            except PolicyUnavailable:
+                continue
+            if request.requester == slack_user and not rule.self_approval:
+                continue
+            if await self.governance.is_approver(slack_user, rule, app_user_id=request.app_user_id):
+                found.append(request)
+        return found
+
     # ---- deciding ----------------------------------------------------------------------------
 
     async def decide(self, request_id: str, clicker: str, *, approve: bool, key_name: str,
@@ -136,7 +151,7 @@ class ApprovalService:
         now, the first decision wins. Returns the sentence the clicker reads."""
         surface = self.surface
         request = await self.repo.get(request_id)
-        if request is None or request.key_name != key_name or surface is None:
+        if request is None or key_ref(request.key_name) != key_name or surface is None:
             return "That request no longer exists, or the button does not match it. Nothing was changed."
         now = self.clock()
         if request.state != OPEN:

@@ -17,6 +17,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from apscheduler.util import undefined
 
 from bot.housekeeping import INTERVAL_MINUTES, housekeeping
+from bot.reminders.governance import INTERVAL_MINUTES as GOVERNANCE_MINUTES
+from bot.reminders.governance import scheduled_governance
 from bot.reminders.summary import SweepFailed
 from bot.reminders.sweep import Sweeper
 
@@ -73,5 +75,7 @@ def start_scheduler(rt: Runtime) -> AsyncIOScheduler:
     scheduler.add_job(scheduled_housekeeping, IntervalTrigger(minutes=INTERVAL_MINUTES), args=[rt],
                       id="housekeeping", next_run_time=datetime.now(UTC), max_instances=1, coalesce=True,
                       misfire_grace_time=None)
+    scheduler.add_job(scheduled_governance, IntervalTrigger(minutes=GOVERNANCE_MINUTES), args=[rt], id="governance",
+                      next_run_time=datetime.now(UTC), max_instances=1, coalesce=True, misfire_grace_time=None)
     scheduler.start()
     return scheduler

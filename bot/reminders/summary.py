@@ -33,6 +33,8 @@ class SweepSummary:
     #: Team reminders (in team channels, or to owners by DM when the channel is gone) and admins' digests.
     team_sent: int = 0
     digests: int = 0
+    #: Keys the bot did not make, told to whoever answers for them ("Was this you?").
+    notices: int = 0
 
     def lines(self) -> list[str]:
         out = [
@@ -43,6 +45,8 @@ class SweepSummary:
         ]
         if self.team_sent:
             out.append(f"team reminders posted: {self.team_sent}")
+        if self.notices:
+            out.append(f"new keys the bot did not make, told to their owners: {self.notices}")
         if self.digests:
             out.append(f"digests of keys no team owns sent to admins: {self.digests}")
         if self.skipped:

@@ -32,6 +32,7 @@ from bot.domain.durations import humanize_hours, parse_duration_hours
 from bot.domain.reminders import KeyFacts, WorkingTime, due_step, may_send_now, zone_for
 from bot.identity import SlackProfile, slack_error
 from bot.metrics import DATAOS_PURPOSE, RECORD_AGE, REMINDERS, SWEEP_SECONDS
+from bot.reminders.notices import NoticeWatch
 from bot.reminders.outbox import SEND_BATCH, Outbox, Outgoing
 from bot.reminders.summary import SlackStopped, SweepSummary
 from bot.reminders.team_sweep import TeamReminders
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 FLUSH_EVERY = 1000
-
 
 #: A discovery that began this long ago and never said it finished (its process died, or the database
 #: was down when it failed) is due again, whatever DISCOVERY_INTERVAL says.
@@ -76,6 +76,7 @@ class Sweeper:
         self._known: dict[str, list[KeyId]] = {}  # the record, by owner
         self.outbox = Outbox(rt, self.worker)
         self.teams = TeamReminders(self)
+        self.notices = NoticeWatch(self)
 
     async def _flush(self, now: datetime) -> None:
         sightings, swept, listed, gone = (self._pending_sightings, self._pending_swept, self._pending_listed,
@@ -148,9 +149,11 @@ class Sweeper:
     async def _discover(self, now: datetime, summary: SweepSummary) -> None:
         """Every audience member's keys, listed; both directories read afresh."""
         members, state, audience = await self._prepare(now, summary, discover=True)
+        await self.notices.begin()
         await self._process(audience, state, now, summary)
         await self.teams.run(now, state, members, summary)
         await self._watch_bot_key(now, state, members, summary)
+        await self.notices.finish(now, self.teams.owned, state, summary)  # "Was this you?" (bot.reminders.notices)
 
     async def _tick(self, now: datetime, summary: SweepSummary) -> None:
         """Decide from the record; call DataOS only for the owners of keys with a reminder due now."""
@@ -268,6 +271,7 @@ class Sweeper:
     async def _user(self, recipient: Recipient, tokens: list[Token], outbox: asyncio.Queue[Outgoing | None],
                     state: ReminderState, now: datetime, summary: SweepSummary) -> None:
         uid = recipient.dataos_user_id
+        self.notices.saw(uid, tokens, state, now, audience=f"owner:{recipient.slack.user_id}")
         first_sweep = uid not in state.swept
         listed = {(uid, t.name, t.expiration) for t in tokens}
         # Keys in the record that this complete listing no longer shows were revoked or renewed elsewhere.

@@ -58,6 +58,7 @@ class TeamReminders:
     def __init__(self, sweeper: Sweeper) -> None:
         self.sweeper = sweeper
         self.rt = sweeper.rt
+        self.owned: set[str] = set()  # the application users that have a team, once `run` has read them
 
     async def run(self, now: datetime, state: ReminderState, members: dict[str, SlackProfile],
                   summary: SweepSummary) -> None:
@@ -67,6 +68,7 @@ class TeamReminders:
         except Exception as exc:  # the database: the personal reminders of this pass are out already
             summary.failures.append(f"teams could not be read ({type(exc).__name__}); team reminders wait")
             return
+        self.owned = {t.app_user_id for t in teams}
         for team in teams:
             try:
                 tokens = await self.rt.dataos.list_tokens(team.app_user_id)
@@ -74,6 +76,8 @@ class TeamReminders:
                 summary.failures.append(f"{team.app_user_id}: listing the team's keys failed ({exc})")
                 continue
             summary.users_checked += 1
+            self.sweeper.notices.saw(team.app_user_id, tokens, state, now, audience=f"team:{team.channel_id}",
+                                     app_user=True)
             try:
                 for due in await self._decide(team, tokens, state, members, now, summary):
                     await self._post(due, now, summary)

@@ -21,10 +21,12 @@ from bot.audit import audit_line
 from bot.dataos import DataOSError
 from bot.delivery import SweepFailed
 from bot.identity import Denied, slack_error
+from bot.policy.digest import gather
 from bot.service import LinkRefused
 from bot.slack import tracked
 from bot.slack.blocks.chunks import section_blocks
 from bot.slack.blocks.common import DAMAGED_BUTTON, Message, slack_date, text_message
+from bot.slack.blocks.digest import digest_message
 from bot.slack.common import user_id
 from bot.slack.errors import explain
 from bot.slack.key_buttons import (
@@ -46,7 +48,8 @@ AUDIT_ENTRIES = 40
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^([UW][A-Z0-9]{2,})$")
 USAGE = ("Admin commands: `/apikey admin link @user &lt;dataos-user-id&gt;`, `unlink @user`, `keys @user`, "
          "`audit [@user] [--days N]`, `sweep [--discover]`, `stats`, "
-         "`team &lt;app-user&gt; #channel @owner… [@usergroup…]`, `team &lt;app-user&gt; [remove]`, `teams`.")
+         "`team &lt;app-user&gt; #channel @owner… [@usergroup…]`, `team &lt;app-user&gt; [remove]`, `teams`, "
+         "`digest`.")
 
 
 def slack_user(token: str) -> str | None:
@@ -114,6 +117,9 @@ async def admin_command(rt: Runtime, actor: str, args: list[str], respond: Async
         await admin_team(rt, actor, rest, say)
     elif sub == "teams":
         await admin_teams(rt, actor, say)
+    elif sub == "digest":
+        await _audit(rt, actor, "digest", "ok")
+        await say(digest_message(await gather(rt, rt.clock())))
     else:
         await say(USAGE)
 

@@ -24,6 +24,7 @@ from bot.identity import Denied, Mapped
 from bot.slack import tracked
 from bot.slack.admin import admin_command
 from bot.slack.approvals.gate import fit_form
+from bot.slack.approvals.requests import send_policy, send_requests
 from bot.slack.blocks.common import Message, denied_message, info_modal, text_message, working_modal
 from bot.slack.blocks.forms import create_modal
 from bot.slack.blocks.help import help_message
@@ -238,6 +239,16 @@ async def cmd_reminders(rt: Runtime, call: Call) -> None:
         await publish_home(rt, call.user_id)
 
 
+async def cmd_requests(rt: Runtime, call: Call) -> None:
+    await call.ack()
+    await send_requests(rt, call.user_id, call.respond)
+
+
+async def cmd_policy(rt: Runtime, call: Call) -> None:
+    await call.ack()
+    await send_policy(rt, call.user_id, call.respond)
+
+
 async def cmd_admin(rt: Runtime, call: Call) -> None:
     await call.ack()
     await admin_command(rt, call.user_id, call.args, call.respond)
@@ -251,6 +262,8 @@ SUBCOMMANDS: dict[str, Handler] = {
     "whoami": cmd_whoami,
     "link": cmd_link,
     "reminders": cmd_reminders,
+    "requests": cmd_requests,
+    "policy": cmd_policy,
     "admin": cmd_admin,
 }
 ALIASES = {"ls": "list", "new": "create", "delete": "revoke", "rm": "revoke", "?": "help"}

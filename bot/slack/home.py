@@ -11,6 +11,7 @@ from bot.app import Runtime
 from bot.dataos import DataOSError, Token
 from bot.identity import Denied, failure
 from bot.slack import tracked
+from bot.slack.blocks.approvals import home_blocks
 from bot.slack.blocks.common import text_message
 from bot.slack.blocks.home import home_view
 from bot.slack.blocks.ids import HOME_REMINDERS_ACTION
@@ -44,6 +45,8 @@ async def publish_home(rt: Runtime, slack_user: str, *, notice: str | None = Non
         if not isinstance(identity, Denied):
             room = 100 - len(view["blocks"])
             view = dict(view, blocks=view["blocks"] + await team_home_blocks(rt, slack_user, room))
+        room = 100 - len(view["blocks"])
+        view = dict(view, blocks=view["blocks"] + await home_section(rt, slack_user, room))
         await rt.slack.views_publish(user_id=slack_user, view=view)
     except Exception as exc:
         log.warning("could not publish the Home tab of %s: %s", slack_user, failure(exc))
@@ -71,6 +74,17 @@ async def team_home_blocks(rt: Runtime, slack_user: str, room: int) -> list[dict
             break
         found += section
     return found
+
+
+async def home_section(rt: Runtime, slack_user: str, room: int) -> list[dict[str, Any]]:
+    """The approval requests: the person's open ones (Cancel) and those waiting for them (Approve, Deny)."""
+    try:
+        mine = await rt.approval_requests.open_requests(requester=slack_user)
+        waiting = await rt.approvals.waiting_for(slack_user)
+    except Exception as exc:  # the rest of the Home tab still shows
+        log.warning("could not read the approval requests of %s: %s", slack_user, type(exc).__name__)
+        return []
+    return home_blocks(mine, waiting, room)
 
 
 def from_home(body: dict[str, Any]) -> bool:

@@ -106,6 +106,13 @@ class Notices(Repository):
             row = await s.get(KeyNotice, key)
             return _notice(row) if row is not None else None
 
+    async def find(self, dataos_user_id: str, expiration: datetime) -> list[Notice]:
+        """The notices of an owner's keys that expire at that moment (a button names a key by these)."""
+        async with self.session() as s:
+            rows = await s.scalars(select(KeyNotice).where(KeyNotice.dataos_user_id == dataos_user_id,
+                                                           KeyNotice.expiration == expiration))
+            return [_notice(r) for r in rows]
+
     async def group(self, group_id: str) -> list[Notice]:
         async with self.session() as s:
             rows = await s.scalars(select(KeyNotice).where(KeyNotice.group_id == group_id)

@@ -17,6 +17,8 @@ HELP_LINES = [
     "`/apikey whoami` — which DataOS user you are, and why",
     "`/apikey link` — prove your DataOS identity with one of your keys",
     "`/apikey reminders on|off` — expiry reminders in your DMs (on by default)",
+    "`/apikey policy` — how long your keys may be valid, and when one needs approval; "
+    "`/apikey requests` — your requests for approval (and those waiting for your decision)",
     "Own a team's application user? `/apikey list &lt;app-user&gt;`, `/apikey create --for &lt;app-user&gt;` "
     "and `/apikey revoke --for &lt;app-user&gt; &lt;name&gt;` act on its keys",
 ]
