@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 INTERVAL_MINUTES = 1
 DIGEST_MARK = "governance-digest"
+STARTED_MARK = "governance-digest-since"
 DIGEST_AT = time(9, 0)  # Mondays, UTC
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -34,11 +35,20 @@ def this_weeks_digest(now: datetime) -> datetime:
 
 
 async def weekly_digest(rt: Runtime) -> bool:
+    """The week's digest, once across replicas. The first one is the first Monday 09:00 UTC after the bot
+    first ran with a digest channel: a start-up (or an upgrade) posts nothing at once."""
     channel = rt.settings.digest_channel or rt.settings.audit_channel
     if not channel:
         return False
     now = rt.clock()
-    mark = f"{DIGEST_MARK}:{this_weeks_digest(now):%Y-%m-%d}"
+    started = await rt.marks.get_mark(STARTED_MARK)
+    if started is None:
+        await rt.marks.claim_mark(STARTED_MARK, now=now, older_than=_NEVER)
+        return False
+    due = this_weeks_digest(now)
+    if due <= started:
+        return False  # this week's was due before the digest existed here: the next one is the first
+    mark = f"{DIGEST_MARK}:{due:%Y-%m-%d}"
     if await rt.marks.get_mark(mark) is not None:
         return False  # cheap: the week's digest went out
     digest = await gather(rt, now)

@@ -9,7 +9,7 @@ that looks new, after the listing that showed it: a create in flight on another 
 for a stranger's key.
 
 An owner is watched from the first discovery that lists them with the notices on (`notice_owners`): the
-keys they have then are the baseline and are never news, so installing, upgrading or turning
+keys they have then are the baseline (a row each, never told), so installing, upgrading or turning
 NOTICE_NEW_KEYS back on brings no flood. Several new keys of one owner in one discovery are one message.
 Each key's notice is claimed before its message is posted (replicas tell it once); a message Slack
 refused for now is forgotten and told by the next discovery, one whose answer was lost is never posted
@@ -29,7 +29,7 @@ from bot.delivery import fate_of
 from bot.domain.durations import parse_duration_hours
 from bot.reminders.summary import SweepSummary
 from bot.slack.blocks.notices import MAX_KEYS, escalation_line, notice_message
-from bot.store import Audit, ReminderState, Sighting
+from bot.store import Audit, KeyId, ReminderState
 from bot.store.notices import Notice
 
 if TYPE_CHECKING:
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ADMINS = "admins"
+#: Application users no team owns have no reminders, so no record: every key of theirs is judged by its row.
+_NO_RECORD = ReminderState({}, {}, set(), set(), set())
 
 
 class NoticeWatch:
@@ -47,49 +49,56 @@ class NoticeWatch:
         self.sweeper = sweeper
         self.rt = sweeper.rt
         self.active = False
-        self._since: dict[str, datetime] = {}
+        self._watched: set[str] = set()
+        self._known: set[KeyId] = set()
         self._to_watch: list[str] = []
+        self._baseline: list[KeyId] = []
         self._candidates: list[Notice] = []
         self._listed: set[str] = set()
 
-    async def begin(self) -> None:
-        """At a discovery's start: the notices are on (and the watched owners are read), or they are off
-        (and the baseline is dropped, so that turning them on again starts from a new one)."""
+    async def begin(self, now: datetime) -> None:
+        """At a discovery's start: the notices are on (the watched owners and the keys already judged are
+        read), or they are off (and the owners' baseline is dropped, so that turning them on again starts
+        from a new one)."""
         self.active = False
         if not self.rt.settings.notice_new_keys:
             if await self.rt.notices.unwatch_all():
                 log.info("new-key notices are off (NOTICE_NEW_KEYS=false): the owners' baseline was dropped")
             return
-        self._since = await self.rt.notices.owners()
+        self._watched = set(await self.rt.notices.owners())
+        self._known = await self.rt.notices.all_keys(now)
         self.active = True
 
     def saw(self, owner: str, tokens: list[Token], state: ReminderState, now: datetime, *, audience: str,
             app_user: bool = False) -> None:
-        """One owner's complete listing in this discovery (before the pass records new sightings)."""
+        """One owner's complete listing in this discovery."""
         if not self.active or owner in self._listed:
             return
         self._listed.add(owner)
-        since = self._since.get(owner)
-        if since is None:
-            self._to_watch.append(owner)  # the first listing: what is there now is the baseline
+        live = [t for t in tokens if t.expiration > now]
+        if owner not in self._watched:  # the first listing: what is there now is the baseline
+            self._to_watch.append(owner)
+            self._baseline += [(owner, t.name, t.expiration) for t in live]
             return
-        for token in tokens:
-            if token.expiration <= now:
+        for token in live:
+            key: KeyId = (owner, token.name, token.expiration)
+            if key in self._known:
                 continue
-            sighting = state.sightings.get((owner, token.name, token.expiration))
-            if sighting is not None and (sighting.created_at is not None or sighting.first_seen <= since):
-                continue  # made by the bot, or there before the owner was watched
+            sighting = state.sightings.get(key)
+            if sighting is not None and sighting.created_at is not None:
+                continue  # the record says the bot made it
             first_seen = sighting.first_seen if sighting is not None else now
             self._candidates.append(Notice(owner, token.name, token.expiration, first_seen, audience, "",
                                            app_user=app_user))
 
-    async def finish(self, now: datetime, teams: set[str], state: ReminderState, summary: SweepSummary) -> None:
+    async def finish(self, now: datetime, teams: set[str], summary: SweepSummary) -> None:
         """After the listings: the application users no team owns, then tell what is new."""
         if not self.active:
             return
-        await self._untied_apps(now, teams, state, summary)
+        await self._untied_apps(now, teams, summary)
+        await self.rt.notices.settle(self._baseline, "baseline", now)
         await self.rt.notices.watch(self._to_watch, now)
-        new = await self._not_the_bots(self._candidates)
+        new = await self._not_the_bots(self._candidates, now)
         by_audience: dict[tuple[str, str], list[Notice]] = defaultdict(list)
         for notice in new:
             by_audience[notice.audience, notice.dataos_user_id].append(notice)
@@ -98,38 +107,38 @@ class NoticeWatch:
             for start in range(0, len(notices), MAX_KEYS):
                 await self._tell(audience, owner, notices[start:start + MAX_KEYS], now, summary)
 
-    async def _untied_apps(self, now: datetime, teams: set[str], state: ReminderState,
-                           summary: SweepSummary) -> None:
-        """Application users no team owns are listed too (their new keys go to the admins); their keys go into
-        the record, which is what tells the next discovery which of them are new."""
-        operator = await self.rt.keys.operator_user_id()
+    async def _untied_apps(self, now: datetime, teams: set[str], summary: SweepSummary) -> None:
+        """Application users no team owns are listed too, when there are admins to tell. Operators (the bot's
+        own user among them) are left out: the bot's own key has its admins' reminders."""
+        if not self.rt.admins:
+            return
         for app in self.rt.directory.applications():
-            if app.id in teams or app.id == operator or app.id in self._listed:
+            if app.id in teams or app.is_operator or app.id in self._listed:
                 continue
             try:
                 tokens = await self.rt.dataos.list_tokens(app.id)
             except DataOSError as exc:
                 summary.failures.append(f"{app.id}: listing keys for new-key notices failed ({exc})")
                 continue
-            self.saw(app.id, tokens, state, now, audience=ADMINS, app_user=True)
-            fresh = [Sighting(app.id, t.name, t.expiration, first_seen=now, preexisting=True) for t in tokens
-                     if t.expiration > now and (app.id, t.name, t.expiration) not in state.sightings]
-            await self.rt.sightings.save_sightings(fresh)
+            self.saw(app.id, tokens, _NO_RECORD, now, audience=ADMINS, app_user=True)
 
-    async def _not_the_bots(self, candidates: list[Notice]) -> list[Notice]:
-        """Drop the keys the bot made (its own record, read now) and those already told."""
+    async def _not_the_bots(self, candidates: list[Notice], now: datetime) -> list[Notice]:
+        """Drop the keys the bot made (its own record, read now: remembered as the bot's) and those told."""
         if not candidates:
             return []
         made = await self.rt.idempotency.made_by_bot([(n.dataos_user_id, n.key_name) for n in candidates])
         told = await self.rt.notices.known([n.key for n in candidates])
-        out = []
+        out, bots = [], []
         for notice in candidates:
-            if (notice.dataos_user_id, notice.key_name) in made or notice.key in told:
+            if notice.key in told:
                 continue
             sighting = await self.rt.sightings.get_sighting(notice.key)
-            if sighting is not None and sighting.created_at is not None:
+            if (notice.dataos_user_id, notice.key_name) in made or (sighting is not None and
+                                                                    sighting.created_at is not None):
+                bots.append(notice.key)
                 continue
             out.append(notice)
+        await self.rt.notices.settle(bots, "bot", now)
         return out
 
     async def _tell(self, audience: str, owner: str, notices: list[Notice], now: datetime,

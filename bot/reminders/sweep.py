@@ -149,11 +149,11 @@ class Sweeper:
     async def _discover(self, now: datetime, summary: SweepSummary) -> None:
         """Every audience member's keys, listed; both directories read afresh."""
         members, state, audience = await self._prepare(now, summary, discover=True)
-        await self.notices.begin()
+        await self.notices.begin(now)
         await self._process(audience, state, now, summary)
         await self.teams.run(now, state, members, summary)
         await self._watch_bot_key(now, state, members, summary)
-        await self.notices.finish(now, self.teams.owned, state, summary)  # "Was this you?" (bot.reminders.notices)
+        await self.notices.finish(now, self.teams.owned, summary)  # "Was this you?" (bot.reminders.notices)
 
     async def _tick(self, now: datetime, summary: SweepSummary) -> None:
         """Decide from the record; call DataOS only for the owners of keys with a reminder due now."""

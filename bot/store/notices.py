@@ -7,11 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 
 from bot.store.base import Repository
 from bot.store.governance_schema import KeyNotice, NoticeMessage, NoticeOwner
 from bot.store.ledger import KeyId
+
+#: A key's notice row: `baseline` (there when its owner was first watched) and `bot` (the bot made it) are
+#: never told; the others were, or are being, told.
+TOLD = ("claimed", "sent", "unknown", "undeliverable")
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,24 @@ class Notices(Repository):
         """NOTICE_NEW_KEYS=false: turning it on again starts from a new baseline, never a flood."""
         async with self.session() as s, s.begin():
             return int(getattr(await s.execute(delete(NoticeOwner)), "rowcount", 0))
+
+    async def all_keys(self, since: datetime) -> set[KeyId]:
+        """Every key with a row (baseline, the bot's, told) that expires after `since`: read once a discovery."""
+        async with self.session() as s:
+            rows = await s.execute(select(KeyNotice.dataos_user_id, KeyNotice.key_name, KeyNotice.expiration)
+                                   .where(KeyNotice.expiration > since))
+            return {(u, n, e) for u, n, e in rows}
+
+    async def settle(self, keys: Sequence[KeyId], state: str, now: datetime) -> None:
+        """Keys never to be told: the `baseline` of a newly watched owner, or keys the `bot` made."""
+        if not keys:
+            return
+        async with self.session() as s, s.begin():
+            conn = await s.connection()
+            await conn.execute(self._insert(KeyNotice.__table__).on_conflict_do_nothing(), [
+                {"dataos_user_id": u, "key_name": n, "expiration": e, "first_seen": now, "audience": "",
+                 "group_id": "", "state": state, "claimed_by": "", "claimed_at": now, "app_user": False}
+                for u, n, e in keys])
 
     async def known(self, keys: Sequence[KeyId]) -> set[KeyId]:
         """Which of these keys have a notice already (told, or being told)."""
@@ -138,7 +160,7 @@ class Notices(Repository):
         """Notices nobody answered that were told before `told_before` and not escalated yet."""
         async with self.session() as s:
             rows = await s.scalars(select(KeyNotice).where(
-                KeyNotice.answer.is_(None), KeyNotice.escalated_at.is_(None),
+                KeyNotice.state.in_(TOLD), KeyNotice.answer.is_(None), KeyNotice.escalated_at.is_(None),
                 KeyNotice.claimed_at <= told_before).order_by(KeyNotice.claimed_at).limit(limit))
             return [_notice(r) for r in rows]
 
@@ -153,18 +175,19 @@ class Notices(Repository):
     async def open_count(self, now: datetime) -> int:
         async with self.session() as s:
             return int(await s.scalar(select(func.count()).select_from(KeyNotice).where(
-                KeyNotice.answer.is_(None), KeyNotice.expiration > now)) or 0)
+                KeyNotice.state.in_(TOLD), KeyNotice.answer.is_(None), KeyNotice.expiration > now)) or 0)
 
     async def open_notices(self, now: datetime, limit: int = 20) -> list[Notice]:
         async with self.session() as s:
-            rows = await s.scalars(select(KeyNotice).where(KeyNotice.answer.is_(None), KeyNotice.expiration > now)
+            rows = await s.scalars(select(KeyNotice).where(KeyNotice.state.in_(TOLD), KeyNotice.answer.is_(None),
+                                                           KeyNotice.expiration > now)
                                    .order_by(KeyNotice.claimed_at).limit(limit))
             return [_notice(r) for r in rows]
 
     async def prune(self, expired_before: datetime) -> int:
         """Notices of keys that expired long ago, and their messages."""
         async with self.session() as s, s.begin():
-            old = select(KeyNotice.group_id).where(KeyNotice.expiration < expired_before)
+            old = select(KeyNotice.group_id).where(KeyNotice.expiration < expired_before, KeyNotice.group_id != "")
             await s.execute(delete(NoticeMessage).where(NoticeMessage.group_id.in_(old)))
-            result = await s.execute(delete(KeyNotice).where(or_(KeyNotice.expiration < expired_before)))
+            result = await s.execute(delete(KeyNotice).where(KeyNotice.expiration < expired_before))
             return int(getattr(result, "rowcount", 0))

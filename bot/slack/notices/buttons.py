@@ -24,15 +24,15 @@ from bot.slack.common import action_value, user_id
 from bot.slack.errors import explain
 from bot.slack.teams.keys import act_as, tell_channel
 from bot.store import Audit
-from bot.store.notices import Notice
+from bot.store.notices import TOLD, Notice
 from bot.text import shown
 
 log = logging.getLogger(__name__)
 
 
 async def find(rt: Runtime, owner: str, ref: str, expiration: datetime) -> Notice | None:
-    return next((n for n in await rt.notices.find(owner, expiration)
-                 if key_ref(n.key_name) == ref and same_second(n.expiration, expiration)), None)
+    return next((n for n in await rt.notices.find(owner, expiration) if n.state in TOLD
+                 and key_ref(n.key_name) == ref and same_second(n.expiration, expiration)), None)
 
 
 async def may_answer(rt: Runtime, clicker: str, notice: Notice, action: str) -> str | None:
