@@ -9,6 +9,9 @@ Retention (documented in SECURITY.md):
   within seconds, and Slack forms expire long before.
 - `leak_reports` and their `leak_dms`: `LEAK_REPORT_MEMORY`, 30 days after the key was last seen
   pasted; a report is news again after a day anyway (`leak_dms.REPEAT_WITHIN`).
+- `approval_requests` (and where each was posted): `APPROVAL_MEMORY`, 90 days after the decision (an
+  approved one only once its key's delivery is settled); the audit trail keeps the story.
+- `key_notices` (and their messages): `NOTICE_MEMORY`, 30 days after the key expired.
 - `audit_log` is kept: it is the record of who did what.
 """
 
@@ -29,6 +32,8 @@ INTERVAL_MINUTES = 10
 EVENT_MEMORY = timedelta(hours=6)
 IDEMPOTENCY_MEMORY = timedelta(days=7)
 LEAK_REPORT_MEMORY = timedelta(days=30)
+APPROVAL_MEMORY = timedelta(days=90)
+NOTICE_MEMORY = timedelta(days=30)
 
 
 @dataclass
@@ -37,11 +42,13 @@ class Tidied:
     idempotency: int = 0
     leak_reports: int = 0
     leak_dms_delivered: int = 0
+    governance: int = 0
     failed: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         text = (f"pruned {self.events} event ids, {self.idempotency} idempotency claims, {self.leak_reports} "
-                f"leak reports; {self.leak_dms_delivered} leak DMs delivered on a retry")
+                f"leak reports, {self.governance} old approval requests and notices; {self.leak_dms_delivered} leak "
+                "DMs delivered on a retry")
         return text + (f"; could not: {', '.join(self.failed)}" if self.failed else "")
 
 
@@ -61,6 +68,11 @@ async def housekeeping(rt: Runtime) -> Tidied:
         done.leak_reports = await rt.leak_reports.prune(older_than=now - LEAK_REPORT_MEMORY)
     except Exception as exc:
         done.failed.append(f"prune leak reports ({type(exc).__name__})")
+    try:
+        done.governance = (await rt.approval_requests.prune(older_than=now - APPROVAL_MEMORY)
+                           + await rt.notices.prune(expired_before=now - NOTICE_MEMORY))
+    except Exception as exc:
+        done.failed.append(f"prune approval requests and notices ({type(exc).__name__})")
     try:
         done.leak_dms_delivered = await retry_failed(rt)
     except Exception as exc:

@@ -162,7 +162,8 @@ class ApprovalService:
                     f"created; <@{request.requester}> can ask again.")
         action = "approval approve" if approve else "approval deny"
         refusal = await self.governance.may_approve(clicker, requester=request.requester, kind=request.kind,  # type: ignore[arg-type]
-                                                    hours=request.hours, app_user_id=request.app_user_id)
+                                                    hours=request.hours, app_user_id=request.app_user_id,
+                                                    approve=approve)
         if refusal is not None:
             await self._audit(clicker, action, "refused", request, detail=f"request {request.id}: {refusal}")
             return refusal

@@ -116,7 +116,8 @@ class Controls:
     def routes(self) -> dict[str, Handler]:
         return {"command": self._command, "message": self._message, "action": self._action,
                 "submit": self._submit, "close": self._close, "home": self._home, "dismiss": self._dismiss,
-                "sweep": self._sweep, "clock": self._clock, "fault": self._fault, "member": self._member}
+                "sweep": self._sweep, "clock": self._clock, "fault": self._fault, "member": self._member,
+                "ui_key": self._ui_key}
 
     def _person(self, body: dict[str, Any], *, acting: bool = True) -> str:
         user = body.get("user")
@@ -206,6 +207,18 @@ class Controls:
     async def _sweep(self, body: dict[str, Any]) -> dict[str, Any]:
         self._ready()
         return {"lines": await self.pg.sweep()}
+
+    async def _ui_key(self, body: dict[str, Any]) -> dict[str, Any]:
+        """"Create a key in the DataOS UI": a key the bot did not make, for the person acting."""
+        user = self._person(body)
+        name = next(p.name for p in self.slack.personas if p.user_id == user)
+        try:
+            key = self.pg.make_ui_key(user)
+        except ValueError as exc:
+            raise Refused(f"{name} {exc}.") from None
+        self.slack.changed()
+        return {"line": f"{name} made {key} in the DataOS UI (valid 30 days). Run the sweep: the bot asks "
+                        f"“Was this you?”."}
 
     async def _clock(self, body: dict[str, Any]) -> dict[str, Any]:
         days = body.get("days")

@@ -30,7 +30,7 @@ from bot.playground.controls import MAX_BODY, Controls, json_route, same_origin_
 from bot.playground.heimdall import HeimdallEmulator
 from bot.playground.heimdall_model import Call
 from bot.playground.people import People
-from bot.playground.seed import ADMIN, seed
+from bot.playground.seed import ADMIN, APPROVAL_CHANNEL, POLICY, seed
 from bot.playground.workspace import CHANNELS, INSPECTOR_ROWS, WORKSPACE_URL, Workspace
 from bot.proxies import is_loopback
 
@@ -177,6 +177,8 @@ class Playground:
         return f"http://{shown}:{bound[1]}"
 
     def settings(self) -> Settings:
+        policy = self.data_dir / "policy.toml"
+        policy.write_text(POLICY, encoding="utf-8")
         return playground_settings({
             "slack_bot_token": self.slack.token, "slack_signing_secret": self.signing_secret,
             "slack_api_url": self.url + "/api/", "heimdall_url": self.emu.url, "dataos_apikey": self.operator_key,
@@ -184,6 +186,9 @@ class Playground:
             "admin_slack_user_ids": [ADMIN], "audit_channel": "C0AUDIT", "leak_watch": True,
             # Reminders whenever the sweep runs: the page's clock buttons are the working hours here.
             "working_hours": "00:00-24:00", "working_days": "mon-sun", "dataos_timeout_seconds": 5.0,
+            # The key policy: above 90 days, Grace approves in #apikey-approvals (the form offers 180 days).
+            "policy_file": str(policy), "approval_channel": APPROVAL_CHANNEL,
+            "validity_presets": ["1d", "7d", "30d", "90d", "180d"],
         })
 
     async def run_bot(self, on_ready: Callable[[], None]) -> None:
@@ -195,12 +200,13 @@ class Playground:
         from bot.app import Runtime  # noqa: PLC0415
         from bot.compose import create_web_app  # noqa: PLC0415
         from bot.manifest import COMMAND_DESCRIPTION, COMMAND_USAGE  # noqa: PLC0415
-        from bot.playground.seed_teams import seed_teams  # noqa: PLC0415
+        from bot.playground.seed_teams import seed_baseline, seed_teams  # noqa: PLC0415
 
         self.command_help = {"command": "/apikey", "description": COMMAND_DESCRIPTION, "usage": COMMAND_USAGE}
         self.runtime = Runtime(self.settings(), clock=self.clock.now, monotonic=self.clock.monotonic,
                                sweep_at_start=False)
         await seed_teams(self.runtime)
+        await seed_baseline(self.runtime, self.emu)
 
         def started() -> None:
             self.slack.ready = True
@@ -271,6 +277,16 @@ class Playground:
             "workspace_url": WORKSPACE_URL,
         }
 
+    def make_ui_key(self, user: str) -> str:
+        """A key made "in the DataOS UI" for the person's DataOS user: the bot did not make it, so the next
+        sweep's discovery asks them "Was this you?". Its name, or ValueError saying why not."""
+        email = str((self.slack.users.get(user) or {}).get("profile", {}).get("email") or "").lower()
+        owner = next((uid for uid, u in self.emu.users.items()
+                      if str(u.get("email") or "").lower() == email and u.get("type") == "person"), None)
+        if not email or owner is None:
+            raise ValueError("has no DataOS user, so has no DataOS UI to make a key in")
+        return self.emu.add_token(owner, hours=30 * 24).name
+
     def faults(self) -> dict[str, bool]:
         return {"dataos_down": self.emu.error_rate >= 1.0, "dataos_slow": self.emu.latency >= 2.0,
                 "dm_refused": self.slack.dm_refused}
@@ -315,13 +331,14 @@ class Playground:
         return response
 
     async def sweep(self) -> list[str]:
-        """The scheduler's reminder pass, now; its summary lines."""
+        """A reminder pass now, as a discovery (a handful of people: every key is listed, so a key made "in
+        the DataOS UI" is found at once); its summary lines."""
         from bot.delivery import SweepFailed  # noqa: PLC0415 (deferred: loaded with the bot, after start-up)
         from bot.reminders.sweep import Sweeper  # noqa: PLC0415 (deferred: loaded with the bot, after start-up)
 
         assert self.runtime is not None
         try:
-            summary = await Sweeper(self.runtime).run("auto")
+            summary = await Sweeper(self.runtime).run("discovery")
         except SweepFailed as exc:
             return [f"The sweep could not run: {exc}"]
         return summary.lines()

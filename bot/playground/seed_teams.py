@@ -1,9 +1,10 @@
-"""The playground's teams (issue #22): kept in the bot's database, so they are written once the bot's
-runtime exists and before it serves (`Playground.run_bot`)."""
+"""The playground's teams (issue #22) and the baseline of its new-key notices (issue #28): kept in the bot's
+database, so they are written once the bot's runtime exists and before it serves (`Playground.run_bot`)."""
 
 from __future__ import annotations
 
 from bot.app import Runtime
+from bot.playground.heimdall import HeimdallEmulator
 from bot.playground.seed import ADMIN, TEAM_APP, TEAM_CHANNEL, TEAM_GROUP, TEAM_OWNERS
 from bot.store import migrate
 from bot.store.teams import Team
@@ -15,3 +16,13 @@ async def seed_teams(runtime: Runtime) -> None:
     if await runtime.teams.team_of(TEAM_APP) is None:
         await runtime.teams.repo.put(Team(TEAM_APP, TEAM_CHANNEL, TEAM_OWNERS, (TEAM_GROUP,), ADMIN,
                                           runtime.clock()))
+
+
+async def seed_baseline(runtime: Runtime, emu: HeimdallEmulator) -> None:
+    """The seeded keys are where "Was this you?" starts from (as a first discovery would make them): only
+    keys made after this, "in the DataOS UI" (Controls), are news to their owners."""
+    now = runtime.clock()
+    owners = [uid for uid, user in emu.users.items() if "roles:id:operator" not in (user.get("tags") or [])]
+    await runtime.notices.watch(owners, now)
+    await runtime.notices.settle([(uid, t.name, t.expiration) for uid in owners
+                                  for t in emu.tokens.get(uid, {}).values() if t.expiration > now], "baseline", now)

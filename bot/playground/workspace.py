@@ -32,7 +32,8 @@ TRIGGER_SECONDS = 3.0
 RESPONSE_URL_POSTS = 5
 RESPONSE_URL_SECONDS = 30 * 60
 WORKSPACE_URL = "https://acme.slack.com"
-CHANNELS = {"C0GENERAL": "general", "C0AUDIT": "apikey-audit", "C0DATAENG": "data-eng"}
+CHANNELS = {"C0GENERAL": "general", "C0AUDIT": "apikey-audit", "C0DATAENG": "data-eng",
+            "C0APPROVALS": "apikey-approvals"}
 INSPECTOR_ROWS = 300
 
 

@@ -165,7 +165,7 @@ class Governance:
         return False
 
     async def may_approve(self, clicker: str, *, requester: str, kind: Kind, hours: int,
-                          app_user_id: str | None) -> str | None:
+                          app_user_id: str | None, approve: bool = True) -> str | None:
         """None if `clicker` may decide this request now; else the sentence saying why not. Everything is
         checked at the click: the rule as it is now, the approver's standing, and who they are in DataOS."""
         try:
@@ -173,7 +173,7 @@ class Governance:
         except PolicyUnavailable:
             return ("I could not check the Slack user groups the key policy names just now, so I cannot tell who "
                     "may decide this request. Nothing was changed; please try again in a minute.")
-        if isinstance(decide_by(rule, hours), Refused):
+        if approve and isinstance(decide_by(rule, hours), Refused):
             return (f"The key policy no longer allows a key this long for this person (at most "
                     f"{humanize_hours(rule.max_hours)}), so this request cannot be approved. Nothing was created.")
         denied = await self._resolver.admission(clicker, allow_guests=False)

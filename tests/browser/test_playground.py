@@ -100,7 +100,7 @@ def test_list_shows_expiries_and_revoke_asks_first(page: Any) -> None:
 
 
 def test_someone_without_a_dataos_user_is_told_what_to_do(page: Any) -> None:
-    act_as(page, "Bob Stone")
+    act_as(page, "Dan Okafor")
     expect(page.locator("#persona-note")).to_contain_text("has no DataOS user")
     send(page, "/apikey list")
     answer = page.locator(f"{DM} .msg").last

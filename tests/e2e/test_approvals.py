@@ -299,3 +299,73 @@ def test_a_damaged_or_stale_button_changes_nothing(bot: Bot) -> None:
         said = text_of(bot.slack.calls_to("response_url")[-1])
         assert "damaged" in said or "no longer exists" in said, said
     assert keys_of(bot, "alice") == {}
+
+
+# ---- the other ways a key is made: Renew, --for, and deciding from the Home tab ------------------
+
+def test_a_renewal_that_needs_approval_revokes_the_old_key_once_the_new_one_exists(bot: Bot) -> None:
+    from bot.reminders.sweep import Sweeper
+
+    old = bot.heimdall.add_token("alice", "old_etl", hours=5 * D)
+    bot.server.call(Sweeper(bot.runtime).run("discovery"))
+    reminder = next(c for c in bot.slack.delivered("chat.postMessage") if "old_etl" in text_of(c)
+                    and c.params.get("channel") == "U0ALICE")
+    press(bot, reminder, "reminder_renew", "U0ALICE")
+    form = bot.slack.wait_for("views.open", where=lambda c: c.params["view"]["callback_id"] == "renew_key")[-1]
+    assert "180 days (needs approval)" in text_of(form)
+    values = create_values("new_etl", f"{180 * D}h")
+    values["reason_block"] = {"reason": {"type": "plain_text_input", "value": "the yearly job"}}
+    values["old_key_block"] = {"old_key": {"type": "static_select", "selected_option": {"value": "now"}}}
+    bot.user.submit(view_id_of(form), values)
+    assert bot.server.call(bot.runtime.drain(10))
+    post = posted_request(bot)
+    assert "*Renews:* `old_etl`" in text_of(post)
+    assert "old_etl" in keys_of(bot, "alice") and "new_etl" not in keys_of(bot, "alice")
+    press(bot, post, "approval_approve", GRACE)
+    assert set(keys_of(bot, "alice")) == {"new_etl"}  # the old key went once the new one existed
+    told = [text_of(c) for c in bot.slack.delivered("chat.postMessage") if c.params.get("channel") == "U0ALICE"]
+    assert any("The old key `old_etl` was revoked" in t for t in told)
+    assert old.apikey not in " ".join(told)
+
+
+def test_a_team_key_that_needs_approval_is_asked_for_the_application_user(bot: Bot) -> None:
+    from bot.store.teams import Team
+
+    bot.heimdall.add_user("etl-ingest", None, type="application")
+    bot.slack.add_channel("C0TEAM", "data-eng")
+    bot.server.call(bot.runtime.teams.repo.put(Team("etl-ingest", "C0TEAM", ("U0ALICE",), (), GRACE,
+                                                    bot.clock.now())))
+    view_id, _ = open_form(bot, "U0ALICE", "create --for etl-ingest")
+    values = create_values("etl_writer", f"{180 * D}h")
+    values["reason_block"] = {"reason": {"type": "plain_text_input", "value": "writes the lake"}}
+    values["for_block"] = {"for": {"type": "static_select", "selected_option": {"value": "etl-ingest"}}}
+    bot.user.submit(view_id, values)
+    assert bot.server.call(bot.runtime.drain(10))
+    post = posted_request(bot)
+    assert "application user `etl-ingest`" in text_of(post)
+    assert keys_of(bot, "etl-ingest") == {}
+    press(bot, post, "approval_approve", GRACE)
+    key = keys_of(bot, "etl-ingest")["etl_writer"]
+    assert len(deliveries(bot, "U0ALICE")) == 1 and key.apikey in text_of(deliveries(bot, "U0ALICE")[0])
+    line = [str(c.params.get("text")) for c in bot.slack.delivered("chat.postMessage")
+            if c.params.get("channel") == "C0TEAM"]
+    assert any("created `etl_writer` for etl-ingest" in t and "approved by <@U0GRACE>" in t for t in line)
+    assert not any(key.apikey in t for t in line)
+
+
+def test_approvers_see_what_waits_for_them_on_the_home_tab_and_decide_there(bot: Bot) -> None:
+    ask(bot)
+    bot.user.event({"type": "app_home_opened", "user": CAROL, "tab": "home"}, event_id="EvHome1")
+    home = bot.slack.wait_for("views.publish", where=lambda c: c.params.get("user_id") == CAROL)[-1]
+    assert "Waiting for your decision" in text_of(home) and "etl_loader" in text_of(home)
+    value = next(e["value"] for b in home.params["view"]["blocks"] if b["type"] == "actions"
+                 for e in b["elements"] if e["action_id"] == "approval_approve")
+    before = len(bot.slack.calls_to("views.publish"))
+    bot.user.click("approval_approve", value, user=CAROL, view_id=f"VHOME{CAROL}")
+    assert bot.server.call(bot.runtime.drain(10))
+    assert "etl_loader" in keys_of(bot, "alice")
+    redrawn = bot.slack.calls_to("views.publish")[before:]
+    assert any("Approved; the key goes to <@U0ALICE> privately" in text_of(c) for c in redrawn)
+    bot.user.event({"type": "app_home_opened", "user": "U0ALICE", "tab": "home"}, event_id="EvHome2")
+    mine = bot.slack.wait_for("views.publish", where=lambda c: c.params.get("user_id") == "U0ALICE")[-1]
+    assert "Waiting for your decision" not in text_of(mine) and "Your open requests" not in text_of(mine)

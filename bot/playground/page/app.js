@@ -459,6 +459,13 @@ $("#sweep").addEventListener("click", async () => {
   out.textContent = (result.lines || [result.error || "The sweep did not answer."]).join("\n");
 });
 
+$("#ui-key").addEventListener("click", async () => {
+  const out = $("#ui-key-result");
+  out.hidden = false;
+  const result = await post("ui_key", { user: pg.persona });
+  out.textContent = result.line || result.error || "DataOS did not answer.";
+});
+
 function addCalls(rows) {
   const list = $("#calls");
   for (const row of rows) {
