@@ -148,7 +148,8 @@ async def simulated_day(users: int, tmp: Path) -> tuple[int, Counter[str]]:
     async def wait_out(seconds: float) -> None:
         clock.advance(seconds=seconds)
 
-    settings = make_settings(slack, emu, str(tmp / "day.db"))  # the defaults, but for the fakes' URLs
+    # the defaults, but for the fakes' URLs (new-key notices are on by default: the harness turns them off)
+    settings = make_settings(slack, emu, str(tmp / "day.db"), notice_new_keys=True)
     rt = Runtime(settings, clock=clock.now, monotonic=clock.monotonic, slack_sleep=wait_out)
     kinds: Counter[str] = Counter()
     try:

@@ -40,6 +40,9 @@ def make_settings(slack: SlackFake, heimdall: HeimdallEmulator, db_path: str, **
         "database_url": f"sqlite+aiosqlite:///{db_path}",
         "dataos_timeout_seconds": 0.5,
         "reminders_enabled": False,  # tests run sweeps themselves, with the injected clock
+        # A discovery's "Was this you?" DMs (issue #28) would add to the DMs other tests count; their own tests
+        # (tests/e2e/test_new_key_notices.py) turn them on.
+        "notice_new_keys": False,
     }
     values.update(extra)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

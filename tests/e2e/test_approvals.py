@@ -36,14 +36,19 @@ max_validity = "7d"
 D = 24
 
 
-@pytest.fixture
-def bot_settings(tmp_path: Path, heimdall: HeimdallEmulator) -> dict[str, Any]:
+def approval_settings(tmp_path: Path, heimdall: HeimdallEmulator) -> dict[str, Any]:
+    """The policy above, with Grace as admin and #apikey-approvals (also used by the other approval tests)."""
     # DataOS users exist before the bot starts (it reads the directory then)
     heimdall.add_user("grace", "grace@example.com")
     heimdall.add_user("erin", "erin@example.com")
     (tmp_path / "policy.toml").write_text(POLICY)
     return {"policy_file": str(tmp_path / "policy.toml"), "approval_channel": APPROVALS, "audit_channel": AUDIT,
             "admin_slack_user_ids": GRACE, "validity_presets": "1d,7d,30d,90d,180d"}
+
+
+@pytest.fixture
+def bot_settings(tmp_path: Path, heimdall: HeimdallEmulator) -> dict[str, Any]:
+    return approval_settings(tmp_path, heimdall)
 
 
 @pytest.fixture(autouse=True)

@@ -4,24 +4,26 @@ each finding as a count with the worst few named, within Slack's limits."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.playground.heimdall import HeimdallEmulator
 from bot.reminders.governance import governance_pass
 from bot.reminders.sweep import Sweeper
 from bot.store import Sighting
 from tests.e2e.conftest import Bot
 from tests.e2e.harness import text_of
-from tests.e2e.test_approvals import GRACE, ask, posted_request, press
+from tests.e2e.test_approvals import GRACE, approval_settings, ask, posted_request, press
 from tests.e2e.test_approvals import world as world  # the approval tests' people, channels and groups
 
 DIGEST = "C0DIGEST"
 
 
 @pytest.fixture
-def bot_settings(approvals_settings: dict[str, Any]) -> dict[str, Any]:
-    return {**approvals_settings, "digest_channel": DIGEST, "notice_new_keys": True}
+def bot_settings(tmp_path: Path, heimdall: HeimdallEmulator) -> dict[str, Any]:
+    return {**approval_settings(tmp_path, heimdall), "digest_channel": DIGEST, "notice_new_keys": True}
 
 
 def digest_posts(bot: Bot) -> list[str]:
