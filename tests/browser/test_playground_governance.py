@@ -18,8 +18,7 @@ APPROVALS_PANE = ".nav-item[data-pane=C0APPROVALS]"
 
 def test_bob_asks_for_a_180_day_key_and_grace_approves_it(page: Any, browser: Any, playground: RunningPlayground,
                                                           tmp_path: Path) -> None:
-    act_as(page, "Bob Stone")
-    open_dm(page)  # Bob's page stays open on his DM: the key arrives there, for him only
+    act_as(page, "Bob Stone")  # Bob's page stays open: the key arrives in his DM, for him only
     modal = open_create_form(page)
     validity = modal.locator("select.bk-select").first
     expect(validity.locator("option", has_text="180 days (needs approval)")).to_have_count(1)
@@ -56,6 +55,7 @@ def test_bob_asks_for_a_180_day_key_and_grace_approves_it(page: Any, browser: An
     finally:
         context.close()
 
+    open_dm(page)
     delivered = page.locator(f"{DM} .msg", has_text="Your new DataOS API key")
     expect(delivered).to_contain_text("Only visible to you", timeout=15_000)
     expect(delivered).to_contain_text("etl_loader")

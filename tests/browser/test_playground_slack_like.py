@@ -71,10 +71,10 @@ def test_a_modal_keeps_focus_and_belongs_to_its_person(page: Any) -> None:
     expect(page.locator("#modal-layer")).to_be_hidden()
     open_create_form(page)
     # A script switches the persona anyway (the page behind the modal is inert to people):
-    page.evaluate("""() => { const s = document.getElementById('persona'); s.value = 'U0BOB';
+    page.evaluate("""() => { const s = document.getElementById('persona'); s.value = 'U0DAN';
                              s.dispatchEvent(new Event('change')); }""")
     expect(page.locator("#persona-note")).to_contain_text("has no DataOS user")
-    expect(page.locator("#modal-layer")).to_be_hidden()  # Ada's modal is not on Bob's screen
+    expect(page.locator("#modal-layer")).to_be_hidden()  # Ada's modal is not on Dan's screen
     assert not page.evaluate("document.getElementById('app').inert")
     send(page, "/apikey help")
     expect(page.locator(f"{DM} .msg").last).to_contain_text("/apikey")
