@@ -61,9 +61,17 @@ def slack(clock: FakeClock) -> Iterator[SlackFake]:
     fake.add_user("U0BOB", "bob@example.com", tz="America/New_York", tz_offset=-18000, name="Bob")
     fake.add_user("U0CAROL", "carol@example.com", tz="Asia/Tokyo", tz_offset=32400, name="Carol")
     fake.add_user("U0DAVE", "dave@elsewhere.org", name="Dave")
+    # The workspace's channels the tests post in (commands come from C0456 unless a test says otherwise);
+    # any other channel does not exist until a test makes it (`add_channel`).
+    fake.add_channel("C0456", "general")
+    fake.add_channel("C0GENERAL", "random")
+    fake.add_channel("C0AUDIT", "apikey-audit")
     fake.start()
     yield fake
     fake.stop()
+    # As strict as Slack in every test: what Slack would have refused (invalid Block Kit, a sixth post to a
+    # response_url…) fails the test that sent it, unless it said it means it (`slack.expect_refusals`).
+    fake.check_refusals()
 
 
 def _postgres_reachable(url: str) -> str | None:
