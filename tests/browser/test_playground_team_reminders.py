@@ -67,3 +67,20 @@ def test_a_channel_reminder_refuses_bob_and_ada_renews_privately(page: Any, play
     expect(page.locator(DM)).not_to_contain_text(secret)  # never in the channel
     open_dm(page)
     expect(page.locator(f"{DM} .msg", has_text="of application user etl-ingest")).to_contain_text("Only visible to you")
+
+
+def test_the_readmes_admin_team_command_works_as_typed(page: Any, playground: RunningPlayground) -> None:
+    """The README's own example, typed in the playground: Slack turns `#data-eng`, `@ada` and
+    `@data-eng-oncall` into its entities (`should_escape`), and the bot reads them."""
+    act_as(page, "Grace Hopper")
+    page.fill("#composer", "/apikey admin team etl-ingest #data-eng @ada @data-eng-oncall")
+    page.press("#composer", "Enter")
+    answer = page.locator(f"{DM} .msg", has_text="Team replaced")
+    expect(answer).to_contain_text("etl-ingest")
+    expect(answer).to_contain_text("@Ada Lovelace")
+    expect(answer).to_contain_text("@data-eng-oncall")
+    expect(answer).to_contain_text("#data-eng")
+    expect(page.locator(f"{DM} .msg", has_text="could not read")).to_have_count(0)
+    sent = [row for row in playground.call(lambda: list(playground.pg.slack.inspector))  # type: ignore[union-attr]
+            if row["route"] == "Slack → bot" and "admin team" in row["what"]]
+    assert "<#C0DATAENG|data-eng> <@U0ADA|ada> <!subteam^S0DATAENG|@data-eng-oncall>" in sent[-1]["request"]
