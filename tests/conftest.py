@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
+import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,11 +23,13 @@ REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 
 
 class FakeClock:
-    """Wall-clock and monotonic time that only move when a test says so."""
+    """Wall-clock and monotonic time that only move when a test says so; `timer` waits on it."""
 
     def __init__(self, start: datetime | None = None) -> None:
         self._now = start or datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
         self._mono = 1000.0
+        self._timers: list[tuple[float, Callable[[], None]]] = []
+        self._lock = threading.Lock()
 
     def now(self) -> datetime:
         return self._now
@@ -37,6 +41,24 @@ class FakeClock:
         step = timedelta(**delta)
         self._now += step
         self._mono += step.total_seconds()
+        with self._lock:
+            due = [fn for at, fn in self._timers if at <= self._mono]
+            self._timers = [(at, fn) for at, fn in self._timers if at > self._mono]
+        for fn in due:
+            fn()
+
+    async def timer(self, seconds: float) -> None:
+        """An `asyncio.sleep` that ends when a test has advanced this clock by `seconds` (never by itself)."""
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+
+        def fire() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: a bot stopped since waits for nothing
+                loop.call_soon_threadsafe(lambda: done.done() or done.set_result(None))
+
+        with self._lock:
+            self._timers.append((self._mono + seconds, fire))
+        await done
 
 
 @pytest.fixture

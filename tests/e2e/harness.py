@@ -56,7 +56,7 @@ class BotServer:
             clock.advance(seconds=seconds)
 
         self.runtime = Runtime(settings, clock=clock.now, monotonic=clock.monotonic, dataos_sleep=_no_wait,
-                               slack_sleep=wait_out, engine=engine)
+                               slack_sleep=wait_out, engine=engine, timer=clock.timer)
         self._started = threading.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
         app = create_web_app(self.runtime, on_started=self._on_started, **web)
@@ -112,13 +112,13 @@ class SlackUser:
         return self.http.post("/slack/events", content=body.encode(), headers=all_headers)
 
     def command(self, text: str, user: str = "U0ALICE", channel: str = "C0456",
-                trigger_id: str | None = None) -> httpx.Response:
+                trigger_id: str | None = None, response_url: str | None = None) -> httpx.Response:
         n = next(self._ids)
         form = {
             "token": "legacy", "team_id": "T0123", "team_domain": "acme", "channel_id": channel,
             "channel_name": "general", "user_id": user, "user_name": user.lower(), "command": "/apikey",
             "text": text, "api_app_id": "A0ABC", "is_enterprise_install": "false",
-            "response_url": self.slack.response_url("cmd"),
+            "response_url": response_url or self.slack.response_url("cmd"),
             "trigger_id": self.slack.trigger(trigger_id or f"{n}.{n}.trigger{n}"),
         }
         return self._checked("ack:command", self.post(urlencode(form), "application/x-www-form-urlencoded"))

@@ -9,6 +9,7 @@ what to which key, never the key.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import datetime
@@ -23,6 +24,7 @@ from bot.dataos import DataOSError, DataOSNotFound, Token
 from bot.identity import Identity, failure, slack_error
 from bot.service import Duplicate, StoreUnavailable, same_second
 from bot.slack import blocks, tracked
+from bot.slack.blocks.common import Message
 from bot.slack.blocks.teams import (
     FOR_BLOCK,
     FOR_INPUT,
@@ -30,11 +32,12 @@ from bot.slack.blocks.teams import (
     TEAM_REVEAL_ACTION,
     TEAM_REVOKE_ACTION,
     TEAM_SHOW_HERE_ACTION,
+    TeamSection,
     created_line,
     revealed_line,
     revoked_line,
     team_created_modal,
-    team_keys_message,
+    team_lists,
     team_secret_message,
     with_for,
 )
@@ -108,33 +111,40 @@ async def owned_teams(rt: Runtime, slack_user: str) -> list[Team] | None:
         return None
 
 
-async def send_team_lists(rt: Runtime, slack_user: str, respond: AsyncRespond, *, only: str | None = None,
-                          owned: list[Team] | None = None) -> None:
-    """After "Your keys": a message per team in `owned` (None: they could not be looked up), or with `only`
-    just that application user's (or why not)."""
+#: Application users whose keys `/apikey list` looks up at once (the others are named: `/apikey list <app>`).
+TEAMS_LOOKED_UP = 12
+LIST_CONCURRENCY = 4
+
+
+async def team_list_messages(rt: Runtime, slack_user: str, *, only: str | None = None,
+                             owned: list[Team] | None = None) -> list[Message]:
+    """After "Your keys": the keys of the teams in `owned` (None: they could not be looked up) in at most
+    `TEAM_LIST_MESSAGES` messages, or with `only` just that application user's (or why not)."""
     if only is not None:
         acting = await act_as(rt, slack_user, only, "team list")
         if isinstance(acting, str):
-            await respond(response_type="ephemeral", replace_original=True,
-                          **blocks.text_message(f":no_entry: {acting}").kwargs())
-            return
+            return [blocks.text_message(f":no_entry: {acting}")]
         teams = [acting[1]]
     elif owned is None:  # the person's own list is shown already: say what is missing, not "error"
-        await respond(response_type="ephemeral", replace_original=False, **blocks.text_message(
+        return [blocks.text_message(
             ":x: I could not look up the application users you own just now, so their keys are not listed "
-            "here. Nothing was changed; please try again in a minute.").kwargs())
-        return
+            "here. Nothing was changed; please try again in a minute.")]
     else:
-        teams = owned
-    for team in teams:
-        try:
-            tokens = sorted(await rt.dataos.list_tokens(team.app_user_id), key=lambda t: (t.expiration, t.name))
-        except DataOSError as exc:
-            message = blocks.text_message(":x: " + explain(exc, doing=f"listing the keys of {shown(team.app_user_id)}",
-                                                           read=True))
-        else:
-            message = team_keys_message(team, tokens, rt.clock())
-        await respond(response_type="ephemeral", replace_original=only is not None, **message.kwargs())
+        teams = sorted(owned, key=lambda t: t.app_user_id)
+    if not teams:
+        return []
+    gate = asyncio.Semaphore(LIST_CONCURRENCY)
+
+    async def section(team: Team) -> TeamSection:
+        async with gate:
+            try:
+                return TeamSection(team, await rt.dataos.list_tokens(team.app_user_id))
+            except DataOSError as exc:
+                return TeamSection(team, None, explain(exc, doing=f"listing the keys of {shown(team.app_user_id)}",
+                                                       read=True))
+
+    looked_up = await asyncio.gather(*(section(t) for t in teams[:TEAMS_LOOKED_UP]))
+    return team_lists(looked_up, rt.clock(), more=[t.app_user_id for t in teams[TEAMS_LOOKED_UP:]])
 
 
 # ---- create -------------------------------------------------------------------------------------
