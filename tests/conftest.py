@@ -87,6 +87,7 @@ def slack(clock: FakeClock) -> Iterator[SlackFake]:
     # any other channel does not exist until a test makes it (`add_channel`).
     fake.add_channel("C0456", "general")
     fake.add_channel("C0GENERAL", "random")
+    fake.add_channel("C0GEN", "engineering")
     fake.add_channel("C0AUDIT", "apikey-audit")
     fake.start()
     yield fake

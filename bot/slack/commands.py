@@ -32,7 +32,8 @@ from bot.slack.blocks.keys import keys_message, revoke_modal, revoke_picker_moda
 from bot.slack.common import open_view, scheduled_revocations, update_view, user_id
 from bot.slack.errors import explain, explain_slack
 from bot.slack.home import publish_home
-from bot.slack.teams.keys import cmd_revoke_for, for_option, offer_for, owned_teams, team_list_messages
+from bot.slack.teams.keys import cmd_revoke_for, for_option, offer_for
+from bot.slack.teams.lists import owned_teams, team_list_messages
 from bot.text import shown, unescape
 
 log = logging.getLogger(__name__)

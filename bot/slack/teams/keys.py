@@ -9,7 +9,6 @@ what to which key, never the key.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from datetime import datetime
@@ -20,11 +19,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Runtime
-from bot.dataos import DataOSError, DataOSNotFound, Token
+from bot.dataos import DataOSConflict, DataOSError, DataOSNotFound, Token
 from bot.identity import Identity, failure, slack_error
 from bot.service import Duplicate, StoreUnavailable, same_second
 from bot.slack import blocks, tracked
-from bot.slack.blocks.common import Message
 from bot.slack.blocks.teams import (
     FOR_BLOCK,
     FOR_INPUT,
@@ -32,17 +30,16 @@ from bot.slack.blocks.teams import (
     TEAM_REVEAL_ACTION,
     TEAM_REVOKE_ACTION,
     TEAM_SHOW_HERE_ACTION,
-    TeamSection,
     created_line,
     revealed_line,
     revoked_line,
     team_created_modal,
-    team_lists,
     team_secret_message,
     with_for,
 )
-from bot.slack.common import action_value, clicked_message, metadata, open_view, state_value, tell, update_view, user_id
+from bot.slack.common import action_value, clicked_message, metadata, open_view, state_value, update_view, user_id
 from bot.slack.errors import explain, explain_slack
+from bot.slack.forms import keep_what_was_there
 from bot.slack.home import from_home, publish_home
 from bot.slack.key_buttons import ExactKey, exact_key, parse_exact, replaced_text
 from bot.store import Audit
@@ -96,55 +93,6 @@ async def tell_channel(rt: Runtime, team: Team, text: str) -> bool:
         log.warning("could not post in the team channel of %s: %s", team.app_user_id, failure(exc))
         return False
     return True
-
-
-# ---- list ---------------------------------------------------------------------------------------
-
-
-async def owned_teams(rt: Runtime, slack_user: str) -> list[Team] | None:
-    """The teams the person owns now; None if that could not be found out. Asked before "Your keys" is
-    sent (which says whether the person may be mapped at all), so that the two answers come in order."""
-    try:
-        return await rt.teams.owned_by(slack_user)
-    except Exception as exc:
-        log.warning("could not find the teams %s owns: %s", slack_user, type(exc).__name__)
-        return None
-
-
-#: Application users whose keys `/apikey list` looks up at once (the others are named: `/apikey list <app>`).
-TEAMS_LOOKED_UP = 12
-LIST_CONCURRENCY = 4
-
-
-async def team_list_messages(rt: Runtime, slack_user: str, *, only: str | None = None,
-                             owned: list[Team] | None = None) -> list[Message]:
-    """After "Your keys": the keys of the teams in `owned` (None: they could not be looked up) in at most
-    `TEAM_LIST_MESSAGES` messages, or with `only` just that application user's (or why not)."""
-    if only is not None:
-        acting = await act_as(rt, slack_user, only, "team list")
-        if isinstance(acting, str):
-            return [blocks.text_message(f":no_entry: {acting}")]
-        teams = [acting[1]]
-    elif owned is None:  # the person's own list is shown already: say what is missing, not "error"
-        return [blocks.text_message(
-            ":x: I could not look up the application users you own just now, so their keys are not listed "
-            "here. Nothing was changed; please try again in a minute.")]
-    else:
-        teams = sorted(owned, key=lambda t: t.app_user_id)
-    if not teams:
-        return []
-    gate = asyncio.Semaphore(LIST_CONCURRENCY)
-
-    async def section(team: Team) -> TeamSection:
-        async with gate:
-            try:
-                return TeamSection(team, await rt.dataos.list_tokens(team.app_user_id))
-            except DataOSError as exc:
-                return TeamSection(team, None, explain(exc, doing=f"listing the keys of {shown(team.app_user_id)}",
-                                                       read=True))
-
-    looked_up = await asyncio.gather(*(section(t) for t in teams[:TEAMS_LOOKED_UP]))
-    return team_lists(looked_up, rt.clock(), more=[t.app_user_id for t in teams[TEAMS_LOOKED_UP:]])
 
 
 # ---- create -------------------------------------------------------------------------------------
@@ -218,6 +166,12 @@ async def submit_team_create(rt: Runtime, body: dict[str, Any], view: dict[str, 
     request_id = f"{view_id}:{view.get('hash') or ''}"  # a double submit is one key, as for personal keys
     try:
         result = await rt.keys.create_key(identity, name=name, hours=hours, request_id=request_id)
+    except DataOSConflict as exc:  # the name is taken: the form again, for that application user still
+        await update_view(client, view_id, keep_what_was_there(view, blocks.create_modal(
+            rt.policy, name=name, validity_hours=hours, channel_id=metadata(view).get("channel_id", ""),
+            error=explain(exc, doing=f"creating a key for {shown(app_user_id)}", key_name=name),
+            render=blocks.render_id())))
+        return
     except DataOSError as exc:
         await update_view(client, view_id, blocks.info_modal(
             title, ":x: " + explain(exc, doing=f"creating a key for {shown(app_user_id)}", key_name=name)))
@@ -241,22 +195,20 @@ async def submit_team_create(rt: Runtime, body: dict[str, Any], view: dict[str, 
         await revoke_team_key(rt, slack_user, app_user_id, old, "leak watch: renew and revoke")
 
 
-async def renew_team_key(rt: Runtime, body: dict[str, Any], app_user_id: str, name: str,
+async def renew_team_key(rt: Runtime, body: dict[str, Any], view_id: str, app_user_id: str, name: str,
                          expiration: datetime) -> None:
-    """"Renew and revoke" on a leaked application key: for its owners, the create form for that application
-    user, which revokes exactly the leaked key once the new key was made (both re-checked on submit)."""
+    """"Renew and revoke" on a leaked application key, in the modal already opened (loading) for it: for its
+    owners, the create form for that application user, which revokes exactly the leaked key once the new
+    key was made (both re-checked on submit); for anyone else, why not."""
     slack_user = user_id(body)
     channel = clicked_message(body)[0]
     acting = await act_as(rt, slack_user, app_user_id, "renew")
     if isinstance(acting, str):
-        await tell(rt.slack, channel, slack_user, f":no_entry: {acting}")
+        await update_view(rt.slack, view_id, blocks.info_modal("Renew a key", f":no_entry: {acting}"))
         return
     view = with_for(blocks.create_modal(rt.policy, channel_id=channel), None, [acting[1]], app_user_id,
                     rk=name, re=str(int(expiration.timestamp())))
-    try:
-        await open_view(rt.slack, str(body.get("trigger_id") or ""), view)
-    except SlackApiError as exc:
-        await tell(rt.slack, channel, slack_user, ":x: " + explain_slack(exc, doing="opening the renew form"))
+    await update_view(rt.slack, view_id, view)
 
 
 # ---- reveal ---------------------------------------------------------------------------------------
