@@ -302,3 +302,17 @@ def test_renew_opens_its_form_within_the_triggers_three_seconds_however_slow_the
     assert opened.result["ok"] is True and "Checking" in text_of(opened)
     form = bot.slack.wait_for("views.update", where=lambda c: c.params["view_id"] == view_id_of(opened))[0]
     assert form.params["view"]["callback_id"] == "team_renew_key" and "ingest_writer" in text_of(form)
+
+
+def test_the_digest_of_many_unowned_keys_is_a_message_slack_takes(bot: Bot) -> None:
+    """25 keys of application users with long ids: one section would hold more than Slack's 3,000."""
+    for i in range(25):
+        app = f"analytics-ingest-service-account-{i:02d}-for-the-finance-reporting-pipeline"
+        bot.heimdall.add_user(app, None, type="application")
+        bot.heimdall.add_token(app, f"nightly_export_to_the_warehouse_{i:02d}", expiration=WED_1430 + 2 * D)
+    bot.clock.advance(minutes=5)
+    sweep(bot)
+    [digest] = [c for c in bot.slack.delivered("chat.postMessage") if c.params["channel"] == ADMIN]
+    text = text_of(digest)
+    assert "25 key(s)" in text and "… and 5 more" in text
+    assert all(len(b["text"]["text"]) <= 3000 for b in digest.params["blocks"] if b["type"] == "section")
