@@ -88,6 +88,7 @@ def slack(clock: FakeClock) -> Iterator[SlackFake]:
     fake.add_channel("C0456", "general")
     fake.add_channel("C0GENERAL", "random")
     fake.add_channel("C0GEN", "engineering")
+    fake.add_channel("C0OTHER", "other")
     fake.add_channel("C0AUDIT", "apikey-audit")
     fake.start()
     yield fake

@@ -223,7 +223,8 @@ class BotStandIn:
 async def test_submissions_follow_the_response_action() -> None:
     from aiohttp import web
 
-    form = {"type": "modal", "callback_id": "f", "title": {"type": "plain_text", "text": "Form"}, "blocks": [
+    form = {"type": "modal", "callback_id": "f", "title": {"type": "plain_text", "text": "Form"},
+            "submit": {"type": "plain_text", "text": "Go"}, "blocks": [  # Slack takes no input without a submit
         {"type": "input", "block_id": "name", "label": {"type": "plain_text", "text": "Name"},
          "element": {"type": "plain_text_input", "action_id": "v"}},
         {"type": "input", "block_id": "pick", "label": {"type": "plain_text", "text": "Pick"},
