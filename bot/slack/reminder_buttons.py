@@ -165,23 +165,29 @@ async def open_renew_form(rt: Runtime, body: dict[str, Any], client: AsyncWebCli
                           revoke_old: str | None = None) -> None:
     """Open the renew form at once (the trigger expires), prefilled from the old key. `revoke_old`
     preselects what happens to the old key ("now" for a key that leaked)."""
+    try:
+        view_id = await open_view(client, str(body.get("trigger_id") or ""),
+                                  renew_form(rt, body, ref, revoke_old=revoke_old))
+    except SlackApiError as exc:
+        await tell(client, clicked_message(body)[0], user_id(body),
+                   ":x: " + explain_slack(exc, doing="opening the renew form"))
+        return
+    await fit_form(rt, client, view_id, user_id(body), "personal",
+                   lambda policy: renew_form(rt, body, ref, revoke_old=revoke_old, policy=policy))
+
+
+def renew_form(rt: Runtime, body: dict[str, Any], ref: KeyRef, *, revoke_old: str | None = None,
+               policy: ValidityPolicy | None = None) -> dict[str, Any]:
+    """The renew form of `ref`, pressed on the message `body` names (updated once the key is renewed); drawn
+    for `policy` (the person's rule), else the defaults' rule."""
     channel, ts = clicked_message(body)
     now = rt.clock()
-
-    def form(policy: ValidityPolicy) -> dict[str, Any]:
-        return renew_modal(
-            policy, old_name=ref.name, old_expiration=ref.expiration, now=now,
-            suggested_name="" if is_ref(ref.name) else suggest_name(ref.name, now),
-            lifetime_hours=ref.lifetime_hours, grace_hours=rt.renew_grace_hours, revoke_old=revoke_old,
-            meta={"old": ref.name, "exp": str(int(ref.expiration.timestamp())), "ch": channel, "ts": ts},
-        )
-
-    try:
-        view_id = await open_view(client, str(body.get("trigger_id") or ""), form(rt.governance.opening_form()))
-    except SlackApiError as exc:
-        await tell(client, channel, user_id(body), ":x: " + explain_slack(exc, doing="opening the renew form"))
-        return
-    await fit_form(rt, client, view_id, user_id(body), "personal", form)
+    return renew_modal(
+        policy or rt.governance.opening_form(), old_name=ref.name, old_expiration=ref.expiration, now=now,
+        suggested_name="" if is_ref(ref.name) else suggest_name(ref.name, now), lifetime_hours=ref.lifetime_hours,
+        grace_hours=rt.renew_grace_hours, revoke_old=revoke_old,
+        meta={"old": ref.name, "exp": str(int(ref.expiration.timestamp())), "ch": channel, "ts": ts},
+    )
 
 
 async def submit_renew(rt: Runtime, body: dict[str, Any], view: dict[str, Any], ack: AsyncAck,

@@ -97,3 +97,11 @@ async def fit_form(rt: Runtime, client: AsyncWebClient, view_id: str, slack_user
     if policy != opening:
         await update_view(client, view_id, build(policy))
     return policy
+
+
+async def person_form(rt: Runtime, slack_user: str, kind: Kind) -> ValidityPolicy:
+    """The form for this person's rule (the defaults' when Slack cannot say: the submission decides again)."""
+    try:
+        return await rt.governance.form_policy(slack_user, kind)
+    except PolicyUnavailable:
+        return rt.governance.opening_form()

@@ -4,9 +4,10 @@ renew form's submission.
 Anyone in the channel can read the reminder; only the team's owners may press. Ownership is checked at
 the press and again at the form's submission (a person removed from the team or its user group meanwhile
 is refused), from the Slack user who acts and the application user the button names, never from
-anything else in the payload. Others get an ephemeral sentence naming the owners; nothing changes. A
-renewed key goes to the owner who pressed, privately (ephemeral in their DM, the form as fallback); the
-channel message is updated in place with who renewed and when the old key stops working.
+anything else in the payload. Others get an ephemeral sentence naming the owners (Renew: in its form,
+which opens first in a loading state, as a trigger lives 3 seconds); nothing changes. A renewed key goes
+to the owner who pressed, privately (ephemeral in their DM, the form as fallback); the channel message
+is updated in place with who renewed and when the old key stops working.
 """
 
 from __future__ import annotations
@@ -25,10 +26,9 @@ from bot.approvals import Renewal
 from bot.dataos import DataOSConflict, DataOSError
 from bot.domain.durations import humanize_hours
 from bot.domain.names import suggest_name
-from bot.domain.policy import ValidityPolicy
 from bot.service import Duplicate, StoreUnavailable
 from bot.slack import blocks, tracked
-from bot.slack.approvals.gate import fit_form, govern
+from bot.slack.approvals.gate import govern, person_form
 from bot.slack.blocks.team_reminders import (
     TEAM_MUTE_ACTION,
     TEAM_RENEW_ACTION,
@@ -116,27 +116,32 @@ async def on_mute(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref
 
 
 async def on_renew(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref: TeamKeyRef, clicker: str) -> None:
-    """The renew form at once (the trigger expires), prefilled from the old key; it names the application
-    user, and the submission checks ownership again."""
+    """The renew form, opened at once in a loading state (a trigger lives 3 seconds, and who owns the team
+    is asked of Slack), then the owner check, then the form prefilled from the old key; the submission
+    checks ownership again."""
     channel, ts = clicked_message(body)
-    now = rt.clock()
-
-    def form(policy: ValidityPolicy) -> dict[str, Any]:
-        view = blocks.renew_modal(
-            policy, old_name=ref.name, old_expiration=ref.expiration, now=now,
-            suggested_name=suggest_name(ref.name, now), lifetime_hours=ref.lifetime_hours,
-            grace_hours=rt.renew_grace_hours,
-            meta={"app": ref.app_user_id, "old": ref.name, "exp": str(int(ref.expiration.timestamp())),
-                  "ch": channel, "ts": ts},
-        )
-        return dict(view, callback_id=TEAM_RENEW_VIEW, title={"type": "plain_text", "text": TITLE})
-
     try:
-        view_id = await open_view(client, str(body.get("trigger_id") or ""), form(rt.governance.opening_form()))
+        view_id = await open_view(client, str(body.get("trigger_id") or ""),
+                                  blocks.working_modal(TITLE, "Checking that you may renew this key…"))
     except SlackApiError as exc:
         await tell(client, channel, clicker, ":x: " + explain_slack(exc, doing="opening the renew form"))
         return
-    await fit_form(rt, client, view_id, clicker, "team", form)
+    acting = await act_as(rt, clicker, ref.app_user_id, "renew")
+    if isinstance(acting, str):
+        await update_view(client, view_id, blocks.info_modal(TITLE, f":no_entry: {acting}"))
+        return
+    now = rt.clock()
+    policy = await person_form(rt, clicker, "team")  # the key policy's validities for this owner
+    view = blocks.renew_modal(
+        policy, old_name=ref.name, old_expiration=ref.expiration, now=now,
+        suggested_name=suggest_name(ref.name, now), lifetime_hours=ref.lifetime_hours,
+        grace_hours=rt.renew_grace_hours,
+        meta={"app": ref.app_user_id, "old": ref.name, "exp": str(int(ref.expiration.timestamp())), "ch": channel,
+              "ts": ts},
+    )
+    view["callback_id"] = TEAM_RENEW_VIEW
+    view["title"] = {"type": "plain_text", "text": TITLE}
+    await update_view(client, view_id, view)
 
 
 async def submit_team_renew(rt: Runtime, body: dict[str, Any], view: dict[str, Any], ack: AsyncAck,
@@ -236,6 +241,9 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             await tell(client, channel, clicker, f"{blocks.DAMAGED_BUTTON} Nothing was changed.")
             return
         action_id = str(action.get("action_id"))
+        if action_id == TEAM_RENEW_ACTION:  # a modal: opened before the owner check, which it then shows
+            await on_renew(rt, body, client, ref, clicker)
+            return
         if await _owner_or_say(rt, client, channel, clicker, ref.app_user_id, ACTION_NAMES[action_id]) is None:
             return
         await handlers[action_id](rt, body, client, ref, clicker)
