@@ -17,7 +17,7 @@ PLACEHOLDER_URL = "https://apikey-bot.example.com"
 #: What Slack shows beside the command as people type it (the playground shows the same).
 COMMAND_DESCRIPTION = "List and create your DataOS API keys"
 COMMAND_USAGE = ("[list [app-user] | create [--for app-user] [name] [validity] | revoke [--for app-user] <name> | "
-                 "whoami | link | reminders on|off | help]")
+                 "whoami | link | reminders on|off | policy | requests | help]")
 
 #: Web API methods the bot calls, and the scope each needs. A test checks this against the code.
 METHOD_SCOPES: dict[str, str] = {

@@ -22,14 +22,17 @@ from bot.domain.keys import exact_digest, key_ref
 from bot.domain.policy import ValidityPolicy
 from bot.identity import Denied, Identity
 from bot.playground.heimdall_model import make_key_value
+from bot.policy.digest import Digest, LongKey
 from bot.slack import key_buttons, leak_dms
 from bot.slack.blocks.approvals import deny_modal, policy_message, request_message, requested_modal, requests_message
 from bot.slack.blocks.common import Message, denied_message, info_modal, text_message, working_modal
+from bot.slack.blocks.digest import digest_message
 from bot.slack.blocks.forms import create_modal, created_modal, renew_modal
 from bot.slack.blocks.help import help_message
 from bot.slack.blocks.home import home_view
 from bot.slack.blocks.identity import link_modal, whoami_message
 from bot.slack.blocks.keys import keys_message, revoke_modal, revoke_picker_modal, secret_message, secret_modal
+from bot.slack.blocks.notices import notice_message
 from bot.slack.blocks.reminders import (
     bot_key_reminder_message,
     reminder_done_message,
@@ -52,6 +55,7 @@ from bot.slack.blocks.teams import (
 )
 from bot.slack.key_buttons import parse_exact, parse_option, parse_revoke_all
 from bot.store.approvals import Request
+from bot.store.notices import Notice
 from bot.store.teams import Team
 from tests.unit.test_blocks import check_message, check_view
 
@@ -119,6 +123,11 @@ def builders() -> dict[str, Callable[[], Any]]:
         "requests_message": lambda: requests_message([request(i) for i in range(12)],
                                                      [request(i + 20) for i in range(12)]),
         "deny_modal": lambda: deny_modal("abc", "loader", "U1"),
+        "notice_message": lambda: notice_message([Notice("alice", f"ui_{i}", NOW + timedelta(days=i + 1), NOW,
+                                                         "owner:U1", "g") for i in range(20)], NOW),
+        "digest_message": lambda: digest_message(Digest(NOW - timedelta(days=7), NOW, long_keys=[
+            LongKey("bob", f"k{i}", NOW, 9000, 8760) for i in range(9)], open_requests=[request(i) for i in range(7)],
+            problems=["x"] * 30)),
         "policy_message": lambda: policy_message(Rule("defaults", approval_above=48), None, source="/etc/p.toml"),
         "leak_message unknown": lambda: leak_dms.leak_message("k", "alice", "C1", "U2", None, None, renew=False),
         "team_keys_message": lambda: team_keys_message(TEAM, KEYS, NOW),
