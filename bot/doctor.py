@@ -17,10 +17,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import make_url
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.dataos import DataOSError, DataOSForbidden, HeimdallClient
 from bot.identity import slack_error
 from bot.manifest import LEAK_WATCH_SCOPES, bot_scopes
+from bot.policy import policy_of
 from bot.proxies import use_proxy_rule
 from bot.store import DatabaseUnusable, create_engine, current_revision, head_revision, safe_database_url
 from bot.store.teams import Team, TeamsRepo
@@ -220,12 +221,27 @@ async def run_doctor(settings: Settings, *, now: datetime | None = None) -> list
     if settings.slack_signing_secret is None and settings.slack_app_token is None:
         config.append(Check("configuration", "fail", "neither SLACK_SIGNING_SECRET (HTTP mode) nor SLACK_APP_TOKEN "
                             "(Socket Mode) is set"))
+    config += check_policy(settings)
     slack, dataos, database = await asyncio.gather(check_slack(settings), check_dataos(settings, now),
                                                    check_database(settings))
     teams: list[Check] = []
     if any(c.name == "database schema" and c.status == "ok" for c in database):
         teams = await check_team_channels(settings)
     return config + slack + dataos + database + teams
+
+
+def check_policy(settings: Settings) -> list[Check]:
+    """POLICY_FILE, read as the bot reads it at start-up (which refuses a broken one)."""
+    if not settings.policy_file:
+        return []
+    try:
+        policy = policy_of(settings)
+    except ConfigError as exc:
+        return [Check("key policy", "fail", str(exc).removeprefix("configuration error: "))]
+    assert policy is not None
+    count = len(policy.rules)
+    return [Check("key policy", "ok", f"{settings.policy_file}: {count} rule{'s' if count != 1 else ''} and the "
+                                      "defaults (`apikey-bot policy check` prints them)")]
 
 
 async def check_team_channels(settings: Settings) -> list[Check]:

@@ -188,3 +188,19 @@ def test_a_notice_slack_refused_for_now_is_told_by_the_next_discovery_and_a_lost
     discover(bot)
     assert len([c for c in bot.slack.calls_to("chat.postMessage") if "answer_lost" in text_of(c)]) == 1
     assert told_rows(bot)["answer_lost"] == "unknown"
+
+
+def test_notices_off_tell_nothing_and_turned_on_again_start_from_a_new_baseline(bot: Bot) -> None:
+    discover(bot)
+    settings = bot.runtime.settings
+    settings.notice_new_keys = False  # as a restart with NOTICE_NEW_KEYS=false would have it
+    bot.heimdall.add_token("alice", "while_off", hours=48)
+    discover(bot)
+    assert notices_to(bot, "U0ALICE") == [] and table_rows(bot, NoticeOwner) == []
+    settings.notice_new_keys = True  # back on: what is there now is the baseline, not a flood
+    discover(bot)
+    assert notices_to(bot, "U0ALICE") == []
+    bot.heimdall.add_token("alice", "after_on", hours=48)
+    discover(bot)
+    (post,) = notices_to(bot, "U0ALICE")
+    assert "after_on" in text_of(post) and "while_off" not in text_of(post)

@@ -207,3 +207,16 @@ async def test_team_channels_the_bot_is_not_in_fail(slack: SlackFake, heimdall: 
     check = by_name(await run_doctor(settings, now=clock.now()))["team channels"]
     assert check.status == "fail" and "the bot is not in #export of `etl-export`" in check.detail
     assert "#etl" not in check.detail
+
+
+async def test_the_key_policy_is_checked_as_the_bot_reads_it(slack: SlackFake, heimdall: HeimdallEmulator,
+                                                             clock: FakeClock, db_path: str, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[defaults]\napproval_above = "90d"\napprovers = ["admins"]\n')
+    checks = by_name(await run_doctor(make_settings(slack, heimdall, db_path, policy_file=str(policy)),
+                                      now=clock.now()))
+    assert checks["key policy"].status == "ok" and "0 rules and the defaults" in checks["key policy"].detail
+    policy.write_text('[defaults]\napproval_above = "90d"\napprovers = ["grace"]\n')
+    check = by_name(await run_doctor(make_settings(slack, heimdall, db_path, policy_file=str(policy)),
+                                     now=clock.now()))["key policy"]
+    assert check.status == "fail" and "POLICY_FILE is invalid" in check.detail and "line 3" in check.detail
