@@ -113,8 +113,7 @@ class Runtime:
             presets=tuple(settings.preset_hours), default=settings.default_validity_hours,
             maximum=settings.max_validity_hours,
         )
-        #: The key policy file (POLICY_FILE), checked now: a broken one stops start-up (ConfigError).
-        self.key_policy: KeyPolicy | None = policy_of(settings)
+        self.key_policy: KeyPolicy | None = policy_of(settings)  # POLICY_FILE; a broken one stops start-up
         kwargs: dict[str, Any] = {"sleep": dataos_sleep} if dataos_sleep is not None else {}
         self.dataos = HeimdallClient(settings.heimdall_url, settings.dataos_apikey,
                                      timeout=settings.dataos_timeout_seconds, observer=dataos_observer,
@@ -179,10 +178,8 @@ class Runtime:
         self.policy = self.governance.widest()
         #: Requests for keys that need approval (bot.approvals); its Slack surface is set by bot.compose.
         self.approval_requests = Approvals(self.engine)
-        self.approvals = ApprovalService(
-            self.approval_requests, self.governance,
-            KeyMaker(self.approval_requests, self.keys, self.resolver, self.teams, self.revocations, trail, clock),
-            trail, clock)
+        self.approvals = ApprovalService(self.approval_requests, self.governance, KeyMaker(
+            self.approval_requests, self.keys, self.resolver, self.teams, self.revocations, trail, clock), trail, clock)
         #: "Was this you?" notices about keys the bot did not make (bot.reminders.notices).
         self.notices = Notices(self.engine)
         self._bot_user_id: str | None = None
