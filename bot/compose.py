@@ -30,6 +30,7 @@ from bot.slack import (
     leak_watch,
     lifecycle,
     links,
+    name_warning,
     offboarding,
     reminder_buttons,
     views,
@@ -112,6 +113,7 @@ def build_bolt_app(runtime: Runtime, *, socket_mode: bool = False) -> AsyncApp:
 def register_all(app: AsyncApp, rt: Runtime) -> None:
     commands.register(app, rt)
     views.register(app, rt)
+    name_warning.register(app, rt)
     actions.register(app, rt)
     reminder_buttons.register(app, rt)
     admin.register(app, rt)

@@ -62,6 +62,8 @@ def builders() -> dict[str, Callable[[], Any]]:
         "whoami_message": lambda: whoami_message(ME, None),
         "secret_message": lambda: secret_message(KEYS[0], NOW),
         "create_modal": lambda: create_modal(POLICY, error="taken", render="r1"),
+        "create_modal with a name warning": lambda: create_modal(POLICY, name="a-b", error="x", name_error="y",
+                                                                 render="r2"),
         "home_view": lambda: home_view(ME, KEYS, NOW, reminders_on=True, notice="n"),
         "home_view many": lambda: home_view(ME, [token(f"k{i}") for i in range(45)], NOW, reminders_on=False),
         "reminder_message": lambda: reminder_message("ci_loader", NOW + timedelta(days=3), NOW, "7d",

@@ -91,6 +91,7 @@ def test_views() -> None:
     check_view(create_modal(POLICY))
     check_view(create_modal(POLICY, name="x" * 64, validity_hours=None, validity_text="36h", error="e" * 2000,
                             channel_id="C" * 20))
+    check_view(create_modal(POLICY, name="x-" * 32, name_error="n" * 5000))
     check_view(info_modal("A title that is far too long for Slack", "text"))
     check_view(working_modal("Create a DataOS key", "Creating…"))
     check_view(created_modal("x" * 64, NOW + timedelta(days=1), NOW, delivered=True))
