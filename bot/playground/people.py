@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import aiohttp
 from slack_sdk.signature import SignatureVerifier
 
-from bot.playground.blockkit import action_of, decoded, find_element, view_state
+from bot.playground.blockkit import TEXT_INPUTS, action_of, decoded, dispatches, find_element, view_state
 from bot.playground.model import Modal, RespondTo
 from bot.playground.slack import BOT_USER_ID, TEAM_ID
 from bot.playground.workspace import CHANNELS, Workspace
@@ -145,6 +145,10 @@ class People:
             view = slack.views[view_id]
             element = find_element(view.get("blocks"), handle, block_id, action_id)
             state = view_state(view, values or {})
+            if element is not None and element.get("type") in TEXT_INPUTS:
+                if not dispatches(view.get("blocks"), handle):
+                    return "That input sends nothing until the form is submitted."
+                option = (state.get(block_id) or {}).get(action_id, {}).get("value")  # what it holds now
             payload.update(container={"type": "view", "view_id": view_id},
                            view=dict(view, state={"values": state}, team_id=TEAM_ID, app_installed_team_id=TEAM_ID))
         else:

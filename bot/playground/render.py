@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+from bot.playground.blockkit import dispatch_triggers
 from bot.playground.mrkdwn import SAFE_URL, Viewer, day_label, esc, format_date, mrkdwn, plain
 
 __all__ = ["SUPPORTED", "Viewer", "blocks_html", "day_divider", "message_html", "mrkdwn", "used_types", "view_html"]
@@ -105,8 +106,9 @@ def _choices(element: dict[str, Any], block_id: str, handle: str, viewer: Viewer
     return f'<div class="bk-choices" {_data(kind, element, block_id, handle)}>{"".join(rows)}</div>'
 
 
-def element_html(element: Any, block_id: str, viewer: Viewer, handle: str = "") -> str:
-    """One element; `handle` is its place ("<block>.<element>"), which a click sends back."""
+def element_html(element: Any, block_id: str, viewer: Viewer, handle: str = "", dispatch: tuple[str, ...] = ()) -> str:
+    """One element; `handle` is its place ("<block>.<element>"), which a click sends back. An input that
+    `dispatch`es is marked with when (`character`, `enter`), so the page sends its changes as Slack does."""
     if not isinstance(element, dict):
         return ""
     kind = str(element.get("type") or "")
@@ -136,6 +138,8 @@ def element_html(element: Any, block_id: str, viewer: Viewer, handle: str = "") 
         limit = element.get("max_length")
         maxlength = f' maxlength="{int(limit)}"' if isinstance(limit, int) else ""
         data = _data(kind, element, block_id, handle)
+        if dispatch:
+            data += f' data-dispatch="{esc(" ".join(t.removeprefix("on_").split("_")[0] for t in dispatch))}"'
         if element.get("multiline"):
             return f'<textarea class="bk-input" {data} placeholder="{placeholder}"{maxlength}>{value}</textarea>'
         input_type = {"number_input": "number", "email_text_input": "email", "url_text_input": "url"}.get(kind, "text")
@@ -191,7 +195,8 @@ def block_html(block: Any, viewer: Viewer, errors: Mapping[str, str] | None = No
         css = " bk-has-error" if error else ""
         return (f'<div class="bk-block bk-input-block{css}" data-block-id="{esc(block_id)}">'
                 f'<label class="bk-label">{text_html(block.get("label"), viewer)}{optional}</label>'
-                f"{element_html(block.get('element'), block_id, viewer, f'{index}.0')}{shown_error}{hint}</div>")
+                f"{element_html(block.get('element'), block_id, viewer, f'{index}.0', dispatch_triggers(block))}"
+                f"{shown_error}{hint}</div>")
     if kind == "image":
         return f'<div {attrs}><span class="bk-image">[image: {esc(block.get("alt_text") or "")}]</span></div>'
     return f'<div {attrs}><span class="bk-unsupported">[unsupported block: {esc(kind)}]</span></div>'

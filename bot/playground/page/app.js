@@ -261,7 +261,9 @@ function drawModal(modal) {
   if (pg.drawn.modal && pg.drawn.modal.html === modal.html) return;
   // The same window redrawn (inline errors, say) keeps what was typed, as Slack does.
   const keep = pg.drawn.modal && pg.drawn.modal.id === modal.id ? inputs(layer) : null;
-  const focused = document.activeElement && layer.contains(document.activeElement) ? focusPath(document.activeElement) : null;
+  const active = document.activeElement;
+  const focused = active && layer.contains(active) ? focusPath(active) : null;
+  const caret = focused && typeof active.selectionStart === "number" ? [active.selectionStart, active.selectionEnd] : null;
   layer.innerHTML = modal.html; // made and escaped by the server
   if (keep) restore(layer, keep);
   layer.hidden = false;
@@ -269,8 +271,11 @@ function drawModal(modal) {
   pg.drawn.modal = modal;
   requestAnimationFrame(() => { pg.modalDrawnAt = performance.now(); });
   const again = focused && $(focused, layer);
-  if (again) again.focus();
-  else if (!keep || !layer.contains(document.activeElement)) {
+  if (again) {
+    again.focus();
+    // Typing goes on where it was: a redraw while the person types (a warning that follows the input) keeps the caret.
+    if (caret && keep && typeof again.selectionStart === "number") again.setSelectionRange(caret[0], caret[1]);
+  } else if (!keep || !layer.contains(document.activeElement)) {
     const first = $("input, textarea, select", layer) || focusables(layer)[0];
     if (first) first.focus();
   }
@@ -371,6 +376,20 @@ document.addEventListener("click", (e) => {
   if (dismiss) { post("dismiss", { user: pg.persona, message_id: dismiss.closest(".msg").dataset.messageId }); return; }
   const suggestion = t.closest("#suggestions li");
   if (suggestion) { complete(); }
+});
+
+// An input whose block says `dispatch_action` sends its changes as Slack's client does: each character
+// entered or removed (`on_character_entered`), or Enter (`on_enter_pressed`); the rest are read on submit.
+document.addEventListener("input", (e) => {
+  const t = e.target;
+  if (t.matches(".bk-modal .bk-input[data-dispatch~=character]")) act(t, t.value);
+});
+document.addEventListener("keydown", (e) => {
+  const t = e.target;
+  if (e.key === "Enter" && t.matches && t.matches(".bk-modal .bk-input[data-dispatch~=enter]")) {
+    e.preventDefault();
+    act(t, t.value);
+  }
 });
 
 document.addEventListener("change", (e) => {
