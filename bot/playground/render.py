@@ -19,7 +19,8 @@ from typing import Any
 from bot.playground.blockkit import dispatch_triggers
 from bot.playground.mrkdwn import SAFE_URL, Viewer, day_label, esc, format_date, mrkdwn, plain
 
-__all__ = ["SUPPORTED", "Viewer", "blocks_html", "day_divider", "message_html", "mrkdwn", "used_types", "view_html"]
+__all__ = ["SUPPORTED", "Viewer", "blocks_html", "day_divider", "day_html", "message_html", "mrkdwn", "used_types",
+           "view_html"]
 
 # ---- Block Kit -----------------------------------------------------------------------------------
 
@@ -239,6 +240,12 @@ def message_html(message_id: str, author: tuple[str, bool], ts: str, text: str |
 def day_divider(day: date, viewer: Viewer) -> str:
     return (f'<div class="day-divider" role="separator" data-day="{day.isoformat()}">'
             f"<span>{esc(day_label(day, viewer))}</span></div>")
+
+
+def day_html(day: date, viewer: Viewer, messages: str) -> str:
+    """One day of a conversation: its divider, which stays at the top while its own messages scroll under
+    it (and only then: the next day's pushes it away, as in Slack's client), then the messages."""
+    return f'<section class="day" data-day="{day.isoformat()}">{day_divider(day, viewer)}{messages}</section>'
 
 
 def view_html(view: Mapping[str, Any], viewer: Viewer, errors: Mapping[str, str] | None = None, *,

@@ -14,7 +14,7 @@ import itertools
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -323,19 +323,17 @@ class Workspace(SlackFake):
                 yield message
 
     def conversation_html(self, user: str, channel: str, viewer: render.Viewer, since: int = 0) -> str:
-        """A conversation as Slack's client draws it: a divider ("Today", "Monday, December 7th") above
-        the first message of each day, in the person's time zone."""
-        parts: list[str] = []
-        day = None
+        """A conversation as Slack's client draws it: the messages of each day, in the person's time zone,
+        under that day's divider ("Today", "Monday, December 7th")."""
+        days: list[tuple[date, list[str]]] = []
         for m in self.visible(user, channel, since):
             when = datetime.fromtimestamp(int(m.ts.split(".", 1)[0]), viewer.tz).date()
-            if when != day:
-                parts.append(render.day_divider(when, viewer))
-                day = when
-            parts.append(render.message_html(m.id, self._author(m.author), m.ts, m.text, m.blocks, viewer,
-                                             ephemeral=m.ephemeral_to is not None, edited=m.edited,
-                                             in_thread=m.thread_ts is not None))
-        return "".join(parts)
+            if not days or days[-1][0] != when:
+                days.append((when, []))
+            days[-1][1].append(render.message_html(m.id, self._author(m.author), m.ts, m.text, m.blocks, viewer,
+                                                   ephemeral=m.ephemeral_to is not None, edited=m.edited,
+                                                   in_thread=m.thread_ts is not None))
+        return "".join(render.day_html(when, viewer, "".join(messages)) for when, messages in days)
 
     def snapshot(self, user: str, since: int = 0) -> dict[str, Any]:
         """Everything the page draws for `user` (on a page opened at `since`), as HTML made by `render`."""

@@ -160,7 +160,11 @@ function drawPane() {
   if (html !== pg.drawn.messages) {
     const box = $("#messages");
     const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
-    box.innerHTML = html || '<p class="muted empty">Nothing here yet. Type <code>/apikey</code> below.</p>';
+    // An empty channel has the composer below it; the app's read-only Messages tab has none to point at.
+    box.innerHTML = html || (pg.pane === "dm"
+      ? '<p class="muted empty">This is the very beginning of your messages with <b>DataOS API keys</b>. '
+        + "What only you may see (a new key, say) arrives here.</p>"
+      : '<p class="muted empty">Nothing here yet. Type <code>/apikey</code> below.</p>');
     pg.drawn.messages = html;
     if (atBottom || pg.drawn.scrollAll) box.scrollTop = box.scrollHeight; // follow the conversation
     pg.drawn.scrollAll = false;
