@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.dataos import DataOSError, Token
-from bot.delivery import fate_of, retry_after
+from bot.delivery import CHANNEL_UNREACHABLE, fate_of, retry_after
 from bot.domain.reminders import KeyFacts, due_step, may_send_now, zone_for
 from bot.identity import SlackProfile
 from bot.reminders.outbox import CLAIM_LEASE
@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 STEP_PREFIX = "team:"
-#: Slack's answers that mean the channel itself cannot take the reminder (not this message, not for now).
-CHANNEL_GONE = frozenset({"is_archived", "not_in_channel", "channel_not_found"})
+#: Slack's answers that mean the channel itself cannot take the reminder (`restricted_action` included).
+CHANNEL_GONE = CHANNEL_UNREACHABLE
 DIGEST_HORIZON = timedelta(days=7)
 DIGEST_MARK = "unowned-digest"
 GONE_MARK = "team-channel-gone"

@@ -125,6 +125,18 @@ class Ledger(Repository):
                  "err": (o.error or None) and o.error[:64], "retry": o.retry_at}
                 for o in ordered])
 
+    async def step_states(self, key: KeyId, steps: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+        """(state, error) of those of `steps` of one key that have a row: e.g. whether a channel refused
+        a step for good, so that its fallback is offered again on a later pass."""
+        if not steps:
+            return {}
+        uid, name, exp = key
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(ReminderLedger.step, ReminderLedger.state, ReminderLedger.error).where(
+                ReminderLedger.dataos_user_id == uid, ReminderLedger.key_name == name,
+                ReminderLedger.expiration == exp, ReminderLedger.step.in_(list(steps))))
+            return {str(step): (str(state), error) for step, state, error in rows}
+
     async def ledger(self) -> list[dict[str, Any]]:
         """Every ledger row (for admins and tests)."""
         columns = ("dataos_user_id", "key_name", "expiration", "step", "state", "attempts", "channel", "ts",
