@@ -72,6 +72,7 @@ class SlackFake(WebApiMethods, SocketModeSide):
         self.calls: list[SlackCall] = []
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, dict[str, Any]] = {}  # channels made with add_channel; others accept posts
+        self.posting_restricted: set[str] = set()  # channels where the bot may not post (restricted_action)
         self.views: dict[str, dict[str, Any]] = {}
         self.usergroups: dict[str, dict[str, Any]] = {}  # user groups made with add_usergroup
         self.failures: dict[str, list[Failure]] = {}
@@ -108,12 +109,19 @@ class SlackFake(WebApiMethods, SocketModeSide):
         return user
 
     def add_channel(self, channel_id: str, name: str, *, member: bool = True, private: bool = False,
-                    archived: bool = False) -> dict[str, Any]:
-        """A channel Slack knows: posts need the bot in it (`not_in_channel`) and it not archived."""
+                    archived: bool = False, restricted: bool = False) -> dict[str, Any]:
+        """A channel Slack knows: posts need the bot in it (`not_in_channel`) and it not archived. With
+        `restricted`, a workspace preference stops the bot posting there (`restricted_action`), as when
+        posting is limited to admins; `restrict_posting` turns it on or off later."""
         channel = {"id": channel_id, "name": name, "is_channel": not private, "is_group": private,
                    "is_private": private, "is_archived": archived, "is_member": member}
         self.channels[channel_id] = channel
+        self.restrict_posting(channel_id, restricted)
         return channel
+
+    def restrict_posting(self, channel_id: str, restricted: bool = True) -> None:
+        with self._lock:
+            (self.posting_restricted.add if restricted else self.posting_restricted.discard)(channel_id)
 
     def add_usergroup(self, group_id: str, handle: str, members: list[str]) -> dict[str, Any]:
         """A user group (`@handle`); `set_usergroup_members` changes who is in it, as an admin would."""

@@ -23,6 +23,7 @@ class WebApiMethods:
     users: dict[str, dict[str, Any]]
     page_size: int
     channels: dict[str, dict[str, Any]]
+    posting_restricted: set[str]
     usergroups: dict[str, dict[str, Any]]
     views: dict[str, dict[str, Any]]
     used_triggers: set[str]
@@ -90,6 +91,8 @@ class WebApiMethods:
             return {"ok": False, "error": "is_archived"}
         if known is not None and not known["is_member"]:
             return {"ok": False, "error": "not_in_channel" if not known["is_private"] else "channel_not_found"}
+        if channel in self.posting_restricted:
+            return {"ok": False, "error": "restricted_action"}
         if channel.startswith(("U", "W")):
             channel = "D" + channel[1:]
         ts = f"{1700000000 + next(self._ids)}.000100"

@@ -34,6 +34,7 @@ from bot.slack.blocks.reminders import (
     reminder_message,
     reminder_message_from_models,
 )
+from bot.slack.blocks.revocations import overdue_done_message, overdue_revocation_message
 from bot.slack.key_buttons import parse_exact, parse_option, parse_revoke_all
 from tests.unit.test_blocks import check_message, check_view
 
@@ -88,6 +89,13 @@ def builders() -> dict[str, Callable[[], Any]]:
             "U2", "bob", [token(f"key_{i}", i + 1) for i in range(400)]),
         "leak_message": lambda: leak_dms.leak_message("k", "alice", "C1", "U2", None, KEYS[0].expiration, renew=True),
         "leak_message unknown": lambda: leak_dms.leak_message("k", "alice", "C1", "U2", None, None, renew=False),
+        "leak_message instead": lambda: leak_dms.leak_message("k", "etl", "C1", "U2", None, KEYS[0].expiration,
+                                                              renew=True, team=True, instead_of="C9"),
+        "overdue_revocation_message": lambda: overdue_revocation_message(
+            "alice", "k", NOW, NOW, "U1", team=False, attempts=5, error="DataOSUnavailable"),
+        "overdue_revocation_message unknown": lambda: overdue_revocation_message(
+            "etl", "k", None, NOW, "U1", team=True, attempts=1, error=None),
+        "overdue_done_message": lambda: overdue_done_message("k", "done"),
     }
 
 

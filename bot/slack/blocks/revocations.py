@@ -15,6 +15,8 @@ from bot.slack.blocks.common import Message, exact_value, md, message_from, slac
 from bot.text import shown
 
 REVOKE_NOW_ACTION = "overdue_revoke_now"
+#: Slack's limit on a button's value.
+VALUE_MAX = 2000
 
 
 def overdue_revocation_message(dataos_user: str, name: str, expiration: datetime | None, revoke_at: datetime,
@@ -29,15 +31,17 @@ def overdue_revocation_message(dataos_user: str, name: str, expiration: datetime
             f"{attempts} time{'s' if attempts != 1 else ''}{why} and has stopped trying. *The key still works* "
             f"until someone revokes it{until}.")
     blocks: list[SectionBlock | ActionsBlock | ContextBlock] = [SectionBlock(block_id="overdue", text=md(text))]
-    if expiration is not None:
+    value = exact_value(name, expiration, u=dataos_user) if expiration is not None else ""
+    if expiration is not None and len(value) <= VALUE_MAX:
         confirm = (f"*{shown(name, 80)}* of `{shown(dataos_user, 80)}` (expires "
                    f"{expiration:%Y-%m-%d %H:%M} UTC) stops working at once, everywhere.")
         blocks.append(ActionsBlock(block_id="overdue_actions", elements=[ButtonElement(
-            text="Revoke now", action_id=REVOKE_NOW_ACTION, style="danger",
-            value=exact_value(name, expiration, u=dataos_user),
+            text="Revoke now", action_id=REVOKE_NOW_ACTION, style="danger", value=value,
             confirm=ConfirmObject(title="Revoke this key?", text=md(confirm), confirm="Revoke", deny="Not yet",
                                   style="danger"))]))
         how = "Revoke now is for the key's owners and the platform admins; it checks the key again first."
+    elif expiration is not None:
+        how = "Its DataOS user id is too long for a button: revoke it with `/apikey admin keys` or the DataOS UI."
     else:
         how = "The bot cannot tell exactly which key it was: revoke it with `/apikey revoke` once you have checked."
     blocks.append(ContextBlock(block_id="overdue_how", elements=[text_object(how)]))
