@@ -85,6 +85,7 @@ def builders() -> dict[str, Callable[[], Any]]:
         "admin_keys_message": lambda: key_buttons.admin_keys_message("U2", ME, KEYS),
         "admin_revoked_message": lambda: key_buttons.admin_revoked_message("U9", "k", "alice", NOW),
         "offboarding_notice": lambda: key_buttons.offboarding_notice("U2", "bob", KEYS),
+        "reactivated_notice": lambda: key_buttons.reactivated_notice("U2", NOW, restored=["etl"]),
         "offboarding_notice many": lambda: key_buttons.offboarding_notice(
             "U2", "bob", [token(f"key_{i}", i + 1) for i in range(400)]),
         "leak_message": lambda: leak_dms.leak_message("k", "alice", "C1", "U2", None, KEYS[0].expiration, renew=True),

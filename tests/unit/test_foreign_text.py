@@ -100,6 +100,7 @@ def builders(text: str) -> dict[str, Callable[[], Any]]:
         "revoke all result": lambda: key_buttons.revoke_all_result(
             "U1", key_buttons.RevokeAll(text, "U2", ("0" * 12,), 1, 1), revoked=[text], gone=1, left=[text],
             failed=[text]),
+        "reactivated": lambda: key_buttons.reactivated_notice(text, NOW, restored=[text]),
         "replaced": lambda: key_buttons.replaced_text(text),
         "gone": lambda: key_buttons.gone_text(text),
         "overdue revocation": lambda: overdue_revocation_message(text, text, NOW, NOW, "U1", team=True, attempts=5,
