@@ -10,6 +10,8 @@ Retention (documented in SECURITY.md):
   within seconds, and Slack forms expire long before.
 - `leak_reports` and their `leak_dms`: `LEAK_REPORT_MEMORY`, 30 days after the key was last seen
   pasted; a report is news again after a day anyway (`leak_dms.REPEAT_WITHIN`).
+- `offboardings` (what a deactivation did, for a reactivation to undo): `OFFBOARDING_MEMORY`, 30 days
+  after the member was reactivated; an open one (still deactivated) is kept.
 - `audit_log` is kept: it is the record of who did what.
 """
 
@@ -31,6 +33,7 @@ INTERVAL_MINUTES = 10
 EVENT_MEMORY = timedelta(hours=6)
 IDEMPOTENCY_MEMORY = timedelta(days=7)
 LEAK_REPORT_MEMORY = timedelta(days=30)
+OFFBOARDING_MEMORY = timedelta(days=30)
 
 
 @dataclass
@@ -65,6 +68,10 @@ async def housekeeping(rt: Runtime) -> Tidied:
         done.leak_reports = await rt.leak_reports.prune(older_than=now - LEAK_REPORT_MEMORY)
     except Exception as exc:
         done.failed.append(f"prune leak reports ({type(exc).__name__})")
+    try:
+        await rt.offboardings.prune(older_than=now - OFFBOARDING_MEMORY)
+    except Exception as exc:
+        done.failed.append(f"prune offboarding records ({type(exc).__name__})")
     try:
         done.leak_dms_delivered = await retry_failed(rt)
     except Exception as exc:

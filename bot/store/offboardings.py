@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from bot.store.base import Repository
 from bot.store.schema import Offboarding
@@ -89,3 +89,10 @@ class Offboardings(Repository):
         async with self.session() as s:
             row = await s.get(Offboarding, slack_user_id)
             return _offboarded(row) if row is not None else None
+
+    async def prune(self, older_than: datetime) -> int:
+        """Forget the records of members reactivated before `older_than` (a deactivation still open is kept:
+        a reactivation may come at any time)."""
+        async with self.session() as s, s.begin():
+            result = await s.execute(delete(Offboarding).where(Offboarding.reactivated_at < older_than))
+            return int(getattr(result, "rowcount", 0))

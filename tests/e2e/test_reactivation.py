@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
+from bot.housekeeping import housekeeping
 from bot.playground.slack import SlackCall
+from bot.store.schema import Offboarding
 from bot.store.teams import Team
 from tests.e2e.conftest import Bot
-from tests.e2e.harness import text_of
+from tests.e2e.harness import table_rows, text_of
 
 ADMIN, GONE_ADMIN = "U0ADMIN", "U0GONE"
 APP, CHANNEL = "etl-ingest", "C0DATAENG"
@@ -67,6 +69,11 @@ def test_the_notice_goes_to_active_admins_and_is_updated_in_place_at_reactivatio
     refused = bot.slack.wait_for("chat.postEphemeral", where=lambda c: c.params.get("user") == ADMIN)[0]
     assert "<@U0BOB> was reactivated in Slack" in text_of(refused) and "nothing was revoked" in text_of(refused)
     assert sorted(bot.heimdall.tokens["bob"]) == ["one", "two"] and bot.heimdall.calls_to("DELETE") == []
+    # what the deactivation did is kept 30 days after the reactivation, then housekeeping forgets it
+    assert [r["slack_user_id"] for r in table_rows(bot, Offboarding)] == ["U0BOB"]
+    bot.clock.advance(days=31)
+    bot.server.call(housekeeping(bot.runtime))
+    assert table_rows(bot, Offboarding) == []
 
 
 def test_revoke_all_refuses_when_slack_says_they_are_back_though_the_event_was_missed(bot: Bot) -> None:
