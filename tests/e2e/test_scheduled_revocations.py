@@ -174,7 +174,8 @@ def test_repeated_failures_tell_the_owner_and_the_admins_with_a_button_that_revo
     assert "ci_loader" not in bot.heimdall.tokens["alice"] and states(bot) == ["done"]
 
 
-def test_a_team_key_whose_revocation_keeps_failing_is_told_in_the_team_channel(bot: Bot) -> None:
+@pytest.mark.parametrize("archived", [False, True])
+def test_a_team_key_whose_revocation_keeps_failing_is_told_in_the_team_channel(bot: Bot, archived: bool) -> None:
     bot.clock._now = WED_1430
     bot.slack.add_user(ADMIN, "admin@example.com", name="Admin")
     after_the_startup_housekeeping(bot)
@@ -188,14 +189,19 @@ def test_a_team_key_whose_revocation_keeps_failing_is_told_in_the_team_channel(b
     bot.user.submit(view_id_of(opened), values, user="U0ALICE")
     bot.slack.wait_for("chat.update", where=lambda c: "stops working" in text_of(c))
     bot.clock.advance(hours=24)
+    bot.slack.channels[CHANNEL]["is_archived"] = archived  # (archived: the owners hear by DM instead)
     bot.heimdall.fail_next(100, 500, match="DELETE")
     for _ in range(MAX_ATTEMPTS):
         bot.server.call(Sweeper(bot.runtime).run())
         bot.clock.advance(minutes=30)
     told = [c for c in bot.slack.delivered("chat.postMessage") if "could not revoke it" in text_of(c)]
-    assert sorted(c.params["channel"] for c in told) == sorted([ADMIN, CHANNEL])  # the team's channel, not DMs
+    owners = ["U0ALICE", "U0CAROL"] if archived else [CHANNEL]  # the team's channel, or each owner by DM
+    assert sorted(c.params["channel"] for c in told) == sorted([ADMIN, *owners])
+    bot.server.call(Sweeper(bot.runtime).run())  # each once
+    assert len([c for c in bot.slack.calls_to("chat.postMessage") if "could not revoke it" in text_of(c)]) == (
+        len(told) + archived)  # (+ the channel's one refusal)
     bot.heimdall.faults.clear()
-    post = next(c for c in told if c.params["channel"] == CHANNEL)
+    post = next(c for c in told if c.params["channel"] == ("U0CAROL" if archived else CHANNEL))
     press(bot, post, "overdue_revoke_now", user="U0CAROL")  # an owner through the team's user group
     bot.slack.wait_for("chat.update", where=lambda c: c.params.get("ts") == post.result["ts"])
     assert sorted(bot.heimdall.tokens["etl-ingest"]) == ["ingest_writer_v2"]

@@ -20,6 +20,7 @@ from bot.slack.common import active_admins
 from bot.slack.links import people_of
 from bot.slack.revocations import MAX_ATTEMPTS
 from bot.store import KeyId, Outcome, Revocation
+from bot.store.ledger import FINAL_STATES
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -110,7 +111,7 @@ async def tell(rt: Runtime, item: Revocation, worker: str) -> list[str]:
         channel = team.channel_id
         step = _step(item, channel)
         state, code = (await rt.ledger.step_states(key, [step])).get(step, ("", None))
-        if not state:
+        if state not in FINAL_STATES:  # not yet, or refused for now: (again) once its back-off has passed
             state, code = await post_once(rt, key, step, channel, message, worker)
             if state == "sent":
                 told.append(channel)
