@@ -43,6 +43,7 @@ from bot.store import (
     Ledger,
     Links,
     Members,
+    Offboardings,
     Preferences,
     ScheduledRevocations,
     SlackEvents,
@@ -138,6 +139,7 @@ class Runtime:
         self.prefs = Preferences(self.engine)
         self.links = Links(self.engine)
         self.leak_reports = LeakReports(self.engine)
+        self.offboardings = Offboardings(self.engine)  # deactivations, until a reactivation undoes them
         self.directory = DataOSDirectory(self.dataos, settings.directory_ttl_seconds, clock=monotonic,
                                          limit=settings.dataos_users_limit)
         self.profiles = SlackProfiles(self.slack, settings.slack_profile_ttl_seconds, clock=monotonic)

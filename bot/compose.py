@@ -36,6 +36,7 @@ from bot.slack import (
     views,
 )
 from bot.slack.common import PooledRespond
+from bot.slack.revocations import buttons as revocation_buttons
 from bot.slack.teams import keys as team_keys
 from bot.slack.teams import reminder_buttons as team_reminder_buttons
 from bot.web import BODY_SECONDS, asgi_app
@@ -124,6 +125,7 @@ def register_all(app: AsyncApp, rt: Runtime) -> None:
     lifecycle.register(app, rt)
     team_keys.register(app, rt)
     team_reminder_buttons.register(app, rt)
+    revocation_buttons.register(app, rt)
 
     @app.middleware
     async def request_context(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:

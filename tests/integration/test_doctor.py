@@ -33,13 +33,13 @@ def by_name(checks: list[Check]) -> dict[str, Check]:
 
 async def test_healthy(slack: SlackFake, heimdall: HeimdallEmulator, clock: FakeClock, db_path: str) -> None:
     slack.add_channel("C0AUDIT", "apikey-audit")
-    settings = make_settings(slack, heimdall, db_path, admin_slack_user_ids="U0ADMIN", audit_channel="C0AUDIT")
+    settings = make_settings(slack, heimdall, db_path, admin_slack_user_ids="U0ALICE", audit_channel="C0AUDIT")
     checks = by_name(await run_doctor(settings, now=clock.now()))
     assert {n: c.status for n, c in checks.items()} == {
         "configuration": "ok", "Slack auth.test": "ok", "Slack scopes": "ok", "DataOS key": "ok",
         "DataOS operator rights": "ok", "DataOS key expiry": "ok", "database": "ok", "database schema": "ok",
         "DataOS user directory": "ok", "admins": "ok", "audit channel": "ok"}
-    assert checks["admins"].detail == "U0ADMIN may use `/apikey admin`"
+    assert checks["admins"].detail == "1 active admin"
     assert "in 365 days" in checks["DataOS key expiry"].detail
     assert "apikey-bot" in checks["DataOS key"].detail
 
@@ -136,7 +136,7 @@ def test_cli_exit_codes(slack: SlackFake, heimdall: HeimdallEmulator, db_path: s
            "DATAOS_APIKEY": heimdall.operator_key,  # type: ignore[attr-defined]
            "DATABASE_URL": f"sqlite+aiosqlite:///{db_path}"}
     ok = subprocess.run([sys.executable, "-m", "bot", "doctor"], capture_output=True, text=True,
-                        env={**env, "ADMIN_SLACK_USER_IDS": "U0ADMIN"}, cwd=tmp_path, timeout=60)
+                        env={**env, "ADMIN_SLACK_USER_IDS": "U0ALICE"}, cwd=tmp_path, timeout=60)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "✔ DataOS key:" in ok.stdout and "! audit channel: AUDIT_CHANNEL is not set" in ok.stdout
     assert ok.stdout.strip().endswith("No problems; 1 warning (!) worth a look.")
@@ -245,3 +245,17 @@ async def test_example_values_fail_and_what_they_would_spoil_is_not_asked(
     assert named["DataOS key"].status == "warn"
     assert named["DataOS key"].detail == "not checked while HEIMDALL_URL and DATAOS_APIKEY hold the example value"
     assert named["Slack auth.test"].status == "ok"
+
+
+async def test_admins_all_deactivated_fail_and_some_deactivated_warn(
+        slack: SlackFake, heimdall: HeimdallEmulator, clock: FakeClock, db_path: str) -> None:
+    slack.add_user("U0GONE", "gone@example.com", deleted=True)
+    only_gone = make_settings(slack, heimdall, db_path, admin_slack_user_ids=["U0GONE", "U0NOBODY"])
+    check = by_name(await run_doctor(only_gone, now=clock.now()))["admins"]
+    assert check.status == "fail" and "no active admin" in check.detail
+    assert "U0GONE (deactivated)" in check.detail and "U0NOBODY (unknown to Slack)" in check.detail
+    mixed = make_settings(slack, heimdall, db_path, admin_slack_user_ids=["U0ALICE", "U0GONE"])
+    check = by_name(await run_doctor(mixed, now=clock.now()))["admins"]
+    assert check.status == "warn" and "1 active" in check.detail and "U0GONE (deactivated)" in check.detail
+    fine = make_settings(slack, heimdall, db_path, admin_slack_user_ids=["U0ALICE"])
+    assert by_name(await run_doctor(fine, now=clock.now()))["admins"].status == "ok"
