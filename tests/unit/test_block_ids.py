@@ -41,13 +41,7 @@ from bot.slack.blocks.team_reminders import (
     team_reminder_message,
     unowned_digest_message,
 )
-from bot.slack.blocks.teams import (
-    TeamSection,
-    team_created_modal,
-    team_keys_message,
-    team_lists,
-    team_secret_message,
-)
+from bot.slack.blocks.teams import team_created_modal, team_keys_message, team_secret_message
 from bot.slack.key_buttons import parse_exact, parse_option, parse_revoke_all
 from bot.store.teams import Team
 from tests.unit.test_blocks import check_message, check_view
@@ -62,8 +56,8 @@ def token(name: str, hours: int = 72) -> Token:
                                  "data": {"apikey": make_key_value(name)}})
 
 
+TEAM = Team("etl_ingest", "C0DATA", ("U1",), ("S1",), "U0ADMIN", NOW)
 KEYS = [token("ci_loader", 30), token("nightly_loader", 60), token("notebook_sandbox", 90), token("n" * 300, 120)]
-TEAM = Team("etl-ingest", "C1", ("U1",), ("S1",), "U2", NOW)
 
 
 def builders() -> dict[str, Callable[[], Any]]:
@@ -105,16 +99,16 @@ def builders() -> dict[str, Callable[[], Any]]:
         "leak_message": lambda: leak_dms.leak_message("k", "alice", "C1", "U2", None, KEYS[0].expiration, renew=True),
         "leak_message unknown": lambda: leak_dms.leak_message("k", "alice", "C1", "U2", None, None, renew=False),
         "team_keys_message": lambda: team_keys_message(TEAM, KEYS, NOW),
-        "team_lists many": lambda: team_lists([TeamSection(Team(f"app-{i}", "C1", ("U1",), (), "U2", NOW), KEYS)
-                                               for i in range(4)], NOW, more=["app-9"])[-1],
-        "team_created_modal": lambda: team_created_modal("etl-ingest", "k", NOW, NOW, delivered=False),
-        "team_secret_message": lambda: team_secret_message(KEYS[0], "etl-ingest", NOW),
-        "team_reminder_message": lambda: team_reminder_message("etl-ingest", "k", NOW, NOW, "7d", owners="<@U1>",
-                                                               lifetime_hours=720, snooze_words="1 day"),
-        "team_reminder_done_message": lambda: team_reminder_done_message("etl-ingest", "k", NOW, "done"),
-        "channel_unreachable_message": lambda: channel_unreachable_message("etl-ingest", "C1", "is_archived"),
+        "team_keys_message many": lambda: team_keys_message(TEAM, [token(f"k{i}") for i in range(45)], NOW),
+        "team_created_modal": lambda: team_created_modal("etl_ingest", "k", NOW, NOW, delivered=False),
+        "team_secret_message": lambda: team_secret_message(KEYS[0], "etl_ingest", NOW),
+        "team_reminder_message": lambda: team_reminder_message(
+            "etl_ingest", "ci_loader", NOW + timedelta(days=3), NOW, "7d", owners="<@U1>", lifetime_hours=720,
+            snooze_words="1 day"),
+        "team_reminder_done_message": lambda: team_reminder_done_message("etl_ingest", "k", NOW, "renewed"),
+        "channel_unreachable_message": lambda: channel_unreachable_message("etl_ingest", "C0DATA", "is_archived"),
         "unowned_digest_message": lambda: unowned_digest_message(
-            [UnownedKey(f"app-{i}", f"key_{i}", NOW) for i in range(25)], NOW),
+            [UnownedKey(f"app_{i}", f"key_{i}", NOW + timedelta(days=1)) for i in range(25)], NOW),
     }
 
 

@@ -26,6 +26,7 @@ from bot.dataos import Token
 from bot.domain.keys import key_ref, mask_secret
 from bot.slack.blocks import KEYS_PER_PAGE, Message, exact_value, render_id, slack_date
 from bot.slack.blocks.chunks import clip_whole
+from bot.slack.blocks.common import confirm_text
 from bot.store.teams import Team
 from bot.text import clip, shown
 
@@ -47,7 +48,8 @@ KEYS_PER_TEAM_TOGETHER = 5
 #: rest is room for the closing lines.
 LIST_BLOCK_BUDGET = 46
 LIST_TEXT_BUDGET = 9_500
-CONFIRM_LIMIT = 300
+#: Characters of names the closing "…and N more" line may list.
+MORE_NAMES = 1500
 REVEAL_NOTE = "Reveal shows a key only to you, and the team channel is told that you saw it."
 
 
@@ -166,19 +168,21 @@ def _text_size(value: Any) -> int:
 
 
 def _more_line(apps: Sequence[str]) -> str:
-    names = ", ".join(f"`{shown(a, 80)}`" for a in apps)
-    return clip_whole(f"…and {len(apps)} more application user{'s' if len(apps) != 1 else ''} you own: {names}. "
-                      f"`/apikey list {APP_USER}` shows the keys of one.", 2000)
+    """"…and N more application users you own: `a`, `b`…", the count exact however many names fit."""
+    names: list[str] = []
+    for app in apps:
+        name = f"`{shown(app, 80)}`"
+        if sum(len(n) + 2 for n in names) + len(name) > MORE_NAMES:
+            names.append("…")
+            break
+        names.append(name)
+    return (f"…and {len(apps)} more application user{'s' if len(apps) != 1 else ''} you own: {', '.join(names)}. "
+            f"`/apikey list {APP_USER}` shows the keys of one.")
 
 
 def _summary(blocks: list[dict[str, Any]]) -> str:
     teams = sum(1 for b in blocks if b.get("type") == "section" and "*Keys of " in str(b.get("text")))
     return f"Keys of {teams} application user{'s' if teams != 1 else ''} you own"
-
-
-def confirm_text(text: str) -> str:
-    """A confirm dialog's text within Slack's 300 characters, cut between entities, never inside one."""
-    return clip_whole(text, CONFIRM_LIMIT)
 
 
 def for_block(person_label: str | None, teams: Sequence[Team], selected: str | None) -> dict[str, Any]:
@@ -218,17 +222,21 @@ def revoked_line(actor: str, name: str, app_user_id: str) -> str:
 
 
 def team_created_modal(app_user_id: str, token_name: str, expiration: datetime, now: datetime, *,
-                       delivered: bool | None) -> dict[str, Any]:
+                       delivered: bool | None, told: bool | None = None) -> dict[str, Any]:
     """The result of creating an application user's key: like a personal key's, with a "Show the key
-    here" that names the application user and the exact key (re-checked when pressed)."""
+    here" that names the application user and the exact key (re-checked when pressed). `told`: whether
+    its team channel took the line saying so (None: not known here, so not said)."""
     if delivered is None:
         where = "This form was submitted twice; only one key was made."
     elif delivered:
         where = "I sent it to you privately in your direct messages with me."
     else:
         where = "I could not deliver it to your direct messages with me: use the button below to see it here."
+    channel = {True: "\nIts team channel was told, without the key.",
+               False: "\n:warning: I could not tell its team channel (Slack refused my message there); tell the "
+                      "team yourself. Nothing else changed.", None: ""}[told]
     text = (f":white_check_mark: Key *{shown(token_name)}* created for {shown(app_user_id)}, valid until "
-            f"{slack_date(expiration)}.\n{where}\nIts team channel was told, without the key.")
+            f"{slack_date(expiration)}.\n{where}{channel}")
     button = ButtonElement(text="Show the key here", action_id=TEAM_SHOW_HERE_ACTION,
                            value=exact_value(token_name, expiration, a=app_user_id),
                            style="primary" if delivered is False else None)
