@@ -15,6 +15,7 @@ from slack_sdk.models.blocks import (
     ButtonElement,
     ConfirmObject,
     ContextBlock,
+    ExternalDataSelectElement,
     InputBlock,
     MarkdownTextObject,
     Option,
@@ -48,6 +49,8 @@ KEYS_PER_TEAM_TOGETHER = 5
 #: rest is room for the closing lines.
 LIST_BLOCK_BUDGET = 46
 LIST_TEXT_BUDGET = 9_500
+#: Options a select may hold; past them the "For" select loads its options as the person types.
+SELECT_OPTIONS = 100
 #: Characters of names the closing "…and N more" line may list.
 MORE_NAMES = 1500
 REVEAL_NOTE = "Reveal shows a key only to you, and the team channel is told that you saw it."
@@ -185,16 +188,27 @@ def _summary(blocks: list[dict[str, Any]]) -> str:
     return f"Keys of {teams} application user{'s' if teams != 1 else ''} you own"
 
 
-def for_block(person_label: str | None, teams: Sequence[Team], selected: str | None) -> dict[str, Any]:
-    """The create form's "For" select: the person (unless `person_label` is None), then each application
-    user they own."""
+def for_options(person_label: str | None, teams: Sequence[Team]) -> list[Option]:
+    """The "For" choices: the person (unless `person_label` is None), then each application user they own."""
     options = [Option(text=clip(person_label, 75), value=MYSELF)] if person_label is not None else []
-    options += [Option(text=clip(t.app_user_id, 75), value=clip(t.app_user_id, 150)) for t in teams]
+    return options + [Option(text=clip(t.app_user_id, 75), value=clip(t.app_user_id, 150)) for t in teams]
+
+
+def for_block(person_label: str | None, teams: Sequence[Team], selected: str | None) -> dict[str, Any]:
+    """The create form's "For" select. Past Slack's 100 options it is an `external_select`: the person
+    types, and the options come from the bot (`bot.slack.teams.for_select`), the owner check each time."""
+    options = for_options(person_label, teams)
     initial = next((o for o in options if o.value == selected), options[0])
-    return InputBlock(block_id=FOR_BLOCK, label="For",
-                      element=StaticSelectElement(action_id=FOR_INPUT, options=options, initial_option=initial),
-                      hint="An application user's key is delivered to you only; its team channel is told "
-                           "that it was made, never the key.").to_dict()
+    hint = ("An application user's key is delivered to you only; its team channel is told that it was made, never "
+            "the key.")
+    if len(options) <= SELECT_OPTIONS:
+        element: StaticSelectElement | ExternalDataSelectElement = StaticSelectElement(
+            action_id=FOR_INPUT, options=options, initial_option=initial)
+    else:
+        element = ExternalDataSelectElement(action_id=FOR_INPUT, initial_option=initial, min_query_length=0,
+                                            placeholder="Type an application user")
+        hint = f"You own {len(teams)} application users: type part of a name to find one. {hint}"
+    return InputBlock(block_id=FOR_BLOCK, label="For", element=element, hint=hint).to_dict()
 
 
 def with_for(view: dict[str, Any], person_label: str | None, teams: Sequence[Team], selected: str | None,
