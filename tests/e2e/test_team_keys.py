@@ -340,3 +340,16 @@ def test_an_owner_of_more_application_users_than_a_select_holds_types_to_find_on
     bot.user.submit(view_id_of(opened), create_values("from_typeahead", "720h") | {"for_block": chosen}, user=OWNER)
     bot.slack.wait_for("views.update", where=lambda c: "from_typeahead" in text_of(c) and "created" in text_of(c))
     assert "from_typeahead" in bot.heimdall.tokens["svc-149"]
+
+
+def test_the_home_tab_of_an_owner_of_many_teams_names_those_it_has_no_room_for(bot: Bot) -> None:
+    for i in range(30):
+        app = f"svc-{i:03d}"
+        bot.heimdall.add_user(app, None, type="application", tags=["roles:id:app-user", f"users:id:{app}"])
+        bot.heimdall.add_token(app, "nightly", hours=48)
+        bot.server.call(bot.runtime.teams.repo.put(Team(app, CHANNEL, (OWNER,), (), ADMIN, bot.clock.now())))
+    bot.user.event({"type": "app_home_opened", "user": OWNER, "channel": "D0ALICE", "tab": "home"}, event_id="EvHOME")
+    home = bot.slack.wait_for("views.publish", where=lambda c: c.params.get("user_id") == OWNER)[-1]
+    assert home.result["ok"] is True and len(home.params["view"]["blocks"]) <= 100
+    shown = text_of(home).count("*Keys of svc-")
+    assert 0 < shown < 30 and f"…and {30 - shown} more application users you own" in text_of(home)
