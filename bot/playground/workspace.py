@@ -270,7 +270,7 @@ class Workspace(SlackFake):
         """A post the response_url took (`slack_urls` counted and checked it): on a button's message,
         `effect` says whether it replaces or deletes it; a command's answer is never replaced."""
         target = self.respond_to.get(token)
-        if target is None:
+        if target is None or effect == "ignored":
             return None
         original = next((m for m in self.messages if m.id == target.message_id), None)
         if effect == "deleted" and original is not None:
