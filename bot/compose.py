@@ -37,6 +37,7 @@ from bot.slack import (
 )
 from bot.slack.common import PooledRespond
 from bot.slack.revocations import buttons as revocation_buttons
+from bot.slack.teams import for_select as team_for_select
 from bot.slack.teams import keys as team_keys
 from bot.slack.teams import reminder_buttons as team_reminder_buttons
 from bot.web import BODY_SECONDS, asgi_app
@@ -126,6 +127,7 @@ def register_all(app: AsyncApp, rt: Runtime) -> None:
     team_keys.register(app, rt)
     team_reminder_buttons.register(app, rt)
     revocation_buttons.register(app, rt)
+    team_for_select.register(app, rt)
 
     @app.middleware
     async def request_context(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:

@@ -78,14 +78,24 @@ def _select(element: dict[str, Any], block_id: str, handle: str, viewer: Viewer,
                 out.append(f"<option {_option_attrs(option)}{chosen}>{esc(_raw_text(option.get('text')))}</option>")
         return "".join(out)
 
+    listed = [o for o in element.get("options") or [] if isinstance(o, dict)]
+    typeahead = ""
+    if element.get("type") == "external_select":  # the options are what the app answered to the typing
+        first = element.get("initial_option")
+        if isinstance(first, dict) and all(o.get("value") != first.get("value") for o in listed):
+            listed.insert(0, first)
+        attrs = " ".join(f'{name}="{esc(value)}"' for name, value in {
+            "data-typeahead": "1", "data-action-id": element.get("action_id") or "", "data-block-id": block_id,
+            "data-el": f"{handle}.q", "value": element.get("_typed") or ""}.items())
+        typeahead = f'<input class="bk-input bk-typeahead" type="search" placeholder="Type to search" {attrs}>'
     body = f'<option value="" disabled{"" if initial is not None else " selected"}>{esc(placeholder)}</option>'
-    body += options(element.get("options") or [])
+    body += options(listed)
     for group in element.get("option_groups") or []:
         if isinstance(group, dict):
             body += f'<optgroup label="{esc(_raw_text(group.get("label")))}">{options(group.get("options") or [])}' \
                     "</optgroup>"
-    return (f'<span class="bk-select-wrap"><select class="bk-select" {_data(kind, element, block_id, handle)}>{body}'
-            f"</select>{_confirm(element, viewer)}</span>")
+    return (f'<span class="bk-select-wrap">{typeahead}<select class="bk-select" '
+            f'{_data(kind, element, block_id, handle)}>{body}</select>{_confirm(element, viewer)}</span>')
 
 
 def _choices(element: dict[str, Any], block_id: str, handle: str, viewer: Viewer, kind: str) -> str:

@@ -107,14 +107,16 @@ def clicked_message(body: dict[str, Any]) -> tuple[str, str]:
     return str(container.get("channel_id") or ""), str(container.get("message_ts") or "")
 
 
-async def update_message(client: AsyncWebClient, channel: str, ts: str, message: Message) -> None:
-    """Replace a message the bot sent (its buttons with what was done); logged if Slack refused."""
+async def update_message(client: AsyncWebClient, channel: str, ts: str, message: Message) -> bool:
+    """Replace a message the bot sent (its buttons with what was done); False (logged) if Slack refused."""
     if not channel or not ts:
-        return
+        return False
     try:
         await client.chat_update(channel=channel, ts=ts, **message.kwargs())
     except SlackApiError as exc:
         log.warning("could not update message %s/%s: %s", channel, ts, slack_error(exc))
+        return False
+    return True
 
 
 async def tell(client: AsyncWebClient, channel: str, slack_user: str, text: str) -> None:

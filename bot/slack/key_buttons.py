@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, ConfirmO
 from bot.dataos import Token
 from bot.domain.keys import EXACT_DIGEST_LENGTH, exact_digest, mask_secret
 from bot.identity import Identity
-from bot.slack.blocks.common import Message, exact_value, slack_date, text_message, text_object
+from bot.slack.blocks.common import Message, confirm_text, exact_value, slack_date, slack_day, text_message, text_object
 from bot.slack.blocks.keys import KEYS_PER_PAGE
 from bot.text import shown
 
@@ -94,8 +94,10 @@ def replaced_text(name: str, since: str = "this message") -> str:
     return f"`{shown(name)}` was replaced after {since}; nothing was revoked."
 
 
-def gone_text(name: str) -> str:
-    return f"`{shown(name)}` is no longer in DataOS (it may have been revoked already); nothing was revoked."
+def gone_text(name: str, whose: str = "") -> str:
+    """`whose` ("of DataOS user `ada`") goes with the key's name, inside the sentence."""
+    return (f"`{shown(name)}`{' ' + whose if whose else ''} is no longer in DataOS (it may have been revoked "
+            "already); nothing was revoked.")
 
 
 # ---- /apikey admin keys -----------------------------------------------------------------------
@@ -121,8 +123,10 @@ def admin_keys_message(target: str, identity: Identity, tokens: Sequence[Token])
                 text="Revoke", action_id=ADMIN_REVOKE_ACTION, style="danger",
                 value=value,
                 confirm=ConfirmObject(title="Revoke this key?",
-                                      text=f"*{shown(token.name, 80)}* of `{shown(dataos_user, 80)}` (expires "
-                                           f"{token.expiration:%Y-%m-%d %H:%M} UTC) stops working at once.",
+                                      # the expiry in the admin's own time zone, as in the row above (not UTC)
+                                      text=confirm_text(f"*{shown(token.name, 80)}* of `{shown(dataos_user, 80)}` "
+                                                        f"(expires {slack_date(token.expiration)}) stops working "
+                                                        "at once."),
                                       confirm="Revoke", deny="Keep it", style="danger"))]),
         ]
     return Message(intro, [b.to_dict() for b in found])
@@ -132,7 +136,7 @@ def admin_revoked_message(actor: str, name: str, dataos_user: str, at: datetime)
     """The DM to a key's owner after an admin revoked it: who, which key, when."""
     return text_message(
         f":wastebasket: <@{shown(actor, 32)}>, a platform admin, revoked your DataOS API key *{shown(name)}* "
-        f"(DataOS user `{shown(dataos_user)}`) on {slack_date(at)}. Anything still using it is now refused by "
+        f"(DataOS user `{shown(dataos_user)}`) {slack_day(at)}. Anything still using it is now refused by "
         f"DataOS. If you did not expect this, ask <@{shown(actor, 32)}>; `/apikey create` makes a new key.")
 
 

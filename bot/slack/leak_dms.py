@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ConfirmObject, 
 from bot.delivery import CHANNEL_UNREACHABLE
 from bot.domain.keys import key_ref
 from bot.identity import slack_error
-from bot.slack.blocks.common import Message, render_id, slack_date, text_object
+from bot.slack.blocks.common import Message, confirm_text, render_id, slack_date, text_object
 from bot.slack.common import active_admins
 from bot.store import Audit
 from bot.store.leaks import Report
@@ -146,9 +146,9 @@ def leak_message(name: str, owner: str, channel: str, poster: str, link: str | N
             f"others can read it.{expires} Anyone who copied it can act as that DataOS user until it is revoked.")
     value = leak_value(owner, name, expiration)
     buttons = [ButtonElement(text="Revoke now", action_id=REVOKE_ACTION, value=value, style="danger",
-                             confirm=ConfirmObject(title="Revoke this key?", text=f"*{shown(name, 80)}* stops "
-                                                   "working at once, everywhere.", confirm="Revoke",
-                                                   deny="Not yet", style="danger"))]
+                             confirm=ConfirmObject(title="Revoke this key?", text=confirm_text(
+                                 f"*{shown(name, 80)}* stops working at once, everywhere."), confirm="Revoke",
+                                 deny="Not yet", style="danger"))]
     if renew and expiration is not None:  # without the pasted key's expiration the old key is not named exactly
         buttons.append(ButtonElement(text="Renew and revoke", action_id=RENEW_ACTION, value=value, style="primary"))
     buttons.append(ButtonElement(text="Keep" if team else "I know, keep it", action_id=KEEP_ACTION, value=value))

@@ -192,6 +192,26 @@ class SlackUser:
                                        "action_ts": f"1700000001.{n:06d}"}],
         }
         return self.interact(payload)
+    def suggest(self, view_id: str, typed: str, user: str = "U0ALICE", *, action_id: str = "for",
+                block_id: str = "for_block") -> list[dict[str, Any]]:
+        """Type `typed` into the external select `action_id` of the open modal `view_id`: Slack sends the
+        bot `block_suggestion` (only for an external select, as Slack does) and shows the options it answers,
+        which are checked as Slack checks them. The options offered."""
+        view = self.slack.views[view_id]
+        element = next((b.get("element") for b in view.get("blocks") or [] if b.get("block_id") == block_id), None)
+        external = isinstance(element, dict) and element.get("type") == "external_select"
+        assert external and element.get("action_id") == action_id, (  # type: ignore[union-attr]
+            f"Slack sends block_suggestion only for an external select: {element}")
+        payload = {
+            "type": "block_suggestion", "user": {"id": user, "username": user.lower(), "team_id": "T0123"},
+            "team": {"id": "T0123", "domain": "acme"}, "api_app_id": "A0ABC", "token": "legacy",
+            "container": {"type": "view", "view_id": view_id}, "action_id": action_id, "block_id": block_id,
+            "value": typed, "view": dict(view, state={"values": {}}),
+        }
+        response = self._checked("ack:block_suggestion", self.interact(payload))
+        assert response.status_code == 200
+        options = response.json().get("options")
+        return options if isinstance(options, list) else []
 
     def click(self, action_id: str, value: str, user: str = "U0ALICE", *, view_id: str | None = None,
               block_id: str = "b", channel: str = "C0456", message_ts: str = "1700000000.000100",

@@ -268,8 +268,10 @@ function drawModal(modal) {
   const active = document.activeElement;
   const focused = active && layer.contains(active) ? focusPath(active) : null;
   const caret = focused && typeof active.selectionStart === "number" ? [active.selectionStart, active.selectionEnd] : null;
+  const typed = keep ? $$("[data-typeahead]", layer).map((el) => [el.dataset.el, el.value]) : [];
   layer.innerHTML = modal.html; // made and escaped by the server
   if (keep) restore(layer, keep);
+  for (const [el, value] of typed) { const box = $(`[data-el="${CSS.escape(el)}"]`, layer); if (box) box.value = value; }
   layer.hidden = false;
   syncInert();
   pg.drawn.modal = modal;
@@ -458,6 +460,20 @@ function send(pressedAt) {
 }
 
 $("#composer").addEventListener("input", suggestions);
+
+// Typing in an external select: Slack asks the app for options (block_suggestion) as the person types.
+let typing = null;
+document.addEventListener("input", (e) => {
+  const box = e.target;
+  if (!box.matches || !box.matches("[data-typeahead]")) return;
+  clearTimeout(typing);
+  typing = setTimeout(() => {
+    const modal = box.closest(".bk-modal");
+    if (!modal) return;
+    post("suggest", { user: pg.persona, view_id: modal.dataset.viewId, block_id: box.dataset.blockId,
+                      action_id: box.dataset.actionId, value: box.value });
+  }, 250);
+});
 $("#composer").addEventListener("keydown", (e) => {
   const open = !$("#suggestions").hidden;
   const partial = $("#composer").value !== (pg.state && pg.state.world.command.command);

@@ -17,7 +17,7 @@ from typing import Any
 from bot.domain.keys import relative
 from bot.domain.reminders import step_words
 from bot.slack.blocks.chunks import section_blocks
-from bot.slack.blocks.common import Message, slack_date
+from bot.slack.blocks.common import Message, confirm_text, slack_date
 from bot.text import shown
 
 TEAM_RENEW_ACTION = "team_reminder_renew"
@@ -82,7 +82,8 @@ def team_reminder_message(app_user_id: str, name: str, expiration: datetime, now
         return element
 
     confirm = {"title": _plain("Revoke this key?"),
-               "text": _md(f"*{shown(name, 80)}* of `{shown(app_user_id, 80)}` stops working at once, everywhere."),
+               "text": _md(confirm_text(
+                   f"*{shown(name, 80)}* of `{shown(app_user_id, 80)}` stops working at once, everywhere.")),
                "confirm": _plain("Revoke"), "deny": _plain("Keep it"), "style": "danger"}
     when = f"{slack_date(expiration)} ({relative(expiration, now)})"
     section = (f":hourglass_flowing_sand: The DataOS API key *{shown(name)}* of application user "
