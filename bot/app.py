@@ -21,19 +21,17 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.approvals import ApprovalService, KeyMaker
+from bot.approvals.wiring import governance_parts
 from bot.audience import SlackDirectory
 from bot.audit import AuditTrail
 from bot.config import Settings
 from bot.dataos import DataOSError, DataOSUnavailable, HeimdallClient
 from bot.delivery import TOKEN_ERRORS, OutcomeBook, SweepReport, slack_code
 from bot.domain.durations import parse_duration_hours
-from bot.domain.key_policy import KeyPolicy
 from bot.domain.policy import ValidityPolicy
 from bot.identity import DataOSDirectory, IdentityResolver, SlackProfiles, Workspace, failure, slack_error
 from bot.leak_gate import CheckGate
 from bot.metrics import SLACK_TOKEN_LOST, TOKEN_LOSS_CAUSES, CountingRateLimitHandler, dataos_observer
-from bot.policy import Governance, policy_of
 from bot.proxies import session_middleware, use_proxy_rule
 from bot.self_links import SelfLinks
 from bot.service import KeyService
@@ -46,6 +44,7 @@ from bot.store import (
     Ledger,
     Links,
     Members,
+    Offboardings,
     Preferences,
     ScheduledRevocations,
     SlackEvents,
@@ -53,8 +52,6 @@ from bot.store import (
     create_engine,
     migrate,
 )
-from bot.store.approvals import Approvals
-from bot.store.notices import Notices
 from bot.store.teams import TeamsRepo
 from bot.teams import Teams
 
@@ -63,6 +60,10 @@ log = logging.getLogger(__name__)
 ACK_PRIORITY_SECONDS = 0.1
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Any]
+#: /readyz's word for the Slack token until Slack has answered auth.test: it was never reached (Slack
+#: unreachable at start-up), so nothing is known yet. Not a reason to be unready: Slack may be reachable
+#: from where its requests come in, and the first request that needs Slack asks again.
+NOT_CHECKED = "not checked"
 
 
 def utcnow() -> datetime:
@@ -113,7 +114,6 @@ class Runtime:
             presets=tuple(settings.preset_hours), default=settings.default_validity_hours,
             maximum=settings.max_validity_hours,
         )
-        self.key_policy: KeyPolicy | None = policy_of(settings)  # POLICY_FILE; a broken one stops start-up
         kwargs: dict[str, Any] = {"sleep": dataos_sleep} if dataos_sleep is not None else {}
         self.dataos = HeimdallClient(settings.heimdall_url, settings.dataos_apikey,
                                      timeout=settings.dataos_timeout_seconds, observer=dataos_observer,
@@ -140,6 +140,7 @@ class Runtime:
         self.prefs = Preferences(self.engine)
         self.links = Links(self.engine)
         self.leak_reports = LeakReports(self.engine)
+        self.offboardings = Offboardings(self.engine)  # deactivations, until a reactivation undoes them
         self.directory = DataOSDirectory(self.dataos, settings.directory_ttl_seconds, clock=monotonic,
                                          limit=settings.dataos_users_limit)
         self.profiles = SlackProfiles(self.slack, settings.slack_profile_ttl_seconds, clock=monotonic)
@@ -171,19 +172,16 @@ class Runtime:
                                    clock=monotonic)
         #: Team keys: who owns each application user's keys (people and user groups) and its channel.
         self.teams = Teams(TeamsRepo(self.engine), self.slack, clock, monotonic=monotonic)
-        #: Which rule of the key policy applies to whom, and who may approve (bot.policy).
-        self.governance = Governance(self.key_policy, base=self.policy, presets=settings.all_preset_hours,
-                                     teams=self.teams, resolver=self.resolver, admins=self.admins)
-        # Forms carry validities up to the longest any rule allows; each submission is decided by its rule.
-        self.policy = self.governance.widest()
-        #: Requests for keys that need approval (bot.approvals); its Slack surface is set by bot.compose.
-        self.approval_requests = Approvals(self.engine)
-        self.approvals = ApprovalService(self.approval_requests, self.governance, KeyMaker(
-            self.approval_requests, self.keys, self.resolver, self.teams, self.revocations, trail, clock), trail, clock)
-        #: "Was this you?" notices about keys the bot did not make (bot.reminders.notices).
-        self.notices = Notices(self.engine)
+        #: The key policy, approvals (their Slack surface set by bot.compose), notices: bot.approvals.wiring.
+        parts = governance_parts(settings, engine=self.engine, base=self.policy, teams=self.teams,
+                                 resolver=self.resolver, admins=self.admins, keys=self.keys,
+                                 revocations=self.revocations, trail=trail, clock=clock)
+        self.key_policy, self.governance, self.approvals = parts.key_policy, parts.governance, parts.approvals
+        self.approval_requests, self.notices = parts.approval_requests, parts.notices
+        self.policy = self.governance.widest()  # forms carry up to the longest any rule allows; each is decided again
         self._bot_user_id: str | None = None
         self._workspace: Workspace | None = None
+        self._slack_answered = False  # auth.test has answered with this token (see readiness)
         self._warmup: asyncio.Task[None] | None = None
         self._slack_check: asyncio.Task[None] | None = None
         self._migrated = False
@@ -317,7 +315,7 @@ class Runtime:
                   "app is reinstalled and the bot restarted with the new token.", reason)
 
     async def readiness(self) -> dict[str, str]:
-        """Each check's state; ready when all are "ok"."""
+        """Each check's state; ready when all are "ok" (or the Slack token is NOT_CHECKED)."""
         checks: dict[str, str] = {}
         try:
             await asyncio.wait_for(self.database.ping(), timeout=2)
@@ -325,7 +323,8 @@ class Runtime:
         except Exception as exc:
             checks["database"] = f"unreachable ({type(exc).__name__})"
         checks["dataos_directory"] = "ok" if self.directory.loaded else "not loaded yet"
-        checks["slack_token"] = "ok" if self.slack_stopped is None else f"refused: {self.slack_stopped}"
+        checks["slack_token"] = (f"refused: {self.slack_stopped}" if self.slack_stopped is not None
+                                 else "ok" if self._slack_answered else NOT_CHECKED)
         return checks
 
     async def bot_user_id(self) -> str | None:
@@ -350,6 +349,7 @@ class Runtime:
         self._remember_auth(answer)
 
     def _remember_auth(self, answer: Any) -> None:
+        self._slack_answered = True
         self._bot_user_id = self._bot_user_id or str(answer.get("user_id") or "") or None
         team = str(answer.get("team_id") or "")
         if team and self._workspace is None:

@@ -30,6 +30,7 @@ from bot.slack import (
     leak_watch,
     lifecycle,
     links,
+    name_warning,
     offboarding,
     reminder_buttons,
     views,
@@ -38,6 +39,8 @@ from bot.slack.approvals import buttons as approval_buttons
 from bot.slack.approvals.surface import SlackApprovals
 from bot.slack.common import PooledRespond
 from bot.slack.notices import buttons as notice_buttons
+from bot.slack.revocations import buttons as revocation_buttons
+from bot.slack.teams import for_select as team_for_select
 from bot.slack.teams import keys as team_keys
 from bot.slack.teams import reminder_buttons as team_reminder_buttons
 from bot.web import BODY_SECONDS, asgi_app
@@ -115,6 +118,7 @@ def build_bolt_app(runtime: Runtime, *, socket_mode: bool = False) -> AsyncApp:
 def register_all(app: AsyncApp, rt: Runtime) -> None:
     commands.register(app, rt)
     views.register(app, rt)
+    name_warning.register(app, rt)
     actions.register(app, rt)
     reminder_buttons.register(app, rt)
     admin.register(app, rt)
@@ -128,6 +132,8 @@ def register_all(app: AsyncApp, rt: Runtime) -> None:
     approval_buttons.register(app, rt)
     notice_buttons.register(app, rt)
     rt.approvals.surface = SlackApprovals(rt)  # requests are shown in Slack
+    revocation_buttons.register(app, rt)
+    team_for_select.register(app, rt)
 
     @app.middleware
     async def request_context(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:

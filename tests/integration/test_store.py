@@ -30,7 +30,10 @@ async def test_an_older_schema_is_migrated_and_an_up_to_date_one_skips_alembic(t
     async with engine.begin() as conn:  # as if this database were left at the previous version
         await conn.execute(text("DROP TABLE teams"))
         for table in ("approval_requests", "approval_messages", "notice_owners", "key_notices", "notice_messages"):
-            await conn.execute(text(f"DROP TABLE {table}"))  # 0013
+            await conn.execute(text(f"DROP TABLE {table}"))  # 0011
+        await conn.execute(text("DROP TABLE offboardings"))
+        for column in ("attempts", "claimed_at", "claimed_by", "error"):
+            await conn.execute(text(f"ALTER TABLE scheduled_revocations DROP COLUMN {column}"))
         await conn.execute(text("DROP TABLE leak_reports"))
         await conn.execute(text("DROP TABLE leak_dms"))
         await conn.execute(text("DROP INDEX ix_idempotency_keys_created_at"))

@@ -200,9 +200,9 @@ async def submit_team_create(rt: Runtime, body: dict[str, Any], view: dict[str, 
                                                                   previous.key_expiration, rt.clock(), delivered=None))
         return
     delivered = await deliver_team_secret(client, slack_user, app_user_id, result, rt)
+    told = await tell_channel(rt, team, created_line(slack_user, result.name, app_user_id, result.expiration))
     await update_view(client, view_id, team_created_modal(app_user_id, result.name, result.expiration, rt.clock(),
-                                                          delivered=delivered))
-    await tell_channel(rt, team, created_line(slack_user, result.name, app_user_id, result.expiration))
+                                                          delivered=delivered, told=told))
     if old is not None:  # "Renew and revoke" of a leaked key: the old one goes once the new one exists
         await revoke_team_key(rt, slack_user, app_user_id, old, "leak watch: renew and revoke")
 
@@ -256,7 +256,7 @@ async def _reveal(rt: Runtime, client: AsyncWebClient, slack_user: str, view_id:
             f":x: I could not tell <#{team.channel_id}> that you are revealing this key, so I did not show it. "
             "Ask a platform admin to check that I am a member of the team channel (`apikey-bot doctor`).")))
         return
-    await update_view(client, view_id, blocks.secret_modal(token, rt.clock()))
+    await update_view(client, view_id, blocks.secret_modal(token, rt.clock(), app_user_id=team.app_user_id))
 
 
 async def on_reveal(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
@@ -289,8 +289,10 @@ async def revoke_team_key(rt: Runtime, slack_user: str, app_user_id: str, key: E
     except DataOSError as exc:
         return ":x: " + explain(exc, doing=f"revoking a key of {shown(app_user_id)}", key_name=key.name)
     if done.outcome == "revoked":
-        await tell_channel(rt, team, revoked_line(slack_user, done.name, app_user_id))
-        return f":wastebasket: Key *{shown(done.name)}* of {shown(app_user_id)} revoked; <#{team.channel_id}> was told."
+        told = await tell_channel(rt, team, revoked_line(slack_user, done.name, app_user_id))
+        channel = (f"<#{team.channel_id}> was told." if told else
+                   f"I could not tell <#{team.channel_id}> (Slack refused my message there); tell the team yourself.")
+        return f":wastebasket: Key *{shown(done.name)}* of {shown(app_user_id)} revoked; {channel}"
     if done.outcome == "changed":
         return f":warning: {replaced_text(done.name)}"
     return ":x: " + explain(DataOSNotFound(), doing="revoking the key", key_name=done.name)
