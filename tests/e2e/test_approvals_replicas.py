@@ -122,8 +122,8 @@ def test_a_replica_gone_between_approval_and_delivery_leaves_it_to_the_next_whic
         assert list(heimdall.tokens["alice"]) == ["etl_loader"]  # not made a second time
         assert len(secrets_delivered(slack, key.apikey)) == 1
         assert [(r["state"], r["delivery"]) for r in table_rows(two, ApprovalRequest)] == [("approved", "delivered")]
-        updates = [text_of(c) for c in slack.delivered("chat.update") if c.params.get("ts") == post.result["ts"]]
-        assert any("key `etl_loader` created" in u for u in updates)
+        slack.wait_for("chat.update", where=lambda c: c.params.get("ts") == post.result["ts"]
+                       and "key `etl_loader` created" in text_of(c))
 
 
 def test_a_delivery_claimed_by_a_process_that_died_is_taken_over_after_its_lease(
