@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
 import aiohttp
+from pydantic import SecretStr
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import make_url
@@ -24,6 +26,8 @@ from bot.manifest import LEAK_WATCH_SCOPES, bot_scopes
 from bot.proxies import use_proxy_rule
 from bot.store import DatabaseUnusable, create_engine, current_revision, head_revision, safe_database_url
 from bot.store.teams import Team, TeamsRepo
+from bot.vault.operator import OperatorKeyUnavailable
+from bot.vault.setup import make_operator, make_store
 
 Status = Literal["ok", "warn", "fail"]
 MARK = {"ok": "✔", "warn": "!", "fail": "✘"}
@@ -119,17 +123,30 @@ def _header(headers: object, name: str) -> str:
 
 
 async def check_dataos(settings: Settings, now: datetime) -> list[Check]:
-    client = HeimdallClient(settings.heimdall_url, settings.dataos_apikey, timeout=settings.dataos_timeout_seconds,
+    key = settings.dataos_apikey
+    if key is None:  # DATAOS_APIKEY_FROM: read from the store, as the bot does at start-up
+        store = make_store(settings)
+        operator = make_operator(store, settings.dataos_apikey_from, lambda k: None, time.monotonic)
+        try:
+            assert operator is not None
+            await operator.load()
+            key = SecretStr(operator.current)
+        except OperatorKeyUnavailable as exc:
+            return [Check("DataOS key", "fail", str(exc))]
+        finally:
+            if store is not None:
+                await store.aclose()
+    client = HeimdallClient(settings.heimdall_url, key, timeout=settings.dataos_timeout_seconds,
                             retries=1, max_response_bytes=settings.dataos_max_response_mb * 1024 * 1024)
     try:
-        return await _dataos_checks(client, settings, now)
+        return await _dataos_checks(client, settings, key, now)
     finally:
         await client.aclose()
 
 
-async def _dataos_checks(client: HeimdallClient, settings: Settings, now: datetime) -> list[Check]:
+async def _dataos_checks(client: HeimdallClient, settings: Settings, key: SecretStr, now: datetime) -> list[Check]:
     try:
-        owner = (await client.authorize(settings.dataos_apikey)).user_id
+        owner = (await client.authorize(key)).user_id
     except DataOSError as exc:
         return [Check("DataOS key", "fail", f"{exc} (HEIMDALL_URL={settings.heimdall_url})")]
     if owner is None:
@@ -156,7 +173,7 @@ async def _dataos_checks(client: HeimdallClient, settings: Settings, now: dateti
     except DataOSError as exc:
         checks.append(Check("DataOS operator rights", "fail", str(exc)))
     try:
-        own = settings.dataos_apikey.get_secret_value()
+        own = key.get_secret_value()
         token = next((t for t in await client.list_tokens(owner)
                       if t.secret is not None and t.secret.get_secret_value() == own), None)
     except DataOSError as exc:

@@ -30,7 +30,14 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from bot.dataos.errors import DataOSError, DataOSNotFound, DataOSTooLarge, DataOSUnavailable, error_for_status
+from bot.dataos.errors import (
+    DataOSError,
+    DataOSNotFound,
+    DataOSTooLarge,
+    DataOSUnauthorized,
+    DataOSUnavailable,
+    error_for_status,
+)
 from bot.dataos.models import AuthorizeResult, CreateTokenRequest, Token, User
 from bot.domain.durations import go_duration
 from bot.metrics import DATAOS_RECORDS_SKIPPED
@@ -41,18 +48,15 @@ T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-#: The largest DataOS answer read, unless the client is told otherwise (DATAOS_MAX_RESPONSE_MB).
-MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-#: At most this many skipped records are remembered as logged (a refresh must not log them again).
-_LOGGED_SKIPS_LIMIT = 10_000
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # the largest answer read, unless told otherwise (DATAOS_MAX_RESPONSE_MB)
+_LOGGED_SKIPS_LIMIT = 10_000  # skipped records remembered as logged (a refresh must not log them again)
+_MAX_RETRY_AFTER = 5.0  # never wait longer for a Retry-After from DataOS: the user is waiting
 
 
 class Records(list[T]):
     """The records of a list answer the bot could use, and how many the answer held (`received`)."""
 
     received: int = 0
-#: Never wait longer than this for a Retry-After from DataOS: the user is waiting.
-_MAX_RETRY_AFTER = 5.0
 
 Sleep = Callable[[float], Awaitable[None]]
 CallObserver = Callable[[str, str, int | None, float], None]
@@ -81,6 +85,7 @@ class HeimdallClient:
         max_connections: int = 100,
         observer: CallObserver | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        refresh_key: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         key = apikey.get_secret_value() if isinstance(apikey, SecretStr) else apikey
         self._base = base_url.rstrip("/") + "/api/v1"
@@ -95,6 +100,13 @@ class HeimdallClient:
         self._observer = observer
         self._max_response = max_response_bytes
         self._logged_skips: set[tuple[str, str]] = set()  # skipped records already logged, by kind and id
+        #: On a 401, True if a new operator key was found (DATAOS_APIKEY_FROM): the call is made once more.
+        self._refresh_key = refresh_key
+
+    def set_apikey(self, apikey: SecretStr) -> None:
+        """Use another operator key from the next call on (the bot's own key was rotated)."""
+        for headers in (self._headers, *((self._client.headers,) if self._client is not None else ())):
+            headers["apikey"] = apikey.get_secret_value()
 
     def _http(self) -> httpx.AsyncClient:
         # Made on first use: its connection pool belongs to the event loop it was made in.
@@ -122,7 +134,6 @@ class HeimdallClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
     # ---- operations -------------------------------------------------------------------------
 
     async def authorize(self, token: SecretStr | str) -> AuthorizeResult:
@@ -163,11 +174,16 @@ class HeimdallClient:
         path = f"/users/{_seg(user_id)}/tokens"
         request = CreateTokenRequest(name=name, duration=go_duration(hours), description=description)
         attempt = 0
+        refreshed = False
         while True:
             correlation_id = str(uuid.uuid4())
             try:
                 data = await self._once("POST", path, request.model_dump(exclude_none=True), correlation_id)
                 return self._parse(Token.model_validate, data)
+            except DataOSUnauthorized:
+                if refreshed or not await self._refreshed():
+                    raise
+                refreshed = True
             except _Outcome as outcome:
                 attempt += 1
                 if outcome.sent and name is None:
@@ -188,10 +204,15 @@ class HeimdallClient:
     ) -> Any:
         retry = idempotent if idempotent is not None else method in ("GET", "DELETE")
         attempt = 0
+        refreshed = False
         while True:
             correlation_id = str(uuid.uuid4())
             try:
                 return await self._once(method, path, json, correlation_id)
+            except DataOSUnauthorized:
+                if refreshed or not await self._refreshed():
+                    raise
+                refreshed = True
             except _Outcome as outcome:
                 attempt += 1
                 if not retry or attempt > self._retries:
@@ -199,6 +220,14 @@ class HeimdallClient:
                         outcome.error.changed = False  # a read changes nothing, however it failed
                     raise outcome.error from None
                 await self._sleep(self._delay(attempt, outcome.retry_after))
+
+    async def _refreshed(self) -> bool:
+        """DataOS refused the operator key: is there a newer one (read again from where it comes from)?"""
+        try:
+            return self._refresh_key is not None and await self._refresh_key()
+        except Exception as exc:  # the store is down: the refusal stands
+            log.warning("dataos: the operator key could not be read again (%s)", type(exc).__name__)
+            return False
 
     async def _read_capped(self, response: httpx.Response, method: str, path: str, correlation_id: str) -> bytes:
         """The body, read in pieces and refused as soon as it passes the cap: a DataOS answer (or

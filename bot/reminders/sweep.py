@@ -334,11 +334,11 @@ class Sweeper:
         if not self.rt.admins:
             return
         try:
-            owner = (await self.rt.dataos.authorize(self.settings.dataos_apikey)).user_id
+            owner = (await self.rt.dataos.authorize(self.rt.operator_key)).user_id
             if owner is None:
                 summary.failures.append("the bot's own DataOS key is not valid any more")
                 return
-            own = self.settings.dataos_apikey.get_secret_value()
+            own = self.rt.operator_key.get_secret_value()
             token = next((t for t in await self.rt.dataos.list_tokens(owner)
                           if t.secret is not None and t.secret.get_secret_value() == own), None)
         except DataOSError as exc:
