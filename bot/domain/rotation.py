@@ -8,7 +8,7 @@ No I/O here: the time is passed in, and every refusal is a sentence a person can
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -213,7 +213,7 @@ def needed_capabilities(target: VaultTarget) -> dict[str, tuple[str, ...]]:
     return {target.data_path: ("create", "read", "update"), target.metadata_path: ("read",)}
 
 
-def missing_capabilities(target: VaultTarget, held: dict[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
+def missing_capabilities(target: VaultTarget, held: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
     """What `held` (sys/capabilities-self's answer) lacks of `needed_capabilities`; `root` grants all."""
     missing: dict[str, tuple[str, ...]] = {}
     for path, needed in needed_capabilities(target).items():

@@ -17,6 +17,7 @@ for a renew again. A successor that is certainly not in the store is revoked; on
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from dataclasses import dataclass, field
@@ -24,7 +25,15 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from bot.dataos import DataOSError, DataOSForbidden, DataOSUnauthorized, Token
-from bot.domain.rotation import due_at, is_due, policy_for, successor_name, validity_hours
+from bot.domain.rotation import (
+    DEFAULT_BEFORE_HOURS,
+    DEFAULT_GRACE,
+    due_at,
+    is_due,
+    policy_for,
+    successor_name,
+    validity_hours,
+)
 from bot.rotation import steps
 from bot.rotation.notices import tell_failure, update_announcement
 from bot.rotation.steps import Observe, StepFailed
@@ -41,6 +50,7 @@ LEASE = timedelta(minutes=5)
 #: A failed step is tried again after this (the second failure gives up).
 RETRY_AFTER = timedelta(minutes=10)
 MAX_ATTEMPTS = 2
+_tasks: set[asyncio.Task[None]] = set()  # rotations carried on in the background (Rotate now, Retry)
 StartResult = Literal["started", "running", "changed", "no-rotation", "no-key", "no-store", "failed"]
 
 
@@ -76,6 +86,7 @@ class RotationEngine:
         if self.rt.vault is None:
             return summary
         now = self.rt.clock()
+        await self._ensure_bot_target(now)
         for target in await self.rt.rotations.due_targets(now):
             try:
                 await self._consider(target, now, summary)
@@ -85,22 +96,45 @@ class RotationEngine:
             await self.carry(rotation, summary)
         return summary
 
+    async def _ensure_bot_target(self, now: datetime) -> None:
+        """With DATAOS_APIKEY_FROM the bot's own key rotates too, into the place it is read from."""
+        source = self.rt.settings.dataos_apikey_from
+        if not source or self.rt.operator is None:
+            return
+        owner = await self.rt.keys.operator_user_id()
+        if owner is None:
+            return
+        existing = await self.rt.rotations.target(owner)
+        if existing is not None and existing.kind == "bot" and existing.target == source:
+            return
+        await self.rt.rotations.put_target(Target(owner, "bot", source, None, DEFAULT_BEFORE_HOURS,
+                                                  int(DEFAULT_GRACE.total_seconds()), "on", None, None, None,
+                                                  "DATAOS_APIKEY_FROM", now), now=now)
+
+    def _current(self, target: Target, tokens: list[Token]) -> Token | None:
+        """The key a target rotates: a team's newest; for the bot, the one it uses."""
+        if target.kind == "bot":
+            own = self.rt.operator_key.get_secret_value()
+            return next((t for t in tokens if t.secret is not None and t.secret.get_secret_value() == own), None)
+        return max(tokens, key=lambda t: (t.expiration, t.name)) if tokens else None
+
     async def _consider(self, target: Target, now: datetime, summary: RotationSummary) -> None:
         if await self.rt.rotations.active(target.app_user_id) is not None:
             return
         tokens = [t for t in await self.rt.dataos.list_tokens(target.app_user_id) if t.expiration > now]
-        if not tokens:
+        current = self._current(target, tokens)
+        if current is None:
             await self.rt.rotations.watch(target.app_user_id, key_name=target.key_name or "",
                                           key_expiration=target.key_expiration or now,
                                           next_at=now + timedelta(days=1), now=now,
                                           error="no live key to rotate; make one, and it rotates from then on")
             return
-        newest = max(tokens, key=lambda t: (t.expiration, t.name))
-        if not is_due(now, newest.expiration, target.before_hours):
-            await self.rt.rotations.watch(target.app_user_id, key_name=newest.name, key_expiration=newest.expiration,
-                                          next_at=due_at(newest.expiration, target.before_hours), now=now)
+        if not is_due(now, current.expiration, target.before_hours):
+            await self.rt.rotations.watch(target.app_user_id, key_name=current.name,
+                                          key_expiration=current.expiration,
+                                          next_at=due_at(current.expiration, target.before_hours), now=now)
             return
-        if await self.begin(target, newest, tokens, "schedule") is not None:
+        if await self.begin(target, current, tokens, "schedule") is not None:
             summary.started += 1
 
     async def begin(self, target: Target, old: Token, tokens: list[Token], trigger: str) -> Rotation | None:
@@ -132,16 +166,33 @@ class RotationEngine:
             return "running"
         now = self.rt.clock()
         tokens = [t for t in await self.rt.dataos.list_tokens(app_user_id) if t.expiration > now]
-        if not tokens:
+        current = self._current(target, tokens)
+        if current is None:
             return "no-key"
-        newest = max(tokens, key=lambda t: (t.expiration, t.name))
-        if newest.name != name or int(newest.expiration.timestamp()) != int(expiration.timestamp()):
+        if current.name != name or int(current.expiration.timestamp()) != int(expiration.timestamp()):
             return "changed"
         if target.state != "on":
-            await self.rt.rotations.watch(app_user_id, key_name=newest.name, key_expiration=newest.expiration,
-                                          next_at=due_at(newest.expiration, target.before_hours), now=now)
-        rotation = await self.begin(target, newest, tokens, trigger)
-        return "started" if rotation is not None else "running"
+            await self.rt.rotations.watch(app_user_id, key_name=current.name, key_expiration=current.expiration,
+                                          next_at=due_at(current.expiration, target.before_hours), now=now)
+        rotation = await self.begin(target, current, tokens, trigger)
+        if rotation is None:
+            return "running"
+        self._background(rotation)
+        return "started"
+
+    def _background(self, rotation: Rotation) -> None:
+        """Carry a rotation started by a person on, after their answer (shutdown waits for it)."""
+
+        async def carry() -> None:
+            async with self.rt.work():
+                try:
+                    await self.carry(rotation, RotationSummary())
+                except Exception:
+                    log.exception("rotation %d of %s stopped", rotation.id, rotation.app_user_id)
+
+        task = asyncio.create_task(carry())
+        _tasks.add(task)
+        task.add_done_callback(_tasks.discard)
 
     # ---- one rotation ----------------------------------------------------------------------------
 
