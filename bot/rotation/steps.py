@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from bot.dataos import DataOSNotFound, Token
+from bot.dataos import Token
 from bot.delivery import fate_of
 from bot.domain.rotation import VaultTarget, due_at, parse_target
 from bot.slack.blocks.common import slack_date
@@ -87,10 +87,8 @@ async def successor(rt: Runtime, rot: Rotation) -> Token:
 
 async def create(rt: Runtime, rot: Rotation, observe: Observe) -> Outcome:
     now = rt.clock()
-    try:
-        token: Token | None = await rt.dataos.get_token(rot.app_user_id, rot.new_name)
-    except DataOSNotFound:
-        token = None
+    # Listed rather than asked by name: a successor not made yet is the usual case, not a 404 to log.
+    token = next((t for t in await rt.dataos.list_tokens(rot.app_user_id) if t.name == rot.new_name), None)
     if token is not None and token.expiration <= now:
         raise StepFailed(f"An expired key named `{rot.new_name}` is in the way; revoke it and retry.",
                          needs_person=True, written=False)

@@ -214,7 +214,7 @@ class Rotations(Repository):
         async with self.session() as s, s.begin():
             result = await s.execute(update(RotationRow).where(
                 RotationRow.id == rotation_id, RotationRow.claimed_by == worker, RotationRow.active_for.is_not(None),
-            ).values(claimed_at=now, updated_at=now, **values))
+            ).values(**{"claimed_at": now, "updated_at": now, **values}))
             return bool(getattr(result, "rowcount", 0))
 
     async def release(self, rotation_id: int, *, worker: str, now: datetime, **values: Any) -> bool:
