@@ -16,6 +16,9 @@ import pytest
 from slack_sdk.models.blocks import ButtonElement
 
 import bot.slack.blocks
+from bot.slack.blocks import rotation, team_reminders, teams
+from bot.store.rotations import Target
+from bot.store.teams import Team
 from bot.dataos import Token
 from bot.domain.keys import exact_digest, key_ref
 from bot.domain.policy import ValidityPolicy
@@ -48,6 +51,10 @@ def token(name: str, hours: int = 72) -> Token:
 
 
 KEYS = [token("ci_loader", 30), token("nightly_loader", 60), token("notebook_sandbox", 90), token("n" * 300, 120)]
+
+
+TEAM = Team("etl", "C1", ("U1",), (), "U2", NOW)
+ROTATING = Target("etl", "team", "vault:secret/p/etl#apikey", 720, 168, 3600, "on", "k", NOW, NOW, "U2", NOW)
 
 
 def builders() -> dict[str, Callable[[], Any]]:
@@ -88,6 +95,27 @@ def builders() -> dict[str, Callable[[], Any]]:
             "U2", "bob", [token(f"key_{i}", i + 1) for i in range(400)]),
         "leak_message": lambda: leak_dms.leak_message("k", "alice", "C1", "U2", None, KEYS[0].expiration, renew=True),
         "leak_message unknown": lambda: leak_dms.leak_message("k", "alice", "C1", "U2", None, None, renew=False),
+        "failure_message": lambda: rotation.failure_message("etl", "team", target="secret/p/etl", reason="403",
+                                                            old_name="k", old_expiration=NOW, owners="<@U1>",
+                                                            successor="kept"),
+        "failure_message bot": lambda: rotation.failure_message("bot", "bot", target="secret/p/bot", reason="x",
+                                                                old_name="k", old_expiration=NOW, owners=None,
+                                                                successor="none"),
+        "failure_done_message": lambda: rotation.failure_done_message("etl", "team", "secret/p/etl", "retried"),
+        "admin_failure_message": lambda: rotation.admin_failure_message("etl", "team", "secret/p/etl", "x", "C1"),
+        "channel_unreachable_message": lambda: team_reminders.channel_unreachable_message("etl", "C1", "x"),
+        "team_reminder_done_message": lambda: team_reminders.team_reminder_done_message("etl", "k", NOW, "done"),
+        "unowned_digest_message": lambda: team_reminders.unowned_digest_message(
+            [team_reminders.UnownedKey("etl", "k", NOW)], NOW),
+        "team_reminder_message": lambda: team_reminders.team_reminder_message(
+            "etl", "k", NOW + timedelta(days=3), NOW, "7d", owners="<@U1>", lifetime_hours=720, snooze_words=None),
+        "team_keys_message": lambda: teams.team_keys_message(TEAM, KEYS, NOW),
+        "team_keys_message rotating": lambda: teams.team_keys_message(TEAM, KEYS, NOW, ROTATING),
+        "team_created_modal": lambda: teams.team_created_modal("etl", "k", NOW, NOW, delivered=True),
+        "team_secret_message": lambda: teams.team_secret_message(KEYS[0], "etl", NOW),
+        "team_reminder_message rotating": lambda: team_reminders.team_reminder_message(
+            "etl", "k", NOW + timedelta(days=3), NOW, "7d", owners="<@U1>", lifetime_hours=720,
+            snooze_words="1 day", rotates_on=NOW + timedelta(days=1)),
     }
 
 

@@ -24,6 +24,9 @@ from slack_sdk.models.blocks import (
 from bot.dataos import Token
 from bot.domain.keys import key_ref, mask_secret
 from bot.slack.blocks import KEYS_PER_PAGE, Message, exact_value, render_id, slack_date
+from bot.slack.blocks.common import MAX_MESSAGE_BLOCKS
+from bot.slack.blocks.rotation import rotate_now_button, schedule_words
+from bot.store.rotations import Target
 from bot.store.teams import Team
 from bot.text import clip, shown
 
@@ -76,8 +79,19 @@ def team_key_blocks(team: Team, tokens: Sequence[Token], now: datetime) -> list[
     return blocks
 
 
-def team_keys_message(team: Team, tokens: Sequence[Token], now: datetime) -> Message:
+def team_keys_message(team: Team, tokens: Sequence[Token], now: datetime,
+                      rotation: Target | None = None) -> Message:
     built = [b.to_dict() for b in team_key_blocks(team, tokens, now)]
+    live = [t for t in tokens if t.expiration > now]
+    if rotation is not None and live and len(built) <= MAX_MESSAGE_BLOCKS - 2:
+        # The key that rotates (the newest) gets Rotate now; the schedule says when it would happen anyway.
+        newest = max(live, key=lambda t: (t.expiration, t.name))
+        words = schedule_words(target=rotation.target, every_hours=rotation.every_hours,
+                               before_hours=rotation.before_hours, grace_seconds=rotation.grace_seconds,
+                               state=rotation.state, next_at=rotation.next_at, last_error=rotation.last_error)
+        built += [{"type": "section", "text": {"type": "mrkdwn", "text": f"`{shown(team.app_user_id)}` {words}."}},
+                  {"type": "actions", "block_id": "team_rotation",
+                   "elements": [rotate_now_button(team.app_user_id, newest.name, newest.expiration)]}]
     return Message(f"Keys of {shown(team.app_user_id)} ({len(tokens)})", built)
 
 

@@ -133,7 +133,7 @@ async def send_team_lists(rt: Runtime, slack_user: str, respond: AsyncRespond, *
             message = blocks.text_message(":x: " + explain(exc, doing=f"listing the keys of {shown(team.app_user_id)}",
                                                            read=True))
         else:
-            message = team_keys_message(team, tokens, rt.clock())
+            message = team_keys_message(team, tokens, rt.clock(), await rt.rotations.target(team.app_user_id))
         await respond(response_type="ephemeral", replace_original=only is not None, **message.kwargs())
 
 
