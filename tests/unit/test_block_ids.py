@@ -16,15 +16,13 @@ import pytest
 from slack_sdk.models.blocks import ButtonElement
 
 import bot.slack.blocks
-from bot.slack.blocks import rotation, team_reminders, teams
-from bot.store.rotations import Target
-from bot.store.teams import Team
 from bot.dataos import Token
 from bot.domain.keys import exact_digest, key_ref
 from bot.domain.policy import ValidityPolicy
 from bot.identity import Denied, Identity
 from bot.playground.heimdall_model import make_key_value
 from bot.slack import key_buttons, leak_dms
+from bot.slack.blocks import rotation, team_reminders, teams
 from bot.slack.blocks.common import Message, denied_message, info_modal, text_message, working_modal
 from bot.slack.blocks.forms import create_modal, created_modal, renew_modal
 from bot.slack.blocks.help import help_message
@@ -38,6 +36,8 @@ from bot.slack.blocks.reminders import (
     reminder_message_from_models,
 )
 from bot.slack.key_buttons import parse_exact, parse_option, parse_revoke_all
+from bot.store.rotations import Target
+from bot.store.teams import Team
 from tests.unit.test_blocks import check_message, check_view
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
