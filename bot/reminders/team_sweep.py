@@ -94,12 +94,16 @@ class TeamReminders:
         # The channel is read across zones: its reminders keep to the first owner's working time (UTC if
         # Slack does not know it), so a 3 a.m. mention never wakes them for a key that can wait.
         rotation = await self.rt.rotations.target(uid)
+        rotating = await self.rt.rotations.active(uid)  # its old key is revoked after the grace: no reminder
         owner = members.get(team.owner_users[0]) if team.owner_users else None
         zone = zone_for(owner.tz if owner else None, owner.tz_offset if owner else 0)
         for token in tokens:
             if token.expiration <= now:
                 continue
             summary.keys_seen += 1
+            if rotating is not None and rotating.old_name == token.name and rotating.step in ("grace", "announce"):
+                summary.skipped["being rotated"] += 1
+                continue
             key: KeyId = (uid, token.name, token.expiration)
             sighting = state.sightings.get(key)
             if sighting is None:
