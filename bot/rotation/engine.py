@@ -18,11 +18,12 @@ for a renew again. A successor that is certainly not in the store is revoked; on
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from bot.dataos import DataOSError, DataOSForbidden, DataOSUnauthorized, Token
 from bot.domain.rotation import (
@@ -243,12 +244,10 @@ class RotationEngine:
                 await self._switched(rot)
             self.observe(f"step:{rot.step}", rot)
 
-    async def _record(self, rot: Rotation, values: dict[str, object]) -> Rotation:
+    async def _record(self, rot: Rotation, values: dict[str, Any]) -> Rotation:
         if not await self.rt.rotations.advance(rot.id, worker=self.worker, now=self.rt.clock(), **values):
             raise _Lost
-        fresh = await self.rt.rotations.get(rot.id)
-        assert fresh is not None
-        return fresh
+        return dataclasses.replace(rot, **values)  # what the row holds now (read back, it would cost a query)
 
     async def _channel(self, rot: Rotation) -> str | None:
         if rot.kind == "bot":

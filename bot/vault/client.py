@@ -56,8 +56,9 @@ class VaultClient:
         self._token: SecretStr | None = auth.token if auth.method == "token" else None
         self._client: Any = None
         self._login_lock = asyncio.Lock()
-        #: How many logins this client made (AppRole or Kubernetes): for doctor and tests.
+        #: How many logins this client made (AppRole or Kubernetes), and calls it sent: for doctor and the bench.
         self.logins = 0
+        self.calls = 0
 
     # ---- plumbing --------------------------------------------------------------------------------
 
@@ -88,6 +89,7 @@ class VaultClient:
 
     async def _once(self, what: str, path: str, call: Callable[[Any], T], write: bool) -> T:
         client = self._hvac()
+        self.calls += 1
         started = time.perf_counter()
         try:
             result = await asyncio.to_thread(call, client)
