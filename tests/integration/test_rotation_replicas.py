@@ -158,3 +158,23 @@ async def test_the_bots_own_key_is_rotated_and_picked_up_by_a_second_replica(
     finally:
         await a.aclose()
         await b.aclose()
+
+
+def test_a_bot_whose_own_key_cannot_be_read_from_the_store_does_not_start(
+        slack: SlackFake, heimdall: HeimdallEmulator, bao: Bao, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.e2e.harness import free_port, process_env
+
+    env = process_env(slack, heimdall, "secret-x", VAULT_ADDR=bao.addr, VAULT_TOKEN=bao.root_token,
+                      DATAOS_APIKEY_FROM=f"vault:secret/{unique_path()}#apikey",
+                      DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/bot.db")
+    env.pop("DATAOS_APIKEY")
+    env["PYTHONPATH"] = os.getcwd()
+    proc = subprocess.run([sys.executable, "-m", "bot", "serve", "--port", str(free_port())], env=env,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "cannot start" in proc.stderr and "holds no key in field 'apikey'" in proc.stderr
+    assert "Traceback" not in proc.stderr and bao.root_token not in proc.stderr
