@@ -286,6 +286,9 @@ def _translate(exc: Exception, what: str, path: str, write: bool) -> VaultError:
     if isinstance(exc, hvac_errors.VaultError):
         status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), None)
         words = _words(exc)
+        if what == "login" and status is not None and 400 <= status < 500:
+            return VaultAuthFailed(f"Vault refused the bot's login at `{path}` ({words or status}).", status=status,
+                                   path=path, cause=words)
         if status == 400 and "check-and-set" in words:
             return VaultCasConflict(f"Someone else wrote `{path}` after the bot read it; nothing was overwritten.",
                                     status=400, path=path, cause=words)
