@@ -111,15 +111,14 @@ class Runtime:
         kwargs: dict[str, Any] = {"sleep": dataos_sleep} if dataos_sleep is not None else {}
         #: The operator key now: DATAOS_APIKEY, or read from the store (DATAOS_APIKEY_FROM, `self.operator`).
         self.operator_key: SecretStr = settings.dataos_apikey or SecretStr("")
+        #: The secret store (Vault / OpenBao) when VAULT_ADDR is set, and the operator key's place in it.
+        self.vault = make_store(settings)
+        self.operator = make_operator(self.vault, settings.dataos_apikey_from, self.use_operator_key, monotonic)
         self.dataos = HeimdallClient(settings.heimdall_url, self.operator_key,
                                      timeout=settings.dataos_timeout_seconds, observer=dataos_observer,
                                      max_connections=max(20, settings.sweep_concurrency * 2),
                                      max_response_bytes=settings.dataos_max_response_mb * 1024 * 1024,
-                                     refresh_key=self.refresh_operator_key if settings.dataos_apikey_from else None,
-                                     **kwargs)
-        #: The secret store (Vault / OpenBao) when VAULT_ADDR is set, and the operator key's place in it.
-        self.vault = make_store(settings)
-        self.operator = make_operator(self.vault, settings.dataos_apikey_from, self.use_operator_key, monotonic)
+                                     refresh_key=self.operator.refresh if self.operator else None, **kwargs)
         # Only 429s are retried: a connection error after sending could repeat a chat.postMessage.
         self.slack = use_proxy_rule(AsyncWebClient(
             token=settings.slack_bot_token.get_secret_value(),
@@ -209,10 +208,6 @@ class Runtime:
             self._warmup.cancel()
             raise
         self._migrated = True
-
-    async def refresh_operator_key(self) -> bool:
-        """Read the operator key again (DataOS refused it, or the timer): True if it changed."""
-        return self.operator is not None and await self.operator.refresh()
 
     def use_operator_key(self, key: SecretStr) -> None:
         """The bot calls DataOS with `key` from now on (its own key was rotated)."""

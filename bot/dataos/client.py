@@ -30,14 +30,7 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from bot.dataos.errors import (
-    DataOSError,
-    DataOSNotFound,
-    DataOSTooLarge,
-    DataOSUnauthorized,
-    DataOSUnavailable,
-    error_for_status,
-)
+from bot.dataos.errors import DataOSError, DataOSNotFound, DataOSTooLarge, DataOSUnavailable, error_for_status
 from bot.dataos.models import AuthorizeResult, CreateTokenRequest, Token, User
 from bot.domain.durations import go_duration
 from bot.metrics import DATAOS_RECORDS_SKIPPED
@@ -48,15 +41,18 @@ T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # the largest answer read, unless told otherwise (DATAOS_MAX_RESPONSE_MB)
-_LOGGED_SKIPS_LIMIT = 10_000  # skipped records remembered as logged (a refresh must not log them again)
-_MAX_RETRY_AFTER = 5.0  # never wait longer for a Retry-After from DataOS: the user is waiting
+#: The largest DataOS answer read, unless the client is told otherwise (DATAOS_MAX_RESPONSE_MB).
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+#: At most this many skipped records are remembered as logged (a refresh must not log them again).
+_LOGGED_SKIPS_LIMIT = 10_000
 
 
 class Records(list[T]):
     """The records of a list answer the bot could use, and how many the answer held (`received`)."""
 
     received: int = 0
+#: Never wait longer than this for a Retry-After from DataOS: the user is waiting.
+_MAX_RETRY_AFTER = 5.0
 
 Sleep = Callable[[float], Awaitable[None]]
 CallObserver = Callable[[str, str, int | None, float], None]
@@ -134,6 +130,7 @@ class HeimdallClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
     # ---- operations -------------------------------------------------------------------------
 
     async def authorize(self, token: SecretStr | str) -> AuthorizeResult:
@@ -174,16 +171,11 @@ class HeimdallClient:
         path = f"/users/{_seg(user_id)}/tokens"
         request = CreateTokenRequest(name=name, duration=go_duration(hours), description=description)
         attempt = 0
-        refreshed = False
         while True:
             correlation_id = str(uuid.uuid4())
             try:
                 data = await self._once("POST", path, request.model_dump(exclude_none=True), correlation_id)
                 return self._parse(Token.model_validate, data)
-            except DataOSUnauthorized:
-                if refreshed or not await self._refreshed():
-                    raise
-                refreshed = True
             except _Outcome as outcome:
                 attempt += 1
                 if outcome.sent and name is None:
@@ -204,15 +196,10 @@ class HeimdallClient:
     ) -> Any:
         retry = idempotent if idempotent is not None else method in ("GET", "DELETE")
         attempt = 0
-        refreshed = False
         while True:
             correlation_id = str(uuid.uuid4())
             try:
                 return await self._once(method, path, json, correlation_id)
-            except DataOSUnauthorized:
-                if refreshed or not await self._refreshed():
-                    raise
-                refreshed = True
             except _Outcome as outcome:
                 attempt += 1
                 if not retry or attempt > self._retries:
@@ -220,14 +207,6 @@ class HeimdallClient:
                         outcome.error.changed = False  # a read changes nothing, however it failed
                     raise outcome.error from None
                 await self._sleep(self._delay(attempt, outcome.retry_after))
-
-    async def _refreshed(self) -> bool:
-        """DataOS refused the operator key: is there a newer one (read again from where it comes from)?"""
-        try:
-            return self._refresh_key is not None and await self._refresh_key()
-        except Exception as exc:  # the store is down: the refusal stands
-            log.warning("dataos: the operator key could not be read again (%s)", type(exc).__name__)
-            return False
 
     async def _read_capped(self, response: httpx.Response, method: str, path: str, correlation_id: str) -> bytes:
         """The body, read in pieces and refused as soon as it passes the cap: a DataOS answer (or
@@ -255,7 +234,8 @@ class HeimdallClient:
             return min(retry_after, _MAX_RETRY_AFTER)
         return float(self._backoff * (2 ** (attempt - 1)))
 
-    async def _once(self, method: str, path: str, json: dict[str, Any] | None, correlation_id: str) -> Any:
+    async def _once(self, method: str, path: str, json: dict[str, Any] | None, correlation_id: str,
+                    refreshed: bool = False) -> Any:
         started = time.perf_counter()
         try:
             async with self._http().stream(
@@ -302,6 +282,8 @@ class HeimdallClient:
                 sent=status != 429,
                 retry_after=_retry_after(headers),
             )
+        if status == 401 and not refreshed and self._refresh_key is not None and await self._refresh_key():
+            return await self._once(method, path, json, correlation_id, True)  # the operator key was rotated
         raise error_for_status(status, correlation_id)
 
     def _log(

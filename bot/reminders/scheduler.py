@@ -91,7 +91,8 @@ async def scheduled_operator_key(rt: Runtime) -> None:
     """DATAOS_APIKEY_FROM: another replica may have rotated the bot's key; read it again."""
     with rt.sweeping():
         try:
-            await rt.refresh_operator_key()
+            if rt.operator is not None:
+                await rt.operator.refresh()
         except Exception:
             log.exception("reading the bot's own key again failed")
 

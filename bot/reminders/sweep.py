@@ -35,7 +35,7 @@ from bot.metrics import DATAOS_PURPOSE, RECORD_AGE, REMINDERS, SWEEP_SECONDS
 from bot.reminders.outbox import SEND_BATCH, Outbox, Outgoing
 from bot.reminders.summary import SlackStopped, SweepSummary
 from bot.reminders.team_sweep import TeamReminders
-from bot.rotation.engine import RotationEngine
+from bot.rotation.engine import rotation_pass
 from bot.slack.blocks.reminders import bot_key_reminder_message, reminder_message
 from bot.store import KeyId, Link, ReminderState, Sighting
 
@@ -98,7 +98,7 @@ class Sweeper:
             raise SweepFailed(f"the database did not take {len(self.rt.outcomes.pending)} earlier reminder "
                               "outcome(s); nothing new is sent until it does")
         await self._scheduled_revocations(now, summary)
-        await self._rotations(summary)
+        summary.rotation = await rotation_pass(self.rt, self.worker, summary.failures)
         interval = timedelta(hours=parse_duration_hours(self.settings.discovery_interval))
         discover = False
         if mode != "tick":
@@ -329,15 +329,6 @@ class Sweeper:
                 summary.revoked_later += 1
             elif outcome == "changed":
                 summary.skipped["scheduled revoke: key changed"] += 1
-
-    async def _rotations(self, summary: SweepSummary) -> None:
-        """Rotations due (and rotations in their grace whose time has come) are carried out by each pass too,
-        as by the scheduler's own rotation job: the claims make that once."""
-        try:
-            summary.rotation = (await RotationEngine(self.rt, worker=self.worker).run()).lines()
-        except Exception as exc:  # the reminders must go out whatever the store does
-            log.exception("the rotation pass failed")
-            summary.failures.append(f"rotation pass: {type(exc).__name__}")
 
     async def _watch_bot_key(self, now: datetime, state: ReminderState, members: dict[str, SlackProfile],
                              summary: SweepSummary) -> None:

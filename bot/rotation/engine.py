@@ -70,6 +70,17 @@ class RotationSummary:
         return out + [f"rotation: {f}" for f in self.failures]
 
 
+async def rotation_pass(rt: Runtime, worker: str, failures: list[str]) -> list[str]:
+    """A pass for a reminder sweep: rotations due (and graces ended) are carried out by each sweep too, as by
+    the scheduler's rotation job (the claims make that once). The reminders go out whatever the store does."""
+    try:
+        return (await RotationEngine(rt, worker=worker).run()).lines()
+    except Exception as exc:
+        log.exception("the rotation pass failed")
+        failures.append(f"rotation pass: {type(exc).__name__}")
+        return []
+
+
 def _ignore(event: str, rotation: Rotation) -> None:
     return None
 
