@@ -44,6 +44,7 @@ from bot.store import (
     Ledger,
     Links,
     Members,
+    Offboardings,
     Preferences,
     ScheduledRevocations,
     SlackEvents,
@@ -99,8 +100,11 @@ class Runtime:
         engine: AsyncEngine | None = None,
         sweep_at_start: bool = True,
         db_sleep: Sleep | None = None,
+        timer: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
+        # Waits for a person's sake (say "still looking" after 1.5 s), injected so tests drive them by clock.
+        self.timer = timer or asyncio.sleep
         self.sweep_at_start = sweep_at_start
         self.clock = clock
         self.monotonic = monotonic
@@ -140,6 +144,7 @@ class Runtime:
         self.prefs = Preferences(self.engine)
         self.links = Links(self.engine)
         self.leak_reports = LeakReports(self.engine)
+        self.offboardings = Offboardings(self.engine)  # deactivations, until a reactivation undoes them
         self.directory = DataOSDirectory(self.dataos, settings.directory_ttl_seconds, clock=monotonic,
                                          limit=settings.dataos_users_limit)
         self.profiles = SlackProfiles(self.slack, settings.slack_profile_ttl_seconds, clock=monotonic)

@@ -37,6 +37,7 @@ from bot.slack import (
     views,
 )
 from bot.slack.common import PooledRespond
+from bot.slack.revocations import buttons as revocation_buttons
 from bot.slack.rotation import buttons as rotation_buttons
 from bot.slack.teams import keys as team_keys
 from bot.slack.teams import reminder_buttons as team_reminder_buttons
@@ -129,6 +130,7 @@ def register_all(app: AsyncApp, rt: Runtime) -> None:
     lifecycle.register(app, rt)
     team_keys.register(app, rt)
     team_reminder_buttons.register(app, rt)
+    revocation_buttons.register(app, rt)
     rotation_buttons.register(app, rt)
 
     @app.middleware

@@ -89,7 +89,39 @@ async def _slack_checks(client: AsyncWebClient, settings: Settings) -> list[Chec
                             "on: messages in channels the bot is in are checked for pasted DataOS keys"))
     if settings.audit_channel:
         checks.append(await check_audit_channel(client, settings.audit_channel, str(response.get("user") or "")))
+    if settings.admin_slack_user_ids:
+        checks.append(await check_admins(client, settings.admin_slack_user_ids))
     return checks
+
+
+async def check_admins(client: AsyncWebClient, admins: list[str]) -> Check:
+    """Admin notices (a deactivated member's keys, a team left without owners or whose channel refuses the
+    bot, a revocation that did not happen) go to the admins Slack shows as active: with none, to nobody."""
+    name = "admins"
+    active: list[str] = []
+    gone: list[str] = []
+    for admin in admins:
+        try:
+            user = (await client.users_info(user=admin)).get("user") or {}
+        except SlackApiError as exc:
+            if slack_error(exc) != "user_not_found":
+                return Check(name, "warn", f"could not look up {admin} (Slack answered `{slack_error(exc)}`)")
+            gone.append(f"{admin} (unknown to Slack)")
+            continue
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return Check(name, "warn", f"could not look up {admin} ({type(exc).__name__})")
+        if user.get("deleted") or user.get("is_bot"):
+            gone.append(f"{admin} ({'a bot' if user.get('is_bot') else 'deactivated'})")
+        else:
+            active.append(admin)
+    if not active:
+        return Check(name, "fail", f"no active admin in ADMIN_SLACK_USER_IDS ({', '.join(gone)}): offboarding "
+                     "notices and other admin messages would reach nobody. Add the member id (U…) of an active "
+                     "admin: in Slack, their profile → ⋮ → Copy member ID")
+    if gone:
+        return Check(name, "warn", f"{len(active)} active; not told anything: {', '.join(gone)}. Remove them from "
+                     "ADMIN_SLACK_USER_IDS")
+    return Check(name, "ok", f"{len(active)} active admin{'s' if len(active) != 1 else ''}")
 
 
 async def check_audit_channel(client: AsyncWebClient, channel: str, bot_name: str) -> Check:

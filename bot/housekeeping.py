@@ -1,5 +1,6 @@
-"""Housekeeping: one job, independent of reminders, that keeps each table to its retention and tries
-again the leak DMs Slack refused. It runs inside `apikey-bot serve` (at start-up, then every
+"""Housekeeping: one job, independent of reminders, that keeps each table to its retention, tries
+again the leak DMs Slack refused, and carries out the revocations renewals scheduled (as the reminder
+sweep does too: their claims keep each to one pass). It runs inside `apikey-bot serve` (at start-up, then every
 `INTERVAL_MINUTES`), with REMINDERS_ENABLED=false too.
 
 Retention (documented in SECURITY.md):
@@ -9,6 +10,8 @@ Retention (documented in SECURITY.md):
   within seconds, and Slack forms expire long before.
 - `leak_reports` and their `leak_dms`: `LEAK_REPORT_MEMORY`, 30 days after the key was last seen
   pasted; a report is news again after a day anyway (`leak_dms.REPEAT_WITHIN`).
+- `offboardings` (what a deactivation did, for a reactivation to undo): `OFFBOARDING_MEMORY`, 30 days
+  after the member was reactivated; an open one (still deactivated) is kept.
 - `audit_log` is kept: it is the record of who did what.
 """
 
@@ -20,6 +23,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.slack.leak_dms import retry_failed
+from bot.slack.revocations.due import carry_out_due, claimer
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -29,6 +33,7 @@ INTERVAL_MINUTES = 10
 EVENT_MEMORY = timedelta(hours=6)
 IDEMPOTENCY_MEMORY = timedelta(days=7)
 LEAK_REPORT_MEMORY = timedelta(days=30)
+OFFBOARDING_MEMORY = timedelta(days=30)
 
 
 @dataclass
@@ -37,11 +42,13 @@ class Tidied:
     idempotency: int = 0
     leak_reports: int = 0
     leak_dms_delivered: int = 0
+    revoked_later: int = 0
     failed: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         text = (f"pruned {self.events} event ids, {self.idempotency} idempotency claims, {self.leak_reports} "
-                f"leak reports; {self.leak_dms_delivered} leak DMs delivered on a retry")
+                f"leak reports; {self.leak_dms_delivered} leak DMs delivered on a retry; {self.revoked_later} "
+                "scheduled revocations carried out")
         return text + (f"; could not: {', '.join(self.failed)}" if self.failed else "")
 
 
@@ -62,8 +69,19 @@ async def housekeeping(rt: Runtime) -> Tidied:
     except Exception as exc:
         done.failed.append(f"prune leak reports ({type(exc).__name__})")
     try:
+        await rt.offboardings.prune(older_than=now - OFFBOARDING_MEMORY)
+    except Exception as exc:
+        done.failed.append(f"prune offboarding records ({type(exc).__name__})")
+    try:
         done.leak_dms_delivered = await retry_failed(rt)
     except Exception as exc:
         done.failed.append(f"retry leak DMs ({type(exc).__name__})")
+    try:
+        # Here too, not only in the reminder sweep: a renewal's promise holds with REMINDERS_ENABLED=false.
+        carried = await carry_out_due(rt, worker=claimer(), now=now)
+        done.revoked_later = carried.revoked
+        done.failed += [f"scheduled revocation ({f})" for f in carried.failures]
+    except Exception as exc:
+        done.failed.append(f"carry out scheduled revocations ({type(exc).__name__})")
     (log.warning if done.failed else log.info)("housekeeping: %s", done.line())
     return done

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ from slack_sdk.webhook import WebhookResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.dataos import Token
-from bot.identity import failure, slack_error
+from bot.identity import SlackProfiles, failure, slack_error
 from bot.logs import request_id
 from bot.slack.blocks.common import Message, info_modal, text_message
 from bot.slack.blocks.keys import secret_message
@@ -52,7 +52,13 @@ class PooledRespond(AsyncRespond):
             "thread_ts": thread_ts, "metadata": metadata,
         }
         client = AsyncWebhookClient(url=self.response_url, session=self.session, proxy=self.proxy, ssl=self.ssl)
-        return await client.send_dict({k: v for k, v in message.items() if v is not None})
+        response = await client.send_dict({k: v for k, v in message.items() if v is not None})
+        if response.status_code != 200:
+            # Nothing reached the person: a sixth post (used_url), a URL past its 30 minutes (expired_url), or
+            # Block Kit Slack refused (invalid_blocks). Bolt does not raise; this line keeps it from being silent.
+            log.warning("Slack refused a reply to a response_url (HTTP %s, %s)", response.status_code,
+                        str(response.body)[:80])
+        return response
 
 
 def user_id(body: dict[str, Any]) -> str:
@@ -187,3 +193,24 @@ async def scheduled_revocations(revocations: ScheduledRevocations, dataos_user_i
     except Exception as exc:
         log.warning("could not read the scheduled revocations of %s: %s", dataos_user_id, type(exc).__name__)
         return {}
+
+
+async def active_admins(profiles: SlackProfiles, admins: Iterable[str]) -> list[str]:
+    """The admins (ADMIN_SLACK_USER_IDS) to tell something: those Slack does not know as deactivated or
+    gone, so a notice never goes only to a deactivated admin. One Slack cannot say about just now is kept
+    (the post itself will tell); none left is an ERROR, which `apikey-bot doctor` also reports."""
+    found: list[str] = []
+    configured = sorted(admins)
+    for admin in configured:
+        try:
+            profile = await profiles.get(admin)
+        except Exception as exc:
+            log.warning("could not look up admin %s: %s", admin, failure(exc))
+            found.append(admin)
+            continue
+        if profile is not None and not profile.deleted:
+            found.append(admin)
+    if configured and not found:
+        log.error("every admin in ADMIN_SLACK_USER_IDS is deactivated or unknown in Slack, so admin notices reach "
+                  "nobody; add an active admin (`apikey-bot doctor` checks it)")
+    return found

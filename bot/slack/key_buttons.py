@@ -160,6 +160,21 @@ def offboarding_notice(who: str, dataos_user: str, tokens: Sequence[Token]) -> M
                           *_revoke_all_blocks(who, dataos_user, tokens)])
 
 
+def reactivated_text(who: str, at: datetime) -> str:
+    """The sentence a deactivation notice turns into, and its Revoke all's refusal, once they are back."""
+    return f"<@{shown(who, 32)}> was reactivated in Slack {slack_date(at)}."
+
+
+def reactivated_notice(who: str, at: datetime, *, restored: Sequence[str] = ()) -> Message:
+    """A deactivation notice, updated in place when the member is reactivated: its Revoke all is gone (and
+    refuses if pressed from an older copy), and what was undone is said."""
+    teams = (f" They own {', '.join(f'`{shown(t, 80)}`' for t in restored[:20])} again." if restored else "")
+    text = (f":arrows_counterclockwise: {reactivated_text(who, at)} This notice no longer applies: its Revoke all "
+            f"does nothing now, and keys already revoked from it stay revoked.{teams} `/apikey admin keys "
+            f"<@{shown(who, 32)}>` lists their keys.")
+    return Message(text, [SectionBlock(block_id="notice", text=text).to_dict()])
+
+
 def _revoke_all_blocks(who: str, dataos_user: str, tokens: Sequence[Token]) -> list[dict[str, Any]]:
     digests = [exact_digest(t.name, t.expiration) for t in tokens]
     probe = {"u": dataos_user, "s": who, "p": f"{MAX_PARTS}/{MAX_PARTS}", "d": ""}

@@ -30,12 +30,12 @@ from bot.domain.leaks import MAX_CANDIDATES, candidates, fingerprint, key_name_o
 from bot.identity import Denied, slack_error
 from bot.metrics import LEAKS
 from bot.slack import tracked
-from bot.slack.blocks.common import DAMAGED_BUTTON, text_message
-from bot.slack.common import clicked_message, tell, update_message, user_id
-from bot.slack.errors import explain
+from bot.slack.blocks.common import DAMAGED_BUTTON, text_message, working_modal
+from bot.slack.common import clicked_message, open_view, tell, update_message, update_view, user_id
+from bot.slack.errors import explain, explain_slack
 from bot.slack.leak_dms import KEEP_ACTION, RENEW_ACTION, REPEAT_WITHIN, REVOKE_ACTION, append, deliver
 from bot.slack.links import people_of
-from bot.slack.reminder_buttons import KeyRef, open_renew_form
+from bot.slack.reminder_buttons import KeyRef, renew_form
 from bot.slack.teams.keys import refusal, renew_team_key
 from bot.store import Audit
 from bot.text import shown
@@ -152,7 +152,9 @@ async def _check(rt: Runtime, candidate: str, paste: Paste) -> None:
     delivered = [dm.recipient for dm in await rt.leak_reports.sent(fp)]
     told = bool(delivered)
     retrying = not told and bool(await rt.leak_reports.retryable(fp))
-    await _tell_poster(rt, paste, name, told=told, retrying=retrying, to_admins=report.to_admins)
+    to_team = any(p.startswith(("C", "G")) for p in people)  # (a team hears in its channel first)
+    await _tell_poster(rt, paste, name, told=_told_whom(rt, delivered, report.to_admins, team=to_team),
+                       retrying=retrying)
     if not report.new:
         LEAKS.labels("repeat").inc()
         note = (f":rotating_light: Posted again in <#{shown(paste.channel, 32)}> by <@{shown(paste.poster, 32)}> "
@@ -190,11 +192,27 @@ async def _note(rt: Runtime, paste: Paste, text: str) -> None:
         log.warning("leak watch: could not tell %s: %s", paste.poster, slack_error(exc))
 
 
-async def _tell_poster(rt: Runtime, paste: Paste, name: str, *, told: bool, retrying: bool,
-                       to_admins: bool) -> None:
-    if told:
-        who = "The platform admins have" if to_admins else "Its owner has"
-        status = f"{who} been told and can revoke it."
+def _told_whom(rt: Runtime, delivered: list[str], to_admins: bool, *, team: bool) -> str | None:
+    """Who has been told, as the poster reads it; None for nobody yet. True to what was delivered: a team
+    channel that refused the bot means its owners and the admins heard by DM."""
+    if not delivered:
+        return None
+    if to_admins:
+        return "The platform admins have been told and can revoke it."
+    if not team:
+        return "Its owner has been told and can revoke it."
+    if any(d.startswith(("C", "G")) for d in delivered):
+        return "Its team has been told in its channel and can revoke it."
+    owners = any(d not in rt.admins for d in delivered)
+    admins = any(d in rt.admins for d in delivered)
+    who = ("its owners and the platform admins have" if owners and admins else
+           "its owners have" if owners else "the platform admins have")
+    return f"Its team's channel does not take the bot's posts, so {who} been told by DM and can revoke it."
+
+
+async def _tell_poster(rt: Runtime, paste: Paste, name: str, *, told: str | None, retrying: bool) -> None:
+    if told is not None:
+        status = told
     elif retrying:
         status = ("The bot could not tell its owner yet and will keep trying; until the key is revoked, anyone "
                   "who copied it can use it.")
@@ -316,18 +334,26 @@ def register(app: AsyncApp, rt: Runtime) -> None:
 
 
 async def renew_and_revoke(rt: Runtime, body: dict[str, Any]) -> None:
-    """The renew form, prefilled from the pasted key, with the old key revoked at once on submit."""
+    """The renew form, prefilled from the pasted key, with the old key revoked at once on submit. It opens
+    at once in a loading state (a trigger lives 3 seconds): whose key it is, and whether the person may
+    renew it, are found out after."""
     parsed = _parse(body)
     if parsed is None:
         await _done(rt, body, DAMAGED)
         return
     owner, name, expiration = parsed
-    if expiration is not None and await rt.teams.team_of(owner) is not None:
-        await renew_team_key(rt, body, owner, name, expiration)
-        return
     if expiration is None:
         await _ephemeral(rt, body, f"I could not tell exactly which key *{shown(name)}* was pasted, so I cannot "
                          "revoke it safely from here; nothing was changed. Make a new key with `/apikey create`, "
                          "then revoke the old one from `/apikey list`.")
         return
-    await open_renew_form(rt, body, rt.slack, KeyRef(name, expiration, None), revoke_old="now")
+    try:
+        view_id = await open_view(rt.slack, str(body.get("trigger_id") or ""),
+                                  working_modal("Renew a key", "Checking which key this is…"))
+    except SlackApiError as exc:
+        await _ephemeral(rt, body, ":x: " + explain_slack(exc, doing="opening the renew form"))
+        return
+    if await rt.teams.team_of(owner) is not None:
+        await renew_team_key(rt, body, view_id, owner, name, expiration)
+        return
+    await update_view(rt.slack, view_id, renew_form(rt, body, KeyRef(name, expiration, None), revoke_old="now"))

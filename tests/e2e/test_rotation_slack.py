@@ -160,7 +160,10 @@ def test_a_failed_rotation_brings_the_renew_reminder_back_and_its_retry_is_for_o
     refusal = bot.slack.wait_for("chat.postEphemeral", where=lambda c: c.params["user"] == "U0BOB")[0]
     assert "belong to its team" in text_of(refusal)
     press(bot, failure, "rotation_renew_by_hand", user=OWNER)
-    form = bot.slack.wait_for("views.open")[0]
+    opened = bot.slack.wait_for("views.open")[0]  # a loading modal first, then the form in it
+    view_id = opened.result["view"]["id"]
+    form = bot.slack.wait_for("views.update", where=lambda c: c.params.get("view_id") == view_id
+                              and "Renew" in text_of(c) and OLD in text_of(c))[0]
     assert OLD in text_of(form)
     bao.policy(policy, GRANT)  # the operator fixes the policy; an owner presses Retry
     press(bot, failure, "rotation_retry", user=OWNER)

@@ -241,3 +241,17 @@ async def test_an_unreachable_store_fails_with_a_sentence(slack: SlackFake, heim
     settings = make_settings(slack, heimdall, db_path, vault_addr=f"http://127.0.0.1:{port}", vault_token="t")
     check = by_name(await run_doctor(settings, now=clock.now()))["Vault"]
     assert check.status == "fail" and "could not be reached" in check.detail
+
+
+async def test_admins_all_deactivated_fail_and_some_deactivated_warn(
+        slack: SlackFake, heimdall: HeimdallEmulator, clock: FakeClock, db_path: str) -> None:
+    slack.add_user("U0GONE", "gone@example.com", deleted=True)
+    only_gone = make_settings(slack, heimdall, db_path, admin_slack_user_ids=["U0GONE", "U0NOBODY"])
+    check = by_name(await run_doctor(only_gone, now=clock.now()))["admins"]
+    assert check.status == "fail" and "no active admin" in check.detail
+    assert "U0GONE (deactivated)" in check.detail and "U0NOBODY (unknown to Slack)" in check.detail
+    mixed = make_settings(slack, heimdall, db_path, admin_slack_user_ids=["U0ALICE", "U0GONE"])
+    check = by_name(await run_doctor(mixed, now=clock.now()))["admins"]
+    assert check.status == "warn" and "1 active" in check.detail and "U0GONE (deactivated)" in check.detail
+    fine = make_settings(slack, heimdall, db_path, admin_slack_user_ids=["U0ALICE"])
+    assert by_name(await run_doctor(fine, now=clock.now()))["admins"].status == "ok"

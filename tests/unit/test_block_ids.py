@@ -22,7 +22,7 @@ from bot.domain.policy import ValidityPolicy
 from bot.identity import Denied, Identity
 from bot.playground.heimdall_model import make_key_value
 from bot.slack import key_buttons, leak_dms
-from bot.slack.blocks import rotation, team_reminders, teams
+from bot.slack.blocks import rotation
 from bot.slack.blocks.common import Message, denied_message, info_modal, text_message, working_modal
 from bot.slack.blocks.forms import create_modal, created_modal, renew_modal
 from bot.slack.blocks.help import help_message
@@ -34,6 +34,21 @@ from bot.slack.blocks.reminders import (
     reminder_done_message,
     reminder_message,
     reminder_message_from_models,
+)
+from bot.slack.blocks.revocations import overdue_done_message, overdue_revocation_message
+from bot.slack.blocks.team_reminders import (
+    UnownedKey,
+    channel_unreachable_message,
+    team_reminder_done_message,
+    team_reminder_message,
+    unowned_digest_message,
+)
+from bot.slack.blocks.teams import (
+    TeamSection,
+    team_created_modal,
+    team_keys_message,
+    team_lists,
+    team_secret_message,
 )
 from bot.slack.key_buttons import parse_exact, parse_option, parse_revoke_all
 from bot.store.rotations import Target
@@ -51,10 +66,8 @@ def token(name: str, hours: int = 72) -> Token:
 
 
 KEYS = [token("ci_loader", 30), token("nightly_loader", 60), token("notebook_sandbox", 90), token("n" * 300, 120)]
-
-
-TEAM = Team("etl", "C1", ("U1",), (), "U2", NOW)
-ROTATING = Target("etl", "team", "vault:secret/p/etl#apikey", 720, 168, 3600, "on", "k", NOW, NOW, "U2", NOW)
+TEAM = Team("etl-ingest", "C1", ("U1",), ("S1",), "U2", NOW)
+ROTATING = Target("etl-ingest", "team", "vault:secret/p/etl#apikey", 720, 168, 3600, "on", "k", NOW, NOW, "U2", NOW)
 
 
 def builders() -> dict[str, Callable[[], Any]]:
@@ -91,10 +104,29 @@ def builders() -> dict[str, Callable[[], Any]]:
         "admin_keys_message": lambda: key_buttons.admin_keys_message("U2", ME, KEYS),
         "admin_revoked_message": lambda: key_buttons.admin_revoked_message("U9", "k", "alice", NOW),
         "offboarding_notice": lambda: key_buttons.offboarding_notice("U2", "bob", KEYS),
+        "reactivated_notice": lambda: key_buttons.reactivated_notice("U2", NOW, restored=["etl"]),
         "offboarding_notice many": lambda: key_buttons.offboarding_notice(
             "U2", "bob", [token(f"key_{i}", i + 1) for i in range(400)]),
         "leak_message": lambda: leak_dms.leak_message("k", "alice", "C1", "U2", None, KEYS[0].expiration, renew=True),
         "leak_message unknown": lambda: leak_dms.leak_message("k", "alice", "C1", "U2", None, None, renew=False),
+        "team_keys_message": lambda: team_keys_message(TEAM, KEYS, NOW),
+        "team_lists many": lambda: team_lists([TeamSection(Team(f"app-{i}", "C1", ("U1",), (), "U2", NOW), KEYS)
+                                               for i in range(4)], NOW, more=["app-9"])[-1],
+        "team_created_modal": lambda: team_created_modal("etl-ingest", "k", NOW, NOW, delivered=False),
+        "team_secret_message": lambda: team_secret_message(KEYS[0], "etl-ingest", NOW),
+        "team_reminder_message": lambda: team_reminder_message("etl-ingest", "k", NOW, NOW, "7d", owners="<@U1>",
+                                                               lifetime_hours=720, snooze_words="1 day"),
+        "team_reminder_done_message": lambda: team_reminder_done_message("etl-ingest", "k", NOW, "done"),
+        "channel_unreachable_message": lambda: channel_unreachable_message("etl-ingest", "C1", "is_archived"),
+        "unowned_digest_message": lambda: unowned_digest_message(
+            [UnownedKey(f"app-{i}", f"key_{i}", NOW) for i in range(25)], NOW),
+        "leak_message instead": lambda: leak_dms.leak_message("k", "etl", "C1", "U2", None, KEYS[0].expiration,
+                                                              renew=True, team=True, instead_of="C9"),
+        "overdue_revocation_message": lambda: overdue_revocation_message(
+            "alice", "k", NOW, NOW, "U1", team=False, attempts=5, error="DataOSUnavailable"),
+        "overdue_revocation_message unknown": lambda: overdue_revocation_message(
+            "etl", "k", None, NOW, "U1", team=True, attempts=1, error=None),
+        "overdue_done_message": lambda: overdue_done_message("k", "done"),
         "failure_message": lambda: rotation.failure_message("etl", "team", target="secret/p/etl", reason="403",
                                                             old_name="k", old_expiration=NOW, owners="<@U1>",
                                                             successor="kept"),
@@ -103,19 +135,12 @@ def builders() -> dict[str, Callable[[], Any]]:
                                                                 successor="none"),
         "failure_done_message": lambda: rotation.failure_done_message("etl", "team", "secret/p/etl", "retried"),
         "admin_failure_message": lambda: rotation.admin_failure_message("etl", "team", "secret/p/etl", "x", "C1"),
-        "channel_unreachable_message": lambda: team_reminders.channel_unreachable_message("etl", "C1", "x"),
-        "team_reminder_done_message": lambda: team_reminders.team_reminder_done_message("etl", "k", NOW, "done"),
-        "unowned_digest_message": lambda: team_reminders.unowned_digest_message(
-            [team_reminders.UnownedKey("etl", "k", NOW)], NOW),
-        "team_reminder_message": lambda: team_reminders.team_reminder_message(
-            "etl", "k", NOW + timedelta(days=3), NOW, "7d", owners="<@U1>", lifetime_hours=720, snooze_words=None),
-        "team_keys_message": lambda: teams.team_keys_message(TEAM, KEYS, NOW),
-        "team_keys_message rotating": lambda: teams.team_keys_message(TEAM, KEYS, NOW, ROTATING),
-        "team_created_modal": lambda: teams.team_created_modal("etl", "k", NOW, NOW, delivered=True),
-        "team_secret_message": lambda: teams.team_secret_message(KEYS[0], "etl", NOW),
-        "team_reminder_message rotating": lambda: team_reminders.team_reminder_message(
-            "etl", "k", NOW + timedelta(days=3), NOW, "7d", owners="<@U1>", lifetime_hours=720,
+        "team_reminder_message rotating": lambda: team_reminder_message(
+            "etl-ingest", "k", NOW + timedelta(days=3), NOW, "7d", owners="<@U1>", lifetime_hours=720,
             snooze_words="1 day", rotates_on=NOW + timedelta(days=1)),
+        "team_lists rotating": lambda: team_lists([TeamSection(TEAM, KEYS, rotation=ROTATING),
+                                                   TeamSection(Team("app-2", "C1", ("U1",), (), "U2", NOW), KEYS,
+                                                               rotation=ROTATING)], NOW)[0],
     }
 
 

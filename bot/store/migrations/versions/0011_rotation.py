@@ -1,15 +1,15 @@
 """Keys that renew themselves: rotation targets (where a team key, or the bot's own, rotates into Vault)
 and rotations (one record per rotation, step by step, claimed with a lease).
 
-Revision ID: 0012
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
