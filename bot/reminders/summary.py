@@ -33,6 +33,8 @@ class SweepSummary:
     #: Team reminders (in team channels, or to owners by DM when the channel is gone) and admins' digests.
     team_sent: int = 0
     digests: int = 0
+    #: What the rotation pass run by this sweep did (`bot.rotation.engine.RotationSummary.lines`).
+    rotation: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = [
@@ -56,6 +58,7 @@ class SweepSummary:
             out.append(f"outcome unknown (Slack may have them; never sent twice): {self.unknown}")
         if self.revoked_later:
             out.append(f"scheduled revocations carried out: {self.revoked_later}")
+        out += self.rotation
         out.append(f"failures: {len(self.failures)}")
         out += [f"  - {f}" for f in self.failures[:20]]
         if len(self.failures) > 20:
