@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from bench import leak_scan, p1_ack, p2_modal, p3_sweep, p4_startup, playground
+from bench import leak_scan, p1_ack, p2_modal, p3_sweep, p4_startup, p5_rotation, playground
 
 
 def main() -> int:
-    results = [module.main([]) for module in (p1_ack, p2_modal, p3_sweep, p4_startup, leak_scan, playground)]
+    results = [module.main([]) for module in (p1_ack, p2_modal, p3_sweep, p4_startup, p5_rotation, leak_scan,
+                                                   playground)]
     return 1 if any(results) else 0
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
+from pydantic import SecretStr
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -52,8 +53,10 @@ from bot.store import (
     create_engine,
     migrate,
 )
+from bot.store.rotations import Rotations
 from bot.store.teams import TeamsRepo
 from bot.teams import Teams
+from bot.vault.setup import make_operator, make_store
 
 log = logging.getLogger(__name__)
 #: The longest a listener's follow-up work waits for other requests' acknowledgements.
@@ -115,10 +118,16 @@ class Runtime:
             maximum=settings.max_validity_hours,
         )
         kwargs: dict[str, Any] = {"sleep": dataos_sleep} if dataos_sleep is not None else {}
-        self.dataos = HeimdallClient(settings.heimdall_url, settings.dataos_apikey,
+        #: The operator key now: DATAOS_APIKEY, or read from the store (DATAOS_APIKEY_FROM, `self.operator`).
+        self.operator_key: SecretStr = settings.dataos_apikey or SecretStr("")
+        #: The secret store (Vault / OpenBao) when VAULT_ADDR is set, and the operator key's place in it.
+        self.vault = make_store(settings)
+        self.operator = make_operator(self.vault, settings.dataos_apikey_from, self.use_operator_key, monotonic)
+        self.dataos = HeimdallClient(settings.heimdall_url, self.operator_key,
                                      timeout=settings.dataos_timeout_seconds, observer=dataos_observer,
                                      max_connections=max(20, settings.sweep_concurrency * 2),
-                                     max_response_bytes=settings.dataos_max_response_mb * 1024 * 1024, **kwargs)
+                                     max_response_bytes=settings.dataos_max_response_mb * 1024 * 1024,
+                                     refresh_key=self.operator.refresh if self.operator else None, **kwargs)
         # Only 429s are retried: a connection error after sending could repeat a chat.postMessage.
         self.slack = use_proxy_rule(AsyncWebClient(
             token=settings.slack_bot_token.get_secret_value(),
@@ -153,11 +162,9 @@ class Runtime:
                                               home=self.workspace, allow_guests=settings.allow_guests)
         self.snooze_hours = parse_duration_hours(settings.snooze)
         self.renew_grace_hours = parse_duration_hours(settings.renew_grace)
-        # The leak watch and self-links keep keys only as a keyed hash (the same one, so a leak report
-        # finds the links a key made); the key of that hash comes from the operator key, so it is the
-        # same on every replica and after a restart, and never stored.
-        self.leak_secret = hmac.new(settings.dataos_apikey.get_secret_value().encode(), b"apikey-bot leak watch",
-                                    hashlib.sha256).digest()
+        # The leak watch and self-links keep keys only as a keyed hash (the same one, so a leak report finds
+        # the links a key made), keyed the same on every replica and after a restart, and never stored.
+        self.leak_secret = hmac.new(settings.hash_key_source(), b"apikey-bot leak watch", hashlib.sha256).digest()
         trail = AuditTrail(self.audit_log, self.slack, settings.audit_channel, sleep=slack_sleep or asyncio.sleep,
                            monotonic=monotonic, work=self.work)
         self.self_links = SelfLinks(self.links, self.dataos, trail, clock, self.leak_secret, tell=self.dm)
@@ -166,7 +173,7 @@ class Runtime:
                                          home=self.workspace, allow_guests=settings.allow_guests)
         self.keys = KeyService(self.dataos, self.resolver, clock, trail, links=self.links,
                                idempotency=self.idempotency, sightings=self.sightings,
-                               operator_key=settings.dataos_apikey, self_links=self.self_links)
+                               operator_key=self.operator_key, self_links=self.self_links)
         self.admins = frozenset(settings.admin_slack_user_ids)
         self.leak_gate = CheckGate(settings.leak_watch_checks_per_minute, queue_size=settings.leak_watch_queue,
                                    clock=monotonic)
@@ -179,6 +186,9 @@ class Runtime:
         self.key_policy, self.governance, self.approvals = parts.key_policy, parts.governance, parts.approvals
         self.approval_requests, self.notices = parts.approval_requests, parts.notices
         self.policy = self.governance.widest()  # forms carry up to the longest any rule allows; each is decided again
+        self.rotations = Rotations(self.engine)  # keys that rotate themselves into the store
+        #: Rotate now / Retry (application user, key name, expiry, trigger), set by `bot.compose` (as `sweep_now`).
+        self.rotate_now: Callable[[str, str, datetime, str], Awaitable[str]] | None = None
         self._bot_user_id: str | None = None
         self._workspace: Workspace | None = None
         self._slack_answered = False  # auth.test has answered with this token (see readiness)
@@ -198,8 +208,10 @@ class Runtime:
         self.slack_stopped: str | None = None
 
     async def start(self) -> None:
-        """Migrate the schema and load the DataOS directory in the background (readyz waits for it). The
-        scheduler is started above this, by `bot.compose.start_runtime`."""
+        """Read the operator key from the store (DATAOS_APIKEY_FROM), migrate the schema and load the DataOS
+        directory in the background (readyz waits for it). The scheduler is started by `bot.compose`."""
+        if self.operator is not None:
+            await self.operator.load()
         # One pooled aiohttp session for every Slack call (the SDK would open one per call otherwise).
         if self.slack.session is None:
             self.slack.session = aiohttp.ClientSession(
@@ -214,6 +226,14 @@ class Runtime:
             self._warmup.cancel()
             raise
         self._migrated = True
+
+    def use_operator_key(self, key: SecretStr) -> None:
+        """The bot calls DataOS with `key` from now on (its own key was rotated)."""
+        self.operator_key = key
+        self.dataos.set_apikey(key)
+        self.keys.use_operator_key(key)
+        if self.operator is not None:
+            self.operator.used(key)
 
     async def _warm_directory(self) -> None:
         delay = 1.0
@@ -378,6 +398,8 @@ class Runtime:
                       "DMs are not sent again until the claims' lease runs out", len(self.outcomes.pending))
         await self.directory.aclose()
         await self.dataos.aclose()
+        if self.vault is not None:
+            await self.vault.aclose()
         await self.engine.dispose()
         session = getattr(self.slack, "session", None)
         if session is not None:

@@ -142,6 +142,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from bot.logs import configure_logging  # noqa: PLC0415
     from bot.reminders.sweep import Sweeper  # noqa: PLC0415
     from bot.store import DatabaseUnusable  # noqa: PLC0415
+    from bot.vault.operator import OperatorKeyUnavailable  # noqa: PLC0415
 
     settings = settings_or_exit()
     configure_logging(settings.log_format, settings.log_level)
@@ -156,7 +157,7 @@ def _sweep(args: argparse.Namespace) -> int:
             await rt.start()
             resume_collector()
             summary = await Sweeper(rt).run("discovery" if args.discover else "auto")
-        except (SweepFailed, DatabaseUnusable) as exc:
+        except (SweepFailed, DatabaseUnusable, OperatorKeyUnavailable) as exc:
             print(f"sweep failed: {exc}", file=sys.stderr)
             return 1
         finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
@@ -21,7 +22,8 @@ from bot.app import Runtime
 from bot.delivery import SweepReport
 from bot.logs import request_id
 from bot.reminders.scheduler import start_scheduler
-from bot.reminders.sweep import Sweeper
+from bot.reminders.sweep import Sweeper, worker_name
+from bot.rotation.engine import RotationEngine
 from bot.slack import (
     actions,
     admin,
@@ -40,6 +42,7 @@ from bot.slack.approvals.surface import SlackApprovals
 from bot.slack.common import PooledRespond
 from bot.slack.notices import buttons as notice_buttons
 from bot.slack.revocations import buttons as revocation_buttons
+from bot.slack.rotation import buttons as rotation_buttons
 from bot.slack.teams import for_select as team_for_select
 from bot.slack.teams import keys as team_keys
 from bot.slack.teams import reminder_buttons as team_reminder_buttons
@@ -71,7 +74,11 @@ def with_sweep(runtime: Runtime) -> Runtime:
     async def sweep_now(mode: str) -> SweepReport:
         return await Sweeper(runtime).run("discovery" if mode == "discovery" else "auto")
 
+    async def rotate_now(app_user_id: str, name: str, expiration: datetime, trigger: str) -> str:
+        return await RotationEngine(runtime, worker=worker_name()).start_now(app_user_id, name, expiration, trigger)
+
     runtime.sweep_now = sweep_now
+    runtime.rotate_now = rotate_now
     return runtime
 
 
@@ -134,6 +141,7 @@ def register_all(app: AsyncApp, rt: Runtime) -> None:
     rt.approvals.surface = SlackApprovals(rt)  # requests are shown in Slack
     revocation_buttons.register(app, rt)
     team_for_select.register(app, rt)
+    rotation_buttons.register(app, rt)
 
     @app.middleware
     async def request_context(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:

@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.domain.durations import parse_duration_hours
 from bot.domain.reminders import parse_working_days, parse_working_hours
+from bot.domain.rotation import RotationRefused, parse_allowed_paths, parse_target
 
 #: A Slack select holds 100 options; the create form adds "Custom…".
 MAX_PRESETS = 99
@@ -63,6 +64,16 @@ EXPECTS: dict[str, str] = {
     "NOTICE_ESCALATE_AFTER": "a duration such as 24h (an unanswered new-key notice is then told to the audit "
                              "channel)",
     "DIGEST_CHANNEL": "a Slack channel id such as C0123ABCD for the weekly digest, or empty for AUDIT_CHANNEL",
+    "VAULT_ADDR": "the Vault or OpenBao address, e.g. https://vault.example.com:8200",
+    "VAULT_TOKEN": "a Vault token (or use AppRole: VAULT_ROLE_ID and VAULT_SECRET_ID, or VAULT_K8S_ROLE)",
+    "VAULT_ROLE_ID": "an AppRole role id (with VAULT_SECRET_ID)",
+    "VAULT_SECRET_ID": "an AppRole secret id (with VAULT_ROLE_ID)",
+    "VAULT_K8S_ROLE": "the Vault Kubernetes auth role the bot's service account logs in with",
+    "VAULT_NAMESPACE": "a Vault Enterprise namespace such as admin/team-a, or empty",
+    "VAULT_CACERT": "the path of a PEM file with the CA that signed Vault's certificate, or empty",
+    "VAULT_ALLOWED_PATHS": "comma-separated KV paths the bot may rotate keys into, such as secret/pipelines/",
+    "DATAOS_APIKEY_FROM": "vault:<mount>/<path>#<field>, where the bot reads (and rotates) its own operator key",
+    "DATAOS_APIKEY_REFRESH_MINUTES": "a whole number of minutes, 1 to 1440 (how often each replica re-reads its key)",
 }
 
 
@@ -94,7 +105,9 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
     heimdall_url: str
-    dataos_apikey: SecretStr = Field(validation_alias=AliasChoices("DATAOS_APIKEY", "DATAOS_RUN_AS_APIKEY"))
+    # Required unless DATAOS_APIKEY_FROM names where the bot reads it (checked in `_operator_key`).
+    dataos_apikey: SecretStr | None = Field(default=None,
+                                            validation_alias=AliasChoices("DATAOS_APIKEY", "DATAOS_RUN_AS_APIKEY"))
     database_url: str = "sqlite+aiosqlite:///./data/apikey-bot.db"
     port: int = Field(default=3000, ge=1, le=65535)
     admin_slack_user_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -131,6 +144,16 @@ class Settings(BaseSettings):
     notice_new_keys: bool = True
     notice_escalate_after: str = "24h"
     digest_channel: str | None = None
+    vault_addr: str | None = None
+    vault_token: SecretStr | None = None
+    vault_role_id: str | None = None
+    vault_secret_id: SecretStr | None = None
+    vault_k8s_role: str | None = None
+    vault_namespace: str | None = None
+    vault_cacert: str | None = None
+    vault_allowed_paths: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    dataos_apikey_from: str | None = None
+    dataos_apikey_refresh_minutes: int = Field(default=5, ge=1, le=1440)
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -231,6 +254,42 @@ class Settings(BaseSettings):
         parse_duration_hours(v)
         return v
 
+    @field_validator("vault_addr", "vault_role_id", "vault_k8s_role", "vault_namespace", "vault_cacert",
+                     "dataos_apikey_from", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("vault_token", "vault_secret_id", mode="before")
+    @classmethod
+    def _empty_secret_is_none(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("vault_addr")
+    @classmethod
+    def _vault_addr(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError("must be an http(s) URL")
+        return v.rstrip("/") if v else v
+
+    @field_validator("vault_allowed_paths", mode="before")
+    @classmethod
+    def _allowed(cls, v: object) -> object:
+        items = _csv(v)
+        if isinstance(items, list):
+            return list(parse_allowed_paths(items))
+        return items
+
+    @field_validator("dataos_apikey_from")
+    @classmethod
+    def _apikey_from(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                parse_target(v)
+            except RotationRefused as exc:
+                raise ValueError(str(exc).replace("`", "")) from None
+        return v
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _level(cls, v: object) -> object:
@@ -241,6 +300,41 @@ class Settings(BaseSettings):
         if self.default_validity_hours > self.max_validity_hours:
             raise ValueError("DEFAULT_VALIDITY is longer than MAX_VALIDITY")
         return self
+
+    @model_validator(mode="after")
+    def _operator_key(self) -> Settings:
+        if self.dataos_apikey is None and self.dataos_apikey_from is None:
+            raise ValueError(f"DATAOS_APIKEY is missing; expected {EXPECTS['DATAOS_APIKEY']}, or DATAOS_APIKEY_FROM")
+        if self.dataos_apikey_from is not None and self.vault_addr is None:
+            raise ValueError("DATAOS_APIKEY_FROM needs VAULT_ADDR (and a way to log in to Vault)")
+        return self
+
+    @model_validator(mode="after")
+    def _vault_auth(self) -> Settings:
+        given = [name for name, value in (("VAULT_TOKEN", self.vault_token), ("VAULT_ROLE_ID", self.vault_role_id),
+                                          ("VAULT_SECRET_ID", self.vault_secret_id),
+                                          ("VAULT_K8S_ROLE", self.vault_k8s_role)) if value is not None]
+        if self.vault_addr is None:
+            if given:
+                raise ValueError(f"{given[0]} is set but VAULT_ADDR is not; expected {EXPECTS['VAULT_ADDR']}")
+            return self
+        if (self.vault_role_id is None) != (self.vault_secret_id is None):
+            raise ValueError("VAULT_ROLE_ID and VAULT_SECRET_ID go together (AppRole); one of them is missing")
+        methods = sum((self.vault_token is not None, self.vault_role_id is not None, self.vault_k8s_role is not None))
+        if methods == 0:
+            raise ValueError("VAULT_ADDR is set but the bot has no way to log in to Vault; expected VAULT_TOKEN, or "
+                             "VAULT_ROLE_ID and VAULT_SECRET_ID (AppRole), or VAULT_K8S_ROLE (Kubernetes)")
+        if methods > 1:
+            raise ValueError("set one Vault login only: VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID, or "
+                             "VAULT_K8S_ROLE")
+        return self
+
+    def hash_key_source(self) -> bytes:
+        """The key of the leak watch's keyed hash: DATAOS_APIKEY, or with DATAOS_APIKEY_FROM (a key that
+        rotates, which the hash must not follow) the signing secret (the bot token in Socket Mode)."""
+        if self.dataos_apikey is not None:
+            return self.dataos_apikey.get_secret_value().encode()
+        return (self.slack_signing_secret or self.slack_bot_token).get_secret_value().encode()
 
     @property
     def default_validity_hours(self) -> int:

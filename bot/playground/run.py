@@ -30,7 +30,8 @@ from bot.playground.controls import MAX_BODY, Controls, json_route, same_origin_
 from bot.playground.heimdall import HeimdallEmulator
 from bot.playground.heimdall_model import Call
 from bot.playground.people import People
-from bot.playground.seed import ADMIN, APPROVAL_CHANNEL, POLICY, seed
+from bot.playground.seed import ADMIN, APPROVAL_CHANNEL, POLICY, ROTATION_MOUNT, ROTATION_PATH, ROTATION_PREFIX, seed
+from bot.playground.vault import KVStandIn
 from bot.playground.workspace import CHANNELS, INSPECTOR_ROWS, WORKSPACE_URL, Workspace
 from bot.proxies import is_loopback
 
@@ -108,7 +109,10 @@ class Playground:
         self.emu = HeimdallEmulator(clock=self.clock.now, observer=self._dataos_call)
         self.operator_key = self.emu.add_operator(key=f"playground-operator-{secrets.token_hex(12)}")
         seed(self.emu, self.slack)
-        self.slack.masker = Masker(self.emu, [self.operator_key, self.slack.token, self.signing_secret])
+        #: The organisation's secret store, a KV v2 stand-in: etl-ingest's key rotates into it.
+        self.vault = KVStandIn(clock=self.clock.now)
+        self.slack.masker = Masker(self.emu, [self.operator_key, self.slack.token, self.signing_secret,
+                                              self.vault.root_token])
         self.runtime: Runtime | None = None
         self.server: Any = None  # the bot's uvicorn.Server, once it runs
         self.command_help: dict[str, str] = {}
@@ -161,6 +165,7 @@ class Playground:
 
     async def start_dataos(self) -> str:
         self.emu.url = await self._serve(self.emu.app(), "127.0.0.1", 0) + "/heimdall"
+        self.vault.url = await self._serve(self.vault.app(), "127.0.0.1", 0)
         return self.emu.url
 
     async def _serve(self, app: web.Application, host: str, port: int) -> str:
@@ -189,6 +194,8 @@ class Playground:
             # The key policy: above 90 days, Grace approves in #apikey-approvals (the form offers 180 days).
             "policy_file": str(policy), "approval_channel": APPROVAL_CHANNEL,
             "validity_presets": ["1d", "7d", "30d", "90d", "180d"],
+            "vault_addr": self.vault.url, "vault_token": self.vault.root_token,
+            "vault_allowed_paths": [ROTATION_PREFIX],
         })
 
     async def run_bot(self, on_ready: Callable[[], None]) -> None:
@@ -273,6 +280,8 @@ class Playground:
             "inspector": {"kept": INSPECTOR_ROWS, "dropped": self.slack.inspector_dropped},
             "days_ahead": round(self.clock.offset.total_seconds() / 86400, 2),
             "faults": self.faults(),
+            "vault": {"path": f"vault:{ROTATION_MOUNT}/{ROTATION_PATH}",
+                      "versions": self.vault.versions(ROTATION_MOUNT, ROTATION_PATH)},
             "command": self.command_help,
             "workspace_url": WORKSPACE_URL,
         }

@@ -11,6 +11,9 @@ DAY = 24  # hours
 #: The team of `etl-ingest` (issue #22): its channel, and a user group owning it with Ada.
 TEAM_APP, TEAM_CHANNEL, TEAM_GROUP = "etl-ingest", "C0DATAENG", "S0DATAENG"
 TEAM_OWNERS = ("U0ADA",)
+#: Where etl-ingest's newest key rotates itself (issue #27): 21 days before it expires, so +7 days makes it due.
+ROTATION_MOUNT, ROTATION_PATH, ROTATION_PREFIX = "secret", "pipelines/etl-ingest", "secret/pipelines/"
+ROTATION_BEFORE_HOURS = 21 * 24
 #: The playground's key policy (issue #28): above 90 days a key needs an admin's approval (Grace's), asked
 #: in #apikey-approvals.
 APPROVAL_CHANNEL = "C0APPROVALS"

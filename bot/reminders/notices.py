@@ -3,10 +3,10 @@ answers for it. A person's key: a DM to them. An application user's key: its tea
 answer), or without a team the admins.
 
 Whether the bot made a key is read from its own durable record, on whichever replica made it: the
-idempotency claim of every create names the key before DataOS makes it, and a key the bot made is in the
-record with its creation time (`key_sightings.created_at`). Both are read again, fresh, for each key
-that looks new, after the listing that showed it: a create in flight on another replica cannot be taken
-for a stranger's key.
+idempotency claim of every create, and every rotation's row, name the key before DataOS makes it, and a
+key the bot made is in the record with its creation time (`key_sightings.created_at`). They are read
+again, fresh, for each key that looks new, after the listing that showed it: a create in flight on another
+replica cannot be taken for a stranger's key.
 
 An owner is watched from the first discovery that lists them with the notices on (`notice_owners`): the
 keys they have then are the baseline (a row each, never told), so installing, upgrading or turning
@@ -126,7 +126,8 @@ class NoticeWatch:
         """Drop the keys the bot made (its own record, read now: remembered as the bot's) and those told."""
         if not candidates:
             return []
-        made = await self.rt.idempotency.made_by_bot([(n.dataos_user_id, n.key_name) for n in candidates])
+        names = [(n.dataos_user_id, n.key_name) for n in candidates]
+        made = await self.rt.idempotency.made_by_bot(names) | await self.rt.notices.rotated(names)
         told = await self.rt.notices.known([n.key for n in candidates])
         out, bots = [], []
         for notice in candidates:

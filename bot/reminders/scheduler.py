@@ -20,7 +20,9 @@ from bot.housekeeping import INTERVAL_MINUTES, housekeeping
 from bot.reminders.governance import INTERVAL_MINUTES as GOVERNANCE_MINUTES
 from bot.reminders.governance import scheduled_governance
 from bot.reminders.summary import SweepFailed
-from bot.reminders.sweep import Sweeper
+from bot.reminders.sweep import Sweeper, worker_name
+from bot.rotation.engine import RotationEngine
+from bot.vault import VaultError
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -63,6 +65,40 @@ async def scheduled_housekeeping(rt: Runtime) -> None:
             log.exception("housekeeping failed")
 
 
+#: How often rotations due (and graces that ended) are looked for; cheap: one query when nothing is due.
+ROTATION_MINUTES = 1
+
+
+async def scheduled_rotation(rt: Runtime, worker: str) -> None:
+    """Keep the Vault token alive, then a rotation pass."""
+    with rt.sweeping():
+        try:
+            if rt.vault is not None:
+                try:
+                    await rt.vault.keep_alive()
+                except VaultError as exc:
+                    log.warning("vault: the bot's token could not be kept alive: %s", exc)
+            summary = await RotationEngine(rt, worker=worker).run()
+        except asyncio.CancelledError:
+            log.warning("rotation pass stopped by the shutdown; the next one goes on from what it recorded")
+            return
+        except Exception:
+            log.exception("rotation pass failed")
+            return
+        if summary.lines():
+            log.info("rotation pass: %s", "; ".join(summary.lines()))
+
+
+async def scheduled_operator_key(rt: Runtime) -> None:
+    """DATAOS_APIKEY_FROM: another replica may have rotated the bot's key; read it again."""
+    with rt.sweeping():
+        try:
+            if rt.operator is not None:
+                await rt.operator.refresh()
+        except Exception:
+            log.exception("reading the bot's own key again failed")
+
+
 def start_scheduler(rt: Runtime) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=UTC)
     if rt.settings.reminders_enabled:
@@ -77,5 +113,12 @@ def start_scheduler(rt: Runtime) -> AsyncIOScheduler:
                       misfire_grace_time=None)
     scheduler.add_job(scheduled_governance, IntervalTrigger(minutes=GOVERNANCE_MINUTES), args=[rt], id="governance",
                       next_run_time=datetime.now(UTC), max_instances=1, coalesce=True, misfire_grace_time=None)
+    if rt.vault is not None:
+        scheduler.add_job(scheduled_rotation, IntervalTrigger(minutes=ROTATION_MINUTES), args=[rt, worker_name()],
+                          id="rotation", next_run_time=datetime.now(UTC) if rt.sweep_at_start else undefined,
+                          max_instances=1, coalesce=True, misfire_grace_time=None)
+    if rt.operator is not None:
+        scheduler.add_job(scheduled_operator_key, IntervalTrigger(minutes=rt.settings.dataos_apikey_refresh_minutes),
+                          args=[rt], id="operator-key", max_instances=1, coalesce=True, misfire_grace_time=None)
     scheduler.start()
     return scheduler

@@ -35,6 +35,8 @@ class SweepSummary:
     digests: int = 0
     #: Keys the bot did not make, told to whoever answers for them ("Was this you?").
     notices: int = 0
+    #: What the rotation pass run by this sweep did (`bot.rotation.engine.RotationSummary.lines`).
+    rotation: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = [
@@ -60,6 +62,7 @@ class SweepSummary:
             out.append(f"outcome unknown (Slack may have them; never sent twice): {self.unknown}")
         if self.revoked_later:
             out.append(f"scheduled revocations carried out: {self.revoked_later}")
+        out += self.rotation
         out.append(f"failures: {len(self.failures)}")
         out += [f"  - {f}" for f in self.failures[:20]]
         if len(self.failures) > 20:

@@ -36,6 +36,7 @@ from bot.reminders.notices import NoticeWatch
 from bot.reminders.outbox import SEND_BATCH, Outbox, Outgoing
 from bot.reminders.summary import SlackStopped, SweepSummary
 from bot.reminders.team_sweep import TeamReminders
+from bot.rotation.engine import rotation_pass
 from bot.slack.blocks.reminders import bot_key_reminder_message, reminder_message
 from bot.slack.revocations.due import carry_out_due
 from bot.store import KeyId, Link, ReminderState, Sighting
@@ -99,6 +100,7 @@ class Sweeper:
             raise SweepFailed(f"the database did not take {len(self.rt.outcomes.pending)} earlier reminder "
                               "outcome(s); nothing new is sent until it does")
         await self._scheduled_revocations(now, summary)
+        summary.rotation = await rotation_pass(self.rt, self.worker, summary.failures)
         interval = timedelta(hours=parse_duration_hours(self.settings.discovery_interval))
         discover = False
         if mode != "tick":
@@ -328,11 +330,11 @@ class Sweeper:
         if not self.rt.admins:
             return
         try:
-            owner = (await self.rt.dataos.authorize(self.settings.dataos_apikey)).user_id
+            owner = (await self.rt.dataos.authorize(self.rt.operator_key)).user_id
             if owner is None:
                 summary.failures.append("the bot's own DataOS key is not valid any more")
                 return
-            own = self.settings.dataos_apikey.get_secret_value()
+            own = self.rt.operator_key.get_secret_value()
             token = next((t for t in await self.rt.dataos.list_tokens(owner)
                           if t.secret is not None and t.secret.get_secret_value() == own), None)
         except DataOSError as exc:

@@ -33,6 +33,7 @@ from bot.slack.blocks.team_reminders import (
 )
 from bot.slack.common import active_admins
 from bot.store import KeyId, Outcome, ReminderState, Sighting
+from bot.store.rotations import Target
 from bot.store.teams import Team
 
 if TYPE_CHECKING:
@@ -56,6 +57,8 @@ class _Due:
     key: KeyId
     step: str
     lifetime: timedelta | None
+    #: When the key rotates itself into the store (its team's rotation is on and watches this key).
+    rotates_on: datetime | None = None
 
 
 class TeamReminders:
@@ -99,12 +102,17 @@ class TeamReminders:
         out: list[_Due] = []
         # The channel is read across zones: its reminders keep to the first owner's working time (UTC if
         # Slack does not know it), so a 3 a.m. mention never wakes them for a key that can wait.
+        rotation = await self.rt.rotations.target(uid)
+        rotating = await self.rt.rotations.active(uid)  # its old key is revoked after the grace: no reminder
         owner = members.get(team.owner_users[0]) if team.owner_users else None
         zone = zone_for(owner.tz if owner else None, owner.tz_offset if owner else 0)
         for token in tokens:
             if token.expiration <= now:
                 continue
             summary.keys_seen += 1
+            if rotating is not None and rotating.old_name == token.name and rotating.step in ("grace", "announce"):
+                summary.skipped["being rotated"] += 1
+                continue
             key: KeyId = (uid, token.name, token.expiration)
             sighting = state.sightings.get(key)
             if sighting is None:
@@ -121,7 +129,7 @@ class TeamReminders:
             if not may_send_now(now, zone, self.sweeper.working, token.expiration):
                 summary.skipped["outside working hours"] += 1
                 continue
-            out.append(_Due(team, token, key, step, lifetime))
+            out.append(_Due(team, token, key, step, lifetime, _rotates_on(rotation, token)))
         if new:
             await self.rt.sightings.save_sweep_progress(new, [uid] if first_sweep else [], now)
             if first_sweep:
@@ -133,7 +141,7 @@ class TeamReminders:
         snooze = self.sweeper.snooze_words if due.token.expiration - now > self.sweeper.snooze else None
         return team_reminder_message(due.team.app_user_id, due.token.name, due.token.expiration, now, due.step,
                                      owners=self.rt.teams.describe(due.team), lifetime_hours=hours,
-                                     snooze_words=snooze)
+                                     snooze_words=snooze, rotates_on=due.rotates_on)
 
     async def _post(self, due: _Due, now: datetime, summary: SweepSummary) -> None:
         step = STEP_PREFIX + due.step
@@ -272,6 +280,16 @@ class TeamReminders:
         except Exception as exc:
             log.warning("could not tell admin %s about team keys: %s", slack_user_id, fate_of(exc)[1])
             return False
+
+
+def _rotates_on(rotation: Target | None, token: Token) -> datetime | None:
+    """When `token` rotates itself, if its team's rotation is on (not failed: then the reminder asks for a
+    renew, as usual) and it is the key the rotation watches, or newer."""
+    if rotation is None or rotation.state != "on" or rotation.next_at is None:
+        return None
+    if rotation.key_name is not None and rotation.key_name != token.name:
+        return None
+    return rotation.next_at
 
 
 def _lifetime(sighting: Sighting) -> timedelta | None:

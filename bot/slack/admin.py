@@ -38,6 +38,7 @@ from bot.slack.key_buttons import (
     replaced_text,
 )
 from bot.slack.links import people_of, tell_others
+from bot.slack.rotation.admin import admin_rotate
 from bot.slack.teams.admin import admin_team, admin_teams
 from bot.store import Audit
 from bot.text import shown
@@ -48,8 +49,9 @@ AUDIT_ENTRIES = 40
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^([UW][A-Z0-9]{2,})$")
 USAGE = ("Admin commands: `/apikey admin link @user &lt;dataos-user-id&gt;`, `unlink @user`, `keys @user`, "
          "`audit [@user] [--days N]`, `sweep [--discover]`, `stats`, "
-         "`team &lt;app-user&gt; #channel @owner… [@usergroup…]`, `team &lt;app-user&gt; [remove]`, `teams`, "
-         "`digest`.")
+         "`team &lt;app-user&gt; #channel @owner… [@usergroup…]`, `team &lt;app-user&gt; [remove]`, "
+         "`team &lt;app-user&gt; rotate vault:&lt;mount&gt;/&lt;path&gt;#&lt;field&gt; [every …] [before …] [grace …]` "
+         "or `rotate off`, `teams`, `digest`.")
 
 
 def slack_user(token: str) -> str | None:
@@ -113,6 +115,8 @@ async def admin_command(rt: Runtime, actor: str, args: list[str], respond: Async
             more="The rest of this summary is too long for Slack; the bot's log has the whole sweep."))
     elif sub == "stats":
         await _stats(rt, actor, say)
+    elif sub == "team" and len(rest) >= 2 and rest[1].lower() == "rotate":
+        await admin_rotate(rt, actor, rest[0], rest[2:], say)
     elif sub == "team":
         await admin_team(rt, actor, rest, say)
     elif sub == "teams":

@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select, update
 from bot.store.base import Repository
 from bot.store.governance_schema import KeyNotice, NoticeMessage, NoticeOwner
 from bot.store.ledger import KeyId
+from bot.store.schema import RotationRow
 
 #: A key's notice row: `baseline` (there when its owner was first watched) and `bot` (the bot made it) are
 #: never told; the others were, or are being, told.
@@ -82,6 +83,16 @@ class Notices(Repository):
                 {"dataos_user_id": u, "key_name": n, "expiration": e, "first_seen": now, "audience": "",
                  "group_id": "", "state": state, "claimed_by": "", "claimed_at": now, "app_user": False}
                 for u, n, e in keys])
+
+    async def rotated(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (application user, key name) a rotation names as the successor it makes: recorded
+        before DataOS makes the key (`bot.rotation`), like a create's idempotency claim."""
+        if not keys:
+            return set()
+        async with self.session() as s:
+            rows = await s.execute(select(RotationRow.app_user_id, RotationRow.new_name)
+                                   .where(RotationRow.app_user_id.in_({u for u, _ in keys})))
+            return {(str(u), str(n)) for u, n in rows} & set(keys)
 
     async def known(self, keys: Sequence[KeyId]) -> set[KeyId]:
         """Which of these keys have a notice already (told, or being told)."""

@@ -243,6 +243,64 @@ class TeamRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class RotationTarget(Base):
+    """A team key (or the bot's own) that rotates itself into Vault: where, how often, and the key it
+    watches now. Set by admins (`/apikey admin team <app-user> rotate …`) or by DATAOS_APIKEY_FROM. Names
+    and dates only: the key and the Vault token are never here."""
+
+    __tablename__ = "rotation_targets"
+    app_user_id: Mapped[str] = mapped_column(Text(), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # team | bot
+    target: Mapped[str] = mapped_column(Text())  # vault:<mount>/<path>#<field>
+    every_hours: Mapped[int | None] = mapped_column(Integer)
+    before_hours: Mapped[int] = mapped_column(Integer)
+    grace_seconds: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))  # on | failed (reminders ask for a renew again)
+    key_name: Mapped[str | None] = mapped_column(Text())
+    key_expiration: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    next_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    set_by: Mapped[str] = mapped_column(String(32))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class RotationRow(Base):
+    """One rotation of one key, step by step (create, write, verify, announce, grace, revoke, done or
+    failed), claimed with a lease so that one replica carries it out and another resumes it after a crash.
+    `active_for` holds the application user while it runs: at most one rotation per key at a time."""
+
+    __tablename__ = "rotations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    app_user_id: Mapped[str] = mapped_column(Text(), index=True)
+    active_for: Mapped[str | None] = mapped_column(Text(), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    target: Mapped[str] = mapped_column(Text())
+    step: Mapped[str] = mapped_column(String(16))
+    trigger: Mapped[str] = mapped_column(String(64))
+    old_name: Mapped[str] = mapped_column(Text())
+    old_expiration: Mapped[datetime] = mapped_column(UTCDateTime())
+    new_name: Mapped[str] = mapped_column(Text())
+    new_expiration: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    hours: Mapped[int] = mapped_column(Integer)
+    grace_seconds: Mapped[int] = mapped_column(Integer)
+    version_before: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[int | None] = mapped_column(Integer)
+    announce: Mapped[str | None] = mapped_column(String(16))  # sending | sent | unknown | refused
+    channel: Mapped[str | None] = mapped_column(String(32))
+    ts: Mapped[str | None] = mapped_column(String(32))
+    revoke_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(String(500))
+    successor: Mapped[str | None] = mapped_column(String(16))  # at a failure: kept | revoked | none
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class Offboarding(Base):
     """A Slack member's deactivation, remembered so that a reactivation can undo what it did: the teams it
     removed them from (JSON list of application user ids) and where its notices went (JSON list of

@@ -204,3 +204,19 @@ def test_notices_off_tell_nothing_and_turned_on_again_start_from_a_new_baseline(
     discover(bot)
     (post,) = notices_to(bot, "U0ALICE")
     assert "after_on" in text_of(post) and "while_off" not in text_of(post)
+
+
+def test_a_successor_a_rotation_is_making_is_never_told(bot: Bot) -> None:
+    bot.heimdall.add_user(APP, None, type="application")
+    bot.server.call(bot.runtime.teams.repo.put(Team(APP, TEAM_CHANNEL, ("U0ALICE",), (), GRACE, bot.clock.now())))
+    old = bot.heimdall.add_token(APP, "ingest_v1", hours=48)
+    bot.clock.advance(minutes=2)
+    discover(bot)
+    # a rotation (bot.rotation) has named its successor, and DataOS made it, before the record says so
+    assert bot.server.call(bot.runtime.rotations.start(
+        app_user_id=APP, kind="team", target="vault:secret/p#apikey", trigger="schedule", old_name=old.name,
+        old_expiration=old.expiration, new_name="ingest_v2", hours=24, grace_seconds=3600, now=bot.clock.now()))
+    bot.heimdall.add_token(APP, "ingest_v2", hours=24)
+    discover(bot)
+    assert notices_to(bot, TEAM_CHANNEL) == []
+    assert told_rows(bot) == {}

@@ -72,7 +72,15 @@ class TcpProxy:
         asyncio.run_coroutine_threadsafe(reopen(), self._loop).result(timeout=10)
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
+        """Cut what is still open (a client's kept-alive connection), let the pipes finish, then stop."""
+        self.block()
+
+        async def settle() -> None:
+            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(settle(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)

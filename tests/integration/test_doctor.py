@@ -14,6 +14,7 @@ from bot.doctor import Check, run_doctor
 from bot.playground.heimdall import HeimdallEmulator
 from bot.playground.slack import SlackFake
 from bot.store import create_engine, migrate
+from tests.bao import Bao
 from tests.conftest import FakeClock
 from tests.e2e.harness import make_settings
 
@@ -245,6 +246,37 @@ async def test_example_values_fail_and_what_they_would_spoil_is_not_asked(
     assert named["DataOS key"].status == "warn"
     assert named["DataOS key"].detail == "not checked while HEIMDALL_URL and DATAOS_APIKEY hold the example value"
     assert named["Slack auth.test"].status == "ok"
+async def test_the_store_is_checked_and_a_missing_capability_prints_the_policy_it_needs(
+        slack: SlackFake, heimdall: HeimdallEmulator, clock: FakeClock, db_path: str, bao: Bao) -> None:
+    from bot.store.rotations import Rotations, Target
+
+    bao.policy("doctor-partial", 'path "secret/data/pipelines/ok" { capabilities = ["create", "read", "update"] }\n'
+               'path "secret/metadata/pipelines/ok" { capabilities = ["read"] }\n')
+    token = bao.token(["doctor-partial"])
+    engine = create_engine(f"sqlite+aiosqlite:///{db_path}")
+    repo = Rotations(engine)
+    for app, path in (("etl-ok", "pipelines/ok"), ("etl-denied", "pipelines/denied")):
+        await repo.put_target(Target(app, "team", f"vault:secret/{path}#apikey", 720, 168, 3600, "on", None, None,
+                                     None, "U0DAVE", clock.now()), now=clock.now())
+    await engine.dispose()
+    settings = make_settings(slack, heimdall, db_path, vault_addr=bao.addr, vault_token=token)
+    checks = by_name(await run_doctor(settings, now=clock.now()))
+    assert checks["Vault"].status == "ok" and checks["Vault login"].status == "ok"
+    assert "token expires in" in checks["Vault login"].detail and "renewed by the bot" in checks["Vault login"].detail
+    paths = checks["Vault paths"]
+    assert paths.status == "fail" and "secret/data/pipelines/denied lacks create, read, update" in paths.detail
+    assert 'path "secret/data/pipelines/denied"' in paths.detail and "pipelines/ok" not in paths.detail
+    assert token not in "\n".join(c.line() for c in checks.values())
+
+
+async def test_an_unreachable_store_fails_with_a_sentence(slack: SlackFake, heimdall: HeimdallEmulator,
+                                                          clock: FakeClock, db_path: str) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = make_settings(slack, heimdall, db_path, vault_addr=f"http://127.0.0.1:{port}", vault_token="t")
+    check = by_name(await run_doctor(settings, now=clock.now()))["Vault"]
+    assert check.status == "fail" and "could not be reached" in check.detail
 
 
 async def test_admins_all_deactivated_fail_and_some_deactivated_warn(

@@ -28,9 +28,11 @@ async def test_an_older_schema_is_migrated_and_an_up_to_date_one_skips_alembic(t
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/old.db")
     await migrate(engine)
     async with engine.begin() as conn:  # as if this database were left at the previous version
+        await conn.execute(text("DROP TABLE rotations"))
+        await conn.execute(text("DROP TABLE rotation_targets"))
         await conn.execute(text("DROP TABLE teams"))
         for table in ("approval_requests", "approval_messages", "notice_owners", "key_notices", "notice_messages"):
-            await conn.execute(text(f"DROP TABLE {table}"))  # 0011
+            await conn.execute(text(f"DROP TABLE {table}"))  # 0012
         await conn.execute(text("DROP TABLE offboardings"))
         for column in ("attempts", "claimed_at", "claimed_by", "error"):
             await conn.execute(text(f"ALTER TABLE scheduled_revocations DROP COLUMN {column}"))

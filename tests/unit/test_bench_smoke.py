@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
         ("bench.p3_sweep", ["--users", "40"], "duplicate DMs"),
         ("bench.p4_startup", ["--runs", "1"], "floor / minimal Bolt app"),
         ("bench.leak_scan", ["--repeat", "10"], "ordinary text"),
+        ("bench.p5_rotation", ["--teams", "3"], "DataOS calls per rotation"),
     ],
 )
 def test_benchmark_runs_at_tiny_size(module: str, args: list[str], figure: str) -> None:

@@ -24,6 +24,7 @@ from bot.identity import Denied, Identity
 from bot.playground.heimdall_model import make_key_value
 from bot.policy.digest import Digest, LongKey
 from bot.slack import key_buttons, leak_dms
+from bot.slack.blocks import rotation
 from bot.slack.blocks.approvals import deny_modal, policy_message, request_message, requested_modal, requests_message
 from bot.slack.blocks.common import Message, denied_message, info_modal, text_message, working_modal
 from bot.slack.blocks.digest import digest_message
@@ -57,6 +58,7 @@ from bot.slack.blocks.teams import (
 from bot.slack.key_buttons import parse_exact, parse_option, parse_revoke_all
 from bot.store.approvals import Request
 from bot.store.notices import Notice
+from bot.store.rotations import Target
 from bot.store.teams import Team
 from tests.unit.test_blocks import check_message, check_view
 
@@ -79,6 +81,7 @@ def request(i: int = 0, state: str = "open") -> Request:
 
 KEYS = [token("ci_loader", 30), token("nightly_loader", 60), token("notebook_sandbox", 90), token("n" * 300, 120)]
 TEAM = Team("etl-ingest", "C1", ("U1",), ("S1",), "U2", NOW)
+ROTATING = Target("etl-ingest", "team", "vault:secret/p/etl#apikey", 720, 168, 3600, "on", "k", NOW, NOW, "U2", NOW)
 
 
 def builders() -> dict[str, Callable[[], Any]]:
@@ -152,6 +155,20 @@ def builders() -> dict[str, Callable[[], Any]]:
         "overdue_revocation_message unknown": lambda: overdue_revocation_message(
             "etl", "k", None, NOW, "U1", team=True, attempts=1, error=None),
         "overdue_done_message": lambda: overdue_done_message("k", "done"),
+        "failure_message": lambda: rotation.failure_message("etl", "team", target="secret/p/etl", reason="403",
+                                                            old_name="k", old_expiration=NOW, owners="<@U1>",
+                                                            successor="kept"),
+        "failure_message bot": lambda: rotation.failure_message("bot", "bot", target="secret/p/bot", reason="x",
+                                                                old_name="k", old_expiration=NOW, owners=None,
+                                                                successor="none"),
+        "failure_done_message": lambda: rotation.failure_done_message("etl", "team", "secret/p/etl", "retried"),
+        "admin_failure_message": lambda: rotation.admin_failure_message("etl", "team", "secret/p/etl", "x", "C1"),
+        "team_reminder_message rotating": lambda: team_reminder_message(
+            "etl-ingest", "k", NOW + timedelta(days=3), NOW, "7d", owners="<@U1>", lifetime_hours=720,
+            snooze_words="1 day", rotates_on=NOW + timedelta(days=1)),
+        "team_lists rotating": lambda: team_lists([TeamSection(TEAM, KEYS, rotation=ROTATING),
+                                                   TeamSection(Team("app-2", "C1", ("U1",), (), "U2", NOW), KEYS,
+                                                               rotation=ROTATING)], NOW)[0],
     }
 
 

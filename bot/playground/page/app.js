@@ -64,6 +64,7 @@ function apply(state) {
   $("#clock").textContent = world.clock + (world.days_ahead ? ` (${ahead} ahead)` : "");
   for (const box of $$("[data-fault]")) box.checked = !!world.faults[box.dataset.fault];
   drawMembers(world);
+  drawVault(world.vault);
   drawDropped(world.inspector);
   if (!$("#nav-channels").childElementCount) {
     for (const channel of world.channels) {
@@ -110,6 +111,30 @@ function drawMembers(world) {
     button.dataset.active = p.active ? "false" : "true"; // what a click makes them
     button.textContent = p.active ? "Deactivate" : "Reactivate";
     li.append(name, button);
+    list.append(li);
+  }
+}
+
+function drawVault(vault) {
+  // The versions of the secret etl-ingest rotates into, newest first, every value masked by the playground.
+  $("#vault-path").textContent = vault ? vault.path : "";
+  const list = $("#vault-versions");
+  const key = JSON.stringify(vault ? vault.versions : []);
+  if (list.dataset.key === key) return;
+  list.dataset.key = key;
+  list.textContent = "";
+  if (!vault || !vault.versions.length) {
+    const li = document.createElement("li");
+    li.className = "muted";
+    li.textContent = "No version yet.";
+    list.append(li);
+    return;
+  }
+  for (const v of [...vault.versions].reverse()) {
+    const li = document.createElement("li");
+    li.dataset.version = String(v.version);
+    const fields = Object.entries(v.data).map(([k, value]) => `${k}: ${value}`).join(" · ");
+    li.textContent = `version ${v.version} · ${fields}`;
     list.append(li);
   }
 }

@@ -18,6 +18,7 @@ from bot.domain.keys import relative
 from bot.domain.reminders import step_words
 from bot.slack.blocks.chunks import section_blocks
 from bot.slack.blocks.common import Message, confirm_text, slack_date
+from bot.slack.blocks.rotation import rotate_now_button, rotates_on_words
 from bot.text import shown
 
 TEAM_RENEW_ACTION = "team_reminder_renew"
@@ -70,8 +71,11 @@ def _md(text: str) -> dict[str, Any]:
 
 
 def team_reminder_message(app_user_id: str, name: str, expiration: datetime, now: datetime, step: str, *,
-                          owners: str, lifetime_hours: int | None, snooze_words: str | None) -> Message:
-    """The reminder in the team channel: readable by everyone there, pressable by owners only."""
+                          owners: str, lifetime_hours: int | None, snooze_words: str | None,
+                          rotates_on: datetime | None = None) -> Message:
+    """The reminder in the team channel: readable by everyone there, pressable by owners only. A key that
+    rotates itself (`rotates_on`) is not asked to be renewed: the reminder says when it rotates, and offers
+    Rotate now instead of Renew."""
     value = team_value(app_user_id, name, expiration, lifetime_hours)
 
     def button(text: str, action_id: str, style: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -88,13 +92,18 @@ def team_reminder_message(app_user_id: str, name: str, expiration: datetime, now
     when = f"{slack_date(expiration)} ({relative(expiration, now)})"
     section = (f":hourglass_flowing_sand: The DataOS API key *{shown(name)}* of application user "
                f"`{shown(app_user_id)}` expires {when}. After that, anything using it is refused by DataOS.")
+    first = button("Renew", TEAM_RENEW_ACTION, "primary")
+    if rotates_on is not None:
+        section = (f":arrows_counterclockwise: The DataOS API key *{shown(name)}* of application user "
+                   f"`{shown(app_user_id)}` expires {when}. {rotates_on_words(rotates_on)}")
+        first = rotate_now_button(app_user_id, name, expiration)
     why = ("An owner asked to be reminded again." if step.startswith("snooze-")
            else f"The reminder {step_words(step)} before expiry.")
     context = f"Owners: {owners}. Only they can use these buttons. {why}"
     return Message(f"The DataOS API key {shown(name)} of {shown(app_user_id)} expires {relative(expiration, now)}", [
         {"type": "section", "text": _md(section)},
         {"type": "actions", "block_id": "team_reminder", "elements": [
-            button("Renew", TEAM_RENEW_ACTION, "primary"),
+            first,
             button("Revoke", TEAM_REVOKE_ACTION, "danger", confirm=confirm),
             *([button(f"Remind me in {snooze_words}", TEAM_SNOOZE_ACTION)] if snooze_words else []),
             button("Mute", TEAM_MUTE_ACTION),

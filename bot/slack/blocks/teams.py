@@ -28,6 +28,8 @@ from bot.domain.keys import key_ref, mask_secret
 from bot.slack.blocks import KEYS_PER_PAGE, Message, exact_value, render_id, slack_date
 from bot.slack.blocks.chunks import clip_whole
 from bot.slack.blocks.common import confirm_text
+from bot.slack.blocks.rotation import rotate_now_button, schedule_words
+from bot.store.rotations import Target
 from bot.store.teams import Team
 from bot.text import clip, shown
 
@@ -105,6 +107,20 @@ def team_keys_message(team: Team, tokens: Sequence[Token], now: datetime) -> Mes
     return Message(f"Keys of {shown(team.app_user_id)} ({len(tokens)})", built)
 
 
+def rotation_blocks(team: Team, tokens: Sequence[Token], now: datetime, rotation: Target) -> list[dict[str, Any]]:
+    """A rotating team's schedule, and Rotate now on the key that rotates (its newest live one)."""
+    words = schedule_words(target=rotation.target, every_hours=rotation.every_hours,
+                           before_hours=rotation.before_hours, grace_seconds=rotation.grace_seconds,
+                           state=rotation.state, next_at=rotation.next_at, last_error=rotation.last_error)
+    built: list[dict[str, Any]] = [SectionBlock(text=_md(f"`{shown(team.app_user_id)}` {words}.")).to_dict()]
+    live = [t for t in tokens if t.expiration > now]
+    if live:
+        newest = max(live, key=lambda t: (t.expiration, t.name))
+        built.append({"type": "actions", "block_id": f"team_rotation:{key_ref(team.app_user_id)}",
+                      "elements": [rotate_now_button(team.app_user_id, newest.name, newest.expiration)]})
+    return built
+
+
 @dataclass(frozen=True)
 class TeamSection:
     """One application user in a person's list: its keys, or (None) the sentence saying why they are missing."""
@@ -112,6 +128,7 @@ class TeamSection:
     team: Team
     tokens: Sequence[Token] | None
     problem: str = ""
+    rotation: Target | None = None  # the team's key rotates into Vault (#27)
 
 
 def team_lists(sections: Sequence[TeamSection], now: datetime, *, more: Sequence[str] = (),
@@ -149,8 +166,10 @@ def _fitted(section: TeamSection, now: datetime, keys: int) -> list[dict[str, An
     if section.tokens is None:
         return [SectionBlock(text=_md(clip_whole(f":x: {section.problem}", 2900))).to_dict()]
     tokens = sorted(section.tokens, key=lambda t: (t.expiration, t.name))
+    rotating = rotation_blocks(section.team, tokens, now, section.rotation) if section.rotation else []
     while True:
         built = [b.to_dict() for b in team_key_blocks(section.team, tokens, now, keys=keys, footer=False)]
+        built += rotating
         if _fits(built) or keys <= 1:
             return built
         keys -= 1

@@ -20,8 +20,10 @@ from bot.dataos import DataOSError, DataOSNotFound
 from bot.identity import slack_error
 from bot.slack.blocks import slack_date
 from bot.slack.blocks.chunks import section_blocks
+from bot.slack.blocks.rotation import schedule_words
 from bot.slack.errors import explain, unescaped_mention
 from bot.store import Audit
+from bot.store.rotations import Target
 from bot.store.teams import Team
 from bot.teams import describe_owners
 from bot.text import shown
@@ -51,9 +53,14 @@ async def _audit(rt: Runtime, actor: str, action: str, outcome: str, app_user_id
                                      dataos_user_id=app_user_id and app_user_id[:255], detail=detail))
 
 
-def team_text(team: Team) -> str:
-    return (f"`{shown(team.app_user_id)}`: owners {describe_owners(team)}, channel <#{team.channel_id}> "
+def team_text(team: Team, rotation: Target | None = None) -> str:
+    text = (f"`{shown(team.app_user_id)}`: owners {describe_owners(team)}, channel <#{team.channel_id}> "
             f"(set by <@{team.created_by}>)")
+    if rotation is None:
+        return text
+    return text + "; " + schedule_words(target=rotation.target, every_hours=rotation.every_hours,
+                                        before_hours=rotation.before_hours, grace_seconds=rotation.grace_seconds,
+                                        state=rotation.state, next_at=rotation.next_at, last_error=rotation.last_error)
 
 
 async def admin_team(rt: Runtime, actor: str, args: list[str], say: Say) -> None:
@@ -65,7 +72,8 @@ async def admin_team(rt: Runtime, actor: str, args: list[str], say: Say) -> None
     if not rest:
         team = await rt.teams.team_of(app)
         await _audit(rt, actor, "team show", "ok" if team else "no-team", app)
-        await say(f"Team of {team_text(team)}." if team else f"`{shown(app)}` has no team. {TEAM_USAGE}")
+        rotation = await rt.rotations.target(app)
+        await say(f"Team of {team_text(team, rotation)}." if team else f"`{shown(app)}` has no team. {TEAM_USAGE}")
         return
     if rest == ["remove"]:
         removed = await rt.teams.repo.remove(app)
@@ -174,6 +182,7 @@ async def _check_channel(rt: Runtime, channel: str) -> None:
 async def admin_teams(rt: Runtime, actor: str, say: Say) -> None:
     """Every team, and every application user with keys but no team, each with its next expiry."""
     teams = {t.app_user_id: t for t in await rt.teams.all()}
+    rotations = {r.app_user_id: r for r in await rt.rotations.targets()}
     try:  # a rare admin command: application users made since the last load are listed too
         await rt.directory.refresh()
     except DataOSError:
@@ -198,7 +207,7 @@ async def admin_teams(rt: Runtime, actor: str, say: Say) -> None:
         when = ("keys unknown (DataOS did not answer)" if keys is None else "no keys" if not keys[0] else
                 f"{keys[0]} key{'s' if keys[0] != 1 else ''}, next expiry {slack_date(keys[1])}" if keys[1] else "")
         if app in teams:
-            owned.append(f"• {team_text(teams[app])} · {when}")
+            owned.append(f"• {team_text(teams[app], rotations.get(app))} · {when}")
         elif keys is None or keys[0]:
             unowned.append(f"• `{shown(app)}` · {when}")
     await _audit(rt, actor, "teams", "ok", None)

@@ -55,7 +55,8 @@ async def team_list_messages(rt: Runtime, slack_user: str, *, only: str | None =
     async def section(team: Team) -> TeamSection:
         async with gate:
             try:
-                return TeamSection(team, await rt.dataos.list_tokens(team.app_user_id))
+                return TeamSection(team, await rt.dataos.list_tokens(team.app_user_id),
+                                   rotation=await rt.rotations.target(team.app_user_id))
             except DataOSError as exc:
                 return TeamSection(team, None, explain(exc, doing=f"listing the keys of {shown(team.app_user_id)}",
                                                        read=True))

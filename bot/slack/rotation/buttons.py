@@ -1,0 +1,119 @@
+"""Rotate now (the team list and the team reminder), Retry and Renew by hand (a failed rotation's message).
+
+Each button names the exact key (application user, name AND expiration). The clicker is checked at the
+press (`act_as`: a team's owners; the bot's own key: platform admins), and the key is checked again
+against DataOS by the engine before anything starts: a key renewed or rotated meanwhile starts nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.app import Runtime
+from bot.dataos import DataOSError
+from bot.slack import blocks, tracked
+from bot.slack.blocks.rotation import (
+    RENEW_BY_HAND_ACTION,
+    RETRY_ACTION,
+    ROTATE_NOW_ACTION,
+    ROTATION_ACTIONS,
+    RotationRef,
+    failure_done_message,
+    parse_rotation_value,
+)
+from bot.slack.blocks.team_reminders import TeamKeyRef
+from bot.slack.common import clicked_message, tell, update_message, user_id
+from bot.slack.errors import explain
+from bot.slack.teams.keys import act_as
+from bot.slack.teams.reminder_buttons import on_renew
+from bot.store import Audit
+from bot.text import shown
+
+ACTION_NAMES = {ROTATE_NOW_ACTION: "rotate now", RETRY_ACTION: "rotate retry", RENEW_BY_HAND_ACTION: "renew"}
+
+
+def started_words(ref: RotationRef, channel: str | None) -> str:
+    where = f" <#{channel}> hears" if channel else " You will hear"
+    return (f":arrows_counterclockwise: Rotating *{shown(ref.name)}* of `{shown(ref.app_user_id)}` now.{where} when "
+            "the new version is in the store; the old key stays valid until the grace has passed.")
+
+
+RESULT_WORDS = {
+    "running": "A rotation of `{app}` is already under way. Nothing else was started.",
+    "changed": ("*{name}* is no longer the key of `{app}` that rotates (it was renewed or rotated meanwhile). "
+                "Nothing was started; `/apikey list {app}` shows its keys."),
+    "no-rotation": "`{app}` does not rotate into a store (an admin turns it on with `/apikey admin team {app} rotate …`"
+                   "). Nothing was changed.",
+    "no-key": "`{app}` has no live key to rotate. Nothing was changed.",
+    "no-store": "This bot has no secret store configured (VAULT_ADDR). Nothing was changed.",
+}
+
+
+async def _may_act(rt: Runtime, clicker: str, ref: RotationRef, action: str) -> str | None:
+    """None if `clicker` may act on this key now, else the sentence saying why not (audited)."""
+    target = await rt.rotations.target(ref.app_user_id)
+    if target is not None and target.kind == "bot":
+        if clicker in rt.admins:
+            return None
+        await rt.keys.trail.record(Audit(at=rt.clock(), actor_slack_id=clicker, action=action,
+                                         outcome="refused:not-admin", dataos_user_id=ref.app_user_id[:255],
+                                         detail="the bot's own key"))
+        return "The bot's own key is rotated by platform admins only. Nothing was changed."
+    acting = await act_as(rt, clicker, ref.app_user_id, action)
+    return acting if isinstance(acting, str) else None
+
+
+async def on_rotation_button(rt: Runtime, body: dict[str, Any], client: AsyncWebClient) -> None:
+    action = (body.get("actions") or [{}])[0]
+    action_id = str(action.get("action_id") or "")
+    channel, ts = clicked_message(body)
+    clicker = user_id(body)
+    ref = parse_rotation_value(str(action.get("value") or ""))
+    if ref is None:
+        await tell(client, channel, clicker, f"{blocks.DAMAGED_BUTTON} Nothing was changed.")
+        return
+    refusal = await _may_act(rt, clicker, ref, ACTION_NAMES[action_id])
+    if refusal is not None:
+        await tell(client, channel, clicker, f":no_entry: {refusal}")
+        return
+    if action_id == RENEW_BY_HAND_ACTION:
+        await on_renew(rt, body, client, TeamKeyRef(ref.app_user_id, ref.name, ref.expiration, None), clicker)
+        return
+    if rt.rotate_now is None:
+        await tell(client, channel, clicker, RESULT_WORDS["no-store"])
+        return
+    trigger = f"{'retry' if action_id == RETRY_ACTION else 'now'} by {clicker}"
+    try:
+        result = await rt.rotate_now(ref.app_user_id, ref.name, ref.expiration, trigger)
+    except DataOSError as exc:
+        await tell(client, channel, clicker, ":x: " + explain(exc, doing=f"checking the keys of {ref.app_user_id}",
+                                                              read=True))
+        return
+    if result != "started":
+        words = RESULT_WORDS.get(result, "The rotation could not start. Nothing was changed.")
+        await tell(client, channel, clicker, ":information_source: " + words.format(
+            app=shown(ref.app_user_id), name=shown(ref.name)))
+        return
+    team = await rt.teams.team_of(ref.app_user_id)
+    await tell(client, channel, clicker, started_words(ref, team.channel_id if team else rt.settings.audit_channel))
+    if action_id == RETRY_ACTION:
+        target = await rt.rotations.target(ref.app_user_id)
+        await update_message(client, channel, ts, failure_done_message(
+            ref.app_user_id, target.kind if target else "team", _location(target.target if target else ""),
+            f":arrows_counterclockwise: retried by <@{shown(clicker)}>."))
+
+
+def _location(target: str) -> str:
+    return target.removeprefix("vault:").split("#", 1)[0]
+
+
+def register(app: AsyncApp, rt: Runtime) -> None:
+    @app.action(re.compile("^(" + "|".join(map(re.escape, ROTATION_ACTIONS)) + ")$"))
+    @tracked(rt, "action", lambda body: str((body.get("actions") or [{}])[0].get("action_id") or "rotation"))
+    async def on_button(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await on_rotation_button(rt, body, client)
