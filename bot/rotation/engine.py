@@ -35,6 +35,7 @@ from bot.domain.rotation import (
     successor_name,
     validity_hours,
 )
+from bot.policy import PolicyUnavailable
 from bot.rotation import steps
 from bot.rotation.notices import tell_failure, update_announcement
 from bot.rotation.steps import Observe, StepFailed
@@ -152,7 +153,7 @@ class RotationEngine:
     async def begin(self, target: Target, old: Token, tokens: list[Token], trigger: str) -> Rotation | None:
         """A new rotation of `old` (None if one runs already for that application user)."""
         now = self.rt.clock()
-        hours = validity_hours(target.every_hours, None, max_hours=self.rt.policy.maximum,
+        hours = validity_hours(target.every_hours, None, max_hours=await self._cap(target),
                                fallback_hours=self.rt.policy.default)
         name = successor_name(old.name, now, {t.name for t in tokens})
         rotation = await self.rt.rotations.start(
@@ -164,6 +165,16 @@ class RotationEngine:
             await steps.audit(self.rt, "rotate start", "ok", target.app_user_id, old.name, old.expiration,
                               f"rotation {rotation.id} into {target.target}; successor {name}; {trigger}")
         return rotation
+
+    async def _cap(self, target: Target) -> int:
+        """The longest validity a team key may have: the key policy's maximum (#28) for team keys, as it applies
+        to the admin who set the rotation (without POLICY_FILE, MAX_VALIDITY)."""
+        if target.kind != "team":
+            return self.rt.policy.maximum
+        try:
+            return await self.rt.governance.max_hours(target.set_by, "team")
+        except PolicyUnavailable:  # Slack cannot say who is in the policy's groups: the defaults' maximum
+            return self.rt.governance.opening_form().maximum
 
     async def start_now(self, app_user_id: str, name: str, expiration: datetime, trigger: str) -> StartResult:
         """Rotate now (an owner's button, or Retry): only if the rotation is on (or failed), no other runs,
