@@ -81,6 +81,7 @@ EXAMPLE_VALUES: dict[str, str] = {
     "DATAOS_APIKEY": "the-bot-operator-key",
     "ADMIN_SLACK_USER_IDS": "U0123ABC,U0456DEF",
     "AUDIT_CHANNEL": "C0123ABC",
+    "VAULT_ADDR": "https://vault.example.com:8200",
 }
 
 
