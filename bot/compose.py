@@ -35,6 +35,7 @@ from bot.slack import (
     views,
 )
 from bot.slack.common import PooledRespond
+from bot.slack.teams import group_watch
 from bot.slack.teams import keys as team_keys
 from bot.slack.teams import reminder_buttons as team_reminder_buttons
 from bot.web import BODY_SECONDS, asgi_app
@@ -122,6 +123,7 @@ def register_all(app: AsyncApp, rt: Runtime) -> None:
     lifecycle.register(app, rt)
     team_keys.register(app, rt)
     team_reminder_buttons.register(app, rt)
+    group_watch.register(rt)  # owners who join or leave through a user group are told to the team
 
     @app.middleware
     async def request_context(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:

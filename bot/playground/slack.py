@@ -108,10 +108,16 @@ class SlackFake(WebApiMethods, SocketModeSide):
         return user
 
     def add_channel(self, channel_id: str, name: str, *, member: bool = True, private: bool = False,
-                    archived: bool = False) -> dict[str, Any]:
-        """A channel Slack knows: posts need the bot in it (`not_in_channel`) and it not archived."""
+                    archived: bool = False, ext_shared: bool = False,
+                    connected_team_ids: list[str] | None = None) -> dict[str, Any]:
+        """A channel Slack knows: posts need the bot in it (`not_in_channel`) and it not archived. Slack Connect:
+        `ext_shared` (`is_ext_shared`), or `connected_team_ids` naming the organisations it is shared with
+        (`is_shared`; this workspace's own id among them as Slack lists it)."""
+        shared_with = [TEAM_ID, *connected_team_ids] if connected_team_ids else []
         channel = {"id": channel_id, "name": name, "is_channel": not private, "is_group": private,
-                   "is_private": private, "is_archived": archived, "is_member": member}
+                   "is_private": private, "is_archived": archived, "is_member": member,
+                   "is_shared": ext_shared or bool(shared_with), "is_ext_shared": ext_shared,
+                   "is_org_shared": False, "connected_team_ids": shared_with}
         self.channels[channel_id] = channel
         return channel
 

@@ -4,8 +4,9 @@ admins get one digest a day of the application keys no team owns.
 The same ladder and half-lifetime rule as personal keys (`bot.domain.reminders`), the same ledger and
 claims (`claim_reminders`), so two replicas post a channel reminder once: the step is recorded as
 `team:<step>` with the channel as its recipient. When Slack refuses the channel for good (archived, the
-bot removed) the step goes to each owner by DM instead (each claimed on its own, `team:<step>:dm:<owner>`)
-and the admins are told once per channel (a mark in `sweep_marks`).
+bot removed), or another organisation can read it (Slack Connect), the step goes to each owner by DM
+instead (each claimed on its own, `team:<step>:dm:<owner>`) and the admins are told once per channel (a
+mark in `sweep_marks`). A team whose DataOS user is not an application user now gets nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from bot.slack.blocks.team_reminders import (
     team_reminder_message,
     unowned_digest_message,
 )
+from bot.slack.owners import team_kind_problem
+from bot.slack.teams.channel import shared_now, tell_admins_shared
 from bot.store import KeyId, Outcome, ReminderState, Sighting
 from bot.store.teams import Team
 
@@ -38,6 +41,8 @@ log = logging.getLogger(__name__)
 STEP_PREFIX = "team:"
 #: Slack's answers that mean the channel itself cannot take the reminder (not this message, not for now).
 CHANNEL_GONE = frozenset({"is_archived", "not_in_channel", "channel_not_found"})
+#: Not Slack's: the channel is shared with another organisation, so the bot does not post there.
+SHARED = "shared_outside"
 DIGEST_HORIZON = timedelta(days=7)
 DIGEST_MARK = "unowned-digest"
 GONE_MARK = "team-channel-gone"
@@ -68,6 +73,9 @@ class TeamReminders:
             summary.failures.append(f"teams could not be read ({type(exc).__name__}); team reminders wait")
             return
         for team in teams:
+            if await team_kind_problem(self.rt, team) is not None:  # no longer (or not now) an application user
+                summary.skipped["team of a user that is not an application user now"] += 1
+                continue
             try:
                 tokens = await self.rt.dataos.list_tokens(team.app_user_id)
             except DataOSError as exc:
@@ -129,15 +137,20 @@ class TeamReminders:
     async def _post(self, due: _Due, now: datetime, summary: SweepSummary) -> None:
         step = STEP_PREFIX + due.step
         message = self._message(due, now)
-        code = await self._claim_and_send(due.key, step, due.team.channel_id, message, summary)
-        if code not in CHANNEL_GONE:
+        # A channel another organisation can read (Slack Connect) gets no team posts: its owners do, by DM.
+        shared = await shared_now(self.rt, due.team)
+        code = SHARED if shared else await self._claim_and_send(due.key, step, due.team.channel_id, message, summary)
+        if code not in CHANNEL_GONE and not shared:
             return
         # The channel cannot take it: each owner gets it by DM (each claimed on its own), admins hear once.
         for owner in await self.rt.teams.owners_of(due.team):
             if await self.rt.resolver.admission(owner, allow_guests=False) is not None:
                 continue  # a guest, an outsider, a deactivated account or a bot in an owning group: not told
             await self._claim_and_send(due.key, f"{step}:dm:{owner}", owner, message, summary)
-        await self._tell_admins(due.team, code, now)
+        if shared:
+            await tell_admins_shared(self.rt, due.team)
+        elif code is not None:
+            await self._tell_admins(due.team, code, now)
 
     async def _claim_and_send(self, key: KeyId, step: str, to: str, message: Message,
                               summary: SweepSummary) -> str | None:

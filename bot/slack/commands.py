@@ -31,7 +31,8 @@ from bot.slack.blocks.keys import keys_message, revoke_modal, revoke_picker_moda
 from bot.slack.common import open_view, scheduled_revocations, update_view, user_id
 from bot.slack.errors import explain, explain_slack
 from bot.slack.home import publish_home
-from bot.slack.teams.keys import cmd_revoke_for, for_option, offer_for, owned_teams, send_team_lists
+from bot.slack.owners import owned_teams
+from bot.slack.teams.keys import cmd_revoke_for, for_option, offer_for, send_team_lists
 from bot.text import shown, unescape
 
 log = logging.getLogger(__name__)
@@ -71,9 +72,9 @@ async def cmd_list(rt: Runtime, call: Call) -> None:
     if call.args:  # `/apikey list <app-user>`: one application user's keys, for its owners
         await send_team_lists(rt, call.user_id, call.respond, only=call.args[0])
         return
-    owned = await owned_teams(rt, call.user_id)
-    if await send_key_list(rt, call.user_id, call.respond, replace=True):
-        # Only someone who may be mapped at all (no guest, no other organisation) sees their teams' keys.
+    owned = await owned_teams(rt, call.user_id)  # the one owner check: no guest or outsider owns a team
+    mapped = await send_key_list(rt, call.user_id, call.respond, replace=True)
+    if mapped or owned:  # an owner needs no DataOS user of their own
         await send_team_lists(rt, call.user_id, call.respond, owned=owned)
 
 
@@ -147,12 +148,9 @@ async def cmd_create(rt: Runtime, call: Call) -> None:
     except SlackApiError as exc:
         await call.reply(text_message(":x: " + explain_slack(exc, doing="opening the create form")))
         return
-    # The form is open; now the slower check. A person who cannot be mapped learns it before typing.
+    # The form is open; now the slower check. A person who cannot be mapped learns it before typing, unless
+    # they own a team (which needs no DataOS user of their own): the form then offers only its keys.
     identity = await rt.keys.identify(call.user_id)
-    if isinstance(identity, Denied):
-        denial = info_modal("Create a DataOS key", f":no_entry: {identity.message}")
-        await update_view(call.client, view_id, denial)
-        return
     form = create_modal(rt.policy, channel_id=call.channel_id, **prefill)
     await offer_for(rt, call.client, view_id, form, identity, wanted)
 

@@ -41,11 +41,12 @@ async def deliver(rt: Runtime, report: Report, recipients: list[str], now: datet
         return []
     link = await _permalink(rt, report.channel, report.message_ts)
     delivered: list[str] = []
+    # An application user's team hears in its channel (a channel id is the recipient), or its owners by DM.
+    team_key = not report.to_admins and await rt.teams.team_of(report.dataos_user_id) is not None
     for person in recipients:
-        # An application user's team hears in its channel (a channel id, not a person, is the recipient).
         message = leak_message(report.key_name, report.dataos_user_id, report.channel or "", report.poster or "",
                                link, report.key_expiration, renew=not report.to_admins,
-                               team=person.startswith(("C", "G")))
+                               team=team_key or person.startswith(("C", "G")))
         try:
             # No preview of the linked message: it holds the key.
             response = await rt.slack.chat_postMessage(channel=person, unfurl_links=False, unfurl_media=False,

@@ -26,7 +26,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.app import Runtime
 from bot.dataos import DataOSError, DataOSNotFound
-from bot.domain.leaks import MAX_CANDIDATES, candidates, fingerprint, key_name_of
+from bot.domain.leaks import MAX_CANDIDATES, candidates, key_name_of
 from bot.identity import Denied, slack_error
 from bot.metrics import LEAKS
 from bot.slack import tracked
@@ -35,8 +35,10 @@ from bot.slack.common import clicked_message, tell, update_message, user_id
 from bot.slack.errors import explain
 from bot.slack.leak_dms import KEEP_ACTION, RENEW_ACTION, REPEAT_WITHIN, REVOKE_ACTION, append, deliver
 from bot.slack.links import people_of
+from bot.slack.owners import act_as, team_kind_problem
 from bot.slack.reminder_buttons import KeyRef, open_renew_form
-from bot.slack.teams.keys import refusal, renew_team_key
+from bot.slack.teams.channel import admitted_owners, shared_now, tell_admins_shared
+from bot.slack.teams.keys import renew_team_key
 from bot.store import Audit
 from bot.text import shown
 
@@ -138,8 +140,10 @@ async def _check(rt: Runtime, candidate: str, paste: Paste) -> None:
     except DataOSError:
         expiration = None
     now = rt.clock()
-    fp = fingerprint(candidate, rt.leak_secret)
+    fp = await rt.self_links.fingerprint(candidate)  # keyed with what the database keeps: survives a rotation
     del candidate
+    if fp is None:
+        return
     await rt.self_links.key_leaked(fp, actor=paste.poster)  # a leaked key proves nobody: the links it made end
     people, to_admins = await _recipients(rt, owner)
     # The one place a live key's report is recorded.
@@ -170,10 +174,15 @@ async def _check(rt: Runtime, candidate: str, paste: Paste) -> None:
 
 
 async def _recipients(rt: Runtime, owner: str) -> tuple[list[str], bool]:
-    """The team channel of an application user that has a team; else the Slack people acting as DataOS
-    user `owner`; the admins when there is none or it is not a person."""
+    """The team channel of an application user that has a team (its owners by DM when another organisation
+    can read the channel); else the Slack people acting as DataOS user `owner`; the admins when there is
+    none or it is not a person."""
     team = await rt.teams.team_of(owner)
-    if team is not None:
+    if team is not None and await team_kind_problem(rt, team) is None:
+        if await shared_now(rt, team):
+            await tell_admins_shared(rt, team)
+            owners = await admitted_owners(rt, team)
+            return (owners, False) if owners else (sorted(rt.admins), True)
         return [team.channel_id], False
     people = await people_of(rt, owner)
     if people:
@@ -221,16 +230,18 @@ def _parse(body: dict[str, Any]) -> tuple[str, str, datetime | None] | None:
     return owner, name, expiration
 
 
-async def _may_act(rt: Runtime, clicker: str, owner: str) -> bool:
-    """The owner (as mapped now, not as the button says), an owner of its team now, or an admin."""
+async def _refusal(rt: Runtime, clicker: str, owner: str, action: str) -> str | None:
+    """Why `clicker` may not use this button, or None: for a team's key the one owner check (platform admins
+    may too); for anyone else's, the owner as mapped now (not as the button says) or an admin."""
+    if await rt.teams.team_of(owner) is not None:
+        acting = await act_as(rt, clicker, owner, f"leak {action}", admins_may=True)
+        return f":no_entry: {acting}" if isinstance(acting, str) else None
     if clicker in rt.admins:
-        return True
-    team = await rt.teams.team_of(owner)
-    if team is not None:
-        return (await rt.resolver.admission(clicker, allow_guests=False) is None
-                and await rt.teams.is_owner(clicker, team))
+        return None
     identity = await rt.keys.identify(clicker)
-    return not isinstance(identity, Denied) and identity.dataos_user_id == owner
+    if not isinstance(identity, Denied) and identity.dataos_user_id == owner:
+        return None
+    return ":no_entry: Only the key's owner or a platform admin can do that. Nothing was changed."
 
 
 async def _done(rt: Runtime, body: dict[str, Any], text: str) -> None:
@@ -245,10 +256,9 @@ async def on_button(rt: Runtime, body: dict[str, Any], action: str) -> None:
         await _done(rt, body, DAMAGED)
         return
     owner, name, expiration = parsed
-    if not await _may_act(rt, clicker, owner):
-        team = await rt.teams.team_of(owner)
-        await _ephemeral(rt, body, f":no_entry: {refusal(team, owner)}" if team is not None else
-                         ":no_entry: Only the key's owner or a platform admin can do that. Nothing was changed.")
+    refused = await _refusal(rt, clicker, owner, "keep" if action == KEEP_ACTION else "revoke")
+    if refused is not None:
+        await _ephemeral(rt, body, refused)
         return
     real = await _real_name(rt, owner, name)
     shown_name = shown(real or name)

@@ -29,6 +29,8 @@ async def test_an_older_schema_is_migrated_and_an_up_to_date_one_skips_alembic(t
     await migrate(engine)
     async with engine.begin() as conn:  # as if this database were left at the previous version
         await conn.execute(text("DROP TABLE teams"))
+        for table in ("minted_keys", "hash_keys", "team_group_members"):
+            await conn.execute(text(f"DROP TABLE {table}"))
         await conn.execute(text("DROP TABLE leak_reports"))
         await conn.execute(text("DROP TABLE leak_dms"))
         await conn.execute(text("DROP INDEX ix_idempotency_keys_created_at"))
