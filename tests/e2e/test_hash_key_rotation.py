@@ -70,7 +70,8 @@ def test_rotating_the_operator_key_keeps_self_links_and_leak_reports_matching(
     rotated = make_settings(slack, heimdall, str(tmp_path / "bot.db"), leak_watch=True, DATAOS_APIKEY=rotate(heimdall))
     with running_bot(rotated, clock, slack) as (server, user):
         clock.advance(minutes=6)  # the link's proving key is checked again, against the kept hash
-        assert "`alice`" in answer(slack, user, "whoami") and table_rows(server, IdentityLink) != []
+        said = answer(slack, user, "whoami")
+        assert "`alice`" in said and "has ended" not in said and table_rows(server, IdentityLink) != []
         reports = [c for c in slack.delivered("chat.postMessage") if "leak_revoke" in text_of(c)]
         paste(server, user, other.apikey, 2)  # the same leaked key again: a repeat, not a new report
         repeats = [c for c in slack.delivered("chat.postMessage") if "Posted again" in str(c.params.get("text"))]
@@ -121,7 +122,8 @@ def test_hashes_stored_by_an_earlier_version_still_match_after_the_upgrade_and_a
         settings = make_settings(slack, heimdall, path, leak_watch=True, DATAOS_APIKEY=operator_key)
         with running_bot(settings, clock, slack) as (server, user):
             clock.advance(minutes=6)
-            assert "`alice`" in answer(slack, user, "whoami")
+            said = answer(slack, user, "whoami")
+            assert "`alice`" in said and "has ended" not in said
             refused = link_with(slack, server, user, leaked.apikey)
             assert "posted in a channel" in refused, refused
     assert [r["proof_key_name"] for r in table_rows(server, IdentityLink)] == ["pasted"]
