@@ -1,8 +1,9 @@
 """Team keys: who owns an application user's keys, as Slack people and Slack user groups.
 
 Group members are asked of Slack (`usergroups.users.list`) and kept for at most `group_ttl` seconds,
-so someone removed from a group loses access within that time. Every check is made at the time of the
-action, from the Slack user who acts: nothing in a payload is trusted to name a team.
+so someone removed from a group loses access within that time. Who may see or act for a team is decided
+above this, by the one owner check (`bot.slack.owners`), which also admits the person first. Every check
+is made at the time of the action, from the Slack user who acts: nothing in a payload names a team.
 """
 
 from __future__ import annotations
@@ -46,10 +47,6 @@ class Teams:
 
     async def all(self) -> list[Team]:
         return await self.repo.all()
-
-    async def owned_by(self, slack_user_id: str) -> list[Team]:
-        """The teams the person owns, directly or through one of its user groups."""
-        return [team for team in await self.repo.all() if await self.is_owner(slack_user_id, team)]
 
     async def is_owner(self, slack_user_id: str, team: Team) -> bool:
         if slack_user_id in team.owner_users:
