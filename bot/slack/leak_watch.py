@@ -40,6 +40,7 @@ from bot.slack.reminder_buttons import KeyRef, open_renew_form
 from bot.slack.teams.channel import admitted_owners, shared_now, tell_admins_shared
 from bot.slack.teams.keys import renew_team_key
 from bot.store import Audit
+from bot.store.teams import Team
 from bot.text import shown
 
 log = logging.getLogger(__name__)
@@ -177,8 +178,8 @@ async def _recipients(rt: Runtime, owner: str) -> tuple[list[str], bool]:
     """The team channel of an application user that has a team (its owners by DM when another organisation
     can read the channel); else the Slack people acting as DataOS user `owner`; the admins when there is
     none or it is not a person."""
-    team = await rt.teams.team_of(owner)
-    if team is not None and await team_kind_problem(rt, team) is None:
+    team = await _team(rt, owner)
+    if team is not None:
         if await shared_now(rt, team):
             await tell_admins_shared(rt, team)
             owners = await admitted_owners(rt, team)
@@ -230,10 +231,17 @@ def _parse(body: dict[str, Any]) -> tuple[str, str, datetime | None] | None:
     return owner, name, expiration
 
 
+async def _team(rt: Runtime, owner: str) -> Team | None:
+    """The team of DataOS user `owner`, unless that user is not an application user now (then its key is a
+    person's, and the admins have been told)."""
+    team = await rt.teams.team_of(owner)
+    return team if team is not None and await team_kind_problem(rt, team) is None else None
+
+
 async def _refusal(rt: Runtime, clicker: str, owner: str, action: str) -> str | None:
     """Why `clicker` may not use this button, or None: for a team's key the one owner check (platform admins
     may too); for anyone else's, the owner as mapped now (not as the button says) or an admin."""
-    if await rt.teams.team_of(owner) is not None:
+    if await _team(rt, owner) is not None:
         acting = await act_as(rt, clicker, owner, f"leak {action}", admins_may=True)
         return f":no_entry: {acting}" if isinstance(acting, str) else None
     if clicker in rt.admins:
@@ -332,7 +340,7 @@ async def renew_and_revoke(rt: Runtime, body: dict[str, Any]) -> None:
         await _done(rt, body, DAMAGED)
         return
     owner, name, expiration = parsed
-    if expiration is not None and await rt.teams.team_of(owner) is not None:
+    if expiration is not None and await _team(rt, owner) is not None:
         await renew_team_key(rt, body, owner, name, expiration)
         return
     if expiration is None:

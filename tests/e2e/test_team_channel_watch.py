@@ -26,7 +26,7 @@ SET_TEAM = f"admin team {APP} <#{CHANNEL}|etl> <@{OWNER}|alice> <!subteam^SDATA|
 
 @pytest.fixture
 def bot_settings() -> dict[str, Any]:
-    return {"admin_slack_user_ids": ADMIN}
+    return {"admin_slack_user_ids": ADMIN, "leak_watch": True}
 
 
 @pytest.fixture(autouse=True)
@@ -89,6 +89,20 @@ def test_a_team_channel_that_becomes_shared_gets_no_more_team_posts(bot: Bot) ->
                if c.params.get("channel") == OWNER and "team_reminder_renew" in text_of(c))
     told = [t for t in in_channel(bot, ADMIN) if "shared with another organisation" in t]
     assert len(told) == 1 and f"admin team {APP}" in told[0]
+
+
+def test_a_leaked_key_of_a_team_whose_channel_became_shared_goes_to_its_owners_by_dm(bot: Bot) -> None:
+    key = bot.heimdall.add_token(APP, "loader", hours=24 * 30)
+    assert "Team made" in command(bot, SET_TEAM)
+    bot.slack.add_channel(CHANNEL, "etl", connected_team_ids=["T0PARTNER"])
+    event = {"type": "message", "channel": "C0GEN", "user": "U0BOB", "text": f"try {key.apikey}",
+             "ts": "1700000333.000100", "channel_type": "channel"}
+    assert bot.user.event(event, event_id="EvSHAREDLEAK").status_code == 200
+    assert in_channel(bot) == []
+    [report] = [c for c in bot.slack.delivered("chat.postMessage") if c.params.get("channel") == OWNER]
+    assert f"application user `{APP}`" in text_of(report) and "leak_revoke" in text_of(report)
+    assert key.apikey not in json.dumps([c.params for c in bot.slack.calls])
+    assert len([t for t in in_channel(bot, ADMIN) if "shared with another organisation" in t]) == 1
 
 
 def test_someone_joining_or_leaving_an_owning_group_is_told_to_the_team_once(bot: Bot) -> None:
