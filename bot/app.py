@@ -97,8 +97,11 @@ class Runtime:
         engine: AsyncEngine | None = None,
         sweep_at_start: bool = True,
         db_sleep: Sleep | None = None,
+        timer: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
+        # Waits for a person's sake (say "still looking" after 1.5 s), injected so tests drive them by clock.
+        self.timer = timer or asyncio.sleep
         self.sweep_at_start = sweep_at_start
         self.clock = clock
         self.monotonic = monotonic

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
+import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,11 +23,13 @@ REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 
 
 class FakeClock:
-    """Wall-clock and monotonic time that only move when a test says so."""
+    """Wall-clock and monotonic time that only move when a test says so; `timer` waits on it."""
 
     def __init__(self, start: datetime | None = None) -> None:
         self._now = start or datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
         self._mono = 1000.0
+        self._timers: list[tuple[float, Callable[[], None]]] = []
+        self._lock = threading.Lock()
 
     def now(self) -> datetime:
         return self._now
@@ -37,6 +41,24 @@ class FakeClock:
         step = timedelta(**delta)
         self._now += step
         self._mono += step.total_seconds()
+        with self._lock:
+            due = [fn for at, fn in self._timers if at <= self._mono]
+            self._timers = [(at, fn) for at, fn in self._timers if at > self._mono]
+        for fn in due:
+            fn()
+
+    async def timer(self, seconds: float) -> None:
+        """An `asyncio.sleep` that ends when a test has advanced this clock by `seconds` (never by itself)."""
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+
+        def fire() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: a bot stopped since waits for nothing
+                loop.call_soon_threadsafe(lambda: done.done() or done.set_result(None))
+
+        with self._lock:
+            self._timers.append((self._mono + seconds, fire))
+        await done
 
 
 @pytest.fixture
@@ -61,9 +83,19 @@ def slack(clock: FakeClock) -> Iterator[SlackFake]:
     fake.add_user("U0BOB", "bob@example.com", tz="America/New_York", tz_offset=-18000, name="Bob")
     fake.add_user("U0CAROL", "carol@example.com", tz="Asia/Tokyo", tz_offset=32400, name="Carol")
     fake.add_user("U0DAVE", "dave@elsewhere.org", name="Dave")
+    # The workspace's channels the tests post in (commands come from C0456 unless a test says otherwise);
+    # any other channel does not exist until a test makes it (`add_channel`).
+    fake.add_channel("C0456", "general")
+    fake.add_channel("C0GENERAL", "random")
+    fake.add_channel("C0GEN", "engineering")
+    fake.add_channel("C0OTHER", "other")
+    fake.add_channel("C0AUDIT", "apikey-audit")
     fake.start()
     yield fake
     fake.stop()
+    # As strict as Slack in every test: what Slack would have refused (invalid Block Kit, a sixth post to a
+    # response_url…) fails the test that sent it, unless it said it means it (`slack.expect_refusals`).
+    fake.check_refusals()
 
 
 def _postgres_reachable(url: str) -> str | None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from bot.playground.slack_directory import Directory
 from bot.playground.workspace import CHANNELS
 
 if TYPE_CHECKING:
@@ -95,16 +97,33 @@ def _optional(body: dict[str, Any], name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def escape_command_text(typed: str, users: dict[str, dict[str, Any]]) -> str:
-    """What Slack sends for a command with `should_escape`: & < > as entities, `@name` as a mention."""
+#: A mention as typed: `@handle` or `#channel`, not inside a word or an e-mail address.
+_MENTION = re.compile(r"(?<![\w@#.&])([@#])([a-z0-9][a-z0-9._-]*)", re.IGNORECASE)
+_SPECIAL = {"here": "<!here>", "channel": "<!channel>", "everyone": "<!everyone>"}
+
+
+def escape_command_text(typed: str, slack: Directory) -> str:
+    """What Slack sends for a command with `should_escape: true`: & < > as entities, and what it can
+    name as its own markup: `@person` -> `<@U…|name>`, `#channel` -> `<#C…|name>`, `@group` ->
+    `<!subteam^S…|@handle>`, `@here` -> `<!here>`. A name Slack does not know stays as typed."""
     escaped = typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    words = []
-    for word in escaped.split(" "):
-        if word.startswith("@"):
-            match = next((uid for uid, u in users.items() if u.get("name") == word[1:]), None)
-            word = f"<@{match}|{word[1:]}>" if match else word
-        words.append(word)
-    return " ".join(words)
+
+    def entity(match: re.Match[str]) -> str:
+        sigil, name = match.group(1), match.group(2).rstrip(".")
+        rest = match.group(2)[len(name):]
+        low = name.lower()
+        if sigil == "#":
+            channel = next((c for c in slack.channels.values() if c["name"] == low), None)
+            return f"<#{channel['id']}|{channel['name']}>{rest}" if channel else match.group(0)
+        person = next((uid for uid, u in slack.users.items() if u.get("name") == low and not u.get("deleted")), None)
+        if person is not None:
+            return f"<@{person}|{low}>{rest}"
+        group = next((g for g in slack.usergroups.values() if g["handle"] == low), None)
+        if group is not None:
+            return f"<!subteam^{group['id']}|@{group['handle']}>{rest}"
+        return f"{_SPECIAL[low]}{rest}" if low in _SPECIAL else match.group(0)
+
+    return _MENTION.sub(entity, escaped)
 
 
 class Controls:
@@ -151,7 +170,7 @@ class Controls:
         user, typed = self._person(body), text(body, "text", 4000)
         channel = self._writable(body, user)
         self._ready()
-        spawn(self.people.command(user, channel, escape_command_text(typed, self.slack.users)))
+        spawn(self.people.command(user, channel, escape_command_text(typed, self.slack)))
         return {}
 
     async def _message(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -26,9 +26,7 @@ class RespondTo:
 
     user: str
     channel: str
-    message_id: str | None = None
-    made: float = 0.0  # on the trigger clock
-    posts: int = 0
+    message_id: str | None = None  # None: a slash command's (its answers are never replaced)
 
 
 @dataclass

@@ -85,6 +85,10 @@ class People:
             answer = decoded(body, kind)
             if not isinstance(answer, dict):
                 answer = {"text": body}
+            refused = slack.check_answer("ack:command", answer)
+            if refused is not None:  # Slack shows nothing of an answer it refuses, only that it failed
+                slack.slackbot_says(user, channel, f'/apikey failed with the error "{refused.error}"')
+                return
             public = answer.get("response_type") == "in_channel"
             slack._post(channel, BOT_USER_ID, answer, ephemeral_to=None if public else user)
 
@@ -180,6 +184,10 @@ class People:
             slack.changed()
             return
         answer = decoded(body, kind) if body.strip() else {}
+        if isinstance(answer, dict) and answer and slack.check_answer("ack:view_submission", answer) is not None:
+            modal.trouble = "We had some trouble connecting. Try again?"  # what Slack shows for a view it refuses
+            slack.changed()
+            return
         if view_id not in modal.stack:
             return  # closed meanwhile
         self._follow(modal, view_id, answer if isinstance(answer, dict) else {})

@@ -2,8 +2,14 @@
 
 Serves `POST /api/<method>` the way slack.com does (see ../shared/slack-payloads.md): `{"ok": true,…}`,
 `{"ok": false, "error": …}` with HTTP 200 on failure, and HTTP 429 with `Retry-After` when asked to.
-`POST /respond/<anything>` stands in for the `response_url`s of commands and buttons. The methods are
-in `slack_methods`, the Socket Mode WebSocket in `slack_socket`.
+`POST /respond/<token>` stands in for the `response_url`s of commands and buttons (`slack_urls`). The
+methods are in `slack_methods`, the Socket Mode WebSocket in `slack_socket`.
+
+It is as strict as Slack, in every test: what Slack refuses (`slack_rules`: Block Kit that slack_sdk's
+models or Slack's documented limits refuse, a sixth post to a response_url, an update of a message that
+is not the bot's) it refuses the same way, and it keeps each such refusal in `refused`, which the test
+fixtures check at teardown: a test whose bot sent what Slack would refuse fails unless it says it expects
+that refusal (`expect_refusals`).
 """
 
 from __future__ import annotations
@@ -22,14 +28,22 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from bot.playground._server import ServerThread
-from bot.playground.slack_methods import BOT_USER_ID as BOT_USER_ID  # the fake's public names, kept here
-from bot.playground.slack_methods import TEAM_ID as TEAM_ID
+from bot.playground.slack_directory import BOT_USER_ID as BOT_USER_ID  # the fake's public names, kept here
+from bot.playground.slack_directory import TEAM_ID as TEAM_ID
 from bot.playground.slack_methods import TRIGGER_SECONDS as TRIGGER_SECONDS
 from bot.playground.slack_methods import WebApiMethods
+from bot.playground.slack_rules import Refusal, message_refusal, view_refusal
 from bot.playground.slack_socket import SocketModeSide
+from bot.playground.slack_urls import ResponseUrl, ResponseUrls
 
 #: `fail(…, status=DROP)`: the connection is cut with no answer.
 DROP = 0
+#: Slack's answers to what an app should never send: kept in `SlackFake.refused`, and a test fails on them.
+MALFORMED = frozenset({"invalid_blocks", "invalid_arguments", "msg_too_long", "msg_blocks_too_long", "no_text",
+                       "used_url", "cant_update_message"})
+#: Methods whose message or view Slack checks before anything else.
+MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.postEphemeral", "chat.update", "chat.scheduleMessage"})
+VIEW_METHODS = frozenset({"views.open", "views.push", "views.update", "views.publish"})
 DEFAULT_SCOPES = ("commands,chat:write,im:write,users:read,users:read.email,channels:read,groups:read,"
                   "usergroups:read")
 
@@ -55,7 +69,7 @@ class Failure:
     lost: bool = False
 
 
-class SlackFake(WebApiMethods, SocketModeSide):
+class SlackFake(WebApiMethods, SocketModeSide, ResponseUrls):
     def __init__(self, token: str = "xoxb-test-token", scopes: str = DEFAULT_SCOPES,
                  app_token: str = "xapp-1-test-app-token", clock: Callable[[], float] = time.monotonic) -> None:
         self.token = token
@@ -71,8 +85,15 @@ class SlackFake(WebApiMethods, SocketModeSide):
         self.scopes = scopes
         self.calls: list[SlackCall] = []
         self.users: dict[str, dict[str, Any]] = {}
-        self.channels: dict[str, dict[str, Any]] = {}  # channels made with add_channel; others accept posts
+        self.channels: dict[str, dict[str, Any]] = {}  # channels made with add_channel; no other exists
         self.views: dict[str, dict[str, Any]] = {}
+        # What the bot posted (chat.postMessage), by (channel, ts): chat.update finds it here, or refuses.
+        self.posted: dict[tuple[str, str], dict[str, Any]] = {}
+        self.response_urls: dict[str, ResponseUrl] = {}
+        self.url_clock: Callable[[], float] = clock
+        # Calls Slack refused as malformed (MALFORMED), and the errors a test says it expects.
+        self.refused: list[SlackCall] = []
+        self.expected_refusals: set[str] = set()
         self.usergroups: dict[str, dict[str, Any]] = {}  # user groups made with add_usergroup
         self.failures: dict[str, list[Failure]] = {}
         self.used_triggers: set[str] = set()
@@ -85,51 +106,7 @@ class SlackFake(WebApiMethods, SocketModeSide):
         self._server: ServerThread | None = None
         self.url = ""
 
-    # ---- state ------------------------------------------------------------------------------
-
-    def add_user(
-        self, user_id: str, email: str | None, *, tz: str = "Europe/Berlin", tz_offset: int = 3600,
-        deleted: bool = False, is_bot: bool = False, name: str | None = None, team_id: str = TEAM_ID,
-        is_restricted: bool = False, is_ultra_restricted: bool = False, is_stranger: bool = False,
-    ) -> dict[str, Any]:
-        """A member as `users.info`/`users.list` show them. Guests are `is_restricted` (multi-channel) or
-        also `is_ultra_restricted` (single-channel); a Slack Connect member has another `team_id`, and
-        Slack adds `is_stranger: true` for people from another organisation the workspace shares no
-        channel with (the field is absent otherwise)."""
-        user: dict[str, Any] = {
-            "id": user_id, "team_id": team_id, "name": name or user_id.lower(), "deleted": deleted,
-            "is_bot": is_bot, "is_restricted": is_restricted or is_ultra_restricted,
-            "is_ultra_restricted": is_ultra_restricted, "tz": tz, "tz_offset": tz_offset,
-            "profile": {"email": email, "real_name": name or user_id} if email else {"real_name": name or user_id},
-        }
-        if is_stranger:
-            user["is_stranger"] = True
-        self.users[user_id] = user
-        return user
-
-    def add_channel(self, channel_id: str, name: str, *, member: bool = True, private: bool = False,
-                    archived: bool = False, ext_shared: bool = False,
-                    connected_team_ids: list[str] | None = None) -> dict[str, Any]:
-        """A channel Slack knows: posts need the bot in it (`not_in_channel`) and it not archived. Slack Connect:
-        `ext_shared` (`is_ext_shared`), or `connected_team_ids` naming the organisations it is shared with
-        (`is_shared`; this workspace's own id among them as Slack lists it)."""
-        shared_with = [TEAM_ID, *connected_team_ids] if connected_team_ids else []
-        channel = {"id": channel_id, "name": name, "is_channel": not private, "is_group": private,
-                   "is_private": private, "is_archived": archived, "is_member": member,
-                   "is_shared": ext_shared or bool(shared_with), "is_ext_shared": ext_shared,
-                   "is_org_shared": False, "connected_team_ids": shared_with}
-        self.channels[channel_id] = channel
-        return channel
-
-    def add_usergroup(self, group_id: str, handle: str, members: list[str]) -> dict[str, Any]:
-        """A user group (`@handle`); `set_usergroup_members` changes who is in it, as an admin would."""
-        group = {"id": group_id, "team_id": TEAM_ID, "handle": handle, "name": handle, "users": list(members)}
-        self.usergroups[group_id] = group
-        return group
-
-    def set_usergroup_members(self, group_id: str, members: list[str]) -> None:
-        with self._lock:
-            self.usergroups[group_id]["users"] = list(members)
+    # ---- state (members, channels and user groups are `slack_directory`'s) ----------------------
 
     def trigger(self, trigger_id: str) -> str:
         """A trigger_id Slack makes for a command or an interaction it is sending now: views.open
@@ -203,9 +180,6 @@ class SlackFake(WebApiMethods, SocketModeSide):
         """Bodies posted to response_urls."""
         return [c.params for c in self.calls if c.method == "response_url"]
 
-    def response_url(self, name: str = "cmd") -> str:
-        return f"{self.url}/respond/{name}-{next(self._ids)}"
-
     # ---- serving ----------------------------------------------------------------------------
 
     def start(self) -> str:
@@ -231,18 +205,59 @@ class SlackFake(WebApiMethods, SocketModeSide):
 
     async def _respond(self, request: web.Request) -> web.Response:
         body = await request.json()
-        call = SlackCall("response_url", body, dict(request.headers), result={"ok": True})
-        call.result = self.respond(request.match_info["rest"], body) or call.result
-        call.status = 200 if call.result.get("ok") else 404  # Slack's answer to a used or expired URL
+        token = request.match_info["rest"]
+        with self._lock:
+            answer = self.url_answer(token, body if isinstance(body, dict) else {})
+        call = SlackCall("response_url", body, dict(request.headers), status=answer.status, clock=self.clock())
+        if answer.error is None:
+            call.result = {"ok": True, "effect": answer.effect}
+            call.result = self.respond(token, body, answer.effect) or call.result
+        else:
+            call.result = {"ok": False, "error": answer.error, "response_metadata": {"messages": list(answer.messages)}}
+        self._record(call)
+        return web.Response(status=call.status, text="ok" if call.result.get("ok") else str(call.result["error"]))
+
+    def respond(self, token: str, body: dict[str, Any], effect: str) -> dict[str, Any] | None:
+        """What a post Slack took does (`effect`: "added", "replaced" or "deleted"; nothing here: the calls
+        are only recorded)."""
+        return None
+
+    def _record(self, call: SlackCall) -> None:
         with self._lock:
             self.calls.append(call)
+            if call.result.get("error") in MALFORMED:
+                self.refused.append(call)
             self._lock.notify_all()
         self.recorded(call)
-        return web.Response(status=call.status, text="ok" if call.status == 200 else str(call.result["error"]))
 
-    def respond(self, token: str, body: dict[str, Any]) -> dict[str, Any] | None:
-        """What a post to a response_url does (nothing here: the calls are only recorded)."""
-        return None
+    def expect_refusals(self, *errors: str) -> None:
+        """This test means the bot to get these refusals (e.g. "used_url"): the teardown check lets them be."""
+        self.expected_refusals.update(errors)
+
+    def unexpected_refusals(self) -> list[SlackCall]:
+        """Calls Slack refused as malformed that the test did not expect: what real Slack would have lost."""
+        with self._lock:
+            return [c for c in self.refused if c.result.get("error") not in self.expected_refusals]
+
+    def check_refusals(self) -> None:
+        """Fail (AssertionError) if the bot sent anything Slack would have refused and the test did not
+        expect it; says which call and Slack's reasons."""
+        refused = self.unexpected_refusals()
+        if refused:
+            lines = [f"{c.method}: {c.result.get('error')} {c.result.get('response_metadata', {}).get('messages', [])}"
+                     for c in refused[:5]]
+            raise AssertionError("Slack would have refused what the bot sent (a test that means it: "
+                                 "slack.expect_refusals(...)):\n" + "\n".join(lines))
+
+    def check_answer(self, kind: str, body: dict[str, Any]) -> Refusal | None:
+        """Check what the bot answered Slack over HTTP (an ack's message, or a submission's view), as Slack
+        checks it before showing it; a refusal is recorded as a call of `kind` (e.g. "ack:view")."""
+        action = body.get("response_action")
+        refusal = (view_refusal(body.get("view")) if action in ("update", "push") else
+                   message_refusal(body) if action is None else None)
+        if refusal is not None:
+            self._record(SlackCall(kind, body, {}, result=refusal.answer(), clock=self.clock()))
+        return refusal
 
     def recorded(self, call: SlackCall) -> None:
         """Called after each call is recorded (the playground's inspector listens here)."""
@@ -268,18 +283,13 @@ class SlackFake(WebApiMethods, SocketModeSide):
                 await self._release.wait()
             except asyncio.CancelledError:
                 call.result = {"ok": False, "error": "caller_went_away"}
-                with self._lock:
-                    self.calls.append(call)
-                    self._lock.notify_all()
+                self._record(call)
                 raise
         lost = failure is not None and failure.lost
         response = self._answer(method, params, request, None if lost else failure)
         call.result = json.loads(response.text or "{}")
         call.status = response.status
-        with self._lock:
-            self.calls.append(call)
-            self._lock.notify_all()
-        self.recorded(call)
+        self._record(call)
         if lost and request.transport is not None:
             request.transport.abort()  # done, and the answer never leaves: the caller sees the connection drop
         return response
@@ -307,10 +317,15 @@ class SlackFake(WebApiMethods, SocketModeSide):
             return web.json_response({"ok": True, "url": self.url.replace("http://", "ws://") + "/link"})
         if auth != f"Bearer {self.token}" and params.get("token") != self.token:
             return _fail("invalid_auth")
+        refusal = (message_refusal(params) if method in MESSAGE_METHODS else
+                   view_refusal(params.get("view")) if method in VIEW_METHODS else None)
+        if refusal is not None:  # Slack checks the Block Kit first: the message or view is lost
+            return web.json_response(refusal.answer())
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": True})
-        result: dict[str, Any] = handler(params)
+        with self._lock:
+            result: dict[str, Any] = handler(params)
         headers = {"x-oauth-scopes": self.scopes} if method == "auth.test" else {}
         return web.json_response(result, headers=headers)
 

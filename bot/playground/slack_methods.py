@@ -1,6 +1,12 @@
 """The Slack fake's Web API methods, as slack.com answers them (../shared/slack-payloads.md): users, chat,
-conversations and views. `SlackFake._answer` calls `_m_<method with _ for .>`; a method not here
-answers `{"ok": true}`. The playground's `Workspace` overrides some to keep a workspace's state."""
+conversations and views. `SlackFake._answer` calls `_m_<method with _ for .>` (after checking the
+Block Kit, `slack_rules`); a method not here answers `{"ok": true}`. The playground's `Workspace`
+overrides some to keep a workspace's state.
+
+Channels and members come from `slack_directory`: `chat.postEphemeral` fails as Slack's does
+(`channel_not_found`, `user_not_in_channel`, `is_archived`, `restricted_action`), and the fake remembers
+what the bot posted, so `chat.update` works only on the bot's own non-ephemeral messages that exist
+(`message_not_found`, `cant_update_message`)."""
 
 from __future__ import annotations
 
@@ -9,22 +15,20 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-BOT_USER_ID = "UBOT0001"
-TEAM_ID = "T0123"
+from bot.playground.slack_directory import BOT_USER_ID, TEAM_ID, Directory
+
 #: How long Slack honours a trigger_id.
 TRIGGER_SECONDS = 3.0
 
 
-class WebApiMethods:
+class WebApiMethods(Directory):
     """Mixed into `SlackFake`, which sets these up."""
 
     scopes: str
     clock: Callable[[], float]
-    users: dict[str, dict[str, Any]]
     page_size: int
-    channels: dict[str, dict[str, Any]]
-    usergroups: dict[str, dict[str, Any]]
     views: dict[str, dict[str, Any]]
+    posted: dict[tuple[str, str], dict[str, Any]]
     used_triggers: set[str]
     trigger_made: dict[str, float]
     _ids: itertools.count[int]
@@ -61,9 +65,13 @@ class WebApiMethods:
         user = str(p.get("users", ""))
         if user not in self.users:
             return {"ok": False, "error": "user_not_found"}
-        return {"ok": True, "channel": {"id": "D" + user[1:]}}
+        return {"ok": True, "channel": {"id": self.dm_of(user)}}
 
     def _m_chat_postEphemeral(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel, user = str(p.get("channel") or ""), str(p.get("user") or "")
+        refused = self.post_refusal(channel, ephemeral_to=user)
+        if refused is not None:
+            return {"ok": False, "error": refused}
         return {"ok": True, "message_ts": f"{time.time():.6f}"}
 
     def _m_conversations_info(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +81,7 @@ class WebApiMethods:
             return {"ok": False, "error": "channel_not_found"}  # a private channel is invisible from outside
         if ("groups:read" if channel["is_private"] else "channels:read") not in granted:
             return {"ok": False, "error": "missing_scope"}
-        return {"ok": True, "channel": dict(channel)}
+        return {"ok": True, "channel": self.channel_info(channel)}
 
     def _m_usergroups_users_list(self, p: dict[str, Any]) -> dict[str, Any]:
         if "usergroups:read" not in set(self.scopes.split(",")):
@@ -84,25 +92,42 @@ class WebApiMethods:
         return {"ok": True, "users": list(group["users"])}
 
     def _m_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
-        channel = str(p.get("channel", ""))
-        known = self.channels.get(channel)
-        if known is not None and known["is_archived"]:
-            return {"ok": False, "error": "is_archived"}
-        if known is not None and not known["is_member"]:
-            return {"ok": False, "error": "not_in_channel" if not known["is_private"] else "channel_not_found"}
-        if channel.startswith(("U", "W")):
-            channel = "D" + channel[1:]
+        refused = self.post_refusal(str(p.get("channel", "")))
+        if refused is not None:
+            return {"ok": False, "error": refused}
+        channel = self.conversation(str(p.get("channel", ""))) or ""
         ts = f"{1700000000 + next(self._ids)}.000100"
         message = {"text": p.get("text"), "blocks": p.get("blocks"), "ts": ts}
         if p.get("thread_ts"):  # a reply: Slack answers with the thread it went to
             message["thread_ts"] = str(p["thread_ts"])
+        self.posted[(channel, ts)] = dict(message, user=BOT_USER_ID)
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
 
+    def add_message(self, channel: str, ts: str, user: str, text: str = "") -> None:
+        """A message someone else posted (a person, another app): the bot may not update it."""
+        self.posted[(channel, ts)] = {"text": text, "blocks": None, "ts": ts, "user": user}
+
     def _m_chat_update(self, p: dict[str, Any]) -> dict[str, Any]:
-        channel = str(p.get("channel", ""))
-        if not channel.startswith(("D", "C", "G")):
+        channel, ts = str(p.get("channel", "")), str(p.get("ts") or "")
+        if not channel.startswith(("D", "C", "G")) or self.conversation(channel) is None:
             return {"ok": False, "error": "channel_not_found"}
-        return {"ok": True, "channel": channel, "ts": p.get("ts")}
+        message = self.posted.get((channel, ts))
+        if message is None:  # never posted, deleted, or ephemeral (Slack keeps no ephemeral message)
+            return {"ok": False, "error": "message_not_found"}
+        if message.get("user") != BOT_USER_ID:
+            return {"ok": False, "error": "cant_update_message"}
+        message.update(text=p.get("text"), blocks=p.get("blocks"))
+        return {"ok": True, "channel": channel, "ts": ts, "text": p.get("text")}
+
+    def _m_chat_delete(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(p.get("channel", "")), str(p.get("ts") or "")
+        message = self.posted.get((channel, ts))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        if message.get("user") != BOT_USER_ID:
+            return {"ok": False, "error": "cant_delete_message"}
+        del self.posted[(channel, ts)]
+        return {"ok": True, "channel": channel, "ts": ts}
 
     def _store_view(self, view: dict[str, Any], view_id: str | None = None) -> dict[str, Any]:
         view_id = view_id or f"V{next(self._ids):06d}"

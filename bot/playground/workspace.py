@@ -28,9 +28,6 @@ BOT_NAME = "DataOS API keys"
 SLACKBOT = "USLACKBOT"
 #: A trigger_id opens a modal only within three seconds of the command or click that made it.
 TRIGGER_SECONDS = 3.0
-#: A response_url takes five posts within thirty minutes (Slack's limits); then Slack answers 404.
-RESPONSE_URL_POSTS = 5
-RESPONSE_URL_SECONDS = 30 * 60
 WORKSPACE_URL = "https://acme.slack.com"
 CHANNELS = {"C0GENERAL": "general", "C0AUDIT": "apikey-audit", "C0DATAENG": "data-eng"}
 INSPECTOR_ROWS = 300
@@ -41,6 +38,7 @@ class Workspace(SlackFake):
                  trigger_clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(token=token, clock=clock.monotonic)
         self.rate_limits = {}  # a handful of people: Tier 2 limits would only slow the demo
+        self.url_clock = trigger_clock  # "+1 day" moves the bot's clock, not how long a response_url lives
         self.play = clock
         self.bot_url = bot_url.rstrip("/") + "/slack/events"
         self.signing_secret = signing_secret
@@ -162,8 +160,9 @@ class Workspace(SlackFake):
 
     def _m_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
         channel = self._conversation(p.get("channel"))
-        if channel is None:
-            return {"ok": False, "error": "channel_not_found"}
+        refused = self.post_refusal(str(p.get("channel") or ""))
+        if channel is None or refused is not None:
+            return {"ok": False, "error": refused or "channel_not_found"}
         if self.dm_refused and channel.startswith("D"):
             return {"ok": False, "error": "messages_tab_disabled"}
         message = self._post(channel, BOT_USER_ID, p)
@@ -173,18 +172,20 @@ class Workspace(SlackFake):
     def _m_chat_postEphemeral(self, p: dict[str, Any]) -> dict[str, Any]:
         channel = self._conversation(p.get("channel"))
         user = str(p.get("user") or "")
-        if channel is None:
-            return {"ok": False, "error": "channel_not_found"}
-        if user not in self.users:
-            return {"ok": False, "error": "user_not_found"}
+        refused = self.post_refusal(str(p.get("channel") or ""), ephemeral_to=user)
+        if channel is None or refused is not None:
+            return {"ok": False, "error": refused or "channel_not_found"}
         if self.dm_refused and channel.startswith("D"):
             return {"ok": False, "error": "messages_tab_disabled"}
         return {"ok": True, "message_ts": self._post(channel, BOT_USER_ID, p, ephemeral_to=user).ts}
 
     def _m_chat_update(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Only the bot's own messages, and no ephemeral one (Slack keeps none to update)."""
         channel, ts = str(p.get("channel") or ""), str(p.get("ts") or "")
         for message in self.messages:
             if message.channel == channel and message.ts == ts and message.ephemeral_to is None:
+                if message.author != BOT_USER_ID:
+                    return {"ok": False, "error": "cant_update_message"}
                 message.text = str(p.get("text") or "")
                 message.blocks = with_block_ids(p.get("blocks"))
                 message.edited = True
@@ -263,17 +264,16 @@ class Workspace(SlackFake):
         self.changed()
         return result
 
-    def respond(self, token: str, body: dict[str, Any]) -> dict[str, Any] | None:
+    def respond(self, token: str, body: dict[str, Any], effect: str) -> dict[str, Any] | None:
+        """A post the response_url took (`slack_urls` counted and checked it): on a button's message,
+        `effect` says whether it replaces or deletes it; a command's answer is never replaced."""
         target = self.respond_to.get(token)
-        if target is None or self.trigger_clock() - target.made > RESPONSE_URL_SECONDS:
-            return {"ok": False, "error": "expired_url"}
-        if target.posts >= RESPONSE_URL_POSTS:
-            return {"ok": False, "error": "used_url"}
-        target.posts += 1
+        if target is None:
+            return None
         original = next((m for m in self.messages if m.id == target.message_id), None)
-        if body.get("delete_original") and original is not None:
+        if effect == "deleted" and original is not None:
             self.messages.remove(original)
-        elif body.get("replace_original") and original is not None:
+        elif effect == "replaced" and original is not None:
             original.text = str(body.get("text") or "")
             original.blocks = with_block_ids(body.get("blocks"))
             original.edited = original.ephemeral_to is None
@@ -291,10 +291,9 @@ class Workspace(SlackFake):
         return trigger
 
     def _response_url(self, target: RespondTo) -> str:
-        token = secrets.token_urlsafe(12)
-        target.made = self.trigger_clock()
+        url, token = self.issue_response_url(command=target.message_id is None, token=secrets.token_urlsafe(12))
         self.respond_to[token] = target
-        return f"{self.url}/respond/{token}"
+        return url
 
     def slackbot_says(self, user: str, channel: str, text: str) -> None:
         self._post(channel, SLACKBOT, {"text": text}, ephemeral_to=user)

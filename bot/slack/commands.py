@@ -6,6 +6,7 @@ database or DataOS call (a trigger_id lives 3 seconds and works once); slow work
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import logging
 import re
@@ -32,7 +33,8 @@ from bot.slack.common import open_view, scheduled_revocations, update_view, user
 from bot.slack.errors import explain, explain_slack
 from bot.slack.home import publish_home
 from bot.slack.owners import owned_teams
-from bot.slack.teams.keys import cmd_revoke_for, for_option, offer_for, send_team_lists
+from bot.slack.teams.keys import cmd_revoke_for, for_option, offer_for
+from bot.slack.teams.lists import team_list_messages
 from bot.text import shown, unescape
 
 log = logging.getLogger(__name__)
@@ -63,40 +65,69 @@ async def cmd_help(rt: Runtime, call: Call) -> None:
     await call.ack(**help_message().kwargs())
 
 
-#: The acknowledgement of `/apikey list`: shown at once, then replaced by the list (DataOS may be slow).
-LOOKING_UP = text_message(":hourglass_flowing_sand: Looking up your keys…").kwargs()
+#: How long `/apikey list` may take before it says it is still looking. Said only then: a slash command's
+#: answers cannot replace one another (Slack ignores `replace_original` on a command's response_url), so a
+#: progress line shown at once would stay above the list for good.
+PROGRESS_AFTER = 1.5
+LOOKING_UP = text_message(":hourglass_flowing_sand: Looking up your keys…")
 
 
 async def cmd_list(rt: Runtime, call: Call) -> None:
-    await call.ack(response_type="ephemeral", **LOOKING_UP)
-    if call.args:  # `/apikey list <app-user>`: one application user's keys, for its owners
-        await send_team_lists(rt, call.user_id, call.respond, only=call.args[0])
-        return
-    owned = await owned_teams(rt, call.user_id)  # the one owner check: no guest or outsider owns a team
-    mapped = await send_key_list(rt, call.user_id, call.respond, replace=True)
-    if mapped or owned:  # an owner needs no DataOS user of their own
-        await send_team_lists(rt, call.user_id, call.respond, owned=owned)
+    await call.ack()  # nothing shown yet: the answer comes as it is, in at most 4 posts of Slack's 5
+    answer = asyncio.ensure_future(list_messages(rt, call.user_id, call.args))
+    await say_if_slow(rt, answer, call, LOOKING_UP)
+    for message in await answer:
+        await call.reply(message)
+
+
+async def say_if_slow(rt: Runtime, work: asyncio.Future[Any], call: Call, progress: Message) -> None:
+    """`progress` once `work` has taken PROGRESS_AFTER seconds (on the runtime's timer), else nothing."""
+    timer = asyncio.ensure_future(rt.timer(PROGRESS_AFTER))
+    try:
+        await asyncio.wait({work, timer}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        timer.cancel()
+    if not work.done():
+        try:
+            await call.reply(progress)
+        except Exception as exc:  # the answer itself is still on its way
+            log.warning("could not say that the list is on its way: %s", type(exc).__name__)
+
+
+async def list_messages(rt: Runtime, slack_user_id: str, args: list[str]) -> list[Message]:
+    """What `/apikey list [<app-user>]` answers: "Your keys", then the teams the person owns (at most two
+    messages more), or one application user's keys for its owners."""
+    if args:
+        return await team_list_messages(rt, slack_user_id, only=args[0])
+    owned = await owned_teams(rt, slack_user_id)  # the one owner check: no guest or outsider owns a team
+    message, mapped = await key_list(rt, slack_user_id)
+    if not mapped and not owned:  # an owner needs no DataOS user of their own
+        return [message]
+    return [message, *await team_list_messages(rt, slack_user_id, owned=owned)]
+
+
+async def key_list(rt: Runtime, slack_user_id: str, *, page: int = 0,
+                   notice: str | None = None) -> tuple[Message, bool]:
+    """The person's list, or why not; and whether they are mapped (their list, or why DataOS could not give
+    it, is the answer)."""
+    identity = await rt.keys.identify(slack_user_id)
+    if isinstance(identity, Denied):
+        return denied_message(identity), False
+    try:
+        tokens = await rt.keys.list_keys(identity)
+    except DataOSError as exc:
+        return text_message(":x: " + explain(exc, doing="listing your keys", read=True)), True
+    scheduled = await scheduled_revocations(rt.revocations, identity.dataos_user_id)
+    return keys_message(identity, tokens, rt.clock(), page=page, notice=notice, scheduled=scheduled), True
 
 
 async def send_key_list(rt: Runtime, slack_user_id: str, respond: AsyncRespond, *, page: int = 0,
                         notice: str | None = None, replace: bool = False) -> bool:
-    """The list, or why not; `replace` puts it in place of the message it answers. True when the person
-    is mapped (their list, or why DataOS could not give it, was shown)."""
-    identity = await rt.keys.identify(slack_user_id)
-    if isinstance(identity, Denied):
-        await respond(response_type="ephemeral", replace_original=replace,
-                      **denied_message(identity).kwargs())
-        return False
-    try:
-        tokens = await rt.keys.list_keys(identity)
-    except DataOSError as exc:
-        await respond(response_type="ephemeral", replace_original=replace, **text_message(
-            ":x: " + explain(exc, doing="listing your keys", read=True)).kwargs())
-        return True
-    scheduled = await scheduled_revocations(rt.revocations, identity.dataos_user_id)
-    message = keys_message(identity, tokens, rt.clock(), page=page, notice=notice, scheduled=scheduled)
+    """The list, or why not, from a button; `replace` puts it in place of the message the button is on.
+    True when the person is mapped."""
+    message, mapped = await key_list(rt, slack_user_id, page=page, notice=notice)
     await respond(response_type="ephemeral", replace_original=replace, **message.kwargs())
-    return True
+    return mapped
 
 
 def create_prefill(rt: Runtime, args: list[str]) -> dict[str, Any]:

@@ -52,7 +52,13 @@ class PooledRespond(AsyncRespond):
             "thread_ts": thread_ts, "metadata": metadata,
         }
         client = AsyncWebhookClient(url=self.response_url, session=self.session, proxy=self.proxy, ssl=self.ssl)
-        return await client.send_dict({k: v for k, v in message.items() if v is not None})
+        response = await client.send_dict({k: v for k, v in message.items() if v is not None})
+        if response.status_code != 200:
+            # Nothing reached the person: a sixth post (used_url), a URL past its 30 minutes (expired_url), or
+            # Block Kit Slack refused (invalid_blocks). Bolt does not raise; this line keeps it from being silent.
+            log.warning("Slack refused a reply to a response_url (HTTP %s, %s)", response.status_code,
+                        str(response.body)[:80])
+        return response
 
 
 def user_id(body: dict[str, Any]) -> str:

@@ -6,6 +6,7 @@ Shared by the personal and the team listeners (`bot.slack.views`, `bot.slack.rem
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck
@@ -27,8 +28,12 @@ from bot.slack.blocks.ids import (
     VALIDITY_BLOCK,
     VALIDITY_INPUT,
 )
+from bot.slack.blocks.teams import FOR_BLOCK, FOR_INPUT
 from bot.slack.common import metadata, state_block_id, state_value, update_view, user_id
 from bot.text import shown
+
+#: What an input block carries when it is sent to Slack (Slack's copy in a submission may hold more).
+INPUT_KEYS = ("type", "block_id", "label", "element", "hint", "optional", "dispatch_action")
 
 
 def read_create_form(rt: Runtime, view: dict[str, Any]) -> tuple[str | None, int | None, dict[str, str]]:
@@ -83,11 +88,30 @@ def redraw_create_form(rt: Runtime, view: dict[str, Any], problems: list[str]) -
     digits = choice[:-1]
     preset = int(digits) if choice.endswith("h") and digits.isascii() and digits.isdigit() else None
     error = " ".join(shown(p, 300) for p in problems) or "Choose a validity."
-    return create_modal(
+    return keep_what_was_there(view, create_modal(
         rt.policy, name=raw_name if isinstance(raw_name, str) else None,
         validity_hours=preset if preset in rt.policy.presets else None,
         validity_text=raw_custom.strip() if isinstance(raw_custom, str) and choice == CUSTOM_VALUE else None,
-        error=error, channel_id=metadata(view).get("channel_id", ""), render=render_id())
+        error=error, channel_id=metadata(view).get("channel_id", ""), render=render_id()))
+
+
+def keep_what_was_there(submitted: dict[str, Any], form: dict[str, Any]) -> dict[str, Any]:
+    """`form`, a create form drawn again (to show an error), with everything the submitted one had beyond
+    its name and validity: its "For" select, still set to what was chosen, and all its private metadata
+    (a leaked key's name and expiry, to revoke once the new key exists). The next submit does what this
+    one would have done."""
+    blocks = [b for b in form.get("blocks") or [] if str(b.get("block_id") or "") != FOR_BLOCK]
+    chosen = state_value(submitted, FOR_BLOCK, FOR_INPUT).get("selected_option")
+    for block in submitted.get("blocks") or []:
+        if isinstance(block, dict) and block.get("block_id") == FOR_BLOCK and isinstance(block.get("element"), dict):
+            element = dict(block["element"])
+            if isinstance(chosen, dict) and chosen.get("value"):
+                offered = [o for o in element.get("options") or [] if isinstance(o, dict)]
+                element["initial_option"] = next((o for o in offered if o.get("value") == chosen["value"]),
+                                                 {"text": chosen.get("text"), "value": chosen["value"]})
+            blocks.insert(0, {k: v for k, v in dict(block, element=element).items() if k in INPUT_KEYS})
+    data = {**metadata(submitted), **metadata(form)}
+    return dict(form, blocks=blocks, private_metadata=json.dumps(data, separators=(",", ":")))
 
 
 async def begin(rt: Runtime, body: dict[str, Any], view: dict[str, Any], ack: AsyncAck, client: AsyncWebClient,

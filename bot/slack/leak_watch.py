@@ -30,13 +30,13 @@ from bot.domain.leaks import MAX_CANDIDATES, candidates, key_name_of
 from bot.identity import Denied, slack_error
 from bot.metrics import LEAKS
 from bot.slack import tracked
-from bot.slack.blocks.common import DAMAGED_BUTTON, text_message
-from bot.slack.common import clicked_message, tell, update_message, user_id
-from bot.slack.errors import explain
+from bot.slack.blocks.common import DAMAGED_BUTTON, text_message, working_modal
+from bot.slack.common import clicked_message, open_view, tell, update_message, update_view, user_id
+from bot.slack.errors import explain, explain_slack
 from bot.slack.leak_dms import KEEP_ACTION, RENEW_ACTION, REPEAT_WITHIN, REVOKE_ACTION, append, deliver
 from bot.slack.links import people_of
 from bot.slack.owners import act_as, team_kind_problem
-from bot.slack.reminder_buttons import KeyRef, open_renew_form
+from bot.slack.reminder_buttons import KeyRef, renew_form
 from bot.slack.teams.channel import admitted_owners, shared_now, tell_admins_shared
 from bot.slack.teams.keys import renew_team_key
 from bot.store import Audit
@@ -334,18 +334,26 @@ def register(app: AsyncApp, rt: Runtime) -> None:
 
 
 async def renew_and_revoke(rt: Runtime, body: dict[str, Any]) -> None:
-    """The renew form, prefilled from the pasted key, with the old key revoked at once on submit."""
+    """The renew form, prefilled from the pasted key, with the old key revoked at once on submit. It opens
+    at once in a loading state (a trigger lives 3 seconds): whose key it is, and whether the person may
+    renew it, are found out after."""
     parsed = _parse(body)
     if parsed is None:
         await _done(rt, body, DAMAGED)
         return
     owner, name, expiration = parsed
-    if expiration is not None and await _team(rt, owner) is not None:
-        await renew_team_key(rt, body, owner, name, expiration)
-        return
     if expiration is None:
         await _ephemeral(rt, body, f"I could not tell exactly which key *{shown(name)}* was pasted, so I cannot "
                          "revoke it safely from here; nothing was changed. Make a new key with `/apikey create`, "
                          "then revoke the old one from `/apikey list`.")
         return
-    await open_renew_form(rt, body, rt.slack, KeyRef(name, expiration, None), revoke_old="now")
+    try:
+        view_id = await open_view(rt.slack, str(body.get("trigger_id") or ""),
+                                  working_modal("Renew a key", "Checking which key this is…"))
+    except SlackApiError as exc:
+        await _ephemeral(rt, body, ":x: " + explain_slack(exc, doing="opening the renew form"))
+        return
+    if await _team(rt, owner) is not None:
+        await renew_team_key(rt, body, view_id, owner, name, expiration)
+        return
+    await update_view(rt.slack, view_id, renew_form(rt, body, KeyRef(name, expiration, None), revoke_old="now"))

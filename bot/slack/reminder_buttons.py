@@ -162,18 +162,23 @@ async def open_renew_form(rt: Runtime, body: dict[str, Any], client: AsyncWebCli
                           revoke_old: str | None = None) -> None:
     """Open the renew form at once (the trigger expires), prefilled from the old key. `revoke_old`
     preselects what happens to the old key ("now" for a key that leaked)."""
+    try:
+        await open_view(client, str(body.get("trigger_id") or ""), renew_form(rt, body, ref, revoke_old=revoke_old))
+    except SlackApiError as exc:
+        await tell(client, clicked_message(body)[0], user_id(body),
+                   ":x: " + explain_slack(exc, doing="opening the renew form"))
+
+
+def renew_form(rt: Runtime, body: dict[str, Any], ref: KeyRef, *, revoke_old: str | None = None) -> dict[str, Any]:
+    """The renew form of `ref`, pressed on the message `body` names (updated once the key is renewed)."""
     channel, ts = clicked_message(body)
     now = rt.clock()
-    view = renew_modal(
+    return renew_modal(
         rt.policy, old_name=ref.name, old_expiration=ref.expiration, now=now,
         suggested_name="" if is_ref(ref.name) else suggest_name(ref.name, now), lifetime_hours=ref.lifetime_hours,
         grace_hours=rt.renew_grace_hours, revoke_old=revoke_old,
         meta={"old": ref.name, "exp": str(int(ref.expiration.timestamp())), "ch": channel, "ts": ts},
     )
-    try:
-        await open_view(client, str(body.get("trigger_id") or ""), view)
-    except SlackApiError as exc:
-        await tell(client, channel, user_id(body), ":x: " + explain_slack(exc, doing="opening the renew form"))
 
 
 async def submit_renew(rt: Runtime, body: dict[str, Any], view: dict[str, Any], ack: AsyncAck,

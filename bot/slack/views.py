@@ -32,7 +32,7 @@ from bot.slack.blocks.ids import (
 from bot.slack.blocks.teams import revoked_line
 from bot.slack.common import deliver_secret, metadata, state_value, update_view, user_id
 from bot.slack.errors import explain
-from bot.slack.forms import begin, has_banner, read_create_form, redraw_create_form
+from bot.slack.forms import begin, has_banner, keep_what_was_there, read_create_form, redraw_create_form
 from bot.slack.home import publish_home
 from bot.slack.key_buttons import ExactKey, exact_key, parse_option, replaced_text
 from bot.slack.links import tell_others
@@ -75,7 +75,7 @@ async def submit_create(rt: Runtime, body: dict[str, Any], view: dict[str, Any],
         form = create_modal(rt.policy, name=name, validity_hours=hours,
                             error=explain(exc, doing="creating your key", key_name=name),
                             channel_id=metadata(view).get("channel_id", ""), render=render_id())
-        await update_view(client, view_id, form)
+        await update_view(client, view_id, keep_what_was_there(view, form))
         return
     except DataOSError as exc:
         await update_view(client, view_id, info_modal(

@@ -62,6 +62,8 @@ def playground() -> Iterator[RunningPlayground]:
     running = RunningPlayground().start()
     yield running
     running.stop()
+    assert running.pg is not None
+    running.pg.slack.check_refusals()  # the playground's Slack is as strict as the tests' fake
 
 
 @pytest.fixture

@@ -56,7 +56,7 @@ class BotServer:
             clock.advance(seconds=seconds)
 
         self.runtime = Runtime(settings, clock=clock.now, monotonic=clock.monotonic, dataos_sleep=_no_wait,
-                               slack_sleep=wait_out, engine=engine)
+                               slack_sleep=wait_out, engine=engine, timer=clock.timer)
         self._started = threading.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
         app = create_web_app(self.runtime, on_started=self._on_started, **web)
@@ -112,16 +112,28 @@ class SlackUser:
         return self.http.post("/slack/events", content=body.encode(), headers=all_headers)
 
     def command(self, text: str, user: str = "U0ALICE", channel: str = "C0456",
-                trigger_id: str | None = None) -> httpx.Response:
+                trigger_id: str | None = None, response_url: str | None = None) -> httpx.Response:
         n = next(self._ids)
         form = {
             "token": "legacy", "team_id": "T0123", "team_domain": "acme", "channel_id": channel,
             "channel_name": "general", "user_id": user, "user_name": user.lower(), "command": "/apikey",
             "text": text, "api_app_id": "A0ABC", "is_enterprise_install": "false",
-            "response_url": self.slack.response_url("cmd"),
+            "response_url": response_url or self.slack.response_url("cmd"),
             "trigger_id": self.slack.trigger(trigger_id or f"{n}.{n}.trigger{n}"),
         }
-        return self.post(urlencode(form), "application/x-www-form-urlencoded")
+        return self._checked("ack:command", self.post(urlencode(form), "application/x-www-form-urlencoded"))
+
+    def _checked(self, kind: str, response: httpx.Response) -> httpx.Response:
+        """What the bot answered over HTTP, checked as Slack checks it before showing it (an ack's
+        message, a submission's view): a refusal is recorded on the fake and fails the test."""
+        if response.status_code == 200 and response.content.strip():
+            try:
+                body = response.json()
+            except ValueError:
+                body = {"text": response.text}
+            if isinstance(body, dict):
+                self.slack.check_answer(kind, body)
+        return response
 
     def command_modal(self, text: str, user: str = "U0ALICE") -> SlackCall:
         """Run a command that opens a modal; return the views.open call it made."""
@@ -156,7 +168,7 @@ class SlackUser:
             "api_app_id": "A0ABC", "trigger_id": self.slack.trigger(f"sub.{next(self._ids)}"), "view": view,
             "response_urls": [], "is_enterprise_install": False, "enterprise": None,
         }
-        response = self.interact(payload)
+        response = self._checked("ack:view_submission", self.interact(payload))
         if response.status_code == 200 and not response.content.strip():
             self.slack.close_view(view_id)  # Slack closes a modal whose submission is acknowledged empty
         return response

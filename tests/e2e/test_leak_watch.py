@@ -15,7 +15,7 @@ import pytest
 
 from bot.store.schema import AuditEntry, LeakReport
 from tests.e2e.conftest import Bot
-from tests.e2e.harness import table_rows, text_of
+from tests.e2e.harness import table_rows, text_of, view_id_of
 
 ADMIN = "U0ADMIN"
 AUDIT = "C0AUDIT"
@@ -102,7 +102,9 @@ def test_keep_it_and_renew_and_revoke(bot: Bot) -> None:
     value = next(e for b in dm.params["blocks"] if b["type"] == "actions" for e in b["elements"])["value"]
     bot.user.click("leak_renew", value, user="U0ALICE", channel=dm.result["channel"], message_ts=dm.result["ts"],
                    ephemeral=False)
-    form = bot.slack.wait_for("views.open")[0].params["view"]
+    opened = bot.slack.wait_for("views.open")[0]  # at once, loading: whose key it is is found out after
+    form = bot.slack.wait_for("views.update", where=lambda c: c.params["view_id"] == view_id_of(opened))[0]
+    form = form.params["view"]
     old = next(b for b in form["blocks"] if b.get("block_id") == "old_key_block")
     assert form["callback_id"] == "renew_key" and old["element"]["initial_option"]["value"] == "now"
     bot.user.click("leak_keep", value, user="U0ALICE", channel=dm.result["channel"], message_ts=dm.result["ts"],

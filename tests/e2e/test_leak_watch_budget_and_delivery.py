@@ -36,6 +36,13 @@ def bot_settings() -> dict[str, Any]:
     return {**BASE, "leak_watch_checks_per_minute": 60}
 
 
+@pytest.fixture(autouse=True)
+def people(bot: Bot) -> None:
+    """Who posts and who is told, as members of the workspace (Slack knows no one else)."""
+    bot.slack.add_user("U0MALLORY", "mallory@example.com", name="Mallory")
+    bot.slack.add_user(ADMIN, "admin@example.com", name="Admin")
+
+
 def notes_to(bot: Bot, user: str) -> list[str]:
     return [text_of(c) for c in bot.slack.delivered("chat.postEphemeral") if c.params.get("user") == user]
 
@@ -169,6 +176,8 @@ THIRTY_ADMINS = ",".join(f"U0ADM{i:04d}" for i in range(30))
 @pytest.mark.parametrize("bot_settings", [{**BASE, "admin_slack_user_ids": THIRTY_ADMINS}])
 def test_every_dm_of_a_report_is_kept_whole(bot: Bot) -> None:
     """Thirty admins DMed about an application's key: a repeat reaches every one of their threads."""
+    for admin in THIRTY_ADMINS.split(","):
+        bot.slack.add_user(admin, f"{admin.lower()}@example.com")
     bot.heimdall.add_user("etl_app", None, type="application")
     key = bot.heimdall.add_token("etl_app", "pipeline", hours=48)
     say(bot, key.apikey)

@@ -19,6 +19,7 @@ from bot.playground.controls import escape_command_text
 from bot.playground.model import RespondTo
 from bot.playground.people import People
 from bot.playground.run import ignored_settings
+from bot.playground.slack import SlackFake
 from bot.playground.workspace import Workspace
 from tests.browser.running import RunningPlayground
 
@@ -178,9 +179,15 @@ def test_clicks_and_state_are_built_from_what_the_bot_drew() -> None:
 
 
 def test_command_text_is_escaped_as_slack_does() -> None:
-    users = {"U0GRACE": {"name": "grace"}}
-    assert escape_command_text("admin keys @grace <b> & x", users) == "admin keys <@U0GRACE|grace> &lt;b&gt; &amp; x"
-    assert escape_command_text("@nobody", users) == "@nobody"
+    slack = SlackFake()
+    slack.add_user("U0GRACE", "grace@acme.example", name="grace")
+    slack.add_channel("C0DATAENG", "data-eng")
+    slack.add_usergroup("S0DATAENG", "data-eng-oncall", ["U0GRACE"])
+    assert escape_command_text("admin keys @grace <b> & x", slack) == "admin keys <@U0GRACE|grace> &lt;b&gt; &amp; x"
+    assert escape_command_text("@nobody #nowhere a@b.c", slack) == "@nobody #nowhere a@b.c"
+    assert escape_command_text("admin team etl-ingest #data-eng @grace @data-eng-oncall", slack) == (
+        "admin team etl-ingest <#C0DATAENG|data-eng> <@U0GRACE|grace> <!subteam^S0DATAENG|@data-eng-oncall>")
+    assert escape_command_text("@grace, @here.", slack) == "<@U0GRACE|grace>, <!here>."
 
 
 def test_the_clock_only_moves_forward() -> None:
@@ -216,7 +223,8 @@ class BotStandIn:
 async def test_submissions_follow_the_response_action() -> None:
     from aiohttp import web
 
-    form = {"type": "modal", "callback_id": "f", "title": {"type": "plain_text", "text": "Form"}, "blocks": [
+    form = {"type": "modal", "callback_id": "f", "title": {"type": "plain_text", "text": "Form"},
+            "submit": {"type": "plain_text", "text": "Go"}, "blocks": [  # Slack takes no input without a submit
         {"type": "input", "block_id": "name", "label": {"type": "plain_text", "text": "Name"},
          "element": {"type": "plain_text_input", "action_id": "v"}},
         {"type": "input", "block_id": "pick", "label": {"type": "plain_text", "text": "Pick"},

@@ -255,12 +255,13 @@ def test_the_person_whose_link_ended_can_link_again_with_a_live_key(bot: Bot) ->
 # ---- "This was not me" ----------------------------------------------------------------------------
 
 
-def not_me_button(bot: Bot) -> tuple[str, dict[str, Any]]:
+def not_me_button(bot: Bot) -> tuple[dict[str, Any], dict[str, Any]]:
     dm = next(c for c in bot.slack.delivered("chat.postMessage") if c.params.get("channel") == "U0ALICE"
               and "linked themselves" in text_of(c))
     button = next(e for b in dm.params["blocks"] if b["type"] == "actions" for e in b["elements"])
     assert button["action_id"] == "link_not_me" and "confirm" in button
-    return str(dm.result["channel"]), button
+    # where it was pressed: that very message in Alice's DM (what the bot then updates in place)
+    return {"channel": str(dm.result["channel"]), "message_ts": str(dm.result["ts"]), "ephemeral": False}, button
 
 
 def test_this_was_not_me_ends_the_link_and_revokes_the_key_that_made_it(bot: Bot) -> None:
@@ -268,29 +269,32 @@ def test_this_was_not_me_ends_the_link_and_revokes_the_key_that_made_it(bot: Bot
     bot.heimdall.add_token("alice", "other", hours=24 * 30)
     link_with(bot, pasted.apikey)
     assert bot.server.call(bot.runtime.drain(10))
-    channel, button = not_me_button(bot)
+    where, button = not_me_button(bot)
     assert pasted.apikey not in button["value"]
     # Mallory cannot press it (nor anyone but Alice), even with the very value.
-    bot.user.click("link_not_me", button["value"], user=MALLORY, channel=channel)
-    bot.user.click("link_not_me", button["value"], user="U0BOB", channel=channel)
+    bot.user.click("link_not_me", button["value"], user=MALLORY, **where)
+    bot.user.click("link_not_me", button["value"], user="U0BOB", **where)
     assert bot.server.call(bot.runtime.drain(10))
     assert len(table_rows(bot, IdentityLink)) == 1 and "pasted" in bot.heimdall.tokens["alice"]
-    refusals = [c for c in bot.slack.delivered("chat.postEphemeral") if "Nothing was changed" in text_of(c)]
+    # Each is answered where they pressed; in Alice's DM, which they are not in, Slack itself refuses that
+    # (`user_not_in_channel`): a forged press learns nothing either way.
+    refusals = [c for c in bot.slack.calls_to("chat.postEphemeral") if "Nothing was changed" in text_of(c)]
     assert {c.params["user"] for c in refusals} == {MALLORY, "U0BOB"}
-    bot.user.click("link_not_me", button["value"], user="U0ALICE", channel=channel)
+    assert {c.result.get("error") for c in refusals} == {"user_not_in_channel"}
+    bot.user.click("link_not_me", button["value"], user="U0ALICE", **where)
     assert bot.server.call(bot.runtime.drain(10))
     assert table_rows(bot, IdentityLink) == []
     assert set(bot.heimdall.tokens["alice"]) == {"other"}
-    done = [c for c in bot.slack.delivered("chat.update") if c.params.get("channel") == channel][-1]
+    done = [c for c in bot.slack.delivered("chat.update") if c.params.get("channel") == where["channel"]][-1]
     assert "no longer acts as `alice`" in text_of(done) and "was revoked" in text_of(done)
     assert any("has ended" in t and "not theirs to take" in t for t in dms_to(bot, MALLORY))
     outcomes = [(r["action"], r["outcome"]) for r in table_rows(bot, AuditEntry)]
     assert ("link end", "ended: not me") in outcomes and ("revoke", "ok") in outcomes
     assert outcomes.count(("link not me", "refused:not displaced")) == 2
     # Pressed again (or a stale copy): the link named is gone; nothing else happens.
-    bot.user.click("link_not_me", button["value"], user="U0ALICE", channel=channel)
+    bot.user.click("link_not_me", button["value"], user="U0ALICE", **where)
     assert bot.server.call(bot.runtime.drain(10))
-    again = [c for c in bot.slack.delivered("chat.update") if c.params.get("channel") == channel][-1]
+    again = [c for c in bot.slack.delivered("chat.update") if c.params.get("channel") == where["channel"]][-1]
     assert "already ended" in text_of(again)
 
 
@@ -299,13 +303,13 @@ def test_this_was_not_me_names_one_link_only(bot: Bot) -> None:
     again = bot.heimdall.add_token("alice", "again", hours=24 * 30)
     link_with(bot, pasted.apikey)
     assert bot.server.call(bot.runtime.drain(10))
-    channel, button = not_me_button(bot)
+    where, button = not_me_button(bot)
     link_with(bot, again.apikey)  # Mallory links again, with another key: a different link
-    bot.user.click("link_not_me", button["value"], user="U0ALICE", channel=channel)
+    bot.user.click("link_not_me", button["value"], user="U0ALICE", **where)
     assert bot.server.call(bot.runtime.drain(10))
     assert [r["proof_key_name"] for r in table_rows(bot, IdentityLink)] == ["again"]
     assert "again" in bot.heimdall.tokens["alice"] and "pasted" in bot.heimdall.tokens["alice"]
-    bot.user.click("link_not_me", "{broken", user="U0ALICE", channel=channel)
+    bot.user.click("link_not_me", "{broken", user="U0ALICE", **where)
     assert bot.server.call(bot.runtime.drain(10))
     assert "damaged" in text_of(bot.slack.delivered("chat.update")[-1])
 

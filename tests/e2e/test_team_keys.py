@@ -301,3 +301,18 @@ def test_a_team_of_what_became_the_bots_own_user_acts_on_nothing(bot: Bot) -> No
     said = text_of(bot.slack.wait_for("response_url", where=lambda c: "bot's own DataOS user" in text_of(c))[0])
     assert "no team acts on them" in said
     assert all(t.apikey not in everything_said(bot) for t in bot.heimdall.tokens.get(operator, {}).values())
+
+
+def test_admin_teams_with_many_application_users_is_a_message_slack_takes(bot: Bot) -> None:
+    """60 application users with keys and long ids: the listing would hold more than 12,000 characters."""
+    for i in range(60):
+        app = f"analytics-ingest-service-account-{i:02d}-for-the-finance-reporting-pipeline-in-eu-west"
+        bot.heimdall.add_user(app, None, type="application")
+        bot.heimdall.add_token(app, "nightly_export", hours=48 + i)
+    n = len(bot.slack.calls_to("response_url"))
+    bot.user.command("admin teams", user=ADMIN)
+    listing = bot.slack.wait_for("response_url", n + 1)[n]
+    assert listing.result["ok"] is True
+    text = text_of(listing)
+    assert "analytics-ingest-service-account-00" in text and "too long for Slack" in text
+    assert "/apikey admin team &lt;app-user&gt;" in text and "<app-user>" not in text

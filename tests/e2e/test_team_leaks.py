@@ -69,11 +69,12 @@ def test_a_leaked_application_key_goes_to_its_team_channel_and_only_owners_act(b
     # an owner: Renew and revoke opens the create form for that application user; its submission makes the
     # new key (delivered privately) and revokes exactly the leaked one
     bot.user.click("leak_renew", values["leak_renew"], user=OWNER, **where)
-    form = bot.slack.wait_for("views.open", where=lambda c: c.result.get("ok") is True)[-1]
+    opened = bot.slack.wait_for("views.open", where=lambda c: c.result.get("ok") is True)[-1]
+    form = bot.slack.wait_for("views.update", where=lambda c: c.params["view_id"] == view_id_of(opened))[-1]
     assert f'"value": "{APP}"' in text_of(form)
     values_in = create_values("loader_v2", "720h")
     values_in["for_block"] = {"for": {"type": "static_select", "selected_option": {"value": APP}}}
-    bot.user.submit(view_id_of(form), values_in, user=OWNER)
+    bot.user.submit(view_id_of(opened), values_in, user=OWNER)
     bot.slack.wait_for("chat.postMessage", where=lambda c: c.params.get("channel") == TEAM_CHANNEL
                        and "revoked `loader`" in str(c.params.get("text")))
     assert set(bot.heimdall.tokens[APP]) == {"loader_v2"}
@@ -90,3 +91,63 @@ def test_revoke_now_by_an_owner_from_the_team_channel(bot: Bot) -> None:
                    message_ts=told.result["ts"], ephemeral=False)
     bot.slack.wait_for("chat.update", where=lambda c: "revoked" in text_of(c))
     assert bot.heimdall.tokens[APP] == {}
+
+
+def test_renew_and_revoke_opens_its_form_before_the_slow_owner_check(bot: Bot) -> None:
+    key = bot.heimdall.add_token(APP, "loader", hours=24 * 30)
+    paste(bot, key.apikey)
+    [told] = posted_to(bot, TEAM_CHANNEL)
+    bot.slack.hold("users.info")  # Slack is slow to say who the owner is
+    bot.user.click("leak_renew", buttons(told)["leak_renew"], user=OWNER, channel=TEAM_CHANNEL,
+                   message_ts=told.result["ts"], ephemeral=False)
+    bot.slack.wait_for("held:users.info")
+    bot.clock.advance(seconds=5)  # the trigger would be dead by now
+    bot.slack.release()
+    opened = bot.slack.wait_for("views.open")[0]
+    assert opened.result["ok"] is True
+    form = bot.slack.wait_for("views.update", where=lambda c: c.params["view_id"] == view_id_of(opened))[0]
+    assert f'"value": "{APP}"' in text_of(form) and '"rk":"loader"' in form.params["view"]["private_metadata"]
+
+
+def for_of(view: dict[str, Any]) -> dict[str, Any] | None:
+    return next((b for b in view["blocks"] if b.get("block_id") == "for_block"), None)
+
+
+def test_a_form_redrawn_for_a_taken_name_still_makes_the_team_key_and_revokes_the_leaked_one(bot: Bot) -> None:
+    key = bot.heimdall.add_token(APP, "loader", hours=24 * 30)
+    paste(bot, key.apikey)
+    [told] = posted_to(bot, TEAM_CHANNEL)
+    bot.user.click("leak_renew", buttons(told)["leak_renew"], user=OWNER, channel=TEAM_CHANNEL,
+                   message_ts=told.result["ts"], ephemeral=False)
+    opened = bot.slack.wait_for("views.open")[0]
+    bot.slack.wait_for("views.update", where=lambda c: "for_block" in text_of(c))
+    chosen = {"for": {"type": "static_select", "selected_option": {"value": APP}}}
+    # the name of the leaked key itself: DataOS says it is taken, and the form comes back to say so
+    bot.user.submit(view_id_of(opened), create_values("loader", "720h") | {"for_block": chosen}, user=OWNER)
+    redrawn = bot.slack.wait_for("views.update", where=lambda c: "already" in text_of(c))[0].params["view"]
+    kept = for_of(redrawn)
+    assert kept is not None and kept["element"]["initial_option"]["value"] == APP
+    meta = json.loads(redrawn["private_metadata"])
+    assert meta["rk"] == "loader" and meta["re"] == str(int(key.expiration.timestamp()))
+    assert set(bot.heimdall.tokens[APP]) == {"loader"}
+    # the next submit does what the first would have: the team's key, and the leaked one revoked
+    bot.user.submit(view_id_of(opened), create_values("loader_v2", "720h") | {"for_block": chosen}, user=OWNER)
+    bot.slack.wait_for("chat.postMessage", where=lambda c: c.params.get("channel") == TEAM_CHANNEL
+                       and "revoked `loader`" in str(c.params.get("text")))
+    assert set(bot.heimdall.tokens[APP]) == {"loader_v2"}
+    assert "loader_v2" not in bot.heimdall.tokens.get("alice", {})
+
+
+def test_a_create_form_with_a_banner_keeps_its_for_choice_when_drawn_again(bot: Bot) -> None:
+    opened = bot.user.command_modal(f"create --for {APP} bad!name", user=OWNER)  # opens with a banner
+    bot.slack.wait_for("views.update", where=lambda c: "for_block" in text_of(c))
+    chosen = {"for": {"type": "static_select", "selected_option": {"value": APP}}}
+    answer = bot.user.submit(view_id_of(opened), create_values("still bad!", "720h") | {"for_block": chosen},
+                             user=OWNER).json()
+    assert answer["response_action"] == "update"
+    kept = for_of(answer["view"])
+    assert kept is not None and kept["element"]["initial_option"]["value"] == APP
+    bot.slack.views[view_id_of(opened)] = dict(bot.slack.views[view_id_of(opened)], **answer["view"])
+    bot.user.submit(view_id_of(opened), create_values("etl_loader", "720h") | {"for_block": chosen}, user=OWNER)
+    bot.slack.wait_for("views.update", where=lambda c: "etl_loader" in text_of(c) and "created" in text_of(c))
+    assert "etl_loader" in bot.heimdall.tokens[APP] and "etl_loader" not in bot.heimdall.tokens.get("alice", {})

@@ -34,7 +34,22 @@ from bot.slack.blocks.reminders import (
     reminder_message,
     reminder_message_from_models,
 )
+from bot.slack.blocks.team_reminders import (
+    UnownedKey,
+    channel_unreachable_message,
+    team_reminder_done_message,
+    team_reminder_message,
+    unowned_digest_message,
+)
+from bot.slack.blocks.teams import (
+    TeamSection,
+    team_created_modal,
+    team_keys_message,
+    team_lists,
+    team_secret_message,
+)
 from bot.slack.key_buttons import parse_exact, parse_option, parse_revoke_all
+from bot.store.teams import Team
 from tests.unit.test_blocks import check_message, check_view
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
@@ -48,6 +63,7 @@ def token(name: str, hours: int = 72) -> Token:
 
 
 KEYS = [token("ci_loader", 30), token("nightly_loader", 60), token("notebook_sandbox", 90), token("n" * 300, 120)]
+TEAM = Team("etl-ingest", "C1", ("U1",), ("S1",), "U2", NOW)
 
 
 def builders() -> dict[str, Callable[[], Any]]:
@@ -88,6 +104,17 @@ def builders() -> dict[str, Callable[[], Any]]:
             "U2", "bob", [token(f"key_{i}", i + 1) for i in range(400)]),
         "leak_message": lambda: leak_dms.leak_message("k", "alice", "C1", "U2", None, KEYS[0].expiration, renew=True),
         "leak_message unknown": lambda: leak_dms.leak_message("k", "alice", "C1", "U2", None, None, renew=False),
+        "team_keys_message": lambda: team_keys_message(TEAM, KEYS, NOW),
+        "team_lists many": lambda: team_lists([TeamSection(Team(f"app-{i}", "C1", ("U1",), (), "U2", NOW), KEYS)
+                                               for i in range(4)], NOW, more=["app-9"])[-1],
+        "team_created_modal": lambda: team_created_modal("etl-ingest", "k", NOW, NOW, delivered=False),
+        "team_secret_message": lambda: team_secret_message(KEYS[0], "etl-ingest", NOW),
+        "team_reminder_message": lambda: team_reminder_message("etl-ingest", "k", NOW, NOW, "7d", owners="<@U1>",
+                                                               lifetime_hours=720, snooze_words="1 day"),
+        "team_reminder_done_message": lambda: team_reminder_done_message("etl-ingest", "k", NOW, "done"),
+        "channel_unreachable_message": lambda: channel_unreachable_message("etl-ingest", "C1", "is_archived"),
+        "unowned_digest_message": lambda: unowned_digest_message(
+            [UnownedKey(f"app-{i}", f"key_{i}", NOW) for i in range(25)], NOW),
     }
 
 

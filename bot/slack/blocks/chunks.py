@@ -12,6 +12,9 @@ from slack_sdk.models.blocks import Block, MarkdownTextObject, SectionBlock
 SECTION_LIMIT = 3000
 #: Sections one answer may use: a message takes 50 blocks, and a few are kept for a header and a notice.
 MAX_SECTIONS = 40
+#: Characters all the sections of one answer may hold: Slack refuses a message whose blocks hold more than
+#: about 12,000 (`msg_blocks_too_long`), and some are kept for the header and the closing line.
+MAX_TEXT = 10_000
 #: An entity or markup that must stay whole: `<…>` and `&…;`.
 _ENTITY = re.compile(r"<[^<>]*>|&[a-z]+;")
 
@@ -44,12 +47,19 @@ def sections(lines: Iterable[str], *, limit: int = SECTION_LIMIT) -> list[str]:
     return texts
 
 
-def section_blocks(lines: Iterable[str], *, more: str, max_sections: int = MAX_SECTIONS) -> list[Block]:
-    """Section blocks for the lines; past `max_sections`, the rest is replaced by the sentence `more`
-    (how to see it), so nothing disappears without a word."""
+def section_blocks(lines: Iterable[str], *, more: str, max_sections: int = MAX_SECTIONS,
+                   max_text: int = MAX_TEXT) -> list[Block]:
+    """Section blocks for the lines; past `max_sections` sections or `max_text` characters in all, the rest
+    is replaced by the sentence `more` (how to see it), so nothing disappears without a word."""
     texts = sections(lines)
-    shown = texts[:max_sections]
+    shown: list[str] = []
+    total = 0
+    for text in texts[:max_sections]:
+        if total + len(text) > max_text:
+            break
+        shown.append(text)
+        total += len(text)
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=t)) for t in shown]
     if len(texts) > len(shown):
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=more)))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip_whole(more, SECTION_LIMIT))))
     return blocks

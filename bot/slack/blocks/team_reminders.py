@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.domain.keys import relative
 from bot.domain.reminders import step_words
+from bot.slack.blocks.chunks import section_blocks
 from bot.slack.blocks.common import Message, slack_date
 from bot.text import shown
 
@@ -133,7 +134,7 @@ def unowned_digest_message(keys: Sequence[UnownedKey], now: datetime) -> Message
         lines.append(f"… and {len(keys) - 20} more")
     head = (f":hourglass_flowing_sand: {len(keys)} key(s) of application users with no team expire within 7 days. "
             "Nobody gets a reminder for them: give each application user a team with `/apikey admin team`.")
+    listed = section_blocks(lines, more="… and more: `/apikey admin teams` lists every application user with keys "
+                                        "but no team.")
     return Message(f"{len(keys)} key(s) of application users with no team expire within 7 days", [
-        {"type": "section", "text": _md(head)},
-        {"type": "section", "text": _md("\n".join(lines))},
-    ])
+        {"type": "section", "text": _md(head)}, *(b.to_dict() for b in listed)])

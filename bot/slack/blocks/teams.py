@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from slack_sdk.models.blocks import (
 from bot.dataos import Token
 from bot.domain.keys import key_ref, mask_secret
 from bot.slack.blocks import KEYS_PER_PAGE, Message, exact_value, render_id, slack_date
+from bot.slack.blocks.chunks import clip_whole
 from bot.store.teams import Team
 from bot.text import clip, shown
 
@@ -34,6 +36,19 @@ FOR_BLOCK = "for_block"
 FOR_INPUT = "for"
 #: The "For" select's value for the person themselves.
 MYSELF = "-"
+#: How a command's placeholder reads in mrkdwn (a raw `<app-user>` would be taken for a link).
+APP_USER = "&lt;app-user&gt;"
+#: Messages the team part of `/apikey list` may use: with "Your keys" and a progress line, within the five
+#: posts Slack takes per response_url.
+TEAM_LIST_MESSAGES = 2
+#: Keys each team shows when several share a message; `/apikey list <app-user>` shows one team's all.
+KEYS_PER_TEAM_TOGETHER = 5
+#: What the team lists put in one message: Slack takes 50 blocks and about 12,000 characters of text; the
+#: rest is room for the closing lines.
+LIST_BLOCK_BUDGET = 46
+LIST_TEXT_BUDGET = 9_500
+CONFIRM_LIMIT = 300
+REVEAL_NOTE = "Reveal shows a key only to you, and the team channel is told that you saw it."
 
 
 def _md(text: str) -> MarkdownTextObject:
@@ -45,7 +60,10 @@ def team_value(app_user_id: str, token: Token) -> str:
     return exact_value(token.name, token.expiration, a=app_user_id)
 
 
-def team_key_blocks(team: Team, tokens: Sequence[Token], now: datetime) -> list[Block]:
+def team_key_blocks(team: Team, tokens: Sequence[Token], now: datetime, *, keys: int = KEYS_PER_PAGE,
+                    footer: bool = True) -> list[Block]:
+    """An application user's keys with Reveal and Revoke: the first `keys` of them, and a line saying how
+    to see the others; `footer` adds the line about what Reveal does."""
     app = team.app_user_id
     count = f"{len(tokens)} key{'s' if len(tokens) != 1 else ''}"
     blocks: list[Block] = [SectionBlock(text=_md(
@@ -55,7 +73,7 @@ def team_key_blocks(team: Team, tokens: Sequence[Token], now: datetime) -> list[
                                             "makes one.")))
         return blocks
     render = render_id()
-    for i, token in enumerate(tokens[:KEYS_PER_PAGE]):
+    for i, token in enumerate(tokens[:keys]):
         masked = mask_secret(token.secret.get_secret_value()) if token.secret else "…"
         blocks.append(SectionBlock(text=_md(f"*{shown(token.name)}* · expires {slack_date(token.expiration)} · "
                                             f"`{masked}`")))
@@ -65,20 +83,102 @@ def team_key_blocks(team: Team, tokens: Sequence[Token], now: datetime) -> list[
             ButtonElement(text="Revoke", action_id=TEAM_REVOKE_ACTION, value=value, style="danger",
                           confirm=ConfirmObject(
                               title="Revoke this key?",
-                              text=f"*{shown(token.name, 80)}* of {shown(app, 80)} stops working at once, "
-                                   "everywhere it is used. This cannot be undone.",
+                              text=confirm_text(f"*{shown(token.name, 80)}* of {shown(app, 80)} stops working at "
+                                                "once, everywhere it is used. This cannot be undone."),
                               confirm="Revoke", deny="Keep it", style="danger")),
         ]))
-    if len(tokens) > KEYS_PER_PAGE:
-        blocks.append(ContextBlock(elements=[_md(f"The first {KEYS_PER_PAGE} of {len(tokens)} keys.")]))
-    blocks.append(ContextBlock(elements=[_md("Reveal shows a key only to you, and the team channel is told that "
-                                             "you saw it.")]))
+    if len(tokens) > keys:
+        more = f"`/apikey list {shown(app, 80)}` shows them all." if keys < KEYS_PER_PAGE else ""
+        blocks.append(ContextBlock(elements=[_md(f"The first {keys} of {len(tokens)} keys. {more}".strip())]))
+    if footer:
+        blocks.append(ContextBlock(elements=[_md(REVEAL_NOTE)]))
     return blocks
 
 
 def team_keys_message(team: Team, tokens: Sequence[Token], now: datetime) -> Message:
     built = [b.to_dict() for b in team_key_blocks(team, tokens, now)]
     return Message(f"Keys of {shown(team.app_user_id)} ({len(tokens)})", built)
+
+
+@dataclass(frozen=True)
+class TeamSection:
+    """One application user in a person's list: its keys, or (None) the sentence saying why they are missing."""
+
+    team: Team
+    tokens: Sequence[Token] | None
+    problem: str = ""
+
+
+def team_lists(sections: Sequence[TeamSection], now: datetime, *, more: Sequence[str] = (),
+               max_messages: int = TEAM_LIST_MESSAGES) -> list[Message]:
+    """The keys of every team in `sections`, packed into at most `max_messages` messages that Slack takes
+    (50 blocks, about 12,000 characters each): alone, a team shows `KEYS_PER_PAGE` keys, together
+    `KEYS_PER_TEAM_TOGETHER` each. What does not fit, and the application users in `more` (not looked up),
+    is named in a last line with `/apikey list <app-user>`, never dropped in silence."""
+    keys = KEYS_PER_PAGE if len(sections) + len(more) == 1 else KEYS_PER_TEAM_TOGETHER
+    messages: list[list[dict[str, Any]]] = []
+    left: list[str] = []
+    for i, section in enumerate(sections):
+        built = _fitted(section, now, keys)
+        if messages and _fits(messages[-1] + built):
+            messages[-1] += built
+        elif len(messages) < max_messages:
+            messages.append(built)
+        else:
+            left = [s.team.app_user_id for s in sections[i:]]
+            break
+    left += list(more)
+    if not messages:
+        messages.append([])
+    footer = ContextBlock(elements=[_md(REVEAL_NOTE)]).to_dict()
+    for blocks in messages:
+        if any(b.get("type") == "actions" for b in blocks):
+            blocks.append(footer)
+    if left:
+        messages[-1].append(SectionBlock(text=_md(_more_line(left))).to_dict())
+    return [Message(_summary(blocks), blocks) for blocks in messages if blocks]
+
+
+def _fitted(section: TeamSection, now: datetime, keys: int) -> list[dict[str, Any]]:
+    """A team's blocks within one message's budget: fewer keys shown when its own would not fit."""
+    if section.tokens is None:
+        return [SectionBlock(text=_md(clip_whole(f":x: {section.problem}", 2900))).to_dict()]
+    tokens = sorted(section.tokens, key=lambda t: (t.expiration, t.name))
+    while True:
+        built = [b.to_dict() for b in team_key_blocks(section.team, tokens, now, keys=keys, footer=False)]
+        if _fits(built) or keys <= 1:
+            return built
+        keys -= 1
+
+
+def _fits(blocks: list[dict[str, Any]]) -> bool:
+    return len(blocks) <= LIST_BLOCK_BUDGET and _text_size(blocks) <= LIST_TEXT_BUDGET
+
+
+def _text_size(value: Any) -> int:
+    if isinstance(value, list):
+        return sum(_text_size(v) for v in value)
+    if isinstance(value, dict):
+        if value.get("type") in ("mrkdwn", "plain_text") and isinstance(value.get("text"), str):
+            return len(value["text"])
+        return sum(_text_size(v) for v in value.values())
+    return 0
+
+
+def _more_line(apps: Sequence[str]) -> str:
+    names = ", ".join(f"`{shown(a, 80)}`" for a in apps)
+    return clip_whole(f"…and {len(apps)} more application user{'s' if len(apps) != 1 else ''} you own: {names}. "
+                      f"`/apikey list {APP_USER}` shows the keys of one.", 2000)
+
+
+def _summary(blocks: list[dict[str, Any]]) -> str:
+    teams = sum(1 for b in blocks if b.get("type") == "section" and "*Keys of " in str(b.get("text")))
+    return f"Keys of {teams} application user{'s' if teams != 1 else ''} you own"
+
+
+def confirm_text(text: str) -> str:
+    """A confirm dialog's text within Slack's 300 characters, cut between entities, never inside one."""
+    return clip_whole(text, CONFIRM_LIMIT)
 
 
 def for_block(person_label: str | None, teams: Sequence[Team], selected: str | None) -> dict[str, Any]:

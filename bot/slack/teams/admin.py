@@ -33,8 +33,8 @@ _CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 _GROUP = re.compile(r"^<!subteam\^(S[A-Z0-9]+)(?:\|[^>]*)?>$")
 #: DataOS calls at once when `teams` looks for application users' keys.
 LIST_CONCURRENCY = 8
-TEAM_USAGE = ("`/apikey admin team <app-user> #channel @person… [@usergroup…]` makes or replaces a team; "
-              "`/apikey admin team <app-user>` shows it; `/apikey admin team <app-user> remove` ends it; "
+TEAM_USAGE = ("`/apikey admin team &lt;app-user&gt; #channel @person… [@usergroup…]` makes or replaces a team; "
+              "`/apikey admin team &lt;app-user&gt;` shows it; `/apikey admin team &lt;app-user&gt; remove` ends it; "
               "`/apikey admin teams` lists them all.")
 
 
@@ -217,4 +217,4 @@ async def admin_teams(rt: Runtime, actor: str, say: Say) -> None:
     await _audit(rt, actor, "teams", "ok", None)
     lines = (owned or ["No teams yet."]) + ["*Application users with keys but no team*"] + (unowned or ["None."])
     await say("*Teams*", section_blocks(lines, more="The rest of this list is too long for Slack; "
-                                              "`/apikey admin team <app-user>` shows one team."))
+                                              "`/apikey admin team &lt;app-user&gt;` shows one team."))

@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Runtime
-from bot.dataos import DataOSError, DataOSNotFound, Token
+from bot.dataos import DataOSConflict, DataOSError, DataOSNotFound, Token
 from bot.identity import Denied, Identity, slack_error
 from bot.service import Duplicate, StoreUnavailable, same_second
 from bot.slack import blocks, tracked
@@ -34,54 +34,22 @@ from bot.slack.blocks.teams import (
     revealed_line,
     revoked_line,
     team_created_modal,
-    team_keys_message,
     team_secret_message,
     with_for,
 )
-from bot.slack.common import action_value, clicked_message, metadata, open_view, state_value, tell, update_view, user_id
+from bot.slack.common import action_value, clicked_message, metadata, open_view, state_value, update_view, user_id
 from bot.slack.errors import explain, explain_slack
+from bot.slack.forms import keep_what_was_there
 from bot.slack.home import from_home, publish_home
 from bot.slack.key_buttons import ExactKey, exact_key, parse_exact, replaced_text
 from bot.slack.owners import act_as, owned_teams, refusal, team_kind_problem
 from bot.slack.teams.channel import tell_channel
-from bot.store.teams import Team
 from bot.text import shown
 
 log = logging.getLogger(__name__)
 REVEAL_TITLE = "Application key"
 
 
-async def send_team_lists(rt: Runtime, slack_user: str, respond: AsyncRespond, *, only: str | None = None,
-                          owned: list[Team] | None = None) -> None:
-    """After "Your keys": a message per team in `owned` (None: they could not be looked up), or with `only`
-    just that application user's (or why not)."""
-    if only is not None:
-        acting = await act_as(rt, slack_user, only, "team list")
-        if isinstance(acting, str):
-            await respond(response_type="ephemeral", replace_original=True,
-                          **blocks.text_message(f":no_entry: {acting}").kwargs())
-            return
-        teams = [acting[1]]
-    elif owned is None:  # the person's own list is shown already: say what is missing, not "error"
-        await respond(response_type="ephemeral", replace_original=False, **blocks.text_message(
-            ":x: I could not look up the application users you own just now, so their keys are not listed "
-            "here. Nothing was changed; please try again in a minute.").kwargs())
-        return
-    else:
-        teams = owned
-    for team in teams:
-        problem = None if only is not None else await team_kind_problem(rt, team)  # act_as checked `only`
-        if problem is not None:
-            message = blocks.text_message(f":no_entry: {problem[1]}")
-        else:
-            try:
-                tokens = sorted(await rt.dataos.list_tokens(team.app_user_id), key=lambda t: (t.expiration, t.name))
-            except DataOSError as exc:
-                message = blocks.text_message(":x: " + explain(
-                    exc, doing=f"listing the keys of {shown(team.app_user_id)}", read=True))
-            else:
-                message = team_keys_message(team, tokens, rt.clock())
-        await respond(response_type="ephemeral", replace_original=only is not None, **message.kwargs())
 
 
 # ---- create -------------------------------------------------------------------------------------
@@ -164,6 +132,12 @@ async def submit_team_create(rt: Runtime, body: dict[str, Any], view: dict[str, 
     request_id = f"{view_id}:{view.get('hash') or ''}"  # a double submit is one key, as for personal keys
     try:
         result = await rt.keys.create_key(identity, name=name, hours=hours, request_id=request_id)
+    except DataOSConflict as exc:  # the name is taken: the form again, for that application user still
+        await update_view(client, view_id, keep_what_was_there(view, blocks.create_modal(
+            rt.policy, name=name, validity_hours=hours, channel_id=metadata(view).get("channel_id", ""),
+            error=explain(exc, doing=f"creating a key for {shown(app_user_id)}", key_name=name),
+            render=blocks.render_id())))
+        return
     except DataOSError as exc:
         await update_view(client, view_id, blocks.info_modal(
             title, ":x: " + explain(exc, doing=f"creating a key for {shown(app_user_id)}", key_name=name)))
@@ -185,22 +159,20 @@ async def submit_team_create(rt: Runtime, body: dict[str, Any], view: dict[str, 
         await revoke_team_key(rt, slack_user, app_user_id, old, "leak watch: renew and revoke", admins_may=True)
 
 
-async def renew_team_key(rt: Runtime, body: dict[str, Any], app_user_id: str, name: str,
+async def renew_team_key(rt: Runtime, body: dict[str, Any], view_id: str, app_user_id: str, name: str,
                          expiration: datetime) -> None:
-    """"Renew and revoke" on a leaked application key: for its owners, the create form for that application
-    user, which revokes exactly the leaked key once the new key was made (both re-checked on submit)."""
+    """"Renew and revoke" on a leaked application key, in the modal already opened (loading) for it: for its
+    owners, the create form for that application user, which revokes exactly the leaked key once the new
+    key was made (both re-checked on submit); for anyone else, why not."""
     slack_user = user_id(body)
     channel = clicked_message(body)[0]
     acting = await act_as(rt, slack_user, app_user_id, "renew", admins_may=True)
     if isinstance(acting, str):
-        await tell(rt.slack, channel, slack_user, f":no_entry: {acting}")
+        await update_view(rt.slack, view_id, blocks.info_modal("Renew a key", f":no_entry: {acting}"))
         return
     view = with_for(blocks.create_modal(rt.policy, channel_id=channel), None, [acting[1]], app_user_id,
                     rk=name, re=str(int(expiration.timestamp())))
-    try:
-        await open_view(rt.slack, str(body.get("trigger_id") or ""), view)
-    except SlackApiError as exc:
-        await tell(rt.slack, channel, slack_user, ":x: " + explain_slack(exc, doing="opening the renew form"))
+    await update_view(rt.slack, view_id, view)
 
 
 # ---- reveal ---------------------------------------------------------------------------------------

@@ -4,9 +4,10 @@ renew form's submission.
 Anyone in the channel can read the reminder; only the team's owners may press. Ownership is checked at
 the press and again at the form's submission (a person removed from the team or its user group meanwhile
 is refused), from the Slack user who acts and the application user the button names, never from
-anything else in the payload. Others get an ephemeral sentence naming the owners; nothing changes. A
-renewed key goes to the owner who pressed, privately (ephemeral in their DM, the form as fallback); the
-channel message is updated in place with who renewed and when the old key stops working.
+anything else in the payload. Others get an ephemeral sentence naming the owners (Renew: in its form,
+which opens first in a loading state, as a trigger lives 3 seconds); nothing changes. A renewed key goes
+to the owner who pressed, privately (ephemeral in their DM, the form as fallback); the channel message
+is updated in place with who renewed and when the old key stops working.
 """
 
 from __future__ import annotations
@@ -114,9 +115,20 @@ async def on_mute(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref
 
 
 async def on_renew(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, ref: TeamKeyRef, clicker: str) -> None:
-    """The renew form at once (the trigger expires), prefilled from the old key; it names the application
-    user, and the submission checks ownership again."""
+    """The renew form, opened at once in a loading state (a trigger lives 3 seconds, and who owns the team
+    is asked of Slack), then the owner check, then the form prefilled from the old key; the submission
+    checks ownership again."""
     channel, ts = clicked_message(body)
+    try:
+        view_id = await open_view(client, str(body.get("trigger_id") or ""),
+                                  blocks.working_modal(TITLE, "Checking that you may renew this key…"))
+    except SlackApiError as exc:
+        await tell(client, channel, clicker, ":x: " + explain_slack(exc, doing="opening the renew form"))
+        return
+    acting = await act_as(rt, clicker, ref.app_user_id, "renew")
+    if isinstance(acting, str):
+        await update_view(client, view_id, blocks.info_modal(TITLE, f":no_entry: {acting}"))
+        return
     now = rt.clock()
     view = blocks.renew_modal(
         rt.policy, old_name=ref.name, old_expiration=ref.expiration, now=now,
@@ -127,10 +139,7 @@ async def on_renew(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, re
     )
     view["callback_id"] = TEAM_RENEW_VIEW
     view["title"] = {"type": "plain_text", "text": TITLE}
-    try:
-        await open_view(client, str(body.get("trigger_id") or ""), view)
-    except SlackApiError as exc:
-        await tell(client, channel, clicker, ":x: " + explain_slack(exc, doing="opening the renew form"))
+    await update_view(client, view_id, view)
 
 
 async def submit_team_renew(rt: Runtime, body: dict[str, Any], view: dict[str, Any], ack: AsyncAck,
@@ -227,6 +236,9 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             await tell(client, channel, clicker, f"{blocks.DAMAGED_BUTTON} Nothing was changed.")
             return
         action_id = str(action.get("action_id"))
+        if action_id == TEAM_RENEW_ACTION:  # a modal: opened before the owner check, which it then shows
+            await on_renew(rt, body, client, ref, clicker)
+            return
         if await _owner_or_say(rt, client, channel, clicker, ref.app_user_id, ACTION_NAMES[action_id]) is None:
             return
         await handlers[action_id](rt, body, client, ref, clicker)
