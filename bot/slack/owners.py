@@ -22,6 +22,7 @@ from typing import Literal
 from bot.app import Runtime
 from bot.dataos import DataOSError, DataOSNotFound, User
 from bot.identity import Identity
+from bot.slack.errors import explain
 from bot.store import Audit
 from bot.store.teams import Team
 from bot.teams import describe_owners
@@ -104,10 +105,9 @@ async def team_kind_problem(rt: Runtime, team: Team) -> tuple[str, str] | None:
         user: User | None = await rt.dataos.get_user(app)
     except DataOSNotFound:
         user = None
-    except DataOSError as exc:
+    except DataOSError as exc:  # said as every other DataOS failure is: nothing was done for the team
         log.warning("could not check what DataOS user %s is: %s", app, exc)
-        return "unavailable", (f"DataOS did not say what `{shown(app)}` is just now, so nothing was done for its "
-                               "team. Please try again in a few minutes.")
+        return "unavailable", explain(exc, doing=f"checking what `{shown(app)}` is for its team", read=True)
     if user is not None and user.type == "application" and not user.is_operator:
         return None
     cached = await _cached(rt, app)
