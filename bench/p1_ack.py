@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from bench.common import SIGNING_SECRET, bot_env, fakes, free_port, median, percentile, process, report, serve_bot
+from bot.playground.slack import SlackFake
 
 
 def load(url: str, slack_url: str, bodies: list[str], clients: int | None, tmp: Path) -> list[float]:
@@ -41,23 +42,24 @@ def load(url: str, slack_url: str, bodies: list[str], clients: int | None, tmp: 
     return [float(s) for s in result["seconds"]]
 
 
-def list_command(slack_url: str, client: int, i: int) -> str:
+def list_command(slack: SlackFake, client: int, i: int) -> str:
+    """A signed `/apikey list` body, with a response_url the Slack stand-in knows (it refuses any other)."""
     return urlencode({"command": "/apikey", "text": "list", "user_id": f"U{(client * 7 + i) % 50:07d}",
                       "team_id": "T0123", "channel_id": "C1", "trigger_id": f"{client}.{i}",
-                      "response_url": f"{slack_url}/respond/p1-{client}-{i}"})
+                      "response_url": slack.response_url(f"p1-{client}-{i}", command=True)})
 
 
-def bursts(url: str, slack_url: str, clients: int, count: int, tmp: Path) -> list[float]:
+def bursts(url: str, slack: SlackFake, clients: int, count: int, tmp: Path) -> list[float]:
     seconds: list[float] = []
     for i in range(count):
-        seconds += load(url, slack_url, [list_command(slack_url, n, i) for n in range(clients)], None, tmp)
+        seconds += load(url, slack.url, [list_command(slack, n, i) for n in range(clients)], None, tmp)
         time.sleep(0.3)  # let the burst's follow-up work finish: bursts, not a queue
     return seconds
 
 
-def sustained(url: str, slack_url: str, clients: int, per_client: int, tmp: Path) -> list[float]:
-    bodies = [list_command(slack_url, n, i) for i in range(per_client) for n in range(clients)]
-    return load(url, slack_url, bodies, clients, tmp)
+def sustained(url: str, slack: SlackFake, clients: int, per_client: int, tmp: Path) -> list[float]:
+    bodies = [list_command(slack, n, i) for i in range(per_client) for n in range(clients)]
+    return load(url, slack.url, bodies, clients, tmp)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,11 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         ):
             apps = (("bare", f"http://127.0.0.1:{bare_port}"), ("bot", f"http://127.0.0.1:{bot_port}"))
             for _, url in apps:  # warm both up (auth.test, caches)
-                bursts(url, slack.url, min(args.clients, 10), 2, Path(tmp))
+                bursts(url, slack, min(args.clients, 10), 2, Path(tmp))
             for _ in range(args.runs):
                 for name, url in apps:
-                    burst = bursts(url, slack.url, args.clients, args.bursts, Path(tmp))
-                    steady = sustained(url, slack.url, args.clients, args.requests, Path(tmp))
+                    burst = bursts(url, slack, args.clients, args.bursts, Path(tmp))
+                    steady = sustained(url, slack, args.clients, args.requests, Path(tmp))
                     for mode, seconds in (("burst", burst), ("sustained", steady)):
                         figures.setdefault((name, mode + " p50"), []).append(percentile(seconds, 50))
                         figures.setdefault((name, mode + " p99"), []).append(percentile(seconds, 99))

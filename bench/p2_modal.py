@@ -32,7 +32,7 @@ async def creates(url: str, slack: SlackFake, total: int, concurrency: int) -> l
                 trigger = f"p2.{i}.{time.monotonic_ns()}"
                 body = urlencode({"command": "/apikey", "text": "create", "user_id": f"U{i % 50:07d}",
                                   "team_id": "T0123", "channel_id": "C1", "trigger_id": trigger,
-                                  "response_url": f"{slack.url}/respond/p2-{i}"})
+                                  "response_url": slack.response_url(f"p2-{i}", command=True)})
                 ts = str(int(time.time()))
                 headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts,
                            "X-Slack-Signature": verifier.generate_signature(timestamp=ts, body=body)}

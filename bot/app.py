@@ -43,6 +43,7 @@ from bot.store import (
     Ledger,
     Links,
     Members,
+    Offboardings,
     Preferences,
     ScheduledRevocations,
     SlackEvents,
@@ -59,6 +60,10 @@ log = logging.getLogger(__name__)
 ACK_PRIORITY_SECONDS = 0.1
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Any]
+#: /readyz's word for the Slack token until Slack has answered auth.test: it was never reached (Slack
+#: unreachable at start-up), so nothing is known yet. Not a reason to be unready: Slack may be reachable
+#: from where its requests come in, and the first request that needs Slack asks again.
+NOT_CHECKED = "not checked"
 
 
 def utcnow() -> datetime:
@@ -135,6 +140,7 @@ class Runtime:
         self.prefs = Preferences(self.engine)
         self.links = Links(self.engine)
         self.leak_reports = LeakReports(self.engine)
+        self.offboardings = Offboardings(self.engine)  # deactivations, until a reactivation undoes them
         self.directory = DataOSDirectory(self.dataos, settings.directory_ttl_seconds, clock=monotonic,
                                          limit=settings.dataos_users_limit)
         self.profiles = SlackProfiles(self.slack, settings.slack_profile_ttl_seconds, clock=monotonic)
@@ -168,6 +174,7 @@ class Runtime:
         self.teams = Teams(TeamsRepo(self.engine), self.slack, clock, monotonic=monotonic)
         self._bot_user_id: str | None = None
         self._workspace: Workspace | None = None
+        self._slack_answered = False  # auth.test has answered with this token (see readiness)
         self._warmup: asyncio.Task[None] | None = None
         self._slack_check: asyncio.Task[None] | None = None
         self._migrated = False
@@ -302,7 +309,7 @@ class Runtime:
                   "app is reinstalled and the bot restarted with the new token.", reason)
 
     async def readiness(self) -> dict[str, str]:
-        """Each check's state; ready when all are "ok"."""
+        """Each check's state; ready when all are "ok" (or the Slack token is NOT_CHECKED)."""
         checks: dict[str, str] = {}
         try:
             await asyncio.wait_for(self.database.ping(), timeout=2)
@@ -310,7 +317,8 @@ class Runtime:
         except Exception as exc:
             checks["database"] = f"unreachable ({type(exc).__name__})"
         checks["dataos_directory"] = "ok" if self.directory.loaded else "not loaded yet"
-        checks["slack_token"] = "ok" if self.slack_stopped is None else f"refused: {self.slack_stopped}"
+        checks["slack_token"] = (f"refused: {self.slack_stopped}" if self.slack_stopped is not None
+                                 else "ok" if self._slack_answered else NOT_CHECKED)
         return checks
 
     async def hash_key(self) -> bytes:
@@ -346,6 +354,7 @@ class Runtime:
         self._remember_auth(answer)
 
     def _remember_auth(self, answer: Any) -> None:
+        self._slack_answered = True
         self._bot_user_id = self._bot_user_id or str(answer.get("user_id") or "") or None
         team = str(answer.get("team_id") or "")
         if team and self._workspace is None:

@@ -197,14 +197,23 @@ def doctor(args: argparse.Namespace) -> int:
     for check in checks:
         print(check.line())
     failed = [c for c in checks if c.status == "fail"]
-    print(f"{len(failed)} problem{'s' if len(failed) != 1 else ''} found." if failed else "All good.")
+    warned = [c for c in checks if c.status == "warn"]
+    if failed:
+        print(f"{len(failed)} problem{'s' if len(failed) != 1 else ''} found.")
+    elif warned:
+        print(f"No problems; {len(warned)} warning{'s' if len(warned) != 1 else ''} (!) worth a look.")
+    else:
+        print("All good.")
     return 1 if failed else 0
 
 
 def manifest(args: argparse.Namespace) -> int:
-    from bot.manifest import render  # noqa: PLC0415
+    from bot.manifest import PLACEHOLDER_URL, render  # noqa: PLC0415
 
     print(render(args.url, socket_mode=args.socket_mode, leak_watch=args.leak_watch), end="")
+    if not args.url and not args.socket_mode:  # on stderr: stdout stays a manifest to redirect into a file
+        print(f"apikey-bot manifest: no --url given, so its URLs use the placeholder {PLACEHOLDER_URL}; give "
+              "your bot's public URL with --url https://… (or use --socket-mode)", file=sys.stderr)
     return 0
 
 

@@ -30,11 +30,14 @@ from bot.slack import (
     leak_watch,
     lifecycle,
     links,
+    name_warning,
     offboarding,
     reminder_buttons,
     views,
 )
 from bot.slack.common import PooledRespond
+from bot.slack.revocations import buttons as revocation_buttons
+from bot.slack.teams import for_select as team_for_select
 from bot.slack.teams import group_watch
 from bot.slack.teams import keys as team_keys
 from bot.slack.teams import reminder_buttons as team_reminder_buttons
@@ -113,6 +116,7 @@ def build_bolt_app(runtime: Runtime, *, socket_mode: bool = False) -> AsyncApp:
 def register_all(app: AsyncApp, rt: Runtime) -> None:
     commands.register(app, rt)
     views.register(app, rt)
+    name_warning.register(app, rt)
     actions.register(app, rt)
     reminder_buttons.register(app, rt)
     admin.register(app, rt)
@@ -124,6 +128,8 @@ def register_all(app: AsyncApp, rt: Runtime) -> None:
     team_keys.register(app, rt)
     team_reminder_buttons.register(app, rt)
     group_watch.register(rt)  # owners who join or leave through a user group are told to the team
+    revocation_buttons.register(app, rt)
+    team_for_select.register(app, rt)
 
     @app.middleware
     async def request_context(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:

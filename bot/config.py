@@ -59,6 +59,20 @@ EXPECTS: dict[str, str] = {
 }
 
 
+#: The values `.env.example` ships that are examples to replace, not defaults: they pass validation (an
+#: example has the right shape), so `apikey-bot doctor` names each one still in place. A test keeps this
+#: in step with `.env.example`.
+EXAMPLE_VALUES: dict[str, str] = {
+    "SLACK_BOT_TOKEN": "xoxb-your-bot-token",
+    "SLACK_SIGNING_SECRET": "your-signing-secret",
+    "SLACK_APP_TOKEN": "xapp-...",
+    "HEIMDALL_URL": "https://your-dataos-fqdn/heimdall",
+    "DATAOS_APIKEY": "the-bot-operator-key",
+    "ADMIN_SLACK_USER_IDS": "U0123ABC,U0456DEF",
+    "AUDIT_CHANNEL": "C0123ABC",
+}
+
+
 def _csv(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]

@@ -47,6 +47,10 @@ PERMANENT_ERRORS = frozenset({"user_not_found", "users_not_found", "channel_not_
                               "cannot_dm_bot", "user_disabled", "is_archived", "not_in_channel",
                               "restricted_action", "invalid_blocks", "invalid_blocks_format", "msg_too_long",
                               "no_text", "invalid_arguments", "too_many_attachments", "msg_blocks_too_long"})
+#: Slack's answers that mean a channel itself cannot take the bot's posts (not this message, not for now):
+#: archived, the bot not in it (or removed), gone, or a workspace preference that stops the bot posting
+#: there. A team's reminders and leak reports then go to its owners by DM, and the admins are told.
+CHANNEL_UNREACHABLE = frozenset({"is_archived", "not_in_channel", "channel_not_found", "restricted_action"})
 #: Slack's own words for these: "it's possible some aspect of the operation succeeded".
 MAYBE_TAKEN_ERRORS = frozenset({"internal_error", "fatal_error"})
 #: Waits before a refused-for-now step may be claimed again, by attempt (the last one repeats).

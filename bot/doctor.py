@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
 import aiohttp
+from pydantic import SecretStr
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import make_url
 
-from bot.config import Settings
+from bot.config import EXAMPLE_VALUES, Settings, normalise_heimdall_url
 from bot.dataos import DataOSError, DataOSForbidden, HeimdallClient
 from bot.identity import slack_error
 from bot.manifest import LEAK_WATCH_SCOPES, bot_scopes
@@ -30,6 +31,20 @@ Status = Literal["ok", "warn", "fail"]
 MARK = {"ok": "✔", "warn": "!", "fail": "✘"}
 #: The bot's own key expiring sooner than this is worth a warning.
 WARN_DAYS = 14
+#: Where a person finds the ids Slack settings take (Slack's client shows neither by default).
+MEMBER_ID_HOW = "in Slack: open the person's profile, click ⋮ More, then Copy member ID"
+CHANNEL_ID_HOW = "in Slack: click the channel's name to open its details; the channel ID is at the bottom"
+#: What to set each setting to instead of the example `.env.example` gives it.
+SET_INSTEAD = {
+    "SLACK_BOT_TOKEN": "the app's Bot User OAuth Token (xoxb-…, on its Install App page)",
+    "SLACK_SIGNING_SECRET": "the app's Signing Secret (its Basic Information page)",
+    "SLACK_APP_TOKEN": "an app-level token with connections:write (Basic Information → App-Level Tokens), or "
+                       "remove the line for HTTP mode",
+    "HEIMDALL_URL": "https://<your DataOS FQDN>/heimdall",
+    "DATAOS_APIKEY": "a key of a DataOS application user with the operator role",
+    "ADMIN_SLACK_USER_IDS": f"your platform admins' member ids, comma-separated ({MEMBER_ID_HOW})",
+    "AUDIT_CHANNEL": f"the id of the channel for audit lines ({CHANNEL_ID_HOW}), or remove the line",
+}
 
 
 @dataclass(frozen=True)
@@ -80,7 +95,39 @@ async def _slack_checks(client: AsyncWebClient, settings: Settings) -> list[Chec
                             "on: messages in channels the bot is in are checked for pasted DataOS keys"))
     if settings.audit_channel:
         checks.append(await check_audit_channel(client, settings.audit_channel, str(response.get("user") or "")))
+    if settings.admin_slack_user_ids:
+        checks.append(await check_admins(client, settings.admin_slack_user_ids))
     return checks
+
+
+async def check_admins(client: AsyncWebClient, admins: list[str]) -> Check:
+    """Admin notices (a deactivated member's keys, a team left without owners or whose channel refuses the
+    bot, a revocation that did not happen) go to the admins Slack shows as active: with none, to nobody."""
+    name = "admins"
+    active: list[str] = []
+    gone: list[str] = []
+    for admin in admins:
+        try:
+            user = (await client.users_info(user=admin)).get("user") or {}
+        except SlackApiError as exc:
+            if slack_error(exc) != "user_not_found":
+                return Check(name, "warn", f"could not look up {admin} (Slack answered `{slack_error(exc)}`)")
+            gone.append(f"{admin} (unknown to Slack)")
+            continue
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return Check(name, "warn", f"could not look up {admin} ({type(exc).__name__})")
+        if user.get("deleted") or user.get("is_bot"):
+            gone.append(f"{admin} ({'a bot' if user.get('is_bot') else 'deactivated'})")
+        else:
+            active.append(admin)
+    if not active:
+        return Check(name, "fail", f"no active admin in ADMIN_SLACK_USER_IDS ({', '.join(gone)}): offboarding "
+                     "notices and other admin messages would reach nobody. Add the member id (U…) of an active "
+                     "admin: in Slack, their profile → ⋮ → Copy member ID")
+    if gone:
+        return Check(name, "warn", f"{len(active)} active; not told anything: {', '.join(gone)}. Remove them from "
+                     "ADMIN_SLACK_USER_IDS")
+    return Check(name, "ok", f"{len(active)} active admin{'s' if len(active) != 1 else ''}")
 
 
 async def check_audit_channel(client: AsyncWebClient, channel: str, bot_name: str) -> Check:
@@ -94,7 +141,7 @@ async def check_audit_channel(client: AsyncWebClient, channel: str, bot_name: st
         error = slack_error(exc)
         if error == "channel_not_found":
             return Check(name, "fail", f"AUDIT_CHANNEL={channel} is not a channel the bot can see: set it to the "
-                         f"channel's id (C…, in the channel's details); a private channel must have {bot} invited "
+                         f"channel's id (C…; {CHANNEL_ID_HOW}); a private channel must have {bot} invited "
                          f"(`/invite {bot}` in it)")
         if error == "missing_scope":
             return Check(name, "fail", "the app may not read channel details (channels:read, groups:read); add "
@@ -213,6 +260,46 @@ async def check_database(settings: Settings) -> list[Check]:
     return checks
 
 
+def examples_left(settings: Settings) -> list[str]:
+    """The settings that still hold the example value `.env.example` gave them."""
+    left = []
+    for name, example in EXAMPLE_VALUES.items():
+        value = getattr(settings, name.lower(), None)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if name == "HEIMDALL_URL":
+            example = normalise_heimdall_url(example)
+        if (isinstance(value, list) and set(value) & set(example.split(","))) or value == example:
+            left.append(name)
+    return left
+
+
+def check_settings(settings: Settings, left: list[str]) -> list[Check]:
+    """What only the person setting the bot up can fix: examples left in place, and the two optional
+    settings a first set-up nearly always wants."""
+    checks = [Check("configuration", "fail", f"{name} still holds the example value from .env.example; set it to "
+                    f"{SET_INSTEAD[name]}") for name in left]
+    if not settings.admin_slack_user_ids:
+        checks.append(Check("admins", "warn", "ADMIN_SLACK_USER_IDS is not set: nobody may use `/apikey admin`, and "
+                            "nobody is told when the bot's own DataOS key nears its expiry, a member with keys is "
+                            "deactivated or a leaked key has no owner to tell. Set it to your platform admins' member "
+                            f"ids, comma-separated ({MEMBER_ID_HOW})"))
+    if settings.audit_channel is None:
+        checks.append(Check("audit channel", "warn", "AUDIT_CHANNEL is not set: creates, revokes, reveals and links "
+                            "are recorded in the bot's database only (`/apikey admin audit`). For one line each in a "
+                            f"channel, set it to the channel's id ({CHANNEL_ID_HOW}) and invite the bot"))
+    return checks
+
+
+async def _checked(name: str, examples: list[str], check: Callable[[], Awaitable[list[Check]]]) -> list[Check]:
+    """`check()`, unless settings it needs still hold their example value: an example token or URL would
+    only earn a second, vaguer failure (invalid_auth, a DNS error), after a wait."""
+    if not examples:
+        return await check()
+    verb = "holds" if len(examples) == 1 else "hold"
+    return [Check(name, "warn", f"not checked while {' and '.join(examples)} {verb} the example value")]
+
+
 async def run_doctor(settings: Settings, *, now: datetime | None = None) -> list[Check]:
     now = now or datetime.now(UTC)
     mode = "Socket Mode and HTTP" if settings.slack_app_token else "HTTP mode"
@@ -221,10 +308,16 @@ async def run_doctor(settings: Settings, *, now: datetime | None = None) -> list
     if settings.slack_signing_secret is None and settings.slack_app_token is None:
         config.append(Check("configuration", "fail", "neither SLACK_SIGNING_SECRET (HTTP mode) nor SLACK_APP_TOKEN "
                             "(Socket Mode) is set"))
-    slack, dataos, database = await asyncio.gather(check_slack(settings), check_dataos(settings, now),
-                                                   check_database(settings))
+    left = examples_left(settings)
+    config += check_settings(settings, left)
+    slack_example = [n for n in left if n == "SLACK_BOT_TOKEN"]
+    dataos_example = [n for n in left if n in ("HEIMDALL_URL", "DATAOS_APIKEY")]
+    slack, dataos, database = await asyncio.gather(
+        _checked("Slack auth.test", slack_example, lambda: check_slack(settings)),
+        _checked("DataOS key", dataos_example, lambda: check_dataos(settings, now)),
+        check_database(settings))
     teams: list[Check] = []
-    if any(c.name == "database schema" and c.status == "ok" for c in database):
+    if not slack_example and any(c.name == "database schema" and c.status == "ok" for c in database):
         teams = await check_team_channels(settings)
     return config + slack + dataos + database + teams
 

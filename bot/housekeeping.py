@@ -1,5 +1,6 @@
-"""Housekeeping: one job, independent of reminders, that keeps each table to its retention and tries
-again the leak DMs Slack refused. It runs inside `apikey-bot serve` (at start-up, then every
+"""Housekeeping: one job, independent of reminders, that keeps each table to its retention, tries
+again the leak DMs Slack refused, and carries out the revocations renewals scheduled (as the reminder
+sweep does too: their claims keep each to one pass). It runs inside `apikey-bot serve` (at start-up, then every
 `INTERVAL_MINUTES`), with REMINDERS_ENABLED=false too.
 
 Retention (documented in SECURITY.md):
@@ -11,6 +12,8 @@ Retention (documented in SECURITY.md):
   pasted; a report is news again after a day anyway (`leak_dms.REPEAT_WITHIN`).
 - `minted_keys` (keys made through a self-link): a day after the key itself expired; an expired key
   neither proves a link nor can be revoked.
+- `offboardings` (what a deactivation did, for a reactivation to undo): `OFFBOARDING_MEMORY`, 30 days
+  after the member was reactivated; an open one (still deactivated) is kept.
 - `audit_log` is kept: it is the record of who did what.
 
 It also asks Slack for the members of every user group that owns a team, so someone who joins or leaves
@@ -25,6 +28,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.slack.leak_dms import retry_failed
+from bot.slack.revocations.due import carry_out_due, claimer
 from bot.slack.teams.group_watch import watch_groups
 
 if TYPE_CHECKING:
@@ -36,6 +40,7 @@ EVENT_MEMORY = timedelta(hours=6)
 IDEMPOTENCY_MEMORY = timedelta(days=7)
 LEAK_REPORT_MEMORY = timedelta(days=30)
 MINTED_MEMORY = timedelta(days=1)
+OFFBOARDING_MEMORY = timedelta(days=30)
 
 
 @dataclass
@@ -46,12 +51,14 @@ class Tidied:
     leak_dms_delivered: int = 0
     minted_keys: int = 0
     groups_watched: int = 0
+    revoked_later: int = 0
     failed: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         text = (f"pruned {self.events} event ids, {self.idempotency} idempotency claims, {self.leak_reports} "
                 f"leak reports, {self.minted_keys} expired keys made through self-links; {self.leak_dms_delivered} "
-                f"leak DMs delivered on a retry; {self.groups_watched} owning user groups compared")
+                f"leak DMs delivered on a retry; {self.revoked_later} scheduled revocations carried out; "
+                f"{self.groups_watched} owning user groups compared")
         return text + (f"; could not: {', '.join(self.failed)}" if self.failed else "")
 
 
@@ -72,6 +79,10 @@ async def housekeeping(rt: Runtime) -> Tidied:
     except Exception as exc:
         done.failed.append(f"prune leak reports ({type(exc).__name__})")
     try:
+        await rt.offboardings.prune(older_than=now - OFFBOARDING_MEMORY)
+    except Exception as exc:
+        done.failed.append(f"prune offboarding records ({type(exc).__name__})")
+    try:
         done.leak_dms_delivered = await retry_failed(rt)
     except Exception as exc:
         done.failed.append(f"retry leak DMs ({type(exc).__name__})")
@@ -83,5 +94,12 @@ async def housekeeping(rt: Runtime) -> Tidied:
         done.groups_watched = await watch_groups(rt)
     except Exception as exc:
         done.failed.append(f"compare owning user groups ({type(exc).__name__})")
+    try:
+        # Here too, not only in the reminder sweep: a renewal's promise holds with REMINDERS_ENABLED=false.
+        carried = await carry_out_due(rt, worker=claimer(), now=now)
+        done.revoked_later = carried.revoked
+        done.failed += [f"scheduled revocation ({f})" for f in carried.failures]
+    except Exception as exc:
+        done.failed.append(f"carry out scheduled revocations ({type(exc).__name__})")
     (log.warning if done.failed else log.info)("housekeeping: %s", done.line())
     return done

@@ -76,6 +76,8 @@ def build_manifest(url: str | None = None, *, socket_mode: bool = False, leak_wa
     if not socket_mode:
         command["url"] = request_url
         interactivity["request_url"] = request_url
+        # The create form's "For" select loads its options from here when a person owns over 100 teams.
+        interactivity["message_menu_options_url"] = request_url
         events = {"request_url": request_url, **events}
     return {
         "display_information": {

@@ -65,6 +65,31 @@ def find_element(blocks: Any, handle: str, block_id: str, action_id: str) -> dic
     return element
 
 
+#: Inputs whose changes Slack sends when their block says `dispatch_action` (plain-text-like inputs).
+TEXT_INPUTS = ("plain_text_input", "number_input", "email_text_input", "url_text_input")
+
+
+def dispatch_triggers(block: Any) -> tuple[str, ...]:
+    """When Slack sends an input block's changes as `block_actions`: none unless the block says
+    `dispatch_action`; then its element's `dispatch_action_config`, by default on Enter."""
+    if not isinstance(block, dict) or block.get("type") != "input" or block.get("dispatch_action") is not True:
+        return ()
+    element = block.get("element")
+    if not isinstance(element, dict) or element.get("type") not in TEXT_INPUTS:
+        return ()
+    config = element.get("dispatch_action_config")
+    triggers = config.get("trigger_actions_on") if isinstance(config, dict) else None
+    if not isinstance(triggers, list):
+        return ("on_enter_pressed",)
+    return tuple(t for t in triggers if t in ("on_enter_pressed", "on_character_entered"))
+
+
+def dispatches(blocks: Any, handle: str) -> bool:
+    """Whether the input at `handle` (checked by `find_element`) sends its changes."""
+    block_at = int(handle.split(".")[0])
+    return bool(dispatch_triggers(blocks[block_at]))
+
+
 def _options(element: dict[str, Any]) -> list[dict[str, Any]]:
     found = [o for o in element.get("options") or [] if isinstance(o, dict)]
     for group in element.get("option_groups") or []:
@@ -77,9 +102,13 @@ def _option(element: dict[str, Any], value: Any) -> dict[str, Any] | None:
 
 
 def action_of(element: dict[str, Any], block_id: str, option: str | None) -> dict[str, Any] | None:
-    """The `actions[0]` Slack sends for a click on `element`."""
+    """The `actions[0]` Slack sends for a click on `element` (for a text input that dispatches, `option` is
+    what it holds now)."""
     kind = str(element.get("type") or "")
     action: dict[str, Any] = {"type": kind, "action_id": element.get("action_id"), "block_id": block_id}
+    if kind in TEXT_INPUTS:
+        action["value"] = option
+        return action
     if kind == "button":
         action["text"] = element.get("text")
         if "value" in element:

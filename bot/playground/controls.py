@@ -135,7 +135,8 @@ class Controls:
     def routes(self) -> dict[str, Handler]:
         return {"command": self._command, "message": self._message, "action": self._action,
                 "submit": self._submit, "close": self._close, "home": self._home, "dismiss": self._dismiss,
-                "sweep": self._sweep, "clock": self._clock, "fault": self._fault, "member": self._member}
+                "sweep": self._sweep, "clock": self._clock, "fault": self._fault, "member": self._member,
+                "suggest": self._suggest}
 
     def _person(self, body: dict[str, Any], *, acting: bool = True) -> str:
         user = body.get("user")
@@ -187,6 +188,16 @@ class Controls:
             user, text(body, "el", 16), text(body, "block_id", 255), text(body, "action_id", 255),
             message_id=_optional(body, "message_id"), view_id=_optional(body, "view_id"),
             option=_optional(body, "option"), values=values)
+        if refused:
+            raise Refused(refused)
+        return {}
+
+    async def _suggest(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Typing in an external select: its options come from the bot (`block_suggestion`)."""
+        user = self._person(body)
+        self._ready()
+        refused = await self.people.suggest(user, text(body, "view_id", 64), text(body, "block_id", 255),
+                                            text(body, "action_id", 255), text(body, "value", 200))
         if refused:
             raise Refused(refused)
         return {}

@@ -34,6 +34,7 @@ from bot.playground.heimdall_model import (
     LOCAL_OPERATOR_KEY,
     OPERATOR_ID,
     Call,
+    CallLog,
     EmuToken,
     Fault,
     ceil_hour,
@@ -63,7 +64,7 @@ class HeimdallEmulator:
         self.users: dict[str, dict[str, Any]] = {}
         self.tokens: dict[str, dict[str, EmuToken]] = {}
         self.by_key: dict[str, tuple[str, str]] = {}
-        self.calls: list[Call] = []
+        self.calls = CallLog()  # `calls.wait_for(...)`: a call in flight, event-driven
         self.faults: list[Fault] = []
         self.in_flight = 0
         self.max_in_flight = 0

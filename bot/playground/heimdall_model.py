@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -73,3 +74,27 @@ class Fault:
     retry_after: int | None = None  # sent as a Retry-After header
     body: bytes | None = None  # sent as-is instead of an error document (a garbled or foreign answer)
     headers: dict[str, str] | None = None  # with `body`: extra response headers (a Location, say)
+
+
+class CallLog(list[Call]):
+    """The calls the emulator received, in order, recorded as they arrive (before any fault's delay), so a
+    test can wait for one to be in flight: event-driven, not a sleep."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._arrived = threading.Condition()
+
+    def append(self, call: Call) -> None:
+        with self._arrived:
+            super().append(call)
+            self._arrived.notify_all()
+
+    def wait_for(self, method: str, path_contains: str = "", count: int = 1, *, timeout: float = 10.0) -> list[Call]:
+        """Block until `count` calls of `method` whose path contains `path_contains` have arrived."""
+        def found() -> list[Call]:
+            return [c for c in list(self) if c.method == method and path_contains in c.path]
+
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: len(found()) >= count, timeout):
+                raise AssertionError(f"timed out waiting for {count} {method} call(s) to {path_contains!r}")
+        return found()

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import aiohttp
 from slack_sdk.signature import SignatureVerifier
 
-from bot.playground.blockkit import action_of, decoded, find_element, view_state
+from bot.playground.blockkit import TEXT_INPUTS, action_of, decoded, dispatches, find_element, view_state
 from bot.playground.model import Modal, RespondTo
 from bot.playground.slack import BOT_USER_ID, TEAM_ID
 from bot.playground.workspace import CHANNELS, Workspace
@@ -148,7 +148,11 @@ class People:
         elif view_id is not None and view_id in slack.views and self._sees_view(user, view_id):
             view = slack.views[view_id]
             element = find_element(view.get("blocks"), handle, block_id, action_id)
-            state = view_state(view, values or {})
+            state = view_state(slack.with_suggestions(view), values or {})
+            if element is not None and element.get("type") in TEXT_INPUTS:
+                if not dispatches(view.get("blocks"), handle):
+                    return "That input sends nothing until the form is submitted."
+                option = (state.get(block_id) or {}).get(action_id, {}).get("value")  # what it holds now
             payload.update(container={"type": "view", "view_id": view_id},
                            view=dict(view, state={"values": state}, team_id=TEAM_ID, app_installed_team_id=TEAM_ID))
         else:
@@ -162,6 +166,29 @@ class People:
         await self._interaction(payload, f"block_actions {action_id}")
         return None
 
+    async def suggest(self, user: str, view_id: str, block_id: str, action_id: str, typed: str) -> str | None:
+        """`typed` into an external select of the person's open modal: Slack sends the bot `block_suggestion`
+        and offers what it answers (checked as Slack checks it); None, or why nothing was sent."""
+        slack = self.slack
+        view = slack.views.get(view_id)
+        if view is None or not self._sees_view(user, view_id):
+            return "That window is closed."
+        element = next((b.get("element") for b in view.get("blocks") or [] if b.get("block_id") == block_id), None)
+        if not isinstance(element, dict) or element.get("type") != "external_select" or (
+                element.get("action_id") != action_id):
+            return "That is not a list to type in."
+        payload = {"type": "block_suggestion", **self._common(user), "container": {"type": "view", "view_id": view_id},
+                   "action_id": action_id, "block_id": block_id, "value": typed,
+                   "view": dict(view, state={"values": {}}, team_id=TEAM_ID, app_installed_team_id=TEAM_ID)}
+        status, kind, body = await self._interaction(payload, f"block_suggestion {action_id}")
+        answer = decoded(body, kind) if status == 200 and body.strip() else {}
+        if not isinstance(answer, dict) or slack.check_answer("ack:block_suggestion", answer) is not None:
+            answer = {}  # Slack shows no options for an answer it cannot use
+        options = [o for o in answer.get("options") or [] if isinstance(o, dict)]
+        slack.suggestions[(view_id, block_id, action_id)] = (typed, options)
+        slack.changed()
+        return None
+
     def _sees_view(self, user: str, view_id: str) -> bool:
         """A person clicks only in their own modals and their own Home tab."""
         modal = self.slack.modals.get(user)
@@ -173,7 +200,7 @@ class People:
         if modal is None or not modal.stack or modal.stack[-1] != view_id:
             return
         view = slack.views[view_id]
-        submitted = dict(view, state={"values": view_state(view, values)}, team_id=TEAM_ID,
+        submitted = dict(view, state={"values": view_state(slack.with_suggestions(view), values)}, team_id=TEAM_ID,
                          app_installed_team_id=TEAM_ID, root_view_id=modal.stack[0],
                          previous_view_id=modal.stack[-2] if len(modal.stack) > 1 else None)
         payload = {"type": "view_submission", **self._common(user), "trigger_id": slack._trigger(user),

@@ -16,9 +16,11 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+from bot.playground.blockkit import dispatch_triggers
 from bot.playground.mrkdwn import SAFE_URL, Viewer, day_label, esc, format_date, mrkdwn, plain
 
-__all__ = ["SUPPORTED", "Viewer", "blocks_html", "day_divider", "message_html", "mrkdwn", "used_types", "view_html"]
+__all__ = ["SUPPORTED", "Viewer", "blocks_html", "day_divider", "day_html", "message_html", "mrkdwn", "used_types",
+           "view_html"]
 
 # ---- Block Kit -----------------------------------------------------------------------------------
 
@@ -76,14 +78,24 @@ def _select(element: dict[str, Any], block_id: str, handle: str, viewer: Viewer,
                 out.append(f"<option {_option_attrs(option)}{chosen}>{esc(_raw_text(option.get('text')))}</option>")
         return "".join(out)
 
+    listed = [o for o in element.get("options") or [] if isinstance(o, dict)]
+    typeahead = ""
+    if element.get("type") == "external_select":  # the options are what the app answered to the typing
+        first = element.get("initial_option")
+        if isinstance(first, dict) and all(o.get("value") != first.get("value") for o in listed):
+            listed.insert(0, first)
+        attrs = " ".join(f'{name}="{esc(value)}"' for name, value in {
+            "data-typeahead": "1", "data-action-id": element.get("action_id") or "", "data-block-id": block_id,
+            "data-el": f"{handle}.q", "value": element.get("_typed") or ""}.items())
+        typeahead = f'<input class="bk-input bk-typeahead" type="search" placeholder="Type to search" {attrs}>'
     body = f'<option value="" disabled{"" if initial is not None else " selected"}>{esc(placeholder)}</option>'
-    body += options(element.get("options") or [])
+    body += options(listed)
     for group in element.get("option_groups") or []:
         if isinstance(group, dict):
             body += f'<optgroup label="{esc(_raw_text(group.get("label")))}">{options(group.get("options") or [])}' \
                     "</optgroup>"
-    return (f'<span class="bk-select-wrap"><select class="bk-select" {_data(kind, element, block_id, handle)}>{body}'
-            f"</select>{_confirm(element, viewer)}</span>")
+    return (f'<span class="bk-select-wrap">{typeahead}<select class="bk-select" '
+            f'{_data(kind, element, block_id, handle)}>{body}</select>{_confirm(element, viewer)}</span>')
 
 
 def _choices(element: dict[str, Any], block_id: str, handle: str, viewer: Viewer, kind: str) -> str:
@@ -105,8 +117,9 @@ def _choices(element: dict[str, Any], block_id: str, handle: str, viewer: Viewer
     return f'<div class="bk-choices" {_data(kind, element, block_id, handle)}>{"".join(rows)}</div>'
 
 
-def element_html(element: Any, block_id: str, viewer: Viewer, handle: str = "") -> str:
-    """One element; `handle` is its place ("<block>.<element>"), which a click sends back."""
+def element_html(element: Any, block_id: str, viewer: Viewer, handle: str = "", dispatch: tuple[str, ...] = ()) -> str:
+    """One element; `handle` is its place ("<block>.<element>"), which a click sends back. An input that
+    `dispatch`es is marked with when (`character`, `enter`), so the page sends its changes as Slack does."""
     if not isinstance(element, dict):
         return ""
     kind = str(element.get("type") or "")
@@ -136,6 +149,8 @@ def element_html(element: Any, block_id: str, viewer: Viewer, handle: str = "") 
         limit = element.get("max_length")
         maxlength = f' maxlength="{int(limit)}"' if isinstance(limit, int) else ""
         data = _data(kind, element, block_id, handle)
+        if dispatch:
+            data += f' data-dispatch="{esc(" ".join(t.removeprefix("on_").split("_")[0] for t in dispatch))}"'
         if element.get("multiline"):
             return f'<textarea class="bk-input" {data} placeholder="{placeholder}"{maxlength}>{value}</textarea>'
         input_type = {"number_input": "number", "email_text_input": "email", "url_text_input": "url"}.get(kind, "text")
@@ -191,7 +206,8 @@ def block_html(block: Any, viewer: Viewer, errors: Mapping[str, str] | None = No
         css = " bk-has-error" if error else ""
         return (f'<div class="bk-block bk-input-block{css}" data-block-id="{esc(block_id)}">'
                 f'<label class="bk-label">{text_html(block.get("label"), viewer)}{optional}</label>'
-                f"{element_html(block.get('element'), block_id, viewer, f'{index}.0')}{shown_error}{hint}</div>")
+                f"{element_html(block.get('element'), block_id, viewer, f'{index}.0', dispatch_triggers(block))}"
+                f"{shown_error}{hint}</div>")
     if kind == "image":
         return f'<div {attrs}><span class="bk-image">[image: {esc(block.get("alt_text") or "")}]</span></div>'
     return f'<div {attrs}><span class="bk-unsupported">[unsupported block: {esc(kind)}]</span></div>'
@@ -234,6 +250,12 @@ def message_html(message_id: str, author: tuple[str, bool], ts: str, text: str |
 def day_divider(day: date, viewer: Viewer) -> str:
     return (f'<div class="day-divider" role="separator" data-day="{day.isoformat()}">'
             f"<span>{esc(day_label(day, viewer))}</span></div>")
+
+
+def day_html(day: date, viewer: Viewer, messages: str) -> str:
+    """One day of a conversation: its divider, which stays at the top while its own messages scroll under
+    it (and only then: the next day's pushes it away, as in Slack's client), then the messages."""
+    return f'<section class="day" data-day="{day.isoformat()}">{day_divider(day, viewer)}{messages}</section>'
 
 
 def view_html(view: Mapping[str, Any], viewer: Viewer, errors: Mapping[str, str] | None = None, *,

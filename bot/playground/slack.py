@@ -32,7 +32,7 @@ from bot.playground.slack_directory import BOT_USER_ID as BOT_USER_ID  # the fak
 from bot.playground.slack_directory import TEAM_ID as TEAM_ID
 from bot.playground.slack_methods import TRIGGER_SECONDS as TRIGGER_SECONDS
 from bot.playground.slack_methods import WebApiMethods
-from bot.playground.slack_rules import Refusal, message_refusal, view_refusal
+from bot.playground.slack_rules import Refusal, message_refusal, options_refusal, view_refusal
 from bot.playground.slack_socket import SocketModeSide
 from bot.playground.slack_urls import ResponseUrl, ResponseUrls
 
@@ -40,7 +40,7 @@ from bot.playground.slack_urls import ResponseUrl, ResponseUrls
 DROP = 0
 #: Slack's answers to what an app should never send: kept in `SlackFake.refused`, and a test fails on them.
 MALFORMED = frozenset({"invalid_blocks", "invalid_arguments", "msg_too_long", "msg_blocks_too_long", "no_text",
-                       "used_url", "cant_update_message"})
+                       "used_url", "cant_update_message", "invalid_options"})
 #: Methods whose message or view Slack checks before anything else.
 MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.postEphemeral", "chat.update", "chat.scheduleMessage"})
 VIEW_METHODS = frozenset({"views.open", "views.push", "views.update", "views.publish"})
@@ -253,7 +253,8 @@ class SlackFake(WebApiMethods, SocketModeSide, ResponseUrls):
         """Check what the bot answered Slack over HTTP (an ack's message, or a submission's view), as Slack
         checks it before showing it; a refusal is recorded as a call of `kind` (e.g. "ack:view")."""
         action = body.get("response_action")
-        refusal = (view_refusal(body.get("view")) if action in ("update", "push") else
+        refusal = (options_refusal(body) if kind == "ack:block_suggestion" else
+                   view_refusal(body.get("view")) if action in ("update", "push") else
                    message_refusal(body) if action is None else None)
         if refusal is not None:
             self._record(SlackCall(kind, body, {}, result=refusal.answer(), clock=self.clock()))

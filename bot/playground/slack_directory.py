@@ -63,6 +63,11 @@ class Directory:
         self.channels[channel_id] = channel
         return channel
 
+    def restrict_posting(self, channel_id: str, restricted: bool = True) -> None:
+        """A workspace preference now stops (or again lets) the bot post in `channel_id` (`restricted_action`)."""
+        with self._lock:
+            self.channels[channel_id]["_restricted"] = restricted
+
     def add_usergroup(self, group_id: str, handle: str, members: list[str]) -> dict[str, Any]:
         """A user group (`@handle`); `set_usergroup_members` changes who is in it, as an admin would."""
         group = {"id": group_id, "team_id": TEAM_ID, "handle": handle, "name": handle, "users": list(members)}

@@ -115,6 +115,17 @@ def view_refusal(view: Any) -> Refusal | None:
     return Refusal("invalid_arguments", tuple(problems)) if problems else None
 
 
+def options_refusal(answer: Any) -> Refusal | None:
+    """What Slack makes of an app's answer to `block_suggestion` (an external select's options): at most
+    100 options (or groups of them), each as a select's option is checked."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("options", answer.get("option_groups")), list):
+        return Refusal("invalid_options", ("[ERROR] the answer needs options or option_groups",))
+    element = {"type": "external_select", "option_groups": answer["option_groups"]} if "option_groups" in answer \
+        else {"type": "static_select", "options": answer["options"]}
+    problems = _element(element, "")
+    return Refusal("invalid_options", tuple(problems)) if problems else None
+
+
 def _blocks(blocks: Any, at: str, limit: int, surface: str) -> list[str]:
     if not isinstance(blocks, list):
         return [f"[ERROR] blocks must be an array [json-pointer:{at}]"]

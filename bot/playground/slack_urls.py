@@ -31,7 +31,8 @@ class ResponseUrl:
 class UrlAnswer:
     status: int
     error: str | None = None
-    #: What the post did to the message it answers: "replaced", "deleted", or "added" (a new message).
+    #: What the post did to the message it answers: "replaced", "deleted", "added" (a new message), or
+    #: "ignored" (a delete on a slash command's URL).
     effect: str = "added"
     messages: tuple[str, ...] = ()
 
@@ -66,8 +67,8 @@ class ResponseUrls:
         if refusal is not None:
             return UrlAnswer(400, refusal.error, messages=refusal.messages)
         known.posts += 1
-        if known.command:
-            return UrlAnswer(200)
+        if known.command:  # a command's answer is never replaced or deleted; a post to delete it does nothing
+            return UrlAnswer(200, effect="ignored" if body.get("delete_original") else "added")
         effect = "deleted" if body.get("delete_original") else "replaced" if body.get("replace_original") else "added"
         return UrlAnswer(200, effect=effect)
 

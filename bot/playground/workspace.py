@@ -14,7 +14,7 @@ import itertools
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -55,6 +55,8 @@ class Workspace(SlackFake):
         self.inspector_dropped = 0  # rows let go of (the inspector keeps the newest INSPECTOR_ROWS)
         self.masker: Callable[[str], str] = lambda text: text
         self.pages: dict[int, tuple[str, int]] = {}  # open pages: page id -> (person, seq when opened)
+        # What the bot last answered to typing in an external select: (view, block, action) -> (typed, options)
+        self.suggestions: dict[tuple[str, str, str], tuple[str, list[dict[str, Any]]]] = {}
         self._seq = itertools.count(1)
         self._listeners: set[asyncio.Queue[str]] = set()
         for channel_id, name in CHANNELS.items():  # the bot is in both (conversations.info says so)
@@ -268,7 +270,7 @@ class Workspace(SlackFake):
         """A post the response_url took (`slack_urls` counted and checked it): on a button's message,
         `effect` says whether it replaces or deletes it; a command's answer is never replaced."""
         target = self.respond_to.get(token)
-        if target is None:
+        if target is None or effect == "ignored":
             return None
         original = next((m for m in self.messages if m.id == target.message_id), None)
         if effect == "deleted" and original is not None:
@@ -322,19 +324,32 @@ class Workspace(SlackFake):
                 yield message
 
     def conversation_html(self, user: str, channel: str, viewer: render.Viewer, since: int = 0) -> str:
-        """A conversation as Slack's client draws it: a divider ("Today", "Monday, December 7th") above
-        the first message of each day, in the person's time zone."""
-        parts: list[str] = []
-        day = None
+        """A conversation as Slack's client draws it: the messages of each day, in the person's time zone,
+        under that day's divider ("Today", "Monday, December 7th")."""
+        days: list[tuple[date, list[str]]] = []
         for m in self.visible(user, channel, since):
             when = datetime.fromtimestamp(int(m.ts.split(".", 1)[0]), viewer.tz).date()
-            if when != day:
-                parts.append(render.day_divider(when, viewer))
-                day = when
-            parts.append(render.message_html(m.id, self._author(m.author), m.ts, m.text, m.blocks, viewer,
-                                             ephemeral=m.ephemeral_to is not None, edited=m.edited,
-                                             in_thread=m.thread_ts is not None))
-        return "".join(parts)
+            if not days or days[-1][0] != when:
+                days.append((when, []))
+            days[-1][1].append(render.message_html(m.id, self._author(m.author), m.ts, m.text, m.blocks, viewer,
+                                                   ephemeral=m.ephemeral_to is not None, edited=m.edited,
+                                                   in_thread=m.thread_ts is not None))
+        return "".join(render.day_html(when, viewer, "".join(messages)) for when, messages in days)
+
+    def with_suggestions(self, view: dict[str, Any]) -> dict[str, Any]:
+        """`view` as Slack's client holds it: each external select with the options the bot last answered
+        to what was typed in it (what can be picked, and what a pick then sends)."""
+        view_id = str(view.get("id") or "")
+        blocks = []
+        for block in view.get("blocks") or []:
+            element = block.get("element") if isinstance(block, dict) else None
+            if isinstance(element, dict) and element.get("type") == "external_select":
+                key = (view_id, str(block.get("block_id") or ""), str(element.get("action_id") or ""))
+                if key in self.suggestions:
+                    typed, options = self.suggestions[key]
+                    block = dict(block, element=dict(element, options=options, _typed=typed))
+            blocks.append(block)
+        return dict(view, blocks=blocks)
 
     def snapshot(self, user: str, since: int = 0) -> dict[str, Any]:
         """Everything the page draws for `user` (on a page opened at `since`), as HTML made by `render`."""
@@ -345,7 +360,8 @@ class Workspace(SlackFake):
         top = modal.stack[-1] if modal.stack else None
         modal_html = None
         if top is not None:
-            modal_html = render.view_html(self.views[top], viewer, modal.errors.get(top), trouble=modal.trouble,
+            modal_html = render.view_html(self.with_suggestions(self.views[top]), viewer, modal.errors.get(top),
+                                          trouble=modal.trouble,
                                           depth=len(modal.stack))
         home = self.views.get(self.homes.get(user, ""))
         return {

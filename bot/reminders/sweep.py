@@ -36,6 +36,7 @@ from bot.reminders.outbox import SEND_BATCH, Outbox, Outgoing
 from bot.reminders.summary import SlackStopped, SweepSummary
 from bot.reminders.team_sweep import TeamReminders
 from bot.slack.blocks.reminders import bot_key_reminder_message, reminder_message
+from bot.slack.revocations.due import carry_out_due
 from bot.store import KeyId, Link, ReminderState, Sighting
 
 if TYPE_CHECKING:
@@ -310,23 +311,12 @@ class Sweeper:
             await outbox.put(Outgoing(key, step, recipient.slack.user_id, message, now))
 
     async def _scheduled_revocations(self, now: datetime, summary: SweepSummary) -> None:
-        """"Revoke the old key in N hours" (from a renewal), once its time has come."""
-        for item in await self.rt.revocations.due_revocations(now):
-            if not await self.rt.revocations.take_revocation(item.id):
-                continue
-            try:
-                outcome = (await self.rt.keys.revoke_exact(
-                    item.dataos_user_id, item.key_name, item.key_expiration, actor=item.requested_by,
-                    detail="scheduled at renewal")).outcome
-            except DataOSError as exc:
-                await self.rt.revocations.finish_revocation(item.id, "pending")  # try again next sweep
-                summary.failures.append(f"{item.dataos_user_id}/{item.key_name}: scheduled revoke failed ({exc})")
-                continue
-            await self.rt.revocations.finish_revocation(item.id, "skipped" if outcome == "changed" else "done")
-            if outcome == "revoked":
-                summary.revoked_later += 1
-            elif outcome == "changed":
-                summary.skipped["scheduled revoke: key changed"] += 1
+        """"Revoke the old key in N hours" (from a renewal), once its time has come (`bot.slack.revocations`)."""
+        carried = await carry_out_due(self.rt, worker=self.worker, now=now)
+        summary.revoked_later += carried.revoked
+        if carried.changed:
+            summary.skipped["scheduled revoke: key changed"] += carried.changed
+        summary.failures += carried.failures
 
     async def _watch_bot_key(self, now: datetime, state: ReminderState, members: dict[str, SlackProfile],
                              summary: SweepSummary) -> None:

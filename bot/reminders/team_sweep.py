@@ -4,9 +4,13 @@ admins get one digest a day of the application keys no team owns.
 The same ladder and half-lifetime rule as personal keys (`bot.domain.reminders`), the same ledger and
 claims (`claim_reminders`), so two replicas post a channel reminder once: the step is recorded as
 `team:<step>` with the channel as its recipient. When Slack refuses the channel for good (archived, the
-bot removed), or another organisation can read it (Slack Connect), the step goes to each owner by DM
-instead (each claimed on its own, `team:<step>:dm:<owner>`) and the admins are told once per channel (a
-mark in `sweep_marks`). A team whose DataOS user is not an application user now gets nothing.
+bot removed, not found, or `restricted_action`: a workspace preference stops the bot posting there) the
+step goes to each admitted owner by DM instead (each claimed on its own, `team:<step>:dm:<owner>`); an
+owner Slack could not look up at that moment, or whose DM Slack refused for now, is tried again by later
+passes. The admins are told once each time the channel becomes unreachable (a mark in `sweep_marks`,
+cleared by the next post the channel takes). A channel another organisation can read (Slack Connect) is
+never posted to: its steps go to the owners the same way, and the admins hear once per channel. A team
+whose DataOS user is not an application user now gets nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.dataos import DataOSError, Token
-from bot.delivery import fate_of, retry_after
+from bot.delivery import CHANNEL_UNREACHABLE, fate_of, retry_after
 from bot.domain.reminders import KeyFacts, due_step, may_send_now, zone_for
 from bot.identity import SlackProfile
 from bot.reminders.outbox import CLAIM_LEASE
@@ -29,6 +33,7 @@ from bot.slack.blocks.team_reminders import (
     team_reminder_message,
     unowned_digest_message,
 )
+from bot.slack.common import active_admins
 from bot.slack.owners import team_kind_problem
 from bot.slack.teams.channel import shared_now, tell_admins_shared
 from bot.store import KeyId, Outcome, ReminderState, Sighting
@@ -39,8 +44,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 STEP_PREFIX = "team:"
-#: Slack's answers that mean the channel itself cannot take the reminder (not this message, not for now).
-CHANNEL_GONE = frozenset({"is_archived", "not_in_channel", "channel_not_found"})
+#: Slack's answers that mean the channel itself cannot take the reminder (`restricted_action` included).
+CHANNEL_GONE = CHANNEL_UNREACHABLE
 #: Not Slack's: the channel is shared with another organisation, so the bot does not post there.
 SHARED = "shared_outside"
 DIGEST_HORIZON = timedelta(days=7)
@@ -85,6 +90,7 @@ class TeamReminders:
             try:
                 for due in await self._decide(team, tokens, state, members, now, summary):
                     await self._post(due, now, summary)
+                await self._retry_owner_dms(team, tokens, state, now, summary)
             except Exception as exc:  # one team's problem must not stop the others'
                 log.exception("team reminders failed for %s", team.app_user_id)
                 summary.failures.append(f"{team.app_user_id}: {type(exc).__name__}")
@@ -144,13 +150,44 @@ class TeamReminders:
             return
         # The channel cannot take it: each owner gets it by DM (each claimed on its own), admins hear once.
         for owner in await self.rt.teams.owners_of(due.team):
-            if await self.rt.resolver.admission(owner, allow_guests=False) is not None:
-                continue  # a guest, an outsider, a deactivated account or a bot in an owning group: not told
-            await self._claim_and_send(due.key, f"{step}:dm:{owner}", owner, message, summary)
+            await self._to_owner(due.key, f"{step}:dm:{owner}", owner, message, summary)
         if shared:
             await tell_admins_shared(self.rt, due.team)
         elif code is not None:
             await self._tell_admins(due.team, code, now)
+
+    async def _to_owner(self, key: KeyId, step: str, owner: str, message: Message, summary: SweepSummary) -> None:
+        denied = await self.rt.resolver.admission(owner, allow_guests=False)
+        if denied is None:
+            await self._claim_and_send(key, step, owner, message, summary)
+        elif denied.reason == "unavailable":  # Slack could not say who they are just now: a later pass asks again
+            await self._defer(key, step, owner, summary)
+        # (a guest, an outsider, a deactivated account or a bot in an owning group: not told)
+
+    async def _defer(self, key: KeyId, step: str, owner: str, summary: SweepSummary) -> None:
+        """Put an owner's DM on record as refused for now, to be claimed again after the usual back-off."""
+        claimed = await self.rt.ledger.claim_reminders([(key, step, owner)], now=self.rt.clock(),
+                                                      worker=self.sweeper.worker, lease=CLAIM_LEASE)
+        if (key, step) not in claimed:
+            return
+        summary.failures.append(f"{key[0]}/{key[1]}: Slack could not look up owner {owner}; tried again later")
+        self.rt.outcomes.add([Outcome(key, step, "failed", error="lookup_failed",
+                                      retry_at=retry_after(claimed[key, step], self.rt.clock()))])
+        await self.rt.outcomes.flush(self.rt.ledger)
+
+    async def _retry_owner_dms(self, team: Team, tokens: list[Token], state: ReminderState, now: datetime,
+                               summary: SweepSummary) -> None:
+        """Owner DMs of a channel-refused step that could not go out yet: tried again once their back-off
+        has passed, while the key is the one listed now."""
+        listed = {(t.name, t.expiration): t for t in tokens}
+        for key, step, owner in await self.rt.ledger.retryable(team.app_user_id, f"{STEP_PREFIX}%:dm:%", now):
+            token = listed.get((key[1], key[2]))
+            sighting = state.sightings.get(key)
+            base = step[len(STEP_PREFIX):].split(":dm:", 1)[0]
+            if token is None or sighting is None or not owner:
+                continue
+            due = _Due(team, token, key, base, _lifetime(sighting))
+            await self._to_owner(key, step, owner, self._message(due, now), summary)
 
     async def _claim_and_send(self, key: KeyId, step: str, to: str, message: Message,
                               summary: SweepSummary) -> str | None:
@@ -189,15 +226,25 @@ class TeamReminders:
         summary.team_sent += 1
         if not await book.flush(self.rt.ledger):
             summary.failures.append("a team reminder's outcome could not be recorded yet; it is kept")
+        if not to.startswith(("U", "W")):
+            await self._reachable(to)
         return None
 
+    async def _reachable(self, channel: str) -> None:
+        """The channel took a post: when it becomes unreachable again, the admins are told again."""
+        try:
+            await self.rt.marks.clear_mark(f"{GONE_MARK}:{channel}")
+        except Exception as exc:  # at worst the admins are not told of the next outage; said in the log
+            log.warning("could not note that team channel %s is reachable again: %s", channel, type(exc).__name__)
+
     async def _tell_admins(self, team: Team, code: str, now: datetime) -> None:
-        """Once per channel (across passes and replicas): the mark is claimed before the DMs go out."""
+        """Once per outage of a channel (across passes and replicas): the mark is claimed before the DMs go
+        out, and cleared when the channel takes a post again (`_reachable`)."""
         mark = f"{GONE_MARK}:{team.channel_id}"
         if await self.rt.marks.claim_mark(mark, now=now, older_than=_NEVER) is None:
             return
         message = channel_unreachable_message(team.app_user_id, team.channel_id, code)
-        for admin in sorted(self.rt.admins):
+        for admin in await active_admins(self.rt.profiles, self.rt.admins):
             await self._dm(admin, message)
 
     async def _digest(self, now: datetime, owned: set[str], summary: SweepSummary) -> None:

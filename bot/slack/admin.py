@@ -26,7 +26,7 @@ from bot.slack import tracked
 from bot.slack.blocks.chunks import section_blocks
 from bot.slack.blocks.common import DAMAGED_BUTTON, Message, slack_date, text_message
 from bot.slack.common import user_id
-from bot.slack.errors import explain
+from bot.slack.errors import explain, unescaped_mention
 from bot.slack.key_buttons import (
     ADMIN_REVOKE_ACTION,
     admin_keys_message,
@@ -114,6 +114,8 @@ async def admin_command(rt: Runtime, actor: str, args: list[str], respond: Async
         await admin_team(rt, actor, rest, say)
     elif sub == "teams":
         await admin_teams(rt, actor, say)
+    elif (unescaped := unescaped_mention(rest)) is not None:
+        await say(f":no_entry: {unescaped}")
     else:
         await say(USAGE)
 
@@ -216,7 +218,7 @@ async def admin_revoke(rt: Runtime, body: dict[str, Any], respond: AsyncRespond)
         await say(f":warning: {replaced_text(done.name)} The key {whose} that has that name now is a newer one; "
                   "run `/apikey admin keys` again to see it.")
     elif done.outcome == "gone":
-        await say(f"{gone_text(done.name)} ({whose})")
+        await say(gone_text(done.name, whose))
     else:
         told = await tell_owner(rt, actor, dataos_user, done.name)
         await say(f":wastebasket: Revoked *{shown(done.name)}* {whose}. {told}")

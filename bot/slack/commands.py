@@ -136,10 +136,11 @@ def create_prefill(rt: Runtime, args: list[str]) -> dict[str, Any]:
     if name is not None and validity is None and _looks_like_duration(name):
         name, validity = None, name  # `/apikey create 30d`
     problems: list[str] = []
+    name_error: str | None = None  # under the name, where it follows what is typed
     try:
         validate_key_name(name)
     except InvalidKeyName as exc:
-        problems.append(shown(str(exc), 200))
+        name_error = str(exc)
     hours: int | None = None
     if validity is not None:
         try:
@@ -151,7 +152,7 @@ def create_prefill(rt: Runtime, args: list[str]) -> dict[str, Any]:
         problems.append(f"I ignored the extra words: {shown(' '.join(extra), 60)}.")
     text = validity if validity is not None and (hours is None or hours not in rt.policy.presets) else None
     return {"name": name, "validity_hours": hours, "validity_text": text,
-            "error": " ".join(problems) or None}
+            "error": " ".join(problems) or None, "name_error": name_error}
 
 
 def _looks_like_duration(text: str) -> bool:

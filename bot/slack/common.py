@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ from slack_sdk.webhook import WebhookResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.dataos import Token
-from bot.identity import failure, slack_error
+from bot.identity import SlackProfiles, failure, slack_error
 from bot.logs import request_id
 from bot.slack.blocks.common import Message, info_modal, text_message
 from bot.slack.blocks.keys import secret_message
@@ -107,14 +107,16 @@ def clicked_message(body: dict[str, Any]) -> tuple[str, str]:
     return str(container.get("channel_id") or ""), str(container.get("message_ts") or "")
 
 
-async def update_message(client: AsyncWebClient, channel: str, ts: str, message: Message) -> None:
-    """Replace a message the bot sent (its buttons with what was done); logged if Slack refused."""
+async def update_message(client: AsyncWebClient, channel: str, ts: str, message: Message) -> bool:
+    """Replace a message the bot sent (its buttons with what was done); False (logged) if Slack refused."""
     if not channel or not ts:
-        return
+        return False
     try:
         await client.chat_update(channel=channel, ts=ts, **message.kwargs())
     except SlackApiError as exc:
         log.warning("could not update message %s/%s: %s", channel, ts, slack_error(exc))
+        return False
+    return True
 
 
 async def tell(client: AsyncWebClient, channel: str, slack_user: str, text: str) -> None:
@@ -193,3 +195,24 @@ async def scheduled_revocations(revocations: ScheduledRevocations, dataos_user_i
     except Exception as exc:
         log.warning("could not read the scheduled revocations of %s: %s", dataos_user_id, type(exc).__name__)
         return {}
+
+
+async def active_admins(profiles: SlackProfiles, admins: Iterable[str]) -> list[str]:
+    """The admins (ADMIN_SLACK_USER_IDS) to tell something: those Slack does not know as deactivated or
+    gone, so a notice never goes only to a deactivated admin. One Slack cannot say about just now is kept
+    (the post itself will tell); none left is an ERROR, which `apikey-bot doctor` also reports."""
+    found: list[str] = []
+    configured = sorted(admins)
+    for admin in configured:
+        try:
+            profile = await profiles.get(admin)
+        except Exception as exc:
+            log.warning("could not look up admin %s: %s", admin, failure(exc))
+            found.append(admin)
+            continue
+        if profile is not None and not profile.deleted:
+            found.append(admin)
+    if configured and not found:
+        log.error("every admin in ADMIN_SLACK_USER_IDS is deactivated or unknown in Slack, so admin notices reach "
+                  "nobody; add an active admin (`apikey-bot doctor` checks it)")
+    return found

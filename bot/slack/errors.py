@@ -75,3 +75,20 @@ def explain_slack(exc: SlackApiError, *, doing: str) -> str:
                 "Try again in a minute.")
     return (f"Slack answered `{code}` while I was {doing}. Nothing was changed. Please try again; if it keeps "
             "happening, tell a platform admin (`apikey-bot doctor` shows the cause).")
+
+
+#: Slack's own name for the slash command setting that turns `#channel`, `@person` and `@group` into ids.
+ESCAPE_SETTING = "Escape channels, users, and links sent to your app"
+
+
+def unescaped_mention(words: list[str]) -> str | None:
+    """When a command's text holds `#channel` or `@name` as typed, Slack did not turn it into its entity
+    (`<#C…>`, `<@U…>`): the app was made by hand with the command's escaping off. The sentence naming the
+    setting, or None."""
+    word = next((w for w in words if len(w) > 1 and w[0] in "#@" and w[1] not in "<"), None)
+    if word is None:
+        return None
+    what = "a channel" if word.startswith("#") else "a person or user group"
+    return (f"Slack sent `{shown(word, 80)}` as typed, not as {what}: the `/apikey` command's “{ESCAPE_SETTING}” "
+            "setting is off (an app set up by hand rather than from `apikey-bot manifest`). Turn it on in the "
+            "app's settings under Slash Commands → /apikey, then run this again. Nothing was changed.")

@@ -13,7 +13,7 @@ from slack_bolt.async_app import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Runtime
-from bot.domain.durations import InvalidDuration
+from bot.domain.durations import InvalidDuration, humanize_hours
 from bot.domain.keys import InvalidKeyName, validate_key_name
 from bot.identity import Denied, Identity
 from bot.slack.blocks.common import info_modal, render_id, working_modal
@@ -25,6 +25,7 @@ from bot.slack.blocks.ids import (
     CUSTOM_VALUE,
     NAME_BLOCK,
     NAME_INPUT,
+    NAME_WARNING_BLOCK,
     VALIDITY_BLOCK,
     VALIDITY_INPUT,
 )
@@ -42,12 +43,11 @@ def read_create_form(rt: Runtime, view: dict[str, Any]) -> tuple[str | None, int
     name: str | None = None
     # Anything not shaped as Slack sends it is refused, not guessed at: a form is not a place for surprises.
     raw_name = state_value(view, NAME_BLOCK, NAME_INPUT).get("value")
-    try:
-        if raw_name is not None and not isinstance(raw_name, str):
-            raise InvalidKeyName("That name could not be read; type it again.")
-        name = validate_key_name(raw_name)
-    except InvalidKeyName as exc:
-        errors[NAME_BLOCK] = str(exc)
+    problem = name_problem(raw_name)
+    if problem is None:
+        name = validate_key_name(raw_name if isinstance(raw_name, str) else None)
+    else:
+        errors[NAME_BLOCK] = problem
     selected = state_value(view, VALIDITY_BLOCK, VALIDITY_INPUT).get("selected_option") or {}
     choice = str(selected.get("value") or "") if isinstance(selected, dict) else ""
     raw_custom = state_value(view, CUSTOM_BLOCK, CUSTOM_INPUT).get("value")
@@ -55,7 +55,9 @@ def read_create_form(rt: Runtime, view: dict[str, Any]) -> tuple[str | None, int
     if raw_custom is not None and not isinstance(raw_custom, str):
         errors[CUSTOM_BLOCK] = "That validity could not be read; type it again."
     hours: int | None = None
-    if choice == CUSTOM_VALUE or not choice:
+    # A validity typed while "Valid for" still shows what the form was drawn with wins: typing it was the
+    # person's last word. Once they picked another preset too, the two disagree and the form asks.
+    if choice == CUSTOM_VALUE or not choice or (custom and choice == drawn_choice(view)):
         if not custom:
             target = CUSTOM_BLOCK if choice else VALIDITY_BLOCK
             errors[target] = "Type a validity such as 36h, 45d or 2w, or choose one of the presets."
@@ -69,30 +71,66 @@ def read_create_form(rt: Runtime, view: dict[str, Any]) -> tuple[str | None, int
         preset = int(digits) if choice.endswith("h") and digits.isascii() and digits.isdigit() else None
         if preset is None or preset not in rt.policy.presets:
             errors[VALIDITY_BLOCK] = "That validity is not offered any more; choose another."
+        elif custom and _hours_or_none(rt, custom) != preset:
+            errors[CUSTOM_BLOCK] = (f"“Valid for” says {humanize_hours(preset)}, and this says {custom}: choose "
+                                    f"“Custom…” above to use {custom}, or clear this field to use "
+                                    f"{humanize_hours(preset)}.")
         else:
             hours = preset
     return name, hours, {state_block_id(view, block): text for block, text in errors.items()}
 
 
+def _hours_or_none(rt: Runtime, text: str) -> int | None:
+    try:
+        return rt.policy.parse(text)
+    except InvalidDuration:
+        return None
+
+
+def drawn_choice(view: dict[str, Any]) -> str:
+    """The "Valid for" option the form was drawn with: what Slack shows until the person picks another."""
+    for block in view.get("blocks") or []:
+        if isinstance(block, dict) and str(block.get("block_id") or "").split("~")[0] == VALIDITY_BLOCK:
+            element = block.get("element")
+            initial = element.get("initial_option") if isinstance(element, dict) else None
+            return str(initial.get("value") or "") if isinstance(initial, dict) else ""
+    return ""
+
+
+def name_problem(raw: object) -> str | None:
+    """What is wrong with a typed key name, as a sentence; None when nothing is (empty is fine)."""
+    try:
+        if raw is not None and not isinstance(raw, str):
+            raise InvalidKeyName("That name could not be read; type it again.")
+        validate_key_name(raw)
+    except InvalidKeyName as exc:
+        return str(exc)
+    return None
+
+
 def has_banner(view: dict[str, Any]) -> bool:
-    return any(isinstance(b, dict) and str(b.get("block_id") or "").split("~")[0] == BANNER_BLOCK
+    """Whether the form shows a problem about what it was drawn with (the banner, or the name warning)."""
+    return any(isinstance(b, dict) and str(b.get("block_id") or "").split("~")[0] in (BANNER_BLOCK,
+                                                                                       NAME_WARNING_BLOCK)
                for b in view.get("blocks") or [])
 
 
-def redraw_create_form(rt: Runtime, view: dict[str, Any], problems: list[str]) -> dict[str, Any]:
-    """The create form as submitted, with `problems` (about these very values) as its banner."""
+def redraw_create_form(rt: Runtime, view: dict[str, Any], problems: list[str],
+                       name_error: str | None = None) -> dict[str, Any]:
+    """The create form as submitted, with `problems` (about these very values) as its banner, and what is
+    wrong with the name under it."""
     raw_name = state_value(view, NAME_BLOCK, NAME_INPUT).get("value")
     selected = state_value(view, VALIDITY_BLOCK, VALIDITY_INPUT).get("selected_option") or {}
     choice = str(selected.get("value") or "") if isinstance(selected, dict) else ""
     raw_custom = state_value(view, CUSTOM_BLOCK, CUSTOM_INPUT).get("value")
     digits = choice[:-1]
     preset = int(digits) if choice.endswith("h") and digits.isascii() and digits.isdigit() else None
-    error = " ".join(shown(p, 300) for p in problems) or "Choose a validity."
+    error = " ".join(shown(p, 300) for p in problems) or (None if name_error else "Choose a validity.")
     return keep_what_was_there(view, create_modal(
         rt.policy, name=raw_name if isinstance(raw_name, str) else None,
         validity_hours=preset if preset in rt.policy.presets else None,
         validity_text=raw_custom.strip() if isinstance(raw_custom, str) and choice == CUSTOM_VALUE else None,
-        error=error, channel_id=metadata(view).get("channel_id", ""), render=render_id()))
+        error=error, channel_id=metadata(view).get("channel_id", ""), render=render_id(), name_error=name_error))
 
 
 def keep_what_was_there(submitted: dict[str, Any], form: dict[str, Any]) -> dict[str, Any]:

@@ -166,6 +166,17 @@ class _ViewSubmission(_Common):
     view: _SubmittedView
 
 
+class _BlockSuggestion(_Common):
+    """What an external select's typing sends (`block_suggestion`): the options load for the create form."""
+
+    type: Literal["block_suggestion"]
+    user: _User
+    action_id: Text = Field(min_length=1, max_length=255)
+    block_id: Text | None = Field(default=None, max_length=255)
+    value: Text = Field(default="", max_length=200)
+    view: _ActionView | None = None
+
+
 class _Command(_Common):
     command: Text = Field(min_length=2, max_length=32)
     user_id: Text = Field(min_length=1, max_length=32)
@@ -353,6 +364,8 @@ def check_payload(inbound: Inbound) -> None:
             _validate(_BlockActions, data, "button click")
         elif kind == "view_submission":
             _validate(_ViewSubmission, data, "form submission")
+        elif kind == "block_suggestion":
+            _validate(_BlockSuggestion, data, "options request")
         else:
             raise Rejection(404, "This interaction type is not handled.")
     elif inbound.kind == "event":

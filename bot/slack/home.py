@@ -61,7 +61,8 @@ async def team_home_blocks(rt: Runtime, slack_user: str, room: int, *, quiet: bo
         return [] if quiet else [{"type": "section", "text": {"type": "mrkdwn", "text": ":x: I could not look up "
                                   "the application users you own just now; their keys are not shown. Please try "
                                   "again in a minute."}}]
-    for team in teams:
+    room -= 1  # kept for the line naming those that do not fit
+    for i, team in enumerate(teams):
         problem = await team_kind_problem(rt, team)
         if problem is not None:
             section = [text_message(f":no_entry: {problem[1]}").blocks[0]]
@@ -74,7 +75,11 @@ async def team_home_blocks(rt: Runtime, slack_user: str, room: int, *, quiet: bo
             else:
                 section = [b.to_dict() for b in team_key_blocks(team, tokens, rt.clock())]
         section = [{"type": "divider"}, *section]
-        if len(found) + len(section) > room:
+        if len(found) + len(section) > room:  # never dropped in silence: said, with where to see them
+            left = len(teams) - i
+            found.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
+                f"…and {left} more application user{'s' if left != 1 else ''} you own; "
+                "`/apikey list &lt;app-user&gt;` shows the keys of one.")}]})
             break
         found += section
     return found

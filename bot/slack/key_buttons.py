@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, ConfirmO
 from bot.dataos import Token
 from bot.domain.keys import EXACT_DIGEST_LENGTH, exact_digest, mask_secret
 from bot.identity import Identity
-from bot.slack.blocks.common import Message, exact_value, slack_date, text_message, text_object
+from bot.slack.blocks.common import Message, confirm_text, exact_value, slack_date, slack_day, text_message, text_object
 from bot.slack.blocks.keys import KEYS_PER_PAGE
 from bot.text import shown
 
@@ -94,8 +94,10 @@ def replaced_text(name: str, since: str = "this message") -> str:
     return f"`{shown(name)}` was replaced after {since}; nothing was revoked."
 
 
-def gone_text(name: str) -> str:
-    return f"`{shown(name)}` is no longer in DataOS (it may have been revoked already); nothing was revoked."
+def gone_text(name: str, whose: str = "") -> str:
+    """`whose` ("of DataOS user `ada`") goes with the key's name, inside the sentence."""
+    return (f"`{shown(name)}`{' ' + whose if whose else ''} is no longer in DataOS (it may have been revoked "
+            "already); nothing was revoked.")
 
 
 # ---- /apikey admin keys -----------------------------------------------------------------------
@@ -121,8 +123,10 @@ def admin_keys_message(target: str, identity: Identity, tokens: Sequence[Token])
                 text="Revoke", action_id=ADMIN_REVOKE_ACTION, style="danger",
                 value=value,
                 confirm=ConfirmObject(title="Revoke this key?",
-                                      text=f"*{shown(token.name, 80)}* of `{shown(dataos_user, 80)}` (expires "
-                                           f"{token.expiration:%Y-%m-%d %H:%M} UTC) stops working at once.",
+                                      # the expiry in the admin's own time zone, as in the row above (not UTC)
+                                      text=confirm_text(f"*{shown(token.name, 80)}* of `{shown(dataos_user, 80)}` "
+                                                        f"(expires {slack_date(token.expiration)}) stops working "
+                                                        "at once."),
                                       confirm="Revoke", deny="Keep it", style="danger"))]),
         ]
     return Message(intro, [b.to_dict() for b in found])
@@ -132,7 +136,7 @@ def admin_revoked_message(actor: str, name: str, dataos_user: str, at: datetime)
     """The DM to a key's owner after an admin revoked it: who, which key, when."""
     return text_message(
         f":wastebasket: <@{shown(actor, 32)}>, a platform admin, revoked your DataOS API key *{shown(name)}* "
-        f"(DataOS user `{shown(dataos_user)}`) on {slack_date(at)}. Anything still using it is now refused by "
+        f"(DataOS user `{shown(dataos_user)}`) {slack_day(at)}. Anything still using it is now refused by "
         f"DataOS. If you did not expect this, ask <@{shown(actor, 32)}>; `/apikey create` makes a new key.")
 
 
@@ -158,6 +162,21 @@ def offboarding_notice(who: str, dataos_user: str, tokens: Sequence[Token]) -> M
             f"DataOS API key{'s' if len(tokens) != 1 else ''} (DataOS user `{shown(dataos_user)}`): {names}.")
     return Message(text, [SectionBlock(block_id="notice", text=text).to_dict(),
                           *_revoke_all_blocks(who, dataos_user, tokens)])
+
+
+def reactivated_text(who: str, at: datetime) -> str:
+    """The sentence a deactivation notice turns into, and its Revoke all's refusal, once they are back."""
+    return f"<@{shown(who, 32)}> was reactivated in Slack {slack_date(at)}."
+
+
+def reactivated_notice(who: str, at: datetime, *, restored: Sequence[str] = ()) -> Message:
+    """A deactivation notice, updated in place when the member is reactivated: its Revoke all is gone (and
+    refuses if pressed from an older copy), and what was undone is said."""
+    teams = (f" They own {', '.join(f'`{shown(t, 80)}`' for t in restored[:20])} again." if restored else "")
+    text = (f":arrows_counterclockwise: {reactivated_text(who, at)} This notice no longer applies: its Revoke all "
+            f"does nothing now, and keys already revoked from it stay revoked.{teams} `/apikey admin keys "
+            f"<@{shown(who, 32)}>` lists their keys.")
+    return Message(text, [SectionBlock(block_id="notice", text=text).to_dict()])
 
 
 def _revoke_all_blocks(who: str, dataos_user: str, tokens: Sequence[Token]) -> list[dict[str, Any]]:

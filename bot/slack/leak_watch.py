@@ -157,7 +157,9 @@ async def _check(rt: Runtime, candidate: str, paste: Paste) -> None:
     delivered = [dm.recipient for dm in await rt.leak_reports.sent(fp)]
     told = bool(delivered)
     retrying = not told and bool(await rt.leak_reports.retryable(fp))
-    await _tell_poster(rt, paste, name, told=told, retrying=retrying, to_admins=report.to_admins)
+    to_team = any(p.startswith(("C", "G")) for p in people)  # (a team hears in its channel first)
+    await _tell_poster(rt, paste, name, told=_told_whom(rt, delivered, report.to_admins, team=to_team),
+                       retrying=retrying)
     if not report.new:
         LEAKS.labels("repeat").inc()
         note = (f":rotating_light: Posted again in <#{shown(paste.channel, 32)}> by <@{shown(paste.poster, 32)}> "
@@ -175,15 +177,14 @@ async def _check(rt: Runtime, candidate: str, paste: Paste) -> None:
 
 
 async def _recipients(rt: Runtime, owner: str) -> tuple[list[str], bool]:
-    """The team channel of an application user that has a team (its owners by DM when another organisation
-    can read the channel); else the Slack people acting as DataOS user `owner`; the admins when there is
+    """The team channel of an application user that has a team (its owners and the admins by DM when another
+    organisation can read the channel); else the Slack people acting as DataOS user `owner`; the admins when there is
     none or it is not a person."""
     team = await _team(rt, owner)
     if team is not None:
-        if await shared_now(rt, team):
+        if await shared_now(rt, team):  # as when the channel refuses the bot: its owners and the admins, by DM
             await tell_admins_shared(rt, team)
-            owners = await admitted_owners(rt, team)
-            return (owners, False) if owners else (sorted(rt.admins), True)
+            return sorted(set(await admitted_owners(rt, team)) | rt.admins), False
         return [team.channel_id], False
     people = await people_of(rt, owner)
     if people:
@@ -200,11 +201,27 @@ async def _note(rt: Runtime, paste: Paste, text: str) -> None:
         log.warning("leak watch: could not tell %s: %s", paste.poster, slack_error(exc))
 
 
-async def _tell_poster(rt: Runtime, paste: Paste, name: str, *, told: bool, retrying: bool,
-                       to_admins: bool) -> None:
-    if told:
-        who = "The platform admins have" if to_admins else "Its owner has"
-        status = f"{who} been told and can revoke it."
+def _told_whom(rt: Runtime, delivered: list[str], to_admins: bool, *, team: bool) -> str | None:
+    """Who has been told, as the poster reads it; None for nobody yet. True to what was delivered: a team
+    channel that refused the bot means its owners and the admins heard by DM."""
+    if not delivered:
+        return None
+    if to_admins:
+        return "The platform admins have been told and can revoke it."
+    if not team:
+        return "Its owner has been told and can revoke it."
+    if any(d.startswith(("C", "G")) for d in delivered):
+        return "Its team has been told in its channel and can revoke it."
+    owners = any(d not in rt.admins for d in delivered)
+    admins = any(d in rt.admins for d in delivered)
+    who = ("its owners and the platform admins have" if owners and admins else
+           "its owners have" if owners else "the platform admins have")
+    return f"Its team's channel does not take the bot's posts, so {who} been told by DM and can revoke it."
+
+
+async def _tell_poster(rt: Runtime, paste: Paste, name: str, *, told: str | None, retrying: bool) -> None:
+    if told is not None:
+        status = told
     elif retrying:
         status = ("The bot could not tell its owner yet and will keep trying; until the key is revoked, anyone "
                   "who copied it can use it.")

@@ -24,7 +24,7 @@ from bot.domain.keys import key_ref
 from bot.identity import Denied, failure
 from bot.service import LinkResult
 from bot.slack import tracked
-from bot.slack.blocks.common import DAMAGED_BUTTON, Message, text_message
+from bot.slack.blocks.common import DAMAGED_BUTTON, Message, confirm_text, text_message
 from bot.slack.common import clicked_message, tell, update_message, user_id
 from bot.slack.home import publish_home
 from bot.store import Audit, Link
@@ -71,8 +71,9 @@ def displaced_message(result: LinkResult, displaced: str) -> Message:
         text="This was not me", action_id=NOT_ME_ACTION, value=not_me_value(result.link, displaced),
         style="danger", confirm=ConfirmObject(
             title="End this link?", confirm="End it and revoke", deny="Cancel", style="danger",
-            text=(f"<@{result.slack_user_id}> stops acting as `{shown(result.dataos_user_id, 80)}`, and the key "
-                  f"that was used to link (*{shown(result.link.proof_key_name or '', 80)}*) is revoked at once.")))
+            text=confirm_text(f"<@{result.slack_user_id}> stops acting as `{shown(result.dataos_user_id, 80)}`, and "
+                              f"the key that was used to link (*{shown(result.link.proof_key_name or '', 80)}*) is "
+                              "revoked at once.")))
     return Message(text, [SectionBlock(text=text).to_dict(), ActionsBlock(elements=[button]).to_dict()])
 
 

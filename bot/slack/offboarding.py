@@ -1,10 +1,16 @@
-"""When a Slack member is deactivated (`user_change` with `deleted: true`), admins get a DM listing that
-person's DataOS keys with one button that revokes exactly those keys (asked to confirm, each re-checked
-when pressed; keys made after the notice are left alone and named)."""
+"""When a Slack member is deactivated (`user_change` with `deleted: true`), the active admins get a DM
+listing that person's DataOS keys with one button that revokes exactly those keys (asked to confirm,
+each re-checked when pressed; keys made after the notice are left alone and named).
+
+When they are reactivated (`user_change` without `deleted`), each of those notices is updated in place
+("Ada was reactivated"), its Revoke all then refuses with that sentence, and the team ownership the
+deactivation removed is restored (or the admins are told exactly what to re-add). What a deactivation
+did is remembered for that (`bot.store.offboardings`)."""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -15,10 +21,18 @@ from bot.domain.keys import exact_digest
 from bot.identity import failure, profile_from_user
 from bot.slack import tracked
 from bot.slack.blocks.common import DAMAGED_BUTTON, Message, text_message
-from bot.slack.common import clicked_message, tell, update_message, user_id
+from bot.slack.common import active_admins, clicked_message, tell, update_message, user_id
 from bot.slack.errors import explain
-from bot.slack.key_buttons import REVOKE_ALL_ACTION, offboarding_notice, parse_revoke_all, revoke_all_result
-from bot.slack.teams.offboarding import leave_teams
+from bot.slack.key_buttons import (
+    REVOKE_ALL_ACTION,
+    offboarding_notice,
+    parse_revoke_all,
+    reactivated_notice,
+    reactivated_text,
+    revoke_all_result,
+)
+from bot.slack.teams.offboarding import leave_teams, rejoin_teams
+from bot.store import Audit
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +58,7 @@ async def on_deactivated(rt: Runtime, slack_user: dict[str, Any]) -> None:
     if dataos_user is None:
         log.info("deactivated member %s has no DataOS user; admins not told", who)
         return
+    await rt.offboardings.note(who, dataos_user_id=dataos_user)
     try:
         tokens = [t for t in await rt.dataos.list_tokens(dataos_user) if t.expiration > rt.clock()]
     except DataOSError as exc:
@@ -52,11 +67,54 @@ async def on_deactivated(rt: Runtime, slack_user: dict[str, Any]) -> None:
     if not tokens:
         return
     notice = offboarding_notice(who, dataos_user, tokens)
-    for admin in sorted(rt.admins):
+    # Never only to a deactivated admin: the active ones (`apikey-bot doctor` fails when there is none).
+    for admin in await active_admins(rt.profiles, rt.admins):
         try:
-            await rt.slack.chat_postMessage(channel=admin, **notice.kwargs())
+            posted = await rt.slack.chat_postMessage(channel=admin, **notice.kwargs())
         except Exception as exc:
             log.warning("could not tell admin %s about %s: %s", admin, who, failure(exc))
+            continue
+        # Where it landed (the DM's D… id, not the admin's U… id): updated in place at a reactivation.
+        await rt.offboardings.note(who, notices=[(str(posted.get("channel")), str(posted.get("ts")))])
+
+
+async def on_reactivated(rt: Runtime, who: str) -> bool:
+    """`who` is active in Slack again. If a deactivation was recorded, undo what it did: its notices are
+    updated in place, their teams restored (or the admins told what to re-add). True if there was one."""
+    now = rt.clock()
+    record = await rt.offboardings.reactivated(who, now)  # one caller, across replicas
+    if record is None:
+        return False
+    restored, left = await rejoin_teams(rt, who, record.teams)
+    notice = reactivated_notice(who, now, restored=restored)
+    for channel, ts in record.notices:
+        await update_message(rt.slack, channel, ts, notice)
+    await rt.keys.trail.record(Audit(at=now, actor_slack_id=who, action="reactivated", outcome="ok",
+                                     dataos_user_id=record.dataos_user_id,
+                                     detail=f"teams restored: {' '.join(restored) or 'none'}"[:500]))
+    if left:
+        text = (f":arrows_counterclockwise: {reactivated_text(who, now)} Their deactivation removed them from "
+                "teams that could not be given back to them:\n" + "\n".join(f"• {line}" for line in left))
+        for admin in await active_admins(rt.profiles, rt.admins):
+            await rt.dm(admin, text)
+    return True
+
+
+async def _reactivated_at(rt: Runtime, who: str) -> datetime | None:
+    """When `who` was reactivated, if they were: the record says so, or Slack does (the event that said so
+    was missed, e.g. during a deploy: then it is handled now)."""
+    record = await rt.offboardings.get(who)
+    if record is not None and record.reactivated_at is not None:
+        return record.reactivated_at
+    try:
+        profile = await rt.profiles.get(who)
+    except Exception as exc:  # Slack cannot say: the record stands
+        log.warning("could not look up %s before revoking their keys: %s", who, failure(exc))
+        return None
+    if profile is None or profile.deleted:
+        return None
+    await on_reactivated(rt, who)
+    return rt.clock()
 
 
 async def revoke_all(rt: Runtime, body: dict[str, Any]) -> None:
@@ -73,6 +131,11 @@ async def revoke_all(rt: Runtime, body: dict[str, Any]) -> None:
     if request is None:
         await tell(rt.slack, channel, actor, f"{DAMAGED_BUTTON} `/apikey admin keys` lists their keys "
                    "with a Revoke button each.")
+        return
+    back = await _reactivated_at(rt, request.who)
+    if back is not None:  # they are back: their keys are theirs again
+        await tell(rt.slack, channel, actor, f":no_entry: {reactivated_text(request.who, back)} Their keys were "
+                   "left alone; nothing was revoked.")
         return
     try:
         tokens = await rt.dataos.list_tokens(request.dataos_user)
@@ -130,15 +193,25 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             return
         async with rt.work():
             await remember_member(rt, user)
+            who = str(user.get("id") or "")
             if event.get("type") == "user_change" and user.get("deleted") is True:
+                try:
+                    await rt.offboardings.deactivated(who, rt.clock())
+                except Exception:  # the notice still goes out; a reactivation then has nothing to undo
+                    log.exception("could not record the deactivation of %s", who)
                 try:
                     await on_deactivated(rt, user)
                 except Exception:
                     log.exception("offboarding notice failed")
                 try:
-                    await leave_teams(rt, str(user.get("id") or ""))
+                    await leave_teams(rt, who)
                 except Exception:
                     log.exception("removing a deactivated member from their teams failed")
+            elif event.get("type") == "user_change" and who:
+                try:
+                    await on_reactivated(rt, who)
+                except Exception:
+                    log.exception("undoing the deactivation of %s failed", who)
 
     @app.action(REVOKE_ALL_ACTION)
     @tracked(rt, "action", "admin_revoke_all")

@@ -25,12 +25,13 @@ from bot.slack.blocks.ids import (
     LINK_BLOCK,
     LINK_INPUT,
     LINK_VIEW,
+    NAME_BLOCK,
     REVOKE_PICK_BLOCK,
     REVOKE_PICK_INPUT,
     REVOKE_VIEW,
 )
 from bot.slack.blocks.teams import revoked_line
-from bot.slack.common import deliver_secret, metadata, state_value, update_view, user_id
+from bot.slack.common import deliver_secret, metadata, state_block_id, state_value, update_view, user_id
 from bot.slack.errors import explain
 from bot.slack.forms import begin, has_banner, keep_what_was_there, read_create_form, redraw_create_form
 from bot.slack.home import publish_home
@@ -54,7 +55,9 @@ async def submit_create(rt: Runtime, body: dict[str, Any], view: dict[str, Any],
         if has_banner(view):
             # The banner spoke of what the form was opened (or last drawn) with: only what is wrong now may
             # show, and a form with a banner cannot lose it by inline errors. So it is drawn again.
-            await ack(response_action="update", view=redraw_create_form(rt, view, list(errors.values())))
+            name_error = errors.pop(state_block_id(view, NAME_BLOCK), None)
+            await ack(response_action="update",
+                      view=redraw_create_form(rt, view, list(errors.values()), name_error=name_error))
         else:
             await ack(response_action="errors", errors=errors)
         return

@@ -125,6 +125,30 @@ class Ledger(Repository):
                  "err": (o.error or None) and o.error[:64], "retry": o.retry_at}
                 for o in ordered])
 
+    async def step_states(self, key: KeyId, steps: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+        """(state, error) of those of `steps` of one key that have a row: e.g. whether a channel refused
+        a step for good, so that its fallback is offered again on a later pass."""
+        if not steps:
+            return {}
+        uid, name, exp = key
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(ReminderLedger.step, ReminderLedger.state, ReminderLedger.error).where(
+                ReminderLedger.dataos_user_id == uid, ReminderLedger.key_name == name,
+                ReminderLedger.expiration == exp, ReminderLedger.step.in_(list(steps))))
+            return {str(step): (str(state), error) for step, state, error in rows}
+
+    async def retryable(self, dataos_user_id: str, step_like: str, now: datetime) -> list[tuple[KeyId, str, str]]:
+        """(key, step, Slack user) of one DataOS user's steps matching `step_like` (SQL LIKE) that were
+        refused for now and may be claimed again at `now`, for keys that have not expired: a fallback
+        whose first try could not go out (a team owner Slack could not look up) is tried again."""
+        table = cast(Table, ReminderLedger.__table__)
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(table.c.dataos_user_id, table.c.key_name, table.c.expiration,
+                                             table.c.step, table.c.slack_user_id).where(
+                table.c.dataos_user_id == dataos_user_id, table.c.step.like(step_like), table.c.state == "failed",
+                table.c.expiration > now, or_(table.c.retry_at.is_(None), table.c.retry_at <= now)))
+            return [((u, n, e), str(step), str(user or "")) for u, n, e, step, user in rows]
+
     async def ledger(self) -> list[dict[str, Any]]:
         """Every ledger row (for admins and tests)."""
         columns = ("dataos_user_id", "key_name", "expiration", "step", "state", "attempts", "channel", "ts",

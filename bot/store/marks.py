@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from bot.store.base import Repository
 from bot.store.schema import SweepMark
@@ -33,3 +33,9 @@ class SweepMarks(Repository):
     async def get_mark(self, name: str) -> datetime | None:
         async with self.engine.connect() as conn:
             return await conn.scalar(select(SweepMark.at).where(SweepMark.name == name))
+
+    async def clear_mark(self, name: str) -> bool:
+        """Forget mark `name` (the next `claim_mark` of it succeeds again); True if there was one."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(delete(SweepMark).where(SweepMark.name == name))
+            return bool(getattr(result, "rowcount", 0))

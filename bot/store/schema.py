@@ -199,10 +199,16 @@ class ScheduledRevocation(Base):
     key_name: Mapped[str] = mapped_column(Text())
     revoke_at: Mapped[datetime] = mapped_column(UTCDateTime())
     requested_by: Mapped[str] = mapped_column(String(32))
-    state: Mapped[str] = mapped_column(String(16))  # pending | running | done | skipped
+    state: Mapped[str] = mapped_column(String(16))  # pending | running | done | skipped | failed
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Which key exactly: a later key may reuse the name. Empty only for rows from before 0003.
     key_expiration: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The claim of a `running` row: a lease from `claimed_at` (a claimer killed mid-revocation leaves it to
+    # be taken again), how many times it was claimed, and what broke last (an error code, never a text).
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
+    error: Mapped[str | None] = mapped_column(String(64))
 
 
 class SlackEvent(Base):
@@ -278,3 +284,15 @@ class TeamGroupMember(Base):
     group_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     slack_user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+class Offboarding(Base):
+    """A Slack member's deactivation, remembered so that a reactivation can undo what it did: the teams it
+    removed them from (JSON list of application user ids) and where its notices went (JSON list of
+    [channel, ts]), to update them in place."""
+
+    __tablename__ = "offboardings"
+    slack_user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    dataos_user_id: Mapped[str | None] = mapped_column(Text())
+    deactivated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    teams: Mapped[str] = mapped_column(Text(), default="[]")
+    notices: Mapped[str] = mapped_column(Text(), default="[]")

@@ -85,3 +85,17 @@ class TeamsRepo(Repository):
                 row.owner_users = " ".join(o for o in owners if o != slack_user_id)
                 changed.append(_team(row))
         return changed
+
+    async def add_owner(self, app_user_id: str, slack_user_id: str, *, now: datetime) -> Team | None:
+        """`slack_user_id` owns the team of `app_user_id` again (a reactivated member); the team as it is
+        now, or None when it has no team any more."""
+        async with self.session() as s, s.begin():
+            row = (await s.execute(select(TeamRow).where(TeamRow.app_user_id == app_user_id)
+                                   .with_for_update())).scalar_one_or_none()
+            if row is None:
+                return None
+            owners = _ids(row.owner_users)
+            if slack_user_id not in owners:
+                row.owner_users = " ".join([*owners, slack_user_id])
+                row.updated_at = now
+            return _team(row)

@@ -135,6 +135,11 @@ def test_deactivating_a_member_brings_the_admins_notice(page: Any) -> None:
     expect(notice.locator("button", has_text="Revoke all 4")).to_have_count(1)
     page.locator("#members li", has_text="Ada Lovelace").locator("button", has_text="Reactivate").click()
     expect(page.locator("#members li", has_text="Ada Lovelace")).not_to_contain_text("deactivated")
+    # the same notice, updated in place: no Revoke all left to press
+    back = page.locator(f"{DM} .msg", has_text="was reactivated in Slack")
+    expect(back).to_contain_text("Ada Lovelace", timeout=15_000)
+    expect(back.locator("button", has_text="Revoke all")).to_have_count(0)
+    expect(page.locator(f"{DM} .msg", has_text="was deactivated in Slack")).to_have_count(0)
 
 
 def test_date_dividers_the_app_tabs_and_the_read_only_messages_tab(page: Any, playground: RunningPlayground) -> None:

@@ -88,3 +88,35 @@ def test_the_readmes_admin_team_command_works_as_typed(page: Any, playground: Ru
     sent = [row for row in playground.call(lambda: list(playground.pg.slack.inspector))  # type: ignore[union-attr]
             if row["route"] == "Slack → bot" and "admin team" in row["what"]]
     assert "<#C0DATAENG|data-eng> <@U0ADA|ada> <!subteam^S0DATAENG|@data-eng-oncall>" in sent[-1]["request"]
+
+
+def test_an_owner_of_many_application_users_types_to_find_one_in_the_create_form(
+        page: Any, playground: RunningPlayground) -> None:
+    """Past Slack's 100 options the form's "For" is an external select: typing asks the bot for options
+    (block_suggestion), and the one picked is the application user the key is made for."""
+    import asyncio
+
+    from bot.store.teams import Team
+
+    pg = playground.pg
+    assert pg is not None
+    for i in range(120):
+        app = f"svc-{i:03d}"
+        playground.call(lambda a=app: pg.emu.add_user(a, None, type="application",  # type: ignore[misc]
+                                                      tags=["roles:id:app-user", f"users:id:{a}"]))
+        asyncio.run_coroutine_threadsafe(pg.runtime.teams.repo.put(  # type: ignore[union-attr]
+            Team(app, "C0DATAENG", ("U0ADA",), (), "U0GRACE", pg.clock.now())), playground.loop).result(10)
+    page.fill("#composer", "/apikey create")
+    page.press("#composer", "Enter")
+    modal = page.locator("#modal-layer .bk-modal")
+    search = modal.locator("input.bk-typeahead")
+    expect(search).to_be_visible(timeout=15_000)  # the "For" select, once the bot knows what Ada owns
+    search.fill("svc-11")
+    chooser = modal.locator("select.bk-select").first
+    expect(chooser.locator("option", has_text="svc-119")).to_have_count(1)
+    expect(chooser.locator("option", has_text="svc-010")).to_have_count(0)
+    chooser.select_option(label="svc-117")
+    modal.locator("input.bk-input:not(.bk-typeahead)").first.fill("typed_for_svc")
+    modal.locator(".bk-submit").click()
+    expect(modal.locator(".bk-modal-title")).to_have_text("Key created", timeout=15_000)
+    assert playground.call(lambda: "typed_for_svc" in pg.emu.tokens.get("svc-117", {}))

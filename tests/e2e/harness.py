@@ -173,6 +173,46 @@ class SlackUser:
             self.slack.close_view(view_id)  # Slack closes a modal whose submission is acknowledged empty
         return response
 
+    def type_in(self, view_id: str, values: dict[str, dict[str, dict[str, Any]]], block_id: str, action_id: str,
+                user: str = "U0ALICE", *, as_view: dict[str, Any] | None = None) -> httpx.Response:
+        """A change typed in the input `block_id`/`action_id` of the modal `view_id` (as Slack shows it now, or
+        `as_view`): Slack sends it only for an input its block marks `dispatch_action`, with the view and
+        every input's state."""
+        view = dict(as_view if as_view is not None else self.slack.views[view_id], state={"values": values})
+        block = next(b for b in view["blocks"] if b.get("block_id") == block_id)
+        triggers = (block["element"].get("dispatch_action_config") or {}).get("trigger_actions_on") or []
+        assert block.get("dispatch_action") and "on_character_entered" in triggers, "Slack would send nothing"
+        n = next(self._ids)
+        payload = {
+            "type": "block_actions", "user": {"id": user, "username": user.lower(), "team_id": "T0123"},
+            "team": {"id": "T0123", "domain": "acme"}, "api_app_id": "A0ABC",
+            "trigger_id": self.slack.trigger(f"{n}.{n}.typed{n}"), "container": {"type": "view", "view_id": view_id},
+            "view": view, "actions": [{"type": "plain_text_input", "action_id": action_id, "block_id": block_id,
+                                       "value": values[block_id][action_id]["value"],
+                                       "action_ts": f"1700000001.{n:06d}"}],
+        }
+        return self.interact(payload)
+    def suggest(self, view_id: str, typed: str, user: str = "U0ALICE", *, action_id: str = "for",
+                block_id: str = "for_block") -> list[dict[str, Any]]:
+        """Type `typed` into the external select `action_id` of the open modal `view_id`: Slack sends the
+        bot `block_suggestion` (only for an external select, as Slack does) and shows the options it answers,
+        which are checked as Slack checks them. The options offered."""
+        view = self.slack.views[view_id]
+        element = next((b.get("element") for b in view.get("blocks") or [] if b.get("block_id") == block_id), None)
+        external = isinstance(element, dict) and element.get("type") == "external_select"
+        assert external and element.get("action_id") == action_id, (  # type: ignore[union-attr]
+            f"Slack sends block_suggestion only for an external select: {element}")
+        payload = {
+            "type": "block_suggestion", "user": {"id": user, "username": user.lower(), "team_id": "T0123"},
+            "team": {"id": "T0123", "domain": "acme"}, "api_app_id": "A0ABC", "token": "legacy",
+            "container": {"type": "view", "view_id": view_id}, "action_id": action_id, "block_id": block_id,
+            "value": typed, "view": dict(view, state={"values": {}}),
+        }
+        response = self._checked("ack:block_suggestion", self.interact(payload))
+        assert response.status_code == 200
+        options = response.json().get("options")
+        return options if isinstance(options, list) else []
+
     def click(self, action_id: str, value: str, user: str = "U0ALICE", *, view_id: str | None = None,
               block_id: str = "b", channel: str = "C0456", message_ts: str = "1700000000.000100",
               ephemeral: bool = True) -> httpx.Response:

@@ -15,6 +15,7 @@ from bot.playground.heimdall import HeimdallEmulator
 from bot.playground.slack import SlackFake
 from tests.e2e.harness import free_port, process_env, signed_command, start_bot_process
 
+ROOT = Path(__file__).resolve().parents[2]
 BASE_ENV = {"PATH": os.environ.get("PATH", "/usr/bin"), "PYTHONUNBUFFERED": "1"}
 
 
@@ -97,3 +98,42 @@ def test_an_unusable_database_is_named_in_one_line(tmp_path: Path, slack: SlackF
         for result in (served, swept):
             assert "Traceback" not in result.stderr and "Unclosed" not in result.stderr
             assert "hunter2" not in result.stderr
+
+
+def test_doctor_on_a_copy_of_env_example_names_each_example_value(tmp_path: Path) -> None:
+    """The first hour: `cp .env.example .env`, then `apikey-bot doctor` before filling it in."""
+    example = (ROOT / ".env.example").read_text()
+    (tmp_path / ".env").write_text(example)
+    result = run("doctor", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    failed = [line.split(";")[0] for line in lines if line.startswith("✘")]
+    assert failed == [f"✘ configuration: {name} still holds the example value from .env.example"
+                      for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "HEIMDALL_URL", "DATAOS_APIKEY")]
+    assert "! Slack auth.test: not checked while SLACK_BOT_TOKEN holds the example value" in lines
+    assert "! DataOS key: not checked while HEIMDALL_URL and DATAOS_APIKEY hold the example value" in lines
+    assert any(line.startswith("! admins: ADMIN_SLACK_USER_IDS is not set") and "Copy member ID" in line
+               for line in lines)
+    assert any(line.startswith("! audit channel: AUDIT_CHANNEL is not set") and "channel ID is at the bottom" in line
+               for line in lines)
+    assert lines[-1] == "4 problems found."
+    # Uncommented as they are, the example admins and audit channel are named too.
+    (tmp_path / ".env").write_text(example.replace("# ADMIN_SLACK_USER_IDS=", "ADMIN_SLACK_USER_IDS=")
+                                   .replace("# AUDIT_CHANNEL=", "AUDIT_CHANNEL="))
+    lines = run("doctor", cwd=tmp_path).stdout.splitlines()
+    assert "✘ configuration: ADMIN_SLACK_USER_IDS still holds the example value from .env.example; set it to your " \
+           "platform admins' member ids, comma-separated (in Slack: open the person's profile, click ⋮ More, then " \
+           "Copy member ID)" in lines
+    assert any(line.startswith("✘ configuration: AUDIT_CHANNEL still holds the example value") for line in lines)
+    assert lines[-1] == "6 problems found."
+
+
+def test_manifest_without_url_says_it_used_a_placeholder(tmp_path: Path) -> None:
+    plain = run("manifest", cwd=tmp_path)
+    assert plain.returncode == 0 and "https://apikey-bot.example.com/slack/events" in plain.stdout
+    assert plain.stderr.strip() == (
+        "apikey-bot manifest: no --url given, so its URLs use the placeholder https://apikey-bot.example.com; "
+        "give your bot's public URL with --url https://… (or use --socket-mode)")
+    for args in (("--url", "https://bot.acme.io"), ("--socket-mode",)):
+        filled = run("manifest", *args, cwd=tmp_path)
+        assert filled.returncode == 0 and filled.stderr == "" and "example.com" not in filled.stdout

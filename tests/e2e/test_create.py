@@ -124,6 +124,38 @@ def test_custom_validity_is_sent_as_hours(bot: Bot) -> None:
     assert bot.heimdall.calls_to("POST")[1].body["duration"] == "336h"
 
 
+def test_a_custom_validity_typed_while_valid_for_is_untouched_wins(bot: Bot) -> None:
+    opened = _open_form(bot)  # "Valid for" shows 30 days, as drawn
+    r = bot.user.submit(view_id_of(opened), create_values(name="longer", preset="720h", custom="45d"))
+    assert r.json()["response_action"] == "update"
+    result = bot.slack.wait_for("views.update", where=lambda c: "created" in text_of(c))[0]
+    assert bot.heimdall.calls_to("POST")[0].body["duration"] == "1080h"  # 45 days, not 30
+    token = bot.heimdall.tokens["alice"]["longer"]
+    assert f"<!date^{int(token.expiration.timestamp())}^" in text_of(result)
+
+
+def test_a_custom_validity_and_another_chosen_preset_are_asked_about(bot: Bot) -> None:
+    opened = _open_form(bot)
+    r = bot.user.submit(view_id_of(opened), create_values(name="which", preset="168h", custom="45d"))
+    assert r.json() == {"response_action": "errors", "errors": {"custom_block": (
+        "“Valid for” says 7 days, and this says 45d: choose “Custom…” above to use 45d, or clear this field to use "
+        "7 days.")}}
+    assert bot.heimdall.calls_to("POST") == []
+    # when both say the same, there is nothing to ask
+    bot.user.submit(view_id_of(opened), create_values(name="which", preset="168h", custom="7d"))
+    bot.slack.wait_for("views.update", where=lambda c: "created" in text_of(c))
+    assert bot.heimdall.calls_to("POST")[0].body["duration"] == "168h"
+
+
+def test_a_prefilled_custom_validity_does_not_override_a_preset_chosen_after(bot: Bot) -> None:
+    opened = _open_form(bot, "create prefilled 45d")  # drawn with "Custom…" and 45d
+    r = bot.user.submit(view_id_of(opened), create_values(name="prefilled", preset="168h", custom="45d"))
+    assert r.json()["response_action"] == "errors" and "choose “Custom…” above" in r.json()["errors"]["custom_block"]
+    r = bot.user.submit(view_id_of(opened), create_values(name="prefilled", preset="168h", custom=None))
+    bot.slack.wait_for("views.update", where=lambda c: "created" in text_of(c))
+    assert bot.heimdall.calls_to("POST")[0].body["duration"] == "168h"
+
+
 def test_double_submit_creates_one_key(bot: Bot) -> None:
     opened = _open_form(bot)
     view_id = view_id_of(opened)

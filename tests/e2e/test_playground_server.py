@@ -13,11 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.playground.blockkit import action_of, find_element, input_value
+from bot.playground.blockkit import action_of, dispatch_triggers, dispatches, find_element, input_value
 from bot.playground.clock import PlayClock
 from bot.playground.controls import escape_command_text
 from bot.playground.model import RespondTo
 from bot.playground.people import People
+from bot.playground.render import view_html
 from bot.playground.run import ignored_settings
 from bot.playground.slack import SlackFake
 from bot.playground.workspace import Workspace
@@ -176,6 +177,20 @@ def test_clicks_and_state_are_built_from_what_the_bot_drew() -> None:
     assert input_value(select, "168h") == {"type": "static_select", "selected_option": options[0]}
     assert input_value({"type": "plain_text_input"}, "") == {"type": "plain_text_input", "value": None}
     assert input_value({"type": "plain_text_input"}, "x") == {"type": "plain_text_input", "value": "x"}
+
+
+def test_a_text_input_sends_its_changes_only_when_its_block_says_so() -> None:
+    element = {"type": "plain_text_input", "action_id": "name"}
+    follows = {"type": "input", "block_id": "n", "dispatch_action": True, "element": dict(
+        element, dispatch_action_config={"trigger_actions_on": ["on_character_entered"]})}
+    blocks = [{"type": "input", "block_id": "quiet", "element": element}, follows,
+              {"type": "input", "block_id": "e", "dispatch_action": True, "element": element}]
+    assert [dispatch_triggers(b) for b in blocks] == [(), ("on_character_entered",), ("on_enter_pressed",)]
+    assert not dispatches(blocks, "0.0") and dispatches(blocks, "1.0") and dispatches(blocks, "2.0")
+    assert action_of(follows["element"], "n", "my_ke") == {"type": "plain_text_input", "action_id": "name",
+                                                           "block_id": "n", "value": "my_ke"}
+    html = view_html({"id": "V1", "blocks": blocks}, Workspace(PlayClock(), "http://x", "s", "t").viewer("U0ADA"))
+    assert html.count('data-dispatch="character"') == 1 and html.count('data-dispatch="enter"') == 1
 
 
 def test_command_text_is_escaped_as_slack_does() -> None:

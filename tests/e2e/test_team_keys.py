@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bot.store.schema import AuditEntry, TeamRow
+from bot.store.teams import Team
 from tests.e2e.conftest import Bot
 from tests.e2e.harness import create_values, table_rows, text_of, view_id_of
 
@@ -316,3 +317,39 @@ def test_admin_teams_with_many_application_users_is_a_message_slack_takes(bot: B
     text = text_of(listing)
     assert "analytics-ingest-service-account-00" in text and "too long for Slack" in text
     assert "/apikey admin team &lt;app-user&gt;" in text and "<app-user>" not in text
+
+
+def test_an_owner_of_more_application_users_than_a_select_holds_types_to_find_one(bot: Bot) -> None:
+    """150 application users: Slack's select holds 100 options, so "For" loads them as the owner types
+    (block_suggestion); what is picked is made, and checked again, as with the select."""
+    apps = [f"svc-{i:03d}" for i in range(150)]
+    for app in apps:
+        bot.heimdall.add_user(app, None, type="application", tags=["roles:id:app-user", f"users:id:{app}"])
+        bot.server.call(bot.runtime.teams.repo.put(Team(app, CHANNEL, (OWNER,), (), ADMIN, bot.clock.now())))
+    opened = bot.user.command_modal("create", user=OWNER)
+    form = bot.slack.wait_for("views.update", where=lambda c: c.params["view_id"] == view_id_of(opened))[-1]
+    element = next(b["element"] for b in form.params["view"]["blocks"] if b.get("block_id") == "for_block")
+    assert element["type"] == "external_select" and "options" not in element
+    assert element["initial_option"]["value"] == "-"  # the person, as the select starts
+    everything = bot.user.suggest(view_id_of(opened), "", user=OWNER)
+    assert len(everything) == 100 and everything[0]["value"] == "-"  # Slack shows at most 100
+    found = bot.user.suggest(view_id_of(opened), "SVC-14", user=OWNER)
+    assert [o["value"] for o in found] == [f"svc-{i}" for i in range(140, 150)]
+    assert bot.user.suggest(view_id_of(opened), "svc-149", user=OTHER) == []  # someone else owns none
+    chosen = {"for": {"type": "external_select", "selected_option": found[-1]}}
+    bot.user.submit(view_id_of(opened), create_values("from_typeahead", "720h") | {"for_block": chosen}, user=OWNER)
+    bot.slack.wait_for("views.update", where=lambda c: "from_typeahead" in text_of(c) and "created" in text_of(c))
+    assert "from_typeahead" in bot.heimdall.tokens["svc-149"]
+
+
+def test_the_home_tab_of_an_owner_of_many_teams_names_those_it_has_no_room_for(bot: Bot) -> None:
+    for i in range(30):
+        app = f"svc-{i:03d}"
+        bot.heimdall.add_user(app, None, type="application", tags=["roles:id:app-user", f"users:id:{app}"])
+        bot.heimdall.add_token(app, "nightly", hours=48)
+        bot.server.call(bot.runtime.teams.repo.put(Team(app, CHANNEL, (OWNER,), (), ADMIN, bot.clock.now())))
+    bot.user.event({"type": "app_home_opened", "user": OWNER, "channel": "D0ALICE", "tab": "home"}, event_id="EvHOME")
+    home = bot.slack.wait_for("views.publish", where=lambda c: c.params.get("user_id") == OWNER)[-1]
+    assert home.result["ok"] is True and len(home.params["view"]["blocks"]) <= 100
+    shown = text_of(home).count("*Keys of svc-")
+    assert 0 < shown < 30 and f"…and {30 - shown} more application users you own" in text_of(home)

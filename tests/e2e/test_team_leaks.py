@@ -1,5 +1,7 @@
-"""Issue #22, item 4: a leaked application key goes to its team channel (where and when, never the key),
-with Revoke now / Renew and revoke / Keep for its owners; anyone else gets one sentence naming them."""
+"""A leaked application key goes to its team channel (where and when, never the key), with Revoke now /
+Renew and revoke / Keep for its owners; anyone else gets one sentence naming them. A channel that refuses
+the bot (archived, the bot removed, not found, posting restricted) sends the report to each admitted
+owner by DM and to the admins, and the poster reads who was told."""
 
 from __future__ import annotations
 
@@ -8,9 +10,11 @@ from typing import Any
 
 import pytest
 
+from bot.housekeeping import housekeeping
+from bot.store.schema import LeakDM
 from bot.store.teams import Team
 from tests.e2e.conftest import Bot
-from tests.e2e.harness import create_values, text_of, view_id_of
+from tests.e2e.harness import create_values, table_rows, text_of, view_id_of
 
 ADMIN = "U0ADMIN"
 APP = "etl-ingest"
@@ -151,3 +155,62 @@ def test_a_create_form_with_a_banner_keeps_its_for_choice_when_drawn_again(bot: 
     bot.user.submit(view_id_of(opened), create_values("etl_loader", "720h") | {"for_block": chosen}, user=OWNER)
     bot.slack.wait_for("views.update", where=lambda c: "etl_loader" in text_of(c) and "created" in text_of(c))
     assert "etl_loader" in bot.heimdall.tokens[APP] and "etl_loader" not in bot.heimdall.tokens.get("alice", {})
+# ---- a leaked team key always reaches someone (#26 items 10-11) -----------------------------------
+
+GROUP, ONCALL, GUEST = "S0ONCALL", "U0CAROL", "U0GUEST"
+
+
+def note_to_poster(bot: Bot) -> str:
+    return text_of(bot.slack.wait_for("chat.postEphemeral", where=lambda c: c.params.get("user") == OTHER)[0])
+
+
+def leak_dms(bot: Bot) -> dict[str, Any]:
+    return {c.params["channel"]: c for c in bot.slack.delivered("chat.postMessage")
+            if c.params["channel"].startswith("U") and "was posted in" in text_of(c)}
+
+
+@pytest.mark.parametrize("refusal", ["is_archived", "not_in_channel", "restricted_action", "channel_not_found"])
+def test_a_team_channel_that_refuses_the_bot_sends_the_report_to_each_owner_and_the_admins(
+        bot: Bot, refusal: str) -> None:
+    bot.slack.add_user(GUEST, "guest@example.com", is_restricted=True)
+    bot.slack.add_usergroup(GROUP, "etl-oncall", [ONCALL, GUEST])  # a guest in an owning group hears nothing
+    bot.server.call(bot.runtime.teams.repo.put(Team(APP, TEAM_CHANNEL, (OWNER,), (GROUP,), ADMIN, bot.clock.now())))
+    bot.slack.add_channel(TEAM_CHANNEL, "etl", archived=refusal == "is_archived",
+                          member=refusal not in ("not_in_channel", "channel_not_found"),
+                          private=refusal == "channel_not_found", restricted=refusal == "restricted_action")
+    key = bot.heimdall.add_token(APP, "loader", hours=24 * 30)
+    paste(bot, f"here: {key.apikey}")
+    refused = [c for c in bot.slack.calls_to("chat.postMessage") if c.params["channel"] == TEAM_CHANNEL]
+    assert [c.result.get("error") for c in refused] == [refusal]
+    told = leak_dms(bot)
+    assert sorted(told) == sorted([OWNER, ONCALL, ADMIN])
+    for dm in told.values():
+        said = text_of(dm)
+        assert "`etl-ingest`" in said and "loader" in said and key.apikey not in said
+        assert f"<#{TEAM_CHANNEL}>" in said and set(buttons(dm)) == {"leak_revoke", "leak_renew", "leak_keep"}
+    note = note_to_poster(bot)
+    assert "its owners and the platform admins have been told by DM" in note
+    states = {r["recipient"]: r["state"] for r in table_rows(bot, LeakDM)}
+    assert states == {TEAM_CHANNEL: "refused", OWNER: "sent", ONCALL: "sent", ADMIN: "sent", GUEST: "refused"}
+    bot.server.call(housekeeping(bot.runtime))  # nothing is retried against a channel that refuses for good
+    assert len([c for c in bot.slack.calls_to("chat.postMessage") if c.params["channel"] == TEAM_CHANNEL]) == 1
+    # an owner acts from the DM: exactly that key goes
+    dm = told[OWNER]
+    bot.user.click("leak_revoke", buttons(dm)["leak_revoke"], user=OWNER, channel=dm.result["channel"],
+                   message_ts=dm.result["ts"], ephemeral=False)
+    bot.slack.wait_for("chat.update", where=lambda c: "revoked" in text_of(c))
+    assert bot.heimdall.tokens[APP] == {}
+
+
+def test_an_owner_slack_could_not_look_up_is_told_on_a_retry(bot: Bot) -> None:
+    bot.slack.add_channel(TEAM_CHANNEL, "etl", archived=True)
+    key = bot.heimdall.add_token(APP, "loader", hours=24 * 30)
+    bot.runtime.profiles._cache.clear()
+    bot.slack.fail("users.info", "ratelimited", times=50)  # Slack cannot say who anyone is just now
+    paste(bot, key.apikey)
+    bot.slack.failures["users.info"].clear()
+    assert OWNER not in leak_dms(bot) and ADMIN in leak_dms(bot)
+    assert "the platform admins have been told by DM" in note_to_poster(bot)
+    bot.server.call(housekeeping(bot.runtime))  # the retry of refused leak DMs
+    assert OWNER in leak_dms(bot)
+    assert len([c for c in bot.slack.delivered("chat.postMessage") if c.params["channel"] == ADMIN]) == 1

@@ -316,3 +316,62 @@ def test_the_digest_of_many_unowned_keys_is_a_message_slack_takes(bot: Bot) -> N
     text = text_of(digest)
     assert "25 key(s)" in text and "… and 5 more" in text
     assert all(len(b["text"]["text"]) <= 3000 for b in digest.params["blocks"] if b["type"] == "section")
+# ---- channel fallbacks (#26 item 11) --------------------------------------------------------------
+
+
+def owner_dms(slack: SlackFake) -> list[SlackCall]:
+    return [c for c in slack.delivered("chat.postMessage") if c.params["channel"] in ("U0ALICE", "U0CAROL")]
+
+
+def admin_notices(slack: SlackFake) -> list[SlackCall]:
+    return [c for c in slack.delivered("chat.postMessage") if c.params["channel"] == ADMIN]
+
+
+def test_a_channel_where_the_bot_may_not_post_falls_back_to_the_owners_and_tells_the_admins(bot: Bot) -> None:
+    own(bot)
+    bot.slack.restrict_posting(CHANNEL)  # a workspace preference: only some people may post there
+    bot.heimdall.add_token(APP, "ingest_writer", expiration=WED_1430 + 20 * H)
+    summary = sweep(bot)
+    assert summary.undeliverable["restricted_action"] == 1
+    assert sorted(c.params["channel"] for c in owner_dms(bot.slack)) == ["U0ALICE", "U0CAROL"]
+    [told] = admin_notices(bot.slack)
+    assert "restricted_action" in text_of(told) and "Let apps post there" in text_of(told)
+
+
+def test_an_owner_slack_could_not_look_up_is_told_by_a_later_pass(bot: Bot) -> None:
+    own(bot)
+    bot.slack.channels[CHANNEL]["is_archived"] = True
+    bot.heimdall.add_token(APP, "ingest_writer", expiration=WED_1430 + 20 * H)
+    bot.runtime.profiles._cache.clear()  # nobody's profile is at hand: each owner is asked of Slack now
+    bot.slack.fail("users.info", "ratelimited", times=50)  # …and Slack cannot say just now
+    summary = sweep(bot)
+    assert owner_dms(bot.slack) == []
+    assert any("could not look up owner U0ALICE" in f for f in summary.failures)
+    bot.slack.failures["users.info"].clear()
+    assert sweep(bot).team_sent == 0 and owner_dms(bot.slack) == []  # not before the back-off has passed
+    bot.clock.advance(minutes=6)
+    sweep(bot)
+    assert sorted(c.params["channel"] for c in owner_dms(bot.slack)) == ["U0ALICE", "U0CAROL"]
+    bot.clock.advance(hours=1)
+    sweep(bot)  # each once
+    assert len(owner_dms(bot.slack)) == 2
+    assert len(admin_notices(bot.slack)) == 1
+
+
+def test_admins_are_told_again_each_time_the_channel_becomes_unreachable_again(bot: Bot) -> None:
+    own(bot)
+    bot.slack.channels[CHANNEL]["is_archived"] = True
+    # Keys that fall due on three days in a row (the 30-day step of the later ones).
+    expiring = {"first": 20 * H, "second": 30 * D + H, "third": 31 * D + H, "fourth": 31 * D + 2 * H}
+    for name, left in expiring.items():
+        bot.heimdall.add_token(APP, name, expiration=WED_1430 + left)
+    sweep(bot)
+    assert len(admin_notices(bot.slack)) == 1
+    bot.slack.channels[CHANNEL]["is_archived"] = False  # unarchived: the next reminder is posted there
+    bot.clock.advance(days=1)
+    assert sweep(bot).team_sent == 1 and len(admin_notices(bot.slack)) == 1
+    bot.slack.channels[CHANNEL]["is_member"] = False  # then the bot is removed from it
+    bot.clock.advance(days=1)
+    assert sweep(bot).undeliverable["not_in_channel"] == 2  # two reminders, one outage: admins told once more
+    notices = admin_notices(bot.slack)
+    assert len(notices) == 2 and "not_in_channel" in text_of(notices[1])

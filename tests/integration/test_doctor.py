@@ -32,11 +32,14 @@ def by_name(checks: list[Check]) -> dict[str, Check]:
 
 
 async def test_healthy(slack: SlackFake, heimdall: HeimdallEmulator, clock: FakeClock, db_path: str) -> None:
-    checks = by_name(await run_doctor(make_settings(slack, heimdall, db_path), now=clock.now()))
+    slack.add_channel("C0AUDIT", "apikey-audit")
+    settings = make_settings(slack, heimdall, db_path, admin_slack_user_ids="U0ALICE", audit_channel="C0AUDIT")
+    checks = by_name(await run_doctor(settings, now=clock.now()))
     assert {n: c.status for n, c in checks.items()} == {
         "configuration": "ok", "Slack auth.test": "ok", "Slack scopes": "ok", "DataOS key": "ok",
         "DataOS operator rights": "ok", "DataOS key expiry": "ok", "database": "ok", "database schema": "ok",
-        "DataOS user directory": "ok"}
+        "DataOS user directory": "ok", "admins": "ok", "audit channel": "ok"}
+    assert checks["admins"].detail == "1 active admin"
     assert "in 365 days" in checks["DataOS key expiry"].detail
     assert "apikey-bot" in checks["DataOS key"].detail
 
@@ -132,10 +135,11 @@ def test_cli_exit_codes(slack: SlackFake, heimdall: HeimdallEmulator, db_path: s
            "SLACK_SIGNING_SECRET": "x", "SLACK_API_URL": slack.api_url, "HEIMDALL_URL": heimdall.url,
            "DATAOS_APIKEY": heimdall.operator_key,  # type: ignore[attr-defined]
            "DATABASE_URL": f"sqlite+aiosqlite:///{db_path}"}
-    ok = subprocess.run([sys.executable, "-m", "bot", "doctor"], capture_output=True, text=True, env=env,
-                        cwd=tmp_path, timeout=60)
+    ok = subprocess.run([sys.executable, "-m", "bot", "doctor"], capture_output=True, text=True,
+                        env={**env, "ADMIN_SLACK_USER_IDS": "U0ALICE"}, cwd=tmp_path, timeout=60)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "✔ DataOS key:" in ok.stdout and ok.stdout.strip().endswith("All good.")
+    assert "✔ DataOS key:" in ok.stdout and "! audit channel: AUDIT_CHANNEL is not set" in ok.stdout
+    assert ok.stdout.strip().endswith("No problems; 1 warning (!) worth a look.")
     bad = subprocess.run([sys.executable, "-m", "bot", "doctor"], capture_output=True, text=True,
                          env={**env, "DATAOS_APIKEY": "bm9wZQ=="}, cwd=tmp_path, timeout=60)
     assert bad.returncode == 1 and "✘ DataOS key" in bad.stdout and "1 problem found." in bad.stdout
@@ -223,3 +227,49 @@ async def test_a_team_channel_shared_with_another_organisation_fails(slack: Slac
     check = by_name(await run_doctor(make_settings(slack, heimdall, db_path), now=clock.now()))["team channels"]
     assert check.status == "fail" and "#etl of `etl-ingest` is shared with another organisation" in check.detail
     assert "#inside" not in check.detail
+async def test_no_admin_and_no_audit_channel_are_warnings_that_say_where_ids_are(
+        slack: SlackFake, heimdall: HeimdallEmulator, clock: FakeClock, db_path: str) -> None:
+    checks = by_name(await run_doctor(make_settings(slack, heimdall, db_path), now=clock.now()))
+    admins, audit = checks["admins"], checks["audit channel"]
+    assert admins.status == "warn"
+    assert "ADMIN_SLACK_USER_IDS is not set: nobody may use `/apikey admin`" in admins.detail
+    assert "in Slack: open the person's profile, click ⋮ More, then Copy member ID" in admins.detail
+    assert audit.status == "warn" and "AUDIT_CHANNEL is not set" in audit.detail
+    assert "in Slack: click the channel's name to open its details; the channel ID is at the bottom" in audit.detail
+    assert all(c.status != "fail" for c in checks.values())
+
+
+async def test_example_values_fail_and_what_they_would_spoil_is_not_asked(
+        slack: SlackFake, heimdall: HeimdallEmulator, clock: FakeClock, db_path: str) -> None:
+    settings = make_settings(slack, heimdall, db_path, slack_bot_token="xoxb-your-bot-token",
+                             admin_slack_user_ids="U0ADMIN,U0456DEF", audit_channel="C0123ABC")
+    checks = await run_doctor(settings, now=clock.now())
+    failed = [c.detail.split(";")[0] for c in checks if c.status == "fail"]
+    assert failed == ["SLACK_BOT_TOKEN still holds the example value from .env.example",
+                      "ADMIN_SLACK_USER_IDS still holds the example value from .env.example",
+                      "AUDIT_CHANNEL still holds the example value from .env.example"]
+    named = by_name(checks)
+    assert named["Slack auth.test"].status == "warn"
+    assert named["Slack auth.test"].detail == "not checked while SLACK_BOT_TOKEN holds the example value"
+    assert slack.calls == []  # an example token is not sent to Slack
+    assert named["DataOS key"].status == "ok"  # DataOS's settings are real: checked as usual
+    settings = make_settings(slack, heimdall, db_path, heimdall_url="https://your-dataos-fqdn/heimdall/api/v1/",
+                             DATAOS_APIKEY="the-bot-operator-key")
+    named = by_name(await run_doctor(settings, now=clock.now()))
+    assert named["DataOS key"].status == "warn"
+    assert named["DataOS key"].detail == "not checked while HEIMDALL_URL and DATAOS_APIKEY hold the example value"
+    assert named["Slack auth.test"].status == "ok"
+
+
+async def test_admins_all_deactivated_fail_and_some_deactivated_warn(
+        slack: SlackFake, heimdall: HeimdallEmulator, clock: FakeClock, db_path: str) -> None:
+    slack.add_user("U0GONE", "gone@example.com", deleted=True)
+    only_gone = make_settings(slack, heimdall, db_path, admin_slack_user_ids=["U0GONE", "U0NOBODY"])
+    check = by_name(await run_doctor(only_gone, now=clock.now()))["admins"]
+    assert check.status == "fail" and "no active admin" in check.detail
+    assert "U0GONE (deactivated)" in check.detail and "U0NOBODY (unknown to Slack)" in check.detail
+    mixed = make_settings(slack, heimdall, db_path, admin_slack_user_ids=["U0ALICE", "U0GONE"])
+    check = by_name(await run_doctor(mixed, now=clock.now()))["admins"]
+    assert check.status == "warn" and "1 active" in check.detail and "U0GONE (deactivated)" in check.detail
+    fine = make_settings(slack, heimdall, db_path, admin_slack_user_ids=["U0ALICE"])
+    assert by_name(await run_doctor(fine, now=clock.now()))["admins"].status == "ok"

@@ -138,8 +138,9 @@ def test_a_response_url_refuses_invalid_blocks_without_using_a_post(slack: Slack
 def test_replace_original_does_nothing_on_a_slash_commands_url(slack: SlackFake, web: WebClient) -> None:
     httpx.post(slack.response_url("cmd"), json={"text": "list", "replace_original": True})
     httpx.post(slack.response_url("action"), json={"text": "done", "replace_original": True})
+    httpx.post(slack.response_url("cmd"), json={"delete_original": True})
     effects = [c.result["effect"] for c in slack.calls_to("response_url")]
-    assert effects == ["added", "replaced"]  # the command's first answer stays; the post adds a message
+    assert effects == ["added", "replaced", "ignored"]  # a command's answer stays; a post only adds one
 
 
 def test_ephemeral_messages_follow_the_channels_members(slack: SlackFake, web: WebClient) -> None:

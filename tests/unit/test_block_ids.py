@@ -34,6 +34,7 @@ from bot.slack.blocks.reminders import (
     reminder_message,
     reminder_message_from_models,
 )
+from bot.slack.blocks.revocations import overdue_done_message, overdue_revocation_message
 from bot.slack.blocks.team_reminders import (
     UnownedKey,
     channel_unreachable_message,
@@ -78,6 +79,8 @@ def builders() -> dict[str, Callable[[], Any]]:
         "whoami_message": lambda: whoami_message(ME, None),
         "secret_message": lambda: secret_message(KEYS[0], NOW),
         "create_modal": lambda: create_modal(POLICY, error="taken", render="r1"),
+        "create_modal with a name warning": lambda: create_modal(POLICY, name="a-b", error="x", name_error="y",
+                                                                 render="r2"),
         "home_view": lambda: home_view(ME, KEYS, NOW, reminders_on=True, notice="n"),
         "home_view many": lambda: home_view(ME, [token(f"k{i}") for i in range(45)], NOW, reminders_on=False),
         "reminder_message": lambda: reminder_message("ci_loader", NOW + timedelta(days=3), NOW, "7d",
@@ -100,6 +103,7 @@ def builders() -> dict[str, Callable[[], Any]]:
         "admin_keys_message": lambda: key_buttons.admin_keys_message("U2", ME, KEYS),
         "admin_revoked_message": lambda: key_buttons.admin_revoked_message("U9", "k", "alice", NOW),
         "offboarding_notice": lambda: key_buttons.offboarding_notice("U2", "bob", KEYS),
+        "reactivated_notice": lambda: key_buttons.reactivated_notice("U2", NOW, restored=["etl"]),
         "offboarding_notice many": lambda: key_buttons.offboarding_notice(
             "U2", "bob", [token(f"key_{i}", i + 1) for i in range(400)]),
         "leak_message": lambda: leak_dms.leak_message("k", "alice", "C1", "U2", None, KEYS[0].expiration, renew=True),
@@ -115,6 +119,13 @@ def builders() -> dict[str, Callable[[], Any]]:
         "channel_unreachable_message": lambda: channel_unreachable_message("etl-ingest", "C1", "is_archived"),
         "unowned_digest_message": lambda: unowned_digest_message(
             [UnownedKey(f"app-{i}", f"key_{i}", NOW) for i in range(25)], NOW),
+        "leak_message instead": lambda: leak_dms.leak_message("k", "etl", "C1", "U2", None, KEYS[0].expiration,
+                                                              renew=True, team=True, instead_of="C9"),
+        "overdue_revocation_message": lambda: overdue_revocation_message(
+            "alice", "k", NOW, NOW, "U1", team=False, attempts=5, error="DataOSUnavailable"),
+        "overdue_revocation_message unknown": lambda: overdue_revocation_message(
+            "etl", "k", None, NOW, "U1", team=True, attempts=1, error=None),
+        "overdue_done_message": lambda: overdue_done_message("k", "done"),
     }
 
 

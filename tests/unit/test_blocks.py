@@ -13,6 +13,7 @@ from bot.dataos import Token
 from bot.domain.policy import ValidityPolicy
 from bot.identity import Denied, Identity
 from bot.playground.heimdall_model import make_key_value
+from bot.playground.slack_rules import message_refusal, view_refusal
 from bot.slack.blocks.common import Message, denied_message, info_modal, slack_date, text_message, working_modal
 from bot.slack.blocks.forms import create_modal, created_modal
 from bot.slack.blocks.help import help_message
@@ -33,6 +34,8 @@ def token(name: str = "ci_loader", hours: int = 72, description: str | None = No
 def check_message(message: Message) -> None:
     assert 0 < len(message.blocks) <= 50
     assert message.text
+    refusal = message_refusal(message.kwargs())  # what the Slack stand-in (and Slack) would say to it
+    assert refusal is None, refusal
     for raw in message.blocks:
         parsed = Block.parse(raw)
         assert parsed is not None
@@ -42,6 +45,8 @@ def check_message(message: Message) -> None:
 
 def check_view(view: dict[str, Any]) -> None:
     View(**view).to_dict()
+    refusal = view_refusal(view)
+    assert refusal is None, refusal
     assert len(view["blocks"]) <= 100
     assert len((view.get("title") or {"text": ""})["text"]) <= 24
     assert len(view.get("private_metadata") or "") <= 3000
@@ -91,6 +96,7 @@ def test_views() -> None:
     check_view(create_modal(POLICY))
     check_view(create_modal(POLICY, name="x" * 64, validity_hours=None, validity_text="36h", error="e" * 2000,
                             channel_id="C" * 20))
+    check_view(create_modal(POLICY, name="x-" * 32, name_error="n" * 5000))
     check_view(info_modal("A title that is far too long for Slack", "text"))
     check_view(working_modal("Create a DataOS key", "Creating…"))
     check_view(created_modal("x" * 64, NOW + timedelta(days=1), NOW, delivered=True))

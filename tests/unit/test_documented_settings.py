@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot.config import Settings
+from bot.config import EXAMPLE_VALUES, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,3 +29,21 @@ def test_every_setting_is_in_the_configuration_reference() -> None:
     assert missing == [], f"docs/configuration.md lacks {missing}"
     unknown = sorted(documented - set(_settings()))
     assert unknown == [], f"docs/configuration.md documents settings that do not exist: {unknown}"
+
+
+def test_every_example_value_in_env_example_is_known_to_doctor() -> None:
+    """A `KEY=value` line of `.env.example` (commented or not) either shows the default or is an example a
+    person must replace, which `apikey-bot doctor` then names while it is still in place."""
+    example = (ROOT / ".env.example").read_text()
+    shown = dict(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=(.*)$", example, flags=re.M))
+    required = {"slack_bot_token": "xoxb-1", "heimdall_url": "https://d.example/heimdall", "DATAOS_APIKEY": "a2V5"}
+    defaults = Settings(_env_file=None, **required)  # type: ignore[call-arg]
+    examples = {}
+    for name, value in shown.items():
+        if name in ("SLACK_BOT_TOKEN", "HEIMDALL_URL", "DATAOS_APIKEY"):
+            examples[name] = value  # required: whatever .env.example holds is an example
+            continue
+        parsed = Settings(_env_file=None, **{**required, name.lower(): value})  # type: ignore[call-arg]
+        if getattr(parsed, name.lower()) != getattr(defaults, name.lower()):
+            examples[name] = value
+    assert examples == EXAMPLE_VALUES

@@ -15,7 +15,7 @@ from bot.domain.policy import ValidityPolicy
 from bot.identity import Denied, Identity, SlackProfile, decide
 from bot.playground.heimdall_model import make_key_value
 from bot.service import LinkResult
-from bot.slack import key_buttons
+from bot.slack import key_buttons, leak_dms
 from bot.slack.blocks.common import Message, denied_message, render_id
 from bot.slack.blocks.forms import create_modal, created_modal, renew_modal
 from bot.slack.blocks.help import help_message
@@ -23,6 +23,7 @@ from bot.slack.blocks.home import home_view
 from bot.slack.blocks.identity import whoami_message
 from bot.slack.blocks.keys import keys_message, revoke_modal, revoke_picker_modal, secret_message, secret_modal
 from bot.slack.blocks.reminders import bot_key_reminder_message, reminder_done_message, reminder_message
+from bot.slack.blocks.revocations import overdue_revocation_message
 from bot.slack.errors import explain
 from bot.slack.links import displaced_text
 from bot.store import Audit
@@ -99,8 +100,15 @@ def builders(text: str) -> dict[str, Callable[[], Any]]:
         "revoke all result": lambda: key_buttons.revoke_all_result(
             "U1", key_buttons.RevokeAll(text, "U2", ("0" * 12,), 1, 1), revoked=[text], gone=1, left=[text],
             failed=[text]),
+        "reactivated": lambda: key_buttons.reactivated_notice(text, NOW, restored=[text]),
         "replaced": lambda: key_buttons.replaced_text(text),
         "gone": lambda: key_buttons.gone_text(text),
+        "overdue revocation": lambda: overdue_revocation_message(text, text, NOW, NOW, "U1", team=True, attempts=5,
+                                                                 error=text),
+        "overdue revocation unknown": lambda: overdue_revocation_message(text, text, None, NOW, "U1", team=False,
+                                                                         attempts=1, error=None),
+        "leak by DM": lambda: leak_dms.leak_message(text, "etl-ingest", "C1", "U2", None, NOW, renew=True, team=True,
+                                                    instead_of="C9"),
     }
 
 

@@ -160,7 +160,11 @@ function drawPane() {
   if (html !== pg.drawn.messages) {
     const box = $("#messages");
     const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
-    box.innerHTML = html || '<p class="muted empty">Nothing here yet. Type <code>/apikey</code> below.</p>';
+    // An empty channel has the composer below it; the app's read-only Messages tab has none to point at.
+    box.innerHTML = html || (pg.pane === "dm"
+      ? '<p class="muted empty">This is the very beginning of your messages with <b>DataOS API keys</b>. '
+        + "What only you may see (a new key, say) arrives here.</p>"
+      : '<p class="muted empty">Nothing here yet. Type <code>/apikey</code> below.</p>');
     pg.drawn.messages = html;
     if (atBottom || pg.drawn.scrollAll) box.scrollTop = box.scrollHeight; // follow the conversation
     pg.drawn.scrollAll = false;
@@ -261,16 +265,23 @@ function drawModal(modal) {
   if (pg.drawn.modal && pg.drawn.modal.html === modal.html) return;
   // The same window redrawn (inline errors, say) keeps what was typed, as Slack does.
   const keep = pg.drawn.modal && pg.drawn.modal.id === modal.id ? inputs(layer) : null;
-  const focused = document.activeElement && layer.contains(document.activeElement) ? focusPath(document.activeElement) : null;
+  const active = document.activeElement;
+  const focused = active && layer.contains(active) ? focusPath(active) : null;
+  const caret = focused && typeof active.selectionStart === "number" ? [active.selectionStart, active.selectionEnd] : null;
+  const typed = keep ? $$("[data-typeahead]", layer).map((el) => [el.dataset.el, el.value]) : [];
   layer.innerHTML = modal.html; // made and escaped by the server
   if (keep) restore(layer, keep);
+  for (const [el, value] of typed) { const box = $(`[data-el="${CSS.escape(el)}"]`, layer); if (box) box.value = value; }
   layer.hidden = false;
   syncInert();
   pg.drawn.modal = modal;
   requestAnimationFrame(() => { pg.modalDrawnAt = performance.now(); });
   const again = focused && $(focused, layer);
-  if (again) again.focus();
-  else if (!keep || !layer.contains(document.activeElement)) {
+  if (again) {
+    again.focus();
+    // Typing goes on where it was: a redraw while the person types (a warning that follows the input) keeps the caret.
+    if (caret && keep && typeof again.selectionStart === "number") again.setSelectionRange(caret[0], caret[1]);
+  } else if (!keep || !layer.contains(document.activeElement)) {
     const first = $("input, textarea, select", layer) || focusables(layer)[0];
     if (first) first.focus();
   }
@@ -373,6 +384,20 @@ document.addEventListener("click", (e) => {
   if (suggestion) { complete(); }
 });
 
+// An input whose block says `dispatch_action` sends its changes as Slack's client does: each character
+// entered or removed (`on_character_entered`), or Enter (`on_enter_pressed`); the rest are read on submit.
+document.addEventListener("input", (e) => {
+  const t = e.target;
+  if (t.matches(".bk-modal .bk-input[data-dispatch~=character]")) act(t, t.value);
+});
+document.addEventListener("keydown", (e) => {
+  const t = e.target;
+  if (e.key === "Enter" && t.matches && t.matches(".bk-modal .bk-input[data-dispatch~=enter]")) {
+    e.preventDefault();
+    act(t, t.value);
+  }
+});
+
 document.addEventListener("change", (e) => {
   const t = e.target;
   if (t.matches("[data-fault]")) { post("fault", { name: t.dataset.fault, on: t.checked }); return; }
@@ -435,6 +460,20 @@ function send(pressedAt) {
 }
 
 $("#composer").addEventListener("input", suggestions);
+
+// Typing in an external select: Slack asks the app for options (block_suggestion) as the person types.
+let typing = null;
+document.addEventListener("input", (e) => {
+  const box = e.target;
+  if (!box.matches || !box.matches("[data-typeahead]")) return;
+  clearTimeout(typing);
+  typing = setTimeout(() => {
+    const modal = box.closest(".bk-modal");
+    if (!modal) return;
+    post("suggest", { user: pg.persona, view_id: modal.dataset.viewId, block_id: box.dataset.blockId,
+                      action_id: box.dataset.actionId, value: box.value });
+  }, 250);
+});
 $("#composer").addEventListener("keydown", (e) => {
   const open = !$("#suggestions").hidden;
   const partial = $("#composer").value !== (pg.state && pg.state.world.command.command);

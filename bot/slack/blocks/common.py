@@ -24,9 +24,12 @@ from slack_sdk.models.views import View
 
 from bot.domain.keys import key_ref
 from bot.identity import Denied
+from bot.slack.blocks.chunks import clip_whole
 from bot.slack.blocks.ids import INFO_VIEW
 
 MAX_MESSAGE_BLOCKS = 50
+#: Slack refuses a confirm dialog whose text is longer.
+CONFIRM_TEXT = 300
 
 
 #: What a click on a button whose value does not parse gets (a value edited, or from an older version).
@@ -57,6 +60,19 @@ def slack_date(moment: datetime) -> str:
     """A date Slack renders in each viewer's own time zone, with a UTC fallback."""
     fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def slack_day(moment: datetime) -> str:
+    """"on Nov 27, 2026 at 14:05" in each viewer's time zone: for after a verb ("revoked … on …"), where
+    `slack_date`'s "today at 14:05" would read "on today at"."""
+    fallback = moment.strftime("on %Y-%m-%d at %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^on {{date_short}} at {{time}}|{fallback}>"
+
+
+def confirm_text(text: str) -> str:
+    """A confirm dialog's text within Slack's 300 characters (escaping can make a clipped name longer),
+    cut between entities, never inside one."""
+    return clip_whole(text, CONFIRM_TEXT)
 
 
 def text_message(text: str) -> Message:

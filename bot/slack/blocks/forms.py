@@ -9,7 +9,9 @@ from typing import Any
 from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
+    ContextBlock,
     InputBlock,
+    MarkdownTextObject,
     Option,
     PlainTextInputElement,
     SectionBlock,
@@ -29,6 +31,7 @@ from bot.slack.blocks.ids import (
     CUSTOM_VALUE,
     NAME_BLOCK,
     NAME_INPUT,
+    NAME_WARNING_BLOCK,
     OLD_BLOCK,
     OLD_INPUT,
     RENEW_VIEW,
@@ -43,10 +46,51 @@ def _preset_option(hours: int) -> Option:
     return Option(text=humanize_hours(hours), value=f"{hours}h")
 
 
+def name_warning_text(problem: str) -> str:
+    return f":warning: {shown(problem, 300)}"
+
+
+def _name_warning(problem: str, suffix: str) -> ContextBlock:
+    """What is wrong with the name, right under its input."""
+    return ContextBlock(block_id=NAME_WARNING_BLOCK + suffix,
+                        elements=[MarkdownTextObject(text=name_warning_text(problem))])
+
+
+def with_name_warning(blocks: list[Any], problem: str | None) -> list[Any]:
+    """A form's blocks, every one kept as it is, with the name warning saying `problem` (or gone). The
+    input blocks keep their ids, so Slack keeps what was typed in them."""
+    kept = [b for b in blocks if not _is(b, NAME_WARNING_BLOCK)]
+    if problem is None:
+        return kept
+    at = next((i for i, b in enumerate(kept) if _is(b, NAME_BLOCK)), None)
+    if at is None:
+        return kept
+    name_id = str(kept[at].get("block_id") or "")
+    suffix = name_id[len(NAME_BLOCK):]  # the rendering's own, so ids stay unique within the view
+    return [*kept[:at + 1], _name_warning(problem, suffix).to_dict(), *kept[at + 1:]]
+
+
+def name_warning_of(blocks: list[Any]) -> str | None:
+    """The text of the name warning a form shows, None without one."""
+    for block in blocks:
+        if _is(block, NAME_WARNING_BLOCK):
+            elements = block.get("elements") or []
+            first = elements[0] if elements and isinstance(elements[0], dict) else {}
+            return str(first.get("text") or "")
+    return None
+
+
+def _is(block: Any, base: str) -> bool:
+    return isinstance(block, dict) and str(block.get("block_id") or "").split("~")[0] == base
+
+
 def _key_inputs(policy: ValidityPolicy, *, name: str | None, validity_hours: int | None,
-                validity_text: str | None, error: str | None, render: str = "") -> list[Block]:
+                validity_text: str | None, error: str | None, render: str = "",
+                name_error: str | None = None) -> list[Block]:
     """Name and validity inputs, shared by the create and renew forms. `render` suffixes the block ids
-    of a form drawn again, so Slack shows the new initial values instead of keeping the old input."""
+    of a form drawn again, so Slack shows the new initial values instead of keeping the old input.
+    `name_error` is shown under the name, and the form then tells the bot as the name is changed
+    (`bot.slack.name_warning` redraws the warning)."""
     suffix = f"~{render}" if render else ""
     options = [_preset_option(h) for h in policy.presets]
     custom = Option(text="Custom…", value=CUSTOM_VALUE)
@@ -58,14 +102,19 @@ def _key_inputs(policy: ValidityPolicy, *, name: str | None, validity_hours: int
     blocks: list[Block] = []
     if error:
         blocks.append(SectionBlock(block_id=BANNER_BLOCK + suffix, text=md(f":warning: {error}")))
+    follow = {"trigger_actions_on": ["on_character_entered"]} if name_error else None
     blocks += [
         InputBlock(
-            block_id=NAME_BLOCK + suffix, optional=True, label="Name",
+            block_id=NAME_BLOCK + suffix, optional=True, label="Name", dispatch_action=bool(name_error),
             element=PlainTextInputElement(action_id=NAME_INPUT, initial_value=(name or "")[:NAME_MAX_LENGTH] or None,
-                                          max_length=NAME_MAX_LENGTH,
+                                          max_length=NAME_MAX_LENGTH, dispatch_action_config=follow,
                                           placeholder="e.g. ci_loader"),
             hint="Letters, digits and underscores. Leave empty and a name is made up for you.",
         ),
+    ]
+    if name_error:
+        blocks.append(_name_warning(name_error, suffix))
+    blocks += [
         InputBlock(
             block_id=VALIDITY_BLOCK + suffix, label="Valid for",
             element=StaticSelectElement(action_id=VALIDITY_INPUT, options=options, initial_option=initial),
@@ -76,7 +125,7 @@ def _key_inputs(policy: ValidityPolicy, *, name: str | None, validity_hours: int
             element=PlainTextInputElement(action_id=CUSTOM_INPUT, max_length=16, placeholder="e.g. 36h, 45d or 2w",
                                           initial_value=validity_text[:16] if validity_text and initial is custom
                                           else None),
-            hint="Only used with “Custom…”: hours (h), days (d) or weeks (w).",
+            hint="Hours (h), days (d) or weeks (w). Typed here, it is used instead of “Valid for”.",
         ),
     ]
     return blocks
@@ -85,10 +134,11 @@ def _key_inputs(policy: ValidityPolicy, *, name: str | None, validity_hours: int
 @functools.lru_cache(maxsize=256)  # the same few forms are built over and over; callers never mutate them
 def create_modal(policy: ValidityPolicy, *, name: str | None = None, validity_hours: int | None = None,
                  validity_text: str | None = None, error: str | None = None, channel_id: str = "",
-                 render: str = "") -> dict[str, Any]:
-    """The create form. `validity_text` prefills the custom field when it is not a preset."""
+                 render: str = "", name_error: str | None = None) -> dict[str, Any]:
+    """The create form. `validity_text` prefills the custom field when it is not a preset; `error` is a
+    banner above the inputs, `name_error` a warning under the name that follows what is typed."""
     blocks = _key_inputs(policy, name=name, validity_hours=validity_hours, validity_text=validity_text, error=error,
-                         render=render)
+                         render=render, name_error=name_error)
     return View(type="modal", callback_id=CREATE_VIEW, title="Create a DataOS key", submit="Create",
                 close="Cancel", blocks=blocks, private_metadata=meta_json(channel_id=channel_id)).to_dict()
 

@@ -42,6 +42,10 @@ BANNER_BLOCK = "banner"
 
 NAME_BLOCK, NAME_INPUT = "name_block", "name"
 
+#: What is wrong with the name, under its input. Like the banner it is about what the form was drawn with,
+#: but it follows what is typed: a form drawn with it sends each change of the name (`dispatch_action`).
+NAME_WARNING_BLOCK = "name_warning"
+
 VALIDITY_BLOCK, VALIDITY_INPUT = "validity_block", "validity"
 
 CUSTOM_BLOCK, CUSTOM_INPUT = "custom_block", "custom"

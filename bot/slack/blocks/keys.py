@@ -24,7 +24,16 @@ from slack_sdk.models.views import View
 from bot.dataos import Token
 from bot.domain.keys import KeyStatus, created_by, key_ref, key_status, mask_secret, relative
 from bot.identity import Identity
-from bot.slack.blocks.common import Message, exact_value, md, message_from, meta_json, render_id, slack_date
+from bot.slack.blocks.common import (
+    Message,
+    confirm_text,
+    exact_value,
+    md,
+    message_from,
+    meta_json,
+    render_id,
+    slack_date,
+)
 from bot.slack.blocks.ids import (
     CREATE_ACTION,
     INFO_VIEW,
@@ -82,8 +91,8 @@ def key_row_blocks(token: Token, now: datetime, block_id: str, revoke_at: dateti
                 style="danger",
                 confirm=ConfirmObject(
                     title="Revoke this key?",
-                    text=f"*{shown(token.name, 80)}* stops working at once, everywhere it is used. "
-                         "This cannot be undone.",
+                    text=confirm_text(f"*{shown(token.name, 80)}* stops working at once, everywhere it is "
+                                      "used. This cannot be undone."),
                     confirm="Revoke", deny="Keep it", style="danger",
                 ),
             ),
@@ -145,13 +154,16 @@ def secret_message(token: Token, now: datetime) -> Message:
     )
 
 
-def secret_modal(token: Token, now: datetime) -> dict[str, Any]:
-    """A key's value inside a modal that only its owner sees."""
+def secret_modal(token: Token, now: datetime, *, app_user_id: str | None = None) -> dict[str, Any]:
+    """A key's value inside a modal that only its owner sees; with `app_user_id`, an application user's key
+    shown to one of its team's owners (titled so: it is not theirs)."""
     assert token.secret is not None
+    whose = f" of application user `{shown(app_user_id)}`" if app_user_id else ""
     return View(
-        type="modal", callback_id=INFO_VIEW, title="Your DataOS key", close="Done",
+        type="modal", callback_id=INFO_VIEW, title="Application key" if app_user_id else "Your DataOS key",
+        close="Done",
         blocks=[
-            SectionBlock(text=md(f":key: *{shown(token.name)}*, valid until {slack_date(token.expiration)} "
+            SectionBlock(text=md(f":key: *{shown(token.name)}*{whose}, valid until {slack_date(token.expiration)} "
                                   f"({relative(token.expiration, now)})")),
             SectionBlock(text=md(f"```{token.secret.get_secret_value()}```")),
             ContextBlock(elements=[md("Only you can see this window. Copy the key, then close it.")]),

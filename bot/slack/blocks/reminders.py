@@ -9,7 +9,7 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ConfirmObject, 
 
 from bot.domain.keys import relative
 from bot.domain.reminders import step_words
-from bot.slack.blocks.common import Message, exact_value, md, message_from, slack_date
+from bot.slack.blocks.common import Message, confirm_text, exact_value, md, message_from, slack_date
 from bot.slack.blocks.ids import MUTE_ACTION, REMINDER_REVOKE_ACTION, RENEW_ACTION, SNOOZE_ACTION
 from bot.text import shown
 
@@ -77,7 +77,8 @@ def reminder_message_from_models(name: str, expiration: datetime, now: datetime,
                 ButtonElement(text="Renew", action_id=RENEW_ACTION, value=value, style="primary"),
                 ButtonElement(text="Revoke", action_id=REMINDER_REVOKE_ACTION, value=value, style="danger",
                               confirm=ConfirmObject(title="Revoke this key?",
-                                                    text=f"*{shown(name, 80)}* stops working at once, everywhere.",
+                                                    text=confirm_text(
+                                                        f"*{shown(name, 80)}* stops working at once, everywhere."),
                                                     confirm="Revoke", deny="Keep it", style="danger")),
                 *([ButtonElement(text=f"Remind me in {snooze_words}", action_id=SNOOZE_ACTION, value=value)]
                   if snooze_words else []),

@@ -17,7 +17,7 @@ from typing import Any
 from bot.domain.keys import relative
 from bot.domain.reminders import step_words
 from bot.slack.blocks.chunks import section_blocks
-from bot.slack.blocks.common import Message, slack_date
+from bot.slack.blocks.common import Message, confirm_text, slack_date
 from bot.text import shown
 
 TEAM_RENEW_ACTION = "team_reminder_renew"
@@ -82,7 +82,8 @@ def team_reminder_message(app_user_id: str, name: str, expiration: datetime, now
         return element
 
     confirm = {"title": _plain("Revoke this key?"),
-               "text": _md(f"*{shown(name, 80)}* of `{shown(app_user_id, 80)}` stops working at once, everywhere."),
+               "text": _md(confirm_text(
+                   f"*{shown(name, 80)}* of `{shown(app_user_id, 80)}` stops working at once, everywhere.")),
                "confirm": _plain("Revoke"), "deny": _plain("Keep it"), "style": "danger"}
     when = f"{slack_date(expiration)} ({relative(expiration, now)})"
     section = (f":hourglass_flowing_sand: The DataOS API key *{shown(name)}* of application user "
@@ -109,12 +110,24 @@ def team_reminder_done_message(app_user_id: str, name: str, expiration: datetime
     return Message(f"{shown(name)} of {shown(app_user_id)}: {outcome}", [{"type": "section", "text": _md(text)}])
 
 
+#: What each refusal means, and what to do about it.
+_UNREACHABLE_WHY = {
+    "is_archived": ("the channel is archived", "Unarchive it"),
+    "not_in_channel": ("I was removed from it", "Invite me back (`/invite @apikey-bot`)"),
+    "channel_not_found": ("it was deleted, or I was removed from a private channel",
+                          "Invite me back (`/invite @apikey-bot`)"),
+    "restricted_action": ("a workspace setting stops me posting there (posting limited to some people)",
+                          "Let apps post there in the channel's settings"),
+}
+
+
 def channel_unreachable_message(app_user_id: str, channel_id: str, reason: str) -> Message:
-    """To the admins, once per channel: the team's reminders go to its owners by DM meanwhile."""
+    """To the admins, each time a team channel becomes unreachable: the team's reminders and leak reports
+    go to its owners by DM meanwhile."""
+    why, fix = _UNREACHABLE_WHY.get(reason, ("Slack refuses my posts there", "Check the channel"))
     text = (f":warning: I cannot post in <#{shown(channel_id)}>, the team channel of application user "
-            f"`{shown(app_user_id)}` (Slack says `{shown(reason)}`: archived, or I was removed). Its key "
-            "reminders go to the team's owners by DM instead. Invite me back (`/invite @apikey-bot`) or give the "
-            "team another channel with `/apikey admin team`.")
+            f"`{shown(app_user_id)}`: {why} (Slack says `{shown(reason)}`). Its key reminders and leak reports go "
+            f"to the team's owners by DM instead. {fix}, or give the team another channel with `/apikey admin team`.")
     return Message(f"I cannot post in the team channel of {shown(app_user_id)}",
                    [{"type": "section", "text": _md(text)}])
 

@@ -15,6 +15,7 @@ from slack_sdk.models.blocks import (
     ButtonElement,
     ConfirmObject,
     ContextBlock,
+    ExternalDataSelectElement,
     InputBlock,
     MarkdownTextObject,
     Option,
@@ -26,6 +27,7 @@ from bot.dataos import Token
 from bot.domain.keys import key_ref, mask_secret
 from bot.slack.blocks import KEYS_PER_PAGE, Message, exact_value, render_id, slack_date
 from bot.slack.blocks.chunks import clip_whole
+from bot.slack.blocks.common import confirm_text
 from bot.store.teams import Team
 from bot.text import clip, shown
 
@@ -47,7 +49,10 @@ KEYS_PER_TEAM_TOGETHER = 5
 #: rest is room for the closing lines.
 LIST_BLOCK_BUDGET = 46
 LIST_TEXT_BUDGET = 9_500
-CONFIRM_LIMIT = 300
+#: Options a select may hold; past them the "For" select loads its options as the person types.
+SELECT_OPTIONS = 100
+#: Characters of names the closing "…and N more" line may list.
+MORE_NAMES = 1500
 REVEAL_NOTE = "Reveal shows a key only to you, and the team channel is told that you saw it."
 
 
@@ -166,9 +171,16 @@ def _text_size(value: Any) -> int:
 
 
 def _more_line(apps: Sequence[str]) -> str:
-    names = ", ".join(f"`{shown(a, 80)}`" for a in apps)
-    return clip_whole(f"…and {len(apps)} more application user{'s' if len(apps) != 1 else ''} you own: {names}. "
-                      f"`/apikey list {APP_USER}` shows the keys of one.", 2000)
+    """"…and N more application users you own: `a`, `b`…", the count exact however many names fit."""
+    names: list[str] = []
+    for app in apps:
+        name = f"`{shown(app, 80)}`"
+        if sum(len(n) + 2 for n in names) + len(name) > MORE_NAMES:
+            names.append("…")
+            break
+        names.append(name)
+    return (f"…and {len(apps)} more application user{'s' if len(apps) != 1 else ''} you own: {', '.join(names)}. "
+            f"`/apikey list {APP_USER}` shows the keys of one.")
 
 
 def _summary(blocks: list[dict[str, Any]]) -> str:
@@ -176,21 +188,27 @@ def _summary(blocks: list[dict[str, Any]]) -> str:
     return f"Keys of {teams} application user{'s' if teams != 1 else ''} you own"
 
 
-def confirm_text(text: str) -> str:
-    """A confirm dialog's text within Slack's 300 characters, cut between entities, never inside one."""
-    return clip_whole(text, CONFIRM_LIMIT)
+def for_options(person_label: str | None, teams: Sequence[Team]) -> list[Option]:
+    """The "For" choices: the person (unless `person_label` is None), then each application user they own."""
+    options = [Option(text=clip(person_label, 75), value=MYSELF)] if person_label is not None else []
+    return options + [Option(text=clip(t.app_user_id, 75), value=clip(t.app_user_id, 150)) for t in teams]
 
 
 def for_block(person_label: str | None, teams: Sequence[Team], selected: str | None) -> dict[str, Any]:
-    """The create form's "For" select: the person (unless `person_label` is None), then each application
-    user they own."""
-    options = [Option(text=clip(person_label, 75), value=MYSELF)] if person_label is not None else []
-    options += [Option(text=clip(t.app_user_id, 75), value=clip(t.app_user_id, 150)) for t in teams]
+    """The create form's "For" select. Past Slack's 100 options it is an `external_select`: the person
+    types, and the options come from the bot (`bot.slack.teams.for_select`), the owner check each time."""
+    options = for_options(person_label, teams)
     initial = next((o for o in options if o.value == selected), options[0])
-    return InputBlock(block_id=FOR_BLOCK, label="For",
-                      element=StaticSelectElement(action_id=FOR_INPUT, options=options, initial_option=initial),
-                      hint="An application user's key is delivered to you only; its team channel is told "
-                           "that it was made, never the key.").to_dict()
+    hint = ("An application user's key is delivered to you only; its team channel is told that it was made, never "
+            "the key.")
+    if len(options) <= SELECT_OPTIONS:
+        element: StaticSelectElement | ExternalDataSelectElement = StaticSelectElement(
+            action_id=FOR_INPUT, options=options, initial_option=initial)
+    else:
+        element = ExternalDataSelectElement(action_id=FOR_INPUT, initial_option=initial, min_query_length=0,
+                                            placeholder="Type an application user")
+        hint = f"You own {len(teams)} application users: type part of a name to find one. {hint}"
+    return InputBlock(block_id=FOR_BLOCK, label="For", element=element, hint=hint).to_dict()
 
 
 def with_for(view: dict[str, Any], person_label: str | None, teams: Sequence[Team], selected: str | None,
@@ -218,17 +236,21 @@ def revoked_line(actor: str, name: str, app_user_id: str) -> str:
 
 
 def team_created_modal(app_user_id: str, token_name: str, expiration: datetime, now: datetime, *,
-                       delivered: bool | None) -> dict[str, Any]:
+                       delivered: bool | None, told: bool | None = None) -> dict[str, Any]:
     """The result of creating an application user's key: like a personal key's, with a "Show the key
-    here" that names the application user and the exact key (re-checked when pressed)."""
+    here" that names the application user and the exact key (re-checked when pressed). `told`: whether
+    its team channel took the line saying so (None: not known here, so not said)."""
     if delivered is None:
         where = "This form was submitted twice; only one key was made."
     elif delivered:
         where = "I sent it to you privately in your direct messages with me."
     else:
         where = "I could not deliver it to your direct messages with me: use the button below to see it here."
+    channel = {True: "\nIts team channel was told, without the key.",
+               False: "\n:warning: I could not tell its team channel (Slack refused my message there); tell the "
+                      "team yourself. Nothing else changed.", None: ""}[told]
     text = (f":white_check_mark: Key *{shown(token_name)}* created for {shown(app_user_id)}, valid until "
-            f"{slack_date(expiration)}.\n{where}\nIts team channel was told, without the key.")
+            f"{slack_date(expiration)}.\n{where}{channel}")
     button = ButtonElement(text="Show the key here", action_id=TEAM_SHOW_HERE_ACTION,
                            value=exact_value(token_name, expiration, a=app_user_id),
                            style="primary" if delivered is False else None)

@@ -21,7 +21,7 @@ from bot.identity import slack_error
 from bot.membership import shared_outside
 from bot.slack.blocks import slack_date
 from bot.slack.blocks.chunks import section_blocks
-from bot.slack.errors import explain
+from bot.slack.errors import explain, unescaped_mention
 from bot.store import Audit
 from bot.store.teams import Team
 from bot.teams import describe_owners
@@ -134,6 +134,8 @@ async def _checked_team(rt: Runtime, actor: str, app: str, words: list[str]) -> 
             people.append(m.group(1))
         elif (m := _GROUP.match(word)) is not None:
             groups.append(m.group(1))
+        elif (unescaped := unescaped_mention([word])) is not None:
+            raise Refused(unescaped, "unescaped")
         else:
             raise Refused(f"I could not read `{shown(word, 80)}`: name the channel as #channel, people as @person and "
                           "user groups as @group. Nothing was changed.", "unreadable")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Literal
 
 from bot.app import Runtime
 from bot.identity import failure
@@ -53,16 +54,25 @@ async def admitted_owners(rt: Runtime, team: Team) -> list[str]:
             if await rt.resolver.admission(owner, allow_guests=False) is None]
 
 
-async def tell_channel(rt: Runtime, team: Team, text: str) -> bool:
+#: Where a line for the team went: its channel, its owners by DM (the channel is shared), or nowhere.
+Told = Literal["channel", "owners", ""]
+
+
+async def tell_team(rt: Runtime, team: Team, text: str) -> Told:
     """A line for the team (never a key): in its channel, or to each owner by DM when another organisation
-    can read the channel. False (logged) if nobody got it."""
+    can read the channel. "" (logged) if nobody got it."""
     if await shared_now(rt, team):
         await tell_admins_shared(rt, team)
         told = [await rt.dm(owner, text) for owner in await admitted_owners(rt, team)]
-        return any(told)
+        return "owners" if any(told) else ""
     try:
         await rt.slack.chat_postMessage(channel=team.channel_id, text=text, unfurl_links=False)
     except Exception as exc:
         log.warning("could not post in the team channel of %s: %s", team.app_user_id, failure(exc))
-        return False
-    return True
+        return ""
+    return "channel"
+
+
+async def tell_channel(rt: Runtime, team: Team, text: str) -> bool:
+    """`tell_team`, for those who only need to know whether the team heard it."""
+    return bool(await tell_team(rt, team, text))

@@ -42,8 +42,8 @@ from bot.slack.errors import explain, explain_slack
 from bot.slack.forms import keep_what_was_there
 from bot.slack.home import from_home, publish_home
 from bot.slack.key_buttons import ExactKey, exact_key, parse_exact, replaced_text
-from bot.slack.owners import act_as, owned_teams, refusal, team_kind_problem
-from bot.slack.teams.channel import tell_channel
+from bot.slack.owners import act_as, owned_teams, refusal
+from bot.slack.teams.channel import tell_channel, tell_team
 from bot.text import shown
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,6 @@ async def offer_for(rt: Runtime, client: AsyncWebClient, view_id: str, view: dic
                     "users you own just now. Nothing was changed; please try again in a minute.")
             await update_view(client, view_id, blocks.info_modal("Create a DataOS key", text))
         return
-    teams = [t for t in teams if await team_kind_problem(rt, t) is None]
     if wanted is not None and wanted not in {t.app_user_id for t in teams}:
         acting = await act_as(rt, identity.slack_user_id, wanted, "create") if wanted else None
         sentence = (acting if isinstance(acting, str) else refusal(await rt.teams.team_of(wanted), wanted) if wanted
@@ -152,9 +151,10 @@ async def submit_team_create(rt: Runtime, body: dict[str, Any], view: dict[str, 
                                                                   previous.key_expiration, rt.clock(), delivered=None))
         return
     delivered = await deliver_team_secret(client, slack_user, app_user_id, result, rt)
+    where = await tell_team(rt, team, created_line(slack_user, result.name, app_user_id, result.expiration))
+    told = None if where == "owners" else where == "channel"  # by DM: the owners read it there themselves
     await update_view(client, view_id, team_created_modal(app_user_id, result.name, result.expiration, rt.clock(),
-                                                          delivered=delivered))
-    await tell_channel(rt, team, created_line(slack_user, result.name, app_user_id, result.expiration))
+                                                          delivered=delivered, told=told))
     if old is not None:  # "Renew and revoke" of a leaked key: the old one goes once the new one exists
         await revoke_team_key(rt, slack_user, app_user_id, old, "leak watch: renew and revoke", admins_may=True)
 
@@ -207,7 +207,7 @@ async def _reveal(rt: Runtime, client: AsyncWebClient, slack_user: str, view_id:
             f":x: I could not tell <#{team.channel_id}> that you are revealing this key, so I did not show it. "
             "Ask a platform admin to check that I am a member of the team channel (`apikey-bot doctor`).")))
         return
-    await update_view(client, view_id, blocks.secret_modal(token, rt.clock()))
+    await update_view(client, view_id, blocks.secret_modal(token, rt.clock(), app_user_id=team.app_user_id))
 
 
 async def on_reveal(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
@@ -242,8 +242,12 @@ async def revoke_team_key(rt: Runtime, slack_user: str, app_user_id: str, key: E
     except DataOSError as exc:
         return ":x: " + explain(exc, doing=f"revoking a key of {shown(app_user_id)}", key_name=key.name)
     if done.outcome == "revoked":
-        await tell_channel(rt, team, revoked_line(slack_user, done.name, app_user_id))
-        return f":wastebasket: Key *{shown(done.name)}* of {shown(app_user_id)} revoked; <#{team.channel_id}> was told."
+        where = await tell_team(rt, team, revoked_line(slack_user, done.name, app_user_id))
+        channel = {"channel": f"<#{team.channel_id}> was told.",
+                   "owners": f"its owners were told by DM (<#{team.channel_id}> is shared with another organisation).",
+                   "": f"I could not tell <#{team.channel_id}> (Slack refused my message there); tell the team "
+                       "yourself."}[where]
+        return f":wastebasket: Key *{shown(done.name)}* of {shown(app_user_id)} revoked; {channel}"
     if done.outcome == "changed":
         return f":warning: {replaced_text(done.name)}"
     return ":x: " + explain(DataOSNotFound(), doing="revoking the key", key_name=done.name)

@@ -185,12 +185,12 @@ async def submit_team_renew(rt: Runtime, body: dict[str, Any], view: dict[str, A
     await rt.keys.trail.record(Audit(at=now, actor_slack_id=clicker, action="renew", outcome="ok",
                                      dataos_user_id=app, key_name=old_name,
                                      detail=f"team key; new key {result.name}; old key {old_outcome}"))
-    await update_view(client, view_id, team_created_modal(app, result.name, result.expiration, now,
-                                                          delivered=delivered))
-    await update_message(client, meta.get("ch", ""), meta.get("ts", ""), team_reminder_done_message(
+    told = await update_message(client, meta.get("ch", ""), meta.get("ts", ""), team_reminder_done_message(
         app, old_name, old_expiration,
         f":recycle: renewed by <@{shown(clicker)}> {blocks.slack_date(now)} as *{shown(result.name)}* "
         f"(the new key went to them privately); this key {old_outcome}."))
+    await update_view(client, view_id, team_created_modal(app, result.name, result.expiration, now,
+                                                          delivered=delivered, told=told))
 
 
 def _stamp(text: str) -> datetime | None:

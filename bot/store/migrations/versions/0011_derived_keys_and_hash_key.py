@@ -1,15 +1,15 @@
 """Hardening IV: keys minted through a self-link (`minted_keys`), the hash key kept once (`hash_keys`), and
 the members last seen in teams' owning user groups (`team_group_members`).
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
