@@ -312,13 +312,6 @@ class Settings(BaseSettings):
                              "VAULT_K8S_ROLE")
         return self
 
-    def hash_key_source(self) -> bytes:
-        """The key of the leak watch's keyed hash: DATAOS_APIKEY, or with DATAOS_APIKEY_FROM (a key that
-        rotates, which the hash must not follow) the signing secret (the bot token in Socket Mode)."""
-        if self.dataos_apikey is not None:
-            return self.dataos_apikey.get_secret_value().encode()
-        return (self.slack_signing_secret or self.slack_bot_token).get_secret_value().encode()
-
     @property
     def default_validity_hours(self) -> int:
         return parse_duration_hours(self.default_validity)

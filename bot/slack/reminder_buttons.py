@@ -200,7 +200,8 @@ async def submit_renew(rt: Runtime, body: dict[str, Any], view: dict[str, Any], 
     if identity is None:
         return
     try:
-        result = await rt.keys.create_key(identity, name=name, hours=hours, request_id=f"{view_id}:{view.get('hash')}")
+        result = await rt.keys.create_key(identity, name=name, hours=hours, request_id=f"{view_id}:{view.get('hash')}",
+                                          how="renewed")
     except DataOSConflict as exc:
         await update_view(client, view_id, info_modal(
             title, ":x: " + explain(exc, doing="renewing your key", key_name=name) + " Press Renew again."))
