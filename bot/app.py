@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
@@ -53,6 +54,7 @@ from bot.store import (
     create_engine,
     migrate,
 )
+from bot.store.hash_keys import HashKeys
 from bot.store.rotations import Rotations
 from bot.store.teams import TeamsRepo
 from bot.teams import Teams
@@ -162,12 +164,14 @@ class Runtime:
                                               home=self.workspace, allow_guests=settings.allow_guests)
         self.snooze_hours = parse_duration_hours(settings.snooze)
         self.renew_grace_hours = parse_duration_hours(settings.renew_grace)
-        # The leak watch and self-links keep keys only as a keyed hash (the same one, so a leak report finds
-        # the links a key made), keyed the same on every replica and after a restart, and never stored.
-        self.leak_secret = hmac.new(settings.hash_key_source(), b"apikey-bot leak watch", hashlib.sha256).digest()
+        # The leak watch, self-links and rotations keep keys only as a keyed hash (the same one, so a leak report
+        # finds the links a key made), whose key is kept in the database (`hash_key`).
+        self.hash_keys = HashKeys(self.engine)
+        self._hash_key: bytes | None = None
+        self._hash_lock = asyncio.Lock()
         trail = AuditTrail(self.audit_log, self.slack, settings.audit_channel, sleep=slack_sleep or asyncio.sleep,
                            monotonic=monotonic, work=self.work)
-        self.self_links = SelfLinks(self.links, self.dataos, trail, clock, self.leak_secret, tell=self.dm)
+        self.self_links = SelfLinks(self.links, self.dataos, trail, clock, self.hash_key, tell=self.dm)
         self.resolver = IdentityResolver(self.links, self.directory, self.profiles, clock=monotonic,
                                          admins=settings.admin_slack_user_ids, self_links=self.self_links,
                                          home=self.workspace, allow_guests=settings.allow_guests)
@@ -226,6 +230,7 @@ class Runtime:
             self._warmup.cancel()
             raise
         self._migrated = True
+        await self.hash_key()  # the first start of an install stores it, before any request needs it
 
     def use_operator_key(self, key: SecretStr) -> None:
         """The bot calls DataOS with `key` from now on (its own key was rotated)."""
@@ -346,6 +351,19 @@ class Runtime:
         checks["slack_token"] = (f"refused: {self.slack_stopped}" if self.slack_stopped is not None
                                  else "ok" if self._slack_answered else NOT_CHECKED)
         return checks
+
+    async def hash_key(self) -> bytes:
+        """The key of the keyed hash: stored by an install's first start, derived from that start's operator key
+        as earlier versions derived it at every start (so their hashes still match), and from then on read back
+        whatever DATAOS_APIKEY is, on every replica: rotating the operator key changes no hash. An install whose
+        operator key comes from the store (DATAOS_APIKEY_FROM) has no earlier hashes to match: its key is random."""
+        async with self._hash_lock:
+            if self._hash_key is None:
+                operator = self.settings.dataos_apikey
+                first = (hmac.new(operator.get_secret_value().encode(), b"apikey-bot leak watch",
+                                  hashlib.sha256).digest() if operator is not None else secrets.token_bytes(32))
+                self._hash_key = await self.hash_keys.get_or_create("fingerprint", first, now=self.clock())
+            return self._hash_key
 
     async def bot_user_id(self) -> str | None:
         """The bot's own Slack user (auth.test, asked once)."""

@@ -44,6 +44,7 @@ from bot.slack.notices import buttons as notice_buttons
 from bot.slack.revocations import buttons as revocation_buttons
 from bot.slack.rotation import buttons as rotation_buttons
 from bot.slack.teams import for_select as team_for_select
+from bot.slack.teams import group_watch
 from bot.slack.teams import keys as team_keys
 from bot.slack.teams import reminder_buttons as team_reminder_buttons
 from bot.web import BODY_SECONDS, asgi_app
@@ -139,6 +140,7 @@ def register_all(app: AsyncApp, rt: Runtime) -> None:
     approval_buttons.register(app, rt)
     notice_buttons.register(app, rt)
     rt.approvals.surface = SlackApprovals(rt)  # requests are shown in Slack
+    group_watch.register(rt)  # owners who join or leave through a user group are told to the team
     revocation_buttons.register(app, rt)
     team_for_select.register(app, rt)
     rotation_buttons.register(app, rt)

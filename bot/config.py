@@ -88,6 +88,7 @@ EXAMPLE_VALUES: dict[str, str] = {
     "DATAOS_APIKEY": "the-bot-operator-key",
     "ADMIN_SLACK_USER_IDS": "U0123ABC,U0456DEF",
     "AUDIT_CHANNEL": "C0123ABC",
+    "VAULT_ADDR": "https://vault.example.com:8200",
 }
 
 
@@ -328,13 +329,6 @@ class Settings(BaseSettings):
             raise ValueError("set one Vault login only: VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID, or "
                              "VAULT_K8S_ROLE")
         return self
-
-    def hash_key_source(self) -> bytes:
-        """The key of the leak watch's keyed hash: DATAOS_APIKEY, or with DATAOS_APIKEY_FROM (a key that
-        rotates, which the hash must not follow) the signing secret (the bot token in Socket Mode)."""
-        if self.dataos_apikey is not None:
-            return self.dataos_apikey.get_secret_value().encode()
-        return (self.slack_signing_secret or self.slack_bot_token).get_secret_value().encode()
 
     @property
     def default_validity_hours(self) -> int:

@@ -24,6 +24,7 @@ from bot.dataos import DataOSError, DataOSForbidden, HeimdallClient
 from bot.domain.rotation import missing_capabilities, needed_capabilities, parse_target, policy_for
 from bot.identity import slack_error
 from bot.manifest import LEAK_WATCH_SCOPES, bot_scopes
+from bot.membership import Workspace, shared_outside
 from bot.policy import policy_of
 from bot.proxies import use_proxy_rule
 from bot.store import DatabaseUnusable, create_engine, current_revision, head_revision, safe_database_url
@@ -421,7 +422,8 @@ def check_policy(settings: Settings) -> list[Check]:
 
 async def check_team_channels(settings: Settings) -> list[Check]:
     """Every team channel must have the bot in it: otherwise its team hears nothing (new keys, reveals,
-    leaks, reminders). Read-only: the teams as stored, and conversations.info of each channel."""
+    leaks, reminders); and no other organisation may read it (Slack Connect). Read-only: the teams as stored,
+    and conversations.info of each channel."""
     engine = create_engine(settings.database_url)
     try:
         stored = await asyncio.wait_for(TeamsRepo(engine).all(), timeout=10)
@@ -434,18 +436,30 @@ async def check_team_channels(settings: Settings) -> list[Check]:
     client = use_proxy_rule(AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
                                            base_url=settings.slack_api_url), settings.slack_api_url)
     try:
-        problems = [p for team in stored if (p := await _team_channel_problem(client, team))]
+        home = await _workspace(client)
+        problems = [p for team in stored if (p := await _team_channel_problem(client, team, home))]
     finally:
         session = getattr(client, "session", None)
         if session is not None:
             await session.close()
     if problems:
         return [Check("team channels", "fail", "; ".join(problems) + ". Invite the bot (`/invite @apikey-bot` in "
-                      "the channel) or give the team another channel (`/apikey admin team`)")]
+                      "the channel) or give the team another channel, one only your organisation is in "
+                      "(`/apikey admin team`)")]
     return [Check("team channels", "ok", f"the bot is in all {len(stored)} team channel(s)")]
 
 
-async def _team_channel_problem(client: AsyncWebClient, team: Team) -> str | None:
+async def _workspace(client: AsyncWebClient) -> Workspace | None:
+    """This workspace and its Grid organisation (auth.test), to tell another organisation's teams apart."""
+    try:
+        answer = await client.auth_test()
+    except (SlackApiError, aiohttp.ClientError, TimeoutError):
+        return None
+    team = str(answer.get("team_id") or "")
+    return Workspace(team, str(answer.get("enterprise_id") or "") or None) if team else None
+
+
+async def _team_channel_problem(client: AsyncWebClient, team: Team, home: Workspace | None) -> str | None:
     where = f"<#{team.channel_id}> of `{team.app_user_id}`"
     try:
         info = (await client.conversations_info(channel=team.channel_id)).get("channel") or {}
@@ -458,4 +472,6 @@ async def _team_channel_problem(client: AsyncWebClient, team: Team) -> str | Non
         return f"{where} is archived"
     if not info.get("is_member"):
         return f"the bot is not in {where}"
+    if shared_outside(info, home):
+        return f"{where} is shared with another organisation (Slack Connect), so the bot does not post there"
     return None

@@ -13,9 +13,14 @@ Retention (documented in SECURITY.md):
 - `approval_requests` (and where each was posted): `APPROVAL_MEMORY`, 90 days after the decision (an
   approved one only once its key's delivery is settled); the audit trail keeps the story.
 - `key_notices` (and their messages): `NOTICE_MEMORY`, 30 days after the key expired.
+- `minted_keys` (keys made through a self-link): a day after the key itself expired; an expired key
+  neither proves a link nor can be revoked.
 - `offboardings` (what a deactivation did, for a reactivation to undo): `OFFBOARDING_MEMORY`, 30 days
   after the member was reactivated; an open one (still deactivated) is kept.
 - `audit_log` is kept: it is the record of who did what.
+
+It also asks Slack for the members of every user group that owns a team, so someone who joins or leaves
+one is told to the team even when nobody acts for it (`bot.slack.teams.group_watch`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from bot.slack.leak_dms import retry_failed
 from bot.slack.revocations.due import carry_out_due, claimer
+from bot.slack.teams.group_watch import watch_groups
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -38,6 +44,7 @@ IDEMPOTENCY_MEMORY = timedelta(days=7)
 LEAK_REPORT_MEMORY = timedelta(days=30)
 APPROVAL_MEMORY = timedelta(days=90)
 NOTICE_MEMORY = timedelta(days=30)
+MINTED_MEMORY = timedelta(days=1)
 OFFBOARDING_MEMORY = timedelta(days=30)
 
 
@@ -48,13 +55,17 @@ class Tidied:
     leak_reports: int = 0
     leak_dms_delivered: int = 0
     governance: int = 0
+    minted_keys: int = 0
+    groups_watched: int = 0
     revoked_later: int = 0
     failed: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         text = (f"pruned {self.events} event ids, {self.idempotency} idempotency claims, {self.leak_reports} "
-                f"leak reports, {self.governance} old approval requests and notices; {self.leak_dms_delivered} leak "
-                f"DMs delivered on a retry; {self.revoked_later} scheduled revocations carried out")
+                f"leak reports, {self.governance} old approval requests and notices, {self.minted_keys} expired keys "
+                f"made through self-links; {self.leak_dms_delivered} leak DMs delivered on a retry; "
+                f"{self.revoked_later} scheduled revocations carried out; {self.groups_watched} owning user groups "
+                "compared")
         return text + (f"; could not: {', '.join(self.failed)}" if self.failed else "")
 
 
@@ -87,6 +98,14 @@ async def housekeeping(rt: Runtime) -> Tidied:
         done.leak_dms_delivered = await retry_failed(rt)
     except Exception as exc:
         done.failed.append(f"retry leak DMs ({type(exc).__name__})")
+    try:
+        done.minted_keys = await rt.self_links.minted.prune(older_than=now - MINTED_MEMORY)
+    except Exception as exc:
+        done.failed.append(f"prune keys made through self-links ({type(exc).__name__})")
+    try:
+        done.groups_watched = await watch_groups(rt)
+    except Exception as exc:
+        done.failed.append(f"compare owning user groups ({type(exc).__name__})")
     try:
         # Here too, not only in the reminder sweep: a renewal's promise holds with REMINDERS_ENABLED=false.
         carried = await carry_out_due(rt, worker=claimer(), now=now)

@@ -28,7 +28,7 @@ from bot.membership import Workspace as Workspace
 from bot.membership import admitted as admitted
 from bot.membership import profile_from_user as profile_from_user
 from bot.membership import standing as standing
-from bot.store import Link, Links
+from bot.store import Link, Links, Proof
 from bot.text import shown
 
 if TYPE_CHECKING:  # a type only: bot.self_links records through bot.audit, which names failures from here
@@ -36,7 +36,6 @@ if TYPE_CHECKING:  # a type only: bot.self_links records through bot.audit, whic
 
 log = logging.getLogger(__name__)
 Monotonic = Callable[[], float]
-
 
 
 def how_to_link(admins: Sequence[str] = ()) -> str:
@@ -58,8 +57,10 @@ HOW_TO_LINK = how_to_link()
 class Identity:
     slack_user_id: str
     dataos_user_id: str
-    how: Literal["admin link", "self link", "e-mail", "team owner"]  # team owner: acting for an application user
+    how: Literal["admin link", "self link", "e-mail", "team owner", "admin"]  # the last two: for an app user
     email: str | None = None
+    #: For a self-link: the key that proved it (what is minted through the link dies with that key).
+    proof: Proof | None = None
 
 
 DenialReason = Literal["no_email", "no_match", "ambiguous", "deactivated", "bot", "unavailable", "guest",
@@ -98,7 +99,8 @@ def decide(slack_user_id: str, link: Link | None, profile: SlackProfile | None,
         return denial
     if link is not None:
         how: Literal["admin link", "self link"] = "admin link" if link.method == "admin" else "self link"
-        return Identity(slack_user_id, link.dataos_user_id, how, profile.email if profile else None)
+        return Identity(slack_user_id, link.dataos_user_id, how, profile.email if profile else None,
+                        proof=link.proof if how == "self link" else None)
     email = (profile.email or "").strip() if profile else ""
     if not email:
         return Denied(slack_user_id, "no_email",
@@ -242,7 +244,6 @@ class SlackProfiles:
         profile = profile_from_user(response["user"])
         self.remember(profile)
         return profile
-
 
     async def by_email(self, email: str) -> SlackProfile | None:
         """The active human member whose e-mail is `email` by the bot's rule (`email_key`), if any."""

@@ -3,6 +3,7 @@ organisation. Pure: the same rule for the resolver, links, takeover notices and 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -54,6 +55,19 @@ def admitted(profile: SlackProfile, home: Workspace | None, *, allow_guests: boo
     """May this (active, human) member be mapped to a DataOS user at all?"""
     found = standing(profile, home)
     return found == "member" or (found == "guest" and allow_guests)
+
+
+def shared_outside(channel: Mapping[str, Any], home: Workspace | None) -> bool:
+    """Pure: can people of another organisation read this channel (Slack Connect)? `is_ext_shared` (or an
+    invitation pending), or `is_shared` with a team in `connected_team_ids` that is neither this workspace
+    nor its Enterprise Grid organisation. A channel shared only inside the organisation (`is_org_shared`) is
+    not. Without `home`, any connected team counts as another organisation."""
+    if channel.get("is_ext_shared") or channel.get("is_pending_ext_shared"):
+        return True
+    if not channel.get("is_shared") or channel.get("is_org_shared"):
+        return False
+    ours = {home.team_id, home.enterprise_id} if home is not None else set()
+    return any(isinstance(t, str) and t and t not in ours for t in channel.get("connected_team_ids") or [])
 
 
 OTHER_ORG = ("You are in this workspace from another organisation (Slack Connect), so this bot will not act "

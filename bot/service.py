@@ -97,6 +97,9 @@ class KeyService:
         self.resolver = resolver
         self.clock = clock
         self.trail = trail
+        # What was minted through a self-link is revoked with it, through the one revoke; its owner is told.
+        self_links.revoke = self._revoke_minted
+        self_links.people_of = self._people_of
 
     async def identify(self, slack_user_id: str) -> Identity | Denied:
         return await self.resolver.resolve(slack_user_id)
@@ -146,9 +149,10 @@ class KeyService:
         return await self.dataos.get_token(identity.dataos_user_id, await self.resolve(identity.dataos_user_id, name))
 
     async def create_key(
-        self, identity: Identity, *, name: str | None, hours: int, request_id: str
+        self, identity: Identity, *, name: str | None, hours: int, request_id: str, how: str = "created"
     ) -> Token | Duplicate:
-        """Create once per `request_id` (e.g. one modal submission): a double submit gets `Duplicate`."""
+        """Create once per `request_id` (e.g. one modal submission): a double submit gets `Duplicate`. A key
+        made through a self-link is recorded with it (`how`: created or renewed), to die with it."""
         now = self.clock()
         key_name = name or generate_key_name()
         try:
@@ -182,6 +186,12 @@ class KeyService:
             await self.idempotency.record_created(request_id, entry, now=now)
         except Exception:
             log.exception("could not record the creation of %s", token.name)
+        if identity.proof is not None:
+            try:
+                await self.self_links.record_minted(identity.slack_user_id, identity.dataos_user_id, identity.proof,
+                                                    token.name, token.expiration, how)
+            except Exception:  # the key exists and goes to its person; the sweep cannot revoke what is not recorded
+                log.exception("could not record that %s was made through a self-link", token.name)
         await self.trail.announce(entry)
         return token
 
@@ -249,6 +259,14 @@ class KeyService:
         if token.secret is None:
             await self._audit(identity, "reveal", "error:no-value", key_name=name)
             raise DataOSNotFound("DataOS did not return the value of this key.", status=None)
+        if identity.proof is not None:  # seen through a self-link: it dies with the link, so it is recorded first
+            try:
+                await self.self_links.record_minted(identity.slack_user_id, identity.dataos_user_id, identity.proof,
+                                                    token.name, token.expiration, "revealed")
+            except Exception as exc:
+                log.warning("could not record a reveal through a self-link: %s", type(exc).__name__)
+                await self._audit(identity, "reveal", "error:store", key_name=name)
+                raise StoreUnavailable from None
         await self._audit(identity, "reveal", "ok", key_name=name, expiration=token.expiration)
         await self._bookkeeping("reveal", self.sightings.record_key(identity.dataos_user_id, name, token.expiration,
                                                                 self.clock()))
@@ -257,6 +275,21 @@ class KeyService:
     def use_operator_key(self, key: SecretStr) -> None:
         """The operator key was rotated: the same DataOS user, a new key."""
         self._operator_key = key
+
+    async def _revoke_minted(self, dataos_user_id: str, name: str, expiration: datetime, actor: str,
+                             detail: str) -> str:
+        return (await self.revoke_exact(dataos_user_id, name, expiration, actor=actor, detail=detail)).outcome
+
+    async def _people_of(self, dataos_user_id: str, exclude: str) -> list[str]:
+        """Who to tell about a DataOS user's keys: the Slack people acting as it (other than `exclude`), else the
+        admins."""
+        try:
+            user = await self.resolver.directory.get(dataos_user_id) or await self.dataos.get_user(dataos_user_id)
+            people = [slack_id for slack_id, _ in await self.resolver.others_mapped(user, exclude=exclude)]
+        except Exception as exc:
+            log.warning("could not find who acts as %s: %s", dataos_user_id, type(exc).__name__)
+            people = []
+        return people or [a for a in self.resolver.admins if a != exclude]
 
     async def operator_user_id(self) -> str | None:
         """The bot's own DataOS user (who owns DATAOS_APIKEY); None while DataOS cannot say."""
@@ -324,7 +357,7 @@ class KeyService:
         except LinkRefused as exc:
             await self._refuse(slack_user_id, "link", exc.reason, dataos_user_id=user_id)
             raise
-        fingerprint = self.self_links.fingerprint(pasted_key)
+        fingerprint = await self.self_links.fingerprint(pasted_key)
         if fingerprint is not None and await self.self_links.leaked(fingerprint):
             await self._refuse(slack_user_id, "link", "leaked-key", dataos_user_id=user_id)
             raise LinkRefused("That key was posted in a channel where others could read it, so it cannot prove "
@@ -336,6 +369,11 @@ class KeyService:
             raise LinkRefused("DataOS accepted that key, but the bot could not tell which of your keys it is, so "
                               "the link could not be tied to it. Nothing was linked. Try another current key of "
                               "yours, or ask a platform admin to link you.", "unknown-key")
+        if await self.self_links.was_minted(user_id, proof):
+            await self._refuse(slack_user_id, "link", "minted-key", dataos_user_id=user_id, key_name=proof.key_name)
+            raise LinkRefused("That key was made (or shown) through a self-link, so it proves only that someone held "
+                              "that link, not who you are. Nothing was linked. Link with a key you made in DataOS, or "
+                              "ask a platform admin to link you.", "minted-key")
         return await self._link(slack_user_id, user, method="self", actor=slack_user_id, proof=proof)
 
     async def admin_link(self, actor: str, target: str, dataos_user_id: str) -> LinkResult:

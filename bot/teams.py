@@ -1,8 +1,9 @@
 """Team keys: who owns an application user's keys, as Slack people and Slack user groups.
 
 Group members are asked of Slack (`usergroups.users.list`) and kept for at most `group_ttl` seconds,
-so someone removed from a group loses access within that time. Every check is made at the time of the
-action, from the Slack user who acts: nothing in a payload is trusted to name a team.
+so someone removed from a group loses access within that time. Who may see or act for a team is decided
+above this, by the one owner check (`bot.slack.owners`), which also admits the person first. Every check
+is made at the time of the action, from the Slack user who acts: nothing in a payload names a team.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.store.group_members import TeamGroupMembers
 from bot.store.teams import Team, TeamsRepo
 
 log = logging.getLogger(__name__)
@@ -40,17 +43,18 @@ class Teams:
         self.monotonic = monotonic
         self.group_ttl = min(group_ttl, GROUP_TTL_SECONDS)
         self._groups: dict[str, tuple[float, frozenset[str]]] = {}
+        self._channels: dict[str, tuple[float, dict[str, Any]]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        #: Who was last seen in each owning group (`bot.slack.teams.group_watch` says who joined or left).
+        self.seen = TeamGroupMembers(repo.engine)
+        #: Told of each fresh answer about a group's members (set by the Slack side, which tells the team).
+        self.on_members: Callable[[str, frozenset[str]], Awaitable[None]] | None = None
 
     async def team_of(self, app_user_id: str) -> Team | None:
         return await self.repo.get(app_user_id)
 
     async def all(self) -> list[Team]:
         return await self.repo.all()
-
-    async def owned_by(self, slack_user_id: str) -> list[Team]:
-        """The teams the person owns, directly or through one of its user groups."""
-        return [team for team in await self.repo.all() if await self.is_owner(slack_user_id, team)]
 
     async def is_owner(self, slack_user_id: str, team: Team) -> bool:
         if slack_user_id in team.owner_users:
@@ -90,10 +94,34 @@ class Teams:
                 return frozenset()
             members = frozenset(str(u) for u in (answer.get("users") or []) if isinstance(u, str))
             self._groups[group_id] = (self.monotonic(), members)
-            return members
+        if self.on_members is not None:  # only a real answer is compared with what was seen (never a failure)
+            try:
+                await self.on_members(group_id, members)
+            except Exception as exc:  # saying who joined must not keep anyone from acting
+                log.warning("could not compare the members of user group %s with the last seen: %s", group_id,
+                            type(exc).__name__)
+        return members
+
+    async def channel_info(self, channel_id: str) -> dict[str, Any] | None:
+        """`conversations.info` of a team channel (cached up to `group_ttl`); None when Slack cannot say."""
+        cached = self._channels.get(channel_id)
+        if cached is not None and self.monotonic() - cached[0] < self.group_ttl:
+            return cached[1]
+        try:
+            answer = await self.slack.conversations_info(channel=channel_id)
+        except Exception as exc:
+            log.warning("could not read the details of channel %s: %s", channel_id, type(exc).__name__)
+            self._channels.pop(channel_id, None)
+            return None
+        info = answer.get("channel")
+        if not isinstance(info, dict):
+            return None
+        self._channels[channel_id] = (self.monotonic(), info)
+        return info
 
     def forget_groups(self) -> None:
         self._groups.clear()
+        self._channels.clear()
 
     def describe(self, team: Team) -> str:
         """The owners for a sentence: `<@U1>, <@U2> and <!subteam^S1>`."""

@@ -5,7 +5,7 @@ over: its process died). The key is made by the idempotent create (`KeyService.c
 derived from the request, with the name fixed when the request was opened; so a replica that finds the
 create already claimed looks the key up by that name instead of making another. Whether the requester
 may still have the key (still mapped to that DataOS user, still an owner of that application user) is
-checked again first.
+checked again first (a team key: through the bot's one owner check, which the surface gives).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from bot.identity import Denied, Identity, IdentityResolver
 from bot.service import Duplicate, KeyService, StoreUnavailable, same_second
 from bot.store import Audit, ScheduledRevocations
 from bot.store.approvals import Approvals, Request
-from bot.teams import Teams
 from bot.text import escape
 
 log = logging.getLogger(__name__)
@@ -42,13 +41,12 @@ class TryLater(Exception):
 
 
 class KeyMaker:
-    def __init__(self, repo: Approvals, keys: KeyService, resolver: IdentityResolver, teams: Teams,
+    def __init__(self, repo: Approvals, keys: KeyService, resolver: IdentityResolver,
                  revocations: ScheduledRevocations, trail: AuditTrail, clock: Clock, *,
                  lease: timedelta = LEASE) -> None:
         self.repo = repo
         self.keys = keys
         self.resolver = resolver
-        self.teams = teams
         self.revocations = revocations
         self.trail = trail
         self.clock = clock
@@ -61,7 +59,7 @@ class KeyMaker:
         if not await self.repo.claim_delivery(request.id, worker=self.worker, now=self.clock(), lease=self.lease):
             return None
         try:
-            identity = await self._still_theirs(request)
+            identity = await self._still_theirs(request, surface)
             token = await self._make(request, identity)
         except TryLater as exc:
             log.warning("the key of approval request %s was not made yet (%s); the next pass tries again",
@@ -85,18 +83,13 @@ class KeyMaker:
         await surface.tell_requester(request, "delivered" if outcome == "delivered" else "undelivered", old)
         return request
 
-    async def _still_theirs(self, request: Request) -> Identity:
+    async def _still_theirs(self, request: Request, surface: Surface) -> Identity:
         """The requester as the key's owner now; NotMade if they may not have this key any more."""
-        if request.kind == "team":
-            denied = await self.resolver.admission(request.requester, allow_guests=False)
-            if denied is not None:
-                raise NotMade(denied.message.replace("Nothing was done.", "The key was not made."))
-            app = request.dataos_user_id
-            team = await self.teams.team_of(app)
-            if app == await self.keys.operator_user_id() or team is None or \
-                    not await self.teams.is_owner(request.requester, team):
-                raise NotMade(f"You no longer own `{escape(app)}`, so its key was not made.")
-            return Identity(request.requester, app, "team owner")
+        if request.kind == "team":  # the bot's one owner check, as every team action (bot.slack.owners)
+            refusal = await surface.owner_refusal(request)
+            if refusal is not None:
+                raise NotMade(f"{refusal.replace('Nothing was changed.', '').strip()} The key was not made.")
+            return Identity(request.requester, request.dataos_user_id, "team owner")
         identity = await self.resolver.resolve(request.requester)
         if isinstance(identity, Denied):
             raise NotMade(f"I cannot map you to a DataOS user any more, so the key was not made: {identity.message}")

@@ -69,5 +69,9 @@ class Surface(Protocol):
     async def deliver(self, request: Request, token: Token) -> Delivered:
         """The new key, privately to the requester only (ephemeral in their DM with the bot)."""
 
+    async def owner_refusal(self, request: Request) -> str | None:
+        """For a team key: None while the requester may act for its application user now (the bot's one owner
+        check), else the sentence saying why not."""
+
     async def tell_team(self, request: Request, token: Token) -> None:
         """A team key was made: the team channel reads who asked, who approved and which key, never the key."""

@@ -43,6 +43,6 @@ def governance_parts(settings: Settings, *, engine: AsyncEngine, base: ValidityP
     governance = Governance(key_policy, base=base, presets=settings.all_preset_hours, teams=teams, resolver=resolver,
                             admins=admins)
     requests = Approvals(engine)
-    maker = KeyMaker(requests, keys, resolver, teams, revocations, trail, clock)
+    maker = KeyMaker(requests, keys, resolver, revocations, trail, clock)
     return GovernanceParts(key_policy, governance, requests, ApprovalService(requests, governance, maker, trail, clock),
                            Notices(engine))

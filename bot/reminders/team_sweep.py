@@ -8,7 +8,9 @@ bot removed, not found, or `restricted_action`: a workspace preference stops the
 step goes to each admitted owner by DM instead (each claimed on its own, `team:<step>:dm:<owner>`); an
 owner Slack could not look up at that moment, or whose DM Slack refused for now, is tried again by later
 passes. The admins are told once each time the channel becomes unreachable (a mark in `sweep_marks`,
-cleared by the next post the channel takes).
+cleared by the next post the channel takes). A channel another organisation can read (Slack Connect) is
+never posted to: its steps go to the owners the same way, and the admins hear once per channel. A team
+whose DataOS user is not an application user now gets nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from bot.slack.blocks.team_reminders import (
     unowned_digest_message,
 )
 from bot.slack.common import active_admins
+from bot.slack.owners import team_kind_problem
+from bot.slack.teams.channel import shared_now, tell_admins_shared
 from bot.store import KeyId, Outcome, ReminderState, Sighting
 from bot.store.rotations import Target
 from bot.store.teams import Team
@@ -43,6 +47,8 @@ log = logging.getLogger(__name__)
 STEP_PREFIX = "team:"
 #: Slack's answers that mean the channel itself cannot take the reminder (`restricted_action` included).
 CHANNEL_GONE = CHANNEL_UNREACHABLE
+#: Not Slack's: the channel is shared with another organisation, so the bot does not post there.
+SHARED = "shared_outside"
 DIGEST_HORIZON = timedelta(days=7)
 DIGEST_MARK = "unowned-digest"
 GONE_MARK = "team-channel-gone"
@@ -77,6 +83,9 @@ class TeamReminders:
             return
         self.owned = {t.app_user_id for t in teams}
         for team in teams:
+            if await team_kind_problem(self.rt, team) is not None:  # no longer (or not now) an application user
+                summary.skipped["team of a user that is not an application user now"] += 1
+                continue
             try:
                 tokens = await self.rt.dataos.list_tokens(team.app_user_id)
             except DataOSError as exc:
@@ -146,13 +155,18 @@ class TeamReminders:
     async def _post(self, due: _Due, now: datetime, summary: SweepSummary) -> None:
         step = STEP_PREFIX + due.step
         message = self._message(due, now)
-        code = await self._claim_and_send(due.key, step, due.team.channel_id, message, summary)
-        if code not in CHANNEL_GONE:
+        # A channel another organisation can read (Slack Connect) gets no team posts: its owners do, by DM.
+        shared = await shared_now(self.rt, due.team)
+        code = SHARED if shared else await self._claim_and_send(due.key, step, due.team.channel_id, message, summary)
+        if code not in CHANNEL_GONE and not shared:
             return
         # The channel cannot take it: each owner gets it by DM (each claimed on its own), admins hear once.
         for owner in await self.rt.teams.owners_of(due.team):
             await self._to_owner(due.key, f"{step}:dm:{owner}", owner, message, summary)
-        await self._tell_admins(due.team, code, now)
+        if shared:
+            await tell_admins_shared(self.rt, due.team)
+        elif code is not None:
+            await self._tell_admins(due.team, code, now)
 
     async def _to_owner(self, key: KeyId, step: str, owner: str, message: Message, summary: SweepSummary) -> None:
         denied = await self.rt.resolver.admission(owner, allow_guests=False)

@@ -113,9 +113,10 @@ async def write(rt: Runtime, store: SecretStore, rot: Rotation, observe: Observe
     target = target_of(rot)
     token = await successor(rt, rot)
     assert token.secret is not None
-    mine = keyed_hash(rt.leak_secret, token.secret)
+    secret = await rt.hash_key()
+    mine = keyed_hash(secret, token.secret)
     current = await store.read(target.mount, target.path)
-    if current is not None and _holds(rt, current.data, target.field, rot.new_name, mine):
+    if current is not None and _holds(secret, current.data, target.field, rot.new_name, mine):
         observe("written", rot)  # an earlier attempt wrote it and stopped before recording: not written twice
         return Outcome("verify", {"version": current.version, "version_before": rot.version_before})
     observe("read", rot)
@@ -130,10 +131,10 @@ async def write(rt: Runtime, store: SecretStore, rot: Rotation, observe: Observe
     return Outcome("verify", {"version": version, "version_before": cas})
 
 
-def _holds(rt: Runtime, data: dict[str, SecretStr], field: str, name: str, mine: str) -> bool:
+def _holds(secret: bytes, data: dict[str, SecretStr], field: str, name: str, mine: str) -> bool:
     value, key_name = data.get(field), data.get("key_name")
     return (value is not None and key_name is not None and key_name.get_secret_value() == name
-            and hmac.compare_digest(keyed_hash(rt.leak_secret, value), mine))
+            and hmac.compare_digest(keyed_hash(secret, value), mine))
 
 
 async def verify(rt: Runtime, store: SecretStore, rot: Rotation, observe: Observe) -> Outcome:
@@ -141,8 +142,8 @@ async def verify(rt: Runtime, store: SecretStore, rot: Rotation, observe: Observ
     token = await successor(rt, rot)
     assert token.secret is not None and rot.version is not None
     stored = await store.read(target.mount, target.path, rot.version)
-    if stored is None or not _holds(rt, stored.data, target.field, rot.new_name,
-                                    keyed_hash(rt.leak_secret, token.secret)):
+    secret = await rt.hash_key()
+    if stored is None or not _holds(secret, stored.data, target.field, rot.new_name, keyed_hash(secret, token.secret)):
         raise StepFailed(f"Version {rot.version} of `{target.location}` read back does not hold the new key "
                          f"`{rot.new_name}`; the old key was not touched.")
     owner = (await rt.dataos.authorize(token.secret)).user_id

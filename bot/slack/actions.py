@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.app import Runtime
 from bot.dataos import DataOSError, DataOSNotFound
 from bot.identity import Denied
+from bot.service import StoreUnavailable
 from bot.slack import tracked
 from bot.slack.approvals.gate import fit_form
 from bot.slack.blocks.common import DAMAGED_BUTTON, info_modal, text_message, working_modal
@@ -72,6 +73,9 @@ async def _show_secret(rt: Runtime, client: AsyncWebClient, slack_user: str, vie
     except DataOSError as exc:
         await update_view(client, view_id, info_modal(
             title, ":x: " + explain(exc, doing="fetching your key", key_name=name, read=True)))
+        return
+    except StoreUnavailable as exc:  # a reveal through a self-link is recorded before the key is shown
+        await update_view(client, view_id, info_modal(title, f":x: {exc}"))
         return
     await update_view(client, view_id, secret_modal(token, rt.clock()))
 

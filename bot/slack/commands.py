@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.app import Runtime
 from bot.dataos import DataOSError
 from bot.domain.durations import DurationTooLong, InvalidDuration, humanize_hours, parse_duration_hours
+from bot.domain.key_policy import Kind
 from bot.domain.keys import InvalidKeyName, validate_key_name
 from bot.identity import Denied, Mapped
 from bot.slack import tracked
@@ -34,8 +35,9 @@ from bot.slack.blocks.keys import keys_message, revoke_modal, revoke_picker_moda
 from bot.slack.common import open_view, scheduled_revocations, update_view, user_id
 from bot.slack.errors import explain, explain_slack
 from bot.slack.home import publish_home
+from bot.slack.owners import owned_teams
 from bot.slack.teams.keys import cmd_revoke_for, for_option, offer_for
-from bot.slack.teams.lists import owned_teams, team_list_messages
+from bot.slack.teams.lists import team_list_messages
 from bot.text import shown, unescape
 
 log = logging.getLogger(__name__)
@@ -100,9 +102,9 @@ async def list_messages(rt: Runtime, slack_user_id: str, args: list[str]) -> lis
     messages more), or one application user's keys for its owners."""
     if args:
         return await team_list_messages(rt, slack_user_id, only=args[0])
-    owned = await owned_teams(rt, slack_user_id)
+    owned = await owned_teams(rt, slack_user_id)  # the one owner check: no guest or outsider owns a team
     message, mapped = await key_list(rt, slack_user_id)
-    if not mapped:  # only someone who may be mapped at all (no guest, no other organisation) sees teams
+    if not mapped and not owned:  # an owner needs no DataOS user of their own
         return [message]
     return [message, *await team_list_messages(rt, slack_user_id, owned=owned)]
 
@@ -181,13 +183,12 @@ async def cmd_create(rt: Runtime, call: Call) -> None:
     except SlackApiError as exc:
         await call.reply(text_message(":x: " + explain_slack(exc, doing="opening the create form")))
         return
-    # The form is open; now the slower check. A person who cannot be mapped learns it before typing.
+    # The form is open; now the slower check. A person who cannot be mapped learns it before typing, unless
+    # they own a team (which needs no DataOS user of their own): the form then offers only its keys.
     identity = await rt.keys.identify(call.user_id)
-    if isinstance(identity, Denied):
-        denial = info_modal("Create a DataOS key", f":no_entry: {identity.message}")
-        await update_view(call.client, view_id, denial)
-        return
-    policy = await fit_form(rt, call.client, view_id, call.user_id, "team" if wanted else "personal",
+    # The rule for the kind of key the form is for (team keys, for an owner who has no DataOS user of their own).
+    kind: Kind = "team" if wanted or isinstance(identity, Denied) else "personal"
+    policy = await fit_form(rt, call.client, view_id, call.user_id, kind,
                             lambda p: create_modal(p, channel_id=call.channel_id, **prefill))
     form = create_modal(policy, channel_id=call.channel_id, **prefill)
     await offer_for(rt, call.client, view_id, form, identity, wanted)

@@ -18,6 +18,7 @@ from bot.slack.blocks.ids import HOME_REMINDERS_ACTION
 from bot.slack.blocks.teams import team_key_blocks
 from bot.slack.common import scheduled_revocations, user_id
 from bot.slack.errors import explain
+from bot.slack.owners import owned_teams, team_kind_problem
 from bot.store.pending import Scheduled
 from bot.text import shown
 
@@ -42,9 +43,10 @@ async def publish_home(rt: Runtime, slack_user: str, *, notice: str | None = Non
         reminders_on = await rt.prefs.reminders_enabled(slack_user)
         view = home_view(identity, tokens, rt.clock(), reminders_on=reminders_on, notice=notice,
                          problem=problem, scheduled=scheduled)
-        if not isinstance(identity, Denied):
-            room = 100 - len(view["blocks"])
-            view = dict(view, blocks=view["blocks"] + await team_home_blocks(rt, slack_user, room))
+        # An owner needs no DataOS user of their own; `owned_teams` admits no guest or outsider.
+        room = 100 - len(view["blocks"])
+        extra = await team_home_blocks(rt, slack_user, room, quiet=isinstance(identity, Denied))
+        view = dict(view, blocks=view["blocks"] + extra)
         room = 100 - len(view["blocks"])
         view = dict(view, blocks=view["blocks"] + await home_section(rt, slack_user, room))
         await rt.slack.views_publish(user_id=slack_user, view=view)
@@ -52,24 +54,29 @@ async def publish_home(rt: Runtime, slack_user: str, *, notice: str | None = Non
         log.warning("could not publish the Home tab of %s: %s", slack_user, failure(exc))
 
 
-async def team_home_blocks(rt: Runtime, slack_user: str, room: int) -> list[dict[str, Any]]:
-    """After "Your keys": a section per application user the person owns (within Home's 100 blocks)."""
+async def team_home_blocks(rt: Runtime, slack_user: str, room: int, *, quiet: bool = False) -> list[dict[str, Any]]:
+    """After "Your keys": a section per application user the person owns (within Home's 100 blocks), as the
+    one owner check admits; `quiet`: say nothing when that cannot be found out (someone with no DataOS user
+    of their own, who most likely owns nothing)."""
     found: list[dict[str, Any]] = []
-    try:
-        teams = await rt.teams.owned_by(slack_user)
-    except Exception as exc:  # the person's own keys still show
-        log.warning("could not find the teams %s owns: %s", slack_user, type(exc).__name__)
-        return [{"type": "section", "text": {"type": "mrkdwn", "text": ":x: I could not look up the application "
-                 "users you own just now; their keys are not shown. Please try again in a minute."}}]
+    teams = await owned_teams(rt, slack_user)
+    if teams is None:  # the person's own keys still show
+        return [] if quiet else [{"type": "section", "text": {"type": "mrkdwn", "text": ":x: I could not look up "
+                                  "the application users you own just now; their keys are not shown. Please try "
+                                  "again in a minute."}}]
     room -= 1  # kept for the line naming those that do not fit
     for i, team in enumerate(teams):
-        try:
-            tokens = sorted(await rt.dataos.list_tokens(team.app_user_id), key=lambda t: (t.expiration, t.name))
-        except DataOSError as exc:
-            section = [text_message(":x: " + explain(
-                exc, doing=f"listing the keys of {shown(team.app_user_id)}", read=True)).blocks[0]]
+        problem = await team_kind_problem(rt, team)
+        if problem is not None:
+            section = [text_message(f":no_entry: {problem[1]}").blocks[0]]
         else:
-            section = [b.to_dict() for b in team_key_blocks(team, tokens, rt.clock())]
+            try:
+                tokens = sorted(await rt.dataos.list_tokens(team.app_user_id), key=lambda t: (t.expiration, t.name))
+            except DataOSError as exc:
+                section = [text_message(":x: " + explain(
+                    exc, doing=f"listing the keys of {shown(team.app_user_id)}", read=True)).blocks[0]]
+            else:
+                section = [b.to_dict() for b in team_key_blocks(team, tokens, rt.clock())]
         section = [{"type": "divider"}, *section]
         if len(found) + len(section) > room:  # never dropped in silence: said, with where to see them
             left = len(teams) - i

@@ -26,7 +26,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.app import Runtime
 from bot.dataos import DataOSError, DataOSNotFound
-from bot.domain.leaks import MAX_CANDIDATES, candidates, fingerprint, key_name_of
+from bot.domain.leaks import MAX_CANDIDATES, candidates, key_name_of
 from bot.identity import Denied, slack_error
 from bot.metrics import LEAKS
 from bot.slack import tracked
@@ -36,9 +36,12 @@ from bot.slack.common import clicked_message, open_view, tell, update_message, u
 from bot.slack.errors import explain, explain_slack
 from bot.slack.leak_dms import KEEP_ACTION, RENEW_ACTION, REPEAT_WITHIN, REVOKE_ACTION, append, deliver
 from bot.slack.links import people_of
+from bot.slack.owners import act_as, team_kind_problem
 from bot.slack.reminder_buttons import KeyRef, renew_form
-from bot.slack.teams.keys import refusal, renew_team_key
+from bot.slack.teams.channel import admitted_owners, shared_now, tell_admins_shared
+from bot.slack.teams.keys import renew_team_key
 from bot.store import Audit
+from bot.store.teams import Team
 from bot.text import shown
 
 log = logging.getLogger(__name__)
@@ -139,8 +142,10 @@ async def _check(rt: Runtime, candidate: str, paste: Paste) -> None:
     except DataOSError:
         expiration = None
     now = rt.clock()
-    fp = fingerprint(candidate, rt.leak_secret)
+    fp = await rt.self_links.fingerprint(candidate)  # keyed with what the database keeps: survives a rotation
     del candidate
+    if fp is None:
+        return
     await rt.self_links.key_leaked(fp, actor=paste.poster)  # a leaked key proves nobody: the links it made end
     people, to_admins = await _recipients(rt, owner)
     # The one place a live key's report is recorded.
@@ -173,10 +178,14 @@ async def _check(rt: Runtime, candidate: str, paste: Paste) -> None:
 
 
 async def _recipients(rt: Runtime, owner: str) -> tuple[list[str], bool]:
-    """The team channel of an application user that has a team; else the Slack people acting as DataOS
-    user `owner`; the admins when there is none or it is not a person."""
-    team = await rt.teams.team_of(owner)
+    """The team channel of an application user that has a team (its owners and the admins by DM when another
+    organisation can read the channel); else the Slack people acting as DataOS user `owner`; the admins when there is
+    none or it is not a person."""
+    team = await _team(rt, owner)
     if team is not None:
+        if await shared_now(rt, team):  # as when the channel refuses the bot: its owners and the admins, by DM
+            await tell_admins_shared(rt, team)
+            return sorted(set(await admitted_owners(rt, team)) | rt.admins), False
         return [team.channel_id], False
     people = await people_of(rt, owner)
     if people:
@@ -240,16 +249,25 @@ def _parse(body: dict[str, Any]) -> tuple[str, str, datetime | None] | None:
     return owner, name, expiration
 
 
-async def _may_act(rt: Runtime, clicker: str, owner: str) -> bool:
-    """The owner (as mapped now, not as the button says), an owner of its team now, or an admin."""
-    if clicker in rt.admins:
-        return True
+async def _team(rt: Runtime, owner: str) -> Team | None:
+    """The team of DataOS user `owner`, unless that user is not an application user now (then its key is a
+    person's, and the admins have been told)."""
     team = await rt.teams.team_of(owner)
-    if team is not None:
-        return (await rt.resolver.admission(clicker, allow_guests=False) is None
-                and await rt.teams.is_owner(clicker, team))
+    return team if team is not None and await team_kind_problem(rt, team) is None else None
+
+
+async def _refusal(rt: Runtime, clicker: str, owner: str, action: str) -> str | None:
+    """Why `clicker` may not use this button, or None: for a team's key the one owner check (platform admins
+    may too); for anyone else's, the owner as mapped now (not as the button says) or an admin."""
+    if await _team(rt, owner) is not None:
+        acting = await act_as(rt, clicker, owner, f"leak {action}", admins_may=True)
+        return f":no_entry: {acting}" if isinstance(acting, str) else None
+    if clicker in rt.admins:
+        return None
     identity = await rt.keys.identify(clicker)
-    return not isinstance(identity, Denied) and identity.dataos_user_id == owner
+    if not isinstance(identity, Denied) and identity.dataos_user_id == owner:
+        return None
+    return ":no_entry: Only the key's owner or a platform admin can do that. Nothing was changed."
 
 
 async def _done(rt: Runtime, body: dict[str, Any], text: str) -> None:
@@ -264,10 +282,9 @@ async def on_button(rt: Runtime, body: dict[str, Any], action: str) -> None:
         await _done(rt, body, DAMAGED)
         return
     owner, name, expiration = parsed
-    if not await _may_act(rt, clicker, owner):
-        team = await rt.teams.team_of(owner)
-        await _ephemeral(rt, body, f":no_entry: {refusal(team, owner)}" if team is not None else
-                         ":no_entry: Only the key's owner or a platform admin can do that. Nothing was changed.")
+    refused = await _refusal(rt, clicker, owner, "keep" if action == KEEP_ACTION else "revoke")
+    if refused is not None:
+        await _ephemeral(rt, body, refused)
         return
     real = await _real_name(rt, owner, name)
     shown_name = shown(real or name)
@@ -354,7 +371,7 @@ async def renew_and_revoke(rt: Runtime, body: dict[str, Any]) -> None:
     except SlackApiError as exc:
         await _ephemeral(rt, body, ":x: " + explain_slack(exc, doing="opening the renew form"))
         return
-    if await rt.teams.team_of(owner) is not None:
+    if await _team(rt, owner) is not None:
         await renew_team_key(rt, body, view_id, owner, name, expiration)
         return
     policy = await person_form(rt, user_id(body), "personal")  # the key policy's validities for this person

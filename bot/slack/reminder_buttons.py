@@ -214,7 +214,8 @@ async def submit_renew(rt: Runtime, body: dict[str, Any], view: dict[str, Any], 
                         title=title, renew=renewal):
         return  # refused by the key policy, or asked for approval (the old key is handled once approved)
     try:
-        result = await rt.keys.create_key(identity, name=name, hours=hours, request_id=f"{view_id}:{view.get('hash')}")
+        result = await rt.keys.create_key(identity, name=name, hours=hours, request_id=f"{view_id}:{view.get('hash')}",
+                                          how="renewed")
     except DataOSConflict as exc:
         await update_view(client, view_id, info_modal(
             title, ":x: " + explain(exc, doing="renewing your key", key_name=name) + " Press Renew again."))

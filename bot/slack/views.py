@@ -38,7 +38,9 @@ from bot.slack.forms import begin, has_banner, keep_what_was_there, read_create_
 from bot.slack.home import publish_home
 from bot.slack.key_buttons import ExactKey, exact_key, parse_option, replaced_text
 from bot.slack.links import tell_others
-from bot.slack.teams.keys import act_as, chosen_for, submit_team_create, tell_channel
+from bot.slack.owners import act_as
+from bot.slack.teams.channel import tell_channel
+from bot.slack.teams.keys import chosen_for, submit_team_create
 from bot.text import shown
 
 log = logging.getLogger(__name__)
@@ -126,16 +128,20 @@ async def submit_revoke(rt: Runtime, body: dict[str, Any], view: dict[str, Any],
         await ack(response_action="update", view=info_modal(
             title, "That form could not be read; nothing was revoked. Run `/apikey revoke` again."))
         return
-    view_id, identity = await begin(rt, body, view, ack, client, title, f"Revoking *{shown(key.name)}*…")
-    if identity is None:
-        return
     team = None
-    if meta.get("for"):  # `/apikey revoke --for <app-user>`: its owners only, checked again now
-        acting = await act_as(rt, identity.slack_user_id, meta["for"], "revoke")
+    if meta.get("for"):  # `/apikey revoke --for <app-user>`: its owners only (no DataOS user of their own needed)
+        await ack(response_action="update", view=working_modal(title, f"Revoking *{shown(key.name)}*…"))
+        view_id = str(view.get("id") or "")
+        acting = await act_as(rt, user_id(body), meta["for"], "revoke")
         if isinstance(acting, str):
             await update_view(client, view_id, info_modal(title, f":no_entry: {acting}"))
             return
         identity, team = acting
+    else:
+        view_id, mapped = await begin(rt, body, view, ack, client, title, f"Revoking *{shown(key.name)}*…")
+        if mapped is None:
+            return
+        identity = mapped
     try:
         # Looked up under the caller's own DataOS user: a tampered name can only miss, never reach another user.
         done = await rt.keys.revoke_exact(identity.dataos_user_id, key.name, key.expiration,

@@ -1,7 +1,7 @@
 """Tables of governance (issue #28): approval requests and the messages that show them, and the
 "Was this you?" notices about keys the bot did not make. Names, ids, times and states only: never a key.
 
-Kept beside `schema` (on its `Base`) so that the migration (0012) and these models stay side by side.
+Kept beside `schema` (on its `Base`) so that the migration (0013) and these models stay side by side.
 """
 
 from __future__ import annotations

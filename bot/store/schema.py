@@ -301,6 +301,49 @@ class RotationRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class MintedKey(Base):
+    """A key created, renewed or revealed through a self-link (its owner, name and expiry; never the key),
+    tied to the key that proved the link (`proof_*`). When that key is revoked, found gone, seen leaked or
+    disowned, these keys are revoked; when it expires, they are kept (`state`: live | revoking | kept |
+    revoked | gone | changed). None of them can prove a self-link. Kept until the key itself expires."""
+
+    __tablename__ = "minted_keys"
+    dataos_user_id: Mapped[str] = mapped_column(Text(), primary_key=True)
+    key_name: Mapped[str] = mapped_column(Text(), primary_key=True)
+    key_expiration: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    proof_fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    proof_key_name: Mapped[str] = mapped_column(Text())
+    proof_expiration: Mapped[datetime] = mapped_column(UTCDateTime())
+    slack_user_id: Mapped[str] = mapped_column(String(32))
+    how: Mapped[str] = mapped_column(String(16))  # created | renewed | revealed
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class HashKey(Base):
+    """The key of the keyed hash that leak reports and self-link proofs keep: made once (from the operator
+    key of the first start, as earlier versions derived it each time) and then kept, so rotating
+    DATAOS_APIKEY changes nothing that was recorded."""
+
+    __tablename__ = "hash_keys"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TeamGroupMember(Base):
+    """Who was last seen in a user group that owns a team (one row per member, and one with an empty
+    member for "seen"), so that an owner who appears or leaves through the group is said once, by the
+    replica whose insert or delete took effect."""
+
+    __tablename__ = "team_group_members"
+    app_user_id: Mapped[str] = mapped_column(Text(), primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    slack_user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class Offboarding(Base):
     """A Slack member's deactivation, remembered so that a reactivation can undo what it did: the teams it
     removed them from (JSON list of application user ids) and where its notices went (JSON list of

@@ -214,6 +214,20 @@ async def test_team_channels_the_bot_is_not_in_fail(slack: SlackFake, heimdall: 
     assert "#etl" not in check.detail
 
 
+async def test_a_team_channel_shared_with_another_organisation_fails(slack: SlackFake, heimdall: HeimdallEmulator,
+                                                                     clock: FakeClock, db_path: str) -> None:
+    from bot.store.teams import Team, TeamsRepo
+
+    slack.add_channel("CETL", "etl", member=True, connected_team_ids=["T0PARTNER"])  # Slack Connect
+    slack.add_channel("CINSIDE", "inside", member=True, connected_team_ids=[])
+    engine = create_engine(f"sqlite+aiosqlite:///{db_path}")
+    repo = TeamsRepo(engine)
+    await repo.put(Team("etl-ingest", "CETL", ("U0ALICE",), (), "U0ADMIN", clock.now()))
+    await repo.put(Team("etl-inside", "CINSIDE", ("U0ALICE",), (), "U0ADMIN", clock.now()))
+    await engine.dispose()
+    check = by_name(await run_doctor(make_settings(slack, heimdall, db_path), now=clock.now()))["team channels"]
+    assert check.status == "fail" and "#etl of `etl-ingest` is shared with another organisation" in check.detail
+    assert "#inside" not in check.detail
 async def test_no_admin_and_no_audit_channel_are_warnings_that_say_where_ids_are(
         slack: SlackFake, heimdall: HeimdallEmulator, clock: FakeClock, db_path: str) -> None:
     checks = by_name(await run_doctor(make_settings(slack, heimdall, db_path), now=clock.now()))

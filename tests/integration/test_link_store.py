@@ -47,3 +47,47 @@ async def test_a_leak_report_is_found_by_its_fingerprint(store: Repositories) ->
                                            poster="U1", message_ts="1.2", key_expiration=None, to_admins=False, now=NOW,
                                            within=timedelta(days=1))
     assert await store.links.key_reported_leaked("b" * 64) is True
+
+
+async def test_the_hash_key_is_kept_once_and_read_back(store: Repositories) -> None:
+    from bot.store.hash_keys import HashKeys
+
+    keys = HashKeys(store.engine)
+    first = await keys.get_or_create("fingerprint", b"\x01" * 32, now=NOW)
+    assert first == b"\x01" * 32
+    assert await keys.get_or_create("fingerprint", b"\x02" * 32, now=NOW) == first  # a later start's key is ignored
+
+
+async def test_replicas_starting_together_agree_on_one_hash_key(
+        pg_engines: tuple[Repositories, Repositories]) -> None:
+    import asyncio
+
+    from bot.store.hash_keys import HashKeys
+
+    one, two = (HashKeys(r.engine) for r in pg_engines)
+    for round_ in range(5):  # two first starts at once, each with its own operator key (a rotation under way)
+        name = f"race{round_}"
+        a, b = await asyncio.gather(one.get_or_create(name, b"\x0a" * 32, now=NOW),
+                                    two.get_or_create(name, b"\x0b" * 32, now=NOW))
+        assert a == b and a in (b"\x0a" * 32, b"\x0b" * 32)
+
+
+async def test_keys_minted_through_a_link_are_claimed_by_one_replica_each(
+        pg_engines: tuple[Repositories, Repositories]) -> None:
+    import asyncio
+
+    from bot.store.minted import STALE, MintedKeys
+
+    one, two = (MintedKeys(r.engine) for r in pg_engines)
+    proof = Proof("f" * 64, "pasted", NOW + timedelta(days=30))
+    names = [f"spare_{i}" for i in range(12)]
+    for name in names:
+        await one.record("alice", name, NOW + timedelta(days=20), proof, slack_user_id="UMAL", how="created", now=NOW)
+    assert await two.is_minted("alice", "spare_3", NOW + timedelta(days=20))
+    assert not await two.is_minted("alice", "spare_3", NOW + timedelta(days=21))  # another key of that name
+    a, b = await asyncio.gather(one.claim(now=NOW, fingerprint=proof.fingerprint),
+                                two.claim(now=NOW, fingerprint=proof.fingerprint))
+    assert sorted(k.key_name for k in a + b) == sorted(names)  # each key to exactly one replica
+    assert await one.claim(now=NOW, fingerprint=proof.fingerprint) == []
+    later = NOW + STALE + timedelta(seconds=1)  # a claim whose process died is taken again
+    assert len(await two.claim(now=later, dataos_user_id="alice", proof_key_name="pasted")) == len(names)

@@ -32,7 +32,9 @@ async def test_an_older_schema_is_migrated_and_an_up_to_date_one_skips_alembic(t
         await conn.execute(text("DROP TABLE rotation_targets"))
         await conn.execute(text("DROP TABLE teams"))
         for table in ("approval_requests", "approval_messages", "notice_owners", "key_notices", "notice_messages"):
-            await conn.execute(text(f"DROP TABLE {table}"))  # 0012
+            await conn.execute(text(f"DROP TABLE {table}"))  # 0013
+        for table in ("minted_keys", "hash_keys", "team_group_members"):
+            await conn.execute(text(f"DROP TABLE {table}"))
         await conn.execute(text("DROP TABLE offboardings"))
         for column in ("attempts", "claimed_at", "claimed_by", "error"):
             await conn.execute(text(f"ALTER TABLE scheduled_revocations DROP COLUMN {column}"))

@@ -56,7 +56,6 @@ async def test_group_members_own_within_five_minutes_of_a_change(rt: Runtime, sl
     assert await rt.teams.is_owner("UADA", t)
     assert await rt.teams.is_owner("UGRACE", t)
     assert not await rt.teams.is_owner("UMALLORY", t)
-    assert [x.app_user_id for x in await rt.teams.owned_by("UGRACE")] == ["etl-ingest"]
     assert await rt.teams.owners_of(t) == ["UADA", "UGRACE"]
     slack.set_usergroup_members("SDATA", ["UHEIDI"])
     clock.advance(seconds=299)
@@ -64,7 +63,6 @@ async def test_group_members_own_within_five_minutes_of_a_change(rt: Runtime, sl
     clock.advance(seconds=2)
     assert not await rt.teams.is_owner("UGRACE", t)
     assert await rt.teams.is_owner("UHEIDI", t)
-    assert await rt.teams.owned_by("UGRACE") == []
 
 
 async def test_a_group_slack_cannot_read_admits_nobody(rt: Runtime, slack: SlackFake) -> None:
@@ -79,3 +77,42 @@ async def test_a_group_slack_cannot_read_admits_nobody(rt: Runtime, slack: Slack
 def test_owners_are_described_as_mentions() -> None:
     assert describe_owners(team(users=("UADA",))) == "<@UADA>"
     assert describe_owners(team(users=("UADA", "UBOB"), groups=("S1",))) == "<@UADA>, <@UBOB> and <!subteam^S1>"
+
+
+async def test_group_members_seen_say_each_change_once(store: Repositories) -> None:
+    from bot.store.group_members import TeamGroupMembers
+
+    seen = TeamGroupMembers(store.engine)
+    first = await seen.observe("etl-ingest", "S1", ["UADA"], now=NOW)
+    assert first.joined == [] and first.left == []  # a baseline: nobody "joined"
+    change = await seen.observe("etl-ingest", "S1", ["UADA", "UBOB"], now=NOW)
+    assert change.joined == ["UBOB"] and change.left == []
+    again = await seen.observe("etl-ingest", "S1", ["UADA", "UBOB"], now=NOW)
+    assert again.joined == [] and again.left == []
+    gone = await seen.observe("etl-ingest", "S1", [], now=NOW)
+    assert gone.joined == [] and sorted(gone.left) == ["UADA", "UBOB"]
+    assert (await seen.observe("etl-ingest", "S1", [], now=NOW)).left == []  # an empty group is still "seen"
+    await seen.baseline("etl-ingest", "S2", ["UCAROL"], now=NOW)
+    assert (await seen.observe("etl-ingest", "S2", ["UCAROL"], now=NOW)).joined == []
+    await seen.forget("etl-ingest", keep=["S2"])
+    assert (await seen.observe("etl-ingest", "S1", ["UDAN"], now=NOW)).joined == []  # S1 forgotten: a new baseline
+
+
+async def test_two_replicas_seeing_the_same_change_say_it_once(pg_engines: tuple[Repositories, Repositories]) -> None:
+    import asyncio
+
+    from bot.store.group_members import TeamGroupMembers
+
+    one, two = (TeamGroupMembers(r.engine) for r in pg_engines)
+    await one.observe("etl-ingest", "S1", [], now=NOW)
+    for round_ in range(5):
+        members = [f"U{round_}{i}" for i in range(4)]
+        a, b = await asyncio.gather(one.observe("etl-ingest", "S1", members, now=NOW),
+                                    two.observe("etl-ingest", "S1", members, now=NOW))
+        assert sorted(a.joined + b.joined) == members  # each join said by exactly one replica
+        previous = [f"U{round_ - 1}{i}" for i in range(4)] if round_ else []
+        assert sorted(a.left + b.left) == previous
+    # a first sighting on both at once: one baseline, nothing said
+    a, b = await asyncio.gather(one.observe("etl-export", "S9", ["UX"], now=NOW),
+                                two.observe("etl-export", "S9", ["UX"], now=NOW))
+    assert a.joined + b.joined == [] and a.left + b.left == []

@@ -104,4 +104,3 @@ def test_the_operator_key_may_come_from_the_store_alone() -> None:
     settings = load_settings(**BASE, vault_addr="https://v:8200/", vault_role_id="r", vault_secret_id="s",
                              dataos_apikey_from="vault:secret/apikey-bot/operator#apikey")
     assert settings.dataos_apikey is None and settings.vault_addr == "https://v:8200"
-    assert settings.hash_key_source() == b"s"  # not the operator key, which rotates

@@ -20,6 +20,7 @@ from bot.policy.governance import MAX_APPROVER_DMS
 from bot.slack.blocks.approvals import request_message, requester_text
 from bot.slack.blocks.keys import secret_message
 from bot.slack.blocks.teams import created_line, team_secret_message
+from bot.slack.owners import act_as
 from bot.store.approvals import Posted, Request
 
 if TYPE_CHECKING:
@@ -90,6 +91,10 @@ class SlackApprovals:
                         type(exc).__name__)
             return "unknown" if fate_of(exc)[0] == "unknown" else "failed"
         return "delivered"
+
+    async def owner_refusal(self, request: Request) -> str | None:
+        acting = await act_as(self.rt, request.requester, request.dataos_user_id, "approval deliver")
+        return acting if isinstance(acting, str) else None
 
     async def tell_team(self, request: Request, token: Token) -> None:
         team = await self.rt.teams.team_of(request.dataos_user_id)

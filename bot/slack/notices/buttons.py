@@ -22,7 +22,8 @@ from bot.slack.blocks.notices import NOTICE_MINE_ACTION, NOTICE_REVOKE_ACTION, n
 from bot.slack.blocks.teams import revoked_line
 from bot.slack.common import action_value, user_id
 from bot.slack.errors import explain
-from bot.slack.teams.keys import act_as, tell_channel
+from bot.slack.owners import act_as
+from bot.slack.teams.channel import tell_channel
 from bot.store import Audit
 from bot.store.notices import TOLD, Notice
 from bot.text import shown

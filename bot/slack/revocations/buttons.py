@@ -22,7 +22,7 @@ from bot.slack.blocks.revocations import REVOKE_NOW_ACTION, overdue_done_message
 from bot.slack.common import action_value, clicked_message, tell, update_message, user_id
 from bot.slack.errors import explain
 from bot.slack.key_buttons import parse_exact
-from bot.slack.teams.keys import act_as
+from bot.slack.owners import act_as
 from bot.text import shown
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from bot.slack.blocks.rotation import (
 from bot.slack.blocks.team_reminders import TeamKeyRef
 from bot.slack.common import clicked_message, tell, update_message, user_id
 from bot.slack.errors import explain
-from bot.slack.teams.keys import act_as
+from bot.slack.owners import act_as
 from bot.slack.teams.reminder_buttons import on_renew
 from bot.store import Audit
 from bot.text import shown

@@ -1,9 +1,9 @@
 """`/apikey admin team …` and `/apikey admin teams`: admins say who owns an application user's keys.
 
 Refused with a sentence, and nothing stored: a person user, the bot's own operator user, an unknown
-DataOS user, a channel the bot is not a member of, owners who are guests or from another organisation
-(or deactivated, or bots), a user group Slack does not know, and no owner at all. Every outcome is audited
-(and announced in the audit channel).
+DataOS user, a channel the bot is not a member of or that another organisation can read (Slack Connect),
+owners who are guests or from another organisation (or deactivated, or bots), a user group Slack does not
+know, and no owner at all. Every outcome is audited (and announced in the audit channel).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from bot.app import Runtime
 from bot.dataos import DataOSError, DataOSNotFound
 from bot.identity import slack_error
+from bot.membership import shared_outside
 from bot.slack.blocks import slack_date
 from bot.slack.blocks.chunks import section_blocks
 from bot.slack.blocks.rotation import schedule_words
@@ -77,12 +78,13 @@ async def admin_team(rt: Runtime, actor: str, args: list[str], say: Say) -> None
         return
     if rest == ["remove"]:
         removed = await rt.teams.repo.remove(app)
+        await rt.teams.seen.forget(app)
         await _audit(rt, actor, "team remove", "ok" if removed else "no-team", app)
         await say(f"`{shown(app)}` has no team any more; only platform admins manage its keys." if removed
                   else f"`{shown(app)}` had no team. Nothing was changed.")
         return
     try:
-        team = await _checked_team(rt, actor, app, rest)
+        team, members = await _checked_team(rt, actor, app, rest)
     except Refused as exc:
         await _audit(rt, actor, "team", f"refused:{exc.reason}"[:32], app)
         await say(f":no_entry: {exc}")
@@ -93,13 +95,19 @@ async def admin_team(rt: Runtime, actor: str, args: list[str], say: Say) -> None
         return
     previous = await rt.teams.team_of(app)
     await rt.teams.repo.put(team, now=rt.clock())
+    # What is seen of each owning group starts here: later joins and departures are told to the team.
+    await rt.teams.seen.forget(app, keep=team.owner_groups)
+    for group, in_group in members.items():
+        if previous is None or group not in previous.owner_groups:
+            await rt.teams.seen.baseline(app, group, in_group, now=rt.clock())
     owners = " ".join(team.owner_users + team.owner_groups)
     await _audit(rt, actor, "team", "ok", app, detail=f"channel {team.channel_id}; owners {owners}"[:500])
     verb = "replaced" if previous else "made"
     await say(f":busts_in_silhouette: Team {verb}: {team_text(team)}. Its owners see its keys in `/apikey list`.")
 
 
-async def _checked_team(rt: Runtime, actor: str, app: str, words: list[str]) -> Team:
+async def _checked_team(rt: Runtime, actor: str, app: str, words: list[str]) -> tuple[Team, dict[str, list[str]]]:
+    """The team the words describe, and the members of each of its user groups now; Refused if not."""
     shown_app = shown(app, 80)
     operator = await rt.keys.operator_user_id()
     if operator is None:  # fail closed: without it, the bot's own user could be handed to a team
@@ -151,13 +159,16 @@ async def _checked_team(rt: Runtime, actor: str, app: str, words: list[str]) -> 
                     "deactivated": "is deactivated", "bot": "is a bot or app"}.get(
                 denied.reason, "could not be looked up in Slack just now")
             raise Refused(f"<@{person}> {what}, and cannot own a team. Nothing was changed.", denied.reason)
+    members: dict[str, list[str]] = {}
     for group in dict.fromkeys(groups):
         try:
-            await rt.slack.usergroups_users_list(usergroup=group)
+            answer = await rt.slack.usergroups_users_list(usergroup=group)
         except SlackApiError as exc:
             raise Refused(f"Slack could not tell me who is in <!subteam^{group}> ({shown(slack_error(exc), 60)}). "
                           "Nothing was changed.", "group") from None
-    return Team(app, channel, tuple(dict.fromkeys(people)), tuple(dict.fromkeys(groups)), actor, rt.clock())
+        members[group] = [str(u) for u in answer.get("users") or [] if isinstance(u, str)]
+    team = Team(app, channel, tuple(dict.fromkeys(people)), tuple(dict.fromkeys(groups)), actor, rt.clock())
+    return team, members
 
 
 async def _check_channel(rt: Runtime, channel: str) -> None:
@@ -175,6 +186,10 @@ async def _check_channel(rt: Runtime, channel: str) -> None:
     info = answer.get("channel") or {}
     if info.get("is_archived"):
         raise Refused(f"<#{channel}> is archived. Nothing was changed.", "archived")
+    if shared_outside(info, await rt.workspace()):
+        raise Refused(f"<#{channel}> is shared with another organisation (Slack Connect): people outside your "
+                      "organisation would read about this team's keys there. Choose a channel only your organisation "
+                      "is in. Nothing was changed.", "shared-channel")
     if not info.get("is_member"):
         raise Refused(f"I am not a member of <#{channel}>. {invite} Nothing was changed.", "not-in-channel")
 

@@ -2,7 +2,7 @@
 holds (Slack's 100): Slack sends `block_suggestion` as they type, and the bot answers with what matches,
 within the 3 seconds and 100 options Slack allows. The list is decided from the Slack user who types,
 as every team action is: a guest or someone from another organisation is offered only themselves, and
-what they pick is checked again when the form is submitted (`bot.slack.teams.keys.act_as`)."""
+what they pick is checked again when the form is submitted (`bot.slack.owners.act_as`)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from bot.identity import Denied
 from bot.slack import tracked
 from bot.slack.blocks.teams import FOR_INPUT, SELECT_OPTIONS, for_options
 from bot.slack.common import user_id
+from bot.slack.owners import owned_teams
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +27,8 @@ async def matching_options(rt: Runtime, body: dict[str, Any]) -> list[dict[str, 
     typed = str(body.get("value") or "").strip().lower()
     identity = await rt.keys.identify(slack_user)
     me = None if isinstance(identity, Denied) else f"Me ({identity.dataos_user_id})"
-    teams = []
-    if await rt.resolver.admission(slack_user, allow_guests=False) is None:
-        try:
-            teams = await rt.teams.owned_by(slack_user)
-        except Exception as exc:  # only "Me" is offered; the person can try again by typing
-            log.warning("could not find the teams %s owns: %s", slack_user, type(exc).__name__)
+    # The one owner check (no guest or outsider owns a team); on a failure only "Me" is offered.
+    teams = await owned_teams(rt, slack_user) or []
     found = [t for t in sorted(teams, key=lambda t: t.app_user_id) if typed in t.app_user_id.lower()]
     offered = for_options(me if me is not None and typed in me.lower() else None, found)
     return [o.to_dict() for o in offered[:SELECT_OPTIONS]]

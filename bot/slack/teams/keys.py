@@ -1,10 +1,10 @@
 """Team keys: owners act on their application users' keys where they act on their own.
 
-Who may act is decided at every action from the Slack user who acts (`act_as`): the application user
-a button, form or command names is only a hint, checked against its team (people and user groups,
-asked of Slack at most 5 minutes ago) before anything is read or changed. A new key goes to the owner
-who asked, privately (ephemeral in their DM, or "Show the key here"); the team channel reads who did
-what to which key, never the key.
+Who may see and act is decided by the one owner check (`bot.slack.owners`: `act_as` at every
+action, `owned_teams` for every list, Home section and "For" select): the application user a button,
+form or command names is only a hint, checked against its team before anything is read or changed. A
+new key goes to the owner who asked, privately (ephemeral in their DM, or "Show the key here"); the team
+channel reads who did what to which key, never the key.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from bot.app import Runtime
 from bot.approvals import Renewal
 from bot.dataos import DataOSConflict, DataOSError, DataOSNotFound, Token
 from bot.domain.policy import ValidityPolicy
-from bot.identity import Identity, failure, slack_error
+from bot.identity import Denied, Identity, slack_error
 from bot.service import Duplicate, StoreUnavailable, same_second
 from bot.slack import blocks, tracked
 from bot.slack.approvals.gate import govern, person_form
@@ -45,57 +45,14 @@ from bot.slack.errors import explain, explain_slack
 from bot.slack.forms import keep_what_was_there
 from bot.slack.home import from_home, publish_home
 from bot.slack.key_buttons import ExactKey, exact_key, parse_exact, replaced_text
-from bot.store import Audit
-from bot.store.teams import Team
-from bot.teams import describe_owners
+from bot.slack.owners import act_as, owned_teams, refusal
+from bot.slack.teams.channel import tell_channel, tell_team
 from bot.text import shown
 
 log = logging.getLogger(__name__)
 REVEAL_TITLE = "Application key"
 
 
-def refusal(team: Team | None, app_user_id: str) -> str:
-    """The one sentence anyone who may not act on an application user's keys reads."""
-    if team is None:
-        return (f"`{shown(app_user_id)}` has no team, so only platform admins manage its keys. Nothing was "
-                "changed.")
-    return (f"The keys of `{shown(app_user_id)}` belong to its team: {describe_owners(team)}. Ask one of them. "
-            "Nothing was changed.")
-
-
-async def act_as(rt: Runtime, slack_user: str, app_user_id: str, action: str) -> tuple[Identity, Team] | str:
-    """The owner acting for `app_user_id`, or the sentence saying why not (audited)."""
-    team = await rt.teams.team_of(app_user_id) if app_user_id else None
-    # Guests never act for a team, whatever ALLOW_GUESTS says for their own keys.
-    denied = await rt.resolver.admission(slack_user, allow_guests=False)
-    if denied is not None:
-        await _refused(rt, slack_user, app_user_id, action, denied.reason)
-        return denied.message
-    if app_user_id and app_user_id == await rt.keys.operator_user_id():
-        # A team made for a user that later became the bot's own (DATAOS_APIKEY rotated to it) holds nothing.
-        await _refused(rt, slack_user, app_user_id, action, "operator")
-        return (f"`{shown(app_user_id)}` is the bot's own DataOS user: its keys are the bot's, and no team acts "
-                "on them. Nothing was changed.")
-    if team is None or not await rt.teams.is_owner(slack_user, team):
-        await _refused(rt, slack_user, app_user_id, action, "not-owner")
-        return refusal(team, app_user_id)
-    return Identity(slack_user, app_user_id, "team owner"), team
-
-
-async def _refused(rt: Runtime, actor: str, app_user_id: str, action: str, reason: str) -> None:
-    await rt.keys.trail.record(Audit(at=rt.clock(), actor_slack_id=actor, action=action,
-                                     outcome=f"refused:{reason}"[:32], dataos_user_id=app_user_id[:255] or None,
-                                     detail="team key"))
-
-
-async def tell_channel(rt: Runtime, team: Team, text: str) -> bool:
-    """A line in the team channel (never a key); False (logged) if Slack refused it."""
-    try:
-        await rt.slack.chat_postMessage(channel=team.channel_id, text=text, unfurl_links=False)
-    except Exception as exc:
-        log.warning("could not post in the team channel of %s: %s", team.app_user_id, failure(exc))
-        return False
-    return True
 
 
 # ---- create -------------------------------------------------------------------------------------
@@ -110,25 +67,30 @@ def for_option(args: list[str]) -> tuple[str | None, list[str]]:
     return app, args[:i] + args[i + 2:]
 
 
-async def offer_for(rt: Runtime, client: AsyncWebClient, view_id: str, view: dict[str, Any], identity: Identity,
-                    wanted: str | None) -> None:
+async def offer_for(rt: Runtime, client: AsyncWebClient, view_id: str, view: dict[str, Any],
+                    identity: Identity | Denied, wanted: str | None) -> None:
     """Once the create form is open: add its "For" select when the person owns any team (preselecting
-    `--for`), or say why `--for` is refused."""
-    try:
-        teams = await rt.teams.owned_by(identity.slack_user_id)
-    except Exception as exc:  # the form still makes a personal key; only the "For" choice is missing
-        log.warning("could not find the teams %s owns: %s", identity.slack_user_id, type(exc).__name__)
-        if wanted is not None:
-            await update_view(client, view_id, blocks.info_modal("Create a DataOS key", (
-                ":x: I could not look up the application users you own just now. Nothing was changed; please "
-                "try again in a minute.")))
+    `--for`), or say why `--for` is refused. Someone without a DataOS user of their own (`Denied`) may still
+    own teams: the select then offers only those, and without any the form says why they cannot create."""
+    denied = identity.message if isinstance(identity, Denied) else None
+    teams = await owned_teams(rt, identity.slack_user_id)
+    if teams is None:  # the form still makes a personal key; only the "For" choice is missing
+        if wanted is not None or denied is not None:
+            text = (f":no_entry: {denied}" if denied is not None else ":x: I could not look up the application "
+                    "users you own just now. Nothing was changed; please try again in a minute.")
+            await update_view(client, view_id, blocks.info_modal("Create a DataOS key", text))
         return
     if wanted is not None and wanted not in {t.app_user_id for t in teams}:
-        sentence = refusal(await rt.teams.team_of(wanted), wanted) if wanted else "`--for` needs an application user."
+        acting = await act_as(rt, identity.slack_user_id, wanted, "create") if wanted else None
+        sentence = (acting if isinstance(acting, str) else refusal(await rt.teams.team_of(wanted), wanted) if wanted
+                    else "`--for` needs an application user.")
         await update_view(client, view_id, blocks.info_modal("Create a DataOS key", f":no_entry: {sentence}"))
         return
+    if denied is not None and not teams:
+        await update_view(client, view_id, blocks.info_modal("Create a DataOS key", f":no_entry: {denied}"))
+        return
     if teams:
-        label = f"Me ({identity.dataos_user_id})"
+        label = None if isinstance(identity, Denied) else f"Me ({identity.dataos_user_id})"
         await update_view(client, view_id, with_for(view, label, teams, wanted))
 
 
@@ -161,7 +123,10 @@ async def submit_team_create(rt: Runtime, body: dict[str, Any], view: dict[str, 
     await ack(response_action="update", view=blocks.working_modal(title, f"Creating a key for {shown(app_user_id)}…"))
     view_id = str(view.get("id") or "")
     slack_user = user_id(body)
-    acting = await act_as(rt, slack_user, app_user_id, "create")
+    meta = metadata(view)
+    old = exact_key(meta.get("rk"), meta.get("re"))
+    # "Renew and revoke" of a leaked team key: platform admins may, as they may press its other buttons.
+    acting = await act_as(rt, slack_user, app_user_id, "create", admins_may=old is not None)
     if isinstance(acting, str):
         await update_view(client, view_id, blocks.info_modal(title, f":no_entry: {acting}"))
         return
@@ -200,11 +165,12 @@ async def submit_team_create(rt: Runtime, body: dict[str, Any], view: dict[str, 
                                                                   previous.key_expiration, rt.clock(), delivered=None))
         return
     delivered = await deliver_team_secret(client, slack_user, app_user_id, result, rt)
-    told = await tell_channel(rt, team, created_line(slack_user, result.name, app_user_id, result.expiration))
+    where = await tell_team(rt, team, created_line(slack_user, result.name, app_user_id, result.expiration))
+    told = None if where == "owners" else where == "channel"  # by DM: the owners read it there themselves
     await update_view(client, view_id, team_created_modal(app_user_id, result.name, result.expiration, rt.clock(),
                                                           delivered=delivered, told=told))
     if old is not None:  # "Renew and revoke" of a leaked key: the old one goes once the new one exists
-        await revoke_team_key(rt, slack_user, app_user_id, old, "leak watch: renew and revoke")
+        await revoke_team_key(rt, slack_user, app_user_id, old, "leak watch: renew and revoke", admins_may=True)
 
 
 async def renew_team_key(rt: Runtime, body: dict[str, Any], view_id: str, app_user_id: str, name: str,
@@ -214,7 +180,7 @@ async def renew_team_key(rt: Runtime, body: dict[str, Any], view_id: str, app_us
     key was made (both re-checked on submit); for anyone else, why not."""
     slack_user = user_id(body)
     channel = clicked_message(body)[0]
-    acting = await act_as(rt, slack_user, app_user_id, "renew")
+    acting = await act_as(rt, slack_user, app_user_id, "renew", admins_may=True)
     if isinstance(acting, str):
         await update_view(rt.slack, view_id, blocks.info_modal("Renew a key", f":no_entry: {acting}"))
         return
@@ -278,9 +244,11 @@ async def on_show_here(rt: Runtime, body: dict[str, Any], client: AsyncWebClient
 # ---- revoke ---------------------------------------------------------------------------------------
 
 
-async def revoke_team_key(rt: Runtime, slack_user: str, app_user_id: str, key: ExactKey, detail: str) -> str:
-    """Revoke exactly that key of an application user for one of its owners; the sentence they read."""
-    acting = await act_as(rt, slack_user, app_user_id, "revoke")
+async def revoke_team_key(rt: Runtime, slack_user: str, app_user_id: str, key: ExactKey, detail: str, *,
+                          admins_may: bool = False) -> str:
+    """Revoke exactly that key of an application user for one of its owners (or an admin, where
+    `admins_may`); the sentence they read."""
+    acting = await act_as(rt, slack_user, app_user_id, "revoke", admins_may=admins_may)
     if isinstance(acting, str):
         return f":no_entry: {acting}"
     _, team = acting
@@ -289,9 +257,11 @@ async def revoke_team_key(rt: Runtime, slack_user: str, app_user_id: str, key: E
     except DataOSError as exc:
         return ":x: " + explain(exc, doing=f"revoking a key of {shown(app_user_id)}", key_name=key.name)
     if done.outcome == "revoked":
-        told = await tell_channel(rt, team, revoked_line(slack_user, done.name, app_user_id))
-        channel = (f"<#{team.channel_id}> was told." if told else
-                   f"I could not tell <#{team.channel_id}> (Slack refused my message there); tell the team yourself.")
+        where = await tell_team(rt, team, revoked_line(slack_user, done.name, app_user_id))
+        channel = {"channel": f"<#{team.channel_id}> was told.",
+                   "owners": f"its owners were told by DM (<#{team.channel_id}> is shared with another organisation).",
+                   "": f"I could not tell <#{team.channel_id}> (Slack refused my message there); tell the team "
+                       "yourself."}[where]
         return f":wastebasket: Key *{shown(done.name)}* of {shown(app_user_id)} revoked; {channel}"
     if done.outcome == "changed":
         return f":warning: {replaced_text(done.name)}"

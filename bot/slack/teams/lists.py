@@ -1,5 +1,7 @@
-"""`/apikey list` for team keys: the application users a person owns, their keys packed into at most two
-messages (`bot.slack.blocks.teams.team_lists`), or one application user's keys for its owners."""
+"""`/apikey list` for team keys: the application users a person owns (as the one owner check,
+`bot.slack.owners`, admits), their keys packed into at most two messages (`bot.slack.blocks.teams.team_lists`),
+or one application user's keys for its owners. Each team's DataOS user is checked to be an application
+user before its keys are read."""
 
 from __future__ import annotations
 
@@ -12,22 +14,11 @@ from bot.slack import blocks
 from bot.slack.blocks.common import Message
 from bot.slack.blocks.teams import TeamSection, team_lists
 from bot.slack.errors import explain
-from bot.slack.teams.keys import act_as
+from bot.slack.owners import act_as, team_kind_problem
 from bot.store.teams import Team
 from bot.text import shown
 
 log = logging.getLogger(__name__)
-
-async def owned_teams(rt: Runtime, slack_user: str) -> list[Team] | None:
-    """The teams the person owns now; None if that could not be found out. Asked before "Your keys" is
-    sent (which says whether the person may be mapped at all), so that the two answers come in order."""
-    try:
-        return await rt.teams.owned_by(slack_user)
-    except Exception as exc:
-        log.warning("could not find the teams %s owns: %s", slack_user, type(exc).__name__)
-        return None
-
-
 #: Application users whose keys `/apikey list` looks up at once (the others are named: `/apikey list <app>`).
 TEAMS_LOOKED_UP = 12
 LIST_CONCURRENCY = 4
@@ -54,6 +45,9 @@ async def team_list_messages(rt: Runtime, slack_user: str, *, only: str | None =
 
     async def section(team: Team) -> TeamSection:
         async with gate:
+            problem = None if only is not None else await team_kind_problem(rt, team)  # act_as checked `only`
+            if problem is not None:
+                return TeamSection(team, None, problem[1])
             try:
                 return TeamSection(team, await rt.dataos.list_tokens(team.app_user_id),
                                    rotation=await rt.rotations.target(team.app_user_id))

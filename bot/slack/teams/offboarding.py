@@ -18,7 +18,7 @@ from bot.identity import failure
 from bot.slack.blocks import Message
 from bot.slack.common import active_admins
 from bot.slack.key_buttons import offboarding_notice
-from bot.slack.teams.keys import tell_channel
+from bot.slack.teams.channel import tell_channel
 from bot.store import Audit
 from bot.store.teams import Team
 from bot.text import shown

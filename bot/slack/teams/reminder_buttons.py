@@ -54,7 +54,8 @@ from bot.slack.common import (
 from bot.slack.errors import explain, explain_slack
 from bot.slack.forms import read_create_form
 from bot.slack.key_buttons import replaced_text
-from bot.slack.teams.keys import act_as, deliver_team_secret
+from bot.slack.owners import act_as
+from bot.slack.teams.keys import deliver_team_secret
 from bot.store import Audit
 from bot.store.teams import Team
 from bot.text import shown
@@ -68,7 +69,7 @@ ACTION_NAMES = {TEAM_RENEW_ACTION: "renew", TEAM_REVOKE_ACTION: "revoke", TEAM_S
 
 async def _owner_or_say(rt: Runtime, client: AsyncWebClient, channel: str, clicker: str, app_user_id: str,
                         action: str) -> Team | None:
-    """The team, if `clicker` may act for it now (`bot.slack.teams.keys.act_as`: admitted, and an owner; refusals are
+    """The team, if `clicker` may act for it now (`bot.slack.owners.act_as`: admitted, and an owner; refusals are
     audited); otherwise an ephemeral sentence naming the owners, and None."""
     acting = await act_as(rt, clicker, app_user_id, action)
     if isinstance(acting, str):

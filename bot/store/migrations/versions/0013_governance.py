@@ -1,15 +1,15 @@
 """Governance (issue #28): approval requests and where they were posted; "Was this you?" notices about keys
 the bot did not make, the owners they watch (the baseline) and where they were posted.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
