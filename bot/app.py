@@ -57,6 +57,7 @@ from bot.store import (
 from bot.store.hash_keys import HashKeys
 from bot.store.rotations import Rotations
 from bot.store.teams import TeamsRepo
+from bot.store.workflow_runs import WorkflowRuns
 from bot.teams import Teams
 from bot.vault.setup import make_operator, make_store
 
@@ -191,6 +192,7 @@ class Runtime:
         self.approval_requests, self.notices = parts.approval_requests, parts.notices
         self.policy = self.governance.widest()  # forms carry up to the longest any rule allows; each is decided again
         self.rotations = Rotations(self.engine)  # keys that rotate themselves into the store
+        self.workflow_runs = WorkflowRuns(self.engine)  # Workflow Builder step executions, each handled once
         #: Rotate now / Retry (application user, key name, expiry, trigger), set by `bot.compose` (as `sweep_now`).
         self.rotate_now: Callable[[str, str, datetime, str], Awaitable[str]] | None = None
         self._bot_user_id: str | None = None

@@ -47,6 +47,7 @@ from bot.slack.teams import for_select as team_for_select
 from bot.slack.teams import group_watch
 from bot.slack.teams import keys as team_keys
 from bot.slack.teams import reminder_buttons as team_reminder_buttons
+from bot.slack.workflows import steps as workflow_steps
 from bot.web import BODY_SECONDS, asgi_app
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,7 @@ def register_all(app: AsyncApp, rt: Runtime) -> None:
     revocation_buttons.register(app, rt)
     team_for_select.register(app, rt)
     rotation_buttons.register(app, rt)
+    workflow_steps.register(app, rt)  # Workflow Builder steps; after the approvals' surface is set
 
     @app.middleware
     async def request_context(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:

@@ -30,6 +30,7 @@ from aiohttp import web
 from bot.playground._server import ServerThread
 from bot.playground.slack_directory import BOT_USER_ID as BOT_USER_ID  # the fake's public names, kept here
 from bot.playground.slack_directory import TEAM_ID as TEAM_ID
+from bot.playground.slack_functions import FunctionsSide
 from bot.playground.slack_methods import TRIGGER_SECONDS as TRIGGER_SECONDS
 from bot.playground.slack_methods import WebApiMethods
 from bot.playground.slack_rules import Refusal, message_refusal, options_refusal, view_refusal
@@ -40,7 +41,8 @@ from bot.playground.slack_urls import ResponseUrl, ResponseUrls
 DROP = 0
 #: Slack's answers to what an app should never send: kept in `SlackFake.refused`, and a test fails on them.
 MALFORMED = frozenset({"invalid_blocks", "invalid_arguments", "msg_too_long", "msg_blocks_too_long", "no_text",
-                       "used_url", "cant_update_message", "invalid_options"})
+                       "used_url", "cant_update_message", "invalid_options", "parameter_validation_failed",
+                       "execution_not_in_running_state"})
 #: Methods whose message or view Slack checks before anything else.
 MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.postEphemeral", "chat.update", "chat.scheduleMessage"})
 VIEW_METHODS = frozenset({"views.open", "views.push", "views.update", "views.publish"})
@@ -69,7 +71,7 @@ class Failure:
     lost: bool = False
 
 
-class SlackFake(WebApiMethods, SocketModeSide, ResponseUrls):
+class SlackFake(WebApiMethods, SocketModeSide, ResponseUrls, FunctionsSide):
     def __init__(self, token: str = "xoxb-test-token", scopes: str = DEFAULT_SCOPES,
                  app_token: str = "xapp-1-test-app-token", clock: Callable[[], float] = time.monotonic) -> None:
         self.token = token
@@ -95,6 +97,7 @@ class SlackFake(WebApiMethods, SocketModeSide, ResponseUrls):
         self.refused: list[SlackCall] = []
         self.expected_refusals: set[str] = set()
         self.usergroups: dict[str, dict[str, Any]] = {}  # user groups made with add_usergroup
+        self.executions = {}  # Workflow Builder step executions (`slack_functions`), by function_execution_id
         self.failures: dict[str, list[Failure]] = {}
         self.used_triggers: set[str] = set()
         self.trigger_made: dict[str, float] = {}  # trigger_id -> when Slack made it (on `clock`)
@@ -316,8 +319,9 @@ class SlackFake(WebApiMethods, SocketModeSide, ResponseUrls):
             if auth != f"Bearer {self.app_token}":
                 return _fail("invalid_auth")
             return web.json_response({"ok": True, "url": self.url.replace("http://", "ws://") + "/link"})
-        if auth != f"Bearer {self.token}" and params.get("token") != self.token:
-            return _fail("invalid_auth")
+        used = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else str(params.get("token") or "")
+        if used != self.token and not self.function_token_allows(used):
+            return _fail("invalid_auth")  # an unknown token, or a function token after its execution ended
         refusal = (message_refusal(params) if method in MESSAGE_METHODS else
                    view_refusal(params.get("view")) if method in VIEW_METHODS else None)
         if refusal is not None:  # Slack checks the Block Kit first: the message or view is lost
@@ -326,6 +330,7 @@ class SlackFake(WebApiMethods, SocketModeSide, ResponseUrls):
         if handler is None:
             return web.json_response({"ok": True})
         with self._lock:
+            self.token_used = used
             result: dict[str, Any] = handler(params)
         headers = {"x-oauth-scopes": self.scopes} if method == "auth.test" else {}
         return web.json_response(result, headers=headers)

@@ -15,6 +15,7 @@ from bot.identity import failure
 from bot.policy.digest import gather
 from bot.reminders.notices import escalate
 from bot.slack.blocks.digest import digest_message
+from bot.slack.workflows.request import finish_settled
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -66,7 +67,8 @@ async def governance_pass(rt: Runtime) -> None:
     """One pass; each step on its own (one failing does not stop the others)."""
     steps = (("expire requests", rt.approvals.expire_due), ("remind approvers", rt.approvals.remind_due),
              ("deliver approved keys", rt.approvals.deliver_pending), ("escalate notices", lambda: escalate(rt)),
-             ("weekly digest", lambda: weekly_digest(rt)))
+             ("weekly digest", lambda: weekly_digest(rt)),
+             ("complete workflow steps", lambda: finish_settled(rt)))
     for what, step in steps:
         if rt.slack_stopped is not None:
             return

@@ -244,6 +244,19 @@ class _EventCallback(_Common):
     event: _Event
 
 
+class _Function(_Loose):
+    callback_id: Text = Field(min_length=1, max_length=64)
+
+
+class _FunctionExecuted(_Event):
+    """A Workflow Builder step to run (`bot.slack.workflows`): what Bolt and the step read."""
+
+    function: _Function
+    function_execution_id: Text = Field(min_length=1, max_length=64)
+    inputs: dict[str, StrictStr | StrictInt | StrictBool | None] = Field(max_length=20)
+    bot_access_token: Text = Field(min_length=1, max_length=255)
+
+
 class _Tokens(_Loose):
     oauth: list[Text] | None = Field(default=None, max_length=1000)
     bot: list[Text] | None = Field(default=None, max_length=1000)
@@ -269,7 +282,7 @@ class _UrlVerification(_Loose):
 
 EVENT_SHAPES: dict[str, type[BaseModel]] = {
     "user_change": _MemberEvent, "team_join": _MemberEvent, "app_home_opened": _HomeOpened,
-    "message": _MessageEvent, "tokens_revoked": _TokensRevoked,
+    "message": _MessageEvent, "tokens_revoked": _TokensRevoked, "function_executed": _FunctionExecuted,
 }
 
 
