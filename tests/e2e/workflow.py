@@ -27,12 +27,12 @@ def run_step(bot: Bot, callback_id: str, **inputs: Any) -> Execution:
     return execution
 
 
-def completions(bot: Bot, execution: Execution) -> list[Any]:
+def completions(slack: Any, execution: Execution) -> list[Any]:
     """Every completion the bot sent for the execution (taken or refused)."""
-    return [c for c in bot.slack.calls if c.method.startswith("functions.complete")
+    return [c for c in getattr(slack, "slack", slack).calls if c.method.startswith("functions.complete")
             and c.params.get("function_execution_id") == execution.id]
 
 
-def with_token(bot: Bot, token: str) -> list[Any]:
+def with_token(slack: Any, token: str) -> list[Any]:
     """Every call made with this token."""
-    return [c for c in bot.slack.calls if c.headers.get("Authorization") == f"Bearer {token}"]
+    return [c for c in getattr(slack, "slack", slack).calls if c.headers.get("Authorization") == f"Bearer {token}"]
