@@ -106,3 +106,10 @@ def manifest_functions() -> dict[str, Any]:
     """The manifest's `functions` block."""
     return {s.callback_id: {"title": s.title, "description": s.description, "input_parameters": _params(s.inputs),
                             "output_parameters": _params(s.outputs)} for s in STEPS}
+
+
+def with_steps(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest with the steps declared: `functions`, run by the bot itself (`function_runtime: remote`),
+    and org-ready, which Slack requires of an app that offers custom steps."""
+    settings = dict(manifest.get("settings") or {}, org_deploy_enabled=True, function_runtime="remote")
+    return {**manifest, "settings": settings, "functions": manifest_functions()}
