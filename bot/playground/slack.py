@@ -98,6 +98,7 @@ class SlackFake(WebApiMethods, SocketModeSide, ResponseUrls, FunctionsSide):
         self.expected_refusals: set[str] = set()
         self.usergroups: dict[str, dict[str, Any]] = {}  # user groups made with add_usergroup
         self.executions = {}  # Workflow Builder step executions (`slack_functions`), by function_execution_id
+        self.step_messages = {}  # (channel, ts) of a message a step posted -> its execution
         self.failures: dict[str, list[Failure]] = {}
         self.used_triggers: set[str] = set()
         self.trigger_made: dict[str, float] = {}  # trigger_id -> when Slack made it (on `clock`)

@@ -10,7 +10,10 @@ execution (`run_function`: the `function_executed` event Slack sends the app, wi
   `parameter_validation_failed` with Slack's messages;
 - a function token works only while its execution runs and for at most 15 minutes from the event
   (Slack revokes it at completion); after that it is `invalid_auth`, like any unknown token. The bot's own
-  token may complete an execution (Slack's `functions.*` need no scope).
+  token may complete an execution (Slack's `functions.*` need no scope);
+- function interactivity: a message posted with an execution's token remembers it, and a click on its
+  buttons (`function_interaction`) carries `function_data` (the execution, its function and inputs) and a
+  token of its own, as Slack sends it.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import secrets
 import string
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.playground.slack_directory import TEAM_ID
@@ -43,8 +46,10 @@ class Execution:
     state: str = "running"  # running | completed | failed
     outputs: dict[str, Any] | None = None
     error: str | None = None
-    #: Which token completed it: "function" (its own) or "bot".
+    #: Which token completed it: "function" (one of its own) or "bot".
     completed_with: str | None = None
+    #: Every token Slack gave it (the event's, then one per click on its buttons), with when (fake clock).
+    tokens: dict[str, float] = field(default_factory=dict)
 
 
 class FunctionsSide:
@@ -54,6 +59,7 @@ class FunctionsSide:
     clock: Callable[[], float]
     users: dict[str, dict[str, Any]]
     executions: dict[str, Execution]
+    step_messages: dict[tuple[str, str], str]
     _lock: threading.Condition
     _fn_ids = itertools.count(1)
 
@@ -81,6 +87,7 @@ class FunctionsSide:
             id="Fx" + "".join(secrets.choice(_ALNUM) for _ in range(10)), callback_id=callback_id,
             token=f"xwfp-{n}-{secrets.token_hex(12)}", inputs=dict(inputs), started=self.clock(),
             event_id=f"EvF{n:08d}")
+        execution.tokens[execution.token] = execution.started
         with self._lock:
             self.executions[execution.id] = execution
         return execution, self.function_event(execution)
@@ -108,12 +115,35 @@ class FunctionsSide:
 
     def function_token_allows(self, token: str) -> bool:
         """A function token Slack still honours: its execution runs, and it is under 15 minutes old."""
+        execution = self.execution_for_token(token)
+        return execution is not None and execution.state == "running" and \
+            self.clock() - execution.tokens[token] < FUNCTION_TOKEN_SECONDS
+
+    def execution_for_token(self, token: str) -> Execution | None:
         with self._lock:
-            for execution in self.executions.values():
-                if execution.token == token:
-                    return execution.state == "running" and \
-                        self.clock() - execution.started < FUNCTION_TOKEN_SECONDS
-        return False
+            return next((e for e in self.executions.values() if token in e.tokens), None)
+
+    def remember_step_message(self, channel: str, ts: str) -> None:
+        """`chat.postMessage` took a message: posted with an execution's token, its buttons belong to it."""
+        execution = self.execution_for_token(self.token_used)
+        if execution is not None:
+            self.step_messages[(channel, ts)] = execution.id
+
+    def function_interaction(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """What Slack adds to a click on a button of a step's message: the execution and a fresh token (None
+        for a message no step posted)."""
+        with self._lock:
+            execution = self.executions.get(self.step_messages.get((channel, ts), ""))
+            if execution is None:
+                return None
+            token = f"xwfp-{next(self._fn_ids)}-{secrets.token_hex(12)}"
+            execution.tokens[token] = self.clock()
+        return {
+            "function_data": {"execution_id": execution.id, "inputs": dict(execution.inputs),
+                              "function": {"callback_id": execution.callback_id}},
+            "interactivity": {"interactivity_pointer": f"{secrets.randbelow(10**9)}.{execution.id}"},
+            "bot_access_token": token,
+        }
 
     def execution(self, execution_id: str) -> Execution:
         return self.executions[execution_id]
@@ -159,7 +189,7 @@ class FunctionsSide:
         execution = self.executions.get(str(p.get("function_execution_id") or ""))
         if execution is None:
             return None, {"ok": False, "error": "function_execution_not_found"}
-        if self.token_used != self.token and self.token_used != execution.token:
+        if self.token_used != self.token and self.token_used not in execution.tokens:
             return None, {"ok": False, "error": "function_execution_not_found"}  # another execution's token
         if execution.state != "running":
             return None, {"ok": False, "error": "execution_not_in_running_state"}
@@ -167,7 +197,7 @@ class FunctionsSide:
 
     def _finish(self, execution: Execution, state: str) -> None:
         execution.state = state
-        execution.completed_with = "function" if self.token_used == execution.token else "bot"
+        execution.completed_with = "function" if self.token_used in execution.tokens else "bot"
 
 
 def _wire(param: Param) -> dict[str, Any]:

@@ -32,6 +32,7 @@ class WebApiMethods(Directory):
     used_triggers: set[str]
     trigger_made: dict[str, float]
     _ids: itertools.count[int]
+    remember_step_message: Callable[[str, str], None]  # `slack_functions`
 
     def _m_auth_test(self, p: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": "https://acme.slack.com/", "team": "Acme", "user": "apikey-bot",
@@ -101,6 +102,7 @@ class WebApiMethods(Directory):
         if p.get("thread_ts"):  # a reply: Slack answers with the thread it went to
             message["thread_ts"] = str(p["thread_ts"])
         self.posted[(channel, ts)] = dict(message, user=BOT_USER_ID)
+        self.remember_step_message(channel, ts)  # posted by a workflow step: its buttons are the step's
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
 
     def add_message(self, channel: str, ts: str, user: str, text: str = "") -> None:

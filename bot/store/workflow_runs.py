@@ -40,12 +40,22 @@ class WorkflowRuns(Repository):
             row = await s.get(WorkflowRun, execution_id)
             return None if row is None else _run(row)
 
-    async def wait_for(self, execution_id: str, request_id: str) -> None:
-        """The step waits for the approval request `request_id`: completed when it is settled."""
+    async def wait_for(self, execution_id: str, request_id: str | None) -> None:
+        """The step waits: for the approval request `request_id` (completed when it is settled), or (None)
+        for its person's answer to a button."""
         async with self.engine.begin() as conn:
             await conn.execute(update(WorkflowRun).where(
                 WorkflowRun.execution_id == execution_id, WorkflowRun.state == "running",
             ).values(state="waiting", request_id=request_id))
+
+    async def resume(self, execution_id: str) -> bool:
+        """A waiting run goes on (its person answered): True once, for the first answer."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(update(WorkflowRun).where(
+                WorkflowRun.execution_id == execution_id, WorkflowRun.state == "waiting",
+                WorkflowRun.request_id.is_(None),
+            ).values(state="running"))
+            return bool(getattr(result, "rowcount", 0))
 
     async def begin_completion(self, execution_id: str) -> bool:
         """Claim the one completion of a run; False if it is done, failed, unknown, or another has it."""
@@ -65,7 +75,8 @@ class WorkflowRuns(Repository):
 
     async def waiting_runs(self, limit: int = 200) -> list[Run]:
         async with self.session() as s:
-            rows = (await s.scalars(select(WorkflowRun).where(WorkflowRun.state == "waiting")
+            rows = (await s.scalars(select(WorkflowRun).where(WorkflowRun.state == "waiting",
+                                                              WorkflowRun.request_id.is_not(None))
                                     .order_by(WorkflowRun.started_at).limit(limit))).all()
             return [_run(r) for r in rows]
 

@@ -12,7 +12,7 @@ from bot.playground.slack_functions import Execution
 from bot.slack.workflows.definitions import CREATE_KEY, LIST_EXPIRING
 from tests.e2e.conftest import Bot
 from tests.e2e.harness import text_of
-from tests.e2e.workflow import completions, deliver, run_step, with_token
+from tests.e2e.workflow import completions, create_for, deliver, press_in_step, run_step, step_message, with_token
 
 
 def keys_of(bot: Bot, user: str) -> dict[str, object]:
@@ -39,20 +39,27 @@ def assert_no_secret_in_workflow(bot: Bot, execution: Execution) -> None:
 
 def test_create_step_makes_the_key_delivers_it_to_the_person_only_and_outputs_name_and_expiry(bot: Bot) -> None:
     execution = run_step(bot, CREATE_KEY, person="U0ALICE", name="onboarding_key", validity="30d")
+    asked = step_message(bot, execution)  # nobody gets a key they did not ask for: she is asked first
+    assert asked.params["channel"] == "D0ALICE" and "`onboarding_key`, valid for 30 days" in text_of(asked)
+    assert execution.state == "running" and keys_of(bot, "alice") == {}
+    press_in_step(bot, execution, "workflow_create_confirm", "U0ALICE")
     assert execution.state == "completed", execution.error
     key = keys_of(bot, "alice")["onboarding_key"]
     assert execution.outputs == {"key_name": "onboarding_key", "expires_at": int(key.expiration.timestamp())}
     assert (key.expiration - bot.clock.now()).days in (29, 30)
     (delivered,) = private_deliveries(bot, "U0ALICE")
     assert key.apikey in delivered and '"channel": "D0ALICE"' in delivered  # ephemeral, in her DM with the bot
-    assert execution.completed_with == "function"  # the step's own token, for its own completion only
-    assert {c.method for c in with_token(bot, execution.token)} == {"functions.completeSuccess"}
+    assert execution.completed_with == "function"  # the step's own tokens, for its own calls only
+    own_calls = [c for token in execution.tokens for c in with_token(bot, token)]
+    assert {c.method for c in own_calls} == {"conversations.open", "chat.postMessage", "chat.update",
+                                             "functions.completeSuccess"}
+    assert "Created `onboarding_key`" in text_of(bot.slack.delivered("chat.update")[-1])
     assert_no_secret_in_workflow(bot, execution)
     assert not any(key.apikey in text_of(c) for c in bot.slack.calls if c.method != "chat.postEphemeral")
 
 
 def test_create_step_without_name_or_validity_uses_the_defaults(bot: Bot) -> None:
-    execution = run_step(bot, CREATE_KEY, person="U0BOB")
+    execution = create_for(bot, "U0BOB")
     assert execution.state == "completed", execution.error
     (name,) = keys_of(bot, "bob")
     assert execution.outputs is not None and execution.outputs["key_name"] == name
@@ -73,13 +80,16 @@ def test_create_step_for_an_unmapped_person_fails_with_the_commands_sentence_and
 def test_create_step_refused_by_the_policy_or_with_dataos_down_fails_and_makes_nothing(bot: Bot) -> None:
     too_long = run_step(bot, CREATE_KEY, person="U0ALICE", validity="5000d")
     assert too_long.state == "failed" and too_long.error is not None and "The longest validity" in too_long.error
-    bot.heimdall.error_rate = 1.0
+    (told,) = dms_to(bot, "U0ALICE")
+    assert "The longest validity" in told
     down = run_step(bot, CREATE_KEY, person="U0ALICE", name="while_down", validity="7d")
+    bot.heimdall.error_rate = 1.0
+    press_in_step(bot, down, "workflow_create_confirm", "U0ALICE")
     bot.heimdall.error_rate = 0.0
     assert down.state == "failed" and down.error is not None and "DataOS" in down.error
     assert "while_down" not in keys_of(bot, "alice") and private_deliveries(bot, "U0ALICE") == []
-    told = dms_to(bot, "U0ALICE")
-    assert len(told) == 2 and "The longest validity" in told[0] and "DataOS" in told[1]
+    # she reads why where she pressed: her confirmation now says it
+    assert json.dumps(down.error)[1:-1] in text_of(bot.slack.delivered("chat.update")[-1])
 
 
 def test_a_function_executed_slack_delivers_again_is_handled_once(bot: Bot) -> None:
@@ -87,9 +97,32 @@ def test_a_function_executed_slack_delivers_again_is_handled_once(bot: Bot) -> N
     deliver(bot, body)
     deliver(bot, body, retry=1)  # Slack's retry: the same event again
     deliver(bot, body, event_id="EvOTHER0001")  # the same execution under another event id
+    asked = [c for c in bot.slack.delivered("chat.postMessage") if c.params.get("channel") == "D0ALICE"]
+    assert len(asked) == 1  # asked once
+    press_in_step(bot, execution, "workflow_create_confirm", "U0ALICE")
+    press_in_step(bot, execution, "workflow_create_confirm", "U0ALICE")  # a double click
     assert execution.state == "completed"
     assert len(completions(bot, execution)) == 1
     assert list(keys_of(bot, "alice")) == ["once_only"] and len(private_deliveries(bot, "U0ALICE")) == 1
+
+
+def test_the_person_may_decline_and_nobody_else_may_answer_for_them(bot: Bot) -> None:
+    execution = run_step(bot, CREATE_KEY, person="U0ALICE", name="not_wanted")
+    press_in_step(bot, execution, "workflow_create_confirm", "U0BOB")  # not hers to press: ignored
+    assert execution.state == "running" and keys_of(bot, "alice") == {}
+    press_in_step(bot, execution, "workflow_create_decline", "U0ALICE")
+    assert execution.state == "failed" and execution.error == "<@U0ALICE> chose not to have the key. Nothing was " \
+        "created."
+    assert keys_of(bot, "alice") == {} and "nothing was created" in text_of(bot.slack.delivered("chat.update")[-1])
+
+
+def test_who_she_is_is_checked_again_at_the_click(bot: Bot) -> None:
+    execution = run_step(bot, CREATE_KEY, person="U0ALICE", name="checked_again", validity="30d")
+    bot.slack.users["U0ALICE"]["deleted"] = True  # deactivated between the question and the answer
+    bot.clock.advance(seconds=bot.runtime.settings.slack_profile_ttl_seconds + 1)  # what the bot knew of her ages
+    press_in_step(bot, execution, "workflow_create_confirm", "U0ALICE")
+    assert execution.state == "failed"
+    assert "checked_again" not in keys_of(bot, "alice")
 
 
 def test_list_step_counts_and_lists_names_and_dates_of_keys_expiring_within_the_days(bot: Bot) -> None:

@@ -35,7 +35,12 @@ ERROR_MAX = 1000
 
 
 class StepFailed(Exception):
-    """The step ends with this sentence (the slash command's own, for the same cause)."""
+    """The step ends with this sentence (the slash command's own, for the same cause); `tell`: the person it
+    was for may be told by DM (not a deactivated account, a bot or someone from another organisation)."""
+
+    def __init__(self, sentence: str, *, tell: bool = True) -> None:
+        super().__init__(sentence)
+        self.tell = tell
 
 
 def execution_of(event: dict[str, Any]) -> tuple[str, str]:

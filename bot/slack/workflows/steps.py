@@ -7,10 +7,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import count_request
+from bot.slack import tracked
+from bot.slack.blocks.workflows import CONFIRM_ACTION, DECLINE_ACTION
 from bot.slack.common import oops_text
 from bot.slack.workflows import create, expiring, request
 from bot.slack.workflows.definitions import CREATE_KEY, LIST_EXPIRING, REQUEST_APP_KEY
@@ -28,6 +30,18 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     for callback_id, step in ((CREATE_KEY, create.run), (REQUEST_APP_KEY, request.run),
                               (LIST_EXPIRING, expiring.run)):
         app.function(callback_id)(_listener(rt, callback_id, step))
+
+    @app.action(CONFIRM_ACTION)
+    @tracked(rt, "action", CONFIRM_ACTION)
+    async def confirm(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await create.answer(rt, body, client, create=True)
+
+    @app.action(DECLINE_ACTION)
+    @tracked(rt, "action", DECLINE_ACTION)
+    async def decline(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await create.answer(rt, body, client, create=False)
 
     async def on_outcome(settled: Request) -> None:
         await request.finish(rt, settled)
