@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from bot.playground.seed import TEAM_APP
 from bot.playground.slack_directory import Directory
 from bot.playground.workspace import CHANNELS
+from bot.slack.workflows.definitions import BY_ID, CREATE_KEY, REQUEST_APP_KEY
 
 if TYPE_CHECKING:
     from bot.playground.run import Playground
@@ -136,7 +138,7 @@ class Controls:
         return {"command": self._command, "message": self._message, "action": self._action,
                 "submit": self._submit, "close": self._close, "home": self._home, "dismiss": self._dismiss,
                 "sweep": self._sweep, "clock": self._clock, "fault": self._fault, "member": self._member,
-                "suggest": self._suggest, "ui_key": self._ui_key}
+                "suggest": self._suggest, "ui_key": self._ui_key, "workflow": self._workflow}
 
     def _person(self, body: dict[str, Any], *, acting: bool = True) -> str:
         user = body.get("user")
@@ -248,6 +250,38 @@ class Controls:
         self.slack.changed()
         return {"line": f"{name} made {key} in the DataOS UI (valid 30 days). Run the sweep: the bot asks "
                         f"“Was this you?”."}
+
+    async def _workflow(self, body: dict[str, Any]) -> dict[str, Any]:
+        """"Workflows": a workflow runs one of the bot's steps with the person acting as its person (or
+        requester); its outputs appear in the list below the control once the step completes."""
+        user = self._person(body)
+        self._ready()
+        step = body.get("step")
+        if step not in BY_ID:
+            raise Refused("Choose one of the bot's steps.")
+        typed = {k: text(body, k, 200).strip() for k in ("name", "validity", "reason", "app_user", "within")
+                 if isinstance(body.get(k), str)}
+        inputs: dict[str, Any]
+        if step == CREATE_KEY:
+            inputs = {"person": user, "name": typed.get("name"), "validity": typed.get("validity")}
+        elif step == REQUEST_APP_KEY:
+            inputs = {"requester": user, "app_user": typed.get("app_user") or TEAM_APP,
+                      "validity": typed.get("validity") or "30d", "reason": typed.get("reason")}
+        else:
+            within = typed.get("within") or "30"
+            if not within.isascii() or not within.isdigit():
+                raise Refused("“Within” is a number of days.")
+            inputs = {"person": user, "within": int(within)}
+        try:
+            execution, event = self.slack.run_function(str(step), {k: v for k, v in inputs.items() if v})
+        except ValueError as exc:  # what Workflow Builder itself would not let a workflow run
+            raise Refused(f"Workflow Builder would not run this: {exc}.") from None
+        self.slack.changed()
+        spawn(self.people.run_step(event))
+        name = next(p.name for p in self.slack.personas if p.user_id == user)
+        what = " (it asks them first, in their DM)" if step == CREATE_KEY else (
+            " (it waits for the approvers when the policy says so)" if step == REQUEST_APP_KEY else "")
+        return {"line": f"A workflow ran “{BY_ID[str(step)].title}” for {name}{what}: execution {execution.id}."}
 
     async def _clock(self, body: dict[str, Any]) -> dict[str, Any]:
         days = body.get("days")

@@ -20,6 +20,8 @@ from bot.playground.workspace import CHANNELS, Workspace
 APP_ID = "A0PLAYGROUND"
 #: Slack gives a slash command, a click or a submission three seconds to be acknowledged.
 ACK_SECONDS = 3.0
+#: What the inspector shows for a step's function token.
+MASKED_TOKEN = "xwfp-… (masked)"
 
 
 class People:
@@ -105,6 +107,14 @@ class People:
                 "event_id": f"Ev{next(self.slack._seq):08d}", "event_time": int(time.time()), "event": event}
         await self._deliver(json.dumps(body), "application/json", what, body)
 
+    async def run_step(self, body: dict[str, Any]) -> None:
+        """A workflow reaches one of the bot's steps: Slack sends `function_executed` (the inspector shows it
+        with its function token masked)."""
+        event = body["event"]
+        shown = dict(body, event=dict(event, bot_access_token=MASKED_TOKEN))
+        await self._deliver(json.dumps(body), "application/json",
+                            f"function_executed {event['function']['callback_id']}", shown)
+
     async def open_home(self, user: str) -> None:
         home = self.slack.views.get(self.slack.homes.get(user, ""))
         event = {"type": "app_home_opened", "user": user, "channel": self.slack.dm(user), "tab": "home",
@@ -145,6 +155,7 @@ class People:
             if message.ephemeral_to is None:
                 payload["message"] = {"type": "message", "ts": message.ts, "text": message.text,
                                       "blocks": message.blocks, "user": message.author, "bot_id": "B0BOT"}
+                payload.update(slack.function_interaction(message.channel, message.ts) or {})  # a step's buttons
         elif view_id is not None and view_id in slack.views and self._sees_view(user, view_id):
             view = slack.views[view_id]
             element = find_element(view.get("blocks"), handle, block_id, action_id)

@@ -230,3 +230,12 @@ def _output_problems(callback_id: str, outputs: dict[str, Any], users: dict[str,
         if problem:
             problems.append(problem)
     return problems
+
+
+def runs_shown(side: FunctionsSide, limit: int = 8) -> list[dict[str, Any]]:
+    """The latest step executions as the playground's Workflows control lists them (newest first): which
+    step, its state, and its outputs or error (what a workflow's next steps would see; never a token)."""
+    with side._lock:
+        latest = list(side.executions.values())[-limit:]
+    return [{"id": e.id, "step": BY_ID[e.callback_id].title, "state": e.state,
+             "inputs": dict(e.inputs), "outputs": e.outputs, "error": e.error} for e in reversed(latest)]

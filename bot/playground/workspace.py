@@ -138,6 +138,8 @@ class Workspace(SlackFake):
         status = "ok" if ok is True else str(call.result.get("error") or call.status)
         what = call.method if call.method != "response_url" else "POST response_url"
         self.note("bot → Slack", what, status, ms, {"headers": headers, "body": call.params}, call.result)
+        if call.method.startswith("functions.complete"):
+            self.changed()  # a workflow step ended: the Workflows control shows its outputs
 
     # ---- Web API methods the bot calls -------------------------------------------------------
 
@@ -169,6 +171,7 @@ class Workspace(SlackFake):
         if self.dm_refused and channel.startswith("D"):
             return {"ok": False, "error": "messages_tab_disabled"}
         message = self._post(channel, BOT_USER_ID, p)
+        self.remember_step_message(channel, message.ts)  # posted by a workflow step: its buttons are the step's
         return {"ok": True, "channel": channel, "ts": message.ts,
                 "message": {"text": message.text, "blocks": message.blocks, "ts": message.ts}}
 

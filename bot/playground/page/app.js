@@ -65,6 +65,7 @@ function apply(state) {
   for (const box of $$("[data-fault]")) box.checked = !!world.faults[box.dataset.fault];
   drawMembers(world);
   drawVault(world.vault);
+  drawWorkflows(world.workflows);
   drawDropped(world.inspector);
   if (!$("#nav-channels").childElementCount) {
     for (const channel of world.channels) {
@@ -529,6 +530,47 @@ $("#ui-key").addEventListener("click", async () => {
   const result = await post("ui_key", { user: pg.persona });
   out.textContent = result.line || result.error || "DataOS did not answer.";
 });
+
+// ---- Workflow Builder steps ---------------------------------------------------------------------
+
+function showStepInputs() {
+  const step = $("#wf-step").value;
+  for (const box of $$(".wf-inputs [data-for]")) box.hidden = !box.dataset.for.split(" ").includes(step);
+}
+$("#wf-step").addEventListener("change", showStepInputs);
+showStepInputs();
+
+$("#wf-run").addEventListener("click", async () => {
+  const out = $("#wf-result");
+  out.hidden = false;
+  const body = { user: pg.persona, step: $("#wf-step").value };
+  for (const [field, id] of [["name", "#wf-name"], ["app_user", "#wf-app-user"], ["validity", "#wf-validity"],
+                             ["reason", "#wf-reason"], ["within", "#wf-within"]]) body[field] = $(id).value;
+  const result = await post("workflow", body);
+  out.textContent = result.line || result.error || "The playground did not answer.";
+});
+
+function drawWorkflows(runs) {
+  // What each run's next steps would see: its outputs, or its error; inputs while it still runs.
+  const list = $("#wf-runs");
+  const key = JSON.stringify(runs || []);
+  if (list.dataset.key === key) return;
+  list.dataset.key = key;
+  list.textContent = "";
+  for (const run of runs || []) {
+    const li = document.createElement("li");
+    li.className = `wf-run ${run.state}`;
+    li.dataset.execution = run.id;
+    const head = document.createElement("div");
+    head.textContent = `${run.step} · ${run.state === "running" ? "running: waiting for someone" : run.state}`;
+    const detail = document.createElement("pre");
+    detail.textContent = run.state === "completed"
+      ? Object.entries(run.outputs || {}).map(([k, v]) => `${k}: ${v}`).join("\n")
+      : run.state === "failed" ? `error: ${run.error}` : `inputs: ${JSON.stringify(run.inputs)}`;
+    li.append(head, detail);
+    list.append(li);
+  }
+}
 
 function addCalls(rows) {
   const list = $("#calls");
