@@ -17,6 +17,8 @@ Retention (documented in SECURITY.md):
   neither proves a link nor can be revoked.
 - `offboardings` (what a deactivation did, for a reactivation to undo): `OFFBOARDING_MEMORY`, 30 days
   after the member was reactivated; an open one (still deactivated) is kept.
+- `workflow_runs` (Workflow Builder step executions, handled once): `WORKFLOW_MEMORY`, 30 days after the
+  step started, once it ended (one still waiting for an approval is kept).
 - `audit_log` is kept: it is the record of who did what.
 
 It also asks Slack for the members of every user group that owns a team, so someone who joins or leaves
@@ -46,6 +48,7 @@ APPROVAL_MEMORY = timedelta(days=90)
 NOTICE_MEMORY = timedelta(days=30)
 MINTED_MEMORY = timedelta(days=1)
 OFFBOARDING_MEMORY = timedelta(days=30)
+WORKFLOW_MEMORY = timedelta(days=30)
 
 
 @dataclass
@@ -91,9 +94,10 @@ async def housekeeping(rt: Runtime) -> Tidied:
         done.failed.append(f"prune offboarding records ({type(exc).__name__})")
     try:
         done.governance = (await rt.approval_requests.prune(older_than=now - APPROVAL_MEMORY)
-                           + await rt.notices.prune(expired_before=now - NOTICE_MEMORY))
+                           + await rt.notices.prune(expired_before=now - NOTICE_MEMORY)
+                           + await rt.workflow_runs.prune_runs(older_than=now - WORKFLOW_MEMORY))
     except Exception as exc:
-        done.failed.append(f"prune approval requests and notices ({type(exc).__name__})")
+        done.failed.append(f"prune approval requests, notices and workflow runs ({type(exc).__name__})")
     try:
         done.leak_dms_delivered = await retry_failed(rt)
     except Exception as exc:

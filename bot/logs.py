@@ -20,7 +20,7 @@ from typing import Any, TextIO
 _B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")
 _HEX = rb"[0-9a-fA-F]"
 _KEY_PREFIX = re.compile(rb"[A-Za-z0-9_]+\." + _HEX + rb"{8}-(?:" + _HEX + rb"{4}-){3}" + _HEX + rb"{12}")
-_SLACK_TOKEN = re.compile(r"\b(xox[abposre]|xapp)-[A-Za-z0-9-]{6,}")
+_SLACK_TOKEN = re.compile(r"\b(xox[abposre]|xapp|xwfp)-[A-Za-z0-9-]{6,}")  # xwfp: a workflow step's token
 REDACTED_KEY = "[REDACTED-DATAOS-KEY]"
 REDACTED_TOKEN = "[REDACTED-SLACK-TOKEN]"  # noqa: S105 (a placeholder, not a password)
 #: The first base64 character of a key name's first character (A-Z, a-z, 0-9, _), in either alphabet.

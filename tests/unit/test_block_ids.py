@@ -55,6 +55,7 @@ from bot.slack.blocks.teams import (
     team_lists,
     team_secret_message,
 )
+from bot.slack.blocks.workflows import answered_message, confirm_message
 from bot.slack.key_buttons import parse_exact, parse_option, parse_revoke_all
 from bot.store.approvals import Request
 from bot.store.notices import Notice
@@ -135,6 +136,9 @@ def builders() -> dict[str, Callable[[], Any]]:
         "digest_message": lambda: digest_message(Digest(NOW - timedelta(days=7), NOW, long_keys=[
             LongKey("bob", f"k{i}", NOW, 9000, 8760) for i in range(9)], open_requests=[request(i) for i in range(7)],
             problems=["x"] * 30)),
+        "confirm_message": lambda: confirm_message("onboarding_<b>", 720),
+        "confirm_message unnamed": lambda: confirm_message(None, 24),
+        "answered_message": lambda: answered_message("Created `x`."),
         "policy_message": lambda: policy_message(Rule("defaults", approval_above=48), None, source="/etc/p.toml"),
         "leak_message unknown": lambda: leak_dms.leak_message("k", "alice", "C1", "U2", None, None, renew=False),
         "team_keys_message": lambda: team_keys_message(TEAM, KEYS, NOW),
