@@ -130,6 +130,13 @@ def test_a_request_that_needs_approval_waits_and_completes_once_approved(bot: Bo
     assert len(completions(bot.slack, execution)) == 1
 
 
+def test_a_request_that_needs_approval_needs_a_reason(bot: Bot) -> None:
+    execution = run_step(bot, REQUEST_APP_KEY, app_user=APP, requester=ALICE, validity="180d")
+    assert execution.state == "failed" and execution.error == ("A reason is needed: the approvers read it. Nothing "
+                                                               "was requested.")
+    assert all(c.params.get("channel") != APPROVALS for c in bot.slack.calls_to("chat.postMessage"))
+
+
 def test_a_denied_request_completes_with_the_decision_and_makes_nothing(bot: Bot) -> None:
     execution = ask(bot)
     post = posted_request(bot.slack)
@@ -191,6 +198,8 @@ def test_the_wait_survives_a_restart_and_the_step_completes_once(
         "decision": "approved", "decided_by": GRACE, "key_name": name}
     assert len(completions(slack, execution)) == 1 and len(private_to(slack, heimdall, ALICE)) == 1
     assert nothing_secret_reached_the_workflow(slack, heimdall, execution)
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("bot.db*"))  # the database and its write-ahead log
+    assert execution.id.encode() in stored and b"xwfp-" not in stored  # the execution is kept, never its token
 
 
 def test_list_step_for_an_application_user_needs_an_owner_of_its_team(bot: Bot) -> None:
