@@ -18,7 +18,7 @@ Retention (documented in SECURITY.md):
 - `offboardings` (what a deactivation did, for a reactivation to undo): `OFFBOARDING_MEMORY`, 30 days
   after the member was reactivated; an open one (still deactivated) is kept.
 - `workflow_runs` (Workflow Builder step executions, handled once): `WORKFLOW_MEMORY`, 30 days after the
-  step started, once it ended (one still waiting for an approval is kept).
+  step started (one still waiting for an approval request is kept: the request completes it).
 - `audit_log` is kept: it is the record of who did what.
 
 It also asks Slack for the members of every user group that owns a team, so someone who joins or leaves

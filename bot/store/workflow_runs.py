@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 
 from bot.store.base import Repository
 from bot.store.workflow_schema import WorkflowRun
@@ -81,9 +81,12 @@ class WorkflowRuns(Repository):
             return [_run(r) for r in rows]
 
     async def prune_runs(self, older_than: datetime) -> int:
+        """Runs started before `older_than`, except those still waiting for an approval request (which
+        completes them); a question its person never answered is over by then."""
         async with self.engine.begin() as conn:
             result = await conn.execute(delete(WorkflowRun).where(
-                WorkflowRun.started_at < older_than, WorkflowRun.state.not_in(("running", "waiting"))))
+                WorkflowRun.started_at < older_than,
+                or_(WorkflowRun.state != "waiting", WorkflowRun.request_id.is_(None))))
             return int(getattr(result, "rowcount", 0))
 
 

@@ -1,5 +1,6 @@
 """Workflow step executions in the database, on SQLite and PostgreSQL: claimed once, resumed once, completed
-once; only runs waiting for an approval are taken up by the governance pass; ended ones are pruned."""
+once; only runs waiting for an approval are taken up by the governance pass; old ones are pruned, except
+those an open approval request will complete."""
 
 from __future__ import annotations
 
@@ -38,14 +39,14 @@ async def test_a_run_waiting_for_approval_is_completed_once_even_after_slack_ref
     assert await runs.waiting_runs() == [] and not await runs.begin_completion("Fx2")
 
 
-async def test_ended_runs_are_pruned_and_waiting_ones_kept(store: Repositories) -> None:
+async def test_old_runs_are_pruned_except_those_waiting_for_an_approval(store: Repositories) -> None:
     runs = WorkflowRuns(store.engine)
     old = NOW - timedelta(days=40)
-    for execution, state in (("FxA", "done"), ("FxB", "waiting")):
+    for execution, request in (("FxA", "r"), ("FxB", "r"), ("FxC", None)):
         await runs.claim_run(execution, "request_app_user_key", old)
-        await runs.wait_for(execution, "r")
-        if state == "done":
-            await runs.begin_completion(execution)
-            await runs.end_completion(execution, "done", old)
-    assert await runs.prune_runs(older_than=NOW - timedelta(days=30)) == 1
-    assert await runs.get_run("FxA") is None and await runs.get_run("FxB") is not None
+        await runs.wait_for(execution, request)
+    await runs.begin_completion("FxA")
+    await runs.end_completion("FxA", "done", old)
+    await runs.claim_run("FxD", "create_dataos_key", NOW)  # recent: kept whatever its state
+    assert await runs.prune_runs(older_than=NOW - timedelta(days=30)) == 2  # ended, and never answered
+    assert [await runs.get_run(e) is not None for e in ("FxA", "FxB", "FxC", "FxD")] == [False, True, False, True]

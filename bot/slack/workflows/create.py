@@ -59,11 +59,10 @@ async def run(rt: Runtime, client: AsyncWebClient, event: dict[str, Any]) -> Non
     try:
         person = user_input(inputs, "person")
         plan = await _plan(rt, person, inputs)
+        await rt.workflow_runs.wait_for(execution, None)  # before the buttons exist: a quick click finds it
         await _ask(client, plan)
     except StepFailed as exc:
         await _fail(rt, client, execution, person, exc)
-        return
-    await rt.workflow_runs.wait_for(execution, None)
 
 
 async def answer(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, *, create: bool) -> None:
