@@ -148,3 +148,15 @@ def test_list_step_needs_one_of_person_or_app_user_and_sensible_days(bot: Bot) -
     assert zero.state == "failed" and zero.error is not None and "number of days" in zero.error
     unmapped = run_step(bot, LIST_EXPIRING, person="U0DAVE", within=7)
     assert unmapped.state == "failed"
+
+
+def test_a_malformed_function_executed_is_refused_and_changes_nothing(bot: Bot) -> None:
+    execution, body = bot.slack.run_function(CREATE_KEY, {"person": "U0ALICE"})
+    for n, broken in enumerate(({k: v for k, v in body["event"].items() if k != "function_execution_id"},
+                                dict(body["event"], inputs={"person": {"id": "U0ALICE"}}),
+                                dict(body["event"], bot_access_token=""))):
+        response = bot.user.post(json.dumps(dict(body, event=broken, event_id=f"EvBAD{n}")), "application/json")
+        assert response.status_code == 400
+    assert bot.server.call(bot.runtime.drain(10))
+    assert execution.state == "running" and completions(bot, execution) == []
+    assert not [c for c in bot.slack.calls if c.method in ("chat.postMessage", "conversations.open")]
