@@ -3,6 +3,7 @@
 Each button names the exact key (application user, name AND expiration). The clicker is checked at the
 press (`act_as`: a team's owners; the bot's own key: platform admins), and the key is checked again
 against DataOS by the engine before anything starts: a key renewed or rotated meanwhile starts nothing.
+Renew by hand opens its form first (a trigger lives 3 seconds) and checks the clicker in it.
 
 The clicker is answered through the click's response_url (ephemeral, beside the message): Rotate now sits
 in `/apikey list <app-user>`, which may have been run in a DM between people or a channel the bot is not
@@ -91,12 +92,12 @@ async def on_rotation_button(rt: Runtime, body: dict[str, Any], client: AsyncWeb
     if ref is None:
         await _answer(body, respond, client, f"{blocks.DAMAGED_BUTTON} Nothing was changed.")
         return
+    if action_id == RENEW_BY_HAND_ACTION:  # a modal: opened before the owner check, which it then shows
+        await on_renew(rt, body, client, TeamKeyRef(ref.app_user_id, ref.name, ref.expiration, None), clicker)
+        return
     refusal = await _may_act(rt, clicker, ref, ACTION_NAMES[action_id])
     if refusal is not None:
         await _answer(body, respond, client, f":no_entry: {refusal}")
-        return
-    if action_id == RENEW_BY_HAND_ACTION:
-        await on_renew(rt, body, client, TeamKeyRef(ref.app_user_id, ref.name, ref.expiration, None), clicker)
         return
     if rt.rotate_now is None:
         await _answer(body, respond, client, RESULT_WORDS["no-store"])
