@@ -5,12 +5,14 @@ whatever the day, and the admins' command refuses a team whose DataOS user is a 
 
 from __future__ import annotations
 
+import re
 import uuid
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
 
+from bot.playground.mrkdwn import Viewer, mrkdwn
 from bot.reminders.sweep import Sweeper
 from tests.bao import Bao
 from tests.conftest import FakeClock
@@ -82,3 +84,24 @@ def test_renew_by_hand_opens_its_form_within_the_triggers_three_seconds_however_
     told = bot.slack.wait_for("views.update", where=lambda c: c.params["view_id"] == view_id_of(opened))[0]
     assert "belong to its team" in text_of(told) or "Nothing was changed" in text_of(told)
     assert live_keys(bot.heimdall) == [OLD]
+
+
+@pytest.mark.parametrize(("expires_in", "reads"), [
+    (2 * D + timedelta(hours=1), "rotates automatically on Nov 25, 2026 at 3:30 PM"),  # today
+    (3 * D + timedelta(hours=1), "rotates automatically on Nov 26, 2026 at 3:30 PM"),  # tomorrow
+    (6 * D, "rotates automatically on Nov 29, 2026 at 2:30 PM"),
+])
+def test_a_rotating_teams_reminder_reads_right_for_today_tomorrow_and_a_date(
+        bot: Bot, expires_in: timedelta, reads: str) -> None:
+    own(bot, expires_in=expires_in)
+    admin(bot, f"admin team {APP} rotate vault:secret/{unique_path()}#apikey before 2d grace 1h")
+    bot.clock.advance(minutes=1)
+    target = bot.server.call(bot.runtime.rotations.target(APP))
+    assert target is not None and target.next_at is not None
+    summary = bot.server.call(Sweeper(bot.runtime).run())
+    reminders = [c for c in channel_posts(bot.slack) if "expires" in text_of(c)]
+    assert summary.team_sent >= 1 and reminders, summary
+    section = reminders[0].params["blocks"][0]["text"]["text"]  # as a person reads it: in their day, their zone
+    read = re.sub(r"<[^>]+>", "", mrkdwn(section, Viewer(OWNER, UTC, bot.clock.now())))
+    assert "on today" not in read and "on tomorrow" not in read and "on yesterday" not in read
+    assert reads in read, read

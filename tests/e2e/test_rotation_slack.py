@@ -127,7 +127,7 @@ def test_a_rotating_keys_reminder_says_when_it_rotates_and_rotate_now_is_for_own
     admin(bot, f"admin team {APP} rotate vault:secret/{path}#apikey before 2d grace 1h")
     assert bot.server.call(Sweeper(bot.runtime).run()).team_sent == 1
     [reminder] = channel_posts(bot.slack)
-    assert "rotates automatically on" in text_of(reminder) and "team_reminder_renew" not in buttons(reminder)
+    assert "rotates automatically <!date^" in text_of(reminder) and "team_reminder_renew" not in buttons(reminder)
     assert key.apikey not in text_of(reminder)
     answered = len(bot.slack.calls_to("response_url"))  # each press is answered through its response_url
     press(bot, reminder, "rotation_now", user="U0BOB")

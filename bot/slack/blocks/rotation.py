@@ -17,7 +17,7 @@ from typing import Any
 from bot.domain.durations import humanize_hours
 from bot.domain.keys import relative
 from bot.domain.rotation import describe_grace
-from bot.slack.blocks.common import Message, slack_date
+from bot.slack.blocks.common import Message, slack_date, slack_day
 from bot.text import shown
 
 ROTATE_NOW_ACTION = "rotation_now"
@@ -142,5 +142,6 @@ def schedule_words(*, target: str, every_hours: int | None, before_hours: int, g
 
 
 def rotates_on_words(when: datetime) -> str:
-    """What a rotating team's reminder says instead of asking for a renew."""
-    return f"It rotates automatically on {slack_date(when)}: nothing to do."
+    """What a rotating team's reminder says instead of asking for a renew: "on Nov 27, 2026 at 14:05" in each
+    reader's zone (`slack_day`: after "on", Slack's "today"/"tomorrow" would read "on tomorrow at")."""
+    return f"It rotates automatically {slack_day(when)}: nothing to do."
