@@ -17,7 +17,7 @@ from bot.reminders.sweep import Sweeper
 from tests.bao import Bao
 from tests.conftest import FakeClock
 from tests.e2e.conftest import Bot
-from tests.e2e.harness import text_of, view_id_of
+from tests.e2e.harness import audit_actions, text_of, view_id_of
 from tests.e2e.test_rotation_slack import GRANT, admin, buttons, own, press
 from tests.rotation_helpers import ADMIN, APP, OLD, OWNER, WED_1430, channel_posts, live_keys, unique_path
 
@@ -105,3 +105,12 @@ def test_a_rotating_teams_reminder_reads_right_for_today_tomorrow_and_a_date(
     read = re.sub(r"<[^>]+>", "", mrkdwn(section, Viewer(OWNER, UTC, bot.clock.now())))
     assert "on today" not in read and "on tomorrow" not in read and "on yesterday" not in read
     assert reads in read, read
+
+
+def test_the_admins_rotate_refuses_a_team_whose_dataos_user_is_a_person_now(bot: Bot) -> None:
+    own(bot)
+    bot.heimdall.add_user(APP, "someone@example.com", type="person")  # DataOS re-created that id as a person
+    said = admin(bot, f"admin team {APP} rotate vault:secret/{unique_path()}#apikey")
+    assert "is a person in DataOS now" in said and "Nothing was changed" in said
+    assert bot.server.call(bot.runtime.rotations.target(APP)) is None
+    assert ("admin rotate", "refused") in [(a, o) for a, o, _ in audit_actions(bot.server)]

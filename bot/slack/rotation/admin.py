@@ -1,8 +1,10 @@
 """`/apikey admin team <app-user> rotate vault:<mount>/<path>#<field> [every …] [before …] [grace …]` and
 `… rotate off`: admins make a team key rotate itself into Vault, or stop it.
 
-Refused with a sentence, and nothing stored: no team, no store configured, a malformed target or option,
-a path outside VAULT_ALLOWED_PATHS, an application user with no live key. A store that says the bot's
+Refused with a sentence, and nothing stored: no team, a team whose DataOS user is not an application user
+now (asked of DataOS, the directory refreshed when it thought otherwise: a rotation would make keys for a
+person and write them to the store), no store configured, a malformed target or option, a path outside
+VAULT_ALLOWED_PATHS, an application user with no live key. A store that says the bot's
 token lacks a capability on the path does not refuse (the policy may be granted next), but the admin reads
 which policy is needed. Every outcome is audited.
 """
@@ -27,6 +29,7 @@ from bot.domain.rotation import (
 )
 from bot.slack.blocks.rotation import schedule_words
 from bot.slack.errors import explain
+from bot.slack.owners import team_kind_problem
 from bot.store import Audit
 from bot.store.rotations import Target
 from bot.text import shown
@@ -74,6 +77,9 @@ async def _target(rt: Runtime, actor: str, app: str, words: list[str]) -> tuple[
     if team is None:
         raise RotationRefused(f"`{shown(app, 80)}` has no team: give it one first (`/apikey admin team {shown(app, 80)}"
                               " #channel @owner`), so that its rotations are announced and its owners can act.")
+    problem = await team_kind_problem(rt, team)
+    if problem is not None:
+        raise RotationRefused(problem[1].removesuffix(" Nothing was changed."))
     if rt.vault is None:
         raise RotationRefused("No secret store is configured: the operator sets `VAULT_ADDR` and a way to log in "
                               "(see docs/rotation.md).")
