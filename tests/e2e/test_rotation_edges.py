@@ -14,6 +14,7 @@ import pytest
 
 from bot.playground.mrkdwn import Viewer, mrkdwn
 from bot.reminders.sweep import Sweeper
+from bot.store.rotations import Target
 from tests.bao import Bao
 from tests.conftest import FakeClock
 from tests.e2e.conftest import Bot
@@ -114,3 +115,18 @@ def test_the_admins_rotate_refuses_a_team_whose_dataos_user_is_a_person_now(bot:
     assert "is a person in DataOS now" in said and "Nothing was changed" in said
     assert bot.server.call(bot.runtime.rotations.target(APP)) is None
     assert ("admin rotate", "refused") in [(a, o) for a, o, _ in audit_actions(bot.server)]
+
+
+@pytest.mark.parametrize("bot_settings", [{"admin_slack_user_ids": [ADMIN]}])  # no VAULT_ADDR: no store
+def test_a_teams_reminder_asks_for_a_renew_when_the_bot_has_no_secret_store(bot: Bot) -> None:
+    own(bot, expires_in=6 * D)
+    # a rotation set while the bot had a store; its settings have lost VAULT_ADDR since
+    bot.server.call(bot.runtime.rotations.put_target(Target(
+        APP, "team", "vault:secret/pipelines/etl#apikey", 720, 48, 3600, "on", OLD, WED_1430 + 6 * D,
+        WED_1430 + 4 * D, ADMIN, WED_1430), now=WED_1430))
+    assert bot.server.call(Sweeper(bot.runtime).run()).team_sent == 1
+    [reminder] = channel_posts(bot.slack)
+    assert "rotates automatically" not in text_of(reminder) and "team_reminder_renew" in buttons(reminder)
+    bot.user.command(f"list {APP}", user=OWNER)  # nor does the team list offer a rotation that cannot happen
+    listed = bot.slack.wait_for("response_url", where=lambda c: f"Keys of {APP}" in text_of(c))[-1]
+    assert "rotation_now" not in text_of(listed) and "next rotation" not in text_of(listed)
