@@ -37,6 +37,7 @@ from bot.domain.rotation import (
 )
 from bot.policy import PolicyUnavailable
 from bot.rotation import steps
+from bot.rotation.audience import audience
 from bot.rotation.notices import tell_failure, update_announcement
 from bot.rotation.steps import Observe, StepFailed
 from bot.store.rotations import Rotation, Target
@@ -242,7 +243,7 @@ class RotationEngine:
                 elif rot.step == "verify":
                     outcome = await steps.verify(self.rt, store, rot, self.observe)
                 elif rot.step == "announce":
-                    outcome = await steps.announce(self.rt, rot, self.observe, await self._channel(rot),
+                    outcome = await steps.announce(self.rt, rot, self.observe, await audience(self.rt, rot),
                                                    functools.partial(self._record, rot, {"announce": "sending"}))
                 elif rot.step == "grace":
                     if rot.revoke_at is not None and rot.revoke_at > self.rt.clock():
@@ -271,12 +272,6 @@ class RotationEngine:
             raise _Lost
         return dataclasses.replace(rot, **values)  # what the row holds now (read back, it would cost a query)
 
-    async def _channel(self, rot: Rotation) -> str | None:
-        if rot.kind == "bot":
-            return self.rt.settings.audit_channel
-        team = await self.rt.teams.team_of(rot.app_user_id)
-        return team.channel_id if team is not None else None
-
     async def _switched(self, rot: Rotation) -> None:
         """The successor is verified and announced: the target watches it now; the bot's own key is used by
         this replica at once (the others re-read the store on a timer, or when DataOS refuses the old one)."""
@@ -295,7 +290,7 @@ class RotationEngine:
                                                detail=f"rotation {rot.id}: replaced by {rot.new_name}")
         self.observe("revoked", rot)
         words = steps.revoke_words(done.outcome, now)
-        await update_announcement(self.rt, rot, words, await self._channel(rot))
+        await update_announcement(self.rt, rot, words, await audience(self.rt, rot))
         if not await self.rt.rotations.finish(rot.id, worker=self.worker, now=now, step="done"):
             raise _Lost
         await steps.audit(self.rt, "rotate done", "ok", rot.app_user_id, rot.new_name, rot.new_expiration,

@@ -121,8 +121,14 @@ def failure_done_message(app_user_id: str, kind: str, target: str, outcome: str)
     return Message(f"Rotation of {shown(app_user_id, 120)}: {outcome}", [{"type": "section", "text": _md(text)}])
 
 
-def admin_failure_message(app_user_id: str, kind: str, target: str, reason: str, channel: str | None) -> Message:
+def admin_failure_message(app_user_id: str, kind: str, target: str, reason: str, channel: str | None, *,
+                          by_dm: bool = False, shared: str | None = None) -> Message:
+    """`channel`: where the owners were told; `by_dm`: each by DM instead, as `shared` (their team channel) is
+    shared with another organisation."""
     where = f" Its owners were told in <#{channel}>." if channel else ""
+    if by_dm:
+        because = f" (<#{shared}> is shared with another organisation)" if shared else ""
+        where = f" Its owners were told by DM{because}."
     text = (f":warning: Rotation failed for `{shown(app_user_id, 120)}` into `{shown(target, 200)}`: "
             f"{shown(reason, 1200)}{where}")
     return Message(f"Rotation failed for {shown(app_user_id, 120)}", [{"type": "section", "text": _md(text)}])

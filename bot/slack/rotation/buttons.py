@@ -34,6 +34,7 @@ from bot.slack.blocks.team_reminders import TeamKeyRef
 from bot.slack.common import clicked_message, tell, update_message, user_id
 from bot.slack.errors import explain
 from bot.slack.owners import act_as
+from bot.slack.teams.channel import shared_now
 from bot.slack.teams.reminder_buttons import on_renew
 from bot.store import Audit
 from bot.text import shown
@@ -115,7 +116,11 @@ async def on_rotation_button(rt: Runtime, body: dict[str, Any], client: AsyncWeb
             app=shown(ref.app_user_id), name=shown(ref.name)))
         return
     team = await rt.teams.team_of(ref.app_user_id)
-    await _answer(body, respond, client, started_words(ref, team.channel_id if team else rt.settings.audit_channel))
+    if team is None:
+        where = rt.settings.audit_channel
+    else:  # a channel another organisation reads hears nothing: the owners do, by DM
+        where = None if await shared_now(rt, team) else team.channel_id
+    await _answer(body, respond, client, started_words(ref, where))
     if action_id == RETRY_ACTION:
         target = await rt.rotations.target(ref.app_user_id)
         await update_message(client, channel, ts, failure_done_message(
