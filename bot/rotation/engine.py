@@ -38,7 +38,7 @@ from bot.domain.rotation import (
 from bot.policy import PolicyUnavailable
 from bot.rotation import steps
 from bot.rotation.audience import audience
-from bot.rotation.notices import tell_failure, update_announcement
+from bot.rotation.notices import tell_failure, tell_old_key_stuck, update_announcement
 from bot.rotation.steps import Observe, StepFailed
 from bot.store.rotations import Rotation, Target
 from bot.vault import VaultError, VaultForbidden
@@ -53,6 +53,10 @@ LEASE = timedelta(minutes=5)
 #: A failed step is tried again after this (the second failure gives up).
 RETRY_AFTER = timedelta(minutes=10)
 MAX_ATTEMPTS = 2
+#: The old key's revoke, after the grace, is tried again every RETRY_AFTER until it is done (or the key is gone);
+#: from this many failures on, its owners and the admins are told, naming it (once each), and the announcement
+#: that promised it would stop says it has not.
+OLD_KEY_TELL_AFTER = 3
 _tasks: set[asyncio.Task[None]] = set()  # rotations carried on in the background (Rotate now, Retry)
 StartResult = Literal["started", "running", "changed", "no-rotation", "no-key", "no-store", "failed"]
 
@@ -301,9 +305,7 @@ class RotationEngine:
         now = self.rt.clock()
         reason = self._sentence(rot, exc)
         if rot.step == "grace":  # the new key is in place: only the old key's revoke failed; tried again later
-            await self.rt.rotations.release(rot.id, worker=self.worker, now=now, retry_at=now + RETRY_AFTER,
-                                            error=reason[:500])
-            summary.retrying += 1
+            await self._old_key_failed(rot, reason, summary)
             return
         attempts = rot.attempts + 1
         needs_person = _needs_person(exc)
@@ -323,6 +325,30 @@ class RotationEngine:
                           f"rotation {rot.id} at {rot.step}: {reason}; successor {successor}")
         summary.failed += 1
         await tell_failure(self.rt, rot, reason, successor)
+
+    async def _old_key_failed(self, rot: Rotation, reason: str, summary: RotationSummary) -> None:
+        """The old key's revoke failed: tried again after RETRY_AFTER, until it is done or the key is gone. From
+        OLD_KEY_TELL_AFTER failures on, the record says so and the owners and admins are told (once each)."""
+        now = self.rt.clock()
+        attempts = rot.attempts + 1
+        stuck = attempts >= OLD_KEY_TELL_AFTER
+        error = (f"the old key {rot.old_name} could not be revoked after {attempts} attempts ({reason}); its owners "
+                 "and the admins were told" if stuck else reason)
+        if not await self.rt.rotations.release(rot.id, worker=self.worker, now=now, attempts=attempts,
+                                               retry_at=now + RETRY_AFTER, error=error[:500]):
+            return
+        summary.retrying += 1
+        log.warning("rotation %d of %s: the old key %s could not be revoked (attempt %d): %s", rot.id,
+                    rot.app_user_id, rot.old_name, attempts, reason)
+        if not stuck:
+            return
+        summary.failures.append(f"{rot.app_user_id}: the old key {rot.old_name} could not be revoked after its "
+                                f"rotation ({attempts} attempts); its owners and the admins are told")
+        if attempts == OLD_KEY_TELL_AFTER:
+            await steps.audit(self.rt, "rotate revoke", "failed", rot.app_user_id, rot.old_name, rot.old_expiration,
+                              f"rotation {rot.id}: {reason}; {attempts} attempts; owners and admins told")
+        await tell_old_key_stuck(self.rt, dataclasses.replace(rot, attempts=attempts), reason, self.worker,
+                                 first=attempts == OLD_KEY_TELL_AFTER)
 
     async def _successor_after_failure(self, rot: Rotation, exc: Exception) -> str:
         """Revoke a successor that is certainly not in the store; keep one that may be (a workload may

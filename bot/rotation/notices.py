@@ -8,11 +8,15 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from bot.delivery import fate_of
+from bot.delivery import CHANNEL_UNREACHABLE, fate_of
 from bot.rotation.audience import Audience, audience, dm_owners
 from bot.rotation.steps import target_of
-from bot.slack.blocks.rotation import admin_failure_message, announcement, failure_message
+from bot.slack.blocks.common import slack_date
+from bot.slack.blocks.rotation import admin_failure_message, announcement, failure_message, old_key_stuck_message
+from bot.slack.common import active_admins
+from bot.slack.revocations.notice import admitted, post_once
 from bot.store.rotations import Rotation
+from bot.text import shown
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -70,3 +74,32 @@ async def tell_failure(rt: Runtime, rot: Rotation, reason: str, successor: str) 
             await rt.slack.chat_postMessage(channel=admin, unfurl_links=False, **note.kwargs())
         except Exception as exc:
             log.warning("could not tell admin %s that rotation %d failed: %s", admin, rot.id, fate_of(exc)[1])
+
+
+async def tell_old_key_stuck(rt: Runtime, rot: Rotation, reason: str, worker: str, *, first: bool) -> list[str]:
+    """The old key's revoke keeps failing after the grace: the owners (the team channel; each owner by DM when
+    the channel is shared or refuses the bot; the audit channel for the bot's own key) and the active admins
+    hear it, naming the exact key, with Revoke now. Each recipient once: claimed in the reminder ledger before
+    the post (step `rot-old:<rotation>:<recipient>`), a refusal for now tried again at the next failure. The
+    `first` time, the announcement that promised the old key would stop says it has not. Those told now."""
+    to = await audience(rt, rot)
+    if first:
+        words = (f"could not be revoked yet (last: {shown(reason, 200)}): it still works until "
+                 f"{slack_date(rot.old_expiration)}. The bot keeps trying; its owners and the admins were told.")
+        await update_announcement(rt, rot, words, to)
+    key = (rot.app_user_id, rot.old_name, rot.old_expiration)
+    message = old_key_stuck_message(rot.app_user_id, rot.kind, old_name=rot.old_name,
+                                    old_expiration=rot.old_expiration, new_name=rot.new_name,
+                                    revoke_at=rot.revoke_at or rt.clock(), reason=reason, attempts=rot.attempts)
+    told: list[str] = []
+    people = list(to.owners)
+    if to.channel is not None:
+        fate, code = await post_once(rt, key, f"rot-old:{rot.id}:{to.channel}", to.channel, message, worker)
+        told += [to.channel] if fate == "sent" else []
+        team = await rt.teams.team_of(rot.app_user_id) if rot.kind == "team" else None
+        if team is not None and fate == "undeliverable" and code in CHANNEL_UNREACHABLE:  # the owners, by DM
+            people = await admitted(rt, await rt.teams.owners_of(team), allow_guests=False)
+    for person in dict.fromkeys([*people, *await active_admins(rt.profiles, rt.admins)]):
+        fate, _ = await post_once(rt, key, f"rot-old:{rot.id}:{person}", person, message, worker)
+        told += [person] if fate == "sent" else []
+    return told

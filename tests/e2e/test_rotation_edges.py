@@ -13,14 +13,16 @@ from typing import Any
 import pytest
 
 from bot.playground.mrkdwn import Viewer, mrkdwn
+from bot.playground.slack import SlackCall
 from bot.reminders.sweep import Sweeper
+from bot.rotation.engine import OLD_KEY_TELL_AFTER
 from bot.store.rotations import Target
 from tests.bao import Bao
 from tests.conftest import FakeClock
 from tests.e2e.conftest import Bot
 from tests.e2e.harness import audit_actions, text_of, view_id_of
 from tests.e2e.test_rotation_slack import GRANT, admin, buttons, own, press
-from tests.rotation_helpers import ADMIN, APP, OLD, OWNER, WED_1430, channel_posts, live_keys, unique_path
+from tests.rotation_helpers import ADMIN, APP, CHANNEL, OLD, OWNER, WED_1430, channel_posts, live_keys, unique_path
 
 D = timedelta(days=1)
 #: A DM between two people: the bot is in neither side of it, so Slack refuses its chat.postEphemeral there.
@@ -130,3 +132,44 @@ def test_a_teams_reminder_asks_for_a_renew_when_the_bot_has_no_secret_store(bot:
     bot.user.command(f"list {APP}", user=OWNER)  # nor does the team list offer a rotation that cannot happen
     listed = bot.slack.wait_for("response_url", where=lambda c: f"Keys of {APP}" in text_of(c))[-1]
     assert "rotation_now" not in text_of(listed) and "next rotation" not in text_of(listed)
+
+
+def test_an_old_key_whose_revoke_keeps_failing_is_named_to_the_owners_and_admins_once(bot: Bot, bao: Bao) -> None:
+    old = own(bot)
+    path = unique_path()
+    admin(bot, f"admin team {APP} rotate vault:secret/{path}#apikey grace 1h")
+    bot.server.call(Sweeper(bot.runtime).run())
+    [announced] = [c for c in channel_posts(bot.slack) if "was rotated" in text_of(c)]
+    new_name = bao.versions("secret", path)[0]["data"]["key_name"]
+    # DataOS refuses to delete the old key, for ever
+    bot.heimdall.fail_next(1000, 500, match=f"DELETE /heimdall/api/v1/users/{APP}/tokens/{OLD}")
+    bot.clock.advance(hours=1, minutes=1)  # the grace is over: "the old key stops working" was promised
+
+    def stuck() -> list[SlackCall]:
+        return [c for c in bot.slack.delivered("chat.postMessage") if "could not revoke" in text_of(c)]
+
+    for _ in range(OLD_KEY_TELL_AFTER - 1):
+        bot.server.call(Sweeper(bot.runtime).run())
+        bot.clock.advance(minutes=11)
+    assert stuck() == [] and live_keys(bot.heimdall) == sorted([OLD, new_name])  # retried quietly at first
+    for _ in range(3):
+        bot.server.call(Sweeper(bot.runtime).run())
+        bot.clock.advance(minutes=11)
+    told = stuck()
+    assert sorted(c.params["channel"] for c in told) == sorted([CHANNEL, ADMIN])  # each once, however many passes
+    for call in told:  # the exact key: its name and when it expires, and that it still works
+        said = text_of(call)
+        assert OLD in said and f"^{int(old.expiration.timestamp())}^" in said and "still works" in said
+        assert old.apikey not in said
+    updated = bot.slack.wait_for("chat.update", where=lambda c: c.params["ts"] == announced.result["ts"])[-1]
+    assert "could not be revoked" in text_of(updated)  # the promise in the channel's message is taken back
+    rotation = bot.server.call(bot.runtime.rotations.active(APP))
+    assert rotation is not None and OLD in (rotation.error or "") and "told" in (rotation.error or "")
+    # an owner revokes it from the message; the rotation then finds it gone and finishes
+    bot.heimdall.faults.clear()
+    post = next(c for c in told if c.params["channel"] == CHANNEL)
+    press(bot, post, "overdue_revoke_now", user=OWNER)
+    bot.slack.wait_for("chat.update", where=lambda c: c.params["ts"] == post.result["ts"] and "revoked" in text_of(c))
+    assert live_keys(bot.heimdall) == [new_name]
+    bot.server.call(Sweeper(bot.runtime).run())
+    assert bot.server.call(bot.runtime.rotations.active(APP)) is None

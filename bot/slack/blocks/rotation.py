@@ -18,6 +18,7 @@ from bot.domain.durations import humanize_hours
 from bot.domain.keys import relative
 from bot.domain.rotation import describe_grace
 from bot.slack.blocks.common import Message, slack_date, slack_day
+from bot.slack.blocks.revocations import revoke_now_blocks
 from bot.text import shown
 
 ROTATE_NOW_ACTION = "rotation_now"
@@ -113,6 +114,21 @@ def failure_message(app_user_id: str, kind: str, *, target: str, reason: str, ol
     who = f"Owners: {owners}. Only they can use these buttons." if owners else "Only platform admins can retry."
     blocks.append({"type": "context", "elements": [_md(f"{who} The usual expiry reminders are back on.")]})
     return Message(f"The rotation of {shown(app_user_id, 120)}'s key failed", blocks)
+
+
+def old_key_stuck_message(app_user_id: str, kind: str, *, old_name: str, old_expiration: datetime, new_name: str,
+                          revoke_at: datetime, reason: str, attempts: int) -> Message:
+    """After a rotation, the old key's revoke keeps failing: the exact old key (name and expiry), that it still
+    works, and Revoke now (owners and admins, the key checked again first)."""
+    text = (f":warning: {whose(app_user_id, kind)} was rotated to *{shown(new_name, 120)}*, and the old key "
+            f"*{shown(old_name, 120)}* (expires {slack_date(old_expiration)}) was to stop working "
+            f"{slack_date(revoke_at)}, but the bot could not revoke it: DataOS refused {attempts} times (last: "
+            f"{shown(reason, 300)}). *The old key still works* until it is revoked or expires. The bot keeps trying "
+            "every 10 minutes; Revoke now does it at once.")
+    blocks = [{"type": "section", "block_id": "rotation_old_key", "text": _md(text)},
+              *(b.to_dict() for b in revoke_now_blocks(app_user_id, old_name, old_expiration))]
+    return Message(f"The old key {shown(old_name, 120)} of {shown(app_user_id, 120)} was not revoked; it still works",
+                   blocks)
 
 
 def failure_done_message(app_user_id: str, kind: str, target: str, outcome: str) -> Message:
