@@ -17,6 +17,7 @@ from bot.playground.slack import SlackCall
 from bot.reminders.sweep import Sweeper
 from bot.rotation.engine import OLD_KEY_TELL_AFTER
 from bot.store.rotations import Target
+from bot.store.teams import Team
 from tests.bao import Bao
 from tests.conftest import FakeClock
 from tests.e2e.conftest import Bot
@@ -173,3 +174,24 @@ def test_an_old_key_whose_revoke_keeps_failing_is_named_to_the_owners_and_admins
     assert live_keys(bot.heimdall) == [new_name]
     bot.server.call(Sweeper(bot.runtime).run())
     assert bot.server.call(bot.runtime.rotations.active(APP)) is None
+
+
+def test_a_team_key_may_not_share_a_secret_with_another_teams_key_or_the_bots_own(bot: Bot) -> None:
+    """Whatever reads a secret reads every field of it: a team's key written beside the bot's own key (or
+    another team's) would hand that key to the team's workloads."""
+    own(bot)
+    bot.heimdall.add_user("export-job", None, type="application", tags=["roles:id:app-user"])
+    bot.heimdall.add_token("export-job", "exporter", expiration=WED_1430 + 20 * D)
+    bot.server.call(bot.runtime.teams.repo.put(Team("export-job", "C0DATAENG", (OWNER,), (), ADMIN, WED_1430)))
+    shared = unique_path()
+    assert "rotates into" in admin(bot, f"admin team export-job rotate vault:secret/{shared}#apikey")
+    said = admin(bot, f"admin team {APP} rotate vault:secret/{shared}#other_field")
+    assert "export-job" in said and "Nothing was changed" in said
+    # the bot's own key, read from (and rotated into) the store with DATAOS_APIKEY_FROM
+    mine = unique_path()
+    bot.server.call(bot.runtime.rotations.put_target(Target(
+        "operator", "bot", f"vault:secret/{mine}#apikey", None, 168, 3600, "on", None, None, None,
+        "DATAOS_APIKEY_FROM", WED_1430), now=WED_1430))
+    said = admin(bot, f"admin team {APP} rotate vault:secret/{mine}#apikey")
+    assert "the bot's own" in said and "Nothing was changed" in said
+    assert bot.server.call(bot.runtime.rotations.target(APP)) is None

@@ -4,7 +4,8 @@
 Refused with a sentence, and nothing stored: no team, a team whose DataOS user is not an application user
 now (asked of DataOS, the directory refreshed when it thought otherwise: a rotation would make keys for a
 person and write them to the store), no store configured, a malformed target or option, a path outside
-VAULT_ALLOWED_PATHS, an application user with no live key. A store that says the bot's
+VAULT_ALLOWED_PATHS, a secret that holds the bot's own key or another team's (whatever reads a secret reads
+all its fields), an application user with no live key. A store that says the bot's
 token lacks a capability on the path does not refuse (the policy may be granted next), but the admin reads
 which policy is needed. Every outcome is audited.
 """
@@ -20,11 +21,13 @@ from bot.domain.durations import humanize_hours
 from bot.domain.rotation import (
     RotationOptions,
     RotationRefused,
+    VaultTarget,
     check_allowed,
     due_at,
     missing_capabilities,
     needed_capabilities,
     parse_rotate,
+    parse_target,
     policy_for,
 )
 from bot.slack.blocks.rotation import schedule_words
@@ -85,6 +88,7 @@ async def _target(rt: Runtime, actor: str, app: str, words: list[str]) -> tuple[
                               "(see docs/rotation.md).")
     options = parse_rotate(words, max_hours=rt.policy.maximum)
     check_allowed(options.target, rt.settings.vault_allowed_paths)
+    await _secret_of_its_own(rt, app, options.target)
     now = rt.clock()
     tokens = [t for t in await rt.dataos.list_tokens(app) if t.expiration > now]
     if not tokens:
@@ -98,6 +102,29 @@ async def _target(rt: Runtime, actor: str, app: str, words: list[str]) -> tuple[
                     int(options.grace.total_seconds()), "on", newest.name, newest.expiration,
                     due_at(newest.expiration, options.before_hours), actor, now)
     return target, await _capability_note(rt, options)
+
+
+async def _secret_of_its_own(rt: Runtime, app: str, target: VaultTarget) -> None:
+    """Whatever may read a secret reads all its fields: a team's key goes in a secret no other rotation writes,
+    least of all the one that holds the bot's own key (DATAOS_APIKEY_FROM), or the team's workloads would read
+    that key too (and a write keeps the fields beside the key)."""
+    where = f"`{shown(target.location, 200)}`"
+    own = [rt.settings.dataos_apikey_from or "", *(t.target for t in await rt.rotations.targets() if t.kind == "bot")]
+    if any(_location(text) == target.location for text in own):
+        raise RotationRefused(f"{where} holds the bot's own DataOS key (`DATAOS_APIKEY_FROM`): a team's key may not "
+                              "be written there, or whatever reads it would read the bot's key too. Choose a secret "
+                              "of the team's own.")
+    for other in await rt.rotations.targets():
+        if other.kind == "team" and other.app_user_id != app and _location(other.target) == target.location:
+            raise RotationRefused(f"{where} already holds the key of `{shown(other.app_user_id, 80)}`: each team's "
+                                  "key goes in a secret of its own, or whatever reads one would read the other's.")
+
+
+def _location(text: str) -> str | None:
+    try:
+        return parse_target(text).location
+    except RotationRefused:
+        return None
 
 
 async def _current_validity(rt: Runtime, app: str, name: str, expiration: datetime) -> int:
