@@ -34,7 +34,7 @@ from bot.slack.blocks.common import slack_date
 from bot.slack.blocks.rotation import announcement
 from bot.store import Audit, Sighting
 from bot.store.rotations import Rotation
-from bot.vault import SecretStore
+from bot.vault import SecretStore, VaultCasConflict
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -128,7 +128,18 @@ async def write(rt: Runtime, store: SecretStore, rot: Rotation, observe: Observe
     data.update({target.field: token.secret, "key_name": SecretStr(token.name),
                  "expires_at": SecretStr(token.expiration.isoformat().replace("+00:00", "Z")),
                  "rotated_by": SecretStr(f"{WRITER} ({rot.trigger})")})
-    version = await store.write(target.mount, target.path, data, cas=cas)
+    try:
+        version = await store.write(target.mount, target.path, data, cas=cas)
+    except VaultCasConflict:
+        if current is not None:
+            raise
+        # No readable newest version is not always "no secret": a deleted or destroyed newest version still
+        # counts in the metadata, and check-and-set 0 fails on it every time. Written over it only while it still
+        # cannot be read (a version that can be read now is someone else's write: never overwritten).
+        cas = await store.current_version(target.mount, target.path)
+        if cas == 0 or await store.read(target.mount, target.path) is not None:
+            raise
+        version = await store.write(target.mount, target.path, data, cas=cas)
     observe("written", rot)
     return Outcome("verify", {"version": version, "version_before": cas})
 

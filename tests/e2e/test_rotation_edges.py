@@ -195,3 +195,18 @@ def test_a_team_key_may_not_share_a_secret_with_another_teams_key_or_the_bots_ow
     said = admin(bot, f"admin team {APP} rotate vault:secret/{mine}#apikey")
     assert "the bot's own" in said and "Nothing was changed" in said
     assert bot.server.call(bot.runtime.rotations.target(APP)) is None
+
+
+def test_a_rotation_writes_over_a_secret_whose_newest_version_was_deleted(bot: Bot, bao: Bao) -> None:
+    """Someone deleted the secret's newest version (a soft delete, as the UI's Delete does): its metadata still
+    counts that version, so the next write's check-and-set must name it, not 0 ("nothing there")."""
+    own(bot)
+    path = unique_path()
+    bao.call("POST", f"secret/data/{path}", {"data": {"apikey": "left-over"}})
+    bao.call("DELETE", f"secret/data/{path}")
+    admin(bot, f"admin team {APP} rotate vault:secret/{path}#apikey grace 1h")
+    summary = bot.server.call(Sweeper(bot.runtime).run())
+    assert not [c for c in channel_posts(bot.slack) if "could not be rotated" in text_of(c)], summary
+    [announced] = [c for c in channel_posts(bot.slack) if "was rotated" in text_of(c)]
+    versions = bao.versions("secret", path)
+    assert [v["version"] for v in versions] == [1, 2] and "version 2" in text_of(announced)
