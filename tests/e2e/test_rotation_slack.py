@@ -94,6 +94,8 @@ def test_admins_set_a_rotation_see_it_and_turn_it_off(bot: Bot) -> None:
 
 @pytest.mark.parametrize(("words", "says"), [
     ("rotate vault:secret/elsewhere/etl#apikey", "outside the paths the bot may write"),
+    ("rotate vault:secret/pipelines#apikey", "outside the paths the bot may write"),  # the folder itself
+    ("rotate vault:secret/pipelines%2F..%2Fetc#apikey", "segments of letters"),
     ("rotate vault:secret/pipelines/etl", "Name the field"),
     ("rotate secret/pipelines/etl#apikey", "starts with `vault:`"),
     ("rotate vault:secret/pipelines/../etc#apikey", "no `..`"),
