@@ -40,6 +40,7 @@ from bot.rotation import steps
 from bot.rotation.audience import audience
 from bot.rotation.notices import tell_failure, tell_old_key_stuck, update_announcement
 from bot.rotation.steps import Observe, StepFailed
+from bot.slack.owners import team_kind_problem
 from bot.store.rotations import Rotation, Target
 from bot.vault import VaultError, VaultForbidden
 
@@ -58,7 +59,8 @@ MAX_ATTEMPTS = 2
 #: that promised it would stop says it has not.
 OLD_KEY_TELL_AFTER = 3
 _tasks: set[asyncio.Task[None]] = set()  # rotations carried on in the background (Rotate now, Retry)
-StartResult = Literal["started", "running", "changed", "no-rotation", "no-key", "no-store", "failed"]
+StartResult = Literal["started", "running", "changed", "no-rotation", "no-key", "no-store", "not-application",
+                      "failed"]
 
 
 @dataclass
@@ -139,6 +141,10 @@ class RotationEngine:
     async def _consider(self, target: Target, now: datetime, summary: RotationSummary) -> None:
         if await self.rt.rotations.active(target.app_user_id) is not None:
             return
+        problem = await self._kind_problem(target)
+        if problem is not None:
+            summary.failures.append(f"{target.app_user_id}: not rotated ({problem[0]})")
+            return
         tokens = [t for t in await self.rt.dataos.list_tokens(target.app_user_id) if t.expiration > now]
         current = self._current(target, tokens)
         if current is None:
@@ -154,6 +160,20 @@ class RotationEngine:
             return
         if await self.begin(target, current, tokens, "schedule") is not None:
             summary.started += 1
+
+    async def _kind_problem(self, target: Target) -> tuple[str, str] | None:
+        """A team whose DataOS user is not an application user now rotates nothing: a rotation would make a key
+        for whatever that id is now (a person re-created under it) and hand it to whoever reads the team's
+        secret. Asked of DataOS each time (`team_kind_problem`, which tells the admins once); the target is
+        marked failed with that sentence, so its reminders ask for a renew (for a real application user)."""
+        if target.kind != "team":
+            return None
+        team = await self.rt.teams.team_of(target.app_user_id)
+        problem = await team_kind_problem(self.rt, team) if team is not None else None
+        if problem is not None and problem[0] != "unavailable" and target.state != "failed":
+            await self.rt.rotations.fail_target(target.app_user_id, error=problem[1], now=self.rt.clock())
+            log.warning("rotation of %s stopped: %s", target.app_user_id, problem[0])
+        return problem
 
     async def begin(self, target: Target, old: Token, tokens: list[Token], trigger: str) -> Rotation | None:
         """A new rotation of `old` (None if one runs already for that application user)."""
@@ -192,6 +212,9 @@ class RotationEngine:
             return "no-rotation"
         if await self.rt.rotations.active(app_user_id) is not None:
             return "running"
+        problem = await self._kind_problem(target)
+        if problem is not None:
+            return "not-application" if problem[0] != "unavailable" else "failed"
         now = self.rt.clock()
         tokens = [t for t in await self.rt.dataos.list_tokens(app_user_id) if t.expiration > now]
         current = self._current(target, tokens)

@@ -210,3 +210,17 @@ def test_a_rotation_writes_over_a_secret_whose_newest_version_was_deleted(bot: B
     [announced] = [c for c in channel_posts(bot.slack) if "was rotated" in text_of(c)]
     versions = bao.versions("secret", path)
     assert [v["version"] for v in versions] == [1, 2] and "version 2" in text_of(announced)
+
+
+def test_a_rotation_makes_no_key_once_the_teams_dataos_user_is_a_person(bot: Bot, bao: Bao) -> None:
+    """DataOS re-created the id as a person after the rotation was set: its next rotation would make a key for
+    that person and hand it to whatever reads the team's secret."""
+    own(bot)
+    path = unique_path()
+    admin(bot, f"admin team {APP} rotate vault:secret/{path}#apikey grace 1h")
+    bot.heimdall.add_user(APP, "someone@example.com", type="person")
+    bot.server.call(Sweeper(bot.runtime).run())
+    assert live_keys(bot.heimdall) == [OLD] and bao.versions("secret", path) == []
+    assert not [c for c in channel_posts(bot.slack) if "was rotated" in text_of(c)]
+    target = bot.server.call(bot.runtime.rotations.target(APP))
+    assert target is not None and target.state == "failed" and "is a person in DataOS now" in (target.last_error or "")

@@ -56,6 +56,8 @@ RESULT_WORDS = {
                    "). Nothing was changed.",
     "no-key": "`{app}` has no live key to rotate. Nothing was changed.",
     "no-store": "This bot has no secret store configured (VAULT_ADDR). Nothing was changed.",
+    "not-application": ("`{app}` is not an application user in DataOS now, so nothing is rotated for it; the "
+                        "platform admins have been told. Nothing was changed."),
 }
 
 
