@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from bot.dataos import DataOSError, DataOSForbidden, DataOSUnauthorized, Token
+from bot.dataos import DataOSError, Token
 from bot.domain.rotation import (
     DEFAULT_BEFORE_HOURS,
     DEFAULT_GRACE,
@@ -331,7 +331,7 @@ class RotationEngine:
             await self._old_key_failed(rot, reason, summary)
             return
         attempts = rot.attempts + 1
-        needs_person = _needs_person(exc)
+        needs_person = steps.needs_person(exc)
         log.warning("rotation %d of %s failed at %s (attempt %d): %s", rot.id, rot.app_user_id, rot.step, attempts,
                     reason)
         if attempts < MAX_ATTEMPTS and not needs_person:
@@ -376,7 +376,7 @@ class RotationEngine:
     async def _successor_after_failure(self, rot: Rotation, exc: Exception) -> str:
         """Revoke a successor that is certainly not in the store; keep one that may be (a workload may
         already read it)."""
-        if rot.step in ("verify", "announce") or (rot.step == "write" and not _not_written(exc)):
+        if rot.step in ("verify", "announce") or (rot.step == "write" and not steps.not_written(exc)):
             return "kept"
         try:
             expiration = rot.new_expiration or (
@@ -398,17 +398,3 @@ class RotationEngine:
 
 class _Lost(Exception):
     """Another replica took the claim over (this one was too slow): it stops without acting further."""
-
-
-def _needs_person(exc: Exception) -> bool:
-    if isinstance(exc, StepFailed | VaultError):
-        return exc.needs_person
-    return isinstance(exc, DataOSForbidden | DataOSUnauthorized)
-
-
-def _not_written(exc: Exception) -> bool:
-    if isinstance(exc, StepFailed):
-        return exc.written is False
-    if isinstance(exc, VaultError):
-        return exc.changed is False
-    return isinstance(exc, DataOSError)  # the write was not reached

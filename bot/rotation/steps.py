@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from bot.dataos import Token
+from bot.dataos import DataOSError, DataOSForbidden, DataOSUnauthorized, Token
 from bot.delivery import fate_of
 from bot.domain.rotation import VaultTarget, due_at, parse_target
 from bot.rotation.audience import Audience, dm_owners
@@ -34,7 +34,7 @@ from bot.slack.blocks.common import slack_date
 from bot.slack.blocks.rotation import announcement
 from bot.store import Audit, Sighting
 from bot.store.rotations import Rotation
-from bot.vault import SecretStore, VaultCasConflict
+from bot.vault import SecretStore, VaultCasConflict, VaultError
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -53,6 +53,22 @@ class StepFailed(Exception):
         super().__init__(message)
         self.needs_person = needs_person
         self.written = written
+
+
+def needs_person(exc: Exception) -> bool:
+    """No retry can help (a permission, a key replaced meanwhile): the rotation gives up at once."""
+    if isinstance(exc, StepFailed | VaultError):
+        return exc.needs_person
+    return isinstance(exc, DataOSForbidden | DataOSUnauthorized)
+
+
+def not_written(exc: Exception) -> bool:
+    """The successor is certainly not in the store after this failure (it may then be revoked)."""
+    if isinstance(exc, StepFailed):
+        return exc.written is False
+    if isinstance(exc, VaultError):
+        return exc.changed is False
+    return isinstance(exc, DataOSError)  # the write was not reached
 
 
 @dataclass(frozen=True)
