@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     ok = report(f"P5 rotation: one pass over {args.teams} team keys (DataOS at {LATENCY * 1000:.0f} ms; {store})", [
         ("rotations done", f"{done} of {args.teams}", f"{args.teams}", done == args.teams),
         ("rotations failed", str(failed), "0", failed == 0),
-        ("DataOS calls per rotation", f"{dataos / n:.1f}", "<= 8", dataos / n <= 8),
+        # (9: the team's DataOS user is asked whether it is still an application user before each rotation)
+        ("DataOS calls per rotation", f"{dataos / n:.1f}", "<= 9", dataos / n <= 9),
         ("store calls per rotation", f"{store_calls / n:.1f}", "<= 3", store_calls / n <= 3),
         ("channel posts per rotation", f"{posts / n:.1f}", "1 (+1 update)", posts == done),
         ("wall time", f"{seconds:.1f} s", f"ideal {ideal:.1f} s (DataOS calls x latency, back to back)", None),

@@ -16,8 +16,9 @@ from bot.domain.durations import InvalidDuration, humanize_hours, parse_duration
 from bot.domain.names import suggest_name
 
 PREFIX = "vault:"
-_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-_FIELD = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+# \Z, not $: `$` also matches before a final line break
+_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
+_FIELD = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
 #: Fields the bot writes beside the key itself; a target cannot name one of them as its key's field.
 BESIDE = ("key_name", "expires_at", "rotated_by")
 DEFAULT_BEFORE_HOURS = 7 * 24
@@ -107,8 +108,9 @@ def check_allowed(target: VaultTarget, allowed: Sequence[str]) -> None:
     if not allowed:
         raise RotationRefused("No Vault path is open to rotation: the operator sets `VAULT_ALLOWED_PATHS` "
                               "(for example `secret/pipelines/`) first.")
-    location = target.location + "/"
-    if not any(location.startswith(prefix) for prefix in allowed):
+    # Strictly under a prefix: `secret/pipelines` is a secret beside the folder `secret/pipelines/`, which
+    # neither the operator opened nor the folder's policy (`secret/data/pipelines/*`) covers.
+    if not any(target.location.startswith(prefix) for prefix in allowed):
         shown = ", ".join(f"`{p}`" for p in allowed)
         raise RotationRefused(f"`{target.location}` is outside the paths the bot may write ({shown}, set by "
                               "`VAULT_ALLOWED_PATHS`).")

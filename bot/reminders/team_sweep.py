@@ -111,7 +111,8 @@ class TeamReminders:
         out: list[_Due] = []
         # The channel is read across zones: its reminders keep to the first owner's working time (UTC if
         # Slack does not know it), so a 3 a.m. mention never wakes them for a key that can wait.
-        rotation = await self.rt.rotations.target(uid)
+        # Without a store (no VAULT_ADDR) a stored rotation never runs: the reminder asks for a renew.
+        rotation = await self.rt.rotations.target(uid) if self.rt.vault is not None else None
         rotating = await self.rt.rotations.active(uid)  # its old key is revoked after the grace: no reminder
         owner = members.get(team.owner_users[0]) if team.owner_users else None
         zone = zone_for(owner.tz if owner else None, owner.tz_offset if owner else 0)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from bot.dataos import DataOSError, DataOSForbidden, DataOSUnauthorized, Token
+from bot.dataos import DataOSError, Token
 from bot.domain.rotation import (
     DEFAULT_BEFORE_HOURS,
     DEFAULT_GRACE,
@@ -37,8 +37,10 @@ from bot.domain.rotation import (
 )
 from bot.policy import PolicyUnavailable
 from bot.rotation import steps
-from bot.rotation.notices import tell_failure, update_announcement
+from bot.rotation.audience import audience
+from bot.rotation.notices import tell_failure, tell_old_key_stuck, update_announcement
 from bot.rotation.steps import Observe, StepFailed
+from bot.slack.owners import team_kind_problem
 from bot.store.rotations import Rotation, Target
 from bot.vault import VaultError, VaultForbidden
 
@@ -52,8 +54,13 @@ LEASE = timedelta(minutes=5)
 #: A failed step is tried again after this (the second failure gives up).
 RETRY_AFTER = timedelta(minutes=10)
 MAX_ATTEMPTS = 2
+#: The old key's revoke, after the grace, is tried again every RETRY_AFTER until it is done (or the key is gone);
+#: from this many failures on, its owners and the admins are told, naming it (once each), and the announcement
+#: that promised it would stop says it has not.
+OLD_KEY_TELL_AFTER = 3
 _tasks: set[asyncio.Task[None]] = set()  # rotations carried on in the background (Rotate now, Retry)
-StartResult = Literal["started", "running", "changed", "no-rotation", "no-key", "no-store", "failed"]
+StartResult = Literal["started", "running", "changed", "no-rotation", "no-key", "no-store", "not-application",
+                      "failed"]
 
 
 @dataclass
@@ -134,6 +141,10 @@ class RotationEngine:
     async def _consider(self, target: Target, now: datetime, summary: RotationSummary) -> None:
         if await self.rt.rotations.active(target.app_user_id) is not None:
             return
+        problem = await self._kind_problem(target)
+        if problem is not None:
+            summary.failures.append(f"{target.app_user_id}: not rotated ({problem[0]})")
+            return
         tokens = [t for t in await self.rt.dataos.list_tokens(target.app_user_id) if t.expiration > now]
         current = self._current(target, tokens)
         if current is None:
@@ -149,6 +160,20 @@ class RotationEngine:
             return
         if await self.begin(target, current, tokens, "schedule") is not None:
             summary.started += 1
+
+    async def _kind_problem(self, target: Target) -> tuple[str, str] | None:
+        """A team whose DataOS user is not an application user now rotates nothing: a rotation would make a key
+        for whatever that id is now (a person re-created under it) and hand it to whoever reads the team's
+        secret. Asked of DataOS each time (`team_kind_problem`, which tells the admins once); the target is
+        marked failed with that sentence, so its reminders ask for a renew (for a real application user)."""
+        if target.kind != "team":
+            return None
+        team = await self.rt.teams.team_of(target.app_user_id)
+        problem = await team_kind_problem(self.rt, team) if team is not None else None
+        if problem is not None and problem[0] != "unavailable" and target.state != "failed":
+            await self.rt.rotations.fail_target(target.app_user_id, error=problem[1], now=self.rt.clock())
+            log.warning("rotation of %s stopped: %s", target.app_user_id, problem[0])
+        return problem
 
     async def begin(self, target: Target, old: Token, tokens: list[Token], trigger: str) -> Rotation | None:
         """A new rotation of `old` (None if one runs already for that application user)."""
@@ -187,6 +212,9 @@ class RotationEngine:
             return "no-rotation"
         if await self.rt.rotations.active(app_user_id) is not None:
             return "running"
+        problem = await self._kind_problem(target)
+        if problem is not None:
+            return "not-application" if problem[0] != "unavailable" else "failed"
         now = self.rt.clock()
         tokens = [t for t in await self.rt.dataos.list_tokens(app_user_id) if t.expiration > now]
         current = self._current(target, tokens)
@@ -242,7 +270,7 @@ class RotationEngine:
                 elif rot.step == "verify":
                     outcome = await steps.verify(self.rt, store, rot, self.observe)
                 elif rot.step == "announce":
-                    outcome = await steps.announce(self.rt, rot, self.observe, await self._channel(rot),
+                    outcome = await steps.announce(self.rt, rot, self.observe, await audience(self.rt, rot),
                                                    functools.partial(self._record, rot, {"announce": "sending"}))
                 elif rot.step == "grace":
                     if rot.revoke_at is not None and rot.revoke_at > self.rt.clock():
@@ -271,12 +299,6 @@ class RotationEngine:
             raise _Lost
         return dataclasses.replace(rot, **values)  # what the row holds now (read back, it would cost a query)
 
-    async def _channel(self, rot: Rotation) -> str | None:
-        if rot.kind == "bot":
-            return self.rt.settings.audit_channel
-        team = await self.rt.teams.team_of(rot.app_user_id)
-        return team.channel_id if team is not None else None
-
     async def _switched(self, rot: Rotation) -> None:
         """The successor is verified and announced: the target watches it now; the bot's own key is used by
         this replica at once (the others re-read the store on a timer, or when DataOS refuses the old one)."""
@@ -295,7 +317,7 @@ class RotationEngine:
                                                detail=f"rotation {rot.id}: replaced by {rot.new_name}")
         self.observe("revoked", rot)
         words = steps.revoke_words(done.outcome, now)
-        await update_announcement(self.rt, rot, words, await self._channel(rot))
+        await update_announcement(self.rt, rot, words, await audience(self.rt, rot))
         if not await self.rt.rotations.finish(rot.id, worker=self.worker, now=now, step="done"):
             raise _Lost
         await steps.audit(self.rt, "rotate done", "ok", rot.app_user_id, rot.new_name, rot.new_expiration,
@@ -306,12 +328,10 @@ class RotationEngine:
         now = self.rt.clock()
         reason = self._sentence(rot, exc)
         if rot.step == "grace":  # the new key is in place: only the old key's revoke failed; tried again later
-            await self.rt.rotations.release(rot.id, worker=self.worker, now=now, retry_at=now + RETRY_AFTER,
-                                            error=reason[:500])
-            summary.retrying += 1
+            await self._old_key_failed(rot, reason, summary)
             return
         attempts = rot.attempts + 1
-        needs_person = _needs_person(exc)
+        needs_person = steps.needs_person(exc)
         log.warning("rotation %d of %s failed at %s (attempt %d): %s", rot.id, rot.app_user_id, rot.step, attempts,
                     reason)
         if attempts < MAX_ATTEMPTS and not needs_person:
@@ -329,10 +349,34 @@ class RotationEngine:
         summary.failed += 1
         await tell_failure(self.rt, rot, reason, successor)
 
+    async def _old_key_failed(self, rot: Rotation, reason: str, summary: RotationSummary) -> None:
+        """The old key's revoke failed: tried again after RETRY_AFTER, until it is done or the key is gone. From
+        OLD_KEY_TELL_AFTER failures on, the record says so and the owners and admins are told (once each)."""
+        now = self.rt.clock()
+        attempts = rot.attempts + 1
+        stuck = attempts >= OLD_KEY_TELL_AFTER
+        error = (f"the old key {rot.old_name} could not be revoked after {attempts} attempts ({reason}); its owners "
+                 "and the admins were told" if stuck else reason)
+        if not await self.rt.rotations.release(rot.id, worker=self.worker, now=now, attempts=attempts,
+                                               retry_at=now + RETRY_AFTER, error=error[:500]):
+            return
+        summary.retrying += 1
+        log.warning("rotation %d of %s: the old key %s could not be revoked (attempt %d): %s", rot.id,
+                    rot.app_user_id, rot.old_name, attempts, reason)
+        if not stuck:
+            return
+        summary.failures.append(f"{rot.app_user_id}: the old key {rot.old_name} could not be revoked after its "
+                                f"rotation ({attempts} attempts); its owners and the admins are told")
+        if attempts == OLD_KEY_TELL_AFTER:
+            await steps.audit(self.rt, "rotate revoke", "failed", rot.app_user_id, rot.old_name, rot.old_expiration,
+                              f"rotation {rot.id}: {reason}; {attempts} attempts; owners and admins told")
+        await tell_old_key_stuck(self.rt, dataclasses.replace(rot, attempts=attempts), reason, self.worker,
+                                 first=attempts == OLD_KEY_TELL_AFTER)
+
     async def _successor_after_failure(self, rot: Rotation, exc: Exception) -> str:
         """Revoke a successor that is certainly not in the store; keep one that may be (a workload may
         already read it)."""
-        if rot.step in ("verify", "announce") or (rot.step == "write" and not _not_written(exc)):
+        if rot.step in ("verify", "announce") or (rot.step == "write" and not steps.not_written(exc)):
             return "kept"
         try:
             expiration = rot.new_expiration or (
@@ -354,17 +398,3 @@ class RotationEngine:
 
 class _Lost(Exception):
     """Another replica took the claim over (this one was too slow): it stops without acting further."""
-
-
-def _needs_person(exc: Exception) -> bool:
-    if isinstance(exc, StepFailed | VaultError):
-        return exc.needs_person
-    return isinstance(exc, DataOSForbidden | DataOSUnauthorized)
-
-
-def _not_written(exc: Exception) -> bool:
-    if isinstance(exc, StepFailed):
-        return exc.written is False
-    if isinstance(exc, VaultError):
-        return exc.changed is False
-    return isinstance(exc, DataOSError)  # the write was not reached

@@ -4,8 +4,9 @@
 2. write it to Vault as a new version, check-and-set on the version read just before (or find that a
    crashed attempt already wrote it: the newest version names it and holds the same key, by keyed hash);
 3. verify: read that version back, compare by keyed hash, and ask DataOS whom the new key belongs to;
-4. announce in the team channel (the audit channel for the bot's own key): claimed before it is posted,
-   so a post whose outcome is unknown is never posted twice;
+4. announce in the team channel (its owners by DM when the channel is shared with another organisation; the
+   audit channel for the bot's own key): claimed before it is posted, so a post whose outcome is unknown is
+   never posted twice;
 5. after the grace, revoke the old key (exact name and expiry) and update the announcement in place.
 
 Each function returns the values to record and the next step. `observe(event, rotation)` is told right
@@ -25,14 +26,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from bot.dataos import Token
+from bot.dataos import DataOSError, DataOSForbidden, DataOSUnauthorized, Token
 from bot.delivery import fate_of
 from bot.domain.rotation import VaultTarget, due_at, parse_target
+from bot.rotation.audience import Audience, dm_owners
 from bot.slack.blocks.common import slack_date
 from bot.slack.blocks.rotation import announcement
 from bot.store import Audit, Sighting
 from bot.store.rotations import Rotation
-from bot.vault import SecretStore
+from bot.vault import SecretStore, VaultCasConflict, VaultError
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -51,6 +53,22 @@ class StepFailed(Exception):
         super().__init__(message)
         self.needs_person = needs_person
         self.written = written
+
+
+def needs_person(exc: Exception) -> bool:
+    """No retry can help (a permission, a key replaced meanwhile): the rotation gives up at once."""
+    if isinstance(exc, StepFailed | VaultError):
+        return exc.needs_person
+    return isinstance(exc, DataOSForbidden | DataOSUnauthorized)
+
+
+def not_written(exc: Exception) -> bool:
+    """The successor is certainly not in the store after this failure (it may then be revoked)."""
+    if isinstance(exc, StepFailed):
+        return exc.written is False
+    if isinstance(exc, VaultError):
+        return exc.changed is False
+    return isinstance(exc, DataOSError)  # the write was not reached
 
 
 @dataclass(frozen=True)
@@ -126,7 +144,18 @@ async def write(rt: Runtime, store: SecretStore, rot: Rotation, observe: Observe
     data.update({target.field: token.secret, "key_name": SecretStr(token.name),
                  "expires_at": SecretStr(token.expiration.isoformat().replace("+00:00", "Z")),
                  "rotated_by": SecretStr(f"{WRITER} ({rot.trigger})")})
-    version = await store.write(target.mount, target.path, data, cas=cas)
+    try:
+        version = await store.write(target.mount, target.path, data, cas=cas)
+    except VaultCasConflict:
+        if current is not None:
+            raise
+        # No readable newest version is not always "no secret": a deleted or destroyed newest version still
+        # counts in the metadata, and check-and-set 0 fails on it every time. Written over it only while it still
+        # cannot be read (a version that can be read now is someone else's write: never overwritten).
+        cas = await store.current_version(target.mount, target.path)
+        if cas == 0 or await store.read(target.mount, target.path) is not None:
+            raise
+        version = await store.write(target.mount, target.path, data, cas=cas)
     observe("written", rot)
     return Outcome("verify", {"version": version, "version_before": cas})
 
@@ -154,21 +183,29 @@ async def verify(rt: Runtime, store: SecretStore, rot: Rotation, observe: Observ
     return Outcome("announce", {})
 
 
-async def announce(rt: Runtime, rot: Rotation, observe: Observe, channel: str | None,
+async def announce(rt: Runtime, rot: Rotation, observe: Observe, to: Audience,
                    claim: Callable[[], Any]) -> Outcome:
-    """Post once. `claim()` records `announce = sending` before the post: a resume that finds it so does not
-    know whether Slack took the post, and never posts it again."""
+    """Post once, in the channel (or, when the team channel is shared with another organisation, to each owner
+    by DM: `announce = dm`). `claim()` records `announce = sending` before the post: a resume that finds it
+    so does not know whether Slack took the post, and never posts it again."""
     now = rt.clock()
     revoke_at = now + rot.grace
     done = {"step": "grace", "revoke_at": revoke_at}
     if rot.announce == "sending":
         return Outcome("grace", {**done, "announce": "unknown"})
-    if channel is None or rot.new_expiration is None or rot.version is None:
+    channel = to.channel
+    if (channel is None and not to.owners) or rot.new_expiration is None or rot.version is None:
         return Outcome("grace", {**done, "announce": "none"})
     await claim()
     message = announcement(rot.app_user_id, rot.kind, target=target_of(rot).location, version=rot.version,
                            new_name=rot.new_name, new_expiration=rot.new_expiration, old_name=rot.old_name,
                            revoke_at=revoke_at, now=now)
+    if channel is None:
+        told = await dm_owners(rt, to.owners, message, f"of rotation {rot.id}")
+        observe("announced", rot)
+        if not told:
+            return Outcome("grace", {**done, "announce": "refused", "error": "the owners' DMs were refused by Slack"})
+        return Outcome("grace", {**done, "announce": "dm"})
     try:
         answer = await rt.slack.chat_postMessage(channel=channel, unfurl_links=False, **message.kwargs())
     except Exception as exc:

@@ -286,7 +286,7 @@ class RotationRow(Base):
     grace_seconds: Mapped[int] = mapped_column(Integer)
     version_before: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int | None] = mapped_column(Integer)
-    announce: Mapped[str | None] = mapped_column(String(16))  # sending | sent | unknown | refused
+    announce: Mapped[str | None] = mapped_column(String(16))  # sending | sent | dm | unknown | refused | none
     channel: Mapped[str | None] = mapped_column(String(32))
     ts: Mapped[str | None] = mapped_column(String(32))
     revoke_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

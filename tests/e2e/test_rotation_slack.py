@@ -94,6 +94,8 @@ def test_admins_set_a_rotation_see_it_and_turn_it_off(bot: Bot) -> None:
 
 @pytest.mark.parametrize(("words", "says"), [
     ("rotate vault:secret/elsewhere/etl#apikey", "outside the paths the bot may write"),
+    ("rotate vault:secret/pipelines#apikey", "outside the paths the bot may write"),  # the folder itself
+    ("rotate vault:secret/pipelines%2F..%2Fetc#apikey", "segments of letters"),
     ("rotate vault:secret/pipelines/etl", "Name the field"),
     ("rotate secret/pipelines/etl#apikey", "starts with `vault:`"),
     ("rotate vault:secret/pipelines/../etc#apikey", "no `..`"),
@@ -127,20 +129,21 @@ def test_a_rotating_keys_reminder_says_when_it_rotates_and_rotate_now_is_for_own
     admin(bot, f"admin team {APP} rotate vault:secret/{path}#apikey before 2d grace 1h")
     assert bot.server.call(Sweeper(bot.runtime).run()).team_sent == 1
     [reminder] = channel_posts(bot.slack)
-    assert "rotates automatically on" in text_of(reminder) and "team_reminder_renew" not in buttons(reminder)
+    assert "rotates automatically <!date^" in text_of(reminder) and "team_reminder_renew" not in buttons(reminder)
     assert key.apikey not in text_of(reminder)
+    answered = len(bot.slack.calls_to("response_url"))  # each press is answered through its response_url
     press(bot, reminder, "rotation_now", user="U0BOB")
-    refusal = bot.slack.wait_for("chat.postEphemeral", where=lambda c: c.params["user"] == "U0BOB")[0]
+    refusal = bot.slack.wait_for("response_url", answered + 1)[-1]
     assert "belong to its team" in text_of(refusal) and "Nothing was changed" in text_of(refusal)
     assert bao.versions("secret", path) == [] and live_keys(bot.heimdall) == [OLD]
     press(bot, reminder, "rotation_now", user=OWNER)
-    started = bot.slack.wait_for("chat.postEphemeral", where=lambda c: c.params["user"] == OWNER)[0]
+    started = bot.slack.wait_for("response_url", answered + 2)[-1]
     assert "Rotating" in text_of(started)
     announced = bot.slack.wait_for("chat.postMessage", where=lambda c: "was rotated" in text_of(c))[0]
     [version] = bao.versions("secret", path)
     assert version["data"]["key_name"] in text_of(announced) and f"now by {OWNER}" in version["data"]["rotated_by"]
     press(bot, reminder, "rotation_now", user=OWNER)  # pressed again: that key is no longer the one that rotates
-    again = bot.slack.wait_for("chat.postEphemeral", 2, where=lambda c: c.params["user"] == OWNER)[1]
+    again = bot.slack.wait_for("response_url", answered + 3)[-1]
     assert "no longer the key" in text_of(again) or "already under way" in text_of(again)
     assert len(bao.versions("secret", path)) == 1
 
@@ -156,8 +159,9 @@ def test_a_failed_rotation_brings_the_renew_reminder_back_and_its_retry_is_for_o
     assert "permission denied" in text_of(failure) and f"secret/data/{path}" in text_of(failure)
     reminder = next(c for c in channel_posts(bot.slack) if "expires" in text_of(c) and c is not failure)
     assert "team_reminder_renew" in buttons(reminder)  # failed: the reminder asks for a renew again
+    answered = len(bot.slack.calls_to("response_url"))
     press(bot, failure, "rotation_retry", user="U0BOB")
-    refusal = bot.slack.wait_for("chat.postEphemeral", where=lambda c: c.params["user"] == "U0BOB")[0]
+    refusal = bot.slack.wait_for("response_url", answered + 1)[-1]
     assert "belong to its team" in text_of(refusal)
     press(bot, failure, "rotation_renew_by_hand", user=OWNER)
     opened = bot.slack.wait_for("views.open")[0]  # a loading modal first, then the form in it

@@ -208,6 +208,39 @@ def test_a_team_key_whose_revocation_keeps_failing_is_told_in_the_team_channel(b
     assert sorted(bot.heimdall.tokens["etl-ingest"]) == ["ingest_writer_v2"]
 
 
+def test_a_team_key_whose_revocation_keeps_failing_is_not_told_in_a_channel_shared_with_another_organisation(
+        bot: Bot) -> None:
+    bot.clock._now = WED_1430
+    bot.slack.add_user(ADMIN, "admin@example.com", name="Admin")
+    after_the_startup_housekeeping(bot)
+    own(bot)
+    bot.heimdall.add_token("etl-ingest", "ingest_writer", expiration=WED_1430 + timedelta(days=5))
+    bot.server.call(Sweeper(bot.runtime).run())
+    press(bot, channel_posts(bot.slack)[0], "team_reminder_renew", user="U0ALICE")
+    opened = bot.slack.wait_for("views.open")[0]
+    bot.slack.wait_for("views.update", where=lambda c: "team_renew_key" in text_of(c))
+    values = create_values(name="ingest_writer_v2", preset="720h")
+    values["old_key_block"] = {"old_key": {"type": "static_select", "selected_option": {"value": "in:24"}}}
+    bot.user.submit(view_id_of(opened), values, user="U0ALICE")
+    bot.slack.wait_for("chat.update", where=lambda c: "stops working" in text_of(c))
+    bot.clock.advance(hours=24)  # (what Slack said of the channel is long out of date by then)
+    bot.slack.channels[CHANNEL].update(is_ext_shared=True, is_shared=True, connected_team_ids=["T0123", "T0VENDOR"])
+    def posts() -> list[Any]:
+        return [c for c in bot.slack.calls if c.params.get("channel") == CHANNEL and c.method.startswith("chat.")]
+
+    in_channel = len(posts())
+    bot.heimdall.fail_next(100, 500, match="DELETE")
+    for _ in range(MAX_ATTEMPTS + 1):
+        bot.server.call(Sweeper(bot.runtime).run())
+        bot.clock.advance(minutes=30)
+    told = [c for c in bot.slack.delivered("chat.postMessage") if "could not revoke it" in text_of(c)]
+    assert sorted(c.params["channel"] for c in told) == sorted([ADMIN, "U0ALICE", "U0CAROL"])  # each once
+    assert len(posts()) == in_channel  # nothing in the channel
+    shared = [c for c in bot.slack.delivered("chat.postMessage") if c.params["channel"] == ADMIN
+              and "shared with another organisation" in text_of(c)]
+    assert len(shared) == 1
+
+
 # ---- two replicas on one PostgreSQL: a claim left by a killed process -----------------------------
 
 @pytest.fixture

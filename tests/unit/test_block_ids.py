@@ -167,6 +167,11 @@ def builders() -> dict[str, Callable[[], Any]]:
                                                                 successor="none"),
         "failure_done_message": lambda: rotation.failure_done_message("etl", "team", "secret/p/etl", "retried"),
         "admin_failure_message": lambda: rotation.admin_failure_message("etl", "team", "secret/p/etl", "x", "C1"),
+        "admin_failure_message by DM": lambda: rotation.admin_failure_message("etl", "team", "secret/p/etl", "x", None,
+                                                                              by_dm=True, shared="C1"),
+        "old_key_stuck_message": lambda: rotation.old_key_stuck_message(
+            "etl", "team", old_name="k", old_expiration=NOW, new_name="k_2", revoke_at=NOW, reason="503",
+            attempts=3),
         "team_reminder_message rotating": lambda: team_reminder_message(
             "etl-ingest", "k", NOW + timedelta(days=3), NOW, "7d", owners="<@U1>", lifetime_hours=720,
             snooze_words="1 day", rotates_on=NOW + timedelta(days=1)),

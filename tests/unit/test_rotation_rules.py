@@ -43,13 +43,17 @@ def test_allowed_paths_are_folder_prefixes() -> None:
     allowed = parse_allowed_paths("secret/pipelines, kv/teams/")
     assert allowed == ("secret/pipelines/", "kv/teams/")
     check_allowed(parse_target("vault:secret/pipelines/etl#k"), allowed)
-    for outside in ("vault:secret/pipelines-evil/x#k", "vault:secret/other/x#k", "vault:kv/teamsx/y#k"):
+    for outside in ("vault:secret/pipelines-evil/x#k", "vault:secret/other/x#k", "vault:kv/teamsx/y#k",
+                    "vault:secret/pipelines#k"):  # the folder's own name is a secret beside it, not under it
         with pytest.raises(RotationRefused, match="outside"):
             check_allowed(parse_target(outside), allowed)
     with pytest.raises(RotationRefused, match="VAULT_ALLOWED_PATHS"):
         check_allowed(parse_target("vault:secret/pipelines/etl#k"), ())
     with pytest.raises(ValueError):
         parse_allowed_paths("secret/../x")
+    for sneaky in ("vault:secret/pipelines/etl\n/x#k", "vault:secret\n/pipelines/x#k"):
+        with pytest.raises(RotationRefused):  # a line break is no letter, wherever it is
+            parse_target(sneaky)
 
 
 def test_options_and_their_defaults() -> None:

@@ -1,6 +1,7 @@
 """Block Kit of a scheduled revocation that did not happen: the message that tells a key's owners (its
 team channel, or the people acting as that DataOS user) and the admins, with a Revoke now that names
-the exact key (whose, name AND expiration), and what that message becomes once someone pressed it.
+the exact key (whose, name AND expiration; also under a rotation's old key that could not be revoked),
+and what that message becomes once someone pressed it.
 
 No message here carries a key's value; everything from DataOS or Slack goes through `shown`.
 """
@@ -31,6 +32,14 @@ def overdue_revocation_message(dataos_user: str, name: str, expiration: datetime
             f"{attempts} time{'s' if attempts != 1 else ''}{why} and has stopped trying. *The key still works* "
             f"until someone revokes it{until}.")
     blocks: list[SectionBlock | ActionsBlock | ContextBlock] = [SectionBlock(block_id="overdue", text=md(text))]
+    blocks += revoke_now_blocks(dataos_user, name, expiration)
+    return message_from(f"The scheduled revocation of {shown(name)} did not happen; the key still works", blocks)
+
+
+def revoke_now_blocks(dataos_user: str, name: str, expiration: datetime | None) -> list[ActionsBlock | ContextBlock]:
+    """Revoke now on exactly that key (whose, name AND expiration), and who may press it; without its
+    expiration, or with a value too long for a button, the sentence saying how to revoke it instead."""
+    blocks: list[ActionsBlock | ContextBlock] = []
     value = exact_value(name, expiration, u=dataos_user) if expiration is not None else ""
     if expiration is not None and len(value) <= VALUE_MAX:
         confirm = (f"*{shown(name, 80)}* of `{shown(dataos_user, 80)}` (expires "
@@ -45,7 +54,7 @@ def overdue_revocation_message(dataos_user: str, name: str, expiration: datetime
     else:
         how = "The bot cannot tell exactly which key it was: revoke it with `/apikey revoke` once you have checked."
     blocks.append(ContextBlock(block_id="overdue_how", elements=[text_object(how)]))
-    return message_from(f"The scheduled revocation of {shown(name)} did not happen; the key still works", blocks)
+    return blocks
 
 
 def overdue_done_message(name: str, outcome: str) -> Message:

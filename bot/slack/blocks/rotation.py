@@ -17,7 +17,8 @@ from typing import Any
 from bot.domain.durations import humanize_hours
 from bot.domain.keys import relative
 from bot.domain.rotation import describe_grace
-from bot.slack.blocks.common import Message, slack_date
+from bot.slack.blocks.common import Message, slack_date, slack_day
+from bot.slack.blocks.revocations import revoke_now_blocks
 from bot.text import shown
 
 ROTATE_NOW_ACTION = "rotation_now"
@@ -115,14 +116,35 @@ def failure_message(app_user_id: str, kind: str, *, target: str, reason: str, ol
     return Message(f"The rotation of {shown(app_user_id, 120)}'s key failed", blocks)
 
 
+def old_key_stuck_message(app_user_id: str, kind: str, *, old_name: str, old_expiration: datetime, new_name: str,
+                          revoke_at: datetime, reason: str, attempts: int) -> Message:
+    """After a rotation, the old key's revoke keeps failing: the exact old key (name and expiry), that it still
+    works, and Revoke now (owners and admins, the key checked again first)."""
+    text = (f":warning: {whose(app_user_id, kind)} was rotated to *{shown(new_name, 120)}*, and the old key "
+            f"*{shown(old_name, 120)}* (expires {slack_date(old_expiration)}) was to stop working "
+            f"{slack_date(revoke_at)}, but the bot could not revoke it: DataOS refused {attempts} times (last: "
+            f"{shown(reason, 300)}). *The old key still works* until it is revoked or expires. The bot keeps trying "
+            "every 10 minutes; Revoke now does it at once.")
+    blocks = [{"type": "section", "block_id": "rotation_old_key", "text": _md(text)},
+              *(b.to_dict() for b in revoke_now_blocks(app_user_id, old_name, old_expiration))]
+    return Message(f"The old key {shown(old_name, 120)} of {shown(app_user_id, 120)} was not revoked; it still works",
+                   blocks)
+
+
 def failure_done_message(app_user_id: str, kind: str, target: str, outcome: str) -> Message:
     """The failure message once someone pressed a button (no button left to press twice)."""
     text = f"{whose(app_user_id, kind)} (rotation into `{shown(target, 200)}`): {outcome}"
     return Message(f"Rotation of {shown(app_user_id, 120)}: {outcome}", [{"type": "section", "text": _md(text)}])
 
 
-def admin_failure_message(app_user_id: str, kind: str, target: str, reason: str, channel: str | None) -> Message:
+def admin_failure_message(app_user_id: str, kind: str, target: str, reason: str, channel: str | None, *,
+                          by_dm: bool = False, shared: str | None = None) -> Message:
+    """`channel`: where the owners were told; `by_dm`: each by DM instead, as `shared` (their team channel) is
+    shared with another organisation."""
     where = f" Its owners were told in <#{channel}>." if channel else ""
+    if by_dm:
+        because = f" (<#{shared}> is shared with another organisation)" if shared else ""
+        where = f" Its owners were told by DM{because}."
     text = (f":warning: Rotation failed for `{shown(app_user_id, 120)}` into `{shown(target, 200)}`: "
             f"{shown(reason, 1200)}{where}")
     return Message(f"Rotation failed for {shown(app_user_id, 120)}", [{"type": "section", "text": _md(text)}])
@@ -142,5 +164,6 @@ def schedule_words(*, target: str, every_hours: int | None, before_hours: int, g
 
 
 def rotates_on_words(when: datetime) -> str:
-    """What a rotating team's reminder says instead of asking for a renew."""
-    return f"It rotates automatically on {slack_date(when)}: nothing to do."
+    """What a rotating team's reminder says instead of asking for a renew: "on Nov 27, 2026 at 14:05" in each
+    reader's zone (`slack_day`: after "on", Slack's "today"/"tomorrow" would read "on tomorrow at")."""
+    return f"It rotates automatically {slack_day(when)}: nothing to do."

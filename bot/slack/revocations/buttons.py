@@ -1,4 +1,5 @@
-"""Revoke now, on the message saying a scheduled revocation did not happen.
+"""Revoke now, on the message saying a scheduled revocation did not happen (a renewal's, or a rotation's old
+key after its grace).
 
 The button names the exact key (whose, name AND expiration); who may press it is decided at the press:
 a platform admin, an owner of the application user's team now (the one owner check, `act_as`), or
@@ -64,8 +65,8 @@ async def revoke_now(rt: Runtime, body: dict[str, Any]) -> None:
     if done.outcome in ("revoked", "gone"):
         await rt.revocations.settle(owner, done.name, key.expiration)
     text = {
-        "revoked": f":wastebasket: <@{shown(clicker, 32)}> revoked *{name}* {slack_date(rt.clock())}, as the "
-                   "renewal had scheduled. Anything still using it is now refused by DataOS.",
+        "revoked": f":wastebasket: <@{shown(clicker, 32)}> revoked *{name}* {slack_date(rt.clock())}, as was "
+                   "scheduled. Anything still using it is now refused by DataOS.",
         "gone": f"*{name}* was already gone from DataOS; nothing was changed.",
         "changed": f"*{name}* now names a different key (the scheduled one is gone); it was left alone.",
     }[done.outcome]

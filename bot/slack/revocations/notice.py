@@ -1,8 +1,9 @@
 """Telling people that a scheduled revocation did not happen: the team channel (or, when the channel
-refuses the bot, each of the team's admitted owners by DM), or the people acting as that DataOS user,
-and the active admins. Each message is claimed in the reminder ledger before it is posted and its
-outcome recorded once (step `revoke:<id>:<recipient>`), so no one gets it twice; a recipient Slack
-refused for now, or whom Slack could not look up, is tried again by the next pass while the key lives.
+refuses the bot or another organisation can read it, each of the team's admitted owners by DM), or the
+people acting as that DataOS user, and the active admins. Each message is claimed in the reminder ledger
+before it is posted and its outcome recorded once (step `revoke:<id>:<recipient>`), so no one gets it
+twice; a recipient Slack refused for now, or whom Slack could not look up, is tried again by the next pass
+while the key lives.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from bot.slack.blocks.revocations import overdue_revocation_message
 from bot.slack.common import active_admins
 from bot.slack.links import people_of
 from bot.slack.revocations import MAX_ATTEMPTS
+from bot.slack.teams.channel import shared_now, tell_admins_shared
 from bot.store import KeyId, Outcome, Revocation
 from bot.store.ledger import FINAL_STATES
 
@@ -107,7 +109,11 @@ async def tell(rt: Runtime, item: Revocation, worker: str) -> list[str]:
                                          error=item.error)
     told: list[str] = []
     people: list[str]
-    if team is not None:
+    if team is not None and await shared_now(rt, team):
+        # Another organisation reads the team channel (Slack Connect): its owners hear by DM, the admins once.
+        await tell_admins_shared(rt, team)
+        people = await admitted(rt, await rt.teams.owners_of(team), allow_guests=False)
+    elif team is not None:
         channel = team.channel_id
         step = _step(item, channel)
         state, code = (await rt.ledger.step_states(key, [step])).get(step, ("", None))

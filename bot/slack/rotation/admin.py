@@ -1,8 +1,11 @@
 """`/apikey admin team <app-user> rotate vault:<mount>/<path>#<field> [every …] [before …] [grace …]` and
 `… rotate off`: admins make a team key rotate itself into Vault, or stop it.
 
-Refused with a sentence, and nothing stored: no team, no store configured, a malformed target or option,
-a path outside VAULT_ALLOWED_PATHS, an application user with no live key. A store that says the bot's
+Refused with a sentence, and nothing stored: no team, a team whose DataOS user is not an application user
+now (asked of DataOS, the directory refreshed when it thought otherwise: a rotation would make keys for a
+person and write them to the store), no store configured, a malformed target or option, a path outside
+VAULT_ALLOWED_PATHS, a secret that holds the bot's own key or another team's (whatever reads a secret reads
+all its fields), an application user with no live key. A store that says the bot's
 token lacks a capability on the path does not refuse (the policy may be granted next), but the admin reads
 which policy is needed. Every outcome is audited.
 """
@@ -18,15 +21,18 @@ from bot.domain.durations import humanize_hours
 from bot.domain.rotation import (
     RotationOptions,
     RotationRefused,
+    VaultTarget,
     check_allowed,
     due_at,
     missing_capabilities,
     needed_capabilities,
     parse_rotate,
+    parse_target,
     policy_for,
 )
 from bot.slack.blocks.rotation import schedule_words
 from bot.slack.errors import explain
+from bot.slack.owners import team_kind_problem
 from bot.store import Audit
 from bot.store.rotations import Target
 from bot.text import shown
@@ -74,11 +80,15 @@ async def _target(rt: Runtime, actor: str, app: str, words: list[str]) -> tuple[
     if team is None:
         raise RotationRefused(f"`{shown(app, 80)}` has no team: give it one first (`/apikey admin team {shown(app, 80)}"
                               " #channel @owner`), so that its rotations are announced and its owners can act.")
+    problem = await team_kind_problem(rt, team)
+    if problem is not None:
+        raise RotationRefused(problem[1].removesuffix(" Nothing was changed."))
     if rt.vault is None:
         raise RotationRefused("No secret store is configured: the operator sets `VAULT_ADDR` and a way to log in "
                               "(see docs/rotation.md).")
     options = parse_rotate(words, max_hours=rt.policy.maximum)
     check_allowed(options.target, rt.settings.vault_allowed_paths)
+    await _secret_of_its_own(rt, app, options.target)
     now = rt.clock()
     tokens = [t for t in await rt.dataos.list_tokens(app) if t.expiration > now]
     if not tokens:
@@ -92,6 +102,29 @@ async def _target(rt: Runtime, actor: str, app: str, words: list[str]) -> tuple[
                     int(options.grace.total_seconds()), "on", newest.name, newest.expiration,
                     due_at(newest.expiration, options.before_hours), actor, now)
     return target, await _capability_note(rt, options)
+
+
+async def _secret_of_its_own(rt: Runtime, app: str, target: VaultTarget) -> None:
+    """Whatever may read a secret reads all its fields: a team's key goes in a secret no other rotation writes,
+    least of all the one that holds the bot's own key (DATAOS_APIKEY_FROM), or the team's workloads would read
+    that key too (and a write keeps the fields beside the key)."""
+    where = f"`{shown(target.location, 200)}`"
+    own = [rt.settings.dataos_apikey_from or "", *(t.target for t in await rt.rotations.targets() if t.kind == "bot")]
+    if any(_location(text) == target.location for text in own):
+        raise RotationRefused(f"{where} holds the bot's own DataOS key (`DATAOS_APIKEY_FROM`): a team's key may not "
+                              "be written there, or whatever reads it would read the bot's key too. Choose a secret "
+                              "of the team's own.")
+    for other in await rt.rotations.targets():
+        if other.kind == "team" and other.app_user_id != app and _location(other.target) == target.location:
+            raise RotationRefused(f"{where} already holds the key of `{shown(other.app_user_id, 80)}`: each team's "
+                                  "key goes in a secret of its own, or whatever reads one would read the other's.")
+
+
+def _location(text: str) -> str | None:
+    try:
+        return parse_target(text).location
+    except RotationRefused:
+        return None
 
 
 async def _current_validity(rt: Runtime, app: str, name: str, expiration: datetime) -> int:

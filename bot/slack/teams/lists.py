@@ -50,7 +50,7 @@ async def team_list_messages(rt: Runtime, slack_user: str, *, only: str | None =
                 return TeamSection(team, None, problem[1])
             try:
                 return TeamSection(team, await rt.dataos.list_tokens(team.app_user_id),
-                                   rotation=await rt.rotations.target(team.app_user_id))
+                                   rotation=await rt.rotations.target(team.app_user_id) if rt.vault else None)
             except DataOSError as exc:
                 return TeamSection(team, None, explain(exc, doing=f"listing the keys of {shown(team.app_user_id)}",
                                                        read=True))
