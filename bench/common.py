@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import platform
 import socket
@@ -84,8 +86,9 @@ def bot_env(emu: HeimdallEmulator, slack: SlackFake, **extra: str) -> dict[str, 
 
 @contextmanager
 def process(args: list[str], env: dict[str, str], cwd: Path, ready_url: str | None = None,
-            timeout: float = 30) -> Iterator[tuple[subprocess.Popen[bytes], float]]:
-    """Start a server process; yield it and the seconds it took until `ready_url` answered 200."""
+            timeout: float = 30, cpu: list[float] | None = None) -> Iterator[tuple[subprocess.Popen[bytes], float]]:
+    """Start a server process; yield it and the seconds it took until `ready_url` answered 200. With `cpu`,
+    the CPU seconds the process (all its threads) had used by then are appended to it (`cpu_seconds`)."""
     started = time.perf_counter()
     # the server's own log, for when a figure looks wrong
     log = (Path(tempfile.gettempdir()) / f"apikey-bot-bench-{os.getpid()}-{args[2]}.log").open("ab")
@@ -98,6 +101,8 @@ def process(args: list[str], env: dict[str, str], cwd: Path, ready_url: str | No
                 try:
                     if httpx.get(ready_url, timeout=1).status_code == 200:
                         took = time.perf_counter() - started
+                        if cpu is not None:
+                            cpu.append(cpu_seconds(proc.pid))
                         break
                 except httpx.TransportError:
                     pass
@@ -113,9 +118,25 @@ def process(args: list[str], env: dict[str, str], cwd: Path, ready_url: str | No
             proc.kill()
 
 
-def serve_bot(env: dict[str, str], cwd: Path, port: int) -> Iterator[tuple[subprocess.Popen[bytes], float]]:
+def serve_bot(env: dict[str, str], cwd: Path, port: int,
+              cpu: list[float] | None = None) -> Iterator[tuple[subprocess.Popen[bytes], float]]:
     return process([sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)], env, cwd,
-                   ready_url=f"http://127.0.0.1:{port}/readyz")
+                   ready_url=f"http://127.0.0.1:{port}/readyz", cpu=cpu)
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system, every thread, in ns resolution) a running process has used so far: its
+    process CPU clock (clock_getcpuclockid), which Linux lets any process read. Unlike wall time, it hardly
+    moves when other processes load the machine (caches and frequency aside). NaN where it cannot be read."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    clock, spec = ctypes.c_int(), _Timespec()
+    if libc.clock_getcpuclockid(pid, ctypes.byref(clock)) or libc.clock_gettime(clock, ctypes.byref(spec)):
+        return float("nan")
+    return spec.tv_sec + spec.tv_nsec / 1e9
 
 
 def report(title: str, rows: list[tuple[str, str, str, bool | None]]) -> bool:

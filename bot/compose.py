@@ -4,10 +4,15 @@
 only here, a Bolt app is built around it, every listener is registered, the reminder and housekeeping
 jobs are started, and the admin's "sweep now" is given the sweep. `apikey-bot serve`, `apikey-bot sweep`,
 the playground and the tests' harness all build the bot through this module.
+
+The listeners (`bot.slack.surfaces`) are registered when first needed, not at start-up: by the warm-up
+that runs once the bot is ready, or by the first request if it comes sooner (`DeferredListeners`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -24,30 +29,11 @@ from bot.logs import request_id
 from bot.reminders.scheduler import start_scheduler
 from bot.reminders.sweep import Sweeper, worker_name
 from bot.rotation.engine import RotationEngine
-from bot.slack import (
-    actions,
-    admin,
-    commands,
-    home,
-    leak_watch,
-    lifecycle,
-    links,
-    name_warning,
-    offboarding,
-    reminder_buttons,
-    views,
-)
-from bot.slack.approvals import buttons as approval_buttons
+from bot.slack import guard
 from bot.slack.approvals.surface import SlackApprovals
 from bot.slack.common import PooledRespond
-from bot.slack.notices import buttons as notice_buttons
-from bot.slack.revocations import buttons as revocation_buttons
-from bot.slack.rotation import buttons as rotation_buttons
-from bot.slack.teams import for_select as team_for_select
 from bot.slack.teams import group_watch
-from bot.slack.teams import keys as team_keys
-from bot.slack.teams import reminder_buttons as team_reminder_buttons
-from bot.slack.workflows import steps as workflow_steps
+from bot.slack.workflows import request as workflow_requests
 from bot.web import BODY_SECONDS, asgi_app
 
 log = logging.getLogger(__name__)
@@ -59,8 +45,9 @@ def create_web_app(runtime: Runtime, *, socket_mode: bool = False,
     """The whole bot as an ASGI app: the Bolt app with every listener, served by `bot.web`, whose start-up
     starts the runtime and its jobs (`start_runtime`). `on_fatal`: see `bot.web.asgi_app`."""
     bolt = build_bolt_app(runtime, socket_mode=socket_mode)
+    listeners = register_all(bolt, with_sweep(runtime))
     return asgi_app(runtime, bolt, start=lambda: start_runtime(runtime), socket_mode=socket_mode,
-                    on_started=on_started, on_fatal=on_fatal, body_seconds=body_seconds)
+                    on_started=on_started, on_fatal=on_fatal, body_seconds=body_seconds, warm_up=listeners.warm_up)
 
 
 async def start_runtime(runtime: Runtime) -> None:
@@ -120,32 +107,55 @@ def build_bolt_app(runtime: Runtime, *, socket_mode: bool = False) -> AsyncApp:
         # Named here, or Bolt finds a name with inspect.stack(), which reads source files: ~75 ms of start-up.
         name="apikey-bot",
     )
-    register_all(app, with_sweep(runtime))
     return app
 
 
-def register_all(app: AsyncApp, rt: Runtime) -> None:
-    commands.register(app, rt)
-    views.register(app, rt)
-    name_warning.register(app, rt)
-    actions.register(app, rt)
-    reminder_buttons.register(app, rt)
-    admin.register(app, rt)
-    home.register(app, rt)
-    offboarding.register(app, rt)
-    leak_watch.register(app, rt)
-    links.register(app, rt)
-    lifecycle.register(app, rt)
-    team_keys.register(app, rt)
-    team_reminder_buttons.register(app, rt)
-    approval_buttons.register(app, rt)
-    notice_buttons.register(app, rt)
+class DeferredListeners:
+    """Every listener of `bot.slack.surfaces`, registered on the Bolt app once: by `warm_up`, which the web
+    app runs in the background once the bot is ready, or by the first request that comes sooner (a Bolt
+    middleware, which runs before Bolt looks for a listener). Loading them at start-up would make every
+    start wait for modules that no start-up step uses; a request loads them within its 3 seconds with time
+    to spare (tens of ms)."""
+
+    def __init__(self, app: AsyncApp, rt: Runtime) -> None:
+        self._app = app
+        self._rt = rt
+        self.loaded = False
+
+    def load(self) -> None:
+        if self.loaded:
+            return
+        # Deferred for start-up speed (see the class): this import is the one that loads every listener module.
+        from bot.slack import surfaces  # noqa: PLC0415 (deferred for start-up)
+
+        surfaces.register(self._app, self._rt)
+        self.loaded = True
+
+    async def on_request(self, next: Callable[[], Awaitable[None]]) -> None:
+        self.load()
+        await next()
+
+    async def warm_up(self) -> None:
+        """What start-up left for later, done while nobody waits for it: the listeners, then the request
+        guard's validators; then everything made is frozen out of the collector's way, as start-up's was."""
+        await asyncio.sleep(0)  # whatever is queued on the loop goes first
+        gc.disable()  # its passes would find nothing to free among what loading makes
+        try:
+            self.load()
+            guard.warm_up()
+        finally:
+            gc.freeze()
+            gc.enable()
+
+
+def register_all(app: AsyncApp, rt: Runtime) -> DeferredListeners:
+    """The request middleware and the error handler now, and the runtime's two Slack hooks (used by jobs
+    that start with the bot); the listeners when first needed (the `DeferredListeners` returned)."""
+    listeners = DeferredListeners(app, rt)
+    app.middleware(listeners.on_request)
     rt.approvals.surface = SlackApprovals(rt)  # requests are shown in Slack
     group_watch.register(rt)  # owners who join or leave through a user group are told to the team
-    revocation_buttons.register(app, rt)
-    team_for_select.register(app, rt)
-    rotation_buttons.register(app, rt)
-    workflow_steps.register(app, rt)  # Workflow Builder steps; after the approvals' surface is set
+    workflow_requests.subscribe(rt)  # steps waiting on approvals hear of them, even before the listeners load
 
     @app.middleware
     async def request_context(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
@@ -161,3 +171,5 @@ def register_all(app: AsyncApp, rt: Runtime) -> None:
         # Type and where only: an exception's text could carry request data.
         kind = body.get("type") or ("command" if "command" in body else "unknown")
         log.error("unhandled %s in a %s listener", type(error).__name__, kind, exc_info=error)
+
+    return listeners

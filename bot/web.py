@@ -42,6 +42,9 @@ MAX_EVENT_BODY = 2 * 1024 * 1024
 BODY_SECONDS = 5.0
 #: How long a shutdown waits for work still running after Slack was answered.
 SHUTDOWN_GRACE = 20.0
+#: The warm-up (what start-up left for later) starts when /readyz first answers ready, or this long after
+#: start-up when nothing asks (Socket Mode, a deployment without a readiness probe).
+WARM_UP_AFTER = 1.0
 
 
 class BodyTooLarge(Exception):
@@ -85,13 +88,40 @@ def _report_connect_failure(task: asyncio.Task[None]) -> None:
         log.error("the Socket Mode connection could not be made: %s", task.exception())
 
 
+class _Once:
+    """A background task started at most once (the warm-up); a failure is logged, never raised: whatever it
+    did not load, the first request that needs it loads."""
+
+    def __init__(self, work: Callable[[], Awaitable[None]] | None) -> None:
+        self._work = work
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._work is not None and self._task is None:
+            self._task = asyncio.create_task(self._run(self._work))
+
+    async def _run(self, work: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await work()
+        except Exception:
+            log.exception("the warm-up after start-up failed; requests load what they need themselves")
+
+    async def stop(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
 def asgi_app(runtime: Runtime, bolt: AsyncApp, *, start: Callable[[], Awaitable[None]], socket_mode: bool = False,
              on_started: Callable[[], None] | None = None, on_fatal: Callable[[], None] | None = None,
-             body_seconds: float = BODY_SECONDS) -> Starlette:
+             body_seconds: float = BODY_SECONDS, warm_up: Callable[[], Awaitable[None]] | None = None) -> Starlette:
     """The ASGI app around a Bolt app (`bolt`, built by `bot.compose`); `start` starts the runtime and its
     jobs. `on_fatal` is called when start-up cannot go on (the database is unusable; it has been logged);
-    without it, the start-up fails with the exception."""
+    without it, the start-up fails with the exception. `warm_up` is run once in the background after
+    start-up, when the bot first says it is ready (readiness first, then the warm-up: see WARM_UP_AFTER)."""
     door = FrontDoor(runtime, bolt)
+    warming = _Once(warm_up)
     secret = runtime.settings.slack_signing_secret
     verifier = SignatureVerifier(secret.get_secret_value()) if secret is not None else None
 
@@ -137,6 +167,8 @@ def asgi_app(runtime: Runtime, bolt: AsyncApp, *, start: Callable[[], Awaitable[
         if socket_handler is not None:
             checks["slack_socket"] = "ok" if await socket_handler.client.is_connected() else "connecting"
         ready = all(v == "ok" or (name, v) == ("slack_token", NOT_CHECKED) for name, v in checks.items())
+        if ready:
+            warming.start()  # after this answer: the loop runs it once this handler has returned
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
     async def metrics(request: Request) -> Response:
@@ -173,6 +205,7 @@ def asgi_app(runtime: Runtime, bolt: AsyncApp, *, start: Callable[[], Awaitable[
         # out of the collector's full passes, which otherwise stall every request for tens of ms.
         # (`apikey-bot serve` turned the collector off for start-up: this turns it back on.)
         resume_collector()
+        fallback = asyncio.get_running_loop().call_later(WARM_UP_AFTER, warming.start)
         log.info("apikey-bot started (%s mode)", "Socket" if socket_mode else "HTTP")
         if on_started is not None:
             on_started()
@@ -181,6 +214,8 @@ def asgi_app(runtime: Runtime, bolt: AsyncApp, *, start: Callable[[], Awaitable[
         finally:
             # uvicorn has stopped taking requests and finished answering them; Slack work that goes on
             # after an ack (a create, a delivery) gets a bounded time to finish before clients close.
+            fallback.cancel()
+            await warming.stop()
             if connecting is not None and not connecting.done():
                 connecting.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    # Each validator is built on its first use, not at import: start-up needs only `User` (the directory).
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
     #: Fields whose `null` must not take the default, and what it means instead.
     _null_means: ClassVar[dict[str, Any]] = {}
 

@@ -1,6 +1,7 @@
 """Slack side: listeners per kind (commands, views, actions), Block Kit builders, delivery.
 
-The listeners are registered on a Bolt app by `bot.compose.register_all`, above this package."""
+The listeners are registered on a Bolt app by `bot.slack.surfaces.register`, which `bot.compose` calls once the
+bot is ready (or with the first request), above this package."""
 
 from __future__ import annotations
 

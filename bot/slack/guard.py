@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from bot.slack.shapes import Shape
+
 
 #: Slack's payloads nest about ten levels (a view's blocks, options, texts); far deeper is not Slack.
 MAX_DEPTH = 32
@@ -24,7 +28,6 @@ MAX_DEPTH = 32
 MAX_FIELDS = 50
 
 Kind = Literal["command", "interaction", "event", "url_verification", "ssl_check", "app_rate_limited"]
-Text = StrictStr
 
 
 class Rejection(Exception):
@@ -39,251 +42,6 @@ class Inbound:
 
     kind: Kind
     payload: dict[str, Any]
-
-
-# ---- shapes ------------------------------------------------------------------------------------
-# Only the fields the bot's code or Bolt's context builders read are typed; the rest passes as is.
-
-
-class _Loose(BaseModel):
-    # Built on first use: a few dozen ms of start-up otherwise, for requests that come later.
-    model_config = ConfigDict(extra="allow", defer_build=True)
-
-
-class _Ref(_Loose):
-    """`team`, `enterprise`, `authorizations[]`: Bolt reads ids from them."""
-
-    id: Text | None = Field(default=None, max_length=64)
-    team_id: Text | None = Field(default=None, max_length=64)
-    enterprise_id: Text | None = Field(default=None, max_length=64)
-    user_id: Text | None = Field(default=None, max_length=64)
-    is_enterprise_install: StrictBool | Text | None = None
-
-
-class _User(_Loose):
-    id: Text = Field(min_length=1, max_length=32)
-    team_id: Text | None = Field(default=None, max_length=64)
-
-
-class _Channel(_Loose):
-    id: Text = Field(min_length=1, max_length=32)
-
-
-class _Nested(_Loose):
-    """Messages and items inside a payload: Bolt looks for a user, channel and thread in them."""
-
-    user: Text | _User | None = None
-    channel: Text | _Channel | None = None
-    thread_ts: Text | None = Field(default=None, max_length=32)
-
-
-class _ResponseUrl(_Loose):
-    response_url: Text | None = Field(default=None, max_length=1000)
-
-
-class _Common(_Loose):
-    """What Bolt reads from any payload to build its context, whatever the kind."""
-
-    team: Text | _Ref | None = None
-    enterprise: Text | _Ref | None = None
-    authorizations: list[_Ref] | None = Field(default=None, max_length=10)
-    user: Text | _User | None = None
-    channel: Text | _Channel | None = None
-    message: _Nested | None = None
-    previous_message: _Nested | None = None
-    item: _Nested | None = None
-    assistant_thread: _Nested | None = None
-    function_data: _Loose | None = None
-    thread_ts: Text | None = Field(default=None, max_length=32)
-    is_enterprise_install: StrictBool | Text | None = None
-    is_ext_shared_channel: StrictBool | None = None
-    team_id: Text | None = Field(default=None, max_length=64)
-    enterprise_id: Text | None = Field(default=None, max_length=64)
-    user_id: Text | None = Field(default=None, max_length=32)
-    channel_id: Text | None = Field(default=None, max_length=32)
-    response_url: Text | None = Field(default=None, max_length=1000)
-    response_urls: list[_ResponseUrl] | None = Field(default=None, max_length=10)
-    trigger_id: Text | None = Field(default=None, max_length=255)
-
-
-class _Option(_Loose):
-    value: Text = Field(max_length=2000)
-
-
-class _Action(_Loose):
-    action_id: Text = Field(min_length=1, max_length=255)
-    block_id: Text | None = Field(default=None, max_length=255)
-    type: Text | None = Field(default=None, max_length=64)
-    value: Text | None = Field(default=None, max_length=2000)
-    selected_option: _Option | None = None
-
-
-class _Input(_Loose):
-    value: Text | None = Field(default=None, max_length=3000)
-    selected_option: _Option | None = None
-
-
-class _ViewState(_Loose):
-    values: dict[str, dict[str, _Input]]
-
-
-class _ActionView(_Loose):
-    """The view a button sits in (a modal or the Home tab)."""
-
-    id: Text = Field(min_length=1, max_length=64)
-    type: Text = Field(max_length=32)
-    callback_id: Text | None = Field(default=None, max_length=255)
-    hash: Text | None = Field(default=None, max_length=255)
-    private_metadata: Text | None = Field(default=None, max_length=3000)
-    state: _ViewState | None = None
-    app_installed_team_id: Text | None = Field(default=None, max_length=64)
-    team_id: Text | None = Field(default=None, max_length=64)
-
-
-class _SubmittedView(_ActionView):
-    callback_id: Text = Field(min_length=1, max_length=255)
-    state: _ViewState
-
-
-class _Container(_Loose):
-    type: Text | None = Field(default=None, max_length=32)
-    channel_id: Text | None = Field(default=None, max_length=32)
-    message_ts: Text | None = Field(default=None, max_length=32)
-    view_id: Text | None = Field(default=None, max_length=64)
-
-
-class _BlockActions(_Common):
-    type: Literal["block_actions"]
-    user: _User
-    actions: list[_Action] = Field(min_length=1, max_length=5)
-    container: _Container | None = None
-    view: _ActionView | None = None
-
-
-class _ViewSubmission(_Common):
-    type: Literal["view_submission"]
-    user: _User
-    view: _SubmittedView
-
-
-class _BlockSuggestion(_Common):
-    """What an external select's typing sends (`block_suggestion`): the options load for the create form."""
-
-    type: Literal["block_suggestion"]
-    user: _User
-    action_id: Text = Field(min_length=1, max_length=255)
-    block_id: Text | None = Field(default=None, max_length=255)
-    value: Text = Field(default="", max_length=200)
-    view: _ActionView | None = None
-
-
-class _Command(_Common):
-    command: Text = Field(min_length=2, max_length=32)
-    user_id: Text = Field(min_length=1, max_length=32)
-    text: Text = Field(default="", max_length=4000)
-    trigger_id: Text = Field(default="", max_length=255)
-    channel_id: Text = Field(default="", max_length=32)
-    response_url: Text = Field(default="", max_length=1000)
-
-
-class _Profile(_Loose):
-    email: Text | None = Field(default=None, max_length=320)
-    real_name: Text | None = Field(default=None, max_length=500)
-
-
-class _Member(_Loose):
-    """A Slack user object, as `user_change` and `team_join` carry it."""
-
-    id: Text = Field(min_length=1, max_length=32)
-    deleted: StrictBool | None = None
-    is_bot: StrictBool | None = None
-    tz: Text | None = Field(default=None, max_length=64)
-    tz_offset: StrictInt | None = Field(default=None, ge=-86400, le=86400)
-    name: Text | None = Field(default=None, max_length=500)
-    real_name: Text | None = Field(default=None, max_length=500)
-    profile: _Profile | None = None
-
-
-class _Event(_Nested):
-    type: Text = Field(min_length=1, max_length=64)
-    tab: Text | None = Field(default=None, max_length=32)
-    bot_id: Text | None = Field(default=None, max_length=32)
-    subtype: Text | None = Field(default=None, max_length=64)
-
-
-class _MemberEvent(_Event):
-    user: _Member  # type: ignore[assignment]
-
-
-class _HomeOpened(_Event):
-    user: Text = Field(min_length=1, max_length=32)
-
-
-class _Posted(_Loose):
-    """A message, as `message` events carry it (and, edited, inside `message_changed`)."""
-
-    text: Text | None = Field(default=None, max_length=50_000)
-    user: Text | None = Field(default=None, max_length=32)
-    ts: Text | None = Field(default=None, max_length=32)
-    bot_id: Text | None = Field(default=None, max_length=32)
-    thread_ts: Text | None = Field(default=None, max_length=32)
-
-
-class _MessageEvent(_Event):
-    text: Text | None = Field(default=None, max_length=50_000)
-    user: Text | None = Field(default=None, max_length=32)
-    channel: Text | None = Field(default=None, max_length=32)
-    ts: Text | None = Field(default=None, max_length=32)
-    message: _Posted | None = None
-    previous_message: _Posted | None = None
-
-
-class _EventCallback(_Common):
-    type: Literal["event_callback"]
-    event_id: Text = Field(min_length=1, max_length=64)
-    event: _Event
-
-
-class _Function(_Loose):
-    callback_id: Text = Field(min_length=1, max_length=64)
-
-
-class _FunctionExecuted(_Event):
-    """A Workflow Builder step to run (`bot.slack.workflows`): what Bolt and the step read."""
-
-    function: _Function
-    function_execution_id: Text = Field(min_length=1, max_length=64)
-    inputs: dict[str, StrictStr | StrictInt | StrictBool | None] = Field(max_length=20)
-    bot_access_token: Text = Field(min_length=1, max_length=255)
-
-
-class _Tokens(_Loose):
-    oauth: list[Text] | None = Field(default=None, max_length=1000)
-    bot: list[Text] | None = Field(default=None, max_length=1000)
-
-
-class _TokensRevoked(_Event):
-    tokens: _Tokens
-
-
-class _AppRateLimited(_Loose):
-    """Slack's top-level callback when it drops this app's events (over 30,000 an hour)."""
-
-    type: Literal["app_rate_limited"]
-    team_id: Text | None = Field(default=None, max_length=64)
-    api_app_id: Text | None = Field(default=None, max_length=64)
-    minute_rate_limited: StrictInt | None = None
-
-
-class _UrlVerification(_Loose):
-    type: Literal["url_verification"]
-    challenge: Text = Field(max_length=200)
-
-
-EVENT_SHAPES: dict[str, type[BaseModel]] = {
-    "user_change": _MemberEvent, "team_join": _MemberEvent, "app_home_opened": _HomeOpened,
-    "message": _MessageEvent, "tokens_revoked": _TokensRevoked, "function_executed": _FunctionExecuted,
-}
 
 
 # ---- parsing -----------------------------------------------------------------------------------
@@ -368,33 +126,44 @@ def too_deep(value: Any, limit: int) -> bool:
 
 def check_payload(inbound: Inbound) -> None:
     """Raise Rejection (4xx) unless the payload has the shape the bot's code and Bolt rely on."""
+    # Deferred for start-up speed: defining the shapes' pydantic classes costs tens of ms of start-up, for
+    # requests that come later (`warm_up` loads them once the bot is ready).
+    from bot.slack import shapes  # noqa: PLC0415 (deferred for start-up)
+
     data = inbound.payload
     if inbound.kind == "command":
-        _validate(_Command, data, "slash command")
+        _validate(shapes.Command, data, "slash command")
     elif inbound.kind == "interaction":
         kind = data.get("type")
         if kind == "block_actions":
-            _validate(_BlockActions, data, "button click")
+            _validate(shapes.BlockActions, data, "button click")
         elif kind == "view_submission":
-            _validate(_ViewSubmission, data, "form submission")
+            _validate(shapes.ViewSubmission, data, "form submission")
         elif kind == "block_suggestion":
-            _validate(_BlockSuggestion, data, "options request")
+            _validate(shapes.BlockSuggestion, data, "options request")
         else:
             raise Rejection(404, "This interaction type is not handled.")
     elif inbound.kind == "event":
-        _validate(_EventCallback, data, "event")
-        shape = EVENT_SHAPES.get(str(data["event"]["type"]))
+        _validate(shapes.EventCallback, data, "event")
+        shape = shapes.EVENT_SHAPES.get(str(data["event"]["type"]))
         if shape is not None:
             _validate(shape, data["event"], "event")
     elif inbound.kind == "url_verification":
-        _validate(_UrlVerification, data, "URL verification")
+        _validate(shapes.UrlVerification, data, "URL verification")
     elif inbound.kind == "app_rate_limited":
-        _validate(_AppRateLimited, data, "app_rate_limited callback")
+        _validate(shapes.AppRateLimited, data, "app_rate_limited callback")
 
 
-def _validate(model: type[BaseModel], data: Any, what: str) -> None:
+def _validate(model: type[Shape], data: Any, what: str) -> None:
     try:
         model.model_validate(data)
     except ValidationError as exc:
         where = ".".join(str(p) for p in exc.errors(include_input=False, include_url=False)[0]["loc"])
         raise Rejection(400, f"Malformed {what}: {where or 'body'} is missing or invalid.") from None
+
+
+def warm_up() -> None:
+    """Load the shapes and build their validators now (after start-up), not in the first request."""
+    from bot.slack import shapes  # noqa: PLC0415 (deferred for start-up, as in check_payload)
+
+    shapes.build_all()

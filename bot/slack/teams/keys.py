@@ -20,9 +20,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Runtime
 from bot.approvals import Renewal
-from bot.dataos import DataOSConflict, DataOSError, DataOSNotFound, Token
+from bot.dataos import DataOSConflict, DataOSError, DataOSNotFound
 from bot.domain.policy import ValidityPolicy
-from bot.identity import Denied, Identity, slack_error
+from bot.identity import Denied, Identity
 from bot.service import Duplicate, StoreUnavailable, same_second
 from bot.slack import blocks, tracked
 from bot.slack.approvals.gate import govern, person_form
@@ -37,7 +37,6 @@ from bot.slack.blocks.teams import (
     revealed_line,
     revoked_line,
     team_created_modal,
-    team_secret_message,
     with_for,
 )
 from bot.slack.common import action_value, clicked_message, metadata, open_view, state_value, update_view, user_id
@@ -47,6 +46,7 @@ from bot.slack.home import from_home, publish_home
 from bot.slack.key_buttons import ExactKey, exact_key, parse_exact, replaced_text
 from bot.slack.owners import act_as, owned_teams, refusal
 from bot.slack.teams.channel import tell_channel, tell_team
+from bot.slack.teams.delivery import deliver_team_secret
 from bot.text import shown
 
 log = logging.getLogger(__name__)
@@ -99,22 +99,6 @@ def chosen_for(view: dict[str, Any]) -> str | None:
     selected = state_value(view, FOR_BLOCK, FOR_INPUT).get("selected_option")
     value = str(selected.get("value") or "") if isinstance(selected, dict) else ""
     return value if value and value != MYSELF else None
-
-
-async def deliver_team_secret(client: AsyncWebClient, slack_user: str, app_user_id: str, token: Token,
-                              rt: Runtime) -> bool:
-    """The new application key, ephemeral in the asking owner's DM with the bot; True if Slack took it."""
-    try:
-        opened = await client.conversations_open(users=slack_user)
-        await client.chat_postEphemeral(channel=str(opened["channel"]["id"]), user=slack_user,
-                                        **team_secret_message(token, app_user_id, rt.clock()).kwargs())
-    except SlackApiError as exc:
-        log.warning("could not deliver key %s to %s privately: %s", token.name, slack_user, slack_error(exc))
-        return False
-    except Exception as exc:
-        log.warning("could not deliver key %s to %s privately: %s", token.name, slack_user, type(exc).__name__)
-        return False
-    return True
 
 
 async def submit_team_create(rt: Runtime, body: dict[str, Any], view: dict[str, Any], ack: AsyncAck,

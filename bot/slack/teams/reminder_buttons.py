@@ -55,7 +55,7 @@ from bot.slack.errors import explain, explain_slack
 from bot.slack.forms import read_create_form
 from bot.slack.key_buttons import replaced_text
 from bot.slack.owners import act_as
-from bot.slack.teams.keys import deliver_team_secret
+from bot.slack.teams.delivery import deliver_team_secret
 from bot.store import Audit
 from bot.store.teams import Team
 from bot.text import shown

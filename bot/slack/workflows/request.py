@@ -29,7 +29,7 @@ from bot.slack.blocks.teams import created_line
 from bot.slack.errors import explain
 from bot.slack.owners import act_as
 from bot.slack.teams.channel import tell_team
-from bot.slack.teams.keys import deliver_team_secret
+from bot.slack.teams.delivery import deliver_team_secret
 from bot.slack.workflows.definitions import REQUEST_APP_KEY
 from bot.slack.workflows.runs import StepFailed, complete, first_delivery, inputs_of, text_input, user_input
 from bot.store.approvals import OPEN, Request
@@ -140,6 +140,15 @@ async def finish(rt: Runtime, request: Request) -> str:
         return "skipped"
     outputs, error = outcome
     return await complete(rt, rt.slack, execution, REQUEST_APP_KEY, outputs=outputs, error=error, later=True)
+
+
+def subscribe(rt: Runtime) -> None:
+    """Each decision on a request a step opened finishes that step (once: `finish` claims it)."""
+
+    async def on_outcome(settled_request: Request) -> None:
+        await finish(rt, settled_request)
+
+    rt.approvals.on_outcome(ORIGIN, on_outcome)
 
 
 async def finish_settled(rt: Runtime) -> int:

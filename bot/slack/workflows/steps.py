@@ -1,5 +1,6 @@
 """The steps' listeners: Bolt's `app.function` for each callback id (acknowledged by Bolt at once), and the
-approval service's news of requests a step opened. Registered by `bot.compose.register_all`."""
+buttons of a step's confirmation. Registered by `bot.slack.surfaces`; the approval service's news of
+requests a step opened is subscribed by `bot.compose.register_all` (`request.subscribe`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from bot.slack.common import oops_text
 from bot.slack.workflows import create, expiring, request
 from bot.slack.workflows.definitions import CREATE_KEY, LIST_EXPIRING, REQUEST_APP_KEY
 from bot.slack.workflows.runs import complete, execution_of
-from bot.store.approvals import Request
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -42,11 +42,6 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     async def decline(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         await create.answer(rt, body, client, create=False)
-
-    async def on_outcome(settled: Request) -> None:
-        await request.finish(rt, settled)
-
-    rt.approvals.on_outcome(request.ORIGIN, on_outcome)
 
 
 def _listener(rt: Runtime, callback_id: str, step: Step) -> Callable[..., Awaitable[None]]:
