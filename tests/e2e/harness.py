@@ -345,6 +345,24 @@ def start_bot_process(env: dict[str, str], cwd: Any, port: int, *, startup_log: 
     raise AssertionError("the bot exited before it started")
 
 
+def wait_for_log_line(proc: Any, text: str, *, timeout: float = 120.0) -> list[str]:
+    """Read a started bot process's log (its stderr) until a line containing `text`, which is returned with
+    the lines before it; the log is drained on meanwhile (a full pipe would stall the bot). Event-driven:
+    the ceiling is only for a bot that never says it."""
+    seen: list[str] = []
+    said = threading.Event()
+
+    def read() -> None:
+        for line in proc.stderr:
+            seen.append(line)
+            if text in line:
+                said.set()
+
+    threading.Thread(target=read, name="bot-log", daemon=True).start()
+    assert said.wait(timeout), f"the bot never logged {text!r}: {''.join(seen)[-2000:]}"
+    return seen
+
+
 def signed_command(port: int, secret: str, **fields: str) -> httpx.Response:
     """POST a signed `/apikey` command to a bot process on `port`."""
     body = urlencode({"command": "/apikey", "team_id": "T0123", "channel_id": "C1", "trigger_id": "1.2.3",
