@@ -100,7 +100,7 @@ class SlackUser:
     def __init__(self, server: BotServer, slack: SlackFake) -> None:
         self.server = server
         self.slack = slack
-        self.http = httpx.Client(base_url=server.url, timeout=10)
+        self.http = httpx.Client(base_url=server.url, timeout=30)  # a ceiling for a loaded machine, not a deadline
         self.verifier = SignatureVerifier(SIGNING_SECRET)
 
     def close(self) -> None:
