@@ -90,8 +90,11 @@ def test_typing_goes_on_in_the_same_input_while_the_bot_adds_the_for_select_abov
     expect(for_select).to_have_value("-")  # "Me (ada)": nothing typed went into the select
 
 
-def test_a_form_submitted_before_the_bot_finished_drawing_it_is_not_drawn_back(page: Any) -> None:
-    set_fault(page, "dataos_slow")  # the "For" select would be ready ~2 s after the form opens
+def test_a_form_submitted_before_the_bot_finished_drawing_it_is_not_drawn_back(
+        page: Any, playground: RunningPlayground) -> None:
+    # DataOS answers each call after 3.5 s (within the bot's 5 s timeout): the "For" select would be ready 3.5 s
+    # after the form opens, well after the submission below even on a loaded machine (the page's fault is 2 s).
+    playground.call(lambda: setattr(playground.pg.emu, "latency", 3.5))  # type: ignore[union-attr]
     modal = open_create_form(page)
     modal.locator(".bk-submit").click()  # at once: a personal key, as the form said then
     expect(modal.locator(".bk-modal-title")).to_have_text("Key created")
