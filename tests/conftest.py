@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from bot.playground.heimdall import HeimdallEmulator, seed_people
 from bot.playground.slack import SlackFake
@@ -21,6 +22,11 @@ from tests.repositories import Repositories, repositories
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
+
+# Hypothesis times each example (200 ms) and its data generation by default: on a loaded machine that fails
+# a correct test. Nothing asserts wall time, so neither does a property test.
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
 
 
 class FakeClock:

@@ -18,6 +18,8 @@ ADVERBS = ["hopefully", "loudly", "quietly", "boldly", "gently", "swiftly", "odd
 ADJECTIVES = ["striking", "brave", "shiny", "sleepy", "clever", "eager", "fancy", "jolly", "witty"]
 ANIMALS = ["newt", "otter", "lynx", "heron", "panda", "koala", "gecko", "bison", "crane", "moose"]
 OPERATOR_ID = "apikey-bot"
+#: How long a test waits for calls to arrive (event-driven: a passing test never waits it out).
+WAIT_CEILING = 30.0
 #: The operator key of an emulator run by hand: readable, and not shaped like a DataOS key.
 LOCAL_OPERATOR_KEY = "local-operator-key"
 
@@ -89,7 +91,8 @@ class CallLog(list[Call]):
             super().append(call)
             self._arrived.notify_all()
 
-    def wait_for(self, method: str, path_contains: str = "", count: int = 1, *, timeout: float = 10.0) -> list[Call]:
+    def wait_for(self, method: str, path_contains: str = "", count: int = 1, *,
+                 timeout: float = WAIT_CEILING) -> list[Call]:
         """Block until `count` calls of `method` whose path contains `path_contains` have arrived."""
         def found() -> list[Call]:
             return [c for c in list(self) if c.method == method and path_contains in c.path]

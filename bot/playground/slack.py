@@ -34,7 +34,7 @@ from bot.playground.slack_functions import FunctionsSide
 from bot.playground.slack_methods import TRIGGER_SECONDS as TRIGGER_SECONDS
 from bot.playground.slack_methods import WebApiMethods
 from bot.playground.slack_rules import Refusal, message_refusal, options_refusal, view_refusal
-from bot.playground.slack_socket import SocketModeSide
+from bot.playground.slack_socket import WAIT_CEILING, SocketModeSide
 from bot.playground.slack_urls import ResponseUrl, ResponseUrls
 
 #: `fail(…, status=DROP)`: the connection is cut with no answer.
@@ -165,7 +165,7 @@ class SlackFake(WebApiMethods, SocketModeSide, ResponseUrls, FunctionsSide):
     def calls_to(self, method: str) -> list[SlackCall]:
         return [c for c in self.calls if c.method == method]
 
-    def wait_for(self, method: str, count: int = 1, *, timeout: float = 10.0,
+    def wait_for(self, method: str, count: int = 1, *, timeout: float = WAIT_CEILING,
                  where: Callable[[SlackCall], bool] | None = None) -> list[SlackCall]:
         """Block until `count` matching calls were recorded (event-driven, not a sleep)."""
         deadline = time.monotonic() + timeout

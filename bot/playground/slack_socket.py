@@ -13,6 +13,10 @@ from aiohttp import web
 
 from bot.playground._server import ServerThread
 
+#: How long a test waits for calls, sockets or acks to arrive (event-driven: a passing test never waits it
+#: out, and a loaded machine gets the time it needs).
+WAIT_CEILING = 30.0
+
 
 class SocketModeSide:
     """Mixed into `SlackFake`, which sets these up."""
@@ -42,7 +46,7 @@ class SocketModeSide:
                 self._lock.notify_all()
         return ws
 
-    def wait_for_socket(self, count: int = 1, timeout: float = 10.0) -> web.WebSocketResponse:
+    def wait_for_socket(self, count: int = 1, timeout: float = WAIT_CEILING) -> web.WebSocketResponse:
         deadline = time.monotonic() + timeout
         with self._lock:
             while len([s for s in self.sockets if not s.closed]) < 1 or len(self.sockets) < count:
@@ -69,7 +73,7 @@ class SocketModeSide:
         ws = self.wait_for_socket()
         self._server.run(ws.send_str(json.dumps({"type": "disconnect", "reason": "refresh_requested"})))
 
-    def wait_for_ack(self, envelope_id: str, timeout: float = 10.0) -> tuple[float, dict[str, Any]]:
+    def wait_for_ack(self, envelope_id: str, timeout: float = WAIT_CEILING) -> tuple[float, dict[str, Any]]:
         """(seconds from sending to the ack, the ack's payload)."""
         deadline = time.monotonic() + timeout
         with self._lock:

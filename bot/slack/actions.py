@@ -55,11 +55,11 @@ async def on_page(rt: Runtime, body: dict[str, Any], respond: AsyncRespond) -> N
 async def on_open_create(rt: Runtime, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
     channel = str(((body.get("channel") or {}).get("id")) or "")
     try:
-        view_id = await open_create_form(rt, client, str(body.get("trigger_id") or ""), channel, {})
+        form = await open_create_form(rt, client, str(body.get("trigger_id") or ""), channel, {})
     except SlackApiError as exc:
         await _say(respond, body, ":x: " + explain_slack(exc, doing="opening the create form"))
         return
-    await fit_form(rt, client, view_id, user_id(body), "personal", lambda p: create_modal(p, channel_id=channel))
+    await fit_form(rt, client, form, user_id(body), "personal", lambda p: create_modal(p, channel_id=channel))
 
 
 async def _show_secret(rt: Runtime, client: AsyncWebClient, slack_user: str, view_id: str, name: str) -> None:

@@ -32,7 +32,7 @@ from bot.slack.blocks.forms import create_modal
 from bot.slack.blocks.help import help_message
 from bot.slack.blocks.identity import link_modal, whoami_message
 from bot.slack.blocks.keys import keys_message, revoke_modal, revoke_picker_modal
-from bot.slack.common import open_view, scheduled_revocations, update_view, user_id
+from bot.slack.common import OpenForm, open_form, open_view, scheduled_revocations, update_view, user_id
 from bot.slack.errors import explain, explain_slack
 from bot.slack.home import publish_home
 from bot.slack.owners import owned_teams
@@ -169,9 +169,9 @@ def _looks_like_duration(text: str) -> bool:
 
 
 async def open_create_form(rt: Runtime, client: AsyncWebClient, trigger_id: str, channel_id: str,
-                           prefill: dict[str, Any]) -> str:
+                           prefill: dict[str, Any]) -> OpenForm:
     view = create_modal(rt.governance.opening_form(), channel_id=channel_id, **prefill)
-    return await open_view(client, trigger_id, view)
+    return await open_form(client, trigger_id, view)
 
 
 async def cmd_create(rt: Runtime, call: Call) -> None:
@@ -179,7 +179,7 @@ async def cmd_create(rt: Runtime, call: Call) -> None:
     wanted, args = for_option(call.args)
     prefill = create_prefill(rt, args)
     try:
-        view_id = await open_create_form(rt, call.client, call.trigger_id, call.channel_id, prefill)
+        form = await open_create_form(rt, call.client, call.trigger_id, call.channel_id, prefill)
     except SlackApiError as exc:
         await call.reply(text_message(":x: " + explain_slack(exc, doing="opening the create form")))
         return
@@ -188,10 +188,10 @@ async def cmd_create(rt: Runtime, call: Call) -> None:
     identity = await rt.keys.identify(call.user_id)
     # The rule for the kind of key the form is for (team keys, for an owner who has no DataOS user of their own).
     kind: Kind = "team" if wanted or isinstance(identity, Denied) else "personal"
-    policy = await fit_form(rt, call.client, view_id, call.user_id, kind,
+    policy = await fit_form(rt, call.client, form, call.user_id, kind,
                             lambda p: create_modal(p, channel_id=call.channel_id, **prefill))
-    form = create_modal(policy, channel_id=call.channel_id, **prefill)
-    await offer_for(rt, call.client, view_id, form, identity, wanted)
+    await offer_for(rt, call.client, form, create_modal(policy, channel_id=call.channel_id, **prefill), identity,
+                    wanted)
 
 
 async def cmd_revoke(rt: Runtime, call: Call) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -141,6 +142,35 @@ async def open_view(client: AsyncWebClient, trigger_id: str, view: dict[str, Any
     """Open a modal and return its id; raises SlackApiError (e.g. expired_trigger_id)."""
     response = await client.views_open(trigger_id=trigger_id, view=view)
     return str(response["view"]["id"])
+
+
+@dataclass
+class OpenForm:
+    """A form opened at once (a trigger lives 3 s) and drawn again when slower checks end: the person may
+    have submitted it meanwhile. `hash` is that of what the bot drew last."""
+
+    view_id: str
+    hash: str
+
+
+async def open_form(client: AsyncWebClient, trigger_id: str, view: dict[str, Any]) -> OpenForm:
+    """Open a form the bot may redraw (`redraw_form`); raises SlackApiError (e.g. expired_trigger_id)."""
+    response = await client.views_open(trigger_id=trigger_id, view=view)
+    return OpenForm(str(response["view"]["id"]), str(response["view"].get("hash") or ""))
+
+
+async def redraw_form(client: AsyncWebClient, form: OpenForm, view: dict[str, Any]) -> bool:
+    """Replace the form only while it still shows what the bot drew last: once it was submitted (the
+    submission's answer replaced it: "Creating your key…", then the result) or redrawn by another listener,
+    Slack refuses the stale hash (`hash_conflict`) and what the person sees stays. False if not replaced."""
+    try:
+        answer = await client.views_update(view_id=form.view_id, hash=form.hash or None, view=view)
+    except SlackApiError as exc:
+        if slack_error(exc) not in ("hash_conflict", "not_found"):  # submitted, or closed: nothing to say
+            log.warning("views.update of %s failed: %s", form.view_id, slack_error(exc))
+        return False
+    form.hash = str((answer.get("view") or {}).get("hash") or "")
+    return True
 
 
 async def deliver_secret(client: AsyncWebClient, slack_user_id: str, token: Token, now: datetime) -> bool:

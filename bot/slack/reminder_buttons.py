@@ -46,7 +46,7 @@ from bot.slack.common import (
     clicked_message,
     deliver_secret,
     metadata,
-    open_view,
+    open_form,
     state_block_id,
     state_value,
     tell,
@@ -166,13 +166,13 @@ async def open_renew_form(rt: Runtime, body: dict[str, Any], client: AsyncWebCli
     """Open the renew form at once (the trigger expires), prefilled from the old key. `revoke_old`
     preselects what happens to the old key ("now" for a key that leaked)."""
     try:
-        view_id = await open_view(client, str(body.get("trigger_id") or ""),
-                                  renew_form(rt, body, ref, revoke_old=revoke_old))
+        form = await open_form(client, str(body.get("trigger_id") or ""),
+                               renew_form(rt, body, ref, revoke_old=revoke_old))
     except SlackApiError as exc:
         await tell(client, clicked_message(body)[0], user_id(body),
                    ":x: " + explain_slack(exc, doing="opening the renew form"))
         return
-    await fit_form(rt, client, view_id, user_id(body), "personal",
+    await fit_form(rt, client, form, user_id(body), "personal",
                    lambda policy: renew_form(rt, body, ref, revoke_old=revoke_old, policy=policy))
 
 

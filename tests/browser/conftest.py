@@ -18,6 +18,8 @@ from tests.browser.running import RunningPlayground
 
 REQUIRE_BROWSER = os.environ.get("REQUIRE_BROWSER") == "1"
 CANDIDATES = ("chromium", "chromium-browser")
+#: How long an `expect` or an action waits for the page before the test fails.
+EXPECT_CEILING_MS = 30_000
 
 
 def chromium_path() -> str | None:
@@ -48,9 +50,12 @@ def chromium() -> str:
 def browser(chromium: str) -> Iterator[Any]:
     path = chromium
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
     except ImportError:
         _unavailable("Playwright for Python is not installed (pip install -e '.[dev]')")
+    # Every `expect` waits for what the page shows, up to a ceiling generous enough for a loaded machine
+    # (Playwright's own is 5 s): a passing test never waits it out, so it costs nothing there.
+    expect.set_options(timeout=EXPECT_CEILING_MS)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=path, args=["--no-sandbox", "--disable-dev-shm-usage"])
         yield browser
@@ -70,6 +75,7 @@ def playground() -> Iterator[RunningPlayground]:
 def page(browser: Any, playground: RunningPlayground, tmp_path: Path) -> Iterator[Any]:
     """A fresh tab on the playground, as Ada; a screenshot of the end state is kept in the test's tmp_path."""
     context = browser.new_context(viewport={"width": 1400, "height": 860}, timezone_id="Europe/Berlin")
+    context.set_default_timeout(EXPECT_CEILING_MS)
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -29,7 +29,7 @@ def test_a_custom_validity_typed_beside_the_untouched_preset_is_the_one_used(pag
     fields.nth(0).fill("longer")
     fields.nth(1).fill("45d")
     modal.locator(".bk-submit").click()
-    expect(modal.locator(".bk-modal-title")).to_have_text("Key created", timeout=15_000)
+    expect(modal.locator(".bk-modal-title")).to_have_text("Key created")
     expect(modal).to_contain_text("in 45 days")
 
 
@@ -43,7 +43,7 @@ def test_a_custom_validity_beside_another_chosen_preset_is_asked_about(page: Any
                                "or clear this field to use 7 days.")
     modal.locator(VALIDITY).select_option("custom")
     modal.locator(".bk-submit").click()
-    expect(modal.locator(".bk-modal-title")).to_have_text("Key created", timeout=15_000)
+    expect(modal.locator(".bk-modal-title")).to_have_text("Key created")
     expect(modal).to_contain_text("in 45 days")
 
 
@@ -69,7 +69,7 @@ def test_the_name_warning_goes_as_the_name_is_fixed(page: Any) -> None:
         name.press("Backspace")
     expect(modal.locator(".bk-context")).to_have_count(0)
     modal.locator(".bk-submit").click()
-    expect(modal.locator(".bk-modal-title")).to_have_text("Key created", timeout=15_000)
+    expect(modal.locator(".bk-modal-title")).to_have_text("Key created")
     expect(modal).to_contain_text("my_key")
     expect(modal).to_contain_text("in 7 days")
     modal.locator(".bk-close").click()
@@ -93,7 +93,7 @@ def test_one_date_at_a_time_stays_above_the_messages_it_is_the_date_of(page: Any
     for day in range(3):
         for _ in range(2):  # tall enough for each day to fill the pane
             send(page, "/apikey help")
-        expect(page.locator(f"{DM} .msg", has_text="from Slack")).to_have_count(2 * day + 2, timeout=15_000)
+        expect(page.locator(f"{DM} .msg", has_text="from Slack")).to_have_count(2 * day + 2)
         page.click("[data-days='1']")
         expect(page.locator("#clock")).to_contain_text(f"({day + 1} day")
     send(page, "/apikey help")
@@ -127,12 +127,12 @@ def test_the_empty_messages_tab_does_not_ask_to_type_where_nobody_can(page: Any)
 def test_the_buttons_of_a_revoked_key_stay_and_answer_with_what_is_true_now(page: Any) -> None:
     for n in (1, 2):
         send(page, "/apikey list")
-        expect(page.locator(f"{DM} .msg", has_text="Your DataOS API keys")).to_have_count(n, timeout=15_000)
+        expect(page.locator(f"{DM} .msg", has_text="Your DataOS API keys")).to_have_count(n)
     lists = page.locator(f"{DM} .msg", has_text="Your DataOS API keys")
     older, newer = lists.nth(0), lists.nth(1)
     newer.locator("[data-block-id*='ci_pipeline'] button", has_text="Revoke").click()
     page.locator("#confirm-layer .bk-ok").click()
-    expect(newer).to_contain_text("Key ci_pipeline revoked.", timeout=15_000)
+    expect(newer).to_contain_text("Key ci_pipeline revoked.")
     expect(newer.locator("[data-block-id*='ci_pipeline']")).to_have_count(0)
     # The earlier list is as it was drawn: its buttons for the key stay, as in Slack...
     row = older.locator("[data-block-id*='ci_pipeline']")
@@ -140,13 +140,11 @@ def test_the_buttons_of_a_revoked_key_stay_and_answer_with_what_is_true_now(page
     # ...and each answers with what is true now.
     row.locator("button", has_text="Reveal").click()
     modal = page.locator("#modal-layer .bk-modal")
-    expect(modal).to_contain_text("DataOS has no key named ci_pipeline for you (it may have been revoked already).",
-                                  timeout=15_000)
+    expect(modal).to_contain_text("DataOS has no key named ci_pipeline for you (it may have been revoked already).")
     expect(modal.locator("pre.bk-pre")).to_have_count(0)
     modal.locator(".bk-close").click()
     row.locator("button", has_text="Revoke").click()
     page.locator("#confirm-layer .bk-ok").click()
     expect(page.locator(f"{DM} .msg").last).to_contain_text(
-        "DataOS has no key named ci_pipeline for you (it may have been revoked already). Nothing was changed.",
-        timeout=15_000)
+        "DataOS has no key named ci_pipeline for you (it may have been revoked already). Nothing was changed.")
     expect(row.locator("button")).to_have_count(2)  # still there, still answering

@@ -26,7 +26,7 @@ def test_bob_asks_for_a_180_day_key_and_grace_approves_it(page: Any, browser: An
     validity.select_option(label="180 days (needs approval)")
     modal.locator("textarea.bk-input").fill("nightly ETL into the warehouse")
     modal.locator(".bk-submit").click()
-    expect(modal.locator(".bk-modal-title")).to_have_text("Approval requested", timeout=15_000)
+    expect(modal.locator(".bk-modal-title")).to_have_text("Approval requested")
     expect(modal).to_contain_text("#apikey-approvals")
     expect(modal).to_contain_text("arrives privately in your DM")
     page.screenshot(path=str(tmp_path / "bob-asked.png"))
@@ -48,7 +48,7 @@ def test_bob_asks_for_a_180_day_key_and_grace_approves_it(page: Any, browser: An
         request.locator("button", has_text="Approve").click()
         grace.locator("#confirm-layer .bk-ok").click()
         updated = grace.locator(f"{DM} .msg", has_text="etl_loader").first
-        expect(updated).to_contain_text("Approved by @Grace Hopper", timeout=15_000)
+        expect(updated).to_contain_text("Approved by @Grace Hopper")
         expect(updated).to_contain_text("key etl_loader created")
         expect(updated.locator("button")).to_have_count(0)
         grace.screenshot(path=str(tmp_path / "grace-approved.png"))
@@ -57,7 +57,7 @@ def test_bob_asks_for_a_180_day_key_and_grace_approves_it(page: Any, browser: An
 
     open_dm(page)
     delivered = page.locator(f"{DM} .msg", has_text="Your new DataOS API key")
-    expect(delivered).to_contain_text("Only visible to you", timeout=15_000)
+    expect(delivered).to_contain_text("Only visible to you")
     expect(delivered).to_contain_text("etl_loader")
     secret = delivered.locator("pre.bk-pre").inner_text().strip()
     key = playground.call(lambda: playground.pg.emu.tokens["bob"]["etl_loader"])  # type: ignore[union-attr]
@@ -72,17 +72,16 @@ def test_ada_makes_a_key_in_the_dataos_ui_and_answers_that_was_me(page: Any, tmp
     expect(page.locator("#ui-key-result")).to_contain_text("in the DataOS UI")
     made = page.locator("#ui-key-result").inner_text().split(" made ", 1)[1].split(" ", 1)[0]
     page.click("#sweep")
-    expect(page.locator("#sweep-result")).to_contain_text("new keys the bot did not make, told to their owners: 1",
-                                                          timeout=15_000)
+    expect(page.locator("#sweep-result")).to_contain_text("new keys the bot did not make, told to their owners: 1")
     open_dm(page)
     notice = page.locator(f"{DM} .msg", has_text="Was this you?")
     expect(notice).to_contain_text(made)
     expect(notice).to_contain_text("was created outside Slack, first seen")
     expect(notice).not_to_contain_text("nightly_loader")  # the seeded keys are the baseline
     notice.locator("button", has_text="That was me").click()
-    expect(notice).to_contain_text("said this key is theirs", timeout=15_000)
+    expect(notice).to_contain_text("said this key is theirs")
     expect(notice).to_contain_text("(edited)")
     page.screenshot(path=str(tmp_path / "that-was-me.png"))
     page.click("#sweep")  # told once
-    expect(page.locator("#sweep-result")).not_to_contain_text("told to their owners", timeout=15_000)
+    expect(page.locator("#sweep-result")).not_to_contain_text("told to their owners")
     expect(page.locator(f"{DM} .msg", has_text="Was this you?")).to_have_count(1)

@@ -46,6 +46,7 @@ def test_plus_seven_days_the_sweep_rotates_into_the_store_and_the_old_key_goes_a
     assert "ingest_writer" in names and any(n.startswith("ingest_writer_") for n in names)
 
     page.click("[data-days='1']")
+    expect(page.locator("#clock")).to_contain_text("(8 days ahead)")  # the sweep must see the new time
     page.click("#sweep")
     expect(page.locator("#sweep-result")).to_contain_text("rotations done: 1")
     page.click(TEAM_PANE)

@@ -49,7 +49,7 @@ def test_an_admins_revoke_removes_the_key_that_was_confirmed(page: Any, playgrou
 def test_the_conversation_scrolls_in_its_pane_and_follows_new_messages(page: Any, tmp_path: Path) -> None:
     for n in range(1, 11):
         send(page, "/apikey list")
-        expect(page.locator(f"{DM} .msg", has_text="Your DataOS API keys")).to_have_count(n, timeout=15_000)
+        expect(page.locator(f"{DM} .msg", has_text="Your DataOS API keys")).to_have_count(n)
     # Ada owns etl-ingest (#22): each list ends with her team's keys, right after her own
     expect(page.locator(f"{DM} .msg", has_text="Keys of etl-ingest")).to_have_count(10)
     expect(page.locator(f"{DM} .msg").last).to_contain_text("Keys of etl-ingest")
@@ -113,7 +113,7 @@ def test_usable_at_800_and_readable_at_480_pixels(page: Any, tmp_path: Path) -> 
 def test_a_reload_drops_ephemeral_messages(page: Any) -> None:
     send(page, "/apikey create")
     page.locator("#modal-layer .bk-submit").click()
-    expect(page.locator("#modal-layer .bk-modal-title")).to_have_text("Key created", timeout=15_000)
+    expect(page.locator("#modal-layer .bk-modal-title")).to_have_text("Key created")
     page.locator("#modal-layer .bk-close").click()
     open_dm(page)
     delivered = page.locator(f"{DM} .msg", has_text="Your new DataOS API key")
@@ -131,13 +131,13 @@ def test_deactivating_a_member_brings_the_admins_notice(page: Any) -> None:
     act_as(page, "Grace Hopper")
     open_dm(page)
     notice = page.locator(f"{DM} .msg", has_text="was deactivated in Slack")
-    expect(notice).to_contain_text("Ada Lovelace", timeout=15_000)
+    expect(notice).to_contain_text("Ada Lovelace")
     expect(notice.locator("button", has_text="Revoke all 4")).to_have_count(1)
     page.locator("#members li", has_text="Ada Lovelace").locator("button", has_text="Reactivate").click()
     expect(page.locator("#members li", has_text="Ada Lovelace")).not_to_contain_text("deactivated")
     # the same notice, updated in place: no Revoke all left to press
     back = page.locator(f"{DM} .msg", has_text="was reactivated in Slack")
-    expect(back).to_contain_text("Ada Lovelace", timeout=15_000)
+    expect(back).to_contain_text("Ada Lovelace")
     expect(back.locator("button", has_text="Revoke all")).to_have_count(0)
     expect(page.locator(f"{DM} .msg", has_text="was deactivated in Slack")).to_have_count(0)
 
@@ -171,9 +171,10 @@ def test_date_dividers_the_app_tabs_and_the_read_only_messages_tab(page: Any, pl
 
 
 def test_the_leak_warnings_link_opens_the_message(page: Any) -> None:
-    send(page, "/apikey create")
-    page.locator("#modal-layer .bk-submit").click()
-    page.locator("#modal-layer .bk-close").click()
+    modal = open_create_form(page)
+    modal.locator(".bk-submit").click()
+    expect(modal.locator(".bk-modal-title")).to_have_text("Key created")  # closed once the key is made
+    modal.locator(".bk-close").click()
     open_dm(page)
     secret = page.locator(f"{DM} .msg pre.bk-pre").inner_text().strip()
     page.click(".nav-item[data-pane=C0GENERAL]")

@@ -57,7 +57,7 @@ def test_a_channel_reminder_refuses_bob_and_ada_renews_privately(page: Any, play
     expect(modal.locator(".bk-modal-title")).to_have_text("Renew a team key")
     expect(modal.locator(".bk-submit")).to_be_visible()  # the form, once ownership is checked
     modal.locator(".bk-submit").click()
-    expect(modal.locator(".bk-modal-title")).to_have_text("Key created", timeout=15_000)
+    expect(modal.locator(".bk-modal-title")).to_have_text("Key created")
     modal.locator(".bk-close").click()
     open_team_channel(page)
     updated = page.locator(f"{DM} .msg[data-message-id='{message_id}']")
@@ -110,7 +110,7 @@ def test_an_owner_of_many_application_users_types_to_find_one_in_the_create_form
     page.press("#composer", "Enter")
     modal = page.locator("#modal-layer .bk-modal")
     search = modal.locator("input.bk-typeahead")
-    expect(search).to_be_visible(timeout=15_000)  # the "For" select, once the bot knows what Ada owns
+    expect(search).to_be_visible()  # the "For" select, once the bot knows what Ada owns
     search.fill("svc-11")
     chooser = modal.locator("select.bk-select").first
     expect(chooser.locator("option", has_text="svc-119")).to_have_count(1)
@@ -118,5 +118,5 @@ def test_an_owner_of_many_application_users_types_to_find_one_in_the_create_form
     chooser.select_option(label="svc-117")
     modal.locator("input.bk-input:not(.bk-typeahead)").first.fill("typed_for_svc")
     modal.locator(".bk-submit").click()
-    expect(modal.locator(".bk-modal-title")).to_have_text("Key created", timeout=15_000)
+    expect(modal.locator(".bk-modal-title")).to_have_text("Key created")
     assert playground.call(lambda: "typed_for_svc" in pg.emu.tokens.get("svc-117", {}))

@@ -100,7 +100,7 @@ class SlackUser:
     def __init__(self, server: BotServer, slack: SlackFake) -> None:
         self.server = server
         self.slack = slack
-        self.http = httpx.Client(base_url=server.url, timeout=10)
+        self.http = httpx.Client(base_url=server.url, timeout=30)  # a ceiling for a loaded machine, not a deadline
         self.verifier = SignatureVerifier(SIGNING_SECRET)
 
     def close(self) -> None:
@@ -343,6 +343,24 @@ def start_bot_process(env: dict[str, str], cwd: Any, port: int, *, startup_log: 
             return proc
     proc.wait()
     raise AssertionError("the bot exited before it started")
+
+
+def wait_for_log_line(proc: Any, text: str, *, timeout: float = 120.0) -> list[str]:
+    """Read a started bot process's log (its stderr) until a line containing `text`, which is returned with
+    the lines before it; the log is drained on meanwhile (a full pipe would stall the bot). Event-driven:
+    the ceiling is only for a bot that never says it."""
+    seen: list[str] = []
+    said = threading.Event()
+
+    def read() -> None:
+        for line in proc.stderr:
+            seen.append(line)
+            if text in line:
+                said.set()
+
+    threading.Thread(target=read, name="bot-log", daemon=True).start()
+    assert said.wait(timeout), f"the bot never logged {text!r}: {''.join(seen)[-2000:]}"
+    return seen
 
 
 def signed_command(port: int, secret: str, **fields: str) -> httpx.Response:

@@ -234,7 +234,7 @@ def test_create_timeout_everywhere_says_it_may_have_happened(bot: Bot) -> None:
     opened = _open_form(bot)
     bot.heimdall.fail_next(10, None, delay=1.5, match="POST")
     bot.user.submit(view_id_of(opened), create_values(name="never"))
-    update = bot.slack.wait_for("views.update", where=lambda c: ":x:" in text_of(c), timeout=20)[0]
+    update = bot.slack.wait_for("views.update", where=lambda c: ":x:" in text_of(c))[0]
     text = text_of(update)
     assert "DataOS stopped answering while I was creating your key" in text
     assert "so I cannot tell whether it was done" in text and "/apikey list" in text

@@ -115,7 +115,7 @@ def test_sigterm_finishes_work_in_flight_then_stops(tmp_path: Path, slack: Slack
     finally:
         rest = proc.communicate(timeout=60)[1]
     # the work in flight was finished, not dropped (after "Looking up your keys…", if it took 1.5 s by then)
-    assert slack.wait_for("response_url", timeout=1, where=lambda c: "slow_to_list" in text_of(c))
+    assert slack.wait_for("response_url", where=lambda c: "slow_to_list" in text_of(c))
     assert heimdall_calls()
     assert "apikey-bot stopped" in rest
     assert proc.returncode in (0, -signal.SIGTERM)

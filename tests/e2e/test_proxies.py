@@ -44,7 +44,7 @@ def test_the_playground_never_sends_its_token_or_operator_key_through_a_proxy(pr
             answer = client.post("/pg/command", json={"user": "U0ADA", "channel": "C0GENERAL", "text": "list"})
             assert answer.status_code == 200
         # The list goes back through Slack's response_url after the bot asked DataOS for the keys.
-        pg.slack.wait_for("response_url", where=lambda c: "nightly_loader" in str(c.params), timeout=15)
+        pg.slack.wait_for("response_url", where=lambda c: "nightly_loader" in str(c.params))
     finally:
         running.stop()
     assert proxy.seen == []

@@ -12,6 +12,7 @@ const pg = {
   drawn: { messages: null, home: null, modal: null },
   stream: null,
   goTo: null, // a permalink's message, to show once its conversation is drawn
+  linked: null, // the linked message shown, marked until another conversation is chosen
 };
 window.__pg = pg; // tests and the benchmark read timings from here
 
@@ -204,6 +205,7 @@ function choose(pane) {
   pg.drawn.messages = pg.drawn.home = null;
   pg.drawn.scrollAll = true;
   pg.homeAskedFor = null;
+  pg.linked = null; // another conversation: the mark goes, as Slack's does
   openDrawer(null);
   drawPane();
 }
@@ -225,13 +227,23 @@ function openLink(target) {
 }
 
 function showLinked() {
+  markLinked();
   if (!pg.goTo || channelOfPane() !== pg.goTo.channel) return;
   const message = $(`#messages .msg[data-ts="${CSS.escape(pg.goTo.ts)}"]`);
   pg.goTo = null;
   if (!message) { toast("That message is not in this conversation any more."); return; }
-  for (const old of $$("#messages .msg.linked")) old.classList.remove("linked");
-  message.classList.add("linked");
+  pg.linked = { channel: channelOfPane(), ts: message.dataset.ts };
+  markLinked();
   message.scrollIntoView({ block: "center" });
+}
+
+// The linked message stays marked while its conversation is shown, however often it is drawn again
+// (a new message, an edit): the mark is the page's, not the server's HTML.
+function markLinked() {
+  for (const old of $$("#messages .msg.linked")) old.classList.remove("linked");
+  if (!pg.linked || channelOfPane() !== pg.linked.channel) return;
+  const message = $(`#messages .msg[data-ts="${CSS.escape(pg.linked.ts)}"]`);
+  if (message) message.classList.add("linked");
 }
 
 // ---- modals ------------------------------------------------------------------------------------
@@ -289,15 +301,17 @@ function drawModal(modal) {
     return;
   }
   if (pg.drawn.modal && pg.drawn.modal.html === modal.html) return;
-  // The same window redrawn (inline errors, say) keeps what was typed, as Slack does.
+  // The same window redrawn (inline errors, a "For" select added above, say) keeps what was typed, as Slack
+  // does for inputs whose block_id and action_id are unchanged. Focus, caret and what is typed in a search
+  // box follow the same ids, never an element's place: a block added above moves every place down.
   const keep = pg.drawn.modal && pg.drawn.modal.id === modal.id ? inputs(layer) : null;
   const active = document.activeElement;
   const focused = active && layer.contains(active) ? focusPath(active) : null;
   const caret = focused && typeof active.selectionStart === "number" ? [active.selectionStart, active.selectionEnd] : null;
-  const typed = keep ? $$("[data-typeahead]", layer).map((el) => [el.dataset.el, el.value]) : [];
+  const typed = keep ? $$("[data-typeahead]", layer).map((el) => [idsOf(el), el.value]) : [];
   layer.innerHTML = modal.html; // made and escaped by the server
   if (keep) restore(layer, keep);
-  for (const [el, value] of typed) { const box = $(`[data-el="${CSS.escape(el)}"]`, layer); if (box) box.value = value; }
+  for (const [ids, value] of typed) { const box = $(`[data-typeahead]${ids}`, layer); if (box) box.value = value; }
   layer.hidden = false;
   syncInert();
   pg.drawn.modal = modal;
@@ -313,7 +327,19 @@ function drawModal(modal) {
   }
 }
 
+// `[data-block-id=…][data-action-id=…]`: what Slack keys an element's state by.
+function idsOf(el) {
+  return `[data-block-id="${CSS.escape(el.dataset.blockId)}"][data-action-id="${CSS.escape(el.dataset.actionId)}"]`;
+}
+
 function focusPath(el) {
+  const owner = el.closest("[data-block-id][data-action-id]");
+  if (owner && owner.dataset.actionId) {
+    const css = idsOf(owner) + (owner.hasAttribute("data-typeahead") ? "[data-typeahead]" : ":not([data-typeahead])");
+    if (owner === el) return css;
+    // a radio button or checkbox of a group: the group's ids, then the option's value
+    return typeof el.value === "string" && el.matches("input") ? `${css} input[value="${CSS.escape(el.value)}"]` : css;
+  }
   if (el.dataset && el.dataset.el) return `[data-el="${CSS.escape(el.dataset.el)}"]`;
   for (const css of ["bk-submit", "bk-close", "bk-modal-x"]) if (el.classList.contains(css)) return `.${css}`;
   return null;

@@ -18,7 +18,7 @@ from bot.identity import Identity
 from bot.policy import PolicyUnavailable
 from bot.slack.blocks.approvals import REASON_BLOCK, REASON_INPUT, requested_modal
 from bot.slack.blocks.common import info_modal
-from bot.slack.common import metadata, state_value, update_view
+from bot.slack.common import OpenForm, metadata, redraw_form, state_value, update_view
 
 Redraw = Callable[[ValidityPolicy, str], dict[str, Any]]
 
@@ -83,7 +83,7 @@ async def _refuse(rt: Runtime, client: AsyncWebClient, view_id: str, slack_user:
                                                          "validity."))
 
 
-async def fit_form(rt: Runtime, client: AsyncWebClient, view_id: str, slack_user: str, kind: Kind,
+async def fit_form(rt: Runtime, client: AsyncWebClient, form: OpenForm, slack_user: str, kind: Kind,
                    build: Callable[[ValidityPolicy], dict[str, Any]]) -> ValidityPolicy:
     """A form opened at once (the trigger expires) with the defaults' rule, redrawn for the person's own rule
     when that differs (its validities, and which need approval). Nothing happens without a key policy."""
@@ -95,7 +95,7 @@ async def fit_form(rt: Runtime, client: AsyncWebClient, view_id: str, slack_user
     except PolicyUnavailable:
         return opening  # the submission is decided again, and says so then
     if policy != opening:
-        await update_view(client, view_id, build(policy))
+        await redraw_form(client, form, build(policy))
     return policy
 
 

@@ -39,7 +39,17 @@ from bot.slack.blocks.teams import (
     team_created_modal,
     with_for,
 )
-from bot.slack.common import action_value, clicked_message, metadata, open_view, state_value, update_view, user_id
+from bot.slack.common import (
+    OpenForm,
+    action_value,
+    clicked_message,
+    metadata,
+    open_view,
+    redraw_form,
+    state_value,
+    update_view,
+    user_id,
+)
 from bot.slack.errors import explain, explain_slack
 from bot.slack.forms import keep_what_was_there
 from bot.slack.home import from_home, publish_home
@@ -67,7 +77,7 @@ def for_option(args: list[str]) -> tuple[str | None, list[str]]:
     return app, args[:i] + args[i + 2:]
 
 
-async def offer_for(rt: Runtime, client: AsyncWebClient, view_id: str, view: dict[str, Any],
+async def offer_for(rt: Runtime, client: AsyncWebClient, form: OpenForm, view: dict[str, Any],
                     identity: Identity | Denied, wanted: str | None) -> None:
     """Once the create form is open: add its "For" select when the person owns any team (preselecting
     `--for`), or say why `--for` is refused. Someone without a DataOS user of their own (`Denied`) may still
@@ -78,20 +88,20 @@ async def offer_for(rt: Runtime, client: AsyncWebClient, view_id: str, view: dic
         if wanted is not None or denied is not None:
             text = (f":no_entry: {denied}" if denied is not None else ":x: I could not look up the application "
                     "users you own just now. Nothing was changed; please try again in a minute.")
-            await update_view(client, view_id, blocks.info_modal("Create a DataOS key", text))
+            await redraw_form(client, form, blocks.info_modal("Create a DataOS key", text))
         return
     if wanted is not None and wanted not in {t.app_user_id for t in teams}:
         acting = await act_as(rt, identity.slack_user_id, wanted, "create") if wanted else None
         sentence = (acting if isinstance(acting, str) else refusal(await rt.teams.team_of(wanted), wanted) if wanted
                     else "`--for` needs an application user.")
-        await update_view(client, view_id, blocks.info_modal("Create a DataOS key", f":no_entry: {sentence}"))
+        await redraw_form(client, form, blocks.info_modal("Create a DataOS key", f":no_entry: {sentence}"))
         return
     if denied is not None and not teams:
-        await update_view(client, view_id, blocks.info_modal("Create a DataOS key", f":no_entry: {denied}"))
+        await redraw_form(client, form, blocks.info_modal("Create a DataOS key", f":no_entry: {denied}"))
         return
     if teams:
         label = None if isinstance(identity, Denied) else f"Me ({identity.dataos_user_id})"
-        await update_view(client, view_id, with_for(view, label, teams, wanted))
+        await redraw_form(client, form, with_for(view, label, teams, wanted))
 
 
 def chosen_for(view: dict[str, Any]) -> str | None:
