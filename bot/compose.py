@@ -28,6 +28,7 @@ from bot.slack import (
     actions,
     admin,
     commands,
+    grid,
     home,
     leak_watch,
     lifecycle,
@@ -135,6 +136,7 @@ def register_all(app: AsyncApp, rt: Runtime) -> None:
     leak_watch.register(app, rt)
     links.register(app, rt)
     lifecycle.register(app, rt)
+    grid.register(app, rt)
     team_keys.register(app, rt)
     team_reminder_buttons.register(app, rt)
     approval_buttons.register(app, rt)

@@ -23,15 +23,19 @@ class SlackProfile:
     team_id: str | None = None
     enterprise_id: str | None = None
     stranger: bool = False
+    #: Enterprise Grid: the granted workspaces the member is in (as the directory walk found them).
+    teams: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Workspace:
     """Where the bot is installed (auth.test): a member of another team, outside this Grid organisation,
-    comes from another organisation through Slack Connect."""
+    comes from another organisation through Slack Connect. `org`: installed for the whole Enterprise Grid
+    organisation (`is_enterprise_install`), one token for every workspace its admin granted."""
 
     team_id: str
     enterprise_id: str | None = None
+    org: bool = False
 
 
 Standing = Literal["member", "guest", "other_org"]
@@ -40,10 +44,13 @@ Standing = Literal["member", "guest", "other_org"]
 def standing(profile: SlackProfile, home: Workspace | None) -> Standing:
     """Pure: an employee of this organisation, a guest, or someone from another organisation (Slack's
     `is_stranger`, or a team that is neither this workspace nor in its Enterprise Grid organisation).
+    Installed for a Grid organisation, a member of it is in whichever of its workspaces they belong to.
     Without `home` only `is_stranger` can tell; the resolver therefore refuses to map anyone until
     auth.test has named the workspace."""
     if profile.stranger:
         return "other_org"
+    if home is not None and home.org and profile.enterprise_id != home.enterprise_id and profile.team_id:
+        return "other_org"  # an organisation-wide install: only the organisation's own people
     if home is not None and profile.team_id and profile.team_id != home.team_id:
         same_grid = home.enterprise_id is not None and profile.enterprise_id == home.enterprise_id
         if not same_grid:
@@ -92,4 +99,6 @@ def profile_from_user(user: dict[str, Any]) -> SlackProfile:
         team_id=str(user.get("team_id") or "") or None,
         enterprise_id=str(enterprise) if isinstance(enterprise, str) and enterprise else None,
         stranger=bool(user.get("is_stranger")),
+        teams=tuple(str(t) for t in (grid.get("teams") or []) if isinstance(t, str)) if isinstance(grid, dict)
+        else (),
     )

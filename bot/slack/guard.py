@@ -253,6 +253,12 @@ class _TokensRevoked(_Event):
     tokens: _Tokens
 
 
+class _TeamAccess(_Event):
+    """Enterprise Grid: the org admin granted or took back workspaces (`team_ids`)."""
+
+    team_ids: list[Text] = Field(max_length=10_000)
+
+
 class _AppRateLimited(_Loose):
     """Slack's top-level callback when it drops this app's events (over 30,000 an hour)."""
 
@@ -270,6 +276,7 @@ class _UrlVerification(_Loose):
 EVENT_SHAPES: dict[str, type[BaseModel]] = {
     "user_change": _MemberEvent, "team_join": _MemberEvent, "app_home_opened": _HomeOpened,
     "message": _MessageEvent, "tokens_revoked": _TokensRevoked,
+    "team_access_granted": _TeamAccess, "team_access_revoked": _TeamAccess,
 }
 
 
