@@ -70,6 +70,13 @@ class GridOrg(Directory):
             teams = list((user.get("enterprise_user") or {}).get("teams") or [user["team_id"]])
             self._enterprise_user(user, teams + [t for t in team_ids if t not in teams])
 
+    def move(self, user_id: str, *team_ids: str) -> None:
+        """`user_id` is now in exactly these workspaces (the first their home)."""
+        with self._lock:
+            user = self.users[user_id]
+            user["team_id"] = team_ids[0]
+            self._enterprise_user(user, list(team_ids))
+
     def in_org(self, user_id: str, *team_ids: str, email: str | None = None, name: str | None = None,
                tz: str = "Europe/Berlin", tz_offset: int = 3600, **flags: Any) -> dict[str, Any]:
         """A member of the organisation whose home workspace is `team_ids[0]`, in all of `team_ids`."""
