@@ -18,7 +18,7 @@ from bot.reminders.summary import SweepSummary
 from bot.reminders.sweep import Sweeper
 from bot.store.schema import SlackMember, SlackWorkspace
 from tests.e2e.conftest import Bot
-from tests.e2e.harness import table_rows, text_of
+from tests.e2e.harness import create_values, table_rows, text_of
 
 WED_1430 = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)
 ACME, LABS, LATER = "T0123", "T0456", "T0789"
@@ -57,14 +57,18 @@ def settled(bot: Bot) -> None:
 
 def command(bot: Bot, text: str, user: str, team: str, channel: str = "C0456") -> SlackCall:
     """`/apikey <text>` typed in workspace `team` of the organisation; the bot's answer to it."""
-    url = bot.slack.response_url(command=True)
     before = len(bot.slack.calls_to("response_url"))
-    form = {"token": "legacy", **bot.slack.command_fields(team), "channel_id": channel, "channel_name": "general",
-            "user_id": user, "user_name": user.lower(), "command": "/apikey", "text": text, "api_app_id": "A0ABC",
-            "response_url": url, "trigger_id": bot.slack.trigger(f"trig.{team}.{user}.{text}")}
-    assert bot.user.post(urlencode(form), "application/x-www-form-urlencoded").status_code == 200
+    post_command(bot, text, user, team, channel)
     settled(bot)
     return bot.slack.wait_for("response_url", count=before + 1)[-1]
+
+
+def post_command(bot: Bot, text: str, user: str, team: str, channel: str, trigger: str | None = None) -> None:
+    url = bot.slack.response_url(command=True)
+    form = {"token": "legacy", **bot.slack.command_fields(team), "channel_id": channel, "channel_name": "general",
+            "user_id": user, "user_name": user.lower(), "command": "/apikey", "text": text, "api_app_id": "A0ABC",
+            "response_url": url, "trigger_id": bot.slack.trigger(trigger or f"trig.{team}.{user}.{text}")}
+    assert bot.user.post(urlencode(form), "application/x-www-form-urlencoded").status_code == 200
 
 
 def event(bot: Bot, body: dict[str, Any]) -> None:
@@ -108,6 +112,19 @@ def test_a_slash_command_works_from_each_workspace_for_the_same_person(bot: Bot)
     assert "etl" in text_of(command(bot, "list", "U0BOB", LABS, channel="C0LABS"))
     # one DataOS mapping for one person, whichever workspace asked
     assert "alice" in text_of(command(bot, "whoami", "U0ALICE", LABS, channel="C0LABS"))
+
+
+def test_a_key_is_created_through_the_form_from_the_second_workspace(bot: Bot) -> None:
+    post_command(bot, "create", "U0BOB", LABS, "C0LABS", trigger="labs.create.1")
+    opened = bot.slack.wait_for("views.open", where=lambda c: c.params.get("trigger_id") == "labs.create.1")[0]
+    view = dict(bot.slack.views[opened.result["view"]["id"]], state={"values": create_values(name="labs_key")})
+    payload = {"type": "view_submission", **bot.slack.interaction_fields(LABS, "U0BOB"), "api_app_id": "A0ABC",
+               "trigger_id": bot.slack.trigger("labs.submit.1"), "view": view, "response_urls": []}
+    assert bot.user.interact(payload).status_code == 200
+    bot.slack.wait_for("views.update", where=lambda c: "Key *labs_key* created" in text_of(c))
+    key = bot.heimdall.tokens["bob"]["labs_key"]
+    delivered = bot.slack.wait_for("chat.postEphemeral", where=lambda c: c.params.get("user") == "U0BOB")[0]
+    assert key.apikey in text_of(delivered)
 
 
 def test_slack_connect_strangers_and_guests_are_refused_on_an_org_install(bot: Bot) -> None:
