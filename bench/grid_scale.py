@@ -158,7 +158,8 @@ async def simulated_day(users: int, workspaces: int, tmp: Path) -> tuple[int, Co
     async def wait_out(seconds: float) -> None:
         clock.advance(seconds=seconds)
 
-    settings = make_settings(slack, emu, str(tmp / "day.db"), notice_new_keys=True)
+    # the defaults, but for the fakes' URLs (and DataOS's time limit, which the tests' settings keep short)
+    settings = make_settings(slack, emu, str(tmp / "day.db"), notice_new_keys=True, dataos_timeout_seconds=30)
     rt = Runtime(settings, clock=clock.now, monotonic=clock.monotonic, slack_sleep=wait_out)
     kinds: Counter[str] = Counter()
     try:

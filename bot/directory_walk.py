@@ -60,8 +60,10 @@ class Walker:
 
     async def workspace(self, admits: Callable[[SlackProfile], bool], team_id: str | None,
                         walked: Walked) -> dict[str, SlackProfile]:
-        """One workspace's admitted members (`team_id` None: the token's own workspace)."""
-        found: dict[str, SlackProfile] = {}
+        """One workspace's admitted members (`team_id` None: the token's own workspace), put straight into
+        `walked.members` as each page arrives (with the workspace among their `teams` on Grid), so an
+        organisation's walk never holds a second copy of its members."""
+        found = walked.members
         cursor = ""
         self.walking += 1
         try:
@@ -75,8 +77,12 @@ class Walker:
                 SLACK_DIRECTORY_PAGES.inc()
                 for raw in page.get("members") or []:
                     profile = profile_from_user(raw)
-                    if admits(profile):
-                        found[profile.user_id] = profile
+                    if not admits(profile):
+                        continue
+                    if team_id is not None:
+                        known = found.get(profile.user_id)
+                        profile = with_teams(profile, (known.teams if known else ()) + (team_id,))
+                    found[profile.user_id] = profile
                 cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
                 if not cursor:
                     return found
@@ -111,11 +117,7 @@ class Walker:
             async with gate:
                 return await self.workspace(admits, team, walked)
 
-        teams = sorted(walked.workspaces)
-        for team, found in zip(teams, await asyncio.gather(*(one(t) for t in teams)), strict=True):
-            for uid, profile in found.items():
-                known = walked.members.get(uid)
-                walked.members[uid] = with_teams(profile, (known.teams if known else ()) + (team,))
+        await asyncio.gather(*(one(t) for t in sorted(walked.workspaces)))
         return walked
 
 

@@ -14,7 +14,7 @@ from bot.store.base import Repository
 from bot.store.schema import SlackMember, SlackWorkspace
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a walk of an organisation stores 100,000 at once
 class Member:
     """What reminders need of a Slack member: who, their e-mail (for matching) and time zone; on Grid, which
     granted workspaces they are in (empty on a single workspace)."""
