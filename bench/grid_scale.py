@@ -144,6 +144,7 @@ async def simulated_day(users: int, workspaces: int, tmp: Path) -> tuple[int, Co
     """G3: the defaults over one day on an injected clock, every DataOS call counted; (calls, passes by
     kind, people listed at least once)."""
     from bot.app import Runtime
+    from bot.config import Settings
     from bot.reminders.sweep import Sweeper
     from tests.e2e.harness import make_settings
 
@@ -159,7 +160,8 @@ async def simulated_day(users: int, workspaces: int, tmp: Path) -> tuple[int, Co
         clock.advance(seconds=seconds)
 
     # the defaults, but for the fakes' URLs (and DataOS's time limit, which the tests' settings keep short)
-    settings = make_settings(slack, emu, str(tmp / "day.db"), notice_new_keys=True, dataos_timeout_seconds=30)
+    settings = make_settings(slack, emu, str(tmp / "day.db"), notice_new_keys=True,
+                             dataos_timeout_seconds=Settings.model_fields["dataos_timeout_seconds"].default)
     rt = Runtime(settings, clock=clock.now, monotonic=clock.monotonic, slack_sleep=wait_out)
     kinds: Counter[str] = Counter()
     try:

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a discovery of an organisation holds 100,000
 class Recipient:
     dataos_user_id: str
     slack: SlackProfile

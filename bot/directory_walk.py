@@ -11,6 +11,7 @@ given here has no retry handler of its own, so those waits are this module's (an
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -121,8 +122,15 @@ class Walker:
         return walked
 
 
+#: Every distinct set of workspaces, once: an organisation's members share a few dozen.
+_TEAM_SETS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
 def with_teams(profile: SlackProfile, teams: tuple[str, ...]) -> SlackProfile:
-    return replace(profile, teams=tuple(sorted(set(teams))))
+    key = tuple(sorted(set(teams)))
+    if len(_TEAM_SETS) < 10_000:
+        key = _TEAM_SETS.setdefault(key, tuple(sys.intern(t) for t in key))
+    return replace(profile, teams=key)
 
 
 def retry_after(exc: SlackApiError) -> float | None:

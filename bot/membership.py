@@ -98,9 +98,10 @@ def profile_from_user(user: dict[str, Any]) -> SlackProfile:
         is_bot=bool(user.get("is_bot")) or user.get("id") == "USLACKBOT",
         name=profile.get("real_name") or user.get("real_name") or user.get("name"),
         guest=bool(user.get("is_restricted")) or bool(user.get("is_ultra_restricted")),
-        team_id=str(user.get("team_id") or "") or None,
-        enterprise_id=str(enterprise) if isinstance(enterprise, str) and enterprise else None,
+        # (a few workspaces and one organisation, shared by everyone: one string each)
+        team_id=sys.intern(str(user.get("team_id") or "")) or None,
+        enterprise_id=sys.intern(enterprise) if isinstance(enterprise, str) and enterprise else None,
         stranger=bool(user.get("is_stranger")),
-        teams=tuple(str(t) for t in (grid.get("teams") or []) if isinstance(t, str)) if isinstance(grid, dict)
+        teams=tuple(sys.intern(t) for t in (grid.get("teams") or []) if isinstance(t, str)) if isinstance(grid, dict)
         else (),
     )
