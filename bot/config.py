@@ -138,7 +138,7 @@ class Settings(BaseSettings):
     #: At most this many people's keys are listed by discoveries in a day (a share of it per discovery, those
     #: listed longest ago first), so a large organisation's listings spread over the day; 0: everyone, each time.
     discovery_listings_per_day: int = Field(default=100_000, ge=0)
-    dataos_users_limit: int = Field(default=100_000, ge=1)
+    dataos_users_limit: int = Field(default=150_000, ge=1)  # an Enterprise Grid organisation of 100,000 fits
     leak_watch: bool = False
     leak_watch_checks_per_minute: int = Field(default=60, ge=1, le=10_000)
     leak_watch_queue: int = Field(default=500, ge=0, le=100_000)
