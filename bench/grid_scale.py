@@ -198,9 +198,10 @@ def main(argv: list[str] | None = None) -> int:
              walked <= 1.2 * minimum),
             ("G1 429s waited out", f"{limited}", "-", None),
         ]
+        print(f"G1 walk: {found} members, {walked:.0f} s (minimum {minimum:.0f} s), {limited} 429s", flush=True)
         if not args.quick:
             summary, rss = discovery_rss(args.users, args.workspaces, Path(tmp))
-            print("G2 discovery:", summary.strip().replace("\n", "; "))
+            print("G2 discovery:", summary.strip().replace("\n", "; "), f"(peak RSS {rss:.0f} MB)", flush=True)
             rows.append(("G2 peak RSS of the discovery process", f"{rss:.0f} MB", "<= 300 MB", rss <= 300))
             started = time.perf_counter()
             per_day, kinds, listed = asyncio.run(simulated_day(args.users, args.workspaces, Path(tmp)))
