@@ -140,7 +140,8 @@ def discovery_rss(users: int, workspaces: int, tmp: Path) -> tuple[str, float]:
     return summary, rss
 
 
-async def simulated_day(users: int, workspaces: int, tmp: Path) -> tuple[int, Counter[str], int]:
+async def simulated_day(users: int, workspaces: int, tmp: Path,
+                        listings: int | None = None) -> tuple[int, Counter[str], int]:
     """G3: the defaults over one day on an injected clock, every DataOS call counted; (calls, passes by
     kind, people listed at least once)."""
     from bot.app import Runtime
@@ -161,7 +162,8 @@ async def simulated_day(users: int, workspaces: int, tmp: Path) -> tuple[int, Co
 
     # the defaults, but for the fakes' URLs (and DataOS's time limit, which the tests' settings keep short)
     settings = make_settings(slack, emu, str(tmp / "day.db"), notice_new_keys=True,
-                             dataos_timeout_seconds=Settings.model_fields["dataos_timeout_seconds"].default)
+                             dataos_timeout_seconds=Settings.model_fields["dataos_timeout_seconds"].default,
+                             **({"discovery_listings_per_day": listings} if listings is not None else {}))
     rt = Runtime(settings, clock=clock.now, monotonic=clock.monotonic, slack_sleep=wait_out)
     kinds: Counter[str] = Counter()
     try:
@@ -187,9 +189,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--workspaces", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="G1 only (G2 and G3 take minutes at full size)")
+    parser.add_argument("--only-day", action="store_true", help="G3 only")
+    parser.add_argument("--listings-per-day", type=int, default=None,
+                        help="G3 with this DISCOVERY_LISTINGS_PER_DAY instead of the default (a smaller organisation "
+                             "at the same ratio)")
     args = parser.parse_args(argv)
     rows: list[tuple[str, str, str, bool | None]] = []
     with tempfile.TemporaryDirectory() as tmp:
+        if args.only_day:
+            per_day, kinds, listed = asyncio.run(simulated_day(args.users, args.workspaces, Path(tmp),
+                                                               args.listings_per_day))
+            print(f"G3: {per_day} DataOS calls, {listed} people listed, passes {dict(kinds)}", flush=True)
+            return 0
         found, memberships, walked, minimum, limited = asyncio.run(cold_walk(args.users, args.workspaces, Path(tmp)))
         rows += [
             ("G1 walk: members found (memberships)", f"{found} ({memberships})", f"{args.users}",
