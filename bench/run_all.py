@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from bench import leak_scan, p1_ack, p2_modal, p3_sweep, p4_startup, p5_rotation, playground
+from bench import grid_scale, leak_scan, p1_ack, p2_modal, p3_sweep, p4_startup, p5_rotation, playground
 
 
 def main() -> int:
     results = [module.main([]) for module in (p1_ack, p2_modal, p3_sweep, p4_startup, p5_rotation, leak_scan,
-                                                   playground)]
+                                                   playground, grid_scale)]
     return 1 if any(results) else 0
 
 

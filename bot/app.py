@@ -162,7 +162,7 @@ class Runtime:
                                                           base_url=settings.slack_api_url, retry_handlers=[]),
                                            settings.slack_api_url)
         self.slack_directory = SlackDirectory(self._walk_client, self.members, sleep=slack_sleep or asyncio.sleep,
-                                              home=self.workspace, allow_guests=settings.allow_guests)
+                                              home=self.workspace, allow_guests=settings.allow_guests, clock=clock)
         self.snooze_hours = parse_duration_hours(settings.snooze)
         self.renew_grace_hours = parse_duration_hours(settings.renew_grace)
         # The leak watch, self-links and rotations keep keys only as a keyed hash (the same one, so a leak report
@@ -393,7 +393,9 @@ class Runtime:
         self._bot_user_id = self._bot_user_id or str(answer.get("user_id") or "") or None
         team = str(answer.get("team_id") or "")
         if team and self._workspace is None:
-            self._workspace = Workspace(team, str(answer.get("enterprise_id") or "") or None)
+            # `is_enterprise_install`: installed for a whole Enterprise Grid organisation (one token, many workspaces)
+            self._workspace = Workspace(team, str(answer.get("enterprise_id") or "") or None,
+                                        org=answer.get("is_enterprise_install") is True)
 
     async def dm(self, slack_user_id: str, text: str) -> bool:
         """A short DM from the bot (a sentence in mrkdwn); True if Slack took it."""

@@ -11,22 +11,22 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dataos import User
+from bot.directory_walk import Walked, Walker, with_teams
 from bot.identity import email_key
-from bot.membership import SlackProfile, Workspace, admitted, profile_from_user
-from bot.metrics import SLACK_DIRECTORY_PAGES, SLACK_RATE_LIMIT_WAITS
-from bot.store import Link, Member, Members
+from bot.membership import SlackProfile, Workspace, admitted
+from bot.store import GrantedWorkspace, Link, Member, Members
 
 log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a discovery of an organisation holds 100,000
 class Recipient:
     dataos_user_id: str
     slack: SlackProfile
@@ -37,23 +37,24 @@ class SlackDirectory:
     """Active human members by Slack id: walked with `users.list` at discovery (and at start-up), and kept
     current between walks by the `user_change` and `team_join` events (`apply`).
 
-    `users.list` is a Tier 2 method (about 20 calls a minute): a walk of a large workspace meets 429s.
-    Each one is waited out (Retry-After) and the walk goes on from the same cursor, as often as needed.
-    The client given here has no retry handler of its own, so those waits are this class's (and its
-    injected `sleep`'s) to make. What a walk found is kept in the database (`slack_members`), so a
-    replica or a cron `apikey-bot sweep` starts from it instead of walking again.
+    On an Enterprise Grid organisation-wide install the walk covers every workspace the org admin granted
+    (`auth.teams.list`, then `users.list` per workspace: `bot.directory_walk`), a person in several of
+    them is one member, and `team_access_granted` / `team_access_revoked` add or drop a workspace without
+    a walk of the others (`grant`, `revoke`): a member leaves only when in no granted workspace any more.
+    What a walk found is kept in the database (`slack_members`, `slack_workspaces`), so a replica or a
+    cron `apikey-bot sweep` starts from it instead of walking again.
     """
 
     def __init__(self, client: AsyncWebClient, members: Members, *, sleep: Sleep = asyncio.sleep,
                  page_size: int = 200, home: Callable[[], Awaitable[Workspace | None]] | None = None,
-                 allow_guests: bool = False) -> None:
-        self._client = client
+                 allow_guests: bool = False, clock: Callable[[], datetime] | None = None) -> None:
         self._stored = members
-        self._sleep = sleep
-        self._page_size = page_size
+        self._walker = Walker(client, sleep=sleep, page_size=page_size)
         self._home = home
         self._allow_guests = allow_guests
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._members: dict[str, SlackProfile] = {}
+        self._granted: set[str] = set()
         self._loaded = False
         self._walk_lock = asyncio.Lock()
 
@@ -61,21 +62,16 @@ class SlackDirectory:
     def loaded(self) -> bool:
         return self._loaded
 
+    @property
+    def walker(self) -> Walker:
+        return self._walker
+
     async def members(self) -> dict[str, SlackProfile]:
         """The members as last walked and updated by events (from the database in a fresh process);
         walked first if no walk was ever stored."""
         if not self._loaded:
             async with self._walk_lock:
-                if not self._loaded:
-                    stored = await self._stored.load_members()
-                    if stored:
-                        # (a guest stored while ALLOW_GUESTS was on is left out once it is off)
-                        self._members = {m.slack_user_id: SlackProfile(m.slack_user_id, m.email, m.tz, m.tz_offset,
-                                                                       name=m.name, guest=m.guest)
-                                         for m in stored if self._allow_guests or not m.guest}
-                        self._loaded = True
-                    else:
-                        await self._walk()
+                await self._load_unlocked()
         return self._members
 
     async def refresh(self) -> None:
@@ -92,60 +88,101 @@ class SlackDirectory:
 
     async def apply(self, profile: SlackProfile) -> None:
         """A member changed or joined (an event): keep the directory current without a walk."""
-        gone = not self._admits(profile, await self._workspace())
+        home = await self._workspace()
+        if home is not None and home.org:  # in the granted workspaces only (Slack names all of theirs)
+            await self.members()
+            profile = with_teams(profile, tuple(t for t in profile.teams if t in self._granted))
+        gone = not self._admits(profile, home) or (home is not None and home.org and not profile.teams)
         if gone:
             self._members.pop(profile.user_id, None)
         elif self._loaded:
             self._members[profile.user_id] = profile
         await self._stored.put_member(None if gone else _member(profile), profile.user_id)
 
+    async def granted_workspaces(self) -> list[GrantedWorkspace]:
+        """Enterprise Grid: the workspaces granted to the bot, as the last walk or event recorded them."""
+        return await self._stored.granted_workspaces()
+
+    async def grant(self, team_ids: list[str]) -> int:
+        """The org admin granted these workspaces (`team_access_granted`): their members are walked and join
+        the directory; the other workspaces are not walked again. Returns how many members were walked."""
+        async with self._walk_lock:
+            await self._load_unlocked()
+            home = await self._workspace()
+            walked = await self._walker.organisation(lambda p: self._admits(p, home), only=dict.fromkeys(team_ids))
+            changed: list[SlackProfile] = []
+            for uid, found in walked.members.items():
+                known = self._members.get(uid)
+                merged = with_teams(found, (known.teams if known else ()) + found.teams)
+                self._members[uid] = merged
+                changed.append(merged)
+            self._granted |= set(team_ids)
+            await self._stored.set_workspaces([GrantedWorkspace(t, None) for t in team_ids], now=self._clock())
+            await self._stored.put_members([_member(p) for p in changed], [])
+            log.info("workspaces granted (%s): %d members walked (%d rate-limit waits)", ", ".join(team_ids),
+                     len(walked.members), walked.waits)
+            return len(walked.members)
+
+    async def revoke(self, team_ids: list[str]) -> int:
+        """The org admin took these workspaces back (`team_access_revoked`): their members leave the directory
+        (and get no more reminders) unless they are in another granted workspace. Returns how many left."""
+        async with self._walk_lock:
+            await self._load_unlocked()
+            revoked = set(team_ids)
+            self._granted -= revoked
+            changed: list[SlackProfile] = []
+            gone: list[str] = []
+            for uid, profile in list(self._members.items()):
+                if not revoked & set(profile.teams):
+                    continue
+                left = tuple(t for t in profile.teams if t not in revoked)
+                if left:
+                    self._members[uid] = with_teams(profile, left)
+                    changed.append(self._members[uid])
+                else:
+                    del self._members[uid]
+                    gone.append(uid)
+            await self._stored.set_workspaces([], now=self._clock(), revoked=team_ids)
+            await self._stored.put_members([_member(p) for p in changed], gone)
+            log.info("workspaces revoked (%s): %d members left the directory, %d stay through another workspace",
+                     ", ".join(team_ids), len(gone), len(changed))
+            return len(gone)
+
+    async def _load_unlocked(self) -> None:
+        """From the database (a fresh process), or walked if no walk was ever stored."""
+        if not self._loaded:
+            stored = await self._stored.load_members()
+            if stored:
+                self._members = {m.slack_user_id: SlackProfile(m.slack_user_id, m.email, m.tz, m.tz_offset,
+                                                               name=m.name, guest=m.guest, teams=m.teams)
+                                 for m in stored if self._allow_guests or not m.guest}
+                self._granted = {w.team_id for w in await self._stored.granted_workspaces()}
+                self._loaded = True
+            else:
+                await self._walk()
+
     async def _walk(self) -> None:
         home = await self._workspace()  # once a walk: without it, only Slack's own flags can tell outsiders
-        members: dict[str, SlackProfile] = {}
-        cursor = ""
-        waits = 0
-        while True:
-            try:
-                page = await self._client.users_list(limit=self._page_size, cursor=cursor or None)
-            except SlackApiError as exc:
-                delay = _retry_after(exc)
-                if delay is None:
-                    raise
-                waits += 1
-                SLACK_RATE_LIMIT_WAITS.labels("users.list").inc()
-                await self._sleep(delay)
-                continue  # the same cursor again: nothing read so far is lost
-            SLACK_DIRECTORY_PAGES.inc()
-            for raw in page.get("members") or []:
-                profile = profile_from_user(raw)
-                if self._admits(profile, home):
-                    members[profile.user_id] = profile
-            cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
-            if not cursor:
-                break
+        if home is not None and home.org:
+            walked = await self._walker.organisation(lambda p: self._admits(p, home))
+            await self._stored.set_workspaces([GrantedWorkspace(t, n) for t, n in walked.workspaces.items()],
+                                              now=self._clock(), complete=True)
+            self._granted = set(walked.workspaces)
+        else:
+            walked = Walked()
+            walked.members = await self._walker.workspace(lambda p: self._admits(p, home), None, walked)
+        members = walked.members
         await self._stored.replace_members([_member(p) for p in members.values()])
         self._members = members
         self._loaded = True
-        log.info("slack directory walked: %d active members (%d rate-limit waits)", len(members), waits)
+        where = f" in {len(walked.workspaces)} workspaces" if home is not None and home.org else ""
+        log.info("slack directory walked: %d active members%s (%d rate-limit waits)", len(members), where,
+                 walked.waits)
 
 
 def _member(profile: SlackProfile) -> Member:
-    return Member(profile.user_id, profile.email, profile.tz, profile.tz_offset, profile.name, profile.guest)
-
-
-def _retry_after(exc: SlackApiError) -> float | None:
-    """Seconds to wait for a 429 answer, None for any other failure."""
-    response = exc.response
-    if getattr(response, "status_code", None) != 429:
-        return None
-    headers = getattr(response, "headers", None) or {}
-    value = headers.get("retry-after") or headers.get("Retry-After")
-    if isinstance(value, list):
-        value = value[0] if value else None
-    try:
-        return max(1.0, float(value)) if value is not None else 30.0
-    except ValueError:
-        return 30.0
+    return Member(profile.user_id, profile.email, profile.tz, profile.tz_offset, profile.name, profile.guest,
+                  profile.teams)
 
 
 def build_audience(

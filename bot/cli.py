@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="add what LEAK_WATCH=true needs: reading messages in channels the bot is in")
     manifest.add_argument("--workflows", action="store_true",
                           help="declare the Workflow Builder steps (custom steps; needs a paid plan, org-ready)")
+    manifest.add_argument("--org", action="store_true",
+                          help="an org-ready app (Enterprise Grid): installed once for the organisation, one token "
+                               "for every workspace its admin grants")
     return parser
 
 
@@ -242,7 +245,8 @@ def policy(args: argparse.Namespace) -> int:
 def manifest(args: argparse.Namespace) -> int:
     from bot.manifest import PLACEHOLDER_URL, render  # noqa: PLC0415
 
-    print(render(args.url, socket_mode=args.socket_mode, leak_watch=args.leak_watch, workflows=args.workflows), end="")
+    print(render(args.url, socket_mode=args.socket_mode, leak_watch=args.leak_watch, org=args.org,
+                 workflows=args.workflows), end="")
     if not args.url and not args.socket_mode:  # on stderr: stdout stays a manifest to redirect into a file
         print(f"apikey-bot manifest: no --url given, so its URLs use the placeholder {PLACEHOLDER_URL}; give "
               "your bot's public URL with --url https://… (or use --socket-mode)", file=sys.stderr)

@@ -51,6 +51,7 @@ EXPECTS: dict[str, str] = {
     "AUDIT_CHANNEL": "a Slack channel id such as C0123ABCD (the bot must be a member), or empty",
     "HOME_TAB": "true or false",
     "DISCOVERY_INTERVAL": "a duration such as 6h (how often every audience member's keys are listed)",
+    "DISCOVERY_LISTINGS_PER_DAY": "a whole number, 0 for no limit (people whose keys discoveries list in a day)",
     "LEAK_WATCH": "true or false (watch channels the bot is in for pasted DataOS keys; needs the leak-watch manifest)",
     "LEAK_WATCH_CHECKS_PER_MINUTE": "a whole number of /authorize checks of pasted keys per minute, at least 1",
     "LEAK_WATCH_QUEUE": "a whole number of pasted-key candidates that may wait for a check, 0 to 100000",
@@ -134,7 +135,10 @@ class Settings(BaseSettings):
     audit_channel: str | None = None
     home_tab: bool = True
     discovery_interval: str = "6h"
-    dataos_users_limit: int = Field(default=100_000, ge=1)
+    #: At most this many people's keys are listed by discoveries in a day (a share of it per discovery, those
+    #: listed longest ago first), so a large organisation's listings spread over the day; 0: everyone, each time.
+    discovery_listings_per_day: int = Field(default=100_000, ge=0)
+    dataos_users_limit: int = Field(default=150_000, ge=1)  # an Enterprise Grid organisation of 100,000 fits
     leak_watch: bool = False
     leak_watch_checks_per_minute: int = Field(default=60, ge=1, le=10_000)
     leak_watch_queue: int = Field(default=500, ge=0, le=100_000)

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from bot.config import EXAMPLE_VALUES, ConfigError, Settings, normalise_heimdall_url
 from bot.dataos import DataOSError, DataOSForbidden, HeimdallClient
+from bot.doctor_grid import grid_findings
 from bot.domain.rotation import missing_capabilities, needed_capabilities, parse_target, policy_for
 from bot.identity import slack_error
 from bot.manifest import LEAK_WATCH_SCOPES, bot_scopes
@@ -107,6 +108,11 @@ async def _slack_checks(client: AsyncWebClient, settings: Settings) -> list[Chec
         checks.append(await check_audit_channel(client, settings.audit_channel, str(response.get("user") or "")))
     if settings.admin_slack_user_ids:
         checks.append(await check_admins(client, settings.admin_slack_user_ids))
+    auth = response.data if isinstance(response.data, dict) else {}
+    channels = {name: value for name, value in (("AUDIT_CHANNEL", settings.audit_channel),
+                                                ("APPROVAL_CHANNEL", settings.approval_channel),
+                                                ("DIGEST_CHANNEL", settings.digest_channel)) if value}
+    checks += [Check(*found) for found in await grid_findings(client, auth, channels)]  # Enterprise Grid
     return checks
 
 
@@ -456,7 +462,8 @@ async def _workspace(client: AsyncWebClient) -> Workspace | None:
     except (SlackApiError, aiohttp.ClientError, TimeoutError):
         return None
     team = str(answer.get("team_id") or "")
-    return Workspace(team, str(answer.get("enterprise_id") or "") or None) if team else None
+    return Workspace(team, str(answer.get("enterprise_id") or "") or None,
+                     org=answer.get("is_enterprise_install") is True) if team else None
 
 
 async def _team_channel_problem(client: AsyncWebClient, team: Team, home: Workspace | None) -> str | None:

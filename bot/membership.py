@@ -3,12 +3,13 @@ organisation. Pure: the same rule for the resolver, links, takeover notices and 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: an organisation's directory holds 100,000 of them
 class SlackProfile:
     user_id: str
     email: str | None
@@ -23,15 +24,19 @@ class SlackProfile:
     team_id: str | None = None
     enterprise_id: str | None = None
     stranger: bool = False
+    #: Enterprise Grid: the granted workspaces the member is in (as the directory walk found them).
+    teams: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Workspace:
     """Where the bot is installed (auth.test): a member of another team, outside this Grid organisation,
-    comes from another organisation through Slack Connect."""
+    comes from another organisation through Slack Connect. `org`: installed for the whole Enterprise Grid
+    organisation (`is_enterprise_install`), one token for every workspace its admin granted."""
 
     team_id: str
     enterprise_id: str | None = None
+    org: bool = False
 
 
 Standing = Literal["member", "guest", "other_org"]
@@ -40,10 +45,13 @@ Standing = Literal["member", "guest", "other_org"]
 def standing(profile: SlackProfile, home: Workspace | None) -> Standing:
     """Pure: an employee of this organisation, a guest, or someone from another organisation (Slack's
     `is_stranger`, or a team that is neither this workspace nor in its Enterprise Grid organisation).
+    Installed for a Grid organisation, a member of it is in whichever of its workspaces they belong to.
     Without `home` only `is_stranger` can tell; the resolver therefore refuses to map anyone until
     auth.test has named the workspace."""
     if profile.stranger:
         return "other_org"
+    if home is not None and home.org and profile.enterprise_id != home.enterprise_id and profile.team_id:
+        return "other_org"  # an organisation-wide install: only the organisation's own people
     if home is not None and profile.team_id and profile.team_id != home.team_id:
         same_grid = home.enterprise_id is not None and profile.enterprise_id == home.enterprise_id
         if not same_grid:
@@ -79,17 +87,21 @@ GUEST = ("Guest accounts cannot manage DataOS keys through this bot in this work
 def profile_from_user(user: dict[str, Any]) -> SlackProfile:
     profile = user.get("profile") or {}
     grid = user.get("enterprise_user")
+    tz = user.get("tz") or None
     enterprise = grid.get("enterprise_id") if isinstance(grid, dict) else None
     return SlackProfile(
         user_id=str(user.get("id")),
         email=profile.get("email") or None,
-        tz=user.get("tz") or None,
+        tz=sys.intern(tz) if isinstance(tz, str) else tz,  # a few zones, shared by everyone in them
         tz_offset=int(user.get("tz_offset") or 0),
         deleted=bool(user.get("deleted")),
         is_bot=bool(user.get("is_bot")) or user.get("id") == "USLACKBOT",
         name=profile.get("real_name") or user.get("real_name") or user.get("name"),
         guest=bool(user.get("is_restricted")) or bool(user.get("is_ultra_restricted")),
-        team_id=str(user.get("team_id") or "") or None,
-        enterprise_id=str(enterprise) if isinstance(enterprise, str) and enterprise else None,
+        # (a few workspaces and one organisation, shared by everyone: one string each)
+        team_id=sys.intern(str(user.get("team_id") or "")) or None,
+        enterprise_id=sys.intern(enterprise) if isinstance(enterprise, str) and enterprise else None,
         stranger=bool(user.get("is_stranger")),
+        teams=tuple(sys.intern(t) for t in (grid.get("teams") or []) if isinstance(t, str)) if isinstance(grid, dict)
+        else (),
     )

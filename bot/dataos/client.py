@@ -28,7 +28,7 @@ from urllib.parse import quote
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import SecretStr, ValidationError
 
 from bot.dataos.errors import DataOSError, DataOSNotFound, DataOSTooLarge, DataOSUnavailable, error_for_status
 from bot.dataos.models import AuthorizeResult, CreateTokenRequest, Token, User
@@ -38,7 +38,7 @@ from bot.proxies import proxy_for
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M")
 
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: The largest DataOS answer read, unless the client is told otherwise (DATAOS_MAX_RESPONSE_MB).
@@ -143,14 +143,16 @@ class HeimdallClient:
         """Every user, in one page of at most `limit` (DataOS's SDKs send 1,000 unless told otherwise, and
         a server given no limit may apply its own: the bot always sends one). A record the bot cannot use
         is skipped (see `_each`); `received` says how many the answer held."""
-        return _each(User, "user", await self._call("GET", f"/users?limit={int(limit)}"), self._logged_skips)
+        data = await self._call("GET", f"/users?limit={int(limit)}")
+        return _each(User.model_validate, "user", data, self._logged_skips)
 
     async def get_user(self, user_id: str) -> User:
         return self._parse(User.model_validate, await self._call("GET", f"/users/{_seg(user_id)}"))
 
     async def list_tokens(self, user_id: str) -> list[Token]:
         data = await self._call("GET", f"/users/{_seg(user_id)}/tokens")
-        return [t for t in _each(Token, "key", data, self._logged_skips, owner=user_id) if t.type == "apikey"]
+        tokens = _each(Token.model_validate, "key", data, self._logged_skips, owner=user_id)
+        return [t for t in tokens if t.type == "apikey"]
 
     async def get_token(self, user_id: str, name: str) -> Token:
         data = await self._call("GET", f"/users/{_seg(user_id)}/tokens/{_seg(name)}")
@@ -311,7 +313,7 @@ class HeimdallClient:
             raise DataOSError("DataOS sent an answer the bot could not read.") from None
 
 
-def _each(model: type[M], kind: str, data: Any, logged: set[tuple[str, str]], *,
+def _each(validate: Callable[[Any], M], kind: str, data: Any, logged: set[tuple[str, str]], *,
           owner: str | None = None) -> Records[M]:
     """A list answer, record by record: one record the bot cannot use (no id, a name or expiry missing or
     malformed) is skipped, counted and logged once by id, and the others still work. Only an answer that
@@ -320,9 +322,10 @@ def _each(model: type[M], kind: str, data: Any, logged: set[tuple[str, str]], *,
         raise DataOSError("DataOS sent an answer the bot could not read.")
     found: Records[M] = Records()
     found.received = len(data)
-    for record in data:
+    for i, record in enumerate(data):
+        data[i] = None  # each raw record goes as its model comes: a directory of 100,000 is never held twice
         try:
-            found.append(model.model_validate(record))
+            found.append(validate(record))
         except ValidationError:
             DATAOS_RECORDS_SKIPPED.labels(kind).inc()
             _log_skip(kind, record, owner, logged)

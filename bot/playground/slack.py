@@ -31,6 +31,7 @@ from bot.playground._server import ServerThread
 from bot.playground.slack_directory import BOT_USER_ID as BOT_USER_ID  # the fake's public names, kept here
 from bot.playground.slack_directory import TEAM_ID as TEAM_ID
 from bot.playground.slack_functions import FunctionsSide
+from bot.playground.slack_grid import GridOrg
 from bot.playground.slack_methods import TRIGGER_SECONDS as TRIGGER_SECONDS
 from bot.playground.slack_methods import WebApiMethods
 from bot.playground.slack_rules import Refusal, message_refusal, options_refusal, view_refusal
@@ -71,7 +72,7 @@ class Failure:
     lost: bool = False
 
 
-class SlackFake(WebApiMethods, SocketModeSide, ResponseUrls, FunctionsSide):
+class SlackFake(GridOrg, WebApiMethods, SocketModeSide, ResponseUrls, FunctionsSide):
     def __init__(self, token: str = "xoxb-test-token", scopes: str = DEFAULT_SCOPES,
                  app_token: str = "xapp-1-test-app-token", clock: Callable[[], float] = time.monotonic) -> None:
         self.token = token
@@ -87,6 +88,7 @@ class SlackFake(WebApiMethods, SocketModeSide, ResponseUrls, FunctionsSide):
         self.scopes = scopes
         self.calls: list[SlackCall] = []
         self.users: dict[str, dict[str, Any]] = {}
+        self.workspaces: dict[str, dict[str, Any]] = {}  # an Enterprise Grid organisation's (`make_org`)
         self.channels: dict[str, dict[str, Any]] = {}  # channels made with add_channel; no other exists
         self.views: dict[str, dict[str, Any]] = {}
         # What the bot posted (chat.postMessage), by (channel, ts): chat.update finds it here, or refuses.
@@ -311,7 +313,7 @@ class SlackFake(WebApiMethods, SocketModeSide, ResponseUrls, FunctionsSide):
                 return web.json_response({"ok": False, "error": failure.error or "ratelimited"},
                                          status=failure.status, headers=headers)
             return _fail(failure.error or "internal_error")
-        limited = self._rate_limited(method)
+        limited = self._rate_limited(method, self.rate_key(method, params))
         if limited is not None:
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
                                      headers={"Retry-After": str(limited)})
@@ -336,19 +338,20 @@ class SlackFake(WebApiMethods, SocketModeSide, ResponseUrls, FunctionsSide):
         headers = {"x-oauth-scopes": self.scopes} if method == "auth.test" else {}
         return web.json_response(result, headers=headers)
 
-    def _rate_limited(self, method: str) -> int | None:
-        """Seconds to wait if `method` is over its rate limit now (the call is refused), else None."""
+    def _rate_limited(self, method: str, key: str) -> int | None:
+        """Seconds to wait if `method` is over its rate limit now (the call is refused), else None. `key`
+        is what the limit counts per (the method; on an organisation token, the method in one workspace)."""
         if method not in self.rate_limits:
             return None
         calls, per = self.rate_limits[method]
         now = self.clock()
         with self._lock:
-            recent = [t for t in self._recent.get(method, []) if t > now - per]
+            recent = [t for t in self._recent.get(key, []) if t > now - per]
             if len(recent) >= calls:
-                self._recent[method] = recent
+                self._recent[key] = recent
                 return max(1, math.ceil(recent[0] + per - now))
             recent.append(now)
-            self._recent[method] = recent
+            self._recent[key] = recent
         return None
 
 

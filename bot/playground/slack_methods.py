@@ -3,7 +3,8 @@ conversations and views. `SlackFake._answer` calls `_m_<method with _ for .>` (a
 Block Kit, `slack_rules`); a method not here answers `{"ok": true}`. The playground's `Workspace`
 overrides some to keep a workspace's state.
 
-Channels and members come from `slack_directory`: `chat.postEphemeral` fails as Slack's does
+`auth.test`, `auth.teams.list` and `users.list` are `slack_grid`'s (a workspace, or an Enterprise Grid
+organisation). Channels and members come from `slack_directory`: `chat.postEphemeral` fails as Slack's does
 (`channel_not_found`, `user_not_in_channel`, `is_archived`, `restricted_action`), and the fake remembers
 what the bot posted, so `chat.update` works only on the bot's own non-ephemeral messages that exist
 (`message_not_found`, `cant_update_message`)."""
@@ -15,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.playground.slack_directory import BOT_USER_ID, TEAM_ID, Directory
+from bot.playground.slack_directory import BOT_USER_ID, Directory
 
 #: How long Slack honours a trigger_id.
 TRIGGER_SECONDS = 3.0
@@ -34,21 +35,9 @@ class WebApiMethods(Directory):
     _ids: itertools.count[int]
     remember_step_message: Callable[[str, str], None]  # `slack_functions`
 
-    def _m_auth_test(self, p: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "url": "https://acme.slack.com/", "team": "Acme", "user": "apikey-bot",
-                "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": "B0BOT"}
-
     def _m_users_info(self, p: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(str(p.get("user")))
         return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
-
-    def _m_users_list(self, p: dict[str, Any]) -> dict[str, Any]:
-        members = list(self.users.values())
-        start = int(p.get("cursor") or 0)
-        limit = min(int(p.get("limit") or self.page_size), self.page_size)
-        page = members[start:start + limit]
-        nxt = str(start + limit) if start + limit < len(members) else ""
-        return {"ok": True, "members": page, "response_metadata": {"next_cursor": nxt}}
 
     def _m_users_lookupByEmail(self, p: dict[str, Any]) -> dict[str, Any]:
         email = str(p.get("email") or "").lower()

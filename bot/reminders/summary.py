@@ -35,6 +35,9 @@ class SweepSummary:
     digests: int = 0
     #: Keys the bot did not make, told to whoever answers for them ("Was this you?").
     notices: int = 0
+    #: A discovery over its share of DISCOVERY_LISTINGS_PER_DAY: people whose listing waits for the next one
+    #: (those with a reminder due were checked as a tick checks them).
+    deferred: int = 0
     #: What the rotation pass run by this sweep did (`bot.rotation.engine.RotationSummary.lines`).
     rotation: list[str] = field(default_factory=list)
 
@@ -42,6 +45,10 @@ class SweepSummary:
         out = [
             f"kind: {self.kind}" + (f" ({self.due_owners} owners with a key due)" if self.kind == "tick" else ""),
             f"users checked: {self.users_checked}",
+        ]
+        if self.deferred:
+            out.append(f"listings left to the next discoveries (DISCOVERY_LISTINGS_PER_DAY): {self.deferred}")
+        out += [
             f"keys seen: {self.keys_seen}",
             f"reminders sent: {self.sent}",
         ]

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import socket
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from slack_sdk.errors import SlackApiError
@@ -152,11 +153,29 @@ class Sweeper:
     async def _discover(self, now: datetime, summary: SweepSummary) -> None:
         """Every audience member's keys, listed; both directories read afresh."""
         members, state, audience = await self._prepare(now, summary, discover=True)
+        listed, rest = await self._share(audience)
+        # Those whose listing waits are checked as a tick checks them: a reminder due now is not held back.
+        due = [r for r in rest if self._has_due_key(r, state, now)]
+        summary.deferred = len(rest) - len(due)
         await self.notices.begin(now)
-        await self._process(audience, state, now, summary)
+        await self._process(listed + due, state, now, summary)
         await self.teams.run(now, state, members, summary)
         await self._watch_bot_key(now, state, members, summary)
         await self.notices.finish(now, self.teams.owned, summary)  # "Was this you?" (bot.reminders.notices)
+
+    async def _share(self, audience: list[Recipient]) -> tuple[list[Recipient], list[Recipient]]:
+        """This discovery's share of DISCOVERY_LISTINGS_PER_DAY: those never listed, then those listed longest
+        ago; the rest wait for the next discovery. Everyone when the audience fits (or the limit is 0)."""
+        per_day = self.settings.discovery_listings_per_day
+        hours = parse_duration_hours(self.settings.discovery_interval)
+        share = math.ceil(per_day * min(hours, 24) / 24) if per_day else len(audience)
+        if len(audience) <= share:
+            return audience, []
+        listed_at = await self.rt.sightings.listed_at()
+        oldest = datetime.min.replace(tzinfo=UTC)
+        order = sorted(audience, key=lambda r: (r.dataos_user_id in listed_at,
+                                                listed_at.get(r.dataos_user_id) or oldest, r.dataos_user_id))
+        return order[:share], order[share:]
 
     async def _tick(self, now: datetime, summary: SweepSummary) -> None:
         """Decide from the record; call DataOS only for the owners of keys with a reminder due now."""

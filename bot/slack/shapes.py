@@ -234,6 +234,12 @@ class _TokensRevoked(_Event):
     tokens: _Tokens
 
 
+class _TeamAccess(_Event):
+    """Enterprise Grid: the org admin granted or took back workspaces (`team_ids`)."""
+
+    team_ids: list[Text] = Field(max_length=10_000)
+
+
 class AppRateLimited(Shape):
     """Slack's top-level callback when it drops this app's events (over 30,000 an hour)."""
 
@@ -251,6 +257,7 @@ class UrlVerification(Shape):
 EVENT_SHAPES: dict[str, type[Shape]] = {
     "user_change": _MemberEvent, "team_join": _MemberEvent, "app_home_opened": _HomeOpened,
     "message": _MessageEvent, "tokens_revoked": _TokensRevoked, "function_executed": _FunctionExecuted,
+    "team_access_granted": _TeamAccess, "team_access_revoked": _TeamAccess,
 }
 
 

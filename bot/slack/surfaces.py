@@ -14,6 +14,7 @@ from bot.slack import (
     actions,
     admin,
     commands,
+    grid,
     home,
     leak_watch,
     lifecycle,
@@ -45,6 +46,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     leak_watch.register(app, rt)
     links.register(app, rt)
     lifecycle.register(app, rt)
+    grid.register(app, rt)
     team_keys.register(app, rt)
     team_reminder_buttons.register(app, rt)
     approval_buttons.register(app, rt)

@@ -19,14 +19,15 @@ from bot.store.leaks import LeakReports
 from bot.store.ledger import KeyId, Ledger, Outcome
 from bot.store.links import Link, Links, Proof
 from bot.store.marks import SweepMarks
-from bot.store.members import Member, Members
+from bot.store.members import GrantedWorkspace, Member, Members
 from bot.store.offboardings import Offboarded, Offboardings
 from bot.store.prefs import Preferences
 from bot.store.revocations import Revocation, ScheduledRevocations
 from bot.store.sightings import KeySightings, ReminderState, Sighting
 
 __all__ = [
-    "Audit", "AuditLog", "Database", "DatabaseUnusable", "Idempotency", "IdempotencyClaims", "KeyId",
+    "Audit", "AuditLog", "Database", "DatabaseUnusable", "GrantedWorkspace", "Idempotency", "IdempotencyClaims",
+    "KeyId",
     "KeySightings", "LeakReports", "Ledger", "Link", "Links", "Member", "Members", "Offboarded", "Offboardings",
     "Outcome", "Preferences",
     "Proof", "ReminderState", "Repository", "Revocation", "ScheduledRevocations", "Sighting", "SlackEvents",

@@ -145,6 +145,18 @@ class SlackMember(Base):
     name: Mapped[str | None] = mapped_column(String(255))
     #: A guest account (`is_restricted` or `is_ultra_restricted`), kept only when ALLOW_GUESTS admits them.
     guest: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Enterprise Grid: the granted workspaces they are in, space-separated (NULL on a single workspace).
+    teams: Mapped[str | None] = mapped_column(Text())
+
+
+class SlackWorkspace(Base):
+    """Enterprise Grid: a workspace of the organisation, and whether its admin granted it to the bot now."""
+
+    __tablename__ = "slack_workspaces"
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    granted: Mapped[bool] = mapped_column(Boolean)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class LeakReport(Base):

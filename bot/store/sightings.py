@@ -72,6 +72,11 @@ class KeySightings(Repository):
             prefs = (await s.execute(select(UserPrefs.slack_user_id, UserPrefs.reminders_enabled))).all()
         return ReminderState(sightings, sent, swept, {u for u, on in prefs if not on}, {u for u, _ in prefs})
 
+    async def listed_at(self) -> dict[str, datetime | None]:
+        """When each swept person's keys were last listed (a budgeted discovery lists the longest ago first)."""
+        async with self.session() as s:
+            return {uid: at for uid, at in await s.execute(select(SweptUser.dataos_user_id, SweptUser.listed_at))}
+
     async def save_sightings(self, sightings: Sequence[Sighting]) -> None:
         await self.save_sweep_progress(sightings, [], None)
 

@@ -318,3 +318,26 @@ async def test_the_key_policy_is_checked_as_the_bot_reads_it(slack: SlackFake, h
     check = by_name(await run_doctor(make_settings(slack, heimdall, db_path, policy_file=str(policy)),
                                      now=clock.now()))["key policy"]
     assert check.status == "fail" and "POLICY_FILE is invalid" in check.detail and "line 3" in check.detail
+
+
+async def test_on_grid_it_lists_the_granted_workspaces_and_where_each_channel_lives(
+        slack: SlackFake, heimdall: HeimdallEmulator, clock: FakeClock, db_path: str) -> None:
+    slack.make_org()
+    slack.add_workspace("T0456", "Labs")
+    slack.add_workspace("T0789", "Later", granted=False)
+    slack.add_channel("C0APPROVE", "approvals")
+    slack.channel_in("C0APPROVE", "T0456")
+    slack.add_channel("C0DIGEST", "digest")
+    slack.channel_in("C0DIGEST", "T0789")
+    settings = make_settings(slack, heimdall, db_path, audit_channel="C0AUDIT", approval_channel="C0APPROVE",
+                             digest_channel="C0DIGEST")
+    checks = by_name(await run_doctor(settings, now=clock.now()))
+    assert checks["Grid workspaces"].status == "ok"
+    assert "2 granted" in checks["Grid workspaces"].detail and "Labs (T0456)" in checks["Grid workspaces"].detail
+    assert "Later" not in checks["Grid workspaces"].detail
+    assert checks["Grid channels"].status == "fail"
+    assert "DIGEST_CHANNEL=C0DIGEST is in no granted workspace" in checks["Grid channels"].detail
+    assert "AUDIT_CHANNEL" not in checks["Grid channels"].detail
+    slack.grant("T0789")
+    checks = by_name(await run_doctor(settings, now=clock.now()))
+    assert checks["Grid channels"].status == "ok" and "all 3 configured channel(s)" in checks["Grid channels"].detail

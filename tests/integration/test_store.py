@@ -29,6 +29,7 @@ async def test_an_older_schema_is_migrated_and_an_up_to_date_one_skips_alembic(t
     await migrate(engine)
     async with engine.begin() as conn:  # as if this database were left at the previous version
         await conn.execute(text("DROP TABLE workflow_runs"))  # 0015
+        await conn.execute(text("DROP TABLE slack_workspaces"))  # 0014 (slack_members, with its column, goes below)
         await conn.execute(text("DROP TABLE rotations"))
         await conn.execute(text("DROP TABLE rotation_targets"))
         await conn.execute(text("DROP TABLE teams"))

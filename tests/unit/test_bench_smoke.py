@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
         ("bench.p4_startup", ["--runs", "1"], "floor / minimal Bolt app"),
         ("bench.leak_scan", ["--repeat", "10"], "ordinary text"),
         ("bench.p5_rotation", ["--teams", "3"], "DataOS calls per rotation"),
+        ("bench.grid_scale", ["--users", "300", "--workspaces", "3"], "G3 DataOS calls in a simulated day"),
     ],
 )
 def test_benchmark_runs_at_tiny_size(module: str, args: list[str], figure: str) -> None:

@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.manifest import METHOD_SCOPES, bot_scopes, build_manifest, render
+from bot.manifest import METHOD_SCOPES, ORG_EVENTS, bot_scopes, build_manifest, render
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,15 +93,15 @@ class Manifest(Strict):
     oauth_config: OAuthConfig | None = None
 
 
-FILES = {"slack-app.yaml": (False, False), "slack-app.socket.yaml": (True, False),
-         "slack-app.leak-watch.yaml": (False, True)}
+FILES = {"slack-app.yaml": (False, False, False), "slack-app.socket.yaml": (True, False, False),
+         "slack-app.leak-watch.yaml": (False, True, False), "slack-app.org.yaml": (False, False, True)}
 
 
 @pytest.mark.parametrize(("filename", "modes"), FILES.items())
-def test_committed_manifests_follow_the_schema_and_are_current(filename: str, modes: tuple[bool, bool]) -> None:
-    socket_mode, leak_watch = modes
+def test_committed_manifests_follow_the_schema_and_are_current(filename: str, modes: tuple[bool, bool, bool]) -> None:
+    socket_mode, leak_watch, org = modes
     text = (ROOT / "manifests" / filename).read_text()
-    assert text == render(socket_mode=socket_mode, leak_watch=leak_watch), "regenerate with `apikey-bot manifest`"
+    assert text == render(socket_mode=socket_mode, leak_watch=leak_watch, org=org), "regenerate: `apikey-bot manifest`"
     manifest = Manifest.model_validate(yaml.safe_load(text))
     assert manifest.settings is not None and manifest.settings.socket_mode_enabled is socket_mode
     urls = re.findall(r"https?://\S+", text.split("\n", 2)[2])
@@ -134,7 +134,10 @@ def test_command_scopes_and_events_match_the_code() -> None:
     subscribed = set((manifest["settings"].get("event_subscriptions") or {}).get("bot_events") or [])
     # `message` events arrive only with the leak watch's subscriptions (message.channels, message.groups)
     watching = set(build_manifest(leak_watch=True)["settings"]["event_subscriptions"]["bot_events"])
-    assert listened - {"message"} == subscribed and {"message.channels", "message.groups"} <= watching
+    assert listened - {"message"} - set(ORG_EVENTS) == subscribed and {"message.channels", "message.groups"} <= watching
+    # the org admin granting or taking back a workspace reaches only an organisation-wide install
+    org_events = set(build_manifest(org=True)["settings"]["event_subscriptions"]["bot_events"])
+    assert org_events - subscribed == set(ORG_EVENTS) <= listened
 
 
 def test_cli_prints_manifest() -> None:

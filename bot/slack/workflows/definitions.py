@@ -110,6 +110,8 @@ def manifest_functions() -> dict[str, Any]:
 
 def with_steps(manifest: dict[str, Any]) -> dict[str, Any]:
     """The manifest with the steps declared: `functions`, run by the bot itself (`function_runtime: remote`),
-    and org-ready, which Slack requires of an app that offers custom steps."""
+    and org-ready, which Slack requires of an app that offers custom steps. `functions` with
+    `input_parameters.properties` is manifest version 2's shape (version 1, the default, has no such block),
+    so the manifest says it is version 2."""
     settings = dict(manifest.get("settings") or {}, org_deploy_enabled=True, function_runtime="remote")
-    return {**manifest, "settings": settings, "functions": manifest_functions()}
+    return {"_metadata": {"major_version": 2}, **manifest, "settings": settings, "functions": manifest_functions()}
