@@ -126,6 +126,16 @@ class SlackFake(GridOrg, WebApiMethods, SocketModeSide, ResponseUrls, FunctionsS
         with self._lock:
             self.views.pop(view_id, None)
 
+    def submission_answered(self, view_id: str, body: dict[str, Any]) -> None:
+        """What Slack does with a submission's answer: `update` replaces the modal (with a new hash, so a
+        redraw the bot sends later with the old hash is refused), `clear` closes it; `errors` keeps it."""
+        action = body.get("response_action")
+        with self._lock:
+            if action == "update" and isinstance(body.get("view"), dict) and view_id in self.views:
+                self._store_view(body["view"], view_id)
+            elif action == "clear":
+                self.views.pop(view_id, None)
+
     def fail(self, method: str, error: str | None = "internal_error", *, status: int = 200,
              retry_after: int | None = None, times: int = 1) -> None:
         """The next `times` calls of `method` fail: an `ok: false` error, an HTTP status (429, 5xx), or

@@ -174,6 +174,10 @@ class SlackUser:
         response = self._checked("ack:view_submission", self.interact(payload))
         if response.status_code == 200 and not response.content.strip():
             self.slack.close_view(view_id)  # Slack closes a modal whose submission is acknowledged empty
+        elif response.status_code == 200 and as_view is None:
+            answer = response.json()
+            if isinstance(answer, dict) and not self.slack.unexpected_refusals():
+                self.slack.submission_answered(view_id, answer)  # "Creating…" replaces the form, new hash
         return response
 
     def type_in(self, view_id: str, values: dict[str, dict[str, dict[str, Any]]], block_id: str, action_id: str,

@@ -210,3 +210,16 @@ def test_an_answer_over_http_is_checked_as_slack_checks_it(slack: SlackFake) -> 
     assert slack.unexpected_refusals()[-1].method == "ack:view_submission"
     slack.expect_refusals("invalid_arguments")
     assert json.dumps(refusal.answer())
+
+
+def test_a_submission_answered_with_update_gives_the_modal_a_new_hash(slack: SlackFake, web: WebClient) -> None:
+    """Slack replaces a modal whose submission is answered `response_action: update`, with a new hash: a redraw
+    the bot computed from the form before it was submitted (the old hash) is refused, not drawn over it."""
+    opened = web.views_open(trigger_id=slack.trigger("t.sub"), view=modal([select(3)]))["view"]
+    slack.submission_answered(opened["id"], {"response_action": "update",
+                                             "view": dict(modal([section("Creating your key…")]), submit=None)})
+    assert slack.views[opened["id"]]["hash"] != opened["hash"]
+    assert refused(lambda: web.views_update(view_id=opened["id"], hash=opened["hash"], view=modal([select(3)]))
+                   ) == "hash_conflict"
+    slack.submission_answered(opened["id"], {"response_action": "clear"})
+    assert refused(lambda: web.views_update(view_id=opened["id"], view=modal([select(3)]))) == "not_found"
