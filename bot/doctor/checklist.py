@@ -1,7 +1,5 @@
-"""`apikey-bot doctor`: is this configuration going to work? A checklist, each item with what to do.
-
-It only reads: no migration, no key created, and a SQLite file that does not exist is not created.
-"""
+"""doctor's checklist: the configuration, Slack, DataOS, the database and the key policy, then the checks of
+the modules beside it, in the order a person fixes things (`run_doctor`)."""
 
 from __future__ import annotations
 
@@ -9,9 +7,8 @@ import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import aiohttp
 from pydantic import SecretStr
@@ -21,25 +18,21 @@ from sqlalchemy.engine import make_url
 
 from bot.config import EXAMPLE_VALUES, ConfigError, Settings, normalise_heimdall_url
 from bot.dataos import DataOSError, DataOSForbidden, HeimdallClient
-from bot.doctor_grid import grid_findings
-from bot.domain.rotation import missing_capabilities, needed_capabilities, parse_target, policy_for
+from bot.doctor.check import Check, Status
+from bot.doctor.grid import grid_findings
+from bot.doctor.store import check_store
+from bot.doctor.teams import check_team_channels
 from bot.identity import slack_error
 from bot.manifest import LEAK_WATCH_SCOPES, bot_scopes
-from bot.membership import Workspace, shared_outside
 from bot.policy import policy_of
 from bot.proxies import use_proxy_rule
 from bot.store import DatabaseUnusable, create_engine, current_revision, head_revision, safe_database_url
-from bot.store.rotations import Rotations
-from bot.store.teams import Team, TeamsRepo
-from bot.vault import VaultError
 from bot.vault.operator import OperatorKeyUnavailable
 from bot.vault.setup import make_operator, make_store
 
 if TYPE_CHECKING:
-    from bot.vault.client import VaultClient
+    pass
 
-Status = Literal["ok", "warn", "fail"]
-MARK = {"ok": "✔", "warn": "!", "fail": "✘"}
 #: The bot's own key expiring sooner than this is worth a warning.
 WARN_DAYS = 14
 #: Where a person finds the ids Slack settings take (Slack's client shows neither by default).
@@ -56,16 +49,6 @@ SET_INSTEAD = {
     "ADMIN_SLACK_USER_IDS": f"your platform admins' member ids, comma-separated ({MEMBER_ID_HOW})",
     "AUDIT_CHANNEL": f"the id of the channel for audit lines ({CHANNEL_ID_HOW}), or remove the line",
 }
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    status: Status
-    detail: str
-
-    def line(self) -> str:
-        return f"{MARK[self.status]} {self.name}: {self.detail}"
 
 
 async def check_slack(settings: Settings) -> list[Check]:
@@ -355,63 +338,6 @@ async def run_doctor(settings: Settings, *, now: datetime | None = None) -> list
     return config + slack + dataos + database + teams + store
 
 
-async def check_store(settings: Settings) -> list[Check]:
-    """The secret store (VAULT_ADDR): reachable, the bot logged in, its token's TTL, and for every rotating
-    key (and DATAOS_APIKEY_FROM) the capabilities on its path, with the policy to grant when some lack."""
-    client = make_store(settings)
-    if client is None:
-        return []
-    try:
-        return await _store_checks(client, settings)
-    finally:
-        await client.aclose()
-
-
-async def _store_checks(client: VaultClient, settings: Settings) -> list[Check]:
-    try:
-        health = await client.health()
-    except VaultError as exc:
-        return [Check("Vault", "fail", f"{settings.vault_addr} cannot be used: {exc}")]
-    if health.get("sealed"):
-        return [Check("Vault", "fail", f"{settings.vault_addr} is sealed: unseal it, then run doctor again")]
-    checks = [Check("Vault", "ok", f"{settings.vault_addr} answers (version {health.get('version')})")]
-    try:
-        info = await client.lookup_self()
-    except VaultError as exc:
-        return [*checks, Check("Vault login", "fail", f"{exc} ({client.auth.method} auth)")]
-    ttl = "never expires" if info.ttl == 0 else f"expires in {info.ttl // 3600} h {info.ttl % 3600 // 60} min"
-    renew = "renewed by the bot" if info.renewable else ("the bot logs in again before then"
-                                                         if client.auth.method != "token" else "cannot be renewed")
-    status: Status = "warn" if info.ttl and not info.renewable and client.auth.method == "token" else "ok"
-    checks.append(Check("Vault login", status, f"{client.auth.method} auth; policies {', '.join(info.policies)}; "
-                        f"token {ttl}" + ("" if info.ttl == 0 else f", {renew}")))
-    engine = create_engine(settings.database_url)
-    try:
-        targets = [t.target for t in await asyncio.wait_for(Rotations(engine).targets(), timeout=10)]
-    except Exception as exc:
-        return [*checks, Check("Vault paths", "warn", f"could not read the rotations ({type(exc).__name__})")]
-    finally:
-        await engine.dispose()
-    wanted = dict.fromkeys([*targets, *([settings.dataos_apikey_from] if settings.dataos_apikey_from else [])])
-    if not wanted:
-        return checks
-    problems: list[str] = []
-    for text in wanted:
-        target = parse_target(text)
-        try:
-            held = await client.capabilities(list(needed_capabilities(target)))
-        except VaultError as exc:
-            problems.append(f"{target.location}: {exc}")
-            continue
-        missing = missing_capabilities(target, held)
-        if missing:
-            lacking = "; ".join(f"{path} lacks {', '.join(caps)}" for path, caps in missing.items())
-            problems.append(f"{lacking}. Grant the bot's policy:\n{policy_for(target)}")
-    if problems:
-        return [*checks, Check("Vault paths", "fail", "\n".join(problems))]
-    return [*checks, Check("Vault paths", "ok", f"the bot may read and write all {len(wanted)} rotation path(s)")]
-
-
 def check_policy(settings: Settings) -> list[Check]:
     """POLICY_FILE, read as the bot reads it at start-up (which refuses a broken one)."""
     if not settings.policy_file:
@@ -426,59 +352,3 @@ def check_policy(settings: Settings) -> list[Check]:
                                       "defaults (`apikey-bot policy check` prints them)")]
 
 
-async def check_team_channels(settings: Settings) -> list[Check]:
-    """Every team channel must have the bot in it: otherwise its team hears nothing (new keys, reveals,
-    leaks, reminders); and no other organisation may read it (Slack Connect). Read-only: the teams as stored,
-    and conversations.info of each channel."""
-    engine = create_engine(settings.database_url)
-    try:
-        stored = await asyncio.wait_for(TeamsRepo(engine).all(), timeout=10)
-    except Exception as exc:
-        return [Check("team channels", "warn", f"could not read the teams ({type(exc).__name__})")]
-    finally:
-        await engine.dispose()
-    if not stored:
-        return []
-    client = use_proxy_rule(AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
-                                           base_url=settings.slack_api_url), settings.slack_api_url)
-    try:
-        home = await _workspace(client)
-        problems = [p for team in stored if (p := await _team_channel_problem(client, team, home))]
-    finally:
-        session = getattr(client, "session", None)
-        if session is not None:
-            await session.close()
-    if problems:
-        return [Check("team channels", "fail", "; ".join(problems) + ". Invite the bot (`/invite @apikey-bot` in "
-                      "the channel) or give the team another channel, one only your organisation is in "
-                      "(`/apikey admin team`)")]
-    return [Check("team channels", "ok", f"the bot is in all {len(stored)} team channel(s)")]
-
-
-async def _workspace(client: AsyncWebClient) -> Workspace | None:
-    """This workspace and its Grid organisation (auth.test), to tell another organisation's teams apart."""
-    try:
-        answer = await client.auth_test()
-    except (SlackApiError, aiohttp.ClientError, TimeoutError):
-        return None
-    team = str(answer.get("team_id") or "")
-    return Workspace(team, str(answer.get("enterprise_id") or "") or None,
-                     org=answer.get("is_enterprise_install") is True) if team else None
-
-
-async def _team_channel_problem(client: AsyncWebClient, team: Team, home: Workspace | None) -> str | None:
-    where = f"<#{team.channel_id}> of `{team.app_user_id}`"
-    try:
-        info = (await client.conversations_info(channel=team.channel_id)).get("channel") or {}
-    except SlackApiError as exc:
-        return f"{where}: Slack answered `{slack_error(exc)}`"
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        return f"{where}: could not be looked up ({type(exc).__name__})"
-    where = f"#{info.get('name') or team.channel_id} of `{team.app_user_id}`"
-    if info.get("is_archived"):
-        return f"{where} is archived"
-    if not info.get("is_member"):
-        return f"the bot is not in {where}"
-    if shared_outside(info, home):
-        return f"{where} is shared with another organisation (Slack Connect), so the bot does not post there"
-    return None
