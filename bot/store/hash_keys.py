@@ -9,10 +9,24 @@ is shown again.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from datetime import datetime
+
+from pydantic import SecretStr
 
 from bot.store.base import Repository
 from bot.store.schema import HashKey
+
+
+def first_key(operator: SecretStr | None) -> bytes:
+    """What an install's first start keeps: derived from its operator key as earlier versions derived it at
+    every start (so their hashes still match); random when the operator key comes from the store
+    (DATAOS_APIKEY_FROM: no earlier hashes to match)."""
+    if operator is None:
+        return secrets.token_bytes(32)
+    return hmac.new(operator.get_secret_value().encode(), b"apikey-bot leak watch", hashlib.sha256).digest()
 
 
 class HashKeys(Repository):

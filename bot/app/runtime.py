@@ -1,21 +1,14 @@
-"""The runtime: one object that owns the HTTP clients, the database engine and the services.
-
-Created at start-up, closed at shutdown. Listeners receive it and never build clients of their own.
-"""
+"""The runtime: one object that owns the HTTP clients, the database engine and the services (see `bot.app`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import logging
-import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 from pydantic import SecretStr
@@ -23,11 +16,13 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.app.progress import InProgress
+from bot.app.reachability import unreachable
 from bot.approvals.wiring import governance_parts
 from bot.audience import SlackDirectory
 from bot.audit import AuditTrail
 from bot.config import Settings
-from bot.dataos import DataOSError, DataOSUnavailable, HeimdallClient
+from bot.dataos import HeimdallClient
 from bot.delivery import TOKEN_ERRORS, OutcomeBook, SweepReport, slack_code
 from bot.domain.durations import parse_duration_hours
 from bot.domain.policy import ValidityPolicy
@@ -54,7 +49,7 @@ from bot.store import (
     create_engine,
     migrate,
 )
-from bot.store.hash_keys import HashKeys
+from bot.store.hash_keys import HashKeys, first_key
 from bot.store.rotations import Rotations
 from bot.store.teams import TeamsRepo
 from bot.store.workflow_runs import WorkflowRuns
@@ -74,26 +69,6 @@ NOT_CHECKED = "not checked"
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class InProgress:
-    """How many of something are in progress, and an event that is set whenever none is."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.none = asyncio.Event()
-        self.none.set()
-
-    @contextlib.contextmanager
-    def hold(self) -> Iterator[None]:
-        self.count += 1
-        self.none.clear()
-        try:
-            yield
-        finally:
-            self.count -= 1
-            if self.count == 0:
-                self.none.set()
 
 
 class Runtime:
@@ -253,7 +228,7 @@ class Runtime:
                     # Retries with back-off look like a bot at work: the first failure says plainly what is wrong.
                     told = True
                     log.error("%s; the bot keeps retrying. Run `apikey-bot doctor` to check the configuration.",
-                              _unreachable("DataOS", self.settings.heimdall_url, exc))
+                              unreachable("DataOS", self.settings.heimdall_url, exc))
                 else:
                     log.warning("could not load the DataOS directory (%s); retrying in %.0f s", exc, delay)
                 await asyncio.sleep(delay)
@@ -278,7 +253,7 @@ class Runtime:
             return
         except Exception as exc:
             log.error("%s; the bot tries again with each request. Run `apikey-bot doctor` to check the "
-                      "configuration.", _unreachable("Slack", self.settings.slack_api_url, exc))
+                      "configuration.", unreachable("Slack", self.settings.slack_api_url, exc))
             return
         self._remember_auth(response)
 
@@ -355,15 +330,11 @@ class Runtime:
         return checks
 
     async def hash_key(self) -> bytes:
-        """The key of the keyed hash: stored by an install's first start, derived from that start's operator key
-        as earlier versions derived it at every start (so their hashes still match), and from then on read back
-        whatever DATAOS_APIKEY is, on every replica: rotating the operator key changes no hash. An install whose
-        operator key comes from the store (DATAOS_APIKEY_FROM) has no earlier hashes to match: its key is random."""
+        """The key of the keyed hash: kept by an install's first start (`first_key`), then read back whatever
+        DATAOS_APIKEY is, on every replica: rotating the operator key changes no hash."""
         async with self._hash_lock:
             if self._hash_key is None:
-                operator = self.settings.dataos_apikey
-                first = (hmac.new(operator.get_secret_value().encode(), b"apikey-bot leak watch",
-                                  hashlib.sha256).digest() if operator is not None else secrets.token_bytes(32))
+                first = first_key(self.settings.dataos_apikey)
                 self._hash_key = await self.hash_keys.get_or_create("fingerprint", first, now=self.clock())
             return self._hash_key
 
@@ -426,16 +397,3 @@ class Runtime:
         session = getattr(self.slack, "session", None)
         if session is not None:
             await session.close()
-
-
-def _unreachable(what: str, url: str, exc: BaseException) -> str:
-    """`DataOS at https://… cannot be reached (ClientConnectorDNSError: …)`, without any password in the URL."""
-    parts = urlsplit(url)
-    if parts.username or parts.password:
-        host = parts.hostname or ""
-        parts = parts._replace(netloc=f"{host}:{parts.port}" if parts.port else host)
-    shown_url = urlunsplit(parts)
-    cause = getattr(exc, "cause", None) or (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
-    if isinstance(exc, DataOSError) and not isinstance(exc, DataOSUnavailable):
-        return f"{what} at {shown_url} answered with an error ({type(exc).__name__}: {exc})"
-    return f"{what} at {shown_url} cannot be reached ({cause})"
