@@ -33,12 +33,13 @@ from bot.domain.durations import humanize_hours, parse_duration_hours
 from bot.domain.reminders import KeyFacts, WorkingTime, due_step, may_send_now, zone_for
 from bot.identity import SlackProfile, slack_error
 from bot.metrics import DATAOS_PURPOSE, RECORD_AGE, REMINDERS, SWEEP_SECONDS
+from bot.reminders.bot_key import BotKeyReminders, lifetime
 from bot.reminders.notices import NoticeWatch
 from bot.reminders.outbox import SEND_BATCH, Outbox, Outgoing
 from bot.reminders.summary import SlackStopped, SweepSummary
 from bot.reminders.team_sweep import TeamReminders
 from bot.rotation.engine import rotation_pass
-from bot.slack.blocks.reminders import bot_key_reminder_message, reminder_message
+from bot.slack.blocks.reminders import reminder_message
 from bot.slack.revocations.due import carry_out_due
 from bot.store import KeyId, Link, ReminderState, Sighting
 
@@ -80,6 +81,7 @@ class Sweeper:
         self.outbox = Outbox(rt, self.worker)
         self.teams = TeamReminders(self)
         self.notices = NoticeWatch(self)
+        self.bot_key = BotKeyReminders(self)
 
     async def _flush(self, now: datetime) -> None:
         sightings, swept, listed, gone = (self._pending_sightings, self._pending_swept, self._pending_listed,
@@ -160,7 +162,7 @@ class Sweeper:
         await self.notices.begin(now)
         await self._process(listed + due, state, now, summary)
         await self.teams.run(now, state, members, summary)
-        await self._watch_bot_key(now, state, members, summary)
+        await self.bot_key.watch(now, state, members, summary)
         await self.notices.finish(now, self.teams.owned, summary)  # "Was this you?" (bot.reminders.notices)
 
     async def _share(self, audience: list[Recipient]) -> tuple[list[Recipient], list[Recipient]]:
@@ -184,8 +186,8 @@ class Sweeper:
         summary.due_owners = len(due)
         await self._process(due, state, now, summary)
         await self.teams.run(now, state, members, summary)
-        if await self._bot_key_due(state, members, now):
-            await self._watch_bot_key(now, state, members, summary)
+        if await self.bot_key.due(state, members, now):
+            await self.bot_key.watch(now, state, members, summary)
 
     async def _prepare(self, now: datetime, summary: SweepSummary, *,
                        discover: bool) -> tuple[dict[str, SlackProfile], ReminderState, list[Recipient]]:
@@ -228,7 +230,7 @@ class Sweeper:
         zone = None  # looked up only for someone with a due key: most people have none
         for key in self._known.get(recipient.dataos_user_id, ()):
             sighting = state.sightings[key]
-            facts = KeyFacts(sighting.expiration, _lifetime(sighting), sighting.muted, sighting.snoozed_until)
+            facts = KeyFacts(sighting.expiration, lifetime(sighting), sighting.muted, sighting.snoozed_until)
             if due_step(facts, now, self.ladder, state.sent.get(key, ())) is None:
                 continue
             zone = zone or zone_for(recipient.slack.tz, recipient.slack.tz_offset)
@@ -311,24 +313,24 @@ class Sweeper:
             if sighting is None:
                 sighting = Sighting(uid, token.name, token.expiration, first_seen=now, preexisting=first_sweep)
                 new.append(sighting)
-            lifetime = _lifetime(sighting)
-            facts = KeyFacts(token.expiration, lifetime, sighting.muted, sighting.snoozed_until)
+            life = lifetime(sighting)
+            facts = KeyFacts(token.expiration, life, sighting.muted, sighting.snoozed_until)
             step = due_step(facts, now, self.ladder, state.sent.get(key, ()))
             if step is None:
                 summary.skipped["muted" if sighting.muted else "not due"] += 1
                 continue
-            due.append((token, key, step, lifetime))
+            due.append((token, key, step, life))
         self._pending_sightings += new
         if first_sweep:
             self._pending_swept.append(uid)
         if len(self._pending_sightings) + len(self._pending_swept) + len(self._pending_listed) >= FLUSH_EVERY:
             await self._flush(now)
-        for token, key, step, lifetime in due:
+        for token, key, step, life in due:
             zone = zone_for(recipient.slack.tz, recipient.slack.tz_offset)
             if not may_send_now(now, zone, self.working, token.expiration):
                 summary.skipped["outside working hours"] += 1
                 continue
-            hours = int(lifetime.total_seconds() // 3600) if lifetime else None
+            hours = int(life.total_seconds() // 3600) if life else None
             # A snooze that would end after the key expired is no choice at all: not offered.
             snooze = self.snooze_words if token.expiration - now > self.snooze else None
             message = reminder_message(token.name, token.expiration, now, step, lifetime_hours=hours,
@@ -342,69 +344,3 @@ class Sweeper:
         if carried.changed:
             summary.skipped["scheduled revoke: key changed"] += carried.changed
         summary.failures += carried.failures
-
-    async def _watch_bot_key(self, now: datetime, state: ReminderState, members: dict[str, SlackProfile],
-                             summary: SweepSummary) -> None:
-        """The bot's own key expires too: its admins get the same ladder of reminders."""
-        if not self.rt.admins:
-            return
-        try:
-            owner = (await self.rt.dataos.authorize(self.rt.operator_key)).user_id
-            if owner is None:
-                summary.failures.append("the bot's own DataOS key is not valid any more")
-                return
-            own = self.rt.operator_key.get_secret_value()
-            token = next((t for t in await self.rt.dataos.list_tokens(owner)
-                          if t.secret is not None and t.secret.get_secret_value() == own), None)
-        except DataOSError as exc:
-            summary.failures.append(f"checking the bot's own key failed ({exc})")
-            return
-        if token is None:
-            summary.skipped["bot key not listed"] += 1
-            return
-        key: KeyId = (owner, token.name, token.expiration)
-        sighting = state.sightings.get(key)
-        if sighting is None:
-            sighting = Sighting(owner, token.name, token.expiration, now, preexisting=True)
-            await self.rt.sightings.save_sightings([sighting])
-        for admin, step in self._admin_steps(key, sighting, state, members, now, summary):
-            message = bot_key_reminder_message(token.name, token.expiration, now, owner)
-            await self.outbox.send(key, f"admin:{admin}:{step}", admin, message, now, summary)
-
-    async def _bot_key_due(self, state: ReminderState, members: dict[str, SlackProfile], now: datetime) -> bool:
-        """From the record: is a reminder about the bot's own key due for an admin now? (Then a tick checks
-        the key with DataOS; otherwise it costs no call.)"""
-        if not self.rt.admins:
-            return False
-        owner = await self.rt.keys.operator_user_id()
-        return owner is not None and any(self._admin_steps(key, state.sightings[key], state, members, now, None)
-                                         for key in self._known.get(owner, ()))
-
-    def _admin_steps(self, key: KeyId, sighting: Sighting, state: ReminderState, members: dict[str, SlackProfile],
-                     now: datetime, summary: SweepSummary | None) -> list[tuple[str, str]]:
-        """(admin, step) pairs to send now for the bot's own key: each admin has a ladder of their own."""
-        facts = KeyFacts(sighting.expiration, _lifetime(sighting), sighting.muted, sighting.snoozed_until)
-        sent = state.sent.get(key, set())
-        out: list[tuple[str, str]] = []
-        for admin in sorted(self.rt.admins):
-            prefix = f"admin:{admin}:"
-            step = due_step(facts, now, self.ladder, {s[len(prefix):] for s in sent if s.startswith(prefix)})
-            if step is None:
-                continue
-            profile = members.get(admin)
-            zone = zone_for(profile.tz if profile else None, profile.tz_offset if profile else 0)
-            if not may_send_now(now, zone, self.working, sighting.expiration):
-                if summary is not None:
-                    summary.skipped["outside working hours"] += 1
-                continue
-            out.append((admin, step))
-        return out
-
-
-def _lifetime(sighting: Sighting) -> timedelta | None:
-    """Known when the bot made the key; from the first sweep that saw it; unknown if it pre-dates the user."""
-    if sighting.created_at is not None:
-        return sighting.expiration - sighting.created_at
-    if sighting.preexisting:
-        return None
-    return sighting.expiration - sighting.first_seen

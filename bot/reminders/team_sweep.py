@@ -267,7 +267,7 @@ class TeamReminders:
         day = now.date().isoformat()
         if await self.rt.marks.get_mark(f"{DIGEST_MARK}:{day}") is not None:
             return  # cheap: no DataOS call on the day's later passes
-        # The bot's own key has its admins' reminders already (`Sweeper._watch_bot_key`).
+        # The bot's own key has its admins' reminders already (`bot.reminders.bot_key`).
         operator = await self.rt.keys.operator_user_id()
         apps = [u for u in self.rt.directory.applications() if u.id not in owned and u.id != operator]
         keys: list[UnownedKey] = []
