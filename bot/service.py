@@ -1,9 +1,7 @@
-"""What the bot does for a person, independent of Slack: list, create, revoke, reveal, link.
-
-Every operation takes the caller's resolved `Identity`: the DataOS user is never taken from the
-request, so whatever a payload says, a person only ever touches their own keys. Each create, revoke,
-reveal and link is audited (never with the secret).
-"""
+"""What the bot does for a person, independent of Slack: list, create, revoke, reveal, link. Every operation
+takes the caller's resolved `Identity`: the DataOS user is never taken from the request, so whatever a payload
+says, a person only ever touches their own keys. Each create, revoke, reveal and link is audited (never with
+the secret)."""
 
 from __future__ import annotations
 
