@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bot.playground.seed import TEAM_APP
-from bot.playground.slack_directory import Directory
+from bot.playground.slack.directory import Directory
 from bot.playground.workspace import CHANNELS
 from bot.slack.workflows.definitions import BY_ID, CREATE_KEY, REQUEST_APP_KEY
 

@@ -31,7 +31,7 @@ from bot.playground.heimdall import HeimdallEmulator
 from bot.playground.heimdall_model import Call
 from bot.playground.people import People
 from bot.playground.seed import ADMIN, APPROVAL_CHANNEL, POLICY, ROTATION_MOUNT, ROTATION_PATH, ROTATION_PREFIX, seed
-from bot.playground.slack_functions import runs_shown
+from bot.playground.slack.functions import runs_shown
 from bot.playground.vault import KVStandIn
 from bot.playground.workspace import CHANNELS, INSPECTOR_ROWS, WORKSPACE_URL, Workspace
 from bot.proxies import is_loopback

@@ -271,7 +271,7 @@ class Workspace(SlackFake):
         return result
 
     def respond(self, token: str, body: dict[str, Any], effect: str) -> dict[str, Any] | None:
-        """A post the response_url took (`slack_urls` counted and checked it): on a button's message,
+        """A post the response_url took (`urls` counted and checked it): on a button's message,
         `effect` says whether it replaces or deletes it; a command's answer is never replaced."""
         target = self.respond_to.get(token)
         if target is None or effect == "ignored":

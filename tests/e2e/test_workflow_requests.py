@@ -15,7 +15,7 @@ import pytest
 
 from bot.playground.heimdall import HeimdallEmulator
 from bot.playground.slack import SlackCall, SlackFake
-from bot.playground.slack_functions import FUNCTION_TOKEN_SECONDS, Execution
+from bot.playground.slack.functions import FUNCTION_TOKEN_SECONDS, Execution
 from bot.reminders.governance import governance_pass
 from bot.slack.workflows.definitions import LIST_EXPIRING, REQUEST_APP_KEY
 from bot.store.teams import Team

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from bot.playground.slack_functions import Execution
+from bot.playground.slack.functions import Execution
 from bot.slack.workflows.definitions import CREATE_KEY, LIST_EXPIRING
 from tests.e2e.conftest import Bot
 from tests.e2e.harness import text_of

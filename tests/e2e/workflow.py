@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.playground.slack_functions import Execution
+from bot.playground.slack.functions import Execution
 from tests.e2e.conftest import Bot
 
 

@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.playground.slack import SlackFake
-from bot.playground.slack_functions import FUNCTION_TOKEN_SECONDS
+from bot.playground.slack.functions import FUNCTION_TOKEN_SECONDS
 from bot.slack.workflows.definitions import CREATE_KEY, LIST_EXPIRING
 from tests.conftest import FakeClock
 

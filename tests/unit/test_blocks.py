@@ -13,7 +13,7 @@ from bot.dataos import Token
 from bot.domain.policy import ValidityPolicy
 from bot.identity import Denied, Identity
 from bot.playground.heimdall_model import make_key_value
-from bot.playground.slack_rules import message_refusal, view_refusal
+from bot.playground.slack.rules import message_refusal, view_refusal
 from bot.slack.blocks.common import Message, denied_message, info_modal, slack_date, text_message, working_modal
 from bot.slack.blocks.forms import create_modal, created_modal
 from bot.slack.blocks.help import help_message

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.playground.slack_rules import message_refusal
+from bot.playground.slack.rules import message_refusal
 
 #: A response_url takes five posts within thirty minutes (Slack's limits); then Slack answers 404.
 RESPONSE_URL_POSTS = 5

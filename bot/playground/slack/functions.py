@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.playground.slack_directory import TEAM_ID
+from bot.playground.slack.directory import TEAM_ID
 from bot.slack.workflows.definitions import BY_ID, INTEGER, STRING, TIMESTAMP, USER, Param
 
 #: How long a function token lives at most (Slack: revoked at completion, or 15 minutes after it was issued).

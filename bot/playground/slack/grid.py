@@ -22,7 +22,7 @@ import itertools
 import time
 from typing import Any
 
-from bot.playground.slack_directory import BOT_USER_ID, TEAM_ID, Directory
+from bot.playground.slack.directory import BOT_USER_ID, TEAM_ID, Directory
 
 ENTERPRISE_ID = "E0ACME"
 ORG_NAME = "Acme Corporation"

@@ -1,10 +1,10 @@
 """The Slack fake's Web API methods, as slack.com answers them (../shared/slack-payloads.md): users, chat,
 conversations and views. `SlackFake._answer` calls `_m_<method with _ for .>` (after checking the
-Block Kit, `slack_rules`); a method not here answers `{"ok": true}`. The playground's `Workspace`
+Block Kit, `rules`); a method not here answers `{"ok": true}`. The playground's `Workspace`
 overrides some to keep a workspace's state.
 
-`auth.test`, `auth.teams.list` and `users.list` are `slack_grid`'s (a workspace, or an Enterprise Grid
-organisation). Channels and members come from `slack_directory`: `chat.postEphemeral` fails as Slack's does
+`auth.test`, `auth.teams.list` and `users.list` are `grid`'s (a workspace, or an Enterprise Grid
+organisation). Channels and members come from `directory`: `chat.postEphemeral` fails as Slack's does
 (`channel_not_found`, `user_not_in_channel`, `is_archived`, `restricted_action`), and the fake remembers
 what the bot posted, so `chat.update` works only on the bot's own non-ephemeral messages that exist
 (`message_not_found`, `cant_update_message`)."""
@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.playground.slack_directory import BOT_USER_ID, Directory
+from bot.playground.slack.directory import BOT_USER_ID, Directory
 
 #: How long Slack honours a trigger_id.
 TRIGGER_SECONDS = 3.0
@@ -33,7 +33,7 @@ class WebApiMethods(Directory):
     used_triggers: set[str]
     trigger_made: dict[str, float]
     _ids: itertools.count[int]
-    remember_step_message: Callable[[str, str], None]  # `slack_functions`
+    remember_step_message: Callable[[str, str], None]  # `functions`
 
     def _m_users_info(self, p: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(str(p.get("user")))

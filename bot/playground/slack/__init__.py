@@ -2,10 +2,10 @@
 
 Serves `POST /api/<method>` the way slack.com does (see ../shared/slack-payloads.md): `{"ok": true,…}`,
 `{"ok": false, "error": …}` with HTTP 200 on failure, and HTTP 429 with `Retry-After` when asked to.
-`POST /respond/<token>` stands in for the `response_url`s of commands and buttons (`slack_urls`). The
-methods are in `slack_methods`, the Socket Mode WebSocket in `slack_socket`.
+`POST /respond/<token>` stands in for the `response_url`s of commands and buttons (`urls`). The
+methods are in `methods`, the Socket Mode WebSocket in `socket`.
 
-It is as strict as Slack, in every test: what Slack refuses (`slack_rules`: Block Kit that slack_sdk's
+It is as strict as Slack, in every test: what Slack refuses (`rules`: Block Kit that slack_sdk's
 models or Slack's documented limits refuse, a sixth post to a response_url, an update of a message that
 is not the bot's) it refuses the same way, and it keeps each such refusal in `refused`, which the test
 fixtures check at teardown: a test whose bot sent what Slack would refuse fails unless it says it expects
@@ -28,15 +28,15 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from bot.playground._server import ServerThread
-from bot.playground.slack_directory import BOT_USER_ID as BOT_USER_ID  # the fake's public names, kept here
-from bot.playground.slack_directory import TEAM_ID as TEAM_ID
-from bot.playground.slack_functions import FunctionsSide
-from bot.playground.slack_grid import GridOrg
-from bot.playground.slack_methods import TRIGGER_SECONDS as TRIGGER_SECONDS
-from bot.playground.slack_methods import WebApiMethods
-from bot.playground.slack_rules import Refusal, message_refusal, options_refusal, view_refusal
-from bot.playground.slack_socket import WAIT_CEILING, SocketModeSide
-from bot.playground.slack_urls import ResponseUrl, ResponseUrls
+from bot.playground.slack.directory import BOT_USER_ID as BOT_USER_ID  # the fake's public names, kept here
+from bot.playground.slack.directory import TEAM_ID as TEAM_ID
+from bot.playground.slack.functions import FunctionsSide
+from bot.playground.slack.grid import GridOrg
+from bot.playground.slack.methods import TRIGGER_SECONDS as TRIGGER_SECONDS
+from bot.playground.slack.methods import WebApiMethods
+from bot.playground.slack.rules import Refusal, message_refusal, options_refusal, view_refusal
+from bot.playground.slack.socket import WAIT_CEILING, SocketModeSide
+from bot.playground.slack.urls import ResponseUrl, ResponseUrls
 
 #: `fail(…, status=DROP)`: the connection is cut with no answer.
 DROP = 0
@@ -99,7 +99,7 @@ class SlackFake(GridOrg, WebApiMethods, SocketModeSide, ResponseUrls, FunctionsS
         self.refused: list[SlackCall] = []
         self.expected_refusals: set[str] = set()
         self.usergroups: dict[str, dict[str, Any]] = {}  # user groups made with add_usergroup
-        self.executions = {}  # Workflow Builder step executions (`slack_functions`), by function_execution_id
+        self.executions = {}  # Workflow Builder step executions (`functions`), by function_execution_id
         self.step_messages = {}  # (channel, ts) of a message a step posted -> its execution
         self.failures: dict[str, list[Failure]] = {}
         self.used_triggers: set[str] = set()
@@ -112,7 +112,7 @@ class SlackFake(GridOrg, WebApiMethods, SocketModeSide, ResponseUrls, FunctionsS
         self._server: ServerThread | None = None
         self.url = ""
 
-    # ---- state (members, channels and user groups are `slack_directory`'s) ----------------------
+    # ---- state (members, channels and user groups are `directory`'s) ----------------------
 
     def trigger(self, trigger_id: str) -> str:
         """A trigger_id Slack makes for a command or an interaction it is sending now: views.open

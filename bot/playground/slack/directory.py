@@ -1,5 +1,5 @@
 """Who and where in the Slack fake: members, channels (with who is in them), user groups, and the
-conversations a message can go to. The Web API methods (`slack_methods`) answer from this, so what
+conversations a message can go to. The Web API methods (`methods`) answer from this, so what
 `chat.postEphemeral` or `conversations.info` says follows the workspace a test built.
 
 A channel made by `add_channel` holds every member of the workspace unless `members` names who is in
