@@ -22,9 +22,13 @@ def run_step(page: Any, step: str, **fields: str) -> Any:
     page.select_option("#wf-step", value=step)
     for field, value in fields.items():
         page.fill(f"#wf-{field.replace('_', '-')}", value)
+    result = page.locator("#wf-result")
+    previous = result.text_content() or ""  # the last run's line stays until this run's replaces it
     page.click("#wf-run")
-    expect(page.locator("#wf-result")).to_contain_text("execution Fx", timeout=10_000)
-    execution = page.locator("#wf-result").inner_text().rsplit("execution ", 1)[1].rstrip(".")
+    expect(result).to_contain_text("execution Fx")
+    if previous.strip():
+        expect(result).not_to_have_text(previous)
+    execution = result.inner_text().rsplit("execution ", 1)[1].rstrip(".")
     return page.locator(f"#wf-runs li[data-execution={execution}]")
 
 
