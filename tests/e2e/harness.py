@@ -160,6 +160,7 @@ class SlackUser:
                as_view: dict[str, Any] | None = None) -> httpx.Response:
         """Submit the modal `view_id` as Slack shows it now (or as `as_view`, e.g. a stale copy)."""
         view = dict(as_view if as_view is not None else self.slack.views[view_id])
+        submitted_hash = view.get("hash")
         view["state"] = {"values": values}
         if view_hash is not None:
             view["hash"] = view_hash
@@ -177,7 +178,7 @@ class SlackUser:
         elif response.status_code == 200 and as_view is None:
             answer = response.json()
             if isinstance(answer, dict) and not self.slack.unexpected_refusals():
-                self.slack.submission_answered(view_id, answer)  # "Creating…" replaces the form, new hash
+                self.slack.submission_answered(view_id, answer, submitted_hash)  # "Creating…" replaces the form
         return response
 
     def type_in(self, view_id: str, values: dict[str, dict[str, dict[str, Any]]], block_id: str, action_id: str,

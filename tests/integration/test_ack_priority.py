@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import bot.app
+import bot.app.runtime
 from bot.app import Runtime
 from bot.playground.heimdall import HeimdallEmulator
 from bot.playground.slack import SlackFake
@@ -46,7 +46,7 @@ async def test_no_wait_when_nothing_is_pending(runtime: Runtime) -> None:
 
 async def test_the_wait_is_bounded(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     """A steady stream of requests must not starve the work it follows."""
-    monkeypatch.setattr(bot.app, "ACK_PRIORITY_SECONDS", 0.0)
+    monkeypatch.setattr(bot.app.runtime, "ACK_PRIORITY_SECONDS", 0.0)
     with runtime.acknowledging():
         work = asyncio.create_task(runtime.after_acks())
         await turns()

@@ -126,12 +126,18 @@ class SlackFake(GridOrg, WebApiMethods, SocketModeSide, ResponseUrls, FunctionsS
         with self._lock:
             self.views.pop(view_id, None)
 
-    def submission_answered(self, view_id: str, body: dict[str, Any]) -> None:
+    def submission_answered(self, view_id: str, body: dict[str, Any], submitted_hash: str | None = None) -> None:
         """What Slack does with a submission's answer: `update` replaces the modal (with a new hash, so a
-        redraw the bot sends later with the old hash is refused), `clear` closes it; `errors` keeps it."""
+        redraw the bot sends later with the old hash is refused), `clear` closes it; `errors` keeps it.
+        `submitted_hash`: the modal's hash when it was submitted. Slack applies the answer before anything the
+        bot sends after it; a test's client may pass it on later than that, so an answer whose modal was
+        already updated since the submission is one Slack applied first, and the later update stands."""
         action = body.get("response_action")
         with self._lock:
-            if action == "update" and isinstance(body.get("view"), dict) and view_id in self.views:
+            current = self.views.get(view_id)
+            if current is None or (submitted_hash is not None and current.get("hash") != submitted_hash):
+                return
+            if action == "update" and isinstance(body.get("view"), dict):
                 self._store_view(body["view"], view_id)
             elif action == "clear":
                 self.views.pop(view_id, None)
